@@ -224,6 +224,14 @@ int nb_record_open(const uint8_t *buf, size_t len,
 /* The record id: BLAKE2b-256 of the signed bytes. */
 void nb_record_id(const uint8_t *buf, size_t len, uint8_t ret_id[NB_ID_SIZE]);
 
+/*
+ * Writes the canonical bytes of `rec` as it is, rec->signature included,
+ * without validating or signing: for re-encoding a decoded record (a decoded
+ * record re-encodes to exactly its input).  Writes at most min(cap,
+ * NB_RECORD_MAX) bytes; NB_ETOOBIG if the record does not fit.
+ */
+int nb_record_encode(const struct nb_record *rec, uint8_t *out, size_t cap, size_t *ret_len);
+
 #ifdef __cplusplus
 }
 #endif
