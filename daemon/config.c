@@ -1,0 +1,539 @@
+#include "daemon/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <noaber/error.h>
+
+#include "daemon/log.h"
+
+/* Bounds of the expiry settings: long enough for any deployment, short
+ * enough that a typo ("1000d") does not silently keep data for years. */
+#define PURGE_GRACE_MAX    (90 * 24 * 3600)
+#define PURGE_INTERVAL_MIN 1
+#define PURGE_INTERVAL_MAX (24 * 3600)
+
+const char nbd_usage[] =
+    "usage: noaberd [options]\n"
+    "\n"
+    "Runs one Noaber node in the foreground until SIGTERM or SIGINT.\n"
+    "\n"
+    "  --data-dir DIR      where the store, lock and key live\n"
+    "                      (default $XDG_DATA_HOME/noaber, or $STATE_DIRECTORY\n"
+    "                      when run as a systemd service)\n"
+    "  --socket PATH       the control socket (default\n"
+    "                      $XDG_RUNTIME_DIR/noaber/noaberd.sock, else DATA_DIR/noaberd.sock)\n"
+    "  --config FILE       read settings from FILE (see docs/config.md);\n"
+    "                      flags override the file\n"
+    "  --log-level LEVEL   error, warn, info (default) or debug\n"
+    "  --foreground        accepted for service managers; noaberd never daemonizes\n"
+    "  --help              show this text\n"
+    "  --version           show the version\n";
+
+void nbd_config_init(struct nbd_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->log_level = -1;
+    cfg->purge_grace = -1;
+    cfg->purge_interval = -1;
+}
+
+void nbd_config_clear(struct nbd_config *cfg)
+{
+    free(cfg->data_dir);
+    free(cfg->socket_path);
+    nbd_config_init(cfg);
+}
+
+static void say(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void say(char *err, size_t err_size, const char *fmt, ...)
+{
+    if (err == NULL || err_size == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_size, fmt, ap);
+    va_end(ap);
+}
+
+int nbd_parse_duration(const char *text, int64_t *ret_seconds)
+{
+    const char *p = text;
+    if (*p < '0' || *p > '9')
+        return NB_EINVAL;
+    uint64_t v = 0;
+    while (*p >= '0' && *p <= '9') {
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > 100000000000ull) /* far beyond any bound; stops overflow */
+            return NB_EINVAL;
+        p++;
+    }
+    uint64_t unit = 1;
+    switch (*p) {
+    case '\0':
+        break;
+    case 's':
+        p++;
+        break;
+    case 'm':
+        unit = 60;
+        p++;
+        break;
+    case 'h':
+        unit = 3600;
+        p++;
+        break;
+    case 'd':
+        unit = 24 * 3600;
+        p++;
+        break;
+    default:
+        return NB_EINVAL;
+    }
+    if (*p != '\0')
+        return NB_EINVAL;
+    *ret_seconds = (int64_t)(v * unit);
+    return 0;
+}
+
+static const char *const known_keys[] = {
+    "data_dir", "socket", "log_level", "purge_grace", "purge_interval",
+};
+#define N_KNOWN_KEYS (sizeof(known_keys) / sizeof(known_keys[0]))
+
+/* Levenshtein distance, capped: keys are short, so a fixed row suffices. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40)
+        return 99;
+    size_t row[41];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static const char *suggest_key(const char *key)
+{
+    const char *best = NULL;
+    size_t best_d = 3; /* only suggest close matches */
+    for (size_t i = 0; i < N_KNOWN_KEYS; i++) {
+        size_t d = edit_distance(key, known_keys[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = known_keys[i];
+        }
+    }
+    return best;
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Stores one key/value pair; writes the problem (without file:line) to err. */
+static int set_key(struct nbd_config *cfg, const char *key, const char *value, bool from_file,
+                   char *err, size_t err_size)
+{
+    if (strcmp(key, "data_dir") == 0 || strcmp(key, "socket") == 0) {
+        char **slot = key[0] == 'd' ? &cfg->data_dir : &cfg->socket_path;
+        /* A relative path in a file would depend on the directory the
+         * daemon happens to be started from. */
+        if (from_file && value[0] != '/') {
+            say(err, err_size, "%s must be an absolute path, not '%s'", key, value);
+            return NB_EINVAL;
+        }
+        if (strlen(value) >= 4000) {
+            say(err, err_size, "%s is too long", key);
+            return NB_EINVAL;
+        }
+        char *copy = strdup(value);
+        if (copy == NULL) {
+            say(err, err_size, "out of memory");
+            return NB_ENOMEM;
+        }
+        free(*slot);
+        *slot = copy;
+        return 0;
+    }
+    if (strcmp(key, "log_level") == 0) {
+        int level = nbd_log_level_parse(value);
+        if (level < 0) {
+            say(err, err_size, "log_level must be error, warn, info or debug, not '%s'", value);
+            return NB_EINVAL;
+        }
+        cfg->log_level = level;
+        return 0;
+    }
+    if (strcmp(key, "purge_grace") == 0 || strcmp(key, "purge_interval") == 0) {
+        bool grace = key[6] == 'g';
+        int64_t seconds;
+        if (nbd_parse_duration(value, &seconds) < 0) {
+            say(err, err_size, "%s must be a duration like 90s, 15m, 12h or 1d, not '%s'", key,
+                value);
+            return NB_EINVAL;
+        }
+        int64_t lo = grace ? 0 : PURGE_INTERVAL_MIN;
+        int64_t hi = grace ? PURGE_GRACE_MAX : PURGE_INTERVAL_MAX;
+        if (seconds < lo || seconds > hi) {
+            say(err, err_size, "%s must be between %llds and %llds", key, (long long)lo,
+                (long long)hi);
+            return NB_EINVAL;
+        }
+        if (grace)
+            cfg->purge_grace = seconds;
+        else
+            cfg->purge_interval = seconds;
+        return 0;
+    }
+    const char *hint = suggest_key(key);
+    if (hint != NULL)
+        say(err, err_size, "unknown key '%s' (did you mean '%s'?)", key, hint);
+    else
+        say(err, err_size, "unknown key '%s'", key);
+    return NB_EINVAL;
+}
+
+int nbd_config_parse(const char *name, const char *text, size_t len, struct nbd_config *cfg,
+                     char *err, size_t err_size)
+{
+    char problem[512];
+    unsigned seen[N_KNOWN_KEYS] = { 0 };
+    char line[NBD_CONFIG_LINE_MAX + 1];
+    unsigned lineno = 0;
+    size_t pos = 0;
+    int r = 0;
+
+    if (len > NBD_CONFIG_MAX_BYTES) {
+        say(err, err_size, "%s: the file is larger than %d bytes", name, NBD_CONFIG_MAX_BYTES);
+        return NB_EINVAL;
+    }
+    while (pos < len) {
+        lineno++;
+        size_t end = pos;
+        while (end < len && text[end] != '\n')
+            end++;
+        size_t n = end - pos;
+        if (n > NBD_CONFIG_LINE_MAX) {
+            say(problem, sizeof(problem), "line is longer than %d bytes", NBD_CONFIG_LINE_MAX);
+            r = NB_EINVAL;
+            goto out;
+        }
+        memcpy(line, text + pos, n);
+        line[n] = '\0';
+        pos = end + 1;
+        if (memchr(line, '\0', n) != NULL) {
+            say(problem, sizeof(problem), "line contains a NUL byte");
+            r = NB_EINVAL;
+            goto out;
+        }
+
+        char *p = line;
+        while (is_space(*p))
+            p++;
+        if (*p == '\0' || *p == '#')
+            continue;
+        char *eq = strchr(p, '=');
+        if (eq == NULL) {
+            say(problem, sizeof(problem), "expected 'key = value', got '%.60s'", p);
+            r = NB_EINVAL;
+            goto out;
+        }
+        char *kend = eq;
+        while (kend > p && is_space(kend[-1]))
+            kend--;
+        *kend = '\0';
+        char *value = eq + 1;
+        while (is_space(*value))
+            value++;
+        char *vend = value + strlen(value);
+        while (vend > value && is_space(vend[-1]))
+            vend--;
+        *vend = '\0';
+
+        if (*p == '\0') {
+            say(problem, sizeof(problem), "missing key before '='");
+            r = NB_EINVAL;
+            goto out;
+        }
+        for (const char *c = p; *c != '\0'; c++) {
+            if (!((*c >= 'a' && *c <= 'z') || *c == '_' || (*c >= '0' && *c <= '9'))) {
+                say(problem, sizeof(problem), "'%.60s' is not a key (keys are lowercase_words)", p);
+                r = NB_EINVAL;
+                goto out;
+            }
+        }
+        if (*value == '\0') {
+            say(problem, sizeof(problem), "missing value for '%s'", p);
+            r = NB_EINVAL;
+            goto out;
+        }
+        for (size_t i = 0; i < N_KNOWN_KEYS; i++) {
+            if (strcmp(p, known_keys[i]) == 0) {
+                if (seen[i] != 0) {
+                    say(problem, sizeof(problem), "'%s' is already set on line %u", p, seen[i]);
+                    r = NB_EINVAL;
+                    goto out;
+                }
+                seen[i] = lineno;
+            }
+        }
+        r = set_key(cfg, p, value, true, problem, sizeof(problem));
+        if (r < 0)
+            goto out;
+    }
+out:
+    if (r < 0)
+        say(err, err_size, "%s:%u: %s", name, lineno, problem);
+    return r;
+}
+
+int nbd_config_load(const char *path, struct nbd_config *cfg, char *err, size_t err_size)
+{
+    int r = 0;
+    char *text = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        say(err, err_size, "%s: cannot open: %s", path, strerror(errno));
+        return NB_EIO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        say(err, err_size, "%s: not a regular file", path);
+        r = NB_EIO;
+        goto out;
+    }
+    if (st.st_size > NBD_CONFIG_MAX_BYTES) {
+        say(err, err_size, "%s: the file is larger than %d bytes", path, NBD_CONFIG_MAX_BYTES);
+        r = NB_EINVAL;
+        goto out;
+    }
+    text = malloc((size_t)st.st_size + 1);
+    if (text == NULL) {
+        r = NB_ENOMEM;
+        say(err, err_size, "%s: out of memory", path);
+        goto out;
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            say(err, err_size, "%s: cannot read: %s", path, n < 0 ? strerror(errno) : "short");
+            r = NB_EIO;
+            goto out;
+        }
+        got += (size_t)n;
+    }
+    r = nbd_config_parse(path, text, got, cfg, err, err_size);
+out:
+    free(text);
+    close(fd);
+    return r;
+}
+
+void nbd_options_clear(struct nbd_options *opts)
+{
+    nbd_config_clear(&opts->flags);
+    free(opts->config_path);
+    opts->config_path = NULL;
+}
+
+enum {
+    OPT_DATA_DIR = 256,
+    OPT_SOCKET,
+    OPT_CONFIG,
+    OPT_LOG_LEVEL,
+    OPT_FOREGROUND,
+    OPT_HELP,
+    OPT_VERSION,
+};
+
+int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err, size_t err_size)
+{
+    static const struct option longopts[] = {
+        { "data-dir", required_argument, NULL, OPT_DATA_DIR },
+        { "socket", required_argument, NULL, OPT_SOCKET },
+        { "config", required_argument, NULL, OPT_CONFIG },
+        { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+        { "foreground", no_argument, NULL, OPT_FOREGROUND },
+        { "help", no_argument, NULL, OPT_HELP },
+        { "version", no_argument, NULL, OPT_VERSION },
+        { NULL, 0, NULL, 0 },
+    };
+    struct nbd_options o;
+    char problem[512];
+    int r = 0;
+
+    memset(&o, 0, sizeof(o));
+    nbd_config_init(&o.flags);
+    optind = 0; /* getopt_long keeps state; reset it for repeated calls (tests). */
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, "h", longopts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case OPT_DATA_DIR:
+            r = set_key(&o.flags, "data_dir", optarg, false, problem, sizeof(problem));
+            break;
+        case OPT_SOCKET:
+            r = set_key(&o.flags, "socket", optarg, false, problem, sizeof(problem));
+            break;
+        case OPT_LOG_LEVEL:
+            r = set_key(&o.flags, "log_level", optarg, false, problem, sizeof(problem));
+            break;
+        case OPT_CONFIG:
+            free(o.config_path);
+            o.config_path = strdup(optarg);
+            if (o.config_path == NULL) {
+                r = NB_ENOMEM;
+                say(problem, sizeof(problem), "out of memory");
+            }
+            break;
+        case OPT_FOREGROUND:
+            o.foreground = true;
+            break;
+        case 'h':
+        case OPT_HELP:
+            o.help = true;
+            break;
+        case OPT_VERSION:
+            o.version = true;
+            break;
+        case ':':
+            say(problem, sizeof(problem), "option '%s' needs a value", argv[optind - 1]);
+            r = NB_EINVAL;
+            break;
+        default:
+            say(problem, sizeof(problem), "unknown option '%s'", argv[optind - 1]);
+            r = NB_EINVAL;
+            break;
+        }
+        if (r < 0)
+            goto out;
+    }
+    if (optind < argc) {
+        say(problem, sizeof(problem), "unexpected argument '%s'", argv[optind]);
+        r = NB_EINVAL;
+        goto out;
+    }
+out:
+    if (r < 0) {
+        say(err, err_size, "%s", problem);
+        nbd_options_clear(&o);
+        return r;
+    }
+    *ret = o;
+    return 0;
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb + 2);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, a, la);
+    s[la] = '/';
+    memcpy(s + la + 1, b, lb + 1);
+    return s;
+}
+
+/* systemd may list several directories separated by ':'; the first is ours. */
+static char *first_dir(const char *list)
+{
+    size_t n = strcspn(list, ":");
+    return strndup(list, n);
+}
+
+static const char *nonempty_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+void nbd_settings_clear(struct nbd_settings *s)
+{
+    free(s->data_dir);
+    free(s->socket_path);
+    s->data_dir = NULL;
+    s->socket_path = NULL;
+}
+
+int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config *file,
+                         struct nbd_settings *ret, char *err, size_t err_size)
+{
+    struct nbd_settings s = { 0 };
+    const char *v;
+
+    if ((v = flags->data_dir) != NULL || (v = file->data_dir) != NULL)
+        s.data_dir = strdup(v);
+    else if ((v = nonempty_env("STATE_DIRECTORY")) != NULL)
+        s.data_dir = first_dir(v);
+    else if ((v = nonempty_env("XDG_DATA_HOME")) != NULL)
+        s.data_dir = join(v, "noaber");
+    else if ((v = nonempty_env("HOME")) != NULL)
+        s.data_dir = join(v, ".local/share/noaber");
+    else {
+        say(err, err_size, "no data directory: set --data-dir, data_dir, XDG_DATA_HOME or HOME");
+        return NB_EINVAL;
+    }
+    if (s.data_dir == NULL)
+        goto nomem;
+
+    if ((v = flags->socket_path) != NULL || (v = file->socket_path) != NULL) {
+        s.socket_path = strdup(v);
+    } else if ((v = nonempty_env("RUNTIME_DIRECTORY")) != NULL) {
+        char *dir = first_dir(v);
+        s.socket_path = dir != NULL ? join(dir, "noaberd.sock") : NULL;
+        free(dir);
+    } else if ((v = nonempty_env("XDG_RUNTIME_DIR")) != NULL) {
+        s.socket_path = join(v, "noaber/noaberd.sock");
+    } else {
+        s.socket_path = join(s.data_dir, "noaberd.sock");
+    }
+    if (s.socket_path == NULL)
+        goto nomem;
+
+    s.log_level = flags->log_level >= 0  ? flags->log_level
+                  : file->log_level >= 0 ? file->log_level
+                                         : NBD_LOG_INFO;
+    s.purge_grace = flags->purge_grace >= 0  ? flags->purge_grace
+                    : file->purge_grace >= 0 ? file->purge_grace
+                                             : NBD_PURGE_GRACE_DEFAULT;
+    s.purge_interval = flags->purge_interval >= 0  ? flags->purge_interval
+                       : file->purge_interval >= 0 ? file->purge_interval
+                                                   : NBD_PURGE_INTERVAL_DEFAULT;
+    *ret = s;
+    return 0;
+nomem:
+    nbd_settings_clear(&s);
+    say(err, err_size, "out of memory");
+    return NB_ENOMEM;
+}

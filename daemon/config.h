@@ -1,0 +1,92 @@
+/*
+ * noaberd's settings: the config file (docs/config.md), the command line,
+ * and the defaults taken from the environment.  Flags override the file;
+ * the file overrides the defaults.
+ *
+ * The file parser is a pure function over text so that it can be fuzzed and
+ * unit-tested without touching the file system.
+ */
+#ifndef NOABERD_CONFIG_H
+#define NOABERD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NBD_CONFIG_MAX_BYTES (64 * 1024)
+#define NBD_CONFIG_LINE_MAX  4096
+
+/* Defaults of the expiry settings, in seconds. */
+#define NBD_PURGE_GRACE_DEFAULT    (24 * 3600)
+#define NBD_PURGE_INTERVAL_DEFAULT 60
+
+/*
+ * Settings as read from one source.  Strings are heap-allocated (free with
+ * nbd_config_clear); unset values are NULL or -1.
+ */
+struct nbd_config {
+    char *data_dir;
+    char *socket_path;
+    int log_level;          /* enum nbd_log_level, or -1 */
+    int64_t purge_grace;    /* seconds, or -1 */
+    int64_t purge_interval; /* seconds, or -1 */
+};
+
+/* What the command line asked for besides settings. */
+struct nbd_options {
+    struct nbd_config flags; /* settings given as flags */
+    char *config_path;       /* --config FILE, or NULL */
+    bool foreground;
+    bool help;
+    bool version;
+};
+
+void nbd_config_init(struct nbd_config *cfg);
+void nbd_config_clear(struct nbd_config *cfg);
+
+/*
+ * Parses config file text.  `name` is how the file is named in error
+ * messages.  On failure returns NB_EINVAL (or NB_ENOMEM) and writes one
+ * line "NAME:LINE: problem" to err; settings parsed before the bad line may
+ * have been stored in *cfg (the caller exits anyway).
+ */
+int nbd_config_parse(const char *name, const char *text, size_t len, struct nbd_config *cfg,
+                     char *err, size_t err_size);
+
+/* Reads and parses a config file; errors name the file (and line). */
+int nbd_config_load(const char *path, struct nbd_config *cfg, char *err, size_t err_size);
+
+/*
+ * Parses the command line.  Returns 0, or NB_EINVAL with a message in err
+ * (the caller prints it with a hint to --help).
+ */
+int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err, size_t err_size);
+void nbd_options_clear(struct nbd_options *opts);
+
+/* The --help text. */
+extern const char nbd_usage[];
+
+/* The final settings after flags, file and environment are combined. */
+struct nbd_settings {
+    char *data_dir;
+    char *socket_path;
+    int log_level;
+    int64_t purge_grace;
+    int64_t purge_interval;
+};
+
+/*
+ * Combines flags over file over defaults.  Defaults come from the
+ * environment: data dir $STATE_DIRECTORY (set by systemd for a service),
+ * else $XDG_DATA_HOME/noaber, else $HOME/.local/share/noaber; socket
+ * $RUNTIME_DIRECTORY/noaberd.sock (systemd), else
+ * $XDG_RUNTIME_DIR/noaber/noaberd.sock, else DATA_DIR/noaberd.sock.
+ */
+int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config *file,
+                         struct nbd_settings *ret, char *err, size_t err_size);
+void nbd_settings_clear(struct nbd_settings *s);
+
+/* Parses a duration "90", "90s", "15m", "12h", "2d" into seconds. */
+int nbd_parse_duration(const char *text, int64_t *ret_seconds);
+
+#endif

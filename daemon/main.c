@@ -1,0 +1,246 @@
+/*
+ * noaberd: one Noaber node.  Reads its settings, takes the data directory's
+ * lock, opens the store, serves the control socket and purges expired
+ * records until SIGTERM or SIGINT.  It never daemonizes: a service manager
+ * (or a terminal) runs it in the foreground.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include <noaber/error.h>
+#include <noaber/identity.h>
+
+#include "daemon/config.h"
+#include "daemon/control.h"
+#include "daemon/lock.h"
+#include "daemon/log.h"
+#include "daemon/node.h"
+#include "daemon/store.h"
+
+struct daemon {
+    uv_loop_t loop;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    uv_timer_t purge_timer;
+    struct nbd_control control;
+    struct nbd_node node;
+    struct nbd_store *store;
+    struct nbd_settings settings;
+    bool stopping;
+};
+
+static uint64_t wall_clock(void)
+{
+    return (uint64_t)time(NULL);
+}
+
+/* mkdir -p with mode 0700 for the directories it creates. */
+static int make_dirs(const char *path, char *err, size_t err_size)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(buf)) {
+        snprintf(err, err_size, "bad directory path '%s'", path);
+        return NB_EINVAL;
+    }
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST) {
+            snprintf(err, err_size, "cannot create %s: %s", buf, strerror(errno));
+            return NB_EIO;
+        }
+        buf[i] = c;
+    }
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, err_size, "%s is not a directory", path);
+        return NB_EIO;
+    }
+    return 0;
+}
+
+static void purge(struct daemon *d)
+{
+    uint64_t records = 0, tombstones = 0;
+    int r = nbd_node_purge(&d->node, wall_clock(), &records, &tombstones);
+    if (r < 0) {
+        nbd_error("purging expired records failed: %s", nb_strerror(r));
+        return;
+    }
+    if (records > 0 || tombstones > 0)
+        nbd_info("purged %llu expired records and %llu old tombstones", (unsigned long long)records,
+                 (unsigned long long)tombstones);
+}
+
+static void on_purge_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    purge(d);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct daemon *d = s->data;
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    nbd_info("%s received: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    /* Requests run to completion on this thread, so no transaction is in
+     * flight here: closing the handles is all that is left. */
+    nbd_control_stop(&d->control);
+    uv_timer_stop(&d->purge_timer);
+    uv_close((uv_handle_t *)&d->purge_timer, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+static int run(struct daemon *d)
+{
+    char err[1024];
+    char path[4200];
+    int lock_fd = -1;
+    int r;
+
+    if (make_dirs(d->settings.data_dir, err, sizeof(err)) < 0) {
+        nbd_error("%s", err);
+        return 1;
+    }
+    r = nbd_lock_acquire(d->settings.data_dir, &lock_fd, err, sizeof(err));
+    if (r < 0) {
+        nbd_error("%s", err);
+        return 1;
+    }
+    if (nb_init() < 0) {
+        nbd_error("cannot initialise libsodium");
+        goto fail;
+    }
+    snprintf(path, sizeof(path), "%s/store.sqlite", d->settings.data_dir);
+    r = nbd_store_open(path, &d->store, err, sizeof(err));
+    if (r < 0) {
+        nbd_error("%s", err);
+        goto fail;
+    }
+    r = nbd_node_init(&d->node, d->store, (uint64_t)d->settings.purge_grace);
+    if (r < 0) {
+        nbd_error("cannot read the neighbourhood from the store: %s", nb_strerror(r));
+        goto fail;
+    }
+
+    r = uv_loop_init(&d->loop);
+    if (r < 0) {
+        nbd_error("cannot start the event loop: %s", uv_strerror(r));
+        goto fail;
+    }
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_signal_init(&d->loop, &d->sigint);
+    d->sigterm.data = d->sigint.data = d;
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_timer_init(&d->loop, &d->purge_timer);
+    d->purge_timer.data = d;
+
+    struct nbd_control_ctx ctx = {
+        .node = &d->node,
+        .data_dir = d->settings.data_dir,
+        .clock = wall_clock,
+    };
+    r = nbd_control_start(&d->control, &d->loop, &ctx, d->settings.socket_path, err, sizeof(err));
+    if (r < 0) {
+        nbd_error("%s", err);
+        uv_close((uv_handle_t *)&d->sigterm, NULL);
+        uv_close((uv_handle_t *)&d->sigint, NULL);
+        uv_close((uv_handle_t *)&d->purge_timer, NULL);
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&d->loop);
+        goto fail;
+    }
+
+    purge(d);
+    uint64_t every = (uint64_t)d->settings.purge_interval * 1000;
+    uv_timer_start(&d->purge_timer, on_purge_timer, every, every);
+
+    if (d->node.has_neighbourhood) {
+        char hex[2 * NB_NEIGHBOURHOOD_ID_SIZE + 1];
+        nb_hex(d->node.neighbourhood_id, NB_NEIGHBOURHOOD_ID_SIZE, hex);
+        nbd_info("neighbourhood %.16s…", hex);
+    } else {
+        nbd_info("no neighbourhood yet: run `noaber neighbourhood create NAME`");
+    }
+    nbd_info("listening on %s (data in %s)", d->settings.socket_path, d->settings.data_dir);
+
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    r = uv_loop_close(&d->loop);
+    if (r < 0)
+        nbd_warn("the event loop did not close cleanly: %s", uv_strerror(r));
+    nbd_node_clear(&d->node);
+    nbd_store_close(d->store);
+    close(lock_fd);
+    nbd_info("stopped");
+    return 0;
+fail:
+    nbd_node_clear(&d->node);
+    nbd_store_close(d->store);
+    close(lock_fd);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct nbd_options opts;
+    struct nbd_config file;
+    struct daemon d;
+    char err[1024];
+    int status = 1;
+
+    memset(&d, 0, sizeof(d));
+    nbd_config_init(&file);
+    if (nbd_options_parse(argc, argv, &opts, err, sizeof(err)) < 0) {
+        fprintf(stderr, "noaberd: %s\n(see noaberd --help)\n", err);
+        return 2;
+    }
+    if (opts.help) {
+        fputs(nbd_usage, stdout);
+        status = 0;
+        goto out;
+    }
+    if (opts.version) {
+        printf("noaberd %s\n", NOABER_VERSION);
+        status = 0;
+        goto out;
+    }
+    if (opts.config_path != NULL &&
+        nbd_config_load(opts.config_path, &file, err, sizeof(err)) < 0) {
+        fprintf(stderr, "noaberd: %s\n", err);
+        goto out;
+    }
+    if (nbd_settings_resolve(&opts.flags, &file, &d.settings, err, sizeof(err)) < 0) {
+        fprintf(stderr, "noaberd: %s\n", err);
+        goto out;
+    }
+    nbd_log_set_level((enum nbd_log_level)d.settings.log_level);
+
+    /* Everything the daemon creates (store, lock, socket) is for its own
+     * user only; the store holds the neighbourhood key. */
+    umask(077);
+    /* A client that disappears mid-reply must not kill the node. */
+    signal(SIGPIPE, SIG_IGN);
+
+    status = run(&d);
+out:
+    nbd_settings_clear(&d.settings);
+    nbd_config_clear(&file);
+    nbd_options_clear(&opts);
+    return status;
+}

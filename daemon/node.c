@@ -1,0 +1,422 @@
+#include "daemon/node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include <noaber/error.h>
+
+#include "proto/mp.h"
+
+#define META_NAME "neighbourhood.name"
+#define META_KEY  "neighbourhood.key"
+#define META_ID   "neighbourhood.id"
+
+static const char msg_no_neighbourhood[] =
+    "this node has no neighbourhood yet: run `noaber neighbourhood create NAME` first";
+static const char msg_gone[] =
+    "this record was retracted or has expired and was deleted; it is not stored again";
+static const char msg_target_gone[] =
+    "the record this one acts on was retracted or has expired and was deleted";
+static const char msg_not_found[] = "the record this one acts on is not on this node";
+static const char msg_store[] = "the node's store failed; see the daemon's log";
+static const char msg_not_author[] = "only the author of a record can retract it";
+static const char msg_not_lifecycle[] = "this kind of record cannot act on that kind of record";
+
+static int fail(struct nbd_verdict *v, int code, const char *error, const char *message)
+{
+    v->code = code;
+    v->error = error;
+    v->message = message;
+    return code;
+}
+
+int nbd_node_init(struct nbd_node *node, struct nbd_store *store, uint64_t purge_grace)
+{
+    memset(node, 0, sizeof(*node));
+    node->store = store;
+    node->purge_grace = purge_grace;
+
+    size_t name_len = 0, key_len = 0;
+    int r = nbd_store_meta_get(store, META_NAME, (uint8_t *)node->neighbourhood_name, NB_NAME_MAX,
+                               &name_len);
+    if (r == NB_ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    node->neighbourhood_name[name_len] = '\0';
+    r = nbd_store_meta_get(store, META_KEY, node->neighbourhood_key, NB_NEIGHBOURHOOD_KEY_SIZE,
+                           &key_len);
+    if (r < 0 || key_len != NB_NEIGHBOURHOOD_KEY_SIZE)
+        return NB_EIO;
+    r = nb_neighbourhood_id(node->neighbourhood_key, node->neighbourhood_id);
+    if (r < 0)
+        return r;
+    node->has_neighbourhood = true;
+    return 0;
+}
+
+void nbd_node_clear(struct nbd_node *node)
+{
+    sodium_memzero(node->neighbourhood_key, sizeof(node->neighbourhood_key));
+    node->has_neighbourhood = false;
+    node->n_hooks = 0;
+}
+
+int nbd_node_add_hook(struct nbd_node *node, nbd_accept_hook fn, void *ctx)
+{
+    if (node->n_hooks == NBD_HOOKS_MAX)
+        return NB_ETOOBIG;
+    node->hooks[node->n_hooks].fn = fn;
+    node->hooks[node->n_hooks].ctx = ctx;
+    node->n_hooks++;
+    return 0;
+}
+
+void nbd_node_remove_hook(struct nbd_node *node, nbd_accept_hook fn, void *ctx)
+{
+    for (size_t i = 0; i < node->n_hooks; i++) {
+        if (node->hooks[i].fn == fn && node->hooks[i].ctx == ctx) {
+            memmove(&node->hooks[i], &node->hooks[i + 1],
+                    (node->n_hooks - i - 1) * sizeof(node->hooks[0]));
+            node->n_hooks--;
+            return;
+        }
+    }
+}
+
+int nbd_node_create_neighbourhood(struct nbd_node *node, const char *name, size_t len,
+                                  struct nbd_verdict *v)
+{
+    uint8_t key[NB_NEIGHBOURHOOD_KEY_SIZE];
+    uint8_t id[NB_NEIGHBOURHOOD_ID_SIZE];
+    int r;
+
+    if (node->has_neighbourhood)
+        return fail(v, NB_EEXIST, "refused",
+                    "this node already belongs to a neighbourhood; a node serves one");
+    if (len < 1 || len > NB_NAME_MAX || nb_utf8_check(name, len, 0) < 0)
+        return fail(v, NB_EINVAL, "bad_request",
+                    "a neighbourhood name is 1 to 64 bytes of text without control characters");
+    r = nb_neighbourhood_key_new(key);
+    if (r == 0)
+        r = nb_neighbourhood_id(key, id);
+    if (r < 0) {
+        fail(v, r, "internal", "cannot make a neighbourhood key");
+        goto out;
+    }
+    r = nbd_store_begin(node->store);
+    if (r < 0)
+        goto store_failed;
+    r = nbd_store_meta_set(node->store, META_NAME, (const uint8_t *)name, len);
+    if (r == 0)
+        r = nbd_store_meta_set(node->store, META_KEY, key, sizeof(key));
+    if (r == 0)
+        r = nbd_store_meta_set(node->store, META_ID, id, sizeof(id));
+    if (r == 0)
+        r = nbd_store_commit(node->store);
+    else
+        nbd_store_rollback(node->store);
+    if (r < 0)
+        goto store_failed;
+    memcpy(node->neighbourhood_name, name, len);
+    node->neighbourhood_name[len] = '\0';
+    memcpy(node->neighbourhood_key, key, sizeof(key));
+    memcpy(node->neighbourhood_id, id, sizeof(id));
+    node->has_neighbourhood = true;
+    r = 0;
+    goto out;
+store_failed:
+    fail(v, r, "internal", msg_store);
+out:
+    sodium_memzero(key, sizeof(key));
+    return r;
+}
+
+/* The records of one root, copied out of the store so they can be decoded
+ * and handed to nb_state_derive together. */
+struct related {
+    uint8_t *bytes;
+    size_t used, cap;
+    size_t *offsets, *lens;
+    uint8_t (*ids)[NB_ID_SIZE];
+    size_t n, cap_n;
+};
+
+static int collect_related(void *ctx, const struct nbd_store_record *rec)
+{
+    struct related *rel = ctx;
+    if (rel->used + rec->len > rel->cap) {
+        size_t cap = rel->cap ? rel->cap * 2 : 16384;
+        while (cap < rel->used + rec->len)
+            cap *= 2;
+        uint8_t *p = realloc(rel->bytes, cap);
+        if (p == NULL)
+            return NB_ENOMEM;
+        rel->bytes = p;
+        rel->cap = cap;
+    }
+    if (rel->n == rel->cap_n) {
+        size_t cap = rel->cap_n ? rel->cap_n * 2 : 16;
+        size_t *o = realloc(rel->offsets, cap * sizeof(size_t));
+        if (o == NULL)
+            return NB_ENOMEM;
+        rel->offsets = o;
+        size_t *l = realloc(rel->lens, cap * sizeof(size_t));
+        if (l == NULL)
+            return NB_ENOMEM;
+        rel->lens = l;
+        void *ids = realloc(rel->ids, cap * NB_ID_SIZE);
+        if (ids == NULL)
+            return NB_ENOMEM;
+        rel->ids = ids;
+        rel->cap_n = cap;
+    }
+    memcpy(rel->bytes + rel->used, rec->bytes, rec->len);
+    rel->offsets[rel->n] = rel->used;
+    rel->lens[rel->n] = rec->len;
+    memcpy(rel->ids[rel->n], rec->id, NB_ID_SIZE);
+    rel->used += rec->len;
+    rel->n++;
+    return 0;
+}
+
+int nbd_node_derive(struct nbd_node *node, const struct nbd_store_record *root, uint64_t now,
+                    struct nb_state *ret)
+{
+    struct related rel = { 0 };
+    struct nb_record *records = NULL;
+    uint8_t(*ids)[NB_ID_SIZE] = NULL;
+    struct nb_record root_rec;
+    int r;
+
+    if (root->kind != NB_KIND_REQUEST && root->kind != NB_KIND_OFFER)
+        return NB_EINVAL;
+    r = nb_record_decode(root->bytes, root->len, &root_rec);
+    if (r < 0)
+        return r;
+    r = nbd_store_foreach_in_root(node->store, root->id, collect_related, &rel);
+    if (r < 0)
+        goto out;
+    records = calloc(rel.n ? rel.n : 1, sizeof(*records));
+    ids = calloc(rel.n ? rel.n : 1, NB_ID_SIZE);
+    if (records == NULL || ids == NULL) {
+        r = NB_ENOMEM;
+        goto out;
+    }
+    /* Stored records were verified when they arrived; one that no longer
+     * decodes (a damaged row) is left out rather than failing the request. */
+    size_t n = 0;
+    for (size_t i = 0; i < rel.n; i++) {
+        if (nb_record_decode(rel.bytes + rel.offsets[i], rel.lens[i], &records[n]) == 0) {
+            memcpy(ids[n], rel.ids[i], NB_ID_SIZE);
+            n++;
+        }
+    }
+    r = nb_state_derive(&root_rec, root->id, records, (const uint8_t(*)[NB_ID_SIZE])ids, n, now,
+                        ret);
+out:
+    free(records);
+    free(ids);
+    free(rel.bytes);
+    free(rel.offsets);
+    free(rel.lens);
+    free(rel.ids);
+    return r;
+}
+
+static bool is_root_kind(unsigned kind)
+{
+    return kind == NB_KIND_REQUEST || kind == NB_KIND_OFFER;
+}
+
+/* Kinds that take part in a request's or offer's lifecycle (noaber/state.h). */
+static bool is_lifecycle_kind(unsigned kind)
+{
+    switch (kind) {
+    case NB_KIND_RESPONSE:
+    case NB_KIND_WITHDRAWAL:
+    case NB_KIND_ASSIGNMENT:
+    case NB_KIND_DONE_CLAIM:
+    case NB_KIND_CONFIRMATION:
+    case NB_KIND_CANCELLATION:
+    case NB_KIND_RETRACTION:
+    case NB_KIND_PAUSE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Checks `rec` against the lifecycle of its root. */
+static int check_lifecycle(struct nbd_node *node, const struct nbd_store_record *root,
+                           const struct nb_record *rec, uint64_t now, enum nbd_origin origin,
+                           struct nbd_verdict *v)
+{
+    struct nb_record root_rec;
+    struct nb_state st;
+    const char *reason = NULL;
+    int r;
+
+    memset(&st, 0, sizeof(st));
+    if (origin == NBD_ORIGIN_PEER) {
+        r = nb_record_decode(root->bytes, root->len, &root_rec);
+        if (r < 0)
+            return fail(v, NB_EIO, "internal", msg_store);
+        r = nb_state_admissible(&root_rec, root->id, rec, &reason);
+    } else {
+        r = nbd_node_derive(node, root, now, &st);
+        if (r < 0)
+            return fail(v, r == NB_ENOMEM ? r : NB_EIO, "internal", msg_store);
+        r = nb_state_check(&st, rec, now, &reason);
+        nb_state_free(&st);
+    }
+    if (r < 0)
+        return fail(v, r, "refused", reason != NULL ? reason : nb_strerror(r));
+    return 0;
+}
+
+int nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len, uint64_t now,
+                    enum nbd_origin origin, uint8_t ret_id[NB_ID_SIZE], struct nbd_verdict *v)
+{
+    uint8_t target_buf[NB_RECORD_MAX];
+    uint8_t root_buf[NB_RECORD_MAX];
+    struct nbd_store_record row, target, root;
+    struct nb_record rec;
+    uint8_t id[NB_ID_SIZE];
+    int r;
+
+    memset(v, 0, sizeof(*v));
+    if (!node->has_neighbourhood)
+        return fail(v, NB_ESTATE, "refused", msg_no_neighbourhood);
+    if (len == 0 || len > NB_RECORD_MAX)
+        return fail(v, NB_ETOOBIG, "invalid_record", nb_strerror(NB_ETOOBIG));
+
+    /* The id covers every byte, so a stored id means these exact bytes were
+     * verified and accepted before: acknowledge again, idempotently. */
+    nb_record_id(bytes, len, id);
+    r = nbd_store_has(node->store, id);
+    if (r < 0)
+        return fail(v, r, "internal", msg_store);
+    if (r == 1) {
+        memcpy(ret_id, id, NB_ID_SIZE);
+        return 0;
+    }
+    r = nbd_store_is_tombstoned(node->store, id);
+    if (r < 0)
+        return fail(v, r, "internal", msg_store);
+    if (r == 1)
+        return fail(v, NB_EEXPIRED, "gone", msg_gone);
+
+    r = nb_record_open(bytes, len, node->neighbourhood_id, now, &rec);
+    if (r < 0)
+        return fail(v, r, "invalid_record", nb_strerror(r));
+
+    memset(&row, 0, sizeof(row));
+    memcpy(row.id, id, NB_ID_SIZE);
+    row.kind = rec.kind;
+    memcpy(row.author, rec.author, NB_KEY_SIZE);
+    row.created_at = rec.created_at;
+    row.bytes = bytes;
+    row.len = len;
+    if (is_root_kind(rec.kind)) {
+        row.has_expiry = true;
+        row.expires_at =
+            NB_HAS(&rec, NB_F_EXPIRES_AT) ? rec.expires_at : rec.created_at + NB_EXPIRY_DEFAULT;
+    } else if (NB_HAS(&rec, NB_F_EXPIRES_AT)) {
+        row.has_expiry = true;
+        row.expires_at = rec.expires_at;
+    }
+    /* A record whose purge time has already passed would be deleted at the
+     * next purge; once its tombstone is gone this rule is what keeps it out. */
+    if (row.has_expiry && row.expires_at < now && now - row.expires_at > node->purge_grace)
+        return fail(v, NB_EEXPIRED, "gone", msg_gone);
+
+    bool retract_root = false;
+    bool has_root_expiry = false;
+    uint64_t root_expiry = 0;
+    if (NB_HAS(&rec, NB_F_TARGET)) {
+        memcpy(row.target, rec.target, NB_ID_SIZE);
+        row.has_target = true;
+        r = nbd_store_get(node->store, rec.target, &target, target_buf);
+        if (r == NB_ENOENT) {
+            r = nbd_store_is_tombstoned(node->store, rec.target);
+            if (r < 0)
+                return fail(v, r, "internal", msg_store);
+            if (r == 1)
+                return fail(v, NB_EEXPIRED, "gone", msg_target_gone);
+            return fail(v, NB_ENOENT, "not_found", msg_not_found);
+        }
+        if (r < 0)
+            return fail(v, r, "internal", msg_store);
+        if (target.has_root) {
+            r = nbd_store_get(node->store, target.root, &root, root_buf);
+            if (r == NB_ENOENT)
+                return fail(v, NB_EEXPIRED, "gone", msg_target_gone);
+            if (r < 0)
+                return fail(v, r, "internal", msg_store);
+        } else {
+            root = target;
+        }
+        memcpy(row.root, root.id, NB_ID_SIZE);
+        row.has_root = true;
+        has_root_expiry = root.has_expiry;
+        root_expiry = root.expires_at;
+
+        if (rec.kind == NB_KIND_RETRACTION &&
+            sodium_memcmp(target.author, rec.author, NB_KEY_SIZE) != 0)
+            return fail(v, NB_EPERM, "refused", msg_not_author);
+        if (is_root_kind(root.kind) && is_lifecycle_kind(rec.kind)) {
+            r = check_lifecycle(node, &root, &rec, now, origin, v);
+            if (r < 0)
+                return r;
+        } else if (is_lifecycle_kind(rec.kind) && rec.kind != NB_KIND_RETRACTION) {
+            return fail(v, NB_EINVAL, "refused", msg_not_lifecycle);
+        }
+        if (rec.kind == NB_KIND_RETRACTION) {
+            retract_root = memcmp(target.id, root.id, NB_ID_SIZE) == 0;
+            if (retract_root) {
+                /* The retraction outlives what it deleted until the root
+                 * would have expired, so peers learn of the deletion; it
+                 * carries nothing but ids. */
+                row.has_root = false;
+                row.has_expiry = has_root_expiry;
+                row.expires_at = root_expiry;
+            }
+        }
+    }
+
+    r = nbd_store_begin(node->store);
+    if (r < 0)
+        return fail(v, r, "internal", msg_store);
+    if (rec.kind == NB_KIND_RETRACTION) {
+        /* Deleting at once (not at the next purge) is the point of a
+         * retraction: sealed contact details must not linger. */
+        r = nbd_store_purge_tree(node->store, rec.target, has_root_expiry, root_expiry, NULL);
+        if (r < 0)
+            goto store_failed;
+    }
+    r = nbd_store_insert(node->store, &row);
+    if (r < 0)
+        goto store_failed;
+    r = nbd_store_commit(node->store);
+    if (r < 0)
+        goto store_failed;
+
+    memcpy(ret_id, id, NB_ID_SIZE);
+    for (size_t i = 0; i < node->n_hooks; i++)
+        node->hooks[i].fn(node->hooks[i].ctx, id, bytes, len, &rec, origin);
+    return 0;
+
+store_failed:
+    nbd_store_rollback(node->store);
+    return fail(v, r, "internal", msg_store);
+}
+
+int nbd_node_purge(struct nbd_node *node, uint64_t now, uint64_t *ret_records,
+                   uint64_t *ret_tombstones)
+{
+    return nbd_store_purge_expired(node->store, now, node->purge_grace, ret_records,
+                                   ret_tombstones);
+}

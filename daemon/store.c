@@ -1,0 +1,798 @@
+#include "daemon/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include <noaber/error.h>
+
+/*
+ * Schema migrations, oldest first.  migrations[i] takes the database from
+ * user_version i to i + 1; each runs in its own transaction together with
+ * the version bump, so a crash in the middle leaves the older version.
+ * Never edit a published step: add a new one.
+ */
+static const char *const migrations[] = {
+    /* 0 -> 1: records, tombstones, meta. */
+    "CREATE TABLE records ("
+    "  id BLOB NOT NULL UNIQUE,"
+    "  kind INTEGER NOT NULL,"
+    "  author BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER,"
+    "  target BLOB,"
+    "  bytes BLOB NOT NULL);"
+    "CREATE INDEX records_order ON records(created_at, id);"
+    "CREATE TABLE tombstones (id BLOB PRIMARY KEY NOT NULL, until INTEGER);"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);",
+
+    /* 1 -> 2: each record knows its root, so a request's whole timeline
+     * (and its purge) is one indexed query; indexes for the list filters. */
+    "ALTER TABLE records ADD COLUMN root BLOB;"
+    "UPDATE records SET root = target WHERE target IS NOT NULL;"
+    /* A chain is at most withdrawal -> response -> request; three passes
+     * leave room for longer ones. */
+    "UPDATE records SET root = (SELECT p.root FROM records p WHERE p.id = records.root)"
+    "  WHERE root IN (SELECT id FROM records WHERE root IS NOT NULL);"
+    "UPDATE records SET root = (SELECT p.root FROM records p WHERE p.id = records.root)"
+    "  WHERE root IN (SELECT id FROM records WHERE root IS NOT NULL);"
+    "UPDATE records SET root = (SELECT p.root FROM records p WHERE p.id = records.root)"
+    "  WHERE root IN (SELECT id FROM records WHERE root IS NOT NULL);"
+    "CREATE INDEX records_root ON records(root, created_at, id) WHERE root IS NOT NULL;"
+    "CREATE INDEX records_target ON records(target) WHERE target IS NOT NULL;"
+    "CREATE INDEX records_kind ON records(kind, created_at, id);"
+    "CREATE INDEX records_author ON records(author, created_at, id);"
+    "CREATE INDEX records_expiry ON records(expires_at) WHERE expires_at IS NOT NULL;"
+    "CREATE INDEX tombstones_until ON tombstones(until) WHERE until IS NOT NULL;",
+};
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+_Static_assert(N_MIGRATIONS == NBD_STORE_SCHEMA_VERSION, "one migration per schema version");
+
+#define COLUMNS "id, kind, author, created_at, expires_at, target, root, bytes"
+
+enum stmt {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_META_GET,
+    ST_META_SET,
+    ST_INSERT,
+    ST_GET,
+    ST_HAS,
+    ST_TOMBSTONED,
+    ST_PREFIX,
+    ST_IN_ROOT,
+    ST_NEWEST_ROOTS,
+    ST_NEWEST_KIND,
+    ST_NEWEST_ROOTS_AUTHOR,
+    ST_NEWEST_KIND_AUTHOR,
+    ST_ORDERED_FIRST,
+    ST_ORDERED_AFTER,
+    ST_COUNT,
+    ST_TREE,
+    ST_TOMBSTONE,
+    ST_DELETE,
+    ST_EXPIRED,
+    ST_DROP_TOMBSTONES,
+    ST_COUNT_,
+};
+
+static const char *const stmt_sql[ST_COUNT_] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+    [ST_INSERT] = "INSERT INTO records(" COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_GET] = "SELECT " COLUMNS " FROM records WHERE id = ?1",
+    [ST_HAS] = "SELECT 1 FROM records WHERE id = ?1",
+    [ST_TOMBSTONED] = "SELECT 1 FROM tombstones WHERE id = ?1",
+    /* Ids are compared as blobs in the range [prefix, prefix + 1). */
+    [ST_PREFIX] = "SELECT id FROM records WHERE id >= ?1 AND (?2 IS NULL OR id < ?2)"
+                  " ORDER BY id LIMIT 2",
+    [ST_IN_ROOT] = "SELECT " COLUMNS " FROM records WHERE root = ?1 ORDER BY created_at, id",
+    [ST_NEWEST_ROOTS] = "SELECT " COLUMNS " FROM records WHERE kind IN (1, 2)"
+                        " ORDER BY created_at DESC, id DESC",
+    [ST_NEWEST_KIND] = "SELECT " COLUMNS " FROM records WHERE kind = ?1"
+                       " ORDER BY created_at DESC, id DESC",
+    [ST_NEWEST_ROOTS_AUTHOR] = "SELECT " COLUMNS " FROM records WHERE kind IN (1, 2)"
+                               " AND author = ?2 ORDER BY created_at DESC, id DESC",
+    [ST_NEWEST_KIND_AUTHOR] = "SELECT " COLUMNS " FROM records WHERE kind = ?1 AND author = ?2"
+                              " ORDER BY created_at DESC, id DESC",
+    [ST_ORDERED_FIRST] = "SELECT " COLUMNS " FROM records ORDER BY created_at, id",
+    [ST_ORDERED_AFTER] = "SELECT " COLUMNS " FROM records WHERE (created_at, id) > (?1, ?2)"
+                         " ORDER BY created_at, id",
+    [ST_COUNT] = "SELECT (SELECT count(*) FROM records), (SELECT count(*) FROM tombstones)",
+    /* The record, everything whose root it is, and the subtree of target
+     * links below it (a retracted response takes its withdrawal along). */
+    [ST_TREE] = "WITH RECURSIVE tree(id) AS ("
+                "  SELECT id FROM records WHERE id = ?1"
+                "  UNION SELECT r.id FROM records r JOIN tree t ON r.target = t.id)"
+                " SELECT id FROM tree UNION SELECT id FROM records WHERE root = ?1",
+    [ST_TOMBSTONE] = "INSERT OR REPLACE INTO tombstones(id, until) VALUES (?1, ?2)",
+    [ST_DELETE] = "DELETE FROM records WHERE id = ?1",
+    [ST_EXPIRED] = "SELECT id, expires_at FROM records WHERE expires_at IS NOT NULL"
+                   " AND expires_at < ?1 LIMIT 256",
+    [ST_DROP_TOMBSTONES] = "DELETE FROM tombstones WHERE until IS NOT NULL AND until < ?1",
+};
+
+struct nbd_store {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[ST_COUNT_];
+};
+
+static int stmt_get(struct nbd_store *s, enum stmt which, sqlite3_stmt **ret)
+{
+    if (s->stmts[which] == NULL) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                               &s->stmts[which], NULL) != SQLITE_OK)
+            return NB_EIO;
+    }
+    sqlite3_reset(s->stmts[which]);
+    sqlite3_clear_bindings(s->stmts[which]);
+    *ret = s->stmts[which];
+    return 0;
+}
+
+static int exec_simple(struct nbd_store *s, enum stmt which)
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, which, &st);
+    if (r < 0)
+        return r;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : NB_EIO;
+}
+
+static void say(char *err, size_t err_size, const char *path, const char *what, sqlite3 *db)
+{
+    snprintf(err, err_size,
+             "%s: %s: %s (if the file is corrupted or is not a Noaber store, move it aside and "
+             "restore a backup)",
+             path, what, db != NULL ? sqlite3_errmsg(db) : "cannot allocate");
+}
+
+static int pragma_int(sqlite3 *db, const char *sql, int *ret)
+{
+    sqlite3_stmt *st = NULL;
+    int r = NB_EIO;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        goto out;
+    *ret = sqlite3_column_int(st, 0);
+    r = 0;
+out:
+    sqlite3_finalize(st);
+    return r;
+}
+
+static int migrate(sqlite3 *db, int from, const char *path, char *err, size_t err_size)
+{
+    for (int v = from; v < N_MIGRATIONS; v++) {
+        char bump[64];
+        snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, bump, NULL, NULL, NULL) != SQLITE_OK) {
+            char what[64];
+            snprintf(what, sizeof(what), "cannot migrate the store to version %d", v + 1);
+            say(err, err_size, path, what, db);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return NB_EIO;
+        }
+        if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            say(err, err_size, path, "cannot commit a migration", db);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return NB_EIO;
+        }
+    }
+    return 0;
+}
+
+int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t err_size)
+{
+    struct nbd_store *s = calloc(1, sizeof(*s));
+    sqlite3_stmt *st = NULL;
+    int version = 0;
+    int r = NB_EIO;
+
+    if (s == NULL) {
+        snprintf(err, err_size, "%s: out of memory", path);
+        return NB_ENOMEM;
+    }
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        say(err, err_size, path, "cannot open the store", s->db);
+        goto out;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 5000);
+
+    /* The first read of the header is where a file that is not a database
+     * (or is damaged at the start) shows itself. */
+    if (pragma_int(s->db, "PRAGMA user_version", &version) < 0) {
+        say(err, err_size, path, "cannot read the store", s->db);
+        goto out;
+    }
+    if (version > N_MIGRATIONS) {
+        snprintf(err, err_size,
+                 "%s: the store has schema version %d, newer than this noaberd knows (%d); "
+                 "run a newer noaberd",
+                 path, version, N_MIGRATIONS);
+        goto out;
+    }
+
+    /* WAL lets readers proceed during a commit; synchronous=FULL fsyncs the
+     * WAL at every commit, so an acknowledged record survives power loss,
+     * not only a killed process (NORMAL could lose the last commits). */
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW ||
+        strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+        say(err, err_size, path, "cannot switch the store to WAL mode", s->db);
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
+        say(err, err_size, path, "cannot configure the store", s->db);
+        goto out;
+    }
+
+    /* quick_check reads every page: a damaged store is reported at startup
+     * instead of as an error in the middle of some later request. */
+    if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        say(err, err_size, path, "cannot check the store", s->db);
+        goto out;
+    }
+    const char *verdict = (const char *)sqlite3_column_text(st, 0);
+    if (verdict == NULL || strcmp(verdict, "ok") != 0) {
+        snprintf(err, err_size,
+                 "%s: the store is corrupted (%.200s); move it aside and restore a backup", path,
+                 verdict != NULL ? verdict : "?");
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (migrate(s->db, version, path, err, err_size) < 0)
+        goto out;
+    r = 0;
+out:
+    sqlite3_finalize(st);
+    if (r < 0) {
+        nbd_store_close(s);
+        return r;
+    }
+    *ret = s;
+    return 0;
+}
+
+void nbd_store_close(struct nbd_store *s)
+{
+    if (s == NULL)
+        return;
+    for (int i = 0; i < ST_COUNT_; i++)
+        sqlite3_finalize(s->stmts[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+int nbd_store_schema_version(struct nbd_store *s)
+{
+    int v = -1;
+    if (pragma_int(s->db, "PRAGMA user_version", &v) < 0)
+        return NB_EIO;
+    return v;
+}
+
+int nbd_store_begin(struct nbd_store *s)
+{
+    return exec_simple(s, ST_BEGIN);
+}
+
+int nbd_store_commit(struct nbd_store *s)
+{
+    int r = exec_simple(s, ST_COMMIT);
+    if (r < 0)
+        nbd_store_rollback(s);
+    return r;
+}
+
+void nbd_store_rollback(struct nbd_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        exec_simple(s, ST_ROLLBACK);
+}
+
+int nbd_store_meta_get(struct nbd_store *s, const char *key, uint8_t *buf, size_t cap,
+                       size_t *ret_len)
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_META_GET, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        r = NB_ENOENT;
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        r = NB_EIO;
+        goto out;
+    }
+    size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    if (n > cap) {
+        r = NB_ETOOBIG;
+        goto out;
+    }
+    if (n > 0)
+        memcpy(buf, sqlite3_column_blob(st, 0), n);
+    *ret_len = n;
+out:
+    sqlite3_reset(st);
+    return r;
+}
+
+int nbd_store_meta_set(struct nbd_store *s, const char *key, const uint8_t *val, size_t len)
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_META_SET, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, len > 0 ? (const void *)val : "", (int)len, SQLITE_STATIC);
+    r = sqlite3_step(st) == SQLITE_DONE ? 0 : NB_EIO;
+    sqlite3_reset(st);
+    return r;
+}
+
+int nbd_store_insert(struct nbd_store *s, const struct nbd_store_record *rec)
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_INSERT, &st);
+    if (r < 0)
+        return r;
+    if (rec->len == 0 || rec->len > NB_RECORD_MAX || rec->created_at > INT64_MAX ||
+        (rec->has_expiry && rec->expires_at > INT64_MAX))
+        return NB_EINVAL;
+    sqlite3_bind_blob(st, 1, rec->id, NB_ID_SIZE, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, rec->kind);
+    sqlite3_bind_blob(st, 3, rec->author, NB_KEY_SIZE, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)rec->created_at);
+    if (rec->has_expiry)
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)rec->expires_at);
+    if (rec->has_target)
+        sqlite3_bind_blob(st, 6, rec->target, NB_ID_SIZE, SQLITE_STATIC);
+    if (rec->has_root)
+        sqlite3_bind_blob(st, 7, rec->root, NB_ID_SIZE, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 8, rec->bytes, (int)rec->len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        r = 0;
+    else if (rc == SQLITE_CONSTRAINT_UNIQUE)
+        r = NB_EEXIST;
+    else
+        r = NB_EIO;
+    sqlite3_reset(st);
+    return r;
+}
+
+static bool blob32(sqlite3_stmt *st, int col, uint8_t *out)
+{
+    if (sqlite3_column_type(st, col) != SQLITE_BLOB || sqlite3_column_bytes(st, col) != 32)
+        return false;
+    memcpy(out, sqlite3_column_blob(st, col), 32);
+    return true;
+}
+
+/* Reads one row of COLUMNS; `bytes` points into the statement's row. */
+static int read_row(sqlite3_stmt *st, struct nbd_store_record *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    if (!blob32(st, 0, rec->id) || !blob32(st, 2, rec->author))
+        return NB_EIO;
+    rec->kind = (uint8_t)sqlite3_column_int(st, 1);
+    rec->created_at = (uint64_t)sqlite3_column_int64(st, 3);
+    if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+        rec->has_expiry = true;
+        rec->expires_at = (uint64_t)sqlite3_column_int64(st, 4);
+    }
+    rec->has_target = blob32(st, 5, rec->target);
+    rec->has_root = blob32(st, 6, rec->root);
+    rec->bytes = sqlite3_column_blob(st, 7);
+    rec->len = (size_t)sqlite3_column_bytes(st, 7);
+    if (rec->bytes == NULL || rec->len == 0 || rec->len > NB_RECORD_MAX)
+        return NB_EIO;
+    return 0;
+}
+
+int nbd_store_get(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], struct nbd_store_record *ret,
+                  uint8_t *buf)
+{
+    sqlite3_stmt *st;
+    struct nbd_store_record rec;
+    int r = stmt_get(s, ST_GET, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_blob(st, 1, id, NB_ID_SIZE, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        r = rc == SQLITE_DONE ? NB_ENOENT : NB_EIO;
+        goto out;
+    }
+    r = read_row(st, &rec);
+    if (r < 0)
+        goto out;
+    memcpy(buf, rec.bytes, rec.len);
+    rec.bytes = buf;
+    *ret = rec;
+out:
+    sqlite3_reset(st);
+    return r;
+}
+
+static int exists(struct nbd_store *s, enum stmt which, const uint8_t id[NB_ID_SIZE])
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, which, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_blob(st, 1, id, NB_ID_SIZE, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : NB_EIO;
+    sqlite3_reset(st);
+    return r;
+}
+
+int nbd_store_has(struct nbd_store *s, const uint8_t id[NB_ID_SIZE])
+{
+    return exists(s, ST_HAS, id);
+}
+
+int nbd_store_is_tombstoned(struct nbd_store *s, const uint8_t id[NB_ID_SIZE])
+{
+    return exists(s, ST_TOMBSTONED, id);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int nbd_store_find_prefix(struct nbd_store *s, const char *hex, uint8_t ret_id[NB_ID_SIZE])
+{
+    size_t n = strlen(hex);
+    if (n < 4 || n > 2 * NB_ID_SIZE)
+        return NB_EINVAL;
+    /* lo = the prefix padded with zero nibbles; hi = lo + one unit in the
+     * prefix's last nibble (NULL when that overflows: no upper bound). */
+    uint8_t lo[NB_ID_SIZE] = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        int v = hexval(hex[i]);
+        if (v < 0)
+            return NB_EINVAL;
+        lo[i / 2] |= (uint8_t)(i % 2 == 0 ? v << 4 : v);
+    }
+    uint8_t hi[NB_ID_SIZE];
+    memcpy(hi, lo, sizeof(hi));
+    bool has_hi = false;
+    size_t byte = (n - 1) / 2;
+    unsigned add = n % 2 == 1 ? 0x10 : 0x01;
+    for (size_t i = byte + 1; i-- > 0;) {
+        unsigned sum = hi[i] + add;
+        hi[i] = (uint8_t)sum;
+        if (sum < 0x100) {
+            has_hi = true;
+            break;
+        }
+        add = 1;
+    }
+
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_PREFIX, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_blob(st, 1, lo, NB_ID_SIZE, SQLITE_STATIC);
+    if (has_hi)
+        sqlite3_bind_blob(st, 2, hi, NB_ID_SIZE, SQLITE_STATIC);
+    uint8_t found[NB_ID_SIZE];
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        r = NB_ENOENT;
+        goto out;
+    }
+    if (rc != SQLITE_ROW || !blob32(st, 0, found)) {
+        r = NB_EIO;
+        goto out;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        r = NB_EAMBIGUOUS;
+        goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        r = NB_EIO;
+        goto out;
+    }
+    memcpy(ret_id, found, NB_ID_SIZE);
+out:
+    sqlite3_reset(st);
+    return r;
+}
+
+/* Steps a bound statement of COLUMNS rows through cb. */
+static int run_rows(sqlite3_stmt *st, nbd_store_cb cb, void *ctx)
+{
+    int r = 0;
+    for (;;) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW) {
+            r = NB_EIO;
+            break;
+        }
+        struct nbd_store_record rec;
+        r = read_row(st, &rec);
+        if (r < 0)
+            break;
+        r = cb(ctx, &rec);
+        if (r != 0)
+            break;
+    }
+    sqlite3_reset(st);
+    return r < 0 ? r : 0;
+}
+
+int nbd_store_foreach_in_root(struct nbd_store *s, const uint8_t root[NB_ID_SIZE], nbd_store_cb cb,
+                              void *ctx)
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_IN_ROOT, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_blob(st, 1, root, NB_ID_SIZE, SQLITE_STATIC);
+    return run_rows(st, cb, ctx);
+}
+
+/*
+ * The listing statements are not cached: a callback may run other cached
+ * statements (a request's timeline for its status) while this one is
+ * stepping, and a listing must not be reset underneath itself by a nested
+ * listing either.
+ */
+int nbd_store_foreach_newest(struct nbd_store *s, unsigned kind, const uint8_t *author,
+                             nbd_store_cb cb, void *ctx)
+{
+    enum stmt which = kind == 0 ? (author ? ST_NEWEST_ROOTS_AUTHOR : ST_NEWEST_ROOTS)
+                                : (author ? ST_NEWEST_KIND_AUTHOR : ST_NEWEST_KIND);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, stmt_sql[which], -1, &st, NULL) != SQLITE_OK)
+        return NB_EIO;
+    if (kind != 0)
+        sqlite3_bind_int(st, 1, (int)kind);
+    if (author != NULL)
+        sqlite3_bind_blob(st, 2, author, NB_KEY_SIZE, SQLITE_STATIC);
+    int r = run_rows(st, cb, ctx);
+    sqlite3_finalize(st);
+    return r;
+}
+
+int nbd_store_foreach_ordered(struct nbd_store *s, uint64_t after_created_at,
+                              const uint8_t *after_id, nbd_store_cb cb, void *ctx)
+{
+    enum stmt which = after_id != NULL ? ST_ORDERED_AFTER : ST_ORDERED_FIRST;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, stmt_sql[which], -1, &st, NULL) != SQLITE_OK)
+        return NB_EIO;
+    if (after_id != NULL) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)after_created_at);
+        sqlite3_bind_blob(st, 2, after_id, NB_ID_SIZE, SQLITE_STATIC);
+    }
+    int r = run_rows(st, cb, ctx);
+    sqlite3_finalize(st);
+    return r;
+}
+
+int nbd_store_count(struct nbd_store *s, uint64_t *ret_records, uint64_t *ret_tombstones)
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_COUNT, &st);
+    if (r < 0)
+        return r;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        r = NB_EIO;
+        goto out;
+    }
+    if (ret_records != NULL)
+        *ret_records = (uint64_t)sqlite3_column_int64(st, 0);
+    if (ret_tombstones != NULL)
+        *ret_tombstones = (uint64_t)sqlite3_column_int64(st, 1);
+out:
+    sqlite3_reset(st);
+    return r;
+}
+
+/* The ids of a purge tree, collected before deleting anything. */
+struct idlist {
+    uint8_t (*ids)[NB_ID_SIZE];
+    size_t n, cap;
+};
+
+static int idlist_add(struct idlist *l, const uint8_t id[NB_ID_SIZE])
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        void *p = realloc(l->ids, cap * NB_ID_SIZE);
+        if (p == NULL)
+            return NB_ENOMEM;
+        l->ids = p;
+        l->cap = cap;
+    }
+    memcpy(l->ids[l->n++], id, NB_ID_SIZE);
+    return 0;
+}
+
+int nbd_store_purge_tree(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], bool has_until,
+                         uint64_t until, uint64_t *ret_n)
+{
+    struct idlist l = { 0 };
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_TREE, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_blob(st, 1, id, NB_ID_SIZE, SQLITE_STATIC);
+    for (;;) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        uint8_t one[NB_ID_SIZE];
+        if (rc != SQLITE_ROW || !blob32(st, 0, one)) {
+            r = NB_EIO;
+            break;
+        }
+        r = idlist_add(&l, one);
+        if (r < 0)
+            break;
+    }
+    sqlite3_reset(st);
+    if (r < 0)
+        goto out;
+    /* The tombstone goes in even when the record itself is not stored: a
+     * retraction can arrive before what it retracts. */
+    if (l.n == 0) {
+        r = idlist_add(&l, id);
+        if (r < 0)
+            goto out;
+    }
+    uint64_t deleted = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        r = stmt_get(s, ST_TOMBSTONE, &st);
+        if (r < 0)
+            goto out;
+        sqlite3_bind_blob(st, 1, l.ids[i], NB_ID_SIZE, SQLITE_STATIC);
+        if (has_until)
+            sqlite3_bind_int64(st, 2, (sqlite3_int64)until);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            r = NB_EIO;
+            goto out;
+        }
+        r = stmt_get(s, ST_DELETE, &st);
+        if (r < 0)
+            goto out;
+        sqlite3_bind_blob(st, 1, l.ids[i], NB_ID_SIZE, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            r = NB_EIO;
+            goto out;
+        }
+        deleted += (uint64_t)sqlite3_changes(s->db);
+    }
+    if (ret_n != NULL)
+        *ret_n = deleted;
+out:
+    free(l.ids);
+    return r;
+}
+
+int nbd_store_purge_expired(struct nbd_store *s, uint64_t now, uint64_t grace,
+                            uint64_t *ret_records, uint64_t *ret_tombstones)
+{
+    uint64_t purged = 0, dropped = 0;
+    uint64_t horizon = now > grace ? now - grace : 0;
+    int r = nbd_store_begin(s);
+    if (r < 0)
+        return r;
+
+    /* Tombstones first, so the ones written below survive until the next
+     * pass; they only matter while their record could still be accepted. */
+    sqlite3_stmt *st;
+    r = stmt_get(s, ST_DROP_TOMBSTONES, &st);
+    if (r < 0)
+        goto out;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)(horizon > INT64_MAX ? INT64_MAX : horizon));
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        r = NB_EIO;
+        goto out;
+    }
+    dropped = (uint64_t)sqlite3_changes(s->db);
+
+    /* Expired records in batches: collect ids, then purge each tree. */
+    for (;;) {
+        struct idlist l = { 0 };
+        uint64_t *untils = NULL;
+        r = stmt_get(s, ST_EXPIRED, &st);
+        if (r < 0)
+            goto out;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)(horizon > INT64_MAX ? INT64_MAX : horizon));
+        size_t cap_untils = 0;
+        for (;;) {
+            rc = sqlite3_step(st);
+            if (rc != SQLITE_ROW)
+                break;
+            uint8_t one[NB_ID_SIZE];
+            if (!blob32(st, 0, one) || idlist_add(&l, one) < 0) {
+                rc = SQLITE_ERROR;
+                break;
+            }
+            if (l.n > cap_untils) {
+                cap_untils = l.cap;
+                uint64_t *p = realloc(untils, cap_untils * sizeof(*untils));
+                if (p == NULL) {
+                    rc = SQLITE_ERROR;
+                    break;
+                }
+                untils = p;
+            }
+            untils[l.n - 1] = (uint64_t)sqlite3_column_int64(st, 1);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            free(l.ids);
+            free(untils);
+            r = NB_EIO;
+            goto out;
+        }
+        for (size_t i = 0; i < l.n && r == 0; i++) {
+            uint64_t n = 0;
+            r = nbd_store_purge_tree(s, l.ids[i], true, untils[i], &n);
+            purged += n;
+        }
+        size_t batch = l.n;
+        free(l.ids);
+        free(untils);
+        if (r < 0)
+            goto out;
+        if (batch == 0)
+            break;
+    }
+    r = nbd_store_commit(s);
+out:
+    if (r < 0) {
+        nbd_store_rollback(s);
+        return r;
+    }
+    if (ret_records != NULL)
+        *ret_records = purged;
+    if (ret_tombstones != NULL)
+        *ret_tombstones = dropped;
+    return 0;
+}

@@ -1,0 +1,127 @@
+/*
+ * The node's store: every record it holds, tombstones of purged records, and
+ * the neighbourhood it belongs to, in one SQLite database in WAL mode.
+ *
+ * This is the API both the control socket and (later) the peer sync layer
+ * use.  It knows nothing about the lifecycle rules: callers (daemon/node.c)
+ * decide what is accepted and call nbd_store_insert inside a transaction.
+ *
+ * Each record row carries its `root`: the request or offer a response,
+ * assignment, withdrawal ... ultimately acts on (NULL for records that act on
+ * nothing, such as requests, offers, profiles and vouches).  Everything that
+ * lives and dies with a root is found by one indexed query.
+ */
+#ifndef NOABERD_STORE_H
+#define NOABERD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <noaber/record.h>
+
+#define NBD_STORE_SCHEMA_VERSION 2
+
+struct nbd_store;
+
+/* One stored record.  In callbacks `bytes` is valid only during the call. */
+struct nbd_store_record {
+    uint8_t id[NB_ID_SIZE];
+    uint8_t kind;
+    uint8_t author[NB_KEY_SIZE];
+    uint64_t created_at;
+    bool has_expiry;
+    uint64_t expires_at;
+    bool has_target;
+    uint8_t target[NB_ID_SIZE];
+    bool has_root;
+    uint8_t root[NB_ID_SIZE];
+    const uint8_t *bytes;
+    size_t len;
+};
+
+/* Iteration callback: return 0 to continue, 1 to stop, or a negative code. */
+typedef int (*nbd_store_cb)(void *ctx, const struct nbd_store_record *rec);
+
+/*
+ * Opens (creating if needed) the store at `path`, migrates its schema to
+ * NBD_STORE_SCHEMA_VERSION and checks its integrity.  A file that is not a
+ * store, a corrupted one, or one from a newer noaberd gives NB_EIO with a
+ * sentence in err; never a crash.
+ */
+int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t err_size);
+void nbd_store_close(struct nbd_store *s);
+
+/* The schema version of the open database (PRAGMA user_version). */
+int nbd_store_schema_version(struct nbd_store *s);
+
+/* Transactions.  Commit is durable on return (synchronous=FULL). */
+int nbd_store_begin(struct nbd_store *s);
+int nbd_store_commit(struct nbd_store *s);
+void nbd_store_rollback(struct nbd_store *s);
+
+/* Small named values (the neighbourhood's name, key and id).  NB_ENOENT if
+ * absent; NB_ETOOBIG if larger than cap. */
+int nbd_store_meta_get(struct nbd_store *s, const char *key, uint8_t *buf, size_t cap,
+                       size_t *ret_len);
+int nbd_store_meta_set(struct nbd_store *s, const char *key, const uint8_t *val, size_t len);
+
+/* Inserts a record; NB_EEXIST if its id is already stored. */
+int nbd_store_insert(struct nbd_store *s, const struct nbd_store_record *rec);
+
+/* Copies the record into *ret, its bytes into buf (NB_RECORD_MAX).  NB_ENOENT. */
+int nbd_store_get(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], struct nbd_store_record *ret,
+                  uint8_t *buf);
+
+/* 1 if stored, 0 if not, or a negative code. */
+int nbd_store_has(struct nbd_store *s, const uint8_t id[NB_ID_SIZE]);
+/* 1 if the id has a tombstone (it was purged), 0 if not, or a negative code. */
+int nbd_store_is_tombstoned(struct nbd_store *s, const uint8_t id[NB_ID_SIZE]);
+
+/*
+ * Finds the one record whose lowercase-hex id starts with `hex` (4..64 hex
+ * digits, either case).  NB_EINVAL for a bad prefix, NB_ENOENT, NB_EAMBIGUOUS.
+ */
+int nbd_store_find_prefix(struct nbd_store *s, const char *hex, uint8_t ret_id[NB_ID_SIZE]);
+
+/* Records whose root is `root`, in (created_at, id) order. */
+int nbd_store_foreach_in_root(struct nbd_store *s, const uint8_t root[NB_ID_SIZE], nbd_store_cb cb,
+                              void *ctx);
+
+/*
+ * Records newest first ((created_at, id) descending).  kind 0 means requests
+ * and offers; author NULL means anyone.
+ */
+int nbd_store_foreach_newest(struct nbd_store *s, unsigned kind, const uint8_t *author,
+                             nbd_store_cb cb, void *ctx);
+
+/*
+ * Every record in (created_at, id) order starting after (created_at, id) —
+ * pass 0 and NULL for the beginning.  This is the order range-based set
+ * reconciliation (negentropy) works in.
+ */
+int nbd_store_foreach_ordered(struct nbd_store *s, uint64_t after_created_at,
+                              const uint8_t *after_id, nbd_store_cb cb, void *ctx);
+
+int nbd_store_count(struct nbd_store *s, uint64_t *ret_records, uint64_t *ret_tombstones);
+
+/*
+ * Deletes record `id` and every record that acts on it (directly or through
+ * others: all with root = id, and the subtree of target links below id),
+ * leaving a tombstone (id, until) for each.  has_until false keeps the
+ * tombstones forever (records without an expiry, such as profiles).
+ * Sets *ret_n to the number of records deleted.  Call inside a transaction.
+ */
+int nbd_store_purge_tree(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], bool has_until,
+                         uint64_t until, uint64_t *ret_n);
+
+/*
+ * The periodic purge, in its own transaction: records whose expires_at is
+ * more than `grace` seconds before `now` go, with everything in their root,
+ * each leaving a tombstone until the original expiry; tombstones whose
+ * `until` is more than `grace` before now are dropped.  Returns the counts.
+ */
+int nbd_store_purge_expired(struct nbd_store *s, uint64_t now, uint64_t grace,
+                            uint64_t *ret_records, uint64_t *ret_tombstones);
+
+#endif
