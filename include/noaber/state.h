@@ -131,9 +131,8 @@ struct nb_state_response {
 
 /*
  * The derived state of one request or offer.  Filled by nb_state_derive();
- * release with nb_state_free().  Every byte is deterministic (padding is
- * zeroed), so equal record sets give memcmp-equal structs apart from the
- * `responses` pointer itself.
+ * release with nb_state_free().  Every field is deterministic: equal record
+ * sets give equal values in every field (the `responses` pointer aside).
  */
 struct nb_state {
     uint8_t root_id[NB_ID_SIZE];
