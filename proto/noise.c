@@ -299,7 +299,7 @@ static int encrypt_and_hash(struct nb_noise_handshake *hs, const uint8_t *plain,
         if (rc < 0) {
             return rc;
         }
-    } else {
+    } else if (len > 0) {
         memmove(out, plain, len);
     }
     mix_hash(hs, out, out_len);

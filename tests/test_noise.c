@@ -503,6 +503,34 @@ static void a_payload_too_big_is_refused_without_breaking_the_handshake(void **s
     }
 }
 
+static void empty_payloads_may_be_null_even_before_any_key(void **state)
+{
+    struct nb_noise_handshake ini, resp;
+    struct nb_noise_config ic = { .protocol_name = "Noise_NN_25519_ChaChaPoly_BLAKE2b",
+                                  .role = NB_NOISE_INITIATOR };
+    struct nb_noise_config rc = { .protocol_name = "Noise_NN_25519_ChaChaPoly_BLAKE2b",
+                                  .role = NB_NOISE_RESPONDER };
+    uint8_t msg[128];
+    size_t len = 0, pl_len = 99;
+
+    (void)state;
+    assert_int_equal(nb_noise_handshake_init(&ini, &ic), 0);
+    assert_int_equal(nb_noise_handshake_init(&resp, &rc), 0);
+    /* NN's first message has no key yet: the payload goes in the clear. */
+    assert_int_equal(nb_noise_handshake_write(&ini, NULL, 0, msg, sizeof(msg), &len), 0);
+    assert_int_equal(len, NB_NOISE_KEY_SIZE);
+    assert_int_equal(nb_noise_handshake_read(&resp, msg, len, NULL, 0, &pl_len), 0);
+    assert_int_equal(pl_len, 0);
+    assert_int_equal(nb_noise_handshake_write(&resp, NULL, 0, msg, sizeof(msg), &len), 0);
+    assert_int_equal(len, NB_NOISE_KEY_SIZE + NB_NOISE_TAG_SIZE);
+    pl_len = 99;
+    assert_int_equal(nb_noise_handshake_read(&ini, msg, len, NULL, 0, &pl_len), 0);
+    assert_int_equal(pl_len, 0);
+    assert_int_equal(nb_noise_handshake_next(&ini), NB_NOISE_SPLIT);
+    nb_noise_handshake_wipe(&ini);
+    nb_noise_handshake_wipe(&resp);
+}
+
 static void steps_out_of_turn_are_refused(void **state)
 {
     struct party alice, bob;
@@ -746,6 +774,7 @@ int main(void)
         cmocka_unit_test(every_tampered_handshake_message_is_rejected),
         cmocka_unit_test(a_truncated_or_oversized_message_is_rejected),
         cmocka_unit_test(a_payload_too_big_is_refused_without_breaking_the_handshake),
+        cmocka_unit_test(empty_payloads_may_be_null_even_before_any_key),
         cmocka_unit_test(steps_out_of_turn_are_refused),
         cmocka_unit_test(a_low_order_ephemeral_is_refused),
         cmocka_unit_test(bad_configurations_are_refused),
