@@ -230,6 +230,9 @@ int nb_keyfile_write(const char *path, enum nb_key_file_kind kind, const uint8_t
             }
             goto out;
         }
+        /* Gone before the directory is flushed, so no second copy survives a crash. */
+        unlink(tmp);
+        tmp_exists = false;
     }
     if (fsync_dir(dir) != 0) {
         say(msg, msg_size, "cannot flush directory %s: %s", dir, strerror(errno));

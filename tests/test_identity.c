@@ -502,6 +502,11 @@ static void key_file_text_round_trips(void **state)
     /* A member's identity is not a node key, and says so. */
     assert_int_equal(nb_key_file_parse(NB_KEY_FILE_NODE, text, strlen(text), back), NB_EPREFIX);
 
+    assert_int_equal(nb_key_file_format(NB_KEY_FILE_MEMBER, seed, text, NB_KEY_FILE_MAX - 1),
+                     NB_EINVAL);
+    assert_int_equal(nb_key_file_format((enum nb_key_file_kind)3, seed, text, sizeof(text)),
+                     NB_EINVAL);
+
     assert_int_equal(nb_key_file_format(NB_KEY_FILE_NODE, seed, text, sizeof(text)), 0);
     assert_memory_equal(text, "noaber-node-key 1\n", 18);
     assert_int_equal(nb_key_file_parse(NB_KEY_FILE_NODE, text, strlen(text), back), 0);
