@@ -611,6 +611,23 @@ out:
     return rc;
 }
 
+int nb_noise_handshake_init_peer(struct nb_noise_handshake *hs, enum nb_noise_role role,
+                                 const uint8_t node_sk[NB_NOISE_KEY_SIZE],
+                                 const uint8_t neighbourhood_psk[NB_NOISE_KEY_SIZE])
+{
+    const struct nb_noise_config cfg = {
+        .protocol_name = NB_NOISE_PROTOCOL_NAME,
+        .role = role,
+        .prologue = (const uint8_t *)NB_NOISE_PROLOGUE,
+        .prologue_len = NB_NOISE_PROLOGUE_LEN,
+        .static_sk = node_sk,
+        .psks = neighbourhood_psk,
+        .psk_count = 1,
+    };
+
+    return nb_noise_handshake_init(hs, &cfg);
+}
+
 enum nb_noise_action nb_noise_handshake_next(const struct nb_noise_handshake *hs)
 {
     return hs->action;

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include <noaber/error.h>
+#include <noaber/identity.h>
 #include <noaber/noise.h>
 
 /* ---- Vector file ----------------------------------------------------- */
@@ -407,6 +408,59 @@ static void a_wrong_neighbourhood_key_fails_the_handshake(void **state)
     }
 }
 
+/* Two nodes set up as the daemon does: node keys from seeds, the PSK from
+ * the neighbourhood key.  Returns Bob's result for message 3. */
+static int peer_handshake(const uint8_t alice_hood[NB_NEIGHBOURHOOD_KEY_SIZE],
+                          const uint8_t bob_hood[NB_NEIGHBOURHOOD_KEY_SIZE])
+{
+    uint8_t seed[NB_SEED_SIZE];
+    uint8_t a_pk[NB_KEY_SIZE], a_sk[NB_NODE_SECRET_KEY_SIZE];
+    uint8_t b_pk[NB_KEY_SIZE], b_sk[NB_NODE_SECRET_KEY_SIZE];
+    uint8_t a_psk[NB_NEIGHBOURHOOD_PSK_SIZE], b_psk[NB_NEIGHBOURHOOD_PSK_SIZE];
+    uint8_t seen[NB_NOISE_KEY_SIZE];
+    struct nb_noise_handshake a, b;
+    uint8_t msg[256], pl[256];
+    size_t len = 0, pl_len = 0;
+    int rc;
+
+    memset(seed, 0xa1, sizeof(seed));
+    assert_int_equal(nb_node_from_seed(seed, a_pk, a_sk), 0);
+    memset(seed, 0xb0, sizeof(seed));
+    assert_int_equal(nb_node_from_seed(seed, b_pk, b_sk), 0);
+    assert_int_equal(nb_neighbourhood_psk(alice_hood, a_psk), 0);
+    assert_int_equal(nb_neighbourhood_psk(bob_hood, b_psk), 0);
+    assert_int_equal(nb_noise_handshake_init_peer(&a, NB_NOISE_INITIATOR, a_sk, a_psk), 0);
+    assert_int_equal(nb_noise_handshake_init_peer(&b, NB_NOISE_RESPONDER, b_sk, b_psk), 0);
+
+    assert_int_equal(nb_noise_handshake_write(&a, NULL, 0, msg, sizeof(msg), &len), 0);
+    assert_int_equal(nb_noise_handshake_read(&b, msg, len, pl, sizeof(pl), &pl_len), 0);
+    assert_int_equal(nb_noise_handshake_write(&b, NULL, 0, msg, sizeof(msg), &len), 0);
+    assert_int_equal(nb_noise_handshake_read(&a, msg, len, pl, sizeof(pl), &pl_len), 0);
+    /* The static key in the handshake is the node key peers know by text. */
+    assert_int_equal(nb_noise_handshake_remote_static(&a, seen), 0);
+    assert_memory_equal(seen, b_pk, sizeof(seen));
+    assert_int_equal(nb_noise_handshake_write(&a, NULL, 0, msg, sizeof(msg), &len), 0);
+    rc = nb_noise_handshake_read(&b, msg, len, pl, sizeof(pl), &pl_len);
+    if (rc == 0) {
+        assert_int_equal(nb_noise_handshake_remote_static(&b, seen), 0);
+        assert_memory_equal(seen, a_pk, sizeof(seen));
+    }
+    nb_noise_handshake_wipe(&a);
+    nb_noise_handshake_wipe(&b);
+    return rc;
+}
+
+static void nodes_of_one_neighbourhood_connect_and_others_do_not(void **state)
+{
+    uint8_t hood[NB_NEIGHBOURHOOD_KEY_SIZE], other[NB_NEIGHBOURHOOD_KEY_SIZE];
+
+    (void)state;
+    assert_int_equal(nb_neighbourhood_key_new(hood), 0);
+    assert_int_equal(nb_neighbourhood_key_new(other), 0);
+    assert_int_equal(peer_handshake(hood, hood), 0);
+    assert_int_equal(peer_handshake(hood, other), NB_EHANDSHAKE);
+}
+
 static void a_different_prologue_fails_the_handshake(void **state)
 {
     struct party alice, bob;
@@ -770,6 +824,7 @@ int main(void)
         cmocka_unit_test(every_cacophony_vector_passes),
         cmocka_unit_test(alice_and_bob_complete_xxpsk3_with_payloads),
         cmocka_unit_test(a_wrong_neighbourhood_key_fails_the_handshake),
+        cmocka_unit_test(nodes_of_one_neighbourhood_connect_and_others_do_not),
         cmocka_unit_test(a_different_prologue_fails_the_handshake),
         cmocka_unit_test(every_tampered_handshake_message_is_rejected),
         cmocka_unit_test(a_truncated_or_oversized_message_is_rejected),

@@ -153,6 +153,16 @@ struct nb_noise_handshake {
  * (unsupported protocol name) or NB_ECRYPTO. */
 int nb_noise_handshake_init(struct nb_noise_handshake *hs, const struct nb_noise_config *cfg);
 
+/* Sets up Noaber's peer handshake (docs/protocol.md, "Transport"):
+ * NB_NOISE_PROTOCOL_NAME, the prologue NB_NOISE_PROLOGUE, the node's X25519
+ * secret key (nb_node_from_seed) as the static key, the neighbourhood PSK
+ * (nb_neighbourhood_psk) and a fresh random ephemeral.  The node that opened
+ * the connection is the initiator.  Returns what nb_noise_handshake_init()
+ * returns. */
+int nb_noise_handshake_init_peer(struct nb_noise_handshake *hs, enum nb_noise_role role,
+                                 const uint8_t node_sk[NB_NOISE_KEY_SIZE],
+                                 const uint8_t neighbourhood_psk[NB_NOISE_KEY_SIZE]);
+
 /* What the caller must do next. */
 enum nb_noise_action nb_noise_handshake_next(const struct nb_noise_handshake *hs);
 
