@@ -138,7 +138,7 @@ int main(int argc, char **argv)
     for (unsigned k = 0; k < VECTOR_COUNT; k++) {
         const struct vector *v = &all[k];
         if (markdown) {
-            printf("\n### %u. %s (%zu bytes)\n\n", k + 1, nb_kind_name(v->kind), v->len);
+            printf("\n#### %u. %s (%zu bytes)\n\n", k + 1, nb_kind_name(v->kind), v->len);
             printf("- author_seed: ");
             print_hex(v->author_seed, NB_SEED_SIZE, 0);
             if (v->has_member) {
