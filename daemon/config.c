@@ -395,7 +395,7 @@ int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err,
     optind = 0; /* getopt_long keeps state; reset it for repeated calls (tests). */
     opterr = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, "h", longopts, NULL);
+        int c = getopt_long(argc, argv, ":h", longopts, NULL);
         if (c == -1)
             break;
         switch (c) {

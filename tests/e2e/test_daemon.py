@@ -1,0 +1,614 @@
+#!/usr/bin/env python3
+"""End-to-end tests of noaberd: the real binary in a temporary directory,
+spoken to over its control socket with a small hand-written msgpack codec.
+
+Needs NOABER_BUILD_ROOT (set by meson) to find daemon/noaberd.  Python
+standard library only; records are signed with a small pure-Python Ed25519
+so that submit is exercised end to end.
+"""
+import hashlib
+import os
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("NOABER_BUILD_ROOT")
+if len(sys.argv) > 1:
+    NOABERD = sys.argv[1]
+elif BUILD:
+    NOABERD = os.path.join(BUILD, "daemon", "noaberd")
+else:
+    sys.exit("test_daemon.py: set NOABER_BUILD_ROOT or pass the noaberd path")
+
+
+# ---- msgpack, just enough ------------------------------------------------
+
+def enc(o):
+    """Encodes with the shortest forms, as the record format requires."""
+    if o is None:
+        return b"\xc0"
+    if o is True:
+        return b"\xc3"
+    if o is False:
+        return b"\xc2"
+    if isinstance(o, int):
+        if o < 0:
+            raise ValueError("no negative numbers here")
+        if o < 0x80:
+            return bytes([o])
+        for tag, fmt, lim in ((0xCC, ">B", 1 << 8), (0xCD, ">H", 1 << 16),
+                              (0xCE, ">I", 1 << 32), (0xCF, ">Q", 1 << 64)):
+            if o < lim:
+                return bytes([tag]) + struct.pack(fmt, o)
+        raise ValueError("integer too large")
+    if isinstance(o, str):
+        b = o.encode()
+        if len(b) < 32:
+            return bytes([0xA0 | len(b)]) + b
+        if len(b) < 256:
+            return b"\xd9" + bytes([len(b)]) + b
+        return b"\xda" + struct.pack(">H", len(b)) + b
+    if isinstance(o, (bytes, bytearray)):
+        o = bytes(o)
+        if len(o) < 256:
+            return b"\xc4" + bytes([len(o)]) + o
+        if len(o) < 65536:
+            return b"\xc5" + struct.pack(">H", len(o)) + o
+        return b"\xc6" + struct.pack(">I", len(o)) + o
+    if isinstance(o, dict):
+        n = len(o)
+        head = bytes([0x80 | n]) if n < 16 else b"\xde" + struct.pack(">H", n)
+        return head + b"".join(enc(k) + enc(v) for k, v in o.items())
+    if isinstance(o, list):
+        n = len(o)
+        head = bytes([0x90 | n]) if n < 16 else b"\xdc" + struct.pack(">H", n)
+        return head + b"".join(enc(v) for v in o)
+    raise TypeError(type(o))
+
+
+def dec(b, i=0):
+    t = b[i]
+    if t < 0x80:
+        return t, i + 1
+    if t <= 0x8F:
+        return _dec_map(b, i + 1, t & 0x0F)
+    if t <= 0x9F:
+        return _dec_array(b, i + 1, t & 0x0F)
+    if t <= 0xBF:
+        n = t & 0x1F
+        return b[i + 1:i + 1 + n].decode(), i + 1 + n
+    if t == 0xC0:
+        return None, i + 1
+    if t in (0xC2, 0xC3):
+        return t == 0xC3, i + 1
+    widths = {0xC4: 1, 0xC5: 2, 0xC6: 4, 0xD9: 1, 0xDA: 2, 0xDB: 4}
+    if t in widths:
+        w = widths[t]
+        n = int.from_bytes(b[i + 1:i + 1 + w], "big")
+        s = i + 1 + w
+        raw = bytes(b[s:s + n])
+        return (raw if t < 0xD9 else raw.decode()), s + n
+    uints = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
+    if t in uints:
+        w = uints[t]
+        return int.from_bytes(b[i + 1:i + 1 + w], "big"), i + 1 + w
+    if t in (0xDC, 0xDD, 0xDE, 0xDF):
+        w = 2 if t in (0xDC, 0xDE) else 4
+        n = int.from_bytes(b[i + 1:i + 1 + w], "big")
+        f = _dec_array if t in (0xDC, 0xDD) else _dec_map
+        return f(b, i + 1 + w, n)
+    raise ValueError("unexpected msgpack byte %#x" % t)
+
+
+def _dec_map(b, i, n):
+    d = {}
+    for _ in range(n):
+        k, i = dec(b, i)
+        v, i = dec(b, i)
+        d[k] = v
+    return d, i
+
+
+def _dec_array(b, i, n):
+    a = []
+    for _ in range(n):
+        v, i = dec(b, i)
+        a.append(v)
+    return a, i
+
+
+# ---- Ed25519 (RFC 8032), for signing test records -------------------------
+
+P = 2**255 - 19
+L = 2**252 + 27742317777372353535851937790883648493
+D = -121665 * pow(121666, P - 2, P) % P
+SQRT_M1 = pow(2, (P - 1) // 4, P)
+
+
+def _x_from_y(y):
+    xx = (y * y - 1) * pow(D * y * y + 1, P - 2, P) % P
+    x = pow(xx, (P + 3) // 8, P)
+    if (x * x - xx) % P:
+        x = x * SQRT_M1 % P
+    return P - x if x & 1 else x
+
+
+_BY = 4 * pow(5, P - 2, P) % P
+_BX = _x_from_y(_BY)
+BASE = (_BX, _BY, 1, _BX * _BY % P)
+
+
+def _add(p1, p2):
+    x1, y1, z1, t1 = p1
+    x2, y2, z2, t2 = p2
+    a = (y1 - x1) * (y2 - x2) % P
+    b = (y1 + x1) * (y2 + x2) % P
+    c = 2 * t1 * t2 * D % P
+    d = 2 * z1 * z2 % P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % P, g * h % P, f * g % P, e * h % P)
+
+
+def _mul(s, pt):
+    q = (0, 1, 1, 0)
+    while s:
+        if s & 1:
+            q = _add(q, pt)
+        pt = _add(pt, pt)
+        s >>= 1
+    return q
+
+
+def _encode_point(pt):
+    x, y, z, _ = pt
+    zi = pow(z, P - 2, P)
+    x, y = x * zi % P, y * zi % P
+    return (y | (x & 1) << 255).to_bytes(32, "little")
+
+
+class Member:
+    def __init__(self, seed_byte):
+        h = hashlib.sha512(bytes([seed_byte]) * 32).digest()
+        a = int.from_bytes(h[:32], "little")
+        a &= (1 << 254) - 8
+        a |= 1 << 254
+        self.scalar = a
+        self.prefix = h[32:]
+        self.pk = _encode_point(_mul(a, BASE))
+
+    def sign(self, msg):
+        r = int.from_bytes(hashlib.sha512(self.prefix + msg).digest(), "little") % L
+        big_r = _encode_point(_mul(r, BASE))
+        k = int.from_bytes(hashlib.sha512(big_r + self.pk + msg).digest(), "little") % L
+        return big_r + ((r + k * self.scalar) % L).to_bytes(32, "little")
+
+
+KIND = {"request": 1, "offer": 2, "response": 3, "retraction": 9, "profile": 10}
+F_TITLE, F_CATEGORY, F_AREA, F_EXPIRES_AT, F_TARGET, F_NOTE = 1, 3, 9, 10, 12, 14
+
+
+def make_record(member, nid, kind, body, created_at=None):
+    """A signed record: canonical msgpack, signature over the prefix."""
+    created_at = int(time.time()) if created_at is None else created_at
+    unsigned = b"\x96" + enc(1) + enc(KIND[kind]) + enc(member.pk) + enc(created_at) + \
+        enc(dict(sorted(body.items())))
+    sig = member.sign(b"noaber/record/v1" + nid + unsigned)
+    data = unsigned + enc(sig)
+    return data, hashlib.blake2b(data, digest_size=32).digest()
+
+
+def request_body(title, expires_in=3600):
+    return {F_TITLE: title, F_CATEGORY: 0, F_AREA: "Marollen",
+            F_EXPIRES_AT: int(time.time()) + expires_in}
+
+
+# ---- the daemon -------------------------------------------------------------
+
+class Daemon:
+    def __init__(self, root, extra=()):
+        self.root = root
+        self.data = os.path.join(root, "data")
+        self.sock = os.path.join(root, "run", "noaberd.sock")
+        self.log = os.path.join(root, "noaberd.log")
+        self.extra = list(extra)
+        self.proc = None
+
+    def argv(self):
+        return [NOABERD, "--data-dir", self.data, "--socket", self.sock,
+                "--log-level", "debug"] + self.extra
+
+    def start(self):
+        env = dict(os.environ)
+        for k in ("XDG_RUNTIME_DIR", "STATE_DIRECTORY", "RUNTIME_DIRECTORY"):
+            env.pop(k, None)
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL, stderr=self.logf,
+                                     env=env)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("noaberd exited early with %d:\n%s"
+                                     % (self.proc.returncode, self.read_log()))
+            if os.path.exists(self.sock):
+                try:
+                    c = Conn(self.sock)
+                    c.close()
+                    return self
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise AssertionError("noaberd did not open its socket:\n" + self.read_log())
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is None:
+            return None
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("noaberd did not stop on %s" % sig)
+        self.proc = None
+        self.logf.close()
+        return rc
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def read_log(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+class Conn:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(20)
+        self.s.connect(path)
+        self.next_id = 1
+
+    def close(self):
+        self.s.close()
+
+    def send_raw(self, data):
+        self.s.sendall(data)
+
+    def send_frame(self, body):
+        self.send_raw(struct.pack(">I", len(body)) + body)
+
+    def recv_exact(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.s.recv(n - len(buf))
+            if not chunk:
+                return None
+            buf += chunk
+        return buf
+
+    def read(self):
+        """The next message, or None when the daemon closed the connection."""
+        head = self.recv_exact(4)
+        if head is None:
+            return None
+        n = struct.unpack(">I", head)[0]
+        body = self.recv_exact(n)
+        assert body is not None, "connection closed inside a frame"
+        msg, end = dec(body)
+        assert end == len(body), "trailing bytes in a reply"
+        return msg
+
+    def call(self, op, **args):
+        rid = self.next_id
+        self.next_id += 1
+        req = {"v": 1, "id": rid, "op": op}
+        req.update(args)
+        self.send_frame(enc(req))
+        reply = self.read()
+        assert reply is not None, "daemon closed the connection on " + op
+        assert reply["id"] == rid, reply
+        return reply
+
+    def result(self, op, **args):
+        reply = self.call(op, **args)
+        assert reply["ok"] is True, reply
+        return reply["result"]
+
+    def closed(self):
+        try:
+            return self.s.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+
+# ---- the tests -------------------------------------------------------------
+
+def test_hello_status_and_permissions(tmp):
+    d = Daemon(tmp).start()
+    try:
+        c = Conn(d.sock)
+        hello = c.result("hello")
+        assert hello["version"] == 1, hello
+        assert hello["software"].startswith("noaberd "), hello
+        assert abs(hello["now"] - time.time()) < 60, hello
+        assert hello["neighbourhood"] is None and hello["neighbourhood_id"] is None, hello
+        status = c.result("status")
+        assert status["records"] == 0 and status["peers"] == 0, status
+        assert status["data_dir"] == d.data, status
+        assert stat.S_IMODE(os.stat(d.sock).st_mode) == 0o600, oct(os.stat(d.sock).st_mode)
+        assert stat.S_IMODE(os.stat(os.path.dirname(d.sock)).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(d.data).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(os.path.join(d.data, "store.sqlite")).st_mode) == 0o600
+        c.close()
+    finally:
+        assert d.stop() == 0
+
+
+def expect_error_and_close(d, raw, what):
+    c = Conn(d.sock)
+    c.send_raw(raw)
+    reply = c.read()
+    if reply is not None:
+        assert reply["ok"] is False and reply["error"] == "bad_request", (what, reply)
+        assert reply["id"] is None, (what, reply)
+        assert c.read() is None, what + ": connection stays open"
+    c.close()
+    # The daemon keeps serving.
+    c = Conn(d.sock)
+    assert c.result("hello")["version"] == 1, what
+    c.close()
+
+
+def test_bad_frames_do_not_hurt(tmp):
+    d = Daemon(tmp).start()
+    try:
+        expect_error_and_close(d, struct.pack(">I", 1) + b"\xc1", "malformed msgpack")
+        expect_error_and_close(d, struct.pack(">I", 0xFFFFFFFF), "oversized length")
+        expect_error_and_close(d, struct.pack(">I", 1024 * 1024 + 1) + b"\x80", "just too long")
+        expect_error_and_close(d, struct.pack(">I", 0), "zero length")
+        expect_error_and_close(d, struct.pack(">I", 5) + b"\xdd\xff\x00\x00\x00",
+                               "array header claiming 4 G elements")
+        expect_error_and_close(d, struct.pack(">I", 2) + b"\x91\x01", "not a map")
+        expect_error_and_close(d, struct.pack(">I", 2) + b"\x80\x80", "trailing bytes")
+
+        # A truncated frame: the daemon waits for the rest, then the client goes.
+        c = Conn(d.sock)
+        c.send_raw(struct.pack(">I", 100) + b"\x83\xa1v\x01")
+        c.s.shutdown(socket.SHUT_WR)
+        assert c.read() is None
+        c.close()
+
+        # Errors about a request's contents keep the connection.
+        c = Conn(d.sock)
+        r = c.call("levitate")
+        assert r["ok"] is False and r["error"] == "unknown_op", r
+        c.send_frame(enc({"v": 2, "id": 77, "op": "hello"}))
+        r = c.read()
+        assert r["id"] == 77 and r["error"] == "version", r
+        c.send_frame(enc({"id": 78, "op": "hello"}))
+        r = c.read()
+        assert r["id"] == 78 and r["error"] == "bad_request", r
+        c.send_frame(enc({"v": 1, "op": "hello"}))
+        r = c.read()
+        assert r["id"] is None and r["error"] == "bad_request", r
+        r = c.call("get", prefix="zz")
+        assert r["error"] == "bad_request", r
+        r = c.call("submit", record=b"\x96\x01")
+        assert r["error"] == "refused", r  # no neighbourhood yet
+        assert "noaber neighbourhood create" in r["message"], r
+        assert c.result("hello")["version"] == 1
+        c.close()
+        assert d.alive()
+    finally:
+        assert d.stop() == 0
+
+
+def test_records_end_to_end(tmp):
+    d = Daemon(tmp).start()
+    ann, bob = Member(1), Member(2)
+    secret = "phone 0470 12 34 56, Hoogstraat 12"
+    try:
+        c = Conn(d.sock)
+        created = c.result("neighbourhood.create", name="Marollen")
+        nid = created["neighbourhood_id"]
+        assert len(nid) == 32 and created["name"] == "Marollen", created
+        r = c.call("neighbourhood.create", name="Again")
+        assert r["error"] == "refused", r
+
+        watcher = Conn(d.sock)
+        assert watcher.result("watch") == {"watching": True}
+
+        req, req_id = make_record(ann, nid, "request", request_body("groceries: " + secret))
+        assert c.result("submit", record=req) == {"id": req_id}
+        event = watcher.read()
+        assert event == {"event": "record", "id": req_id, "record": req}, event
+        # The same record again is acknowledged, not stored twice.
+        assert c.result("submit", record=req) == {"id": req_id}
+
+        resp, resp_id = make_record(bob, nid, "response", {F_TARGET: req_id, F_NOTE: "I can"})
+        assert c.result("submit", record=resp)["id"] == resp_id
+        assert watcher.read()["id"] == resp_id
+
+        got = c.result("get", prefix=req_id.hex()[:8])
+        assert got["id"] == req_id and got["record"] == req, got
+        assert got["status"] == "open" and got["timeline"] == [resp], got
+        got = c.result("get", record_id=resp_id)
+        assert got["status"] == "pending", got
+        r = c.call("get", prefix="0000" if not req_id.hex().startswith("0000") else "ffff")
+        assert r["error"] in ("not_found", "ambiguous"), r
+
+        items = c.result("list")["items"]
+        assert [i["id"] for i in items] == [req_id], items
+        assert items[0]["status"] == "open" and items[0]["responses"] == 1, items
+        assert c.result("list", status="cancelled")["items"] == []
+        assert len(c.result("list", category="groceries", area="Marollen")["items"]) == 1
+        r = c.call("list", status="sleeping")
+        assert r["error"] == "bad_request", r
+
+        bad, _ = make_record(bob, b"\x07" * 32, "request", request_body("elsewhere"))
+        r = c.call("submit", record=bad)
+        assert r["error"] == "invalid_record", r
+        orphan, _ = make_record(bob, nid, "response", {F_TARGET: b"\x42" * 32})
+        r = c.call("submit", record=orphan)
+        assert r["error"] == "not_found", r
+        own, _ = make_record(ann, nid, "response", {F_TARGET: req_id})
+        r = c.call("submit", record=own)
+        assert r["error"] == "refused" and r["message"], r
+        not_yours, _ = make_record(bob, nid, "retraction", {F_TARGET: req_id})
+        r = c.call("submit", record=not_yours)
+        assert r["error"] == "refused", r
+
+        retract, _ = make_record(ann, nid, "retraction", {F_TARGET: req_id})
+        c.result("submit", record=retract)
+        r = c.call("get", record_id=req_id)
+        assert r["error"] == "gone", r
+        r = c.call("submit", record=req)
+        assert r["error"] == "gone", r
+        assert c.result("list")["items"] == []
+        c.close()
+        watcher.close()
+    finally:
+        assert d.stop() == 0
+    log = d.read_log()
+    assert secret not in log and "groceries" not in log and "I can" not in log, log
+
+
+def test_second_daemon_is_refused(tmp):
+    d = Daemon(tmp).start()
+    try:
+        other = Daemon(tmp)
+        other.sock = os.path.join(tmp, "run2", "other.sock")
+        p = subprocess.run(other.argv(), capture_output=True, timeout=30)
+        assert p.returncode != 0, p
+        want = "another noaberd (pid %d) is already using %s" % (d.proc.pid, d.data)
+        assert want in p.stderr.decode(), p.stderr
+        c = Conn(d.sock)
+        assert c.result("hello")["version"] == 1
+        c.close()
+    finally:
+        assert d.stop() == 0
+
+
+def test_broken_config_names_file_and_line(tmp):
+    conf = os.path.join(tmp, "noaberd.conf")
+    with open(conf, "w") as f:
+        f.write("# a node for the Marollen\nlog_level = info\n\nlisen = 0.0.0.0:7000\n")
+    d = Daemon(tmp, ["--config", conf])
+    p = subprocess.run(d.argv(), capture_output=True, timeout=30)
+    assert p.returncode != 0
+    assert "%s:4: unknown key 'lisen'" % conf in p.stderr.decode(), p.stderr
+
+    with open(conf, "w") as f:
+        f.write("purge_grace = 2d\nlog_level = shouty\n")
+    p = subprocess.run(d.argv(), capture_output=True, timeout=30)
+    assert p.returncode != 0
+    assert "%s:2: log_level must be" % conf in p.stderr.decode(), p.stderr
+
+    p = subprocess.run([NOABERD, "--bogus"], capture_output=True, timeout=30)
+    assert p.returncode != 0 and b"unknown option '--bogus'" in p.stderr, p.stderr
+    p = subprocess.run([NOABERD, "--version"], capture_output=True, timeout=30)
+    assert p.returncode == 0 and p.stdout.startswith(b"noaberd "), p
+
+
+def test_sigterm_exits_0_and_restart_keeps_the_store(tmp):
+    d = Daemon(tmp).start()
+    c = Conn(d.sock)
+    nid = c.result("neighbourhood.create", name="Anneessens")["neighbourhood_id"]
+    rec, rid = make_record(Member(3), nid, "request", request_body("a lift on Tuesday"))
+    c.result("submit", record=rec)
+    c.close()
+    assert d.stop(signal.SIGTERM) == 0
+    assert not os.path.exists(d.sock), "socket left behind"
+    assert "stopped" in d.read_log()
+
+    d.start()
+    try:
+        c = Conn(d.sock)
+        hello = c.result("hello")
+        assert hello["neighbourhood"] == "Anneessens" and hello["neighbourhood_id"] == nid
+        assert c.result("get", record_id=rid)["record"] == rec
+        assert c.result("status")["records"] == 1
+        c.close()
+    finally:
+        assert d.stop(signal.SIGINT) == 0
+
+
+def test_kill_9_keeps_acknowledged_records_and_stale_socket_goes(tmp):
+    d = Daemon(tmp).start()
+    c = Conn(d.sock)
+    nid = c.result("neighbourhood.create", name="Brigittines")["neighbourhood_id"]
+    rec, rid = make_record(Member(4), nid, "request", request_body("soup for a neighbour"))
+    c.result("submit", record=rec)
+    c.close()
+    d.proc.kill()
+    d.proc.wait()
+    d.proc = None
+    d.logf.close()
+    assert os.path.exists(d.sock), "a killed daemon leaves its socket"
+    d.start()
+    try:
+        c = Conn(d.sock)
+        assert c.result("get", record_id=rid)["record"] == rec
+        c.close()
+    finally:
+        assert d.stop() == 0
+
+
+def test_corrupted_store_is_a_clear_error(tmp):
+    d = Daemon(tmp)
+    os.makedirs(d.data, mode=0o700)
+    with open(os.path.join(d.data, "store.sqlite"), "wb") as f:
+        f.write(b"this is not a database, it is a shopping list" * 200)
+    p = subprocess.run(d.argv(), capture_output=True, timeout=30)
+    assert p.returncode == 1, p  # an error, not a crash (a signal gives < 0)
+    err = p.stderr.decode()
+    assert "store.sqlite" in err and "not a database" in err, err
+
+
+def test_world_accessible_socket_dir_is_refused(tmp):
+    d = Daemon(tmp)
+    shared = os.path.join(tmp, "shared")
+    os.makedirs(shared)
+    os.chmod(shared, 0o777)
+    d.sock = os.path.join(shared, "noaberd.sock")
+    p = subprocess.run(d.argv(), capture_output=True, timeout=30)
+    assert p.returncode == 1, p
+    assert "every user can enter it" in p.stderr.decode(), p.stderr
+
+
+TESTS = [
+    test_hello_status_and_permissions,
+    test_bad_frames_do_not_hurt,
+    test_records_end_to_end,
+    test_second_daemon_is_refused,
+    test_broken_config_names_file_and_line,
+    test_sigterm_exits_0_and_restart_keeps_the_store,
+    test_kill_9_keeps_acknowledged_records_and_stale_socket_goes,
+    test_corrupted_store_is_a_clear_error,
+    test_world_accessible_socket_dir_is_refused,
+]
+
+
+def main():
+    failed = 0
+    for t in TESTS:
+        with tempfile.TemporaryDirectory(prefix="noaberd-e2e-") as tmp:
+            try:
+                t(tmp)
+                print("ok   " + t.__name__)
+            except Exception as e:  # report every test, then fail
+                failed += 1
+                print("FAIL %s: %r" % (t.__name__, e))
+                import traceback
+                traceback.print_exc()
+    print("%d passed, %d failed" % (len(TESTS) - failed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

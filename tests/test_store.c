@@ -1,0 +1,708 @@
+/*
+ * The node's store and the rules it applies before storing a record.
+ *
+ * Ann asks for help with groceries, Bob responds, Cas tries things he may
+ * not do.  Every record is really signed, so these tests go through the
+ * same decode/verify/validate path as a record from the control socket.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+
+#include <noaber/error.h>
+#include <noaber/identity.h>
+#include <noaber/record.h>
+#include <noaber/state.h>
+
+#include "daemon/node.h"
+#include "daemon/store.h"
+
+#define T0    1800000000u /* the tests' "now" */
+#define GRACE (24u * 3600)
+
+struct member {
+    uint8_t pk[NB_KEY_SIZE];
+    uint8_t sk[NB_SECRET_KEY_SIZE];
+};
+
+struct blob {
+    uint8_t bytes[NB_RECORD_MAX];
+    size_t len;
+    uint8_t id[NB_ID_SIZE];
+};
+
+struct world {
+    char dir[64];
+    char path[128];
+    struct nbd_store *store;
+    struct nbd_node node;
+    struct member ann, bob, cas;
+    size_t accepted; /* hook calls */
+};
+
+static void member(struct member *m, uint8_t seed_byte)
+{
+    uint8_t seed[NB_SEED_SIZE];
+    memset(seed, seed_byte, sizeof(seed));
+    assert_int_equal(nb_member_from_seed(seed, m->pk, m->sk), 0);
+}
+
+static void on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
+                      const struct nb_record *rec, enum nbd_origin origin)
+{
+    struct world *w = ctx;
+    (void)id;
+    (void)bytes;
+    (void)len;
+    (void)rec;
+    assert_int_equal(origin, NBD_ORIGIN_LOCAL);
+    w->accepted++;
+}
+
+static void open_store(struct world *w)
+{
+    char err[1024] = "";
+    int r = nbd_store_open(w->path, &w->store, err, sizeof(err));
+    if (r != 0)
+        fail_msg("%s", err);
+    assert_int_equal(nbd_node_init(&w->node, w->store, GRACE), 0);
+    assert_int_equal(nbd_node_add_hook(&w->node, on_accept, w), 0);
+}
+
+static int setup(void **state)
+{
+    struct world *w = calloc(1, sizeof(*w));
+    assert_non_null(w);
+    assert_int_equal(nb_init(), 0);
+    snprintf(w->dir, sizeof(w->dir), "/tmp/noaberd-test-store-XXXXXX");
+    assert_non_null(mkdtemp(w->dir));
+    snprintf(w->path, sizeof(w->path), "%s/store.sqlite", w->dir);
+    member(&w->ann, 'a');
+    member(&w->bob, 'b');
+    member(&w->cas, 'c');
+    open_store(w);
+    *state = w;
+    return 0;
+}
+
+static void close_store(struct world *w)
+{
+    nbd_node_clear(&w->node);
+    nbd_store_close(w->store);
+    w->store = NULL;
+}
+
+static int teardown(void **state)
+{
+    struct world *w = *state;
+    char cmd[128];
+    if (w->store != NULL)
+        close_store(w);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
+    assert_int_equal(system(cmd), 0);
+    free(w);
+    return 0;
+}
+
+static void create_neighbourhood(struct world *w)
+{
+    struct nbd_verdict v;
+    assert_int_equal(nbd_node_create_neighbourhood(&w->node, "Marollen", 8, &v), 0);
+}
+
+static void sign_for(struct nb_record *rec, const struct member *m, const uint8_t *nid,
+                     struct blob *out)
+{
+    memcpy(rec->author, m->pk, NB_KEY_SIZE);
+    assert_int_equal(nb_record_sign(rec, m->sk, nid, out->bytes, &out->len), 0);
+    nb_record_id(out->bytes, out->len, out->id);
+}
+
+static void request(struct world *w, const struct member *m, uint64_t created_at,
+                    uint64_t expires_at, const char *title, struct blob *out)
+{
+    struct nb_record rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = NB_KIND_REQUEST;
+    rec.created_at = created_at;
+    rec.title = (struct nb_text){ title, strlen(title) };
+    NB_SET(&rec, NB_F_TITLE);
+    rec.category = NB_CAT_GROCERIES;
+    NB_SET(&rec, NB_F_CATEGORY);
+    rec.area = (struct nb_text){ "Marollen", 8 };
+    NB_SET(&rec, NB_F_AREA);
+    rec.expires_at = expires_at;
+    NB_SET(&rec, NB_F_EXPIRES_AT);
+    sign_for(&rec, m, w->node.neighbourhood_id, out);
+}
+
+/* A record that only names a target (response, withdrawal, retraction, ...). */
+static void acting(struct world *w, const struct member *m, unsigned kind, uint64_t created_at,
+                   const uint8_t target[NB_ID_SIZE], const struct member *who, struct blob *out)
+{
+    struct nb_record rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = (uint8_t)kind;
+    rec.created_at = created_at;
+    memcpy(rec.target, target, NB_ID_SIZE);
+    NB_SET(&rec, NB_F_TARGET);
+    if (who != NULL) {
+        memcpy(rec.member, who->pk, NB_KEY_SIZE);
+        NB_SET(&rec, NB_F_MEMBER);
+    }
+    sign_for(&rec, m, w->node.neighbourhood_id, out);
+}
+
+static int submit(struct world *w, const struct blob *b, uint64_t now, struct nbd_verdict *v)
+{
+    uint8_t id[NB_ID_SIZE];
+    int r = nbd_node_accept(&w->node, b->bytes, b->len, now, NBD_ORIGIN_LOCAL, id, v);
+    if (r == 0)
+        assert_memory_equal(id, b->id, NB_ID_SIZE);
+    return r;
+}
+
+static void assert_ok(struct world *w, const struct blob *b, uint64_t now)
+{
+    struct nbd_verdict v;
+    int r = submit(w, b, now, &v);
+    if (r != 0)
+        fail_msg("refused: %s: %s", v.error, v.message);
+}
+
+static void assert_refused(struct world *w, const struct blob *b, uint64_t now, const char *error,
+                           const char *message)
+{
+    struct nbd_verdict v;
+    assert_true(submit(w, b, now, &v) < 0);
+    assert_string_equal(v.error, error);
+    if (message != NULL)
+        assert_string_equal(v.message, message);
+}
+
+static const char *status_of(struct world *w, const uint8_t id[NB_ID_SIZE], uint64_t now)
+{
+    uint8_t buf[NB_RECORD_MAX];
+    struct nbd_store_record row;
+    struct nb_state st;
+    assert_int_equal(nbd_store_get(w->store, id, &row, buf), 0);
+    assert_int_equal(nbd_node_derive(&w->node, &row, now, &st), 0);
+    const char *name = nb_status_name(st.status);
+    nb_state_free(&st);
+    return name;
+}
+
+static uint64_t count_records(struct world *w)
+{
+    uint64_t n = 99;
+    assert_int_equal(nbd_store_count(w->store, &n, NULL), 0);
+    return n;
+}
+
+/* ---- the store alone ---------------------------------------------------- */
+
+static void fake_row(struct nbd_store_record *row, uint8_t first, uint8_t second, unsigned kind,
+                     uint64_t created_at, const uint8_t *payload)
+{
+    memset(row, 0, sizeof(*row));
+    row->id[0] = first;
+    row->id[1] = second;
+    row->kind = (uint8_t)kind;
+    row->author[0] = 0xaa;
+    row->created_at = created_at;
+    row->bytes = payload;
+    row->len = 3;
+}
+
+static void insert_get_and_duplicates(void **state)
+{
+    struct world *w = *state;
+    static const uint8_t payload[3] = { 1, 2, 3 };
+    struct nbd_store_record row, got;
+    uint8_t buf[NB_RECORD_MAX];
+
+    fake_row(&row, 0x12, 0x34, NB_KIND_REQUEST, T0, payload);
+    row.has_expiry = true;
+    row.expires_at = T0 + 60;
+    assert_int_equal(nbd_store_insert(w->store, &row), 0);
+    assert_int_equal(nbd_store_insert(w->store, &row), NB_EEXIST);
+    assert_int_equal(nbd_store_has(w->store, row.id), 1);
+    assert_int_equal(nbd_store_get(w->store, row.id, &got, buf), 0);
+    assert_memory_equal(got.id, row.id, NB_ID_SIZE);
+    assert_int_equal(got.kind, NB_KIND_REQUEST);
+    assert_int_equal(got.created_at, T0);
+    assert_true(got.has_expiry);
+    assert_int_equal(got.expires_at, T0 + 60);
+    assert_false(got.has_target);
+    assert_int_equal(got.len, 3);
+    assert_memory_equal(got.bytes, payload, 3);
+
+    uint8_t other[NB_ID_SIZE] = { 0x99 };
+    assert_int_equal(nbd_store_get(w->store, other, &got, buf), NB_ENOENT);
+    assert_int_equal(nbd_store_has(w->store, other), 0);
+    assert_int_equal(count_records(w), 1);
+    assert_int_equal(nbd_store_schema_version(w->store), NBD_STORE_SCHEMA_VERSION);
+}
+
+static void id_prefixes(void **state)
+{
+    struct world *w = *state;
+    static const uint8_t payload[3] = { 1, 2, 3 };
+    struct nbd_store_record row;
+    uint8_t id[NB_ID_SIZE];
+
+    fake_row(&row, 0xab, 0xcd, NB_KIND_REQUEST, T0, payload);
+    row.id[2] = 0x01;
+    assert_int_equal(nbd_store_insert(w->store, &row), 0);
+    row.id[2] = 0x02;
+    assert_int_equal(nbd_store_insert(w->store, &row), 0);
+    fake_row(&row, 0xff, 0xff, NB_KIND_OFFER, T0, payload);
+    assert_int_equal(nbd_store_insert(w->store, &row), 0);
+
+    assert_int_equal(nbd_store_find_prefix(w->store, "abcd", id), NB_EAMBIGUOUS);
+    assert_int_equal(nbd_store_find_prefix(w->store, "ABCD02", id), 0);
+    assert_int_equal(id[2], 0x02);
+    assert_int_equal(nbd_store_find_prefix(w->store, "abcd0", id), NB_EAMBIGUOUS);
+    assert_int_equal(nbd_store_find_prefix(w->store, "abcd03", id), NB_ENOENT);
+    assert_int_equal(nbd_store_find_prefix(w->store, "ffff", id), 0); /* no upper bound */
+    assert_int_equal(id[0], 0xff);
+    assert_int_equal(nbd_store_find_prefix(w->store, "abc", id), NB_EINVAL);
+    assert_int_equal(nbd_store_find_prefix(w->store, "abcz", id), NB_EINVAL);
+}
+
+struct seen {
+    uint8_t first[16];
+    size_t n;
+};
+
+static int see(void *ctx, const struct nbd_store_record *rec)
+{
+    struct seen *s = ctx;
+    if (s->n < sizeof(s->first))
+        s->first[s->n] = rec->id[0];
+    s->n++;
+    return 0;
+}
+
+static void listing_is_newest_first_and_filtered(void **state)
+{
+    struct world *w = *state;
+    static const uint8_t payload[3] = { 1, 2, 3 };
+    struct nbd_store_record row;
+    struct seen s = { .n = 0 };
+
+    fake_row(&row, 1, 0, NB_KIND_REQUEST, T0 + 1, payload);
+    assert_int_equal(nbd_store_insert(w->store, &row), 0);
+    fake_row(&row, 2, 0, NB_KIND_OFFER, T0 + 3, payload);
+    row.author[0] = 0xbb;
+    assert_int_equal(nbd_store_insert(w->store, &row), 0);
+    fake_row(&row, 3, 0, NB_KIND_RESPONSE, T0 + 2, payload);
+    assert_int_equal(nbd_store_insert(w->store, &row), 0);
+    fake_row(&row, 4, 0, NB_KIND_REQUEST, T0 + 2, payload);
+    assert_int_equal(nbd_store_insert(w->store, &row), 0);
+
+    assert_int_equal(nbd_store_foreach_newest(w->store, 0, NULL, see, &s), 0);
+    assert_int_equal(s.n, 3); /* requests and offers only */
+    assert_int_equal(s.first[0], 2);
+    assert_int_equal(s.first[1], 4);
+    assert_int_equal(s.first[2], 1);
+
+    s.n = 0;
+    assert_int_equal(nbd_store_foreach_newest(w->store, NB_KIND_RESPONSE, NULL, see, &s), 0);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.first[0], 3);
+
+    uint8_t author[NB_KEY_SIZE] = { 0xbb };
+    s.n = 0;
+    assert_int_equal(nbd_store_foreach_newest(w->store, 0, author, see, &s), 0);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.first[0], 2);
+
+    /* (created_at, id) order, resumable after a given position. */
+    uint8_t after[NB_ID_SIZE] = { 3 };
+    s.n = 0;
+    assert_int_equal(nbd_store_foreach_ordered(w->store, T0 + 2, after, see, &s), 0);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.first[0], 4);
+    assert_int_equal(s.first[1], 2);
+}
+
+static void purged_trees_leave_tombstones(void **state)
+{
+    struct world *w = *state;
+    static const uint8_t payload[3] = { 1, 2, 3 };
+    struct nbd_store_record root, resp, wd, other;
+    uint64_t n = 0, tomb = 0;
+
+    fake_row(&root, 1, 0, NB_KIND_REQUEST, T0, payload);
+    root.has_expiry = true;
+    root.expires_at = T0 + 100;
+    fake_row(&resp, 2, 0, NB_KIND_RESPONSE, T0 + 1, payload);
+    resp.has_target = resp.has_root = true;
+    memcpy(resp.target, root.id, NB_ID_SIZE);
+    memcpy(resp.root, root.id, NB_ID_SIZE);
+    fake_row(&wd, 3, 0, NB_KIND_WITHDRAWAL, T0 + 2, payload);
+    wd.has_target = wd.has_root = true;
+    memcpy(wd.target, resp.id, NB_ID_SIZE);
+    memcpy(wd.root, root.id, NB_ID_SIZE);
+    fake_row(&other, 4, 0, NB_KIND_REQUEST, T0, payload);
+    other.has_expiry = true;
+    other.expires_at = T0 + 10 * GRACE;
+    assert_int_equal(nbd_store_insert(w->store, &root), 0);
+    assert_int_equal(nbd_store_insert(w->store, &resp), 0);
+    assert_int_equal(nbd_store_insert(w->store, &wd), 0);
+    assert_int_equal(nbd_store_insert(w->store, &other), 0);
+
+    /* Retracting the response takes its withdrawal along, not the request. */
+    assert_int_equal(nbd_store_begin(w->store), 0);
+    assert_int_equal(nbd_store_purge_tree(w->store, resp.id, true, T0 + 100, &n), 0);
+    assert_int_equal(nbd_store_commit(w->store), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(nbd_store_has(w->store, resp.id), 0);
+    assert_int_equal(nbd_store_has(w->store, wd.id), 0);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, resp.id), 1);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, wd.id), 1);
+    assert_int_equal(nbd_store_has(w->store, root.id), 1);
+
+    /* Within the grace period nothing expires. */
+    assert_int_equal(nbd_store_purge_expired(w->store, T0 + 100 + GRACE, GRACE, &n, &tomb), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(count_records(w), 2);
+
+    /* After it the request goes, leaving a tombstone until the next pass;
+     * the response's tombstones (until the request's expiry) are dropped. */
+    assert_int_equal(nbd_store_purge_expired(w->store, T0 + 101 + GRACE, GRACE, &n, &tomb), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(tomb, 2);
+    assert_int_equal(count_records(w), 1);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, root.id), 1);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, resp.id), 0);
+    assert_int_equal(nbd_store_purge_expired(w->store, T0 + 102 + GRACE, GRACE, &n, &tomb), 0);
+    assert_int_equal(tomb, 1);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, root.id), 0);
+    assert_int_equal(nbd_store_has(w->store, other.id), 1);
+}
+
+/* A row as version 1 stored it; ids are 31 zero bytes and then `n`. */
+static void insert_v1(sqlite3 *db, uint8_t n, unsigned kind, int64_t created_at, uint8_t target)
+{
+    uint8_t id[NB_ID_SIZE] = { 0 }, tid[NB_ID_SIZE] = { 0 }, author[NB_KEY_SIZE] = { 0 };
+    sqlite3_stmt *st;
+    id[31] = n;
+    tid[31] = target;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO records(id, kind, author, created_at, target,"
+                                        " bytes) VALUES (?1, ?2, ?3, ?4, ?5, x'00')",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, id, sizeof(id), SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, (int)kind);
+    sqlite3_bind_blob(st, 3, author, sizeof(author), SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, created_at);
+    if (target != 0)
+        sqlite3_bind_blob(st, 5, tid, sizeof(tid), SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
+static void exec_sql(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+}
+
+static void a_version_1_store_is_migrated(void **state)
+{
+    struct world *w = *state;
+    char path[160];
+    char err[1024] = "";
+    sqlite3 *db;
+    struct nbd_store *s;
+
+    /* Version 1 as it was published: no root column. */
+    snprintf(path, sizeof(path), "%s/old.sqlite", w->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    exec_sql(db, "CREATE TABLE records (id BLOB NOT NULL UNIQUE, kind INTEGER NOT NULL,"
+                 " author BLOB NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER,"
+                 " target BLOB, bytes BLOB NOT NULL);"
+                 "CREATE INDEX records_order ON records(created_at, id);"
+                 "CREATE TABLE tombstones (id BLOB PRIMARY KEY NOT NULL, until INTEGER);"
+                 "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);"
+                 "PRAGMA user_version = 1;");
+    insert_v1(db, 1, NB_KIND_REQUEST, 10, 0);
+    insert_v1(db, 2, NB_KIND_RESPONSE, 11, 1);
+    insert_v1(db, 3, NB_KIND_WITHDRAWAL, 12, 2);
+    sqlite3_close(db);
+
+    int r = nbd_store_open(path, &s, err, sizeof(err));
+    if (r != 0)
+        fail_msg("%s", err);
+    assert_int_equal(nbd_store_schema_version(s), NBD_STORE_SCHEMA_VERSION);
+    uint8_t root[NB_ID_SIZE] = { 0 };
+    root[31] = 1;
+    struct seen seen = { .n = 0 };
+    assert_int_equal(nbd_store_foreach_in_root(s, root, see, &seen), 0);
+    assert_int_equal(seen.n, 2); /* the response and, through it, the withdrawal */
+    nbd_store_close(s);
+}
+
+static void a_store_from_a_newer_noaberd_is_refused(void **state)
+{
+    struct world *w = *state;
+    char path[160];
+    char err[1024] = "";
+    sqlite3 *db;
+    struct nbd_store *s = NULL;
+
+    snprintf(path, sizeof(path), "%s/new.sqlite", w->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    exec_sql(db, "PRAGMA user_version = 99;");
+    sqlite3_close(db);
+    assert_int_equal(nbd_store_open(path, &s, err, sizeof(err)), NB_EIO);
+    assert_null(s);
+    assert_non_null(strstr(err, "schema version 99, newer than this noaberd knows"));
+}
+
+static void write_file(const char *path, const void *data, size_t len, long offset)
+{
+    FILE *f = fopen(path, offset < 0 ? "wb" : "r+b");
+    assert_non_null(f);
+    if (offset > 0)
+        assert_int_equal(fseek(f, offset, SEEK_SET), 0);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+static void a_corrupted_store_is_an_error_not_a_crash(void **state)
+{
+    struct world *w = *state;
+    char path[160];
+    char err[1024] = "";
+    struct nbd_store *s = NULL;
+
+    /* Not a database at all. */
+    snprintf(path, sizeof(path), "%s/garbage.sqlite", w->dir);
+    char junk[8192];
+    memset(junk, 'x', sizeof(junk));
+    write_file(path, junk, sizeof(junk), -1);
+    assert_int_equal(nbd_store_open(path, &s, err, sizeof(err)), NB_EIO);
+    assert_null(s);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "not a database"));
+
+    /* A real store with damaged pages. */
+    create_neighbourhood(w);
+    for (unsigned i = 0; i < 200; i++) {
+        struct blob b;
+        char title[32];
+        snprintf(title, sizeof(title), "groceries %u", i);
+        request(w, &w->ann, T0 + i, T0 + 7 * 24 * 3600, title, &b);
+        assert_ok(w, &b, T0 + i);
+    }
+    close_store(w);
+    memset(junk, 0x5a, sizeof(junk));
+    write_file(w->path, junk, sizeof(junk), 3 * 4096);
+    err[0] = '\0';
+    assert_int_equal(nbd_store_open(w->path, &s, err, sizeof(err)), NB_EIO);
+    assert_null(s);
+    assert_non_null(strstr(err, w->path));
+}
+
+/* ---- the node's rules ---------------------------------------------------- */
+
+static void without_a_neighbourhood_nothing_is_accepted(void **state)
+{
+    struct world *w = *state;
+    struct blob b;
+    request(w, &w->ann, T0, T0 + 3600, "a lift to Saint-Pierre", &b);
+    assert_refused(w, &b, T0, "refused",
+                   "this node has no neighbourhood yet: run `noaber neighbourhood create NAME` "
+                   "first");
+    assert_int_equal(w->accepted, 0);
+}
+
+static void a_node_has_one_neighbourhood_and_keeps_it(void **state)
+{
+    struct world *w = *state;
+    struct nbd_verdict v;
+    uint8_t id[NB_NEIGHBOURHOOD_ID_SIZE];
+    create_neighbourhood(w);
+    memcpy(id, w->node.neighbourhood_id, sizeof(id));
+    assert_int_equal(nbd_node_create_neighbourhood(&w->node, "Other", 5, &v), NB_EEXIST);
+    assert_string_equal(v.error, "refused");
+    close_store(w);
+    open_store(w);
+    assert_true(w->node.has_neighbourhood);
+    assert_string_equal(w->node.neighbourhood_name, "Marollen");
+    assert_memory_equal(w->node.neighbourhood_id, id, sizeof(id));
+}
+
+static void a_request_is_stored_once(void **state)
+{
+    struct world *w = *state;
+    struct blob b;
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 3600, "groceries on Friday", &b);
+    assert_ok(w, &b, T0 + 5);
+    assert_ok(w, &b, T0 + 6); /* the same bytes again: ok, stored once */
+    assert_int_equal(w->accepted, 1);
+    assert_int_equal(count_records(w), 1);
+    assert_string_equal(status_of(w, b.id, T0 + 7), "open");
+    assert_string_equal(status_of(w, b.id, T0 + 3600), "expired");
+}
+
+static void records_signed_elsewhere_or_broken_are_invalid(void **state)
+{
+    struct world *w = *state;
+    struct blob b;
+    create_neighbourhood(w);
+    struct nb_record rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = NB_KIND_PROFILE;
+    rec.created_at = T0;
+    rec.name = (struct nb_text){ "Ann", 3 };
+    NB_SET(&rec, NB_F_NAME);
+    uint8_t elsewhere[NB_NEIGHBOURHOOD_ID_SIZE] = { 7 };
+    sign_for(&rec, &w->ann, elsewhere, &b);
+    assert_refused(w, &b, T0, "invalid_record", nb_strerror(NB_EBADSIG));
+
+    sign_for(&rec, &w->ann, w->node.neighbourhood_id, &b);
+    b.bytes[b.len - 1] ^= 1; /* the signature */
+    nb_record_id(b.bytes, b.len, b.id);
+    assert_refused(w, &b, T0, "invalid_record", nb_strerror(NB_EBADSIG));
+    b.len -= 10;
+    assert_refused(w, &b, T0, "invalid_record", NULL);
+
+    /* Created an hour in the node's future. */
+    rec.created_at = T0 + 3600;
+    sign_for(&rec, &w->ann, w->node.neighbourhood_id, &b);
+    assert_refused(w, &b, T0, "invalid_record", nb_strerror(NB_EFUTURE));
+    assert_int_equal(count_records(w), 0);
+}
+
+static void responses_need_their_request_and_the_rules(void **state)
+{
+    struct world *w = *state;
+    struct blob req, resp, own, assign, cancel, late;
+    uint8_t nowhere[NB_ID_SIZE] = { 0x42 };
+    create_neighbourhood(w);
+
+    acting(w, &w->bob, NB_KIND_RESPONSE, T0, nowhere, NULL, &resp);
+    assert_refused(w, &resp, T0, "not_found", "the record this one acts on is not on this node");
+
+    request(w, &w->ann, T0, T0 + 7200, "help with a form in Dutch", &req);
+    assert_ok(w, &req, T0);
+    acting(w, &w->ann, NB_KIND_RESPONSE, T0 + 1, req.id, NULL, &own);
+    assert_refused(w, &own, T0 + 1, "refused", "you cannot respond to your own request");
+
+    acting(w, &w->bob, NB_KIND_RESPONSE, T0 + 2, req.id, NULL, &resp);
+    assert_ok(w, &resp, T0 + 2);
+    acting(w, &w->ann, NB_KIND_ASSIGNMENT, T0 + 3, req.id, &w->bob, &assign);
+    assert_ok(w, &assign, T0 + 3);
+    assert_string_equal(status_of(w, req.id, T0 + 4), "assigned");
+
+    acting(w, &w->cas, NB_KIND_CANCELLATION, T0 + 4, req.id, NULL, &cancel);
+    assert_refused(w, &cancel, T0 + 4, "refused", "only the requester can cancel this request");
+    acting(w, &w->ann, NB_KIND_CANCELLATION, T0 + 5, req.id, NULL, &cancel);
+    assert_ok(w, &cancel, T0 + 5);
+    assert_string_equal(status_of(w, req.id, T0 + 6), "cancelled");
+
+    acting(w, &w->cas, NB_KIND_RESPONSE, T0 + 6, req.id, NULL, &late);
+    assert_refused(w, &late, T0 + 6, "refused", "this request was cancelled");
+    assert_int_equal(w->accepted, 4);
+}
+
+static void a_retraction_deletes_for_good(void **state)
+{
+    struct world *w = *state;
+    struct blob req, resp, wrong, retract;
+    uint8_t buf[NB_RECORD_MAX];
+    struct nbd_store_record row;
+    create_neighbourhood(w);
+
+    request(w, &w->ann, T0, T0 + 7200, "company for an afternoon", &req);
+    assert_ok(w, &req, T0);
+    acting(w, &w->bob, NB_KIND_RESPONSE, T0 + 1, req.id, NULL, &resp);
+    assert_ok(w, &resp, T0 + 1);
+
+    acting(w, &w->bob, NB_KIND_RETRACTION, T0 + 2, req.id, NULL, &wrong);
+    assert_refused(w, &wrong, T0 + 2, "refused", NULL);
+    assert_int_equal(nbd_store_has(w->store, req.id), 1);
+
+    acting(w, &w->ann, NB_KIND_RETRACTION, T0 + 3, req.id, NULL, &retract);
+    assert_ok(w, &retract, T0 + 3);
+    assert_int_equal(nbd_store_get(w->store, req.id, &row, buf), NB_ENOENT);
+    assert_int_equal(nbd_store_has(w->store, resp.id), 0);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, req.id), 1);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, resp.id), 1);
+    assert_int_equal(count_records(w), 1); /* the retraction, so peers learn of it */
+
+    /* Neither comes back, whoever offers them again. */
+    assert_refused(w, &req, T0 + 4, "gone", NULL);
+    assert_refused(w, &resp, T0 + 4, "gone", NULL);
+    struct blob again;
+    acting(w, &w->cas, NB_KIND_RESPONSE, T0 + 5, req.id, NULL, &again);
+    assert_refused(w, &again, T0 + 5, "gone", NULL);
+
+    /* The retraction itself goes when the request would have expired. */
+    uint64_t n = 0;
+    assert_int_equal(nbd_node_purge(&w->node, T0 + 7200 + GRACE + 1, &n, NULL), 0);
+    assert_int_equal(count_records(w), 0);
+}
+
+static void expired_requests_are_purged_with_their_timeline(void **state)
+{
+    struct world *w = *state;
+    struct blob req, resp, old;
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 3600, "a lift to the hospital", &req);
+    assert_ok(w, &req, T0);
+    acting(w, &w->bob, NB_KIND_RESPONSE, T0 + 1, req.id, NULL, &resp);
+    assert_ok(w, &resp, T0 + 1);
+
+    uint64_t n = 0;
+    assert_int_equal(nbd_node_purge(&w->node, T0 + 3600 + GRACE, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    assert_string_equal(status_of(w, req.id, T0 + 3600 + GRACE), "expired");
+    assert_int_equal(nbd_node_purge(&w->node, T0 + 3601 + GRACE, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(count_records(w), 0);
+    assert_refused(w, &req, T0 + 3602 + GRACE, "gone", NULL);
+
+    /* A request whose purge time passed before it arrived is not stored. */
+    request(w, &w->cas, T0, T0 + 60, "old news", &old);
+    assert_refused(w, &old, T0 + 61 + GRACE, "gone", NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(insert_get_and_duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(id_prefixes, setup, teardown),
+        cmocka_unit_test_setup_teardown(listing_is_newest_first_and_filtered, setup, teardown),
+        cmocka_unit_test_setup_teardown(purged_trees_leave_tombstones, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_version_1_store_is_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_store_from_a_newer_noaberd_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_corrupted_store_is_an_error_not_a_crash, setup, teardown),
+        cmocka_unit_test_setup_teardown(without_a_neighbourhood_nothing_is_accepted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_node_has_one_neighbourhood_and_keeps_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_request_is_stored_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(records_signed_elsewhere_or_broken_are_invalid, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(responses_need_their_request_and_the_rules, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_retraction_deletes_for_good, setup, teardown),
+        cmocka_unit_test_setup_teardown(expired_requests_are_purged_with_their_timeline, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
