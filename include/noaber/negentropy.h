@@ -161,7 +161,8 @@ int nb_negentropy_initiate(struct nb_negentropy *ne, uint8_t **ret_msg, size_t *
  * offered another version), NB_EMALFORMED (truncated or inconsistent
  * message: bad varint, id prefix longer than 32 bytes, unknown mode, a count
  * larger than the bytes that remain), NB_ENOMEM.  On error no out-parameter
- * is written and `have` and `need` are left as they were.
+ * is written and `have` and `need` hold the same ids as before (their
+ * buffers may have grown: free them as usual).
  */
 int nb_negentropy_reconcile(struct nb_negentropy *ne, const uint8_t *msg, size_t len,
                             uint8_t **ret_msg, size_t *ret_len, struct nb_negentropy_ids *have,
