@@ -19,6 +19,7 @@
 #include <noaber/identity.h>
 #include <noaber/record.h>
 
+#include "proto/mp.h"
 #include "record_vectors.h"
 
 static struct vector vectors[VECTOR_COUNT];
@@ -558,6 +559,211 @@ static void non_canonical_encodings_are_refused(void **state)
     }
 }
 
+/*
+ * Every kind, every element: the objects of a record (found with the
+ * pre-check's own extent walk), each re-written in the next longer msgpack
+ * form, must make the record non-canonical.
+ */
+struct element {
+    size_t at;
+    size_t len;
+};
+
+/* Header length and child count of the msgpack types a record uses. */
+static size_t header_of(const uint8_t *p, size_t *ret_children)
+{
+    uint8_t t = p[0];
+    *ret_children = 0;
+    if (t >= 0x80 && t <= 0x8f) {
+        *ret_children = 2u * (t & 0x0f);
+        return 1;
+    }
+    if (t >= 0x90 && t <= 0x9f) {
+        *ret_children = t & 0x0f;
+        return 1;
+    }
+    if (t == 0xdc || t == 0xde) {
+        *ret_children = (size_t)(p[1] << 8 | p[2]) * (t == 0xde ? 2 : 1);
+        return 3;
+    }
+    return 0; /* not a container */
+}
+
+static void collect(const uint8_t *buf, size_t len, size_t at, struct element *out, size_t *n)
+{
+    size_t end;
+    assert_int_equal(nb_mp_check(buf + at, len - at, NB_RECORD_MAX, 8, &end), 0);
+    out[(*n)++] = (struct element){ at, end };
+    size_t children;
+    size_t h = header_of(buf + at, &children);
+    size_t pos = at + h;
+    for (size_t i = 0; i < children; i++) {
+        size_t before = *n;
+        collect(buf, len, pos, out, n);
+        pos += out[before].len;
+    }
+}
+
+/* Writes the element's header in the next longer form; 0 if there is none. */
+static size_t lengthen(const uint8_t *p, uint8_t *out, size_t *ret_old)
+{
+    uint8_t t = p[0];
+    if (t <= 0x7f) {
+        *ret_old = 1;
+        out[0] = 0xcc;
+        out[1] = t;
+        return 2;
+    }
+    if ((t >= 0xa0 && t <= 0xbf) || (t >= 0x90 && t <= 0x9f) || (t >= 0x80 && t <= 0x8f)) {
+        size_t n = t >= 0xa0 ? (size_t)(t & 0x1f) : (size_t)(t & 0x0f);
+        *ret_old = 1;
+        if (t >= 0xa0) {
+            out[0] = 0xd9;
+            out[1] = (uint8_t)n;
+            return 2;
+        }
+        out[0] = t >= 0x90 ? 0xdc : 0xde;
+        out[1] = 0;
+        out[2] = (uint8_t)n;
+        return 3;
+    }
+    switch (t) {
+    case 0xcc: /* uint 8 -> 16 */
+    case 0xd9: /* str 8 -> 16 */
+    case 0xc4: /* bin 8 -> 16 */
+        *ret_old = 2;
+        out[0] = t == 0xcc ? 0xcd : t == 0xd9 ? 0xda : 0xc5;
+        out[1] = 0;
+        out[2] = p[1];
+        return 3;
+    case 0xcd: /* 16 -> 32 */
+    case 0xda:
+    case 0xc5:
+        *ret_old = 3;
+        out[0] = t == 0xcd ? 0xce : t == 0xda ? 0xdb : 0xc6;
+        out[1] = 0;
+        out[2] = 0;
+        out[3] = p[1];
+        out[4] = p[2];
+        return 5;
+    case 0xce: /* uint 32 -> 64 */
+        *ret_old = 5;
+        out[0] = 0xcf;
+        memset(out + 1, 0, 4);
+        memcpy(out + 5, p + 1, 4);
+        return 9;
+    default: /* booleans and uint 64 have no longer form */
+        return 0;
+    }
+}
+
+static void every_element_in_a_longer_form_is_refused(void **state)
+{
+    (void)state;
+    static uint8_t buf[NB_RECORD_MAX + 16];
+    for (unsigned k = 1; k <= VECTOR_COUNT; k++) {
+        const struct vector *v = &vectors[k - 1];
+        struct element elems[128];
+        size_t n = 0;
+        collect(v->bytes, v->len, 0, elems, &n);
+        assert_int_equal(elems[0].len, v->len);
+        size_t tried = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint8_t head[9];
+            size_t old;
+            size_t repl = lengthen(v->bytes + elems[i].at, head, &old);
+            if (repl == 0) {
+                continue;
+            }
+            size_t at = elems[i].at;
+            memcpy(buf, v->bytes, at);
+            memcpy(buf + at, head, repl);
+            memcpy(buf + at + repl, v->bytes + at + old, v->len - at - old);
+            struct nb_record rec;
+            int r = nb_record_decode(buf, v->len - old + repl, &rec);
+            if (r != NB_ENONCANONICAL) {
+                fail_msg("%s: element %zu at byte %zu in a longer form gave %s", nb_kind_name(k), i,
+                         at, nb_error_name(r));
+            }
+            tried++;
+        }
+        /* At least the array, format, kind, author, created_at, body, a key,
+         * a value and the signature. */
+        assert_true(tried >= 8);
+    }
+}
+
+static void every_kind_refuses_reordered_repeated_and_unknown_fields(void **state)
+{
+    (void)state;
+    static uint8_t buf[NB_RECORD_MAX + 16];
+    for (unsigned k = 1; k <= VECTOR_COUNT; k++) {
+        const struct vector *v = &vectors[k - 1];
+        struct element elems[128];
+        size_t n = 0;
+        struct nb_record rec;
+        collect(v->bytes, v->len, 0, elems, &n);
+        /* The body is the only element that starts at OFF_BODY. */
+        size_t body = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (elems[i].at == OFF_BODY) {
+                body = i;
+            }
+        }
+        assert_int_equal(elems[body].at, OFF_BODY);
+        assert_int_equal(v->bytes[OFF_BODY] & 0xf0, 0x80);
+        size_t pairs = v->bytes[OFF_BODY] & 0x0f;
+        size_t first = OFF_BODY + 1;
+        size_t body_end = OFF_BODY + elems[body].len;
+        size_t key_len, val_len;
+        assert_int_equal(nb_mp_check(v->bytes + first, v->len - first, NB_RECORD_MAX, 8, &key_len),
+                         0);
+        assert_int_equal(nb_mp_check(v->bytes + first + key_len, v->len - first - key_len,
+                                     NB_RECORD_MAX, 8, &val_len),
+                         0);
+        size_t pair1 = key_len + val_len;
+
+        /* The first pair twice. */
+        memcpy(buf, v->bytes, first);
+        buf[OFF_BODY] = (uint8_t)(0x80 | (pairs + 1));
+        memcpy(buf + first, v->bytes + first, pair1);
+        memcpy(buf + first + pair1, v->bytes + first, v->len - first);
+        assert_int_equal(nb_record_decode(buf, v->len + pair1, &rec), NB_ENONCANONICAL);
+
+        /* The first pair moved to the end of the body. */
+        if (pairs >= 2) {
+            memcpy(buf, v->bytes, first);
+            memcpy(buf + first, v->bytes + first + pair1, body_end - first - pair1);
+            memcpy(buf + body_end - pair1, v->bytes + first, pair1);
+            memcpy(buf + body_end, v->bytes + body_end, v->len - body_end);
+            assert_int_equal(nb_record_decode(buf, v->len, &rec), NB_ENONCANONICAL);
+        }
+
+        /* An unknown field 19 after the last one. */
+        memcpy(buf, v->bytes, body_end);
+        buf[OFF_BODY] = (uint8_t)(0x80 | (pairs + 1));
+        buf[body_end] = 19;
+        buf[body_end + 1] = 0xc3;
+        memcpy(buf + body_end + 2, v->bytes + body_end, v->len - body_end);
+        assert_int_equal(nb_record_decode(buf, v->len + 2, &rec), NB_EFIELD);
+
+        /* The first value as nil, and as a float. */
+        memcpy(buf, v->bytes, first + key_len);
+        buf[first + key_len] = 0xc0;
+        memcpy(buf + first + key_len + 1, v->bytes + first + pair1, v->len - first - pair1);
+        assert_int_equal(nb_record_decode(buf, v->len - val_len + 1, &rec), NB_EMALFORMED);
+        buf[first + key_len] = 0xca;
+        memset(buf + first + key_len + 1, 0, 4);
+        memcpy(buf + first + key_len + 5, v->bytes + first + pair1, v->len - first - pair1);
+        assert_int_equal(nb_record_decode(buf, v->len - val_len + 5, &rec), NB_EMALFORMED);
+
+        /* A trailing byte. */
+        memcpy(buf, v->bytes, v->len);
+        buf[v->len] = 0xc0;
+        assert_int_equal(nb_record_decode(buf, v->len + 1, &rec), NB_ETRAILING);
+    }
+}
+
 static void oversized_input_is_refused_before_parsing(void **state)
 {
     (void)state;
@@ -1036,6 +1242,8 @@ int main(void)
         cmocka_unit_test(records_do_not_replay_into_another_neighbourhood),
         cmocka_unit_test(signing_needs_the_authors_key),
         cmocka_unit_test(non_canonical_encodings_are_refused),
+        cmocka_unit_test(every_element_in_a_longer_form_is_refused),
+        cmocka_unit_test(every_kind_refuses_reordered_repeated_and_unknown_fields),
         cmocka_unit_test(oversized_input_is_refused_before_parsing),
         cmocka_unit_test(kinds_require_and_allow_exactly_their_fields),
         cmocka_unit_test(members_cannot_assign_vouch_for_or_message_themselves),
