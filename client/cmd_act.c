@@ -1,0 +1,418 @@
+/*
+ * The lifecycle actions on a request or offer: respond, withdraw, assign,
+ * done, confirm, cancel, retract, pause and resume.  Each builds one record
+ * (docs/protocol.md, and the target table in noaber/state.h), signs it here
+ * and submits it.  The daemon applies the lifecycle rules and says why it
+ * refuses; the client only works out what the record must target.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include <noaber/error.h>
+
+#include "client.h"
+
+/* Opens identity, session and the named root, in that order. */
+static int begin(struct ctx *ctx, const char *prefix, struct root_view *v)
+{
+    int rc = check_id(prefix);
+    if (rc == EXIT_OK) {
+        rc = identity_load(ctx);
+    }
+    if (rc == EXIT_OK) {
+        rc = session_open(ctx, true);
+    }
+    if (rc == EXIT_OK) {
+        rc = root_load(ctx, prefix, v);
+    }
+    return rc;
+}
+
+static void title_of(const struct nb_record *rec, char *buf, size_t size)
+{
+    char cut[168];
+    shorten(rec->title.ptr, rec->title.len, 40, cut, sizeof(cut));
+    snprintf(buf, size, "\"%s\"", cut);
+}
+
+static void init_record(struct nb_record *rec, uint8_t kind, const uint8_t target[NB_ID_SIZE])
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->kind = kind;
+    memcpy(rec->target, target, NB_ID_SIZE);
+    NB_SET(rec, NB_F_TARGET);
+}
+
+/* The member's own live response (or ask) on this root, or NULL. */
+static const struct nb_state_response *my_response(const struct ctx *ctx, const struct root_view *v)
+{
+    for (size_t i = 0; i < v->st.n_responses; i++) {
+        const struct nb_state_response *r = &v->st.responses[i];
+        if (memcmp(r->author, ctx->pk, NB_KEY_SIZE) == 0 && r->status != NB_RESPONSE_WITHDRAWN) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+int cmd_respond(struct ctx *ctx, int argc, char **argv)
+{
+    const char *note = NULL;
+    const struct opt opts[] = { { "note", &note, NULL }, { NULL, NULL, NULL } };
+    const char *pos[1];
+    struct root_view v;
+    struct nb_record rec;
+    char title[200], human[300];
+    int rc;
+
+    rc = parse_args(ctx, argc, argv, opts, pos, 1, 1, "respond ID [--note N]");
+    if (rc != 0) {
+        return rc;
+    }
+    rc = begin(ctx, pos[0], &v);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    init_record(&rec, NB_KIND_RESPONSE, v.root.id);
+    if (note != NULL) {
+        set_text(&rec.note, note);
+        NB_SET(&rec, NB_F_NOTE);
+    }
+    title_of(&v.root.rec, title, sizeof(title));
+    snprintf(human, sizeof(human), "%s %s",
+             v.root.rec.kind == NB_KIND_OFFER ? "Asked for the offer" : "Responded to", title);
+    rc = submit_record(ctx, &rec, human, NULL);
+    if (rc == EXIT_OK && !ctx->json) {
+        printf("The %s will see your %s and may assign you.\n",
+               v.root.rec.kind == NB_KIND_OFFER ? "offerer" : "requester",
+               v.root.rec.kind == NB_KIND_OFFER ? "ask" : "response");
+    }
+    root_free(&v);
+    return rc;
+}
+
+int cmd_withdraw(struct ctx *ctx, int argc, char **argv)
+{
+    const char *pos[1];
+    struct root_view v;
+    struct nb_record rec;
+    const uint8_t *target = NULL;
+    const char *human = NULL;
+    int rc;
+
+    rc = parse_args(ctx, argc, argv, NULL, pos, 1, 1, "withdraw ID");
+    if (rc != 0) {
+        return rc;
+    }
+    rc = begin(ctx, pos[0], &v);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    if (v.has_given && v.given.rec.kind == NB_KIND_RESPONSE) {
+        /* The user named the response itself. */
+        target = v.given.id;
+        human = "Withdrew the response";
+    } else if (v.root.rec.kind == NB_KIND_OFFER &&
+               memcmp(v.root.rec.author, ctx->pk, NB_KEY_SIZE) == 0) {
+        target = v.root.id;
+        human = "Withdrew your offer";
+    } else {
+        const struct nb_state_response *mine = my_response(ctx, &v);
+        if (mine == NULL) {
+            rc = fail(EXIT_ERROR, "you have no response on %.8s to withdraw.", v.root.hex);
+            goto out;
+        }
+        target = mine->id;
+        human = v.root.rec.kind == NB_KIND_OFFER ? "Withdrew your ask" : "Withdrew your response";
+    }
+    init_record(&rec, NB_KIND_WITHDRAWAL, target);
+    rc = submit_record(ctx, &rec, human, NULL);
+out:
+    root_free(&v);
+    return rc;
+}
+
+int cmd_assign(struct ctx *ctx, int argc, char **argv)
+{
+    const char *contact = NULL;
+    const struct opt opts[] = { { "contact", &contact, NULL }, { NULL, NULL, NULL } };
+    const char *pos[2];
+    struct root_view v;
+    struct nb_record rec;
+    uint8_t member[NB_KEY_SIZE];
+    uint8_t sealed[NB_SEALED_MAX];
+    char who[64], title[200], human[300];
+    int rc;
+
+    rc = parse_args(ctx, argc, argv, opts, pos, 2, 2, "assign ID MEMBER [--contact TEXT]");
+    if (rc != 0) {
+        return rc;
+    }
+    if (nb_member_key_from_text(pos[1], member) != 0) {
+        return fail(EXIT_USAGE,
+                    "\"%s\" is not a member key; it starts with nbm1 and `noaber show ID` "
+                    "lists the members who responded.",
+                    pos[1]);
+    }
+    if (contact != NULL &&
+        (contact[0] == '\0' || strlen(contact) + NB_SEAL_OVERHEAD > NB_SEALED_MAX)) {
+        return fail(EXIT_USAGE, "--contact takes 1 to %d bytes of text.",
+                    NB_SEALED_MAX - NB_SEAL_OVERHEAD);
+    }
+    rc = begin(ctx, pos[0], &v);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    if (memcmp(member, ctx->pk, NB_KEY_SIZE) == 0) {
+        rc = fail(EXIT_USAGE,
+                  "you cannot assign yourself; pick a member who responded (`noaber "
+                  "show %.8s` lists them).",
+                  v.root.hex);
+        goto out;
+    }
+    init_record(&rec, NB_KIND_ASSIGNMENT, v.root.id);
+    memcpy(rec.member, member, NB_KEY_SIZE);
+    NB_SET(&rec, NB_F_MEMBER);
+    if (contact != NULL) {
+        size_t len = strlen(contact);
+        /* Only the assignee's secret key opens this: not the node, not its operator. */
+        rc = nb_seal((const uint8_t *)contact, len, member, sealed);
+        if (rc != 0) {
+            rc = fail(EXIT_ERROR, "the contact cannot be sealed to %s: %s.", pos[1],
+                      nb_strerror(rc));
+            goto out;
+        }
+        rec.sealed.ptr = sealed;
+        rec.sealed.len = len + NB_SEAL_OVERHEAD;
+        NB_SET(&rec, NB_F_SEALED);
+    }
+    short_member(member, who, sizeof(who));
+    title_of(&v.root.rec, title, sizeof(title));
+    snprintf(human, sizeof(human), "Assigned %s to %s", who, title);
+    rc = submit_record(ctx, &rec, human, NULL);
+    if (rc == EXIT_OK && !ctx->json) {
+        if (contact != NULL) {
+            printf("Your contact details are sealed: only %s can read them.\n", who);
+        } else {
+            printf("Tip: --contact \"...\" passes an address or phone number sealed to them.\n");
+        }
+        print_safety_hints(stdout);
+    }
+out:
+    sodium_memzero(sealed, sizeof(sealed));
+    root_free(&v);
+    return rc;
+}
+
+/*
+ * For an offer, the done claim and the confirmation target one assignment.
+ * Picks it: the one the user named, else the one of `member` (the asker
+ * confirming), else the offerer's only open assignment.
+ */
+static int offer_assignment(struct ctx *ctx, const struct root_view *v, const uint8_t *member,
+                            const uint8_t **ret_id)
+{
+    const uint8_t *found = NULL;
+    size_t n = 0;
+
+    if (v->has_given && v->given.rec.kind == NB_KIND_ASSIGNMENT) {
+        *ret_id = v->given.id;
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < v->st.n_responses; i++) {
+        const struct nb_state_response *r = &v->st.responses[i];
+        if (!r->assignment.present || r->status == NB_RESPONSE_WITHDRAWN) {
+            continue;
+        }
+        if (member != NULL && memcmp(r->author, member, NB_KEY_SIZE) != 0) {
+            continue;
+        }
+        if (member == NULL && r->status != NB_RESPONSE_ASSIGNED) {
+            continue;
+        }
+        found = r->assignment.id;
+        n++;
+    }
+    if (n == 0) {
+        return fail(EXIT_ERROR, "nobody is assigned on offer %.8s for this.", v->root.hex);
+    }
+    if (n > 1) {
+        return fail(EXIT_ERROR,
+                    "several neighbours are assigned on offer %.8s; name the assignment id "
+                    "that `noaber show %.8s` lists.",
+                    v->root.hex, v->root.hex);
+    }
+    *ret_id = found;
+    return EXIT_OK;
+}
+
+int cmd_done(struct ctx *ctx, int argc, char **argv)
+{
+    const char *pos[1];
+    struct root_view v;
+    struct nb_record rec;
+    const uint8_t *target;
+    char title[200], human[300];
+    int rc;
+
+    rc = parse_args(ctx, argc, argv, NULL, pos, 1, 1, "done ID");
+    if (rc != 0) {
+        return rc;
+    }
+    rc = begin(ctx, pos[0], &v);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    target = v.root.id;
+    if (v.root.rec.kind == NB_KIND_OFFER) {
+        rc = offer_assignment(ctx, &v, NULL, &target);
+        if (rc != EXIT_OK) {
+            goto out;
+        }
+    }
+    init_record(&rec, NB_KIND_DONE_CLAIM, target);
+    title_of(&v.root.rec, title, sizeof(title));
+    snprintf(human, sizeof(human), "Marked %s as done", title);
+    rc = submit_record(ctx, &rec, human, NULL);
+    if (rc == EXIT_OK && !ctx->json) {
+        printf("Thank you.  The neighbour you helped will be asked to confirm.\n");
+    }
+out:
+    root_free(&v);
+    return rc;
+}
+
+int cmd_confirm(struct ctx *ctx, int argc, char **argv)
+{
+    const char *thanks = NULL;
+    const struct opt opts[] = { { "thanks", &thanks, NULL }, { NULL, NULL, NULL } };
+    const char *pos[1];
+    struct root_view v;
+    struct nb_record rec;
+    const uint8_t *target;
+    char title[200], human[300];
+    int rc;
+
+    rc = parse_args(ctx, argc, argv, opts, pos, 1, 1, "confirm ID [--thanks TEXT]");
+    if (rc != 0) {
+        return rc;
+    }
+    rc = begin(ctx, pos[0], &v);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    target = v.root.id;
+    if (v.root.rec.kind == NB_KIND_OFFER) {
+        rc = offer_assignment(ctx, &v, ctx->pk, &target);
+        if (rc != EXIT_OK) {
+            goto out;
+        }
+    }
+    init_record(&rec, NB_KIND_CONFIRMATION, target);
+    if (thanks != NULL) {
+        set_text(&rec.note, thanks);
+        NB_SET(&rec, NB_F_NOTE);
+    }
+    title_of(&v.root.rec, title, sizeof(title));
+    snprintf(human, sizeof(human), "Confirmed %s is done", title);
+    rc = submit_record(ctx, &rec, human, NULL);
+out:
+    root_free(&v);
+    return rc;
+}
+
+int cmd_cancel(struct ctx *ctx, int argc, char **argv)
+{
+    const char *pos[1];
+    struct root_view v;
+    struct nb_record rec;
+    char title[200], human[300];
+    int rc;
+
+    rc = parse_args(ctx, argc, argv, NULL, pos, 1, 1, "cancel ID");
+    if (rc != 0) {
+        return rc;
+    }
+    rc = begin(ctx, pos[0], &v);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    init_record(&rec, NB_KIND_CANCELLATION, v.root.id);
+    title_of(&v.root.rec, title, sizeof(title));
+    snprintf(human, sizeof(human), "Cancelled %s", title);
+    rc = submit_record(ctx, &rec, human, NULL);
+    root_free(&v);
+    return rc;
+}
+
+int cmd_retract(struct ctx *ctx, int argc, char **argv)
+{
+    const char *pos[1];
+    struct fetched f;
+    struct nb_record rec;
+    char human[300];
+    int rc;
+
+    rc = parse_args(ctx, argc, argv, NULL, pos, 1, 1, "retract ID");
+    if (rc != 0) {
+        return rc;
+    }
+    rc = check_id(pos[0]);
+    if (rc == EXIT_OK) {
+        rc = identity_load(ctx);
+    }
+    if (rc == EXIT_OK) {
+        rc = session_open(ctx, true);
+    }
+    if (rc == EXIT_OK) {
+        rc = fetch_record(ctx, pos[0], &f);
+    }
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    init_record(&rec, NB_KIND_RETRACTION, f.id);
+    snprintf(human, sizeof(human), "Retracted your %s %.8s; nodes delete it",
+             kind_words(f.rec.kind), f.hex);
+    rc = submit_record(ctx, &rec, human, NULL);
+    fetched_free(&f);
+    return rc;
+}
+
+static int pause_or_resume(struct ctx *ctx, int argc, char **argv, bool paused)
+{
+    const char *pos[1];
+    struct root_view v;
+    struct nb_record rec;
+    char title[200], human[300];
+    int rc;
+
+    rc = parse_args(ctx, argc, argv, NULL, pos, 1, 1, paused ? "pause ID" : "resume ID");
+    if (rc != 0) {
+        return rc;
+    }
+    rc = begin(ctx, pos[0], &v);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    init_record(&rec, NB_KIND_PAUSE, v.root.id);
+    rec.paused = paused;
+    NB_SET(&rec, NB_F_PAUSED);
+    title_of(&v.root.rec, title, sizeof(title));
+    snprintf(human, sizeof(human), "%s your offer %s", paused ? "Paused" : "Resumed", title);
+    rc = submit_record(ctx, &rec, human, NULL);
+    root_free(&v);
+    return rc;
+}
+
+int cmd_pause(struct ctx *ctx, int argc, char **argv)
+{
+    return pause_or_resume(ctx, argc, argv, true);
+}
+
+int cmd_resume(struct ctx *ctx, int argc, char **argv)
+{
+    return pause_or_resume(ctx, argc, argv, false);
+}

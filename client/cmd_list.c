@@ -1,0 +1,600 @@
+/*
+ * `noaber list` and `noaber show`: what is open in the neighbourhood, and one
+ * request or offer in full, with its responses and, for the assigned helper
+ * only, the contact details sealed to them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include <noaber/error.h>
+
+#include "client.h"
+
+static const char list_usage[] = "list [--kind request|offer] [--status S] [--category C] "
+                                 "[--area A] [--mine]";
+
+static void json_member(struct json *j, const uint8_t pk[NB_KEY_SIZE])
+{
+    char text[NB_MEMBER_KEY_TEXT_LEN + 1];
+    nb_member_key_to_text(pk, text);
+    json_string(j, text);
+}
+
+static void json_text(struct json *j, const char *key, struct nb_text t)
+{
+    json_key(j, key);
+    json_string_n(j, t.ptr, t.len);
+}
+
+static void json_id(struct json *j, const char *key, const uint8_t id[NB_ID_SIZE])
+{
+    char hex[NB_ID_SIZE * 2 + 1];
+    nb_hex(id, NB_ID_SIZE, hex);
+    json_key(j, key);
+    json_string(j, hex);
+}
+
+/* "open — 2 responses", "assigned to nbm1abc…": the state in words. */
+static void state_words(const char *status, uint64_t responses, const uint8_t *assigned, char *buf,
+                        size_t size)
+{
+    char who[64];
+
+    if (assigned != NULL) {
+        short_member(assigned, who, sizeof(who));
+    }
+    if (strcmp(status, "open") == 0 || strcmp(status, "available") == 0) {
+        if (responses == 0) {
+            snprintf(buf, size, "%s — no responses yet", status);
+        } else {
+            snprintf(buf, size, "%s — %llu response%s", status, (unsigned long long)responses,
+                     responses == 1 ? "" : "s");
+        }
+    } else if (strcmp(status, "assigned") == 0 && assigned != NULL) {
+        snprintf(buf, size, "assigned to %s", who);
+    } else if (strcmp(status, "done_claimed") == 0) {
+        snprintf(buf, size, "done, waiting for confirmation");
+    } else if (strcmp(status, "done") == 0) {
+        snprintf(buf, size, "done and confirmed");
+    } else {
+        snprintf(buf, size, "%s", status);
+    }
+}
+
+static int check_filter(int (*parse)(const char *), const char *value, const char *what,
+                        const char *choices)
+{
+    if (value != NULL && parse(value) < 0) {
+        return fail(EXIT_USAGE, "unknown %s \"%s\"; use %s.", what, value, choices);
+    }
+    return EXIT_OK;
+}
+
+static int parse_list_kind(const char *name)
+{
+    int k = nb_kind_parse(name);
+    return k == NB_KIND_REQUEST || k == NB_KIND_OFFER ? k : -1;
+}
+
+int cmd_list(struct ctx *ctx, int argc, char **argv)
+{
+    const char *kind = NULL, *status = NULL, *category = NULL, *area = NULL;
+    bool mine = false;
+    const struct opt opts[] = {
+        { "kind", &kind, NULL }, { "status", &status, NULL }, { "category", &category, NULL },
+        { "area", &area, NULL }, { "mine", NULL, &mine },     { NULL, NULL, NULL },
+    };
+    struct ctl_req req;
+    struct ctl_reply reply;
+    const msgpack_object *items;
+    struct table t;
+    size_t nargs = 0;
+    int rc;
+
+    rc = parse_args(ctx, argc, argv, opts, NULL, 0, 0, list_usage);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = check_filter(parse_list_kind, kind, "kind", "request or offer");
+    if (rc == EXIT_OK) {
+        rc = check_filter(nb_status_parse, status, "status",
+                          "open, assigned, done_claimed, done, cancelled, expired, available, "
+                          "paused or withdrawn");
+    }
+    if (rc == EXIT_OK) {
+        rc = check_filter(nb_category_parse, category, "category",
+                          "groceries, transport, meals, company, paperwork, repairs, care, "
+                          "childcare, pets or other");
+    }
+    if (rc == EXIT_OK && mine) {
+        rc = identity_load(ctx);
+    }
+    if (rc == EXIT_OK) {
+        rc = session_open(ctx, true);
+    }
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    nargs = (kind != NULL) + (status != NULL) + (category != NULL) + (area != NULL) + mine;
+    ctl_req_begin(&ctx->ctl, &req, "list", nargs);
+    if (kind != NULL) {
+        ctl_req_str(&req, "kind", kind);
+    }
+    if (status != NULL) {
+        ctl_req_str(&req, "status", status);
+    }
+    if (category != NULL) {
+        ctl_req_str(&req, "category", category);
+    }
+    if (area != NULL) {
+        ctl_req_str(&req, "area", area);
+    }
+    if (mine) {
+        ctl_req_bin(&req, "author", ctx->pk, NB_KEY_SIZE);
+    }
+    rc = ctl_call(&ctx->ctl, &req, &reply);
+    if (rc != 0) {
+        return call_failure(ctx, rc);
+    }
+    if (!reply.ok) {
+        rc = reply_failure(ctx, &reply, "the list");
+        ctl_reply_free(&reply);
+        return rc;
+    }
+    items = ctl_get(reply.result, "items");
+    if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY) {
+        ctl_reply_free(&reply);
+        return fail(EXIT_ERROR, "noaberd's list reply has no items.");
+    }
+
+    table_init(&t, 6);
+    if (ctx->json) {
+        json_array_begin(&ctx->j);
+    } else {
+        const char *head[] = { "ID", "KIND", "STATE", "TITLE", "AREA", "POSTED" };
+        table_add(&t, head);
+    }
+    for (uint32_t i = 0; i < items->via.array.size; i++) {
+        const msgpack_object *it = &items->via.array.ptr[i];
+        const uint8_t *bytes;
+        size_t len;
+        struct nb_record rec;
+        uint8_t id[NB_ID_SIZE];
+        uint8_t assigned[NB_KEY_SIZE];
+        bool has_assigned;
+        char hex[NB_ID_SIZE * 2 + 1], st[32];
+        uint64_t responses;
+
+        if (ctl_get_bin(it, "record", &bytes, &len) != 0 ||
+            nb_record_decode(bytes, len, &rec) != 0 ||
+            ctl_get_bin_exact(it, "id", id, NB_ID_SIZE) != 0) {
+            continue;
+        }
+        nb_hex(id, NB_ID_SIZE, hex);
+        ctl_get_str(it, "status", st, sizeof(st));
+        responses = ctl_get_uint(it, "responses", 0);
+        has_assigned = ctl_get_bin_exact(it, "assigned", assigned, NB_KEY_SIZE) == 0;
+        if (ctx->json) {
+            json_object_begin(&ctx->j);
+            json_key(&ctx->j, "id");
+            json_string(&ctx->j, hex);
+            json_key(&ctx->j, "kind");
+            json_string(&ctx->j, nb_kind_name(rec.kind) != NULL ? nb_kind_name(rec.kind) : "?");
+            json_key(&ctx->j, "status");
+            json_string(&ctx->j, st);
+            json_text(&ctx->j, "title", rec.title);
+            json_key(&ctx->j, "category");
+            json_string(&ctx->j, nb_category_name(rec.category) != NULL
+                                     ? nb_category_name(rec.category)
+                                     : "other");
+            json_text(&ctx->j, "area", rec.area);
+            json_key(&ctx->j, "author");
+            json_member(&ctx->j, rec.author);
+            json_key(&ctx->j, "created_at");
+            json_uint(&ctx->j, rec.created_at);
+            json_key(&ctx->j, "expires_at");
+            json_uint(&ctx->j, NB_HAS(&rec, NB_F_EXPIRES_AT) ? rec.expires_at
+                                                             : rec.created_at + NB_EXPIRY_DEFAULT);
+            json_key(&ctx->j, "responses");
+            json_uint(&ctx->j, responses);
+            json_key(&ctx->j, "assigned");
+            if (has_assigned) {
+                json_member(&ctx->j, assigned);
+            } else {
+                json_null(&ctx->j);
+            }
+            json_object_end(&ctx->j);
+        } else {
+            char words[96], title[200], area_buf[100], posted[48];
+            const char *row[6];
+            state_words(st, responses, has_assigned ? assigned : NULL, words, sizeof(words));
+            shorten(rec.title.ptr, rec.title.len, 40, title, sizeof(title));
+            shorten(rec.area.ptr, rec.area.len, 20, area_buf, sizeof(area_buf));
+            format_relative(ctx->now, rec.created_at < ctx->now ? rec.created_at : ctx->now, posted,
+                            sizeof(posted));
+            hex[8] = '\0';
+            row[0] = hex;
+            row[1] = nb_kind_name(rec.kind) != NULL ? nb_kind_name(rec.kind) : "?";
+            row[2] = words;
+            row[3] = title;
+            row[4] = area_buf;
+            row[5] = posted;
+            table_add(&t, (const char *const *)row);
+        }
+    }
+    if (ctx->json) {
+        json_array_end(&ctx->j);
+        json_finish(&ctx->j);
+    } else if (t.nrows <= 1) {
+        printf("Nothing matches.  `noaber ask` posts a request, `noaber offer` an offer.\n");
+    } else {
+        table_print(&t, stdout);
+    }
+    table_free(&t);
+    ctl_reply_free(&reply);
+    return EXIT_OK;
+}
+
+/*
+ * The contact sealed to this member, if the member is the assignee.  The
+ * plaintext goes to buf (NUL-terminated); returns true when it opened.
+ */
+static bool open_contact(const struct ctx *ctx, const struct root_view *v,
+                         const struct nb_state_step *assignment, char *buf, size_t size)
+{
+    const struct nb_record *a;
+    size_t len = 0;
+
+    if (!ctx->have_key || !assignment->present) {
+        return false;
+    }
+    a = root_find(v, assignment->id);
+    if (a == NULL || !NB_HAS(a, NB_F_SEALED) || memcmp(a->member, ctx->pk, NB_KEY_SIZE) != 0 ||
+        a->sealed.len < NB_SEAL_OVERHEAD || a->sealed.len - NB_SEAL_OVERHEAD >= size) {
+        return false;
+    }
+    if (nb_unseal(a->sealed.ptr, a->sealed.len, ctx->pk, ctx->sk, (uint8_t *)buf, &len) != 0) {
+        return false;
+    }
+    /* The requester wrote this text; keep terminal control sequences out of it. */
+    if (nb_utf8_check(buf, len, NB_UTF8_NEWLINE) != 0) {
+        sodium_memzero(buf, size);
+        return false;
+    }
+    buf[len] = '\0';
+    return true;
+}
+
+/* The assignment whose sealed part this member may open, or NULL. */
+static const struct nb_state_step *my_assignment(const struct ctx *ctx, const struct root_view *v)
+{
+    if (!ctx->have_key) {
+        return NULL;
+    }
+    if (v->st.kind == NB_KIND_REQUEST) {
+        if (v->st.has_assignee && memcmp(v->st.assignee, ctx->pk, NB_KEY_SIZE) == 0) {
+            return &v->st.assignment;
+        }
+        return NULL;
+    }
+    for (size_t i = v->st.n_responses; i-- > 0;) {
+        const struct nb_state_response *r = &v->st.responses[i];
+        if (r->assignment.present && memcmp(r->author, ctx->pk, NB_KEY_SIZE) == 0) {
+            return &r->assignment;
+        }
+    }
+    return NULL;
+}
+
+/* The member shown as "assigned": the request's helper, or the offer's latest asker. */
+static const uint8_t *assigned_member(const struct root_view *v)
+{
+    if (v->st.kind == NB_KIND_REQUEST) {
+        return v->st.has_assignee ? v->st.assignee : NULL;
+    }
+    for (size_t i = v->st.n_responses; i-- > 0;) {
+        const struct nb_state_response *r = &v->st.responses[i];
+        if (r->assignment.present && r->status != NB_RESPONSE_WITHDRAWN) {
+            return r->author;
+        }
+    }
+    return NULL;
+}
+
+static bool any_sealed(const struct root_view *v)
+{
+    if (v->st.kind == NB_KIND_REQUEST) {
+        return v->st.has_assignee && v->st.sealed;
+    }
+    for (size_t i = 0; i < v->st.n_responses; i++) {
+        if (v->st.responses[i].sealed) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The thanks written with the confirmation, if any. */
+static const struct nb_record *confirmation_of(const struct root_view *v)
+{
+    if (v->st.kind == NB_KIND_REQUEST) {
+        return v->st.confirmation.present ? root_find(v, v->st.confirmation.id) : NULL;
+    }
+    for (size_t i = v->st.n_responses; i-- > 0;) {
+        if (v->st.responses[i].confirmation.present) {
+            return root_find(v, v->st.responses[i].confirmation.id);
+        }
+    }
+    return NULL;
+}
+
+static void show_json(struct ctx *ctx, const struct root_view *v, const char *contact)
+{
+    struct json *j = &ctx->j;
+    const struct nb_record *r = &v->root.rec;
+    const uint8_t *assigned = assigned_member(v);
+    const struct nb_record *conf = confirmation_of(v);
+
+    json_object_begin(j);
+    json_key(j, "id");
+    json_string(j, v->root.hex);
+    json_key(j, "kind");
+    json_string(j, nb_kind_name(r->kind));
+    json_key(j, "status");
+    json_string(j, nb_status_name(v->st.status));
+    json_text(j, "title", r->title);
+    json_text(j, "details", r->details);
+    json_key(j, "category");
+    json_string(j, nb_category_name(r->category) != NULL ? nb_category_name(r->category) : "other");
+    json_key(j, "urgency");
+    if (NB_HAS(r, NB_F_URGENCY)) {
+        json_string(j, nb_urgency_name(r->urgency));
+    } else {
+        json_null(j);
+    }
+    json_key(j, "mode");
+    if (NB_HAS(r, NB_F_MODE)) {
+        json_string(j, nb_mode_name(r->mode));
+    } else {
+        json_null(j);
+    }
+    json_key(j, "when");
+    if (NB_HAS(r, NB_F_WHEN)) {
+        json_string_n(j, r->when.ptr, r->when.len);
+    } else {
+        json_null(j);
+    }
+    json_text(j, "area", r->area);
+    json_key(j, "languages");
+    json_array_begin(j);
+    for (size_t i = 0; i < r->n_languages; i++) {
+        json_string_n(j, r->languages[i].ptr, r->languages[i].len);
+    }
+    json_array_end(j);
+    json_key(j, "tags");
+    json_array_begin(j);
+    for (size_t i = 0; i < r->n_tags; i++) {
+        json_string_n(j, r->tags[i].ptr, r->tags[i].len);
+    }
+    json_array_end(j);
+    json_key(j, "on_behalf_of");
+    if (NB_HAS(r, NB_F_ON_BEHALF_OF)) {
+        json_string_n(j, r->on_behalf_of.ptr, r->on_behalf_of.len);
+    } else {
+        json_null(j);
+    }
+    json_key(j, "author");
+    json_member(j, r->author);
+    json_key(j, "created_at");
+    json_uint(j, r->created_at);
+    json_key(j, "expires_at");
+    json_uint(j, v->st.expires_at);
+    json_key(j, "responses");
+    json_array_begin(j);
+    for (size_t i = 0; i < v->st.n_responses; i++) {
+        const struct nb_state_response *s = &v->st.responses[i];
+        const struct nb_record *rr = root_find(v, s->id);
+        json_object_begin(j);
+        json_id(j, "id", s->id);
+        json_key(j, "author");
+        json_member(j, s->author);
+        json_key(j, "note");
+        if (rr != NULL && NB_HAS(rr, NB_F_NOTE)) {
+            json_string_n(j, rr->note.ptr, rr->note.len);
+        } else {
+            json_null(j);
+        }
+        json_key(j, "created_at");
+        json_uint(j, s->created_at);
+        json_key(j, "state");
+        json_string(j, nb_response_status_name(s->status));
+        json_key(j, "assignment");
+        if (s->assignment.present) {
+            char hex[NB_ID_SIZE * 2 + 1];
+            nb_hex(s->assignment.id, NB_ID_SIZE, hex);
+            json_string(j, hex);
+        } else {
+            json_null(j);
+        }
+        json_object_end(j);
+    }
+    json_array_end(j);
+    json_key(j, "assigned");
+    if (assigned != NULL) {
+        json_member(j, assigned);
+    } else {
+        json_null(j);
+    }
+    json_key(j, "sealed");
+    json_bool(j, any_sealed(v));
+    if (contact != NULL) {
+        json_key(j, "contact");
+        json_string(j, contact);
+    }
+    json_key(j, "thanks");
+    if (conf != NULL && NB_HAS(conf, NB_F_NOTE) && conf->note.len > 0) {
+        json_string_n(j, conf->note.ptr, conf->note.len);
+    } else {
+        json_null(j);
+    }
+    if (r->kind == NB_KIND_OFFER) {
+        json_key(j, "paused");
+        json_bool(j, v->st.paused);
+    }
+    json_object_end(j);
+    json_finish(j);
+}
+
+static void line(const char *label, const char *value)
+{
+    printf("%-13s %s\n", label, value);
+}
+
+static void line_text(const char *label, struct nb_text t)
+{
+    printf("%-13s %.*s\n", label, (int)t.len, t.ptr);
+}
+
+static void show_human(struct ctx *ctx, const struct root_view *v, const char *contact)
+{
+    const struct nb_record *r = &v->root.rec;
+    const uint8_t *assigned = assigned_member(v);
+    const struct nb_record *conf = confirmation_of(v);
+    char buf[256], who[64], rel[48];
+    size_t live = 0;
+
+    for (size_t i = 0; i < v->st.n_responses; i++) {
+        live += v->st.responses[i].status != NB_RESPONSE_WITHDRAWN;
+    }
+    printf("%s %.8s: %.*s\n", r->kind == NB_KIND_OFFER ? "Offer" : "Request", v->root.hex,
+           (int)r->title.len, r->title.ptr);
+    state_words(nb_status_name(v->st.status), live, assigned, buf, sizeof(buf));
+    line("State:", buf);
+    line("Category:",
+         nb_category_name(r->category) != NULL ? nb_category_name(r->category) : "other");
+    if (NB_HAS(r, NB_F_URGENCY)) {
+        line("Urgency:", nb_urgency_name(r->urgency));
+    }
+    if (NB_HAS(r, NB_F_MODE)) {
+        line("Help:", nb_mode_name(r->mode));
+    }
+    line_text("Area:", r->area);
+    if (NB_HAS(r, NB_F_WHEN)) {
+        line_text("When:", r->when);
+    }
+    if (r->n_languages > 0) {
+        printf("%-13s", "Languages:");
+        for (size_t i = 0; i < r->n_languages; i++) {
+            printf("%s%.*s", i == 0 ? " " : ", ", (int)r->languages[i].len, r->languages[i].ptr);
+        }
+        printf("\n");
+    }
+    if (r->n_tags > 0) {
+        printf("%-13s", "Tags:");
+        for (size_t i = 0; i < r->n_tags; i++) {
+            printf("%s%.*s", i == 0 ? " " : ", ", (int)r->tags[i].len, r->tags[i].ptr);
+        }
+        printf("\n");
+    }
+    if (NB_HAS(r, NB_F_ON_BEHALF_OF)) {
+        line_text("On behalf of:", r->on_behalf_of);
+    }
+    nb_member_key_to_text(r->author, buf);
+    /* Records made in a quick succession carry created_at a second or two
+     * ahead of the clock (see ctx.min_created_at): they were made "just now". */
+    format_relative(ctx->now, r->created_at < ctx->now ? r->created_at : ctx->now, rel,
+                    sizeof(rel));
+    printf("%-13s %s by %s%s\n", "Posted:", rel, buf,
+           ctx->have_key && memcmp(r->author, ctx->pk, NB_KEY_SIZE) == 0 ? " (you)" : "");
+    format_relative(ctx->now, v->st.expires_at, rel, sizeof(rel));
+    printf("%-13s %s%s\n", "Expires:", ctx->now >= v->st.expires_at ? "expired " : "", rel);
+    if (NB_HAS(r, NB_F_DETAILS) && r->details.len > 0) {
+        printf("\n%.*s\n", (int)r->details.len, r->details.ptr);
+    }
+    if (v->st.n_responses > 0) {
+        struct table t;
+        const char *head[] = { "  ID", "MEMBER", "STATE", "WHEN", "NOTE" };
+        table_init(&t, 5);
+        table_add(&t, head);
+        for (size_t i = 0; i < v->st.n_responses; i++) {
+            const struct nb_state_response *s = &v->st.responses[i];
+            const struct nb_record *rr = root_find(v, s->id);
+            char id[16], member[NB_MEMBER_KEY_TEXT_LEN + 8], note[200];
+            char hex[NB_ID_SIZE * 2 + 1];
+            const char *row[5];
+            nb_hex(s->id, NB_ID_SIZE, hex);
+            snprintf(id, sizeof(id), "  %.8s", hex);
+            nb_member_key_to_text(s->author, member);
+            if (ctx->have_key && memcmp(s->author, ctx->pk, NB_KEY_SIZE) == 0) {
+                strcat(member, " (you)");
+            }
+            format_relative(ctx->now, s->created_at < ctx->now ? s->created_at : ctx->now, rel,
+                            sizeof(rel));
+            note[0] = '\0';
+            if (rr != NULL && NB_HAS(rr, NB_F_NOTE)) {
+                shorten(rr->note.ptr, rr->note.len, 40, note, sizeof(note));
+            }
+            row[0] = id;
+            row[1] = member;
+            row[2] = nb_response_status_name(s->status);
+            row[3] = rel;
+            row[4] = note;
+            table_add(&t, row);
+        }
+        printf("\n%s:\n", r->kind == NB_KIND_OFFER ? "Asks" : "Responses");
+        table_print(&t, stdout);
+        table_free(&t);
+    }
+    if (contact != NULL) {
+        printf("\nContact, sealed to you: %s\n", contact);
+        printf("Keep it to yourself; it was shared only so you can help.\n");
+    } else if (any_sealed(v)) {
+        short_member(assigned != NULL ? assigned : r->author, who, sizeof(who));
+        printf("\nContact details are sealed to %s; nobody else can read them.\n", who);
+    }
+    if (conf != NULL && NB_HAS(conf, NB_F_NOTE) && conf->note.len > 0) {
+        printf("Thanks: %.*s\n", (int)conf->note.len, conf->note.ptr);
+    }
+}
+
+int cmd_show(struct ctx *ctx, int argc, char **argv)
+{
+    const char *pos[1];
+    struct root_view v;
+    const struct nb_state_step *mine;
+    char contact[NB_SEALED_MAX];
+    bool opened = false;
+    int rc;
+
+    rc = parse_args(ctx, argc, argv, NULL, pos, 1, 1, "show ID");
+    if (rc != 0) {
+        return rc;
+    }
+    if (check_id(pos[0]) != EXIT_OK) {
+        return EXIT_USAGE;
+    }
+    /* Without an identity `show` still works; it just cannot open sealed parts. */
+    identity_try_load(ctx);
+    rc = session_open(ctx, true);
+    if (rc == EXIT_OK) {
+        rc = root_load(ctx, pos[0], &v);
+    }
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    mine = my_assignment(ctx, &v);
+    if (mine != NULL) {
+        opened = open_contact(ctx, &v, mine, contact, sizeof(contact));
+    }
+    if (ctx->json) {
+        show_json(ctx, &v, opened ? contact : NULL);
+    } else {
+        show_human(ctx, &v, opened ? contact : NULL);
+    }
+    sodium_memzero(contact, sizeof(contact));
+    root_free(&v);
+    return EXIT_OK;
+}

@@ -1,0 +1,139 @@
+/*
+ * `noaber status`: what the node holds and whether it is in sync with its peers.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <noaber/error.h>
+
+#include "client.h"
+
+/* Writes any reply value as JSON: bin as lowercase hex, nil as null. */
+static void json_value(struct json *j, const msgpack_object *o, int depth)
+{
+    char hex[2 * 64 + 1];
+
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        json_null(j);
+        break;
+    case MSGPACK_OBJECT_BOOLEAN:
+        json_bool(j, o->via.boolean);
+        break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        json_uint(j, o->via.u64);
+        break;
+    case MSGPACK_OBJECT_STR:
+        if (nb_utf8_check(o->via.str.ptr, o->via.str.size, NB_UTF8_NEWLINE) == 0) {
+            json_string_n(j, o->via.str.ptr, o->via.str.size);
+        } else {
+            json_null(j);
+        }
+        break;
+    case MSGPACK_OBJECT_BIN:
+        if (o->via.bin.size <= 64) {
+            nb_hex((const uint8_t *)o->via.bin.ptr, o->via.bin.size, hex);
+            json_string(j, hex);
+        } else {
+            json_null(j);
+        }
+        break;
+    case MSGPACK_OBJECT_ARRAY:
+        json_array_begin(j);
+        for (uint32_t i = 0; i < o->via.array.size && depth < 8; i++) {
+            json_value(j, &o->via.array.ptr[i], depth + 1);
+        }
+        json_array_end(j);
+        break;
+    case MSGPACK_OBJECT_MAP:
+        json_object_begin(j);
+        for (uint32_t i = 0; i < o->via.map.size && depth < 8; i++) {
+            const msgpack_object *k = &o->via.map.ptr[i].key;
+            char key[64];
+            if (k->type != MSGPACK_OBJECT_STR || k->via.str.size >= sizeof(key)) {
+                continue;
+            }
+            memcpy(key, k->via.str.ptr, k->via.str.size);
+            key[k->via.str.size] = '\0';
+            json_key(j, key);
+            json_value(j, &o->via.map.ptr[i].val, depth + 1);
+        }
+        json_object_end(j);
+        break;
+    default:
+        json_null(j);
+    }
+}
+
+int cmd_status(struct ctx *ctx, int argc, char **argv)
+{
+    struct ctl_req req;
+    struct ctl_reply reply;
+    const msgpack_object *r;
+    int rc;
+
+    rc = parse_args(ctx, argc, argv, NULL, NULL, 0, 0, "status");
+    if (rc != 0) {
+        return rc;
+    }
+    rc = session_open(ctx, false);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    ctl_req_begin(&ctx->ctl, &req, "status", 0);
+    rc = ctl_call(&ctx->ctl, &req, &reply);
+    if (rc != 0) {
+        return call_failure(ctx, rc);
+    }
+    if (!reply.ok || reply.result == NULL || reply.result->type != MSGPACK_OBJECT_MAP) {
+        rc = reply.ok ? fail(EXIT_ERROR, "noaberd's status reply is not a map.")
+                      : reply_failure(ctx, &reply, "the status");
+        ctl_reply_free(&reply);
+        return rc;
+    }
+    r = reply.result;
+    if (ctx->json) {
+        /* Every field the daemon reports, then what only the client knows. */
+        json_object_begin(&ctx->j);
+        for (uint32_t i = 0; i < r->via.map.size; i++) {
+            const msgpack_object *k = &r->via.map.ptr[i].key;
+            char key[64];
+            if (k->type != MSGPACK_OBJECT_STR || k->via.str.size >= sizeof(key)) {
+                continue;
+            }
+            memcpy(key, k->via.str.ptr, k->via.str.size);
+            key[k->via.str.size] = '\0';
+            if (strcmp(key, "socket") == 0) {
+                continue;
+            }
+            json_key(&ctx->j, key);
+            json_value(&ctx->j, &r->via.map.ptr[i].val, 1);
+        }
+        json_key(&ctx->j, "socket");
+        json_string(&ctx->j, ctx->ctl.path);
+        json_object_end(&ctx->j);
+        json_finish(&ctx->j);
+    } else {
+        char name[NB_NAME_MAX * 4 + 1], dir[1024];
+        uint8_t id[NB_NEIGHBOURHOOD_ID_SIZE];
+        char hex[NB_NEIGHBOURHOOD_ID_SIZE * 2 + 1];
+        ctl_get_str(r, "neighbourhood", name, sizeof(name));
+        ctl_get_str(r, "data_dir", dir, sizeof(dir));
+        if (ctl_get_bin_exact(r, "neighbourhood_id", id, sizeof(id)) == 0) {
+            nb_hex(id, sizeof(id), hex);
+            printf("%-15s %s (id %.16s)\n", "Neighbourhood:", name, hex);
+        } else {
+            printf("%-15s none yet (`noaber neighbourhood create NAME`)\n", "Neighbourhood:");
+        }
+        printf("%-15s %llu\n", "Records:", (unsigned long long)ctl_get_uint(r, "records", 0));
+        printf("%-15s %llu\n", "Peers:", (unsigned long long)ctl_get_uint(r, "peers", 0));
+        printf("%-15s %s\n", "In sync:", ctl_get_bool(r, "in_sync", false) ? "yes" : "not yet");
+        if (dir[0] != '\0') {
+            printf("%-15s %s\n", "Data:", dir);
+        }
+        printf("%-15s %s\n", "Socket:", ctx->ctl.path);
+    }
+    ctl_reply_free(&reply);
+    return EXIT_OK;
+}

@@ -1,0 +1,302 @@
+/*
+ * noaber, the client a neighbour or an operator uses.  This file is the
+ * command table, the argument parser shared by every command, and the help.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include <noaber/identity.h>
+
+#include "client.h"
+
+static const char usage_text[] =
+    "usage: noaber [--json] [--socket PATH] [--identity FILE] COMMAND [ARGS]\n"
+    "\n"
+    "Your identity:\n"
+    "  id new                     create your member key (kept in an 0600 file)\n"
+    "  id show                    print your member key (nbm1...) to share\n"
+    "\n"
+    "Asking and offering help:\n"
+    "  ask --title T --category C --area A [--details D] [--urgency U] [--when W]\n"
+    "      [--expires DURATION] [--languages L,L] [--tags T,T]\n"
+    "      [--mode in-person|remote|either] [--on-behalf-of NAME]\n"
+    "  offer ...                  a standing offer, same options as ask\n"
+    "  list [--kind K] [--status S] [--category C] [--area A] [--mine]\n"
+    "  show ID                    one request or offer with its responses\n"
+    "  respond ID [--note N]      offer to help with a request, or ask for an offer\n"
+    "  withdraw ID                withdraw your response to ID, or your offer ID\n"
+    "  assign ID MEMBER [--contact TEXT]\n"
+    "                             pick a helper (or, on your offer, an asker); the\n"
+    "                             contact is sealed so only MEMBER can read it\n"
+    "  done ID                    say the task is done (the helper)\n"
+    "  confirm ID [--thanks TEXT] confirm it was done (the one helped)\n"
+    "  cancel ID                  cancel your request\n"
+    "  retract ID                 delete one of your records everywhere\n"
+    "  pause ID, resume ID        pause or resume your standing offer\n"
+    "\n"
+    "The node:\n"
+    "  neighbourhood create NAME  start a neighbourhood on this node\n"
+    "  watch                      print new records as they arrive\n"
+    "  status                     the node's neighbourhood, records and peers\n"
+    "  help                       this text\n"
+    "\n"
+    "IDs may be shortened to any unique prefix of at least 4 hex digits.\n"
+    "DURATION is a number and a unit: 90m, 12h, 3d, 2w (default 7d, at most 90 days).\n"
+    "Categories: groceries transport meals company paperwork repairs care childcare\n"
+    "pets other.  Urgency: today this-week this-month whenever.\n"
+    "\n"
+    "Options, before or after the command:\n"
+    "  --json             print JSON instead of text\n"
+    "  --socket PATH      the daemon's socket (or NOABER_SOCKET; default\n"
+    "                     $XDG_RUNTIME_DIR/noaber/noaberd.sock, then\n"
+    "                     $XDG_DATA_HOME/noaber/noaberd.sock, then /run/noaber/noaberd.sock)\n"
+    "  --identity FILE    your identity file (or NOABER_IDENTITY; default\n"
+    "                     $XDG_CONFIG_HOME/noaber/identity)\n"
+    "\n"
+    "Exit codes: 0 ok, 1 other error, 2 usage error, 3 noaberd unreachable,\n"
+    "4 refused by noaberd (the reason is printed).\n";
+
+struct command {
+    const char *group; /* "id", "neighbourhood", or NULL for one-word commands */
+    const char *name;
+    int (*run)(struct ctx *ctx, int argc, char **argv);
+};
+
+static const struct command commands[] = {
+    { "id", "new", cmd_id_new },
+    { "id", "show", cmd_id_show },
+    { "neighbourhood", "create", cmd_neighbourhood_create },
+    { NULL, "ask", cmd_ask },
+    { NULL, "offer", cmd_offer },
+    { NULL, "list", cmd_list },
+    { NULL, "show", cmd_show },
+    { NULL, "respond", cmd_respond },
+    { NULL, "withdraw", cmd_withdraw },
+    { NULL, "assign", cmd_assign },
+    { NULL, "done", cmd_done },
+    { NULL, "confirm", cmd_confirm },
+    { NULL, "cancel", cmd_cancel },
+    { NULL, "retract", cmd_retract },
+    { NULL, "pause", cmd_pause },
+    { NULL, "resume", cmd_resume },
+    { NULL, "watch", cmd_watch },
+    { NULL, "status", cmd_status },
+};
+
+int fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("noaber: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+/* Handles a global option at argv[*i]; returns 1 if it was one, -1 on error. */
+static int global_option(struct ctx *ctx, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    const char **target = NULL;
+    const char *name = NULL;
+    size_t n;
+
+    if (strcmp(a, "--json") == 0) {
+        ctx->json = true;
+        return 1;
+    }
+    if (strncmp(a, "--socket", 8) == 0 && (a[8] == '\0' || a[8] == '=')) {
+        target = &ctx->socket;
+        name = "--socket";
+    } else if (strncmp(a, "--identity", 10) == 0 && (a[10] == '\0' || a[10] == '=')) {
+        target = &ctx->identity;
+        name = "--identity";
+    } else {
+        return 0;
+    }
+    n = strlen(name);
+    if (a[n] == '=') {
+        *target = a + n + 1;
+    } else if (*i + 1 < argc) {
+        *target = argv[++*i];
+    } else {
+        fail(EXIT_USAGE, "%s needs a value.", name);
+        return -1;
+    }
+    if ((*target)[0] == '\0') {
+        fail(EXIT_USAGE, "%s needs a non-empty value.", name);
+        return -1;
+    }
+    return 1;
+}
+
+static void print_command_usage(const char *usage)
+{
+    fprintf(stderr, "usage: noaber %s\n", usage);
+}
+
+int parse_args(struct ctx *ctx, int argc, char **argv, const struct opt *opts, const char **pos,
+               size_t min_pos, size_t max_pos, const char *usage)
+{
+    size_t npos = 0;
+    bool only_positional = false;
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int g;
+
+        if (only_positional || a[0] != '-' || a[1] == '\0') {
+            if (npos >= max_pos) {
+                fail(EXIT_USAGE, "unexpected argument \"%s\".", a);
+                print_command_usage(usage);
+                return EXIT_USAGE;
+            }
+            pos[npos++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_positional = true;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("usage: noaber %s\n", usage);
+            return -1;
+        }
+        g = global_option(ctx, argc, argv, &i);
+        if (g < 0) {
+            return EXIT_USAGE;
+        }
+        if (g > 0) {
+            continue;
+        }
+        if (strncmp(a, "--", 2) == 0) {
+            const char *name = a + 2;
+            const char *eq = strchr(name, '=');
+            size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+            const struct opt *o = NULL;
+
+            for (const struct opt *p = opts; p != NULL && p->name != NULL; p++) {
+                if (strlen(p->name) == len && strncmp(p->name, name, len) == 0) {
+                    o = p;
+                    break;
+                }
+            }
+            if (o == NULL) {
+                fail(EXIT_USAGE, "unknown option \"%s\" for %s.", a, ctx->command);
+                print_command_usage(usage);
+                return EXIT_USAGE;
+            }
+            if (o->flag != NULL) {
+                if (eq != NULL) {
+                    fail(EXIT_USAGE, "--%s takes no value.", o->name);
+                    return EXIT_USAGE;
+                }
+                *o->flag = true;
+            } else if (eq != NULL) {
+                *o->value = eq + 1;
+            } else if (i + 1 < argc) {
+                *o->value = argv[++i];
+            } else {
+                fail(EXIT_USAGE, "--%s needs a value.", o->name);
+                print_command_usage(usage);
+                return EXIT_USAGE;
+            }
+            continue;
+        }
+        fail(EXIT_USAGE, "unknown option \"%s\" for %s.", a, ctx->command);
+        print_command_usage(usage);
+        return EXIT_USAGE;
+    }
+    if (npos < min_pos) {
+        fail(EXIT_USAGE, "%s needs more arguments.", ctx->command);
+        print_command_usage(usage);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static void ctx_done(struct ctx *ctx)
+{
+    if (ctx->connected) {
+        ctl_close(&ctx->ctl);
+        ctx->connected = false;
+    }
+    /* The secret key lives in this process only as long as the command. */
+    sodium_memzero(ctx->sk, sizeof(ctx->sk));
+    ctx->have_key = false;
+}
+
+int main(int argc, char **argv)
+{
+    struct ctx ctx;
+    const struct command *cmd = NULL;
+    char command_name[64];
+    int i = 1;
+    int rc;
+
+    memset(&ctx, 0, sizeof(ctx));
+    json_init(&ctx.j, stdout);
+    ctx.now = (uint64_t)time(NULL);
+
+    /* Global options may come before the command as well as after it. */
+    for (; i < argc; i++) {
+        int g = global_option(&ctx, argc, argv, &i);
+        if (g < 0) {
+            return EXIT_USAGE;
+        }
+        if (g == 0) {
+            break;
+        }
+    }
+    if (i >= argc) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0 ||
+        strcmp(argv[i], "-h") == 0) {
+        fputs(usage_text, stdout);
+        return EXIT_OK;
+    }
+    for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+        const struct command *c = &commands[k];
+        if (c->group == NULL && strcmp(argv[i], c->name) == 0) {
+            cmd = c;
+            break;
+        }
+        if (c->group != NULL && strcmp(argv[i], c->group) == 0 && i + 1 < argc &&
+            strcmp(argv[i + 1], c->name) == 0) {
+            cmd = c;
+            break;
+        }
+    }
+    if (cmd == NULL) {
+        bool group = strcmp(argv[i], "id") == 0 || strcmp(argv[i], "neighbourhood") == 0;
+        if (group) {
+            fail(EXIT_USAGE, "\"%s\" needs a subcommand: %s.", argv[i],
+                 strcmp(argv[i], "id") == 0 ? "new or show" : "create");
+        } else {
+            fail(EXIT_USAGE, "unknown command \"%s\"; `noaber help` lists them.", argv[i]);
+        }
+        return EXIT_USAGE;
+    }
+    if (cmd->group != NULL) {
+        snprintf(command_name, sizeof(command_name), "%s %s", cmd->group, cmd->name);
+        i += 2;
+    } else {
+        snprintf(command_name, sizeof(command_name), "%s", cmd->name);
+        i += 1;
+    }
+    ctx.command = command_name;
+    if (nb_init() != 0) {
+        return fail(EXIT_ERROR, "the cryptography library failed to start.");
+    }
+    rc = cmd->run(&ctx, argc - i, argv + i);
+    ctx_done(&ctx);
+    return rc < 0 ? EXIT_OK : rc;
+}

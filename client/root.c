@@ -1,0 +1,100 @@
+/*
+ * Loading a request or offer with its timeline and deriving its state with
+ * libnoaber, so the client shows exactly what every node would derive.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <noaber/error.h>
+
+#include "client.h"
+
+/* Responses, assignments and the rest point at their root through targets. */
+#define TARGET_HOPS_MAX 3
+
+int root_load(struct ctx *ctx, const char *prefix, struct root_view *ret)
+{
+    struct fetched cur;
+    int rc;
+
+    memset(ret, 0, sizeof(*ret));
+    rc = fetch_record(ctx, prefix, &cur);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    for (int hop = 0; cur.rec.kind != NB_KIND_REQUEST && cur.rec.kind != NB_KIND_OFFER; hop++) {
+        char target[NB_ID_SIZE * 2 + 1];
+        struct fetched next;
+
+        if (!NB_HAS(&cur.rec, NB_F_TARGET) || hop == TARGET_HOPS_MAX) {
+            rc = fail(EXIT_ERROR, "%.8s is a %s, not a request or an offer.", cur.hex,
+                      nb_kind_name(cur.rec.kind) != NULL ? nb_kind_name(cur.rec.kind) : "record");
+            fetched_free(&cur);
+            goto fail;
+        }
+        nb_hex(cur.rec.target, NB_ID_SIZE, target);
+        rc = fetch_record(ctx, target, &next);
+        if (rc != EXIT_OK) {
+            fetched_free(&cur);
+            goto fail;
+        }
+        /* Keep the record the user named; intermediate hops are not needed. */
+        if (!ret->has_given) {
+            ret->given = cur;
+            ret->has_given = true;
+        } else {
+            fetched_free(&cur);
+        }
+        cur = next;
+    }
+    ret->root = cur;
+
+    ret->n_related = ret->root.ntimeline;
+    ret->related = calloc(ret->n_related + 1, sizeof(*ret->related));
+    ret->related_ids = calloc(ret->n_related + 1, sizeof(*ret->related_ids));
+    if (ret->related == NULL || ret->related_ids == NULL) {
+        rc = fail(EXIT_ERROR, "out of memory.");
+        goto fail;
+    }
+    ret->n_related = 0;
+    for (size_t i = 0; i < ret->root.ntimeline; i++) {
+        if (timeline_record(&ret->root, i, &ret->related[ret->n_related],
+                            ret->related_ids[ret->n_related]) == 0) {
+            ret->n_related++;
+        }
+    }
+    rc = nb_state_derive(&ret->root.rec, ret->root.id, ret->related,
+                         (const uint8_t(*)[NB_ID_SIZE])ret->related_ids, ret->n_related,
+                         ctx->daemon_now != 0 ? ctx->daemon_now : ctx->now, &ret->st);
+    if (rc != 0) {
+        rc = fail(EXIT_ERROR, "the state of %.8s cannot be derived: %s.", ret->root.hex,
+                  nb_strerror(rc));
+        goto fail;
+    }
+    return EXIT_OK;
+fail:
+    root_free(ret);
+    return rc;
+}
+
+void root_free(struct root_view *v)
+{
+    nb_state_free(&v->st);
+    free(v->related);
+    free(v->related_ids);
+    fetched_free(&v->root);
+    if (v->has_given) {
+        fetched_free(&v->given);
+    }
+    memset(v, 0, sizeof(*v));
+}
+
+const struct nb_record *root_find(const struct root_view *v, const uint8_t id[NB_ID_SIZE])
+{
+    for (size_t i = 0; i < v->n_related; i++) {
+        if (memcmp(v->related_ids[i], id, NB_ID_SIZE) == 0) {
+            return &v->related[i];
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,309 @@
+/*
+ * What most commands share: the hello, fetching a record by id prefix,
+ * signing and submitting a record, and turning daemon errors into sentences
+ * and exit codes.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <noaber/error.h>
+#include <noaber/identity.h>
+
+#include "client.h"
+
+int call_failure(struct ctx *ctx, int rc)
+{
+    switch (rc) {
+    case CTL_ECLOSED:
+        return fail(EXIT_ERROR, "noaberd at %s closed the connection before it answered.",
+                    ctx->ctl.path);
+    case CTL_EPROTO:
+        return fail(EXIT_ERROR,
+                    "noaberd at %s sent a reply this client cannot read (a different "
+                    "version?).",
+                    ctx->ctl.path);
+    default:
+        return fail(EXIT_ERROR, "talking to noaberd at %s failed: %s.", ctx->ctl.path,
+                    nb_strerror(rc));
+    }
+}
+
+int reply_failure(struct ctx *ctx, const struct ctl_reply *reply, const char *what)
+{
+    const char *msg = reply->message[0] != '\0' ? reply->message : reply->error;
+
+    if (strcmp(reply->error, "refused") == 0 || strcmp(reply->error, "invalid_record") == 0 ||
+        strcmp(reply->error, "gone") == 0) {
+        return fail(EXIT_REFUSED, "noaberd refused %s: %s", what, msg);
+    }
+    if (strcmp(reply->error, "not_found") == 0) {
+        return fail(EXIT_ERROR, "%s: nothing on this node has that id (%s).", what, msg);
+    }
+    if (strcmp(reply->error, "ambiguous") == 0) {
+        return fail(EXIT_ERROR, "%s: the id prefix matches several records; type more digits.",
+                    what);
+    }
+    return fail(EXIT_ERROR, "noaberd could not do %s: %s (%s).", what, msg, reply->error);
+}
+
+int session_open(struct ctx *ctx, bool need_neighbourhood)
+{
+    struct ctl_req req;
+    struct ctl_reply reply;
+    const msgpack_object *r;
+    int rc;
+
+    if (ctl_connect(&ctx->ctl, ctx->socket) != 0) {
+        ctl_print_unreachable(&ctx->ctl);
+        return EXIT_UNREACHABLE;
+    }
+    ctx->connected = true;
+    ctl_req_begin(&ctx->ctl, &req, "hello", 0);
+    rc = ctl_call(&ctx->ctl, &req, &reply);
+    if (rc != 0) {
+        return call_failure(ctx, rc);
+    }
+    if (!reply.ok) {
+        rc = reply_failure(ctx, &reply, "the hello");
+        ctl_reply_free(&reply);
+        return rc;
+    }
+    r = reply.result;
+    ctx->daemon_now = ctl_get_uint(r, "now", 0);
+    ctx->have_neighbourhood = ctl_get_bin_exact(r, "neighbourhood_id", ctx->neighbourhood_id,
+                                                NB_NEIGHBOURHOOD_ID_SIZE) == 0;
+    ctl_get_str(r, "neighbourhood", ctx->neighbourhood, sizeof(ctx->neighbourhood));
+    ctl_reply_free(&reply);
+    if (need_neighbourhood && !ctx->have_neighbourhood) {
+        return fail(EXIT_ERROR,
+                    "the node at %s has no neighbourhood yet; an operator creates one with "
+                    "`noaber neighbourhood create NAME`.",
+                    ctx->ctl.path);
+    }
+    return EXIT_OK;
+}
+
+static bool is_hex(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (!isxdigit((unsigned char)*s)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Makes the next record sort after one created at `t`. */
+static void after(struct ctx *ctx, uint64_t t)
+{
+    if (t + 1 > ctx->min_created_at) {
+        ctx->min_created_at = t + 1;
+    }
+}
+
+int check_id(const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (n < 4 || n > NB_ID_SIZE * 2 || !is_hex(prefix)) {
+        return fail(EXIT_USAGE,
+                    "\"%s\" is not a record id: use at least 4 (and at most 64) hex digits, "
+                    "as `noaber list` shows them.",
+                    prefix);
+    }
+    return EXIT_OK;
+}
+
+int fetch_record(struct ctx *ctx, const char *prefix, struct fetched *ret)
+{
+    struct ctl_req req;
+    const msgpack_object *r;
+    const uint8_t *bytes;
+    size_t len;
+    char lower[NB_ID_SIZE * 2 + 1];
+    size_t n = strlen(prefix);
+    int rc;
+
+    memset(ret, 0, sizeof(*ret));
+    if (check_id(prefix) != EXIT_OK) {
+        return EXIT_USAGE;
+    }
+    for (size_t i = 0; i <= n; i++) {
+        lower[i] = (char)tolower((unsigned char)prefix[i]);
+    }
+    ctl_req_begin(&ctx->ctl, &req, "get", 1);
+    if (n == NB_ID_SIZE * 2) {
+        uint8_t id[NB_ID_SIZE];
+        nb_unhex(lower, id, sizeof(id));
+        ctl_req_bin(&req, "record_id", id, sizeof(id));
+    } else {
+        ctl_req_str(&req, "prefix", lower);
+    }
+    rc = ctl_call(&ctx->ctl, &req, &ret->reply);
+    if (rc != 0) {
+        return call_failure(ctx, rc);
+    }
+    if (!ret->reply.ok && strcmp(ret->reply.error, "gone") == 0) {
+        fetched_free(ret);
+        return fail(EXIT_ERROR,
+                    "%s was retracted by its author or has expired; nodes no longer keep it.",
+                    lower);
+    }
+    if (!ret->reply.ok) {
+        char what[96];
+        snprintf(what, sizeof(what), "looking up %s", lower);
+        rc = reply_failure(ctx, &ret->reply, what);
+        fetched_free(ret);
+        return rc;
+    }
+    r = ret->reply.result;
+    if (ctl_get_bin(r, "record", &bytes, &len) != 0 ||
+        ctl_get_bin_exact(r, "id", ret->id, NB_ID_SIZE) != 0 ||
+        nb_record_decode(bytes, len, &ret->rec) != 0) {
+        fetched_free(ret);
+        return fail(EXIT_ERROR, "noaberd sent a record for %s that does not decode.", lower);
+    }
+    nb_hex(ret->id, NB_ID_SIZE, ret->hex);
+    ctl_get_str(r, "status", ret->status, sizeof(ret->status));
+    ret->timeline = ctl_get(r, "timeline");
+    if (ret->timeline != NULL && ret->timeline->type == MSGPACK_OBJECT_ARRAY) {
+        ret->ntimeline = ret->timeline->via.array.size;
+    } else {
+        ret->timeline = NULL;
+    }
+    /* Whatever the member does next acts on this record and its timeline. */
+    after(ctx, ret->rec.created_at);
+    for (size_t i = 0; i < ret->ntimeline; i++) {
+        struct nb_record rec;
+        if (timeline_record(ret, i, &rec, NULL) == 0) {
+            after(ctx, rec.created_at);
+        }
+    }
+    return EXIT_OK;
+}
+
+void fetched_free(struct fetched *f)
+{
+    ctl_reply_free(&f->reply);
+    memset(f, 0, sizeof(*f));
+}
+
+int timeline_record(const struct fetched *f, size_t i, struct nb_record *ret_rec,
+                    uint8_t ret_id[NB_ID_SIZE])
+{
+    const msgpack_object *o;
+    struct nb_record rec;
+
+    if (f->timeline == NULL || i >= f->ntimeline) {
+        return -1;
+    }
+    o = &f->timeline->via.array.ptr[i];
+    if (o->type != MSGPACK_OBJECT_BIN ||
+        nb_record_decode((const uint8_t *)o->via.bin.ptr, o->via.bin.size, &rec) != 0) {
+        return -1;
+    }
+    if (ret_id != NULL) {
+        nb_record_id((const uint8_t *)o->via.bin.ptr, o->via.bin.size, ret_id);
+    }
+    *ret_rec = rec;
+    return 0;
+}
+
+int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
+                  uint8_t ret_id[NB_ID_SIZE])
+{
+    uint8_t buf[NB_RECORD_MAX];
+    uint8_t id[NB_ID_SIZE];
+    uint8_t echoed[NB_ID_SIZE];
+    char hex[NB_ID_SIZE * 2 + 1];
+    size_t len = 0;
+    struct ctl_req req;
+    struct ctl_reply reply;
+    int rc;
+
+    memcpy(rec->author, ctx->pk, NB_KEY_SIZE);
+    rec->created_at = ctx->now > ctx->min_created_at ? ctx->now : ctx->min_created_at;
+    rc = nb_record_sign(rec, ctx->sk, ctx->neighbourhood_id, buf, &len);
+    if (rc == NB_EFIELD || rc == NB_EUTF8 || rc == NB_ETOOBIG || rc == NB_EEXPIRY) {
+        return fail(EXIT_USAGE,
+                    "the %s is not valid: %s.  Limits: title 1-%d bytes, details %d, area "
+                    "1-%d, when %d, note %d, name %d, up to %d tags of %d and %d languages; "
+                    "no control characters (details may have line breaks).",
+                    kind_words(rec->kind), nb_strerror(rc), NB_TITLE_MAX, NB_DETAILS_MAX,
+                    NB_AREA_MAX, NB_WHEN_MAX, NB_NOTE_MAX, NB_NAME_MAX, NB_TAGS_MAX, NB_TAG_MAX,
+                    NB_LANGUAGES_MAX);
+    }
+    if (rc != 0) {
+        return fail(EXIT_ERROR, "the %s cannot be signed: %s.", kind_words(rec->kind),
+                    nb_strerror(rc));
+    }
+    ctl_req_begin(&ctx->ctl, &req, "submit", 1);
+    ctl_req_bin(&req, "record", buf, len);
+    rc = ctl_call(&ctx->ctl, &req, &reply);
+    if (rc != 0) {
+        return call_failure(ctx, rc);
+    }
+    if (!reply.ok) {
+        char what[64];
+        snprintf(what, sizeof(what), "the %s", kind_words(rec->kind));
+        rc = reply_failure(ctx, &reply, what);
+        ctl_reply_free(&reply);
+        return rc;
+    }
+    /* The id is ours to compute; the daemon's echo must agree with it. */
+    nb_record_id(buf, len, id);
+    if (ctl_get_bin_exact(reply.result, "id", echoed, NB_ID_SIZE) == 0 &&
+        memcmp(echoed, id, NB_ID_SIZE) != 0) {
+        ctl_reply_free(&reply);
+        return fail(EXIT_ERROR, "noaberd stored the %s under an unexpected id.",
+                    kind_words(rec->kind));
+    }
+    ctl_reply_free(&reply);
+    if (ret_id != NULL) {
+        memcpy(ret_id, id, NB_ID_SIZE);
+    }
+    nb_hex(id, NB_ID_SIZE, hex);
+    if (ctx->json) {
+        json_object_begin(&ctx->j);
+        json_key(&ctx->j, "id");
+        json_string(&ctx->j, hex);
+        json_object_end(&ctx->j);
+        json_finish(&ctx->j);
+    } else if (human != NULL) {
+        printf("%s (id %.8s).\n", human, hex);
+    }
+    return EXIT_OK;
+}
+
+const char *kind_words(unsigned kind)
+{
+    switch (kind) {
+    case NB_KIND_DONE_CLAIM:
+        return "done claim";
+    case NB_KIND_PAUSE:
+        return "pause";
+    default:
+        return nb_kind_name(kind) != NULL ? nb_kind_name(kind) : "record";
+    }
+}
+
+void set_text(struct nb_text *t, const char *s)
+{
+    t->ptr = s;
+    t->len = strlen(s);
+}
+
+void short_member(const uint8_t pk[NB_KEY_SIZE], char *buf, size_t size)
+{
+    char text[NB_MEMBER_KEY_TEXT_LEN + 1];
+    nb_member_key_to_text(pk, text);
+    snprintf(buf, size, "%.12s\xe2\x80\xa6", text);
+}
+
+void print_safety_hints(FILE *out)
+{
+    fputs("Safe practice: don't announce that a house will be empty; never hand over keys or\n"
+          "bank cards; work in pairs for tasks inside someone's home; refer medical care to\n"
+          "professionals.\n",
+          out);
+}

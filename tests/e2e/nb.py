@@ -1,0 +1,424 @@
+"""Shared helpers for Noaber's end-to-end tests (python3 standard library only).
+
+They drive the real binaries from NOABER_BUILD_ROOT: `Node` runs one noaberd in
+a temporary directory and always kills it; `Member` runs noaber with its own
+identity file against that node; `Control` speaks the control API directly
+(docs/control-api.md), for what the client would never send.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BUILD_ROOT = os.environ.get("NOABER_BUILD_ROOT", "")
+NOABERD = os.path.join(BUILD_ROOT, "daemon", "noaberd")
+NOABER = os.path.join(BUILD_ROOT, "client", "noaber")
+
+# Exit codes of noaber (docs/client.md).
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REFUSED = 0, 1, 2, 3, 4
+
+
+def require_binaries():
+    for exe in (NOABERD, NOABER):
+        if not os.access(exe, os.X_OK):
+            sys.exit("e2e: %s is not built (set NOABER_BUILD_ROOT to the build directory)" % exe)
+
+
+# --- msgpack, just enough for the control API ---------------------------------
+
+
+def mp_pack(v):
+    if v is None:
+        return b"\xc0"
+    if v is True:
+        return b"\xc3"
+    if v is False:
+        return b"\xc2"
+    if isinstance(v, int):
+        if v < 0:
+            raise ValueError("negative integers are not used by the control API")
+        if v < 0x80:
+            return bytes([v])
+        if v < 0x100:
+            return b"\xcc" + struct.pack(">B", v)
+        if v < 0x10000:
+            return b"\xcd" + struct.pack(">H", v)
+        if v < 0x100000000:
+            return b"\xce" + struct.pack(">I", v)
+        return b"\xcf" + struct.pack(">Q", v)
+    if isinstance(v, str):
+        b = v.encode()
+        if len(b) < 32:
+            return bytes([0xA0 | len(b)]) + b
+        if len(b) < 0x100:
+            return b"\xd9" + struct.pack(">B", len(b)) + b
+        if len(b) < 0x10000:
+            return b"\xda" + struct.pack(">H", len(b)) + b
+        return b"\xdb" + struct.pack(">I", len(b)) + b
+    if isinstance(v, (bytes, bytearray)):
+        if len(v) < 0x100:
+            return b"\xc4" + struct.pack(">B", len(v)) + bytes(v)
+        if len(v) < 0x10000:
+            return b"\xc5" + struct.pack(">H", len(v)) + bytes(v)
+        return b"\xc6" + struct.pack(">I", len(v)) + bytes(v)
+    if isinstance(v, (list, tuple)):
+        head = bytes([0x90 | len(v)]) if len(v) < 16 else b"\xdc" + struct.pack(">H", len(v))
+        return head + b"".join(mp_pack(x) for x in v)
+    if isinstance(v, dict):
+        head = bytes([0x80 | len(v)]) if len(v) < 16 else b"\xde" + struct.pack(">H", len(v))
+        return head + b"".join(mp_pack(k) + mp_pack(x) for k, x in v.items())
+    raise TypeError("cannot pack %r" % type(v))
+
+
+def mp_unpack(data):
+    """Decodes one msgpack object; raises ValueError on anything else."""
+    v, end = _unpack(data, 0, 0)
+    if end != len(data):
+        raise ValueError("trailing bytes")
+    return v
+
+
+def _take(data, pos, n):
+    if pos + n > len(data):
+        raise ValueError("truncated")
+    return data[pos : pos + n], pos + n
+
+
+def _unpack(data, pos, depth):
+    if depth > 32:
+        raise ValueError("too deep")
+    b, pos = _take(data, pos, 1)
+    t = b[0]
+    if t < 0x80:
+        return t, pos
+    if t >= 0xE0:
+        return t - 0x100, pos
+    if 0x80 <= t <= 0x8F:
+        return _map(data, pos, t & 0x0F, depth)
+    if 0x90 <= t <= 0x9F:
+        return _array(data, pos, t & 0x0F, depth)
+    if 0xA0 <= t <= 0xBF:
+        s, pos = _take(data, pos, t & 0x1F)
+        return s.decode(), pos
+    if t == 0xC0:
+        return None, pos
+    if t == 0xC2:
+        return False, pos
+    if t == 0xC3:
+        return True, pos
+    sizes = {0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q", 0xD0: ">b", 0xD1: ">h", 0xD2: ">i", 0xD3: ">q"}
+    if t in sizes:
+        fmt = sizes[t]
+        raw, pos = _take(data, pos, struct.calcsize(fmt))
+        return struct.unpack(fmt, raw)[0], pos
+    lens = {0xC4: ">B", 0xC5: ">H", 0xC6: ">I", 0xD9: ">B", 0xDA: ">H", 0xDB: ">I"}
+    if t in lens:
+        fmt = lens[t]
+        raw, pos = _take(data, pos, struct.calcsize(fmt))
+        n = struct.unpack(fmt, raw)[0]
+        body, pos = _take(data, pos, n)
+        return (bytes(body) if t in (0xC4, 0xC5, 0xC6) else body.decode()), pos
+    if t in (0xDC, 0xDD, 0xDE, 0xDF):
+        fmt = ">H" if t in (0xDC, 0xDE) else ">I"
+        raw, pos = _take(data, pos, struct.calcsize(fmt))
+        n = struct.unpack(fmt, raw)[0]
+        if n > len(data) - pos:
+            raise ValueError("count larger than the input")
+        return (_array if t in (0xDC, 0xDD) else _map)(data, pos, n, depth)
+    raise ValueError("unsupported msgpack type 0x%02x" % t)
+
+
+def _array(data, pos, n, depth):
+    out = []
+    for _ in range(n):
+        v, pos = _unpack(data, pos, depth + 1)
+        out.append(v)
+    return out, pos
+
+
+def _map(data, pos, n, depth):
+    out = {}
+    for _ in range(n):
+        k, pos = _unpack(data, pos, depth + 1)
+        v, pos = _unpack(data, pos, depth + 1)
+        out[k] = v
+    return out, pos
+
+
+class Control:
+    """A raw control-API connection, for tests that bypass the client."""
+
+    def __init__(self, path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
+            raise
+        self.next_id = 1
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send_frame(self, body):
+        self.sock.sendall(struct.pack(">I", len(body)) + body)
+
+    def read_frame(self):
+        """The next reply map, or None when the daemon closed the connection."""
+        head = self._read(4)
+        if head is None:
+            return None
+        (n,) = struct.unpack(">I", head)
+        if n == 0 or n > 1 << 20:
+            raise ValueError("bad frame length %d" % n)
+        body = self._read(n)
+        if body is None:
+            return None
+        return mp_unpack(body)
+
+    def _read(self, n):
+        buf = b""
+        while len(buf) < n:
+            try:
+                chunk = self.sock.recv(n - len(buf))
+            except ConnectionResetError:
+                return None
+            if not chunk:
+                return None
+            buf += chunk
+        return buf
+
+    def call(self, op, **args):
+        msg = {"v": 1, "id": self.next_id, "op": op}
+        msg.update(args)
+        self.next_id += 1
+        self.send_frame(mp_pack(msg))
+        reply = self.read_frame()
+        if reply is None:
+            raise ConnectionError("noaberd closed the connection")
+        if reply.get("id") != msg["id"]:
+            raise ValueError("reply id %r for request %r" % (reply.get("id"), msg["id"]))
+        return reply
+
+
+# --- processes -----------------------------------------------------------------
+
+
+class Node:
+    """One noaberd in a fresh temporary directory; use as a context manager."""
+
+    def __init__(self, name="node"):
+        self.tmp = tempfile.mkdtemp(prefix="nb-e2e-")
+        self.name = name
+        self.data_dir = os.path.join(self.tmp, "data")
+        self.socket = os.path.join(self.tmp, "noaberd.sock")
+        self.log_path = os.path.join(self.tmp, "noaberd.log")
+        self.home = os.path.join(self.tmp, "home")
+        os.makedirs(self.home)
+        self.proc = None
+        self._log = None
+
+    def env(self):
+        env = dict(os.environ)
+        env["HOME"] = self.home
+        env["XDG_CONFIG_HOME"] = os.path.join(self.home, ".config")
+        env["XDG_DATA_HOME"] = os.path.join(self.home, ".local", "share")
+        env["XDG_RUNTIME_DIR"] = os.path.join(self.home, "run")
+        for k in ("NOABER_SOCKET", "NOABER_IDENTITY"):
+            env.pop(k, None)
+        return env
+
+    def start(self, timeout=20):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [NOABERD, "--data-dir", self.data_dir, "--socket", self.socket, "--log-level", "debug"],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env(),
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("noaberd exited with %d:\n%s" % (self.proc.returncode, self.log()))
+            try:
+                with Control(self.socket, timeout=5) as c:
+                    if c.call("hello").get("ok"):
+                        return self
+            except (OSError, ValueError, ConnectionError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("noaberd did not answer on %s:\n%s" % (self.socket, self.log()))
+
+    def stop(self):
+        """SIGTERM, then SIGKILL if it does not stop within 10 s."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def kill9(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def control(self):
+        return Control(self.socket)
+
+    def member(self, name):
+        return Member(self, name)
+
+    def create_neighbourhood(self, name="Marollen"):
+        m = Member(self, "operator")
+        return m.ok("neighbourhood", "create", name)
+
+    def cleanup(self):
+        try:
+            self.kill9()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+class Result:
+    def __init__(self, args, proc):
+        self.args = args
+        self.rc = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    def json(self):
+        return json.loads(self.out)
+
+    def __repr__(self):
+        return "noaber %s -> exit %d\nstdout: %s\nstderr: %s" % (
+            " ".join(self.args),
+            self.rc,
+            self.out,
+            self.err,
+        )
+
+
+class Member:
+    """A neighbour with an identity file, running noaber against one node."""
+
+    def __init__(self, node, name):
+        self.node = node
+        self.name = name
+        self.identity = os.path.join(node.tmp, "identity-" + name)
+        self._key = None
+
+    def run(self, *args, json_out=True, timeout=60):
+        argv = [NOABER, "--socket", self.node.socket, "--identity", self.identity]
+        if json_out:
+            argv.append("--json")
+        argv += list(args)
+        proc = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.node.env(),
+        )
+        return Result(list(args), proc)
+
+    def ok(self, *args):
+        """Runs a command that must succeed; returns its parsed JSON."""
+        r = self.run(*args)
+        if r.rc != 0:
+            raise AssertionError("%s failed: %r" % (self.name, r))
+        try:
+            return r.json()
+        except ValueError:
+            raise AssertionError("%s: not JSON: %r" % (self.name, r))
+
+    def new_identity(self):
+        self._key = self.ok("id", "new")["key"]
+        return self._key
+
+    @property
+    def key(self):
+        if self._key is None:
+            self._key = self.ok("id", "show")["key"]
+        return self._key
+
+    def ask(self, title="Groceries from the market", category="groceries", area="Marollen", *extra):
+        return self.ok("ask", "--title", title, "--category", category, "--area", area, *extra)["id"]
+
+    def offer(self, title="Lifts to the hospital on Tuesdays", category="transport", area="Marollen", *extra):
+        return self.ok("offer", "--title", title, "--category", category, "--area", area, *extra)["id"]
+
+    def show(self, rid):
+        return self.ok("show", rid)
+
+
+class NodeTest(unittest.TestCase):
+    """A test case with one running node with a neighbourhood and three members."""
+
+    def setUp(self):
+        require_binaries()
+        self.node = Node()
+        self.addCleanup(self.node.cleanup)
+        self.node.start()
+        self.node.create_neighbourhood("Marollen")
+        self.alice = self.node.member("alice")
+        self.bob = self.node.member("bob")
+        self.carol = self.node.member("carol")
+        for m in (self.alice, self.bob, self.carol):
+            m.new_identity()
+
+    def assertRefused(self, result, *words):
+        """Exit code 4 and a sentence on stderr that mentions the reason."""
+        self.assertEqual(result.rc, EXIT_REFUSED, repr(result))
+        self.assertIn("refused", result.err, repr(result))
+        self.assertEqual(result.out, "", repr(result))
+        for w in words:
+            self.assertIn(w.lower(), result.err.lower(), repr(result))
+
+
+def main():
+    require_binaries()
+    unittest.main(verbosity=2)
