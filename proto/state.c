@@ -667,41 +667,46 @@ static int compare_id(const void *pa, const void *pb)
     return memcmp(a->id, b->id, NB_ID_SIZE);
 }
 
-/* Finds an entry by id in `by_id` (pointers to the entries, sorted by id). */
-static const struct entry *lookup(struct entry *const *by_id, size_t n,
-                                  const uint8_t id[NB_ID_SIZE])
+/* The position of the first entry with this id in `by_id` (pointers to the
+ * entries, sorted by id), or SIZE_MAX.  Copies of a record are adjacent. */
+static size_t lookup(struct entry *const *by_id, size_t n, const uint8_t id[NB_ID_SIZE])
 {
     size_t lo = 0;
     size_t hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(by_id[mid]->id, id, NB_ID_SIZE);
-        if (c == 0) {
-            return by_id[mid];
-        }
-        if (c < 0) {
+        if (memcmp(by_id[mid]->id, id, NB_ID_SIZE) < 0) {
             lo = mid + 1;
         } else {
             hi = mid;
         }
     }
-    return NULL;
+    return lo < n && same_id(by_id[lo]->id, id) ? lo : SIZE_MAX;
+}
+
+static void remove_copies(struct entry *const *by_id, size_t n, size_t pos)
+{
+    for (size_t p = pos; p < n && same_id(by_id[p]->id, by_id[pos]->id); p++) {
+        by_id[p]->removed = true;
+    }
 }
 
 /*
- * Removes what authors retracted before the fold runs.  A node that has
- * purged a retracted response and a node that still holds it must derive the
- * same state, so a retracted response counts as never having existed, not as
- * an event at the time of the retraction; and for the same reason a
- * retraction of a response is counted neither as applied nor as ignored (the
- * node that purged the response cannot tell whether it was valid).  Returns
- * the number of valid retractions of the root and sets *root_retraction to
- * the earliest one.
+ * Removes what authors retracted before the fold runs.  Nodes purge a
+ * retracted record together with every record that targets it, transitively
+ * (a retracted response takes its withdrawal along), so the fold treats all
+ * of them as absent: a node that has purged them and a node that still holds
+ * them derive the same state.  For the same reason a retraction of anything
+ * but the root is counted neither as applied nor as ignored (a node that
+ * purged the target cannot tell whether it was valid).  A retraction of a
+ * retraction has no effect.  Returns the number of valid retractions of the
+ * root and sets *root_retraction to the earliest one.
  */
 static size_t retract(struct entry *entries, size_t n, struct entry *const *by_id,
                       const struct root *r, const struct entry **root_retraction)
 {
     size_t of_root = 0;
+    bool changed;
 
     *root_retraction = NULL;
     for (size_t k = 0; k < n; k++) {
@@ -718,18 +723,29 @@ static size_t retract(struct entry *entries, size_t n, struct entry *const *by_i
             }
             continue;
         }
-        const struct entry *t = lookup(by_id, n, c->target);
-        if (t == NULL || t->rec->kind != NB_KIND_RESPONSE || !NB_HAS(t->rec, NB_F_TARGET) ||
-            !same_id(t->rec->target, r->id) || !same_key(t->rec->author, c->author)) {
-            continue;
-        }
-        /* Mark every copy of the target (duplicates share the id). */
-        for (size_t m = 0; m < n; m++) {
-            if (same_id(entries[m].id, c->target)) {
-                entries[m].removed = true;
-            }
+        size_t pos = lookup(by_id, n, c->target);
+        if (pos != SIZE_MAX && by_id[pos]->rec->kind != NB_KIND_RETRACTION &&
+            same_key(by_id[pos]->rec->author, c->author)) {
+            remove_copies(by_id, n, pos);
         }
     }
+    /* Everything below a removed record goes with it.  Records usually
+     * target older ones, so one pass in time order mostly suffices; repeat
+     * until nothing changes for the rest. */
+    do {
+        changed = false;
+        for (size_t k = 0; k < n; k++) {
+            const struct nb_record *c = entries[k].rec;
+            if (entries[k].removed || !NB_HAS(c, NB_F_TARGET)) {
+                continue;
+            }
+            size_t pos = lookup(by_id, n, c->target);
+            if (pos != SIZE_MAX && by_id[pos]->removed) {
+                entries[k].removed = true;
+                changed = true;
+            }
+        }
+    } while (changed);
     return of_root;
 }
 
@@ -869,12 +885,68 @@ int nb_state_admissible(const struct nb_record *root, const uint8_t root_id[NB_I
     return admissible(&r, candidate, reason);
 }
 
-/* Retractions are decided outside the fold (see retract()), so the node's
- * acceptance of one is decided here rather than in rule(). */
+/* What a retraction would remove: a record the state names, its author,
+ * and whether finished help rests on it. */
+struct named {
+    const uint8_t *author;
+    bool rests_on_it;
+};
+
+static bool step_is(const struct nb_state_step *s, const uint8_t id[NB_ID_SIZE])
+{
+    return s->present && same_id(s->id, id);
+}
+
+static bool find_named(const struct nb_state *st, const uint8_t id[NB_ID_SIZE], struct named *ret)
+{
+    bool req = st->kind == NB_KIND_REQUEST;
+
+    for (size_t i = 0; i < st->n_responses; i++) {
+        const struct nb_state_response *resp = &st->responses[i];
+        bool claimed = resp->status == NB_RESPONSE_DONE_CLAIMED || resp->status == NB_RESPONSE_DONE;
+        bool confirmed = resp->status == NB_RESPONSE_DONE;
+        if (same_id(resp->id, id)) {
+            *ret = (struct named){ resp->author, claimed };
+            return true;
+        }
+        if (step_is(&resp->withdrawal, id)) {
+            *ret = (struct named){ resp->author, false };
+            return true;
+        }
+        if (step_is(&resp->assignment, id)) {
+            *ret = (struct named){ st->author, claimed };
+            return true;
+        }
+        if (step_is(&resp->done_claim, id)) {
+            *ret = (struct named){ req ? resp->author : st->author, confirmed };
+            return true;
+        }
+        if (step_is(&resp->confirmation, id)) {
+            *ret = (struct named){ req ? st->author : resp->author, true };
+            return true;
+        }
+    }
+    if (step_is(&st->cancellation, id) || step_is(&st->pause, id) || step_is(&st->withdrawal, id)) {
+        *ret = (struct named){ st->author, false };
+        return true;
+    }
+    return false;
+}
+
+/*
+ * Retractions are decided outside the fold (see retract()), so the node's
+ * acceptance of one is decided here rather than in rule().  The node accepts
+ * a retraction of any record its state names, by that record's author, with
+ * one exception: once help is marked done, the records it rests on (the
+ * response, the assignment, the done claim once confirmed, the confirmation)
+ * stay until the request or offer ends, because removing them would turn
+ * finished help back into an earlier status.
+ */
 static int check_retraction(const struct nb_state *st, const struct nb_record *c,
                             const char **reason)
 {
     bool req = st->kind == NB_KIND_REQUEST;
+    struct named named;
 
     if (same_id(c->target, st->root_id)) {
         if (st->status == NB_STATUS_RETRACTED) {
@@ -891,22 +963,19 @@ static int check_retraction(const struct nb_state *st, const struct nb_record *c
                           : "this offer was retracted by its author",
                       reason);
     }
-    size_t i = find_response(st, c->target);
-    if (i == SIZE_MAX) {
+    if (!find_named(st, c->target, &named)) {
         return refuse(NB_ENOENT,
-                      req ? "only the request or a response to it can be retracted"
-                          : "only the offer or an ask for it can be retracted",
+                      req ? "this request has no such record to retract"
+                          : "this offer has no such record to retract",
                       reason);
     }
-    if (!same_key(st->responses[i].author, c->author)) {
+    if (!same_key(named.author, c->author)) {
         return refuse(NB_EPERM, "only its author can retract a record", reason);
     }
-    /* Removing the helper's response would void the assignment it rests
-     * on and turn finished help back into an open request. */
-    if (req && st->has_assignee && st->assignee_response == i &&
-        (st->status == NB_STATUS_DONE_CLAIMED || st->status == NB_STATUS_DONE)) {
+    if (named.rests_on_it) {
         return refuse(NB_ESTATE,
-                      "the help was marked done; your response is deleted with the request",
+                      req ? "the help was marked done; this stays until the request ends"
+                          : "the help was marked done; this stays until the offer ends",
                       reason);
     }
     return 0;

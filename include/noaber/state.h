@@ -28,7 +28,7 @@
  *     confirmation  same as done_claim    R, after the done claim
  *     cancellation  target request        R, while not done
  *     retraction    target request        R (-> retracted)
- *                   or a response         its author (the response is removed)
+ *                   or any record above   its author (see below)
  *   offer (author: the offerer O, who is the helper)
  *     response      target offer          any member but O ("asks"); one live ask
  *                                         per member
@@ -38,7 +38,12 @@
  *     done_claim    target an assignment  O
  *     confirmation  target an assignment  the asker, after the done claim
  *     pause         target offer          O; paused true/false
- *     retraction    target offer or ask   its author
+ *     retraction    target offer          O (-> retracted)
+ *                   or any record above   its author (see below)
+ *
+ * A retracted record, and every record that targets it transitively, count
+ * as absent: the fold derives the same state whether a node still holds
+ * them or has purged them.  A retraction of a retraction has no effect.
  *
  * Acceptance has two levels:
  *
