@@ -1,5 +1,6 @@
 #include "daemon/store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,9 +231,11 @@ int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t e
     /* WAL lets readers proceed during a commit; synchronous=FULL fsyncs the
      * WAL at every commit, so an acknowledged record survives power loss,
      * not only a killed process (NORMAL could lose the last commits). */
+    bool in_memory = strcmp(path, ":memory:") == 0; /* tests and fuzzers only */
+    const unsigned char *mode = NULL;
     if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW ||
-        strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+        sqlite3_step(st) != SQLITE_ROW || (mode = sqlite3_column_text(st, 0)) == NULL ||
+        strcmp((const char *)mode, in_memory ? "memory" : "wal") != 0) {
         say(err, err_size, path, "cannot switch the store to WAL mode", s->db);
         goto out;
     }
