@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include <noaber/error.h>
+#include <noaber/identity.h>
 #include <noaber/record.h>
 #include <noaber/state.h>
 
@@ -1031,6 +1032,101 @@ static void dave_withdraws_his_ask_after_olga_accepted(void **state)
     assert_status(&h, T0 + 6, NB_STATUS_RETRACTED);
 }
 
+/* ---- real records ------------------------------------------------------ */
+
+/* Signed records as they travel between nodes. */
+struct wire {
+    uint8_t bytes[8][NB_RECORD_MAX];
+    size_t len[8];
+    struct nb_record decoded[8];
+    uint8_t ids[8][NB_ID_SIZE];
+    size_t n;
+};
+
+static const uint8_t neighbourhood[NB_NEIGHBOURHOOD_ID_SIZE] = { 'M', 'a', 'r', 'o',
+                                                                 'l', 'l', 'e', 's' };
+
+static void person(char name, uint8_t pk[NB_KEY_SIZE], uint8_t sk[NB_SECRET_KEY_SIZE])
+{
+    uint8_t seed[NB_SEED_SIZE];
+    memset(seed, name, sizeof(seed));
+    assert_int_equal(nb_member_from_seed(seed, pk, sk), 0);
+}
+
+/* Signs `rec`, then opens the bytes the way a receiving node does. */
+static const uint8_t *send(struct wire *w, struct nb_record rec, const uint8_t *sk)
+{
+    size_t i = w->n++;
+    assert_int_equal(nb_record_sign(&rec, sk, neighbourhood, w->bytes[i], &w->len[i]), 0);
+    nb_record_id(w->bytes[i], w->len[i], w->ids[i]);
+    assert_int_equal(
+        nb_record_open(w->bytes[i], w->len[i], neighbourhood, rec.created_at, &w->decoded[i]), 0);
+    return w->ids[i];
+}
+
+static void signed_records_from_the_wire(void **state)
+{
+    (void)state;
+    static struct wire w;
+    uint8_t a_pk[NB_KEY_SIZE], a_sk[NB_SECRET_KEY_SIZE];
+    uint8_t b_pk[NB_KEY_SIZE], b_sk[NB_SECRET_KEY_SIZE];
+    uint8_t c_pk[NB_KEY_SIZE], c_sk[NB_SECRET_KEY_SIZE];
+    uint8_t box[sizeof(sealed_address) + NB_SEAL_OVERHEAD];
+    struct nb_state st;
+
+    person('a', a_pk, a_sk);
+    person('b', b_pk, b_sk);
+    person('c', c_pk, c_sk);
+    memset(&w, 0, sizeof(w));
+
+    struct nb_record request = record(NB_KIND_REQUEST, a_pk, T0, NULL);
+    request.title = (struct nb_text){ "Groceries from the market", 25 };
+    NB_SET(&request, NB_F_TITLE);
+    request.category = NB_CAT_GROCERIES;
+    NB_SET(&request, NB_F_CATEGORY);
+    request.area = (struct nb_text){ "Marolles", 8 };
+    NB_SET(&request, NB_F_AREA);
+    request.expires_at = T0 + 7 * DAY;
+    NB_SET(&request, NB_F_EXPIRES_AT);
+    /* The root travels like any record but is passed apart. */
+    static struct wire root_wire;
+    memset(&root_wire, 0, sizeof(root_wire));
+    const uint8_t *rid = send(&root_wire, request, a_sk);
+    const struct nb_record *root = &root_wire.decoded[0];
+
+    send(&w, with_note(record(NB_KIND_RESPONSE, b_pk, T0 + 60, rid), "I pass by at noon"), b_sk);
+    send(&w, record(NB_KIND_RESPONSE, c_pk, T0 + 61, rid), c_sk);
+    assert_int_equal(nb_seal(sealed_address, sizeof(sealed_address), b_pk, box), 0);
+    struct nb_record a = record(NB_KIND_ASSIGNMENT, a_pk, T0 + 120, rid);
+    memcpy(a.member, b_pk, NB_KEY_SIZE);
+    NB_SET(&a, NB_F_MEMBER);
+    a.sealed = (struct nb_bytes){ box, sizeof(box) };
+    NB_SET(&a, NB_F_SEALED);
+    const uint8_t *aid = send(&w, a, a_sk);
+    send(&w, record(NB_KIND_DONE_CLAIM, b_pk, T0 + 3600, aid), b_sk);
+    send(&w, with_note(record(NB_KIND_CONFIRMATION, a_pk, T0 + 3700, rid), "Dank je, Bob"), a_sk);
+
+    /* Delivered newest first, as a peer might. */
+    static struct nb_record reversed[8];
+    static uint8_t reversed_ids[8][NB_ID_SIZE];
+    for (size_t i = 0; i < w.n; i++) {
+        reversed[i] = w.decoded[w.n - 1 - i];
+        memcpy(reversed_ids[i], w.ids[w.n - 1 - i], NB_ID_SIZE);
+    }
+    assert_int_equal(nb_state_derive(root, rid, reversed,
+                                     (const uint8_t(*)[NB_ID_SIZE])reversed_ids, w.n, T0 + DAY,
+                                     &st),
+                     0);
+    assert_int_equal(st.status, NB_STATUS_DONE);
+    assert_memory_equal(st.assignee, b_pk, NB_KEY_SIZE);
+    assert_true(st.sealed);
+    assert_true(st.thanks);
+    assert_memory_equal(st.author, a_pk, NB_KEY_SIZE);
+    assert_int_equal(st.expires_at, T0 + 7 * DAY);
+    assert_response(&st, c_pk, NB_RESPONSE_DECLINED);
+    nb_state_free(&st);
+}
+
 /* ---- properties ------------------------------------------------------- */
 
 /* xorshift64*: a fixed, portable generator so a failing seed replays. */
@@ -1390,6 +1486,7 @@ int main(void)
         cmocka_unit_test(olga_pauses_resumes_and_withdraws),
         cmocka_unit_test(offer_refusals),
         cmocka_unit_test(dave_withdraws_his_ask_after_olga_accepted),
+        cmocka_unit_test(signed_records_from_the_wire),
         cmocka_unit_test(every_order_of_a_history_gives_the_same_state),
         cmocka_unit_test(the_node_accepts_exactly_what_the_fold_applies),
         cmocka_unit_test(bad_arguments_are_refused),
