@@ -37,6 +37,84 @@ enum mode {
 
 /* ---- Storage ---------------------------------------------------------- */
 
+static uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+static void store_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+/* 256-bit little-endian accumulators for id sums, as four 64-bit limbs. */
+static void acc_add(uint64_t acc[4], const uint64_t v[4])
+{
+    uint64_t carry = 0;
+    for (int k = 0; k < 4; k++) {
+        uint64_t sum = acc[k] + v[k];
+        uint64_t c1 = sum < v[k];
+        uint64_t sum2 = sum + carry;
+        uint64_t c2 = sum2 < sum;
+        acc[k] = sum2;
+        carry = c1 | c2;
+    }
+}
+
+static void acc_sub(uint64_t acc[4], const uint64_t v[4])
+{
+    uint64_t borrow = 0;
+    for (int k = 0; k < 4; k++) {
+        uint64_t diff = acc[k] - v[k];
+        uint64_t b1 = acc[k] < v[k];
+        uint64_t diff2 = diff - borrow;
+        uint64_t b2 = diff < borrow;
+        acc[k] = diff2;
+        borrow = b1 | b2;
+    }
+}
+
+static void acc_add_id(uint64_t acc[4], const uint8_t id[NB_NEGENTROPY_ID_SIZE])
+{
+    uint64_t v[4];
+    for (int k = 0; k < 4; k++) {
+        v[k] = load_le64(id + 8 * k);
+    }
+    acc_add(acc, v);
+}
+
+/* Items between checkpoints; a fingerprint sums at most 2 * STRIDE ids. */
+#define STRIDE 16
+
+/* checkpoints[j] = sum of the ids of items [0, j * STRIDE). */
+static int build_checkpoints(struct nb_negentropy_storage *s)
+{
+    size_t n = s->count / STRIDE + 1;
+    uint64_t(*cp)[4] = calloc(n, sizeof(*cp));
+    if (cp == NULL) {
+        return NB_ENOMEM;
+    }
+    uint64_t acc[4] = { 0, 0, 0, 0 };
+    for (size_t i = 0; i < s->count; i++) {
+        if (i % STRIDE == 0) {
+            memcpy(cp[i / STRIDE], acc, sizeof(acc));
+        }
+        acc_add_id(acc, s->items[i].id);
+    }
+    if (s->count % STRIDE == 0) {
+        memcpy(cp[s->count / STRIDE], acc, sizeof(acc));
+    }
+    free(s->checkpoints);
+    s->checkpoints = cp;
+    return NB_OK;
+}
+
 static int item_cmp(const struct nb_negentropy_item *a, const struct nb_negentropy_item *b)
 {
     if (a->created_at != b->created_at) {
@@ -77,7 +155,11 @@ int nb_negentropy_storage_init_sorted(struct nb_negentropy_storage *storage,
     storage->capacity = count;
     storage->sealed = true;
     storage->borrowed = true;
-    return NB_OK;
+    int r = build_checkpoints(storage);
+    if (r != NB_OK) {
+        memset(storage, 0, sizeof(*storage));
+    }
+    return r;
 }
 
 int nb_negentropy_storage_add(struct nb_negentropy_storage *storage, uint64_t created_at,
@@ -124,6 +206,10 @@ int nb_negentropy_storage_seal(struct nb_negentropy_storage *storage)
             return NB_EEXIST;
         }
     }
+    int r = build_checkpoints(storage);
+    if (r != NB_OK) {
+        return r;
+    }
     storage->sealed = true;
     return NB_OK;
 }
@@ -136,6 +222,7 @@ void nb_negentropy_storage_free(struct nb_negentropy_storage *storage)
     if (!storage->borrowed) {
         free(storage->items);
     }
+    free(storage->checkpoints);
     memset(storage, 0, sizeof(*storage));
 }
 
@@ -278,44 +365,35 @@ static size_t varint_encode(uint64_t n, uint8_t out[10])
     return len;
 }
 
-static uint64_t load_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
-static void store_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
 /*
  * SHA-256 over (the sum of the ids of items [lo, hi) as a 256-bit
  * little-endian number mod 2^256, then varint(hi - lo)), truncated to 16
  * bytes.  The sum is order-independent, which is what lets two sides with
  * the same set agree without exchanging it.
  */
+/* The sum of the ids of items [0, i). */
+static void prefix_sum(const struct nb_negentropy_storage *s, size_t i, uint64_t acc[4])
+{
+    memcpy(acc, s->checkpoints[i / STRIDE], 4 * sizeof(uint64_t));
+    for (size_t k = i - i % STRIDE; k < i; k++) {
+        acc_add_id(acc, s->items[k].id);
+    }
+}
+
 static void fingerprint(const struct nb_negentropy_storage *s, size_t lo, size_t hi,
                         uint8_t out[NB_NEGENTROPY_FINGERPRINT_SIZE])
 {
     uint64_t limb[4] = { 0, 0, 0, 0 };
-    for (size_t i = lo; i < hi; i++) {
-        const uint8_t *id = s->items[i].id;
-        uint64_t carry = 0;
-        for (int k = 0; k < 4; k++) {
-            uint64_t add = load_le64(id + 8 * k);
-            uint64_t sum = limb[k] + add;
-            uint64_t c1 = sum < add;
-            uint64_t sum2 = sum + carry;
-            uint64_t c2 = sum2 < sum;
-            limb[k] = sum2;
-            carry = c1 | c2;
+    if (hi - lo <= 2 * STRIDE) {
+        for (size_t i = lo; i < hi; i++) {
+            acc_add_id(limb, s->items[i].id);
         }
+    } else {
+        /* Sums mod 2^256 subtract exactly: sum[lo, hi) = P(hi) - P(lo). */
+        uint64_t below[4];
+        prefix_sum(s, hi, limb);
+        prefix_sum(s, lo, below);
+        acc_sub(limb, below);
     }
     uint8_t input[NB_NEGENTROPY_ID_SIZE + 10];
     for (int k = 0; k < 4; k++) {

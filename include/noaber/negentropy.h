@@ -68,6 +68,12 @@ struct nb_negentropy_storage {
     size_t capacity;
     bool sealed;
     bool borrowed; /* items belong to the caller and are not freed */
+    /*
+     * Built when sealed: the sum of the ids before every 16th item, so a
+     * range's fingerprint costs at most ~32 additions whatever its size
+     * (2 bytes per item).  Always owned by the storage.
+     */
+    uint64_t (*checkpoints)[4];
 };
 
 /* Initialises an empty, unsealed storage that owns its items. */
@@ -77,7 +83,8 @@ void nb_negentropy_storage_init(struct nb_negentropy_storage *storage);
  * Initialises a sealed storage over the caller's array, which must stay
  * alive and unchanged while the storage is used.  The array must be sorted
  * by (created_at, id) without duplicates and without created_at =
- * infinity: NB_EINVAL otherwise (checked in one O(count) pass).
+ * infinity: NB_EINVAL otherwise (checked in one O(count) pass).  NB_ENOMEM.
+ * Free it with nb_negentropy_storage_free() (which leaves the array alone).
  */
 int nb_negentropy_storage_init_sorted(struct nb_negentropy_storage *storage,
                                       const struct nb_negentropy_item *items, size_t count);
@@ -91,12 +98,12 @@ int nb_negentropy_storage_add(struct nb_negentropy_storage *storage, uint64_t cr
 
 /*
  * Sorts the storage and makes it usable by sessions.  NB_ESTATE if already
- * sealed, NB_EEXIST if the same (created_at, id) was added twice (the
- * storage then stays unsealed).
+ * sealed, NB_EEXIST if the same (created_at, id) was added twice, NB_ENOMEM
+ * (the storage then stays unsealed).
  */
 int nb_negentropy_storage_seal(struct nb_negentropy_storage *storage);
 
-/* Frees an owned item array; safe on a zeroed or already freed storage. */
+/* Frees what the storage owns; safe on a zeroed or already freed storage. */
 void nb_negentropy_storage_free(struct nb_negentropy_storage *storage);
 
 /* A growable list of ids, filled by nb_negentropy_reconcile(). */
