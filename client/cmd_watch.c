@@ -103,6 +103,7 @@ int cmd_watch(struct ctx *ctx, int argc, char **argv)
         return rc;
     }
     ctl_reply_free(&reply);
+    ctl_no_timeout(&ctx->ctl);
     if (!ctx->json) {
         printf("Watching %s for new records; Ctrl-C stops.\n", ctx->ctl.path);
         fflush(stdout);

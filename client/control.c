@@ -78,6 +78,10 @@ int ctl_connect(struct ctl *c, const char *given)
     for (size_t i = 0; i < c->ntried; i++) {
         int fd;
         if (connect_path(c->tried[i], &fd) == 0) {
+            /* A daemon that stops answering must not hang a neighbour's terminal. */
+            struct timeval tv = { .tv_sec = CTL_TIMEOUT_SECONDS, .tv_usec = 0 };
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
             c->fd = fd;
             snprintf(c->path, sizeof(c->path), "%s", c->tried[i]);
             return 0;
@@ -85,6 +89,12 @@ int ctl_connect(struct ctl *c, const char *given)
         c->last_errno = errno;
     }
     return CTL_EUNREACHABLE;
+}
+
+void ctl_no_timeout(struct ctl *c)
+{
+    struct timeval tv = { 0, 0 };
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
 void ctl_close(struct ctl *c)
@@ -176,6 +186,9 @@ static int read_all(int fd, uint8_t *p, size_t n)
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                return CTL_ETIMEDOUT;
             }
             return errno == ECONNRESET ? CTL_ECLOSED : NB_EIO;
         }

@@ -13,17 +13,19 @@
 
 #include "proto/mp.h"
 
-#define CTL_FRAME_MAX (1024u * 1024u)
-#define CTL_DEPTH_MAX 16
-#define CTL_PATHS_MAX 4
-#define CTL_PATH_LEN  512
-#define CTL_VERSION   1
+#define CTL_FRAME_MAX       (1024u * 1024u)
+#define CTL_DEPTH_MAX       16
+#define CTL_PATHS_MAX       4
+#define CTL_PATH_LEN        512
+#define CTL_VERSION         1
+#define CTL_TIMEOUT_SECONDS 60
 
 /* Errors of the control layer, besides the nb_error codes. */
 enum ctl_error {
     CTL_EUNREACHABLE = -1000, /* no socket accepted a connection */
     CTL_ECLOSED = -1001,      /* the daemon closed the connection */
     CTL_EPROTO = -1002,       /* the daemon's reply does not follow the control API */
+    CTL_ETIMEDOUT = -1003,    /* no reply within CTL_TIMEOUT_SECONDS */
 };
 
 struct ctl {
@@ -45,6 +47,8 @@ struct ctl {
  */
 int ctl_connect(struct ctl *c, const char *given);
 void ctl_close(struct ctl *c);
+/* Lets reads wait forever (watch). */
+void ctl_no_timeout(struct ctl *c);
 /* Prints the "cannot reach noaberd" sentence with the paths tried and a hint. */
 void ctl_print_unreachable(const struct ctl *c);
 

@@ -18,6 +18,9 @@ int call_failure(struct ctx *ctx, int rc)
     case CTL_ECLOSED:
         return fail(EXIT_ERROR, "noaberd at %s closed the connection before it answered.",
                     ctx->ctl.path);
+    case CTL_ETIMEDOUT:
+        return fail(EXIT_ERROR, "noaberd at %s did not answer within %d seconds.", ctx->ctl.path,
+                    CTL_TIMEOUT_SECONDS);
     case CTL_EPROTO:
         return fail(EXIT_ERROR,
                     "noaberd at %s sent a reply this client cannot read (a different "

@@ -277,6 +277,24 @@ class Output(nb.NodeTest):
             watcher.stdout.close()
             watcher.stderr.close()
 
+    def test_any_text_round_trips_through_json(self):
+        title = 'Soup "de poulet" \\ for Oma \u2014 cr\u00e8me \U0001f475'
+        details = "Line one\nLine two: {\"json\": [1, 2]}"
+        area = "Sint-Gillis / Saint-Gilles"
+        rid = self.alice.ask(title, "meals", area, "--details", details, "--tags", "soup,\u00e9t\u00e9")
+        self.bob.ok("respond", rid, "--note", 'I\'ll bring "two" pots')
+        item = [x for x in self.carol.ok("list") if x["id"] == rid][0]
+        self.assertEqual((item["title"], item["area"]), (title, area))
+        shown = self.carol.show(rid)
+        self.assertEqual(shown["title"], title)
+        self.assertEqual(shown["details"], details)
+        self.assertEqual(shown["tags"], ["soup", "\u00e9t\u00e9"])
+        self.assertEqual(shown["responses"][0]["note"], 'I\'ll bring "two" pots')
+        human = self.carol.run("show", rid, json_out=False)
+        self.assertEqual(human.rc, 0, repr(human))
+        self.assertIn(title, human.out)
+        self.assertIn("Line one\nLine two", human.out)
+
     def test_ask_prints_safe_practice(self):
         r = self.alice.run("ask", "--title", "Hang a shelf", "--category", "repairs",
                            "--area", "Marollen", json_out=False)
