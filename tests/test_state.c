@@ -1271,6 +1271,93 @@ static void random_history(struct history *h, size_t length)
     }
 }
 
+/* What must hold of every derived state, whatever the history. */
+static void assert_consistent(const struct nb_state *st)
+{
+    bool req = st->kind == NB_KIND_REQUEST;
+
+    if (st->status == NB_STATUS_RETRACTED) {
+        assert_int_equal(st->n_responses, 0);
+        return;
+    }
+    for (size_t i = 0; i < st->n_responses; i++) {
+        const struct nb_state_response *r = &st->responses[i];
+        bool is_assignee = st->has_assignee && st->assignee_response == i;
+        /* Listed in (created_at, id) order. */
+        if (i > 0) {
+            const struct nb_state_response *p = &st->responses[i - 1];
+            assert_true(p->created_at < r->created_at ||
+                        (p->created_at == r->created_at && memcmp(p->id, r->id, NB_ID_SIZE) < 0));
+        }
+        /* One live response (request) or ask (offer) per member. */
+        for (size_t j = 0; j < i; j++) {
+            const struct nb_state_response *o = &st->responses[j];
+            bool live_r = req ? r->status != NB_RESPONSE_WITHDRAWN
+                              : r->status != NB_RESPONSE_WITHDRAWN && r->status != NB_RESPONSE_DONE;
+            bool live_o = req ? o->status != NB_RESPONSE_WITHDRAWN
+                              : o->status != NB_RESPONSE_WITHDRAWN && o->status != NB_RESPONSE_DONE;
+            if (live_r && live_o) {
+                assert_memory_not_equal(r->author, o->author, NB_KEY_SIZE);
+            }
+        }
+        assert_memory_not_equal(r->author, st->author, NB_KEY_SIZE);
+        /* The chain matches the status. */
+        assert_int_equal(r->assignment.present, r->status == NB_RESPONSE_ASSIGNED ||
+                                                    r->status == NB_RESPONSE_DONE_CLAIMED ||
+                                                    r->status == NB_RESPONSE_DONE);
+        assert_int_equal(r->done_claim.present,
+                         r->status == NB_RESPONSE_DONE_CLAIMED || r->status == NB_RESPONSE_DONE);
+        assert_int_equal(r->confirmation.present, r->status == NB_RESPONSE_DONE);
+        assert_int_equal(r->withdrawal.present, r->status == NB_RESPONSE_WITHDRAWN);
+        if (req) {
+            assert_int_equal(is_assignee, r->assignment.present);
+            if (!is_assignee && r->status != NB_RESPONSE_WITHDRAWN) {
+                assert_int_equal(r->status,
+                                 st->has_assignee ? NB_RESPONSE_DECLINED : NB_RESPONSE_PENDING);
+            }
+        } else {
+            assert_int_not_equal(r->status, NB_RESPONSE_DECLINED);
+        }
+    }
+    if (!req) {
+        assert_false(st->has_assignee);
+        if (st->status == NB_STATUS_PAUSED) {
+            assert_true(st->paused);
+        }
+        if (st->status == NB_STATUS_AVAILABLE) {
+            assert_false(st->paused);
+        }
+        if (st->paused) {
+            assert_true(st->pause.present);
+        }
+        return;
+    }
+    switch (st->status) {
+    case NB_STATUS_OPEN:
+        assert_false(st->has_assignee);
+        break;
+    case NB_STATUS_ASSIGNED:
+    case NB_STATUS_DONE_CLAIMED:
+    case NB_STATUS_DONE:
+        assert_true(st->has_assignee);
+        assert_memory_equal(st->responses[st->assignee_response].author, st->assignee, NB_KEY_SIZE);
+        assert_int_equal(st->responses[st->assignee_response].status,
+                         st->status == NB_STATUS_ASSIGNED       ? NB_RESPONSE_ASSIGNED
+                         : st->status == NB_STATUS_DONE_CLAIMED ? NB_RESPONSE_DONE_CLAIMED
+                                                                : NB_RESPONSE_DONE);
+        assert_int_equal(st->done_claim.present, st->status != NB_STATUS_ASSIGNED);
+        assert_int_equal(st->confirmation.present, st->status == NB_STATUS_DONE);
+        break;
+    case NB_STATUS_CANCELLED:
+        assert_true(st->cancellation.present);
+        break;
+    case NB_STATUS_EXPIRED:
+        break;
+    default:
+        fail_msg("a request in status %s", nb_status_name(st->status));
+    }
+}
+
 static void derive_in_order(const struct history *h, const size_t *order, size_t n, uint64_t now,
                             struct buf *out)
 {
@@ -1339,6 +1426,7 @@ static void every_order_of_a_history_gives_the_same_state(void **state)
 
         struct nb_state st;
         derive(&h, now, &st);
+        assert_consistent(&st);
         seen_status[st.status]++;
         if (st.n_responses > most_responses) {
             most_responses = st.n_responses;
@@ -1398,6 +1486,7 @@ static void the_node_accepts_exactly_what_the_fold_applies(void **state)
         int err = nb_state_check(&before, &c, last + 1, &reason);
         hold(&h, c);
         derive(&h, last + 1, &after);
+        assert_consistent(&after);
 
         bool applied =
             after.n_applied == before.n_applied + 1 && after.n_ignored == before.n_ignored;
