@@ -546,6 +546,10 @@ static int list_add(void *ctx, const struct nbd_store_record *row)
     else
         msgpack_pack_nil(&q->pk);
     q->n++;
+    /* Stop while the reply still fits one frame: the largest record and
+     * its item keys take well under the margin. */
+    if (q->items.size > NBD_FRAME_MAX - 64 * 1024)
+        return 1;
     return q->n >= q->limit ? 1 : 0;
 }
 
@@ -827,8 +831,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     const uint8_t *data = (const uint8_t *)buf->base;
     size_t left = (size_t)nread;
-    msgpack_sbuffer out;
+    msgpack_sbuffer out, events;
     msgpack_sbuffer_init(&out);
+    msgpack_sbuffer_init(&events);
+    c->ctl->serving = c;
+    c->ctl->serving_events = &events;
     while (left > 0 && !c->close_after_flush && !c->closing) {
         size_t used = 0;
         uint8_t *body = NULL;
@@ -851,7 +858,19 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             break;
         r = nbd_control_handle(&c->ctl->ctx, body, len, &out);
         free(body);
+        if (events.size > 0) {
+            if (msgpack_sbuffer_write(&out, events.data, events.size) != 0)
+                r = NB_ENOMEM;
+            events.size = 0;
+        }
         if (r < 0) {
+            conn_close(c);
+            break;
+        }
+        /* Many small requests in one read can ask for far more output
+         * than they take to send; the bound applies as replies are made. */
+        if (c->out_pending + out.size > NBD_OUTPUT_MAX) {
+            nbd_debug("closing a control connection that asks faster than it reads");
             conn_close(c);
             break;
         }
@@ -860,6 +879,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (r == NBD_AFTER_CLOSE)
             c->close_after_flush = true;
     }
+    c->ctl->serving = NULL;
+    c->ctl->serving_events = NULL;
+    msgpack_sbuffer_destroy(&events);
     conn_send(c, &out);
     if (c->close_after_flush && !c->closing) {
         uv_read_stop((uv_stream_t *)&c->pipe);
@@ -877,6 +899,11 @@ static void on_record(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *by
     for (struct nbd_connection *c = ctl->connections; c != NULL; c = c->next) {
         if (!c->watching || c->closing)
             continue;
+        if (c == ctl->serving) {
+            if (nbd_control_event_frame(ctl->serving_events, id, bytes, len) < 0)
+                conn_close(c);
+            continue;
+        }
         msgpack_sbuffer out;
         msgpack_sbuffer_init(&out);
         if (nbd_control_event_frame(&out, id, bytes, len) < 0) {

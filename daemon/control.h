@@ -94,6 +94,10 @@ struct nbd_control {
     size_t n_connections;
     bool listening;
     bool stopping;
+    /* While a connection's request runs: events for that same connection
+     * wait here so that its reply goes out first. */
+    struct nbd_connection *serving;
+    msgpack_sbuffer *serving_events;
 };
 
 /*

@@ -434,9 +434,25 @@ def test_records_end_to_end(tmp):
         assert c.result("submit", record=resp)["id"] == resp_id
         assert watcher.read()["id"] == resp_id
 
+        # On the watching connection itself, the reply comes before the event.
+        third, third_id = make_record(Member(5), nid, "response", {F_TARGET: req_id})
+        assert watcher.result("submit", record=third) == {"id": third_id}
+        assert watcher.read() == {"event": "record", "id": third_id, "record": third}
+        retract_third, _ = make_record(Member(5), nid, "retraction", {F_TARGET: third_id})
+        watcher.result("submit", record=retract_third)
+        assert watcher.read()["event"] == "record"
+
+        # Pipelined requests are answered in order.
+        c.send_raw(b"".join(struct.pack(">I", len(b)) + b for b in
+                            (enc({"v": 1, "id": 100 + i, "op": "hello"}) for i in range(3))))
+        assert [c.read()["id"] for _ in range(3)] == [100, 101, 102]
+
         got = c.result("get", prefix=req_id.hex()[:8])
         assert got["id"] == req_id and got["record"] == req, got
-        assert got["status"] == "open" and got["timeline"] == [resp], got
+        # The retracted response is gone; its retraction stays, for peers.
+        # (Made in the same second, they are ordered by id: compare as sets.)
+        assert got["status"] == "open", got
+        assert sorted(got["timeline"]) == sorted([resp, retract_third]), got
         got = c.result("get", record_id=resp_id)
         assert got["status"] == "pending", got
         r = c.call("get", prefix="0000" if not req_id.hex().startswith("0000") else "ffff")
