@@ -597,6 +597,39 @@ def test_world_accessible_socket_dir_is_refused(tmp):
     assert "every user can enter it" in p.stderr.decode(), p.stderr
 
 
+def test_expired_requests_show_expired_then_go(tmp):
+    conf = os.path.join(tmp, "noaberd.conf")
+    with open(conf, "w") as f:
+        f.write("purge_grace = 0\npurge_interval = 1s\n")
+    d = Daemon(tmp, ["--config", conf]).start()
+    try:
+        c = Conn(d.sock)
+        nid = c.result("neighbourhood.create", name="Sablon")["neighbourhood_id"]
+        now = int(time.time())
+        body = request_body("a quick errand")
+        body[F_EXPIRES_AT] = now + 2
+        rec, rid = make_record(Member(6), nid, "request", body, created_at=now)
+        c.result("submit", record=rec)
+        resp, resp_id = make_record(Member(7), nid, "response", {F_TARGET: rid}, created_at=now)
+        c.result("submit", record=resp)
+        # The purge timer removes both soon after the expiry (no grace here).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            r = c.call("get", record_id=rid)
+            if not r["ok"]:
+                break
+            assert r["result"]["status"] in ("open", "expired"), r
+            time.sleep(0.2)
+        assert r["error"] == "gone", r
+        assert c.call("get", record_id=resp_id)["error"] == "gone"
+        assert c.result("status")["records"] == 0
+        assert c.call("submit", record=rec)["error"] == "gone"
+        c.close()
+    finally:
+        assert d.stop() == 0
+    assert "purged 2 expired records" in d.read_log()
+
+
 TESTS = [
     test_hello_status_and_permissions,
     test_bad_frames_do_not_hurt,
@@ -607,6 +640,7 @@ TESTS = [
     test_kill_9_keeps_acknowledged_records_and_stale_socket_goes,
     test_corrupted_store_is_a_clear_error,
     test_world_accessible_socket_dir_is_refused,
+    test_expired_requests_show_expired_then_go,
 ]
 
 
