@@ -270,6 +270,14 @@ static int check_lifecycle(struct nbd_node *node, const struct nbd_store_record 
         if (r < 0)
             return fail(v, r == NB_ENOMEM ? r : NB_EIO, "internal", msg_store);
         r = nb_state_check(&st, rec, now, &reason);
+        /* The fold orders records by their signed time: a record dated
+         * before the latest applied change would be acknowledged here and
+         * then ignored by every node deriving the state. */
+        if (r == 0 && rec->created_at < st.updated_at) {
+            r = NB_ESTATE;
+            reason = "the record is dated before the latest change to this request or offer: "
+                     "check the clock of the device that signed it";
+        }
         nb_state_free(&st);
     }
     if (r < 0)
@@ -367,7 +375,12 @@ int nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len, uin
         if (rec.kind == NB_KIND_RETRACTION &&
             sodium_memcmp(target.author, rec.author, NB_KEY_SIZE) != 0)
             return fail(v, NB_EPERM, "refused", msg_not_author);
-        if (is_root_kind(root.kind) && is_lifecycle_kind(rec.kind)) {
+        /* A retraction of something outside the lifecycle (a message
+         * about a request) needs only the author check above. */
+        bool in_lifecycle = is_lifecycle_kind(rec.kind) &&
+                            (rec.kind != NB_KIND_RETRACTION || is_root_kind(target.kind) ||
+                             is_lifecycle_kind(target.kind));
+        if (is_root_kind(root.kind) && in_lifecycle) {
             r = check_lifecycle(node, &root, &rec, now, origin, v);
             if (r < 0)
                 return r;

@@ -4,7 +4,7 @@
  *
  * One rule function decides whether a record may act on a state, and one
  * apply function performs it.  nb_state_derive() folds the related records
- * through both in (created_at, id) order; nb_state_check() asks only the
+ * through both in (created_at, kind, id) order; nb_state_check() asks only the
  * rule function.  Sharing them is what makes "the node accepts it" and "the
  * fold honours it" the same statement.
  */
@@ -656,6 +656,13 @@ static int compare_time_id(const void *pa, const void *pb)
 
     if (a->rec->created_at != b->rec->created_at) {
         return a->rec->created_at < b->rec->created_at ? -1 : 1;
+    }
+    /* Within one second the lifecycle's own order decides (the kind numbers
+     * follow it: response, withdrawal, assignment, done claim, confirmation,
+     * cancellation), so a response and the assignment that picks it, signed
+     * in the same second, fold as they happened whatever their ids. */
+    if (a->rec->kind != b->rec->kind) {
+        return a->rec->kind < b->rec->kind ? -1 : 1;
     }
     return memcmp(a->id, b->id, NB_ID_SIZE);
 }

@@ -665,6 +665,23 @@ static void same_second_ties_are_broken_by_id(void **state)
     nb_state_free(&st);
 }
 
+/* Bob responds and Alice picks him within the same second: whatever ids the
+ * two records got, the response folds first and Bob is assigned. */
+static void a_response_and_its_assignment_in_one_second(void **state)
+{
+    (void)state;
+    for (int attempt = 0; attempt < 16; attempt++) {
+        struct history h;
+        post(&h, NB_KIND_REQUEST, alice, T0, T0 + 7 * DAY);
+        h.counter += (uint64_t)attempt * 7;
+        const uint8_t *response = hold(&h, record(NB_KIND_RESPONSE, bob, T0 + 1, h.root_id));
+        const uint8_t *pick = hold(&h, assignment(&h, alice, bob, T0 + 1, false));
+        (void)response;
+        (void)pick;
+        assert_status(&h, T0 + 1, NB_STATUS_ASSIGNED);
+    }
+}
+
 static void expiry_starts_at_expires_at(void **state)
 {
     (void)state;
@@ -1567,6 +1584,7 @@ int main(void)
         cmocka_unit_test(a_peer_may_be_refused_only_what_no_order_allows),
         cmocka_unit_test(records_count_in_time_order_not_arrival_order),
         cmocka_unit_test(same_second_ties_are_broken_by_id),
+        cmocka_unit_test(a_response_and_its_assignment_in_one_second),
         cmocka_unit_test(expiry_starts_at_expires_at),
         cmocka_unit_test(authors_retract),
         cmocka_unit_test(alice_takes_back_what_she_posted),
