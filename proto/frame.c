@@ -1,6 +1,6 @@
 /*
  * Peer link framing: u16 big-endian length || body, with one Noise message
- * per body.  See include/noaber/frame.h and docs/fragments/transport.md.
+ * per body.  See include/noaber/frame.h and docs/protocol.md ("Transport").
  */
 #include <noaber/frame.h>
 

@@ -1,6 +1,6 @@
 /*
  * Negentropy v1 set reconciliation (see include/noaber/negentropy.h and
- * docs/fragments/sync.md).
+ * docs/protocol.md, "Set reconciliation").
  *
  * The algorithm follows the reference implementation's choices wherever the
  * specification leaves room (when to split a range, into how many buckets,
