@@ -712,6 +712,49 @@ static void peers_records_skip_the_state_checks(void **state)
     assert_string_equal(v.error, "refused");
 }
 
+static void a_message_about_a_request_can_be_retracted(void **state)
+{
+    struct world *w = *state;
+    struct blob req, msg, retract;
+    uint8_t sealed[64];
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 7200, "a lift to the station", &req);
+    assert_ok(w, &req, T0);
+
+    struct nb_record rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = NB_KIND_MESSAGE;
+    rec.created_at = T0 + 1;
+    memcpy(rec.member, w->ann.pk, NB_KEY_SIZE);
+    NB_SET(&rec, NB_F_MEMBER);
+    memset(sealed, 0x5e, sizeof(sealed)); /* opaque to the node */
+    rec.sealed = (struct nb_bytes){ sealed, sizeof(sealed) };
+    NB_SET(&rec, NB_F_SEALED);
+    rec.expires_at = T0 + 3600;
+    NB_SET(&rec, NB_F_EXPIRES_AT);
+    memcpy(rec.target, req.id, NB_ID_SIZE);
+    NB_SET(&rec, NB_F_TARGET);
+    sign_for(&rec, &w->bob, w->node.neighbourhood_id, &msg);
+    assert_ok(w, &msg, T0 + 1);
+
+    acting(w, &w->bob, NB_KIND_RETRACTION, T0 + 2, msg.id, NULL, &retract);
+    assert_ok(w, &retract, T0 + 2);
+    assert_int_equal(nbd_store_has(w->store, msg.id), 0);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, msg.id), 1);
+    assert_int_equal(nbd_store_has(w->store, req.id), 1);
+    assert_string_equal(status_of(w, req.id, T0 + 3), "open");
+
+    /* A message expires on its own, before its request. */
+    rec.created_at = T0 + 3;
+    sign_for(&rec, &w->bob, w->node.neighbourhood_id, &msg);
+    assert_ok(w, &msg, T0 + 3);
+    uint64_t n = 0;
+    assert_int_equal(nbd_node_purge(&w->node, T0 + 3601 + GRACE, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(nbd_store_has(w->store, msg.id), 0);
+    assert_int_equal(nbd_store_has(w->store, req.id), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -734,6 +777,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(expired_requests_are_purged_with_their_timeline, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(peers_records_skip_the_state_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_message_about_a_request_can_be_retracted, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
