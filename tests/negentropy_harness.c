@@ -19,6 +19,7 @@
  * stderr, as the reference harnesses do by throwing.
  */
 #include <noaber/error.h>
+#include <noaber/identity.h>
 #include <noaber/negentropy.h>
 
 #include <errno.h>
@@ -38,20 +39,6 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Decodes hex into a malloc'd buffer; dies on odd length or a non-hex digit. */
 static uint8_t *unhex(const char *hex, size_t *ret_len)
 {
@@ -63,13 +50,8 @@ static uint8_t *unhex(const char *hex, size_t *ret_len)
     if (out == NULL) {
         die("out of memory");
     }
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hex_digit(hex[2 * i]);
-        int lo = hex_digit(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            die("bad hex digit");
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
+    if (nb_unhex(hex, out, n / 2) != 0) {
+        die("bad hex digit");
     }
     *ret_len = n / 2;
     return out;
@@ -77,14 +59,13 @@ static uint8_t *unhex(const char *hex, size_t *ret_len)
 
 static void put_hex_line(const char *tag, const uint8_t *bytes, size_t len)
 {
-    static const char digits[] = "0123456789abcdef";
-    fputs(tag, stdout);
-    fputc(',', stdout);
-    for (size_t i = 0; i < len; i++) {
-        fputc(digits[bytes[i] >> 4], stdout);
-        fputc(digits[bytes[i] & 15], stdout);
+    char *hex = malloc(2 * len + 1);
+    if (hex == NULL) {
+        die("out of memory");
     }
-    fputc('\n', stdout);
+    nb_hex(bytes, len, hex);
+    printf("%s,%s\n", tag, hex);
+    free(hex);
 }
 
 static uint64_t parse_u64(const char *s, const char *what)
