@@ -43,6 +43,7 @@ void nbd_config_init(struct nbd_config *cfg)
     cfg->log_level = -1;
     cfg->purge_grace = -1;
     cfg->purge_interval = -1;
+    cfg->socket_group_access = -1;
 }
 
 void nbd_config_clear(struct nbd_config *cfg)
@@ -106,7 +107,7 @@ int nbd_parse_duration(const char *text, int64_t *ret_seconds)
 }
 
 static const char *const known_keys[] = {
-    "data_dir", "socket", "log_level", "purge_grace", "purge_interval",
+    "data_dir", "socket", "log_level", "purge_grace", "purge_interval", "socket_group_access",
 };
 #define N_KNOWN_KEYS (sizeof(known_keys) / sizeof(known_keys[0]))
 
@@ -208,6 +209,14 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
             cfg->purge_grace = seconds;
         else
             cfg->purge_interval = seconds;
+        return 0;
+    }
+    if (strcmp(key, "socket_group_access") == 0) {
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+            say(err, err_size, "socket_group_access must be on or off, not '%s'", value);
+            return NB_EINVAL;
+        }
+        cfg->socket_group_access = value[1] == 'n';
         return 0;
     }
     const char *hint = suggest_key(key);
@@ -530,6 +539,8 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
     s.purge_interval = flags->purge_interval >= 0  ? flags->purge_interval
                        : file->purge_interval >= 0 ? file->purge_interval
                                                    : NBD_PURGE_INTERVAL_DEFAULT;
+    s.socket_group_access = flags->socket_group_access >= 0 ? flags->socket_group_access == 1
+                                                            : file->socket_group_access == 1;
     *ret = s;
     return 0;
 nomem:

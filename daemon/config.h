@@ -27,9 +27,10 @@
 struct nbd_config {
     char *data_dir;
     char *socket_path;
-    int log_level;          /* enum nbd_log_level, or -1 */
-    int64_t purge_grace;    /* seconds, or -1 */
-    int64_t purge_interval; /* seconds, or -1 */
+    int log_level;           /* enum nbd_log_level, or -1 */
+    int64_t purge_grace;     /* seconds, or -1 */
+    int64_t purge_interval;  /* seconds, or -1 */
+    int socket_group_access; /* 1 on, 0 off, or -1 */
 };
 
 /* What the command line asked for besides settings. */
@@ -73,6 +74,9 @@ struct nbd_settings {
     int log_level;
     int64_t purge_grace;
     int64_t purge_interval;
+    /* The control socket is 0660 instead of 0600, for the system service
+     * whose operators are in its group (docs/config.md). */
+    bool socket_group_access;
 };
 
 /*

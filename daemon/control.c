@@ -1044,11 +1044,13 @@ int nbd_control_start(struct nbd_control *ctl, uv_loop_t *loop, const struct nbd
     }
     uv_pipe_init(loop, &ctl->server, 0);
     /* bind() creates the socket file with the umask's mode; 0177 makes it
-     * 0600 from the start instead of fixing it after a window. */
-    mode_t old = umask(0177);
+     * 0600 from the start instead of fixing it after a window.  The system
+     * service lets its group in (0660): operators in group noaber. */
+    mode_t mode = ctx->socket_group_access ? 0660 : 0600;
+    mode_t old = umask(0777 & ~mode);
     r = uv_pipe_bind(&ctl->server, socket_path);
     umask(old);
-    if (r == 0 && chmod(socket_path, 0600) < 0)
+    if (r == 0 && chmod(socket_path, mode) < 0)
         r = -errno;
     if (r == 0)
         r = uv_listen((uv_stream_t *)&ctl->server, 16, on_connection);

@@ -63,7 +63,8 @@ enum nbd_after {
 struct nbd_control_ctx {
     struct nbd_node *node;
     const char *data_dir;
-    uint64_t (*clock)(void); /* seconds since the epoch */
+    uint64_t (*clock)(void);  /* seconds since the epoch */
+    bool socket_group_access; /* socket mode 0660 instead of 0600 */
 };
 
 /*
@@ -103,7 +104,7 @@ struct nbd_control {
 /*
  * Prepares the socket's directory (creates it 0700; refuses one that other
  * users can enter or that is not ours), removes a stale socket, binds with
- * mode 0600 and listens.  On failure err says why.
+ * mode 0600 (0660 with ctx->socket_group_access) and listens.  On failure err says why.
  */
 int nbd_control_start(struct nbd_control *ctl, uv_loop_t *loop, const struct nbd_control_ctx *ctx,
                       const char *socket_path, char *err, size_t err_size);

@@ -155,6 +155,7 @@ static int run(struct daemon *d)
         .node = &d->node,
         .data_dir = d->settings.data_dir,
         .clock = wall_clock,
+        .socket_group_access = d->settings.socket_group_access,
     };
     r = nbd_control_start(&d->control, &d->loop, &ctx, d->settings.socket_path, err, sizeof(err));
     if (r < 0) {
