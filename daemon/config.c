@@ -33,6 +33,7 @@ const char nbd_usage[] =
     "  --config FILE       read settings from FILE (see docs/config.md);\n"
     "                      flags override the file\n"
     "  --log-level LEVEL   error, warn, info (default) or debug\n"
+    "  --no-discovery      do not send or listen for LAN discovery beacons\n"
     "  --foreground        accepted for service managers; noaberd never daemonizes\n"
     "  --help              show this text\n"
     "  --version           show the version\n";
@@ -44,6 +45,7 @@ void nbd_config_init(struct nbd_config *cfg)
     cfg->purge_grace = -1;
     cfg->purge_interval = -1;
     cfg->socket_group_access = -1;
+    cfg->discovery = -1;
 }
 
 void nbd_config_clear(struct nbd_config *cfg)
@@ -107,7 +109,8 @@ int nbd_parse_duration(const char *text, int64_t *ret_seconds)
 }
 
 static const char *const known_keys[] = {
-    "data_dir", "socket", "log_level", "purge_grace", "purge_interval", "socket_group_access",
+    "data_dir",  "socket", "log_level", "purge_grace", "purge_interval", "socket_group_access",
+    "discovery",
 };
 #define N_KNOWN_KEYS (sizeof(known_keys) / sizeof(known_keys[0]))
 
@@ -209,6 +212,14 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
             cfg->purge_grace = seconds;
         else
             cfg->purge_interval = seconds;
+        return 0;
+    }
+    if (strcmp(key, "discovery") == 0) {
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+            say(err, err_size, "discovery must be on or off, not '%s'", value);
+            return NB_EINVAL;
+        }
+        cfg->discovery = value[1] == 'n';
         return 0;
     }
     if (strcmp(key, "socket_group_access") == 0) {
@@ -379,6 +390,7 @@ enum {
     OPT_CONFIG,
     OPT_LOG_LEVEL,
     OPT_FOREGROUND,
+    OPT_NO_DISCOVERY,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -391,6 +403,7 @@ int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err,
         { "config", required_argument, NULL, OPT_CONFIG },
         { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
         { "foreground", no_argument, NULL, OPT_FOREGROUND },
+        { "no-discovery", no_argument, NULL, OPT_NO_DISCOVERY },
         { "help", no_argument, NULL, OPT_HELP },
         { "version", no_argument, NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 },
@@ -427,6 +440,9 @@ int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err,
             break;
         case OPT_FOREGROUND:
             o.foreground = true;
+            break;
+        case OPT_NO_DISCOVERY:
+            o.flags.discovery = 0;
             break;
         case 'h':
         case OPT_HELP:
@@ -541,6 +557,7 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
                                                    : NBD_PURGE_INTERVAL_DEFAULT;
     s.socket_group_access = flags->socket_group_access >= 0 ? flags->socket_group_access == 1
                                                             : file->socket_group_access == 1;
+    s.discovery = flags->discovery >= 0 ? flags->discovery == 1 : file->discovery != 0;
     *ret = s;
     return 0;
 nomem:

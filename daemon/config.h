@@ -31,6 +31,7 @@ struct nbd_config {
     int64_t purge_grace;     /* seconds, or -1 */
     int64_t purge_interval;  /* seconds, or -1 */
     int socket_group_access; /* 1 on, 0 off, or -1 */
+    int discovery;           /* LAN discovery: 1 on, 0 off, or -1 */
 };
 
 /* What the command line asked for besides settings. */
@@ -77,6 +78,7 @@ struct nbd_settings {
     /* The control socket is 0660 instead of 0600, for the system service
      * whose operators are in its group (docs/config.md). */
     bool socket_group_access;
+    bool discovery; /* default on */
 };
 
 /*
