@@ -22,8 +22,14 @@
 
 const char nbd_usage[] =
     "usage: noaberd [options]\n"
+    "       noaberd --check-config [--config FILE] [options]\n"
+    "       noaberd fsck [--data-dir DIR] [--config FILE]\n"
+    "       noaberd backup DEST [--data-dir DIR] [--config FILE]\n"
+    "       noaberd erase-member MEMBER [--data-dir DIR] [--config FILE]\n"
     "\n"
-    "Runs one Noaber node in the foreground until SIGTERM or SIGINT.\n"
+    "Runs one Noaber node in the foreground until SIGTERM or SIGINT.  The\n"
+    "operator commands check a config, verify the store, back it up while the\n"
+    "node runs, or erase one member's records for good (see noaberd(8)).\n"
     "\n"
     "  --data-dir DIR      where the store, lock and key live\n"
     "                      (default $XDG_DATA_HOME/noaber, or $STATE_DIRECTORY\n"

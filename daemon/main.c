@@ -18,6 +18,7 @@
 #include <noaber/error.h>
 #include <noaber/identity.h>
 
+#include "daemon/admin.h"
 #include "daemon/config.h"
 #include "daemon/control.h"
 #include "daemon/lock.h"
@@ -205,6 +206,10 @@ int main(int argc, char **argv)
     char err[1024];
     int status = 1;
 
+    /* Operator commands (fsck, backup, erase-member, --check-config) run
+     * instead of the daemon: daemon/admin.c. */
+    if (nbd_admin_dispatch(argc, argv, &status))
+        return status;
     memset(&d, 0, sizeof(d));
     nbd_config_init(&file);
     if (nbd_options_parse(argc, argv, &opts, err, sizeof(err)) < 0) {

@@ -1,0 +1,1043 @@
+#include "daemon/admin.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include <noaber/error.h>
+#include <noaber/identity.h>
+#include <noaber/record.h>
+
+#include "daemon/config.h"
+#include "daemon/lock.h"
+#include "daemon/store.h"
+
+#define EXIT_PROBLEM 1
+#define EXIT_USAGE   2
+
+/* How many problems fsck names before it only counts them: a store damaged
+ * throughout would otherwise print millions of lines. */
+#define FSCK_REPORT_MAX 1000
+
+static const char store_name[] = "store.sqlite";
+static const char node_key_name[] = "node.key";
+
+static int complain(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints "noaberd CMD: ..." to stderr and returns EXIT_PROBLEM. */
+static int complain(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "noaberd %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_PROBLEM;
+}
+
+/* ---- what the commands share ------------------------------------------- */
+
+struct admin_args {
+    const char *positional; /* DEST or MEMBER, or NULL */
+    char *data_dir;         /* resolved, owned */
+};
+
+static void admin_args_clear(struct admin_args *a)
+{
+    free(a->data_dir);
+    a->data_dir = NULL;
+}
+
+/*
+ * Parses `CMD [POSITIONAL] [--data-dir DIR] [--config FILE]` (argv[0] is
+ * CMD) and resolves the data directory exactly as the daemon does: flag,
+ * then the config file, then the environment.  Returns 0, EXIT_USAGE or
+ * EXIT_PROBLEM after printing why; -1 after printing the help.
+ */
+static int parse_args(int argc, char **argv, const char *usage, bool positional,
+                      struct admin_args *ret)
+{
+    static const struct option longopts[] = {
+        { "data-dir", required_argument, NULL, 'd' },
+        { "config", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *cmd = argv[0];
+    const char *config_path = NULL;
+    struct nbd_config flags, file;
+    struct nbd_settings settings;
+    char err[1024];
+    int status = 0;
+
+    memset(ret, 0, sizeof(*ret));
+    nbd_config_init(&flags);
+    nbd_config_init(&file);
+    optind = 0;
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":h", longopts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case 'd':
+            free(flags.data_dir);
+            flags.data_dir = strdup(optarg);
+            if (flags.data_dir == NULL) {
+                status = complain(cmd, "out of memory");
+                goto out;
+            }
+            break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            printf("usage: noaberd %s\n", usage);
+            status = -1;
+            goto out;
+        case ':':
+            complain(cmd, "option '%s' needs a value (usage: noaberd %s)", argv[optind - 1], usage);
+            status = EXIT_USAGE;
+            goto out;
+        default:
+            complain(cmd, "unknown option '%s' (usage: noaberd %s)", argv[optind - 1], usage);
+            status = EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (positional) {
+        if (optind >= argc) {
+            complain(cmd, "missing argument (usage: noaberd %s)", usage);
+            status = EXIT_USAGE;
+            goto out;
+        }
+        ret->positional = argv[optind++];
+    }
+    if (optind < argc) {
+        complain(cmd, "unexpected argument '%s' (usage: noaberd %s)", argv[optind], usage);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (config_path != NULL && nbd_config_load(config_path, &file, err, sizeof(err)) < 0) {
+        status = complain(cmd, "%s", err);
+        goto out;
+    }
+    if (nbd_settings_resolve(&flags, &file, &settings, err, sizeof(err)) < 0) {
+        status = complain(cmd, "%s", err);
+        goto out;
+    }
+    ret->data_dir = settings.data_dir;
+    settings.data_dir = NULL;
+    nbd_settings_clear(&settings);
+out:
+    nbd_config_clear(&flags);
+    nbd_config_clear(&file);
+    return status;
+}
+
+/*
+ * Refuses to work on a data directory that belongs to another user: root
+ * running a command on /var/lib/noaber would leave files (SQLite's -wal and
+ * -shm, a lock) that the service's user can no longer open.
+ */
+static int check_owner(const char *cmd, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        return complain(cmd, "%s: %s (is --data-dir right?)", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return complain(cmd, "%s is not a directory", dir);
+    if (st.st_uid != geteuid()) {
+        struct passwd *pw = getpwuid(st.st_uid);
+        const char *name = pw != NULL ? pw->pw_name : "its owner";
+        return complain(cmd,
+                        "%s belongs to %s (uid %u), not to the user running this command; "
+                        "run it as that user (e.g. sudo -u %s noaberd %s ...) so that every file "
+                        "keeps its owner",
+                        dir, name, (unsigned)st.st_uid, name, cmd);
+    }
+    return 0;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}
+
+static bool file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Opens the store for reading only; never creates it. */
+static int open_store_readonly(const char *cmd, const char *path, sqlite3 **ret)
+{
+    sqlite3 *db = NULL;
+    if (!file_exists(path))
+        return complain(cmd, "%s does not exist: this data directory holds no store", path);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        complain(cmd, "%s: cannot open: %s", path, db != NULL ? sqlite3_errmsg(db) : "no memory");
+        sqlite3_close(db);
+        return EXIT_PROBLEM;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, 10000);
+    *ret = db;
+    return 0;
+}
+
+static int fsync_path(const char *path, bool is_dir)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (is_dir ? O_DIRECTORY : 0));
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}
+
+/*
+ * Copies src to dst (created 0600, never replacing a file) and syncs it.
+ * Returns 0, 1 when src does not exist, or -1 with errno set.
+ */
+static int copy_file(const char *src, const char *dst)
+{
+    char buf[16384];
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return errno == ENOENT ? 1 : -1;
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0) {
+        int e = errno;
+        close(in);
+        errno = e;
+        return -1;
+    }
+    int r = 0;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -1;
+            break;
+        }
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                r = -1;
+                goto out;
+            }
+            off += w;
+        }
+    }
+    if (r == 0 && fsync(out) < 0)
+        r = -1;
+out:;
+    int e = errno;
+    close(in);
+    if (close(out) < 0 && r == 0)
+        r = -1;
+    else
+        errno = e;
+    return r;
+}
+
+/* ---- --check-config ------------------------------------------------------ */
+
+int nbd_admin_check_config(int argc, char **argv)
+{
+    struct nbd_options opts;
+    struct nbd_config file;
+    struct nbd_settings settings = { 0 };
+    char err[1024];
+    char **rest = calloc((size_t)argc + 1, sizeof(char *));
+    int n = 0;
+    int status = EXIT_PROBLEM;
+
+    if (rest == NULL)
+        return complain("--check-config", "out of memory");
+    /* Everything but --check-config is parsed exactly as the daemon would,
+     * so a flag the daemon would refuse is refused here too. */
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--check-config") != 0)
+            rest[n++] = argv[i];
+    nbd_config_init(&file);
+    if (nbd_options_parse(n, rest, &opts, err, sizeof(err)) < 0) {
+        fprintf(stderr, "noaberd: %s\n(see noaberd --help)\n", err);
+        free(rest);
+        return EXIT_USAGE;
+    }
+    if (opts.config_path != NULL &&
+        nbd_config_load(opts.config_path, &file, err, sizeof(err)) < 0) {
+        fprintf(stderr, "noaberd: %s\n", err);
+        goto out;
+    }
+    if (nbd_settings_resolve(&opts.flags, &file, &settings, err, sizeof(err)) < 0) {
+        fprintf(stderr, "noaberd: %s\n", err);
+        goto out;
+    }
+    if (opts.config_path != NULL)
+        printf("%s: ok\n", opts.config_path);
+    else
+        printf("no config file given (--config FILE): the flags and the defaults are ok\n");
+    printf("data_dir = %s\nsocket = %s\nsocket_group_access = %s\n", settings.data_dir,
+           settings.socket_path, settings.socket_group_access ? "on" : "off");
+    status = 0;
+out:
+    nbd_settings_clear(&settings);
+    nbd_config_clear(&file);
+    nbd_options_clear(&opts);
+    free(rest);
+    return status;
+}
+
+/* ---- fsck ------------------------------------------------------------------ */
+
+struct fsck {
+    sqlite3 *db;
+    sqlite3_stmt *target_stmt;
+    bool has_neighbourhood;
+    uint8_t neighbourhood_id[NB_NEIGHBOURHOOD_ID_SIZE];
+    uint64_t checked;
+    uint64_t bad;       /* records with at least one problem */
+    uint64_t store_bad; /* problems of the store as a whole */
+    uint64_t reported;  /* lines printed, up to FSCK_REPORT_MAX */
+};
+
+/* One record's problems, joined with "; ". */
+struct problems {
+    char text[2048];
+    size_t len;
+    unsigned n;
+};
+
+static void problem(struct problems *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void problem(struct problems *p, const char *fmt, ...)
+{
+    if (p->len + 3 >= sizeof(p->text))
+        return;
+    if (p->n++ > 0) {
+        memcpy(p->text + p->len, "; ", 3);
+        p->len += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(p->text + p->len, sizeof(p->text) - p->len, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        p->len += (size_t)w < sizeof(p->text) - p->len ? (size_t)w : sizeof(p->text) - p->len - 1;
+}
+
+static void report(struct fsck *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void report(struct fsck *f, const char *fmt, ...)
+{
+    if (f->reported++ >= FSCK_REPORT_MAX)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
+static bool column_is(sqlite3_stmt *st, int col, const uint8_t *want, size_t len)
+{
+    return sqlite3_column_type(st, col) == SQLITE_BLOB &&
+           (size_t)sqlite3_column_bytes(st, col) == len &&
+           memcmp(sqlite3_column_blob(st, col), want, len) == 0;
+}
+
+static bool column_is_id(sqlite3_stmt *st, int col)
+{
+    return sqlite3_column_type(st, col) == SQLITE_BLOB &&
+           sqlite3_column_bytes(st, col) == NB_ID_SIZE;
+}
+
+/* The root a record acting on `target` must carry: the target's own root,
+ * or the target itself when it is a request or offer.  0, NB_ENOENT, NB_EIO. */
+static int expected_root(struct fsck *f, const uint8_t target[NB_ID_SIZE],
+                         uint8_t ret_root[NB_ID_SIZE])
+{
+    sqlite3_stmt *st = f->target_stmt;
+    int r = NB_EIO;
+    sqlite3_reset(st);
+    sqlite3_bind_blob(st, 1, target, NB_ID_SIZE, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        r = NB_ENOENT;
+    } else if (rc == SQLITE_ROW) {
+        int col = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : 1;
+        if (column_is_id(st, col)) {
+            memcpy(ret_root, sqlite3_column_blob(st, col), NB_ID_SIZE);
+            r = 0;
+        }
+    }
+    sqlite3_reset(st);
+    return r;
+}
+
+/* Compares a record's columns with what its bytes say. */
+static void check_columns(struct fsck *f, sqlite3_stmt *st, const struct nb_record *rec,
+                          struct problems *p)
+{
+    if (sqlite3_column_int64(st, 2) != rec->kind)
+        problem(p, "its kind column says %lld but its bytes say %u",
+                (long long)sqlite3_column_int64(st, 2), rec->kind);
+    if (!column_is(st, 3, rec->author, NB_KEY_SIZE))
+        problem(p, "its author column does not match its bytes");
+    if (sqlite3_column_type(st, 4) != SQLITE_INTEGER ||
+        (uint64_t)sqlite3_column_int64(st, 4) != rec->created_at)
+        problem(p, "its created_at column does not match its bytes");
+
+    bool has_target = NB_HAS(rec, NB_F_TARGET);
+    if (has_target ? !column_is(st, 6, rec->target, NB_ID_SIZE)
+                   : sqlite3_column_type(st, 6) != SQLITE_NULL)
+        problem(p, "its target column does not match its bytes");
+
+    /* A retraction's expiry and root come from what it retracted, which is
+     * deleted by then, so only the other kinds can be checked. */
+    if (rec->kind == NB_KIND_RETRACTION)
+        return;
+    bool want_expiry = true;
+    uint64_t expiry = 0;
+    if (rec->kind == NB_KIND_REQUEST || rec->kind == NB_KIND_OFFER)
+        expiry =
+            NB_HAS(rec, NB_F_EXPIRES_AT) ? rec->expires_at : rec->created_at + NB_EXPIRY_DEFAULT;
+    else if (NB_HAS(rec, NB_F_EXPIRES_AT))
+        expiry = rec->expires_at;
+    else
+        want_expiry = false;
+    if (want_expiry ? sqlite3_column_type(st, 5) != SQLITE_INTEGER ||
+                          (uint64_t)sqlite3_column_int64(st, 5) != expiry
+                    : sqlite3_column_type(st, 5) != SQLITE_NULL)
+        problem(p, "its expires_at column does not match its bytes");
+
+    if (!has_target) {
+        if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+            problem(p, "it acts on nothing but has a root");
+        return;
+    }
+    uint8_t root[NB_ID_SIZE];
+    int r = expected_root(f, rec->target, root);
+    if (r == NB_ENOENT) {
+        char hex[2 * NB_ID_SIZE + 1];
+        nb_hex(rec->target, NB_ID_SIZE, hex);
+        problem(p, "it acts on %.16s..., which is not stored", hex);
+    } else if (r < 0) {
+        problem(p, "the record it acts on has a damaged row");
+    } else if (!column_is(st, 7, root, NB_ID_SIZE)) {
+        problem(p, "its root column does not match the record it acts on");
+    }
+}
+
+static void check_record(struct fsck *f, sqlite3_stmt *st)
+{
+    struct problems p = { .len = 0, .n = 0 };
+    char name[2 * NB_ID_SIZE + 64];
+    uint8_t id[NB_ID_SIZE];
+    bool id_ok = column_is_id(st, 1);
+
+    if (id_ok) {
+        memcpy(id, sqlite3_column_blob(st, 1), NB_ID_SIZE);
+        nb_hex(id, NB_ID_SIZE, name);
+    } else {
+        snprintf(name, sizeof(name), "in row %lld", (long long)sqlite3_column_int64(st, 0));
+        problem(&p, "its id column is not 32 bytes");
+    }
+    f->checked++;
+
+    const uint8_t *bytes = sqlite3_column_blob(st, 8);
+    size_t len = (size_t)sqlite3_column_bytes(st, 8);
+    if (sqlite3_column_type(st, 8) != SQLITE_BLOB || bytes == NULL || len == 0 ||
+        len > NB_RECORD_MAX) {
+        problem(&p, "its bytes are missing or longer than %d", NB_RECORD_MAX);
+        goto out;
+    }
+    uint8_t hash[NB_ID_SIZE];
+    nb_record_id(bytes, len, hash);
+    if (id_ok && memcmp(hash, id, NB_ID_SIZE) != 0)
+        problem(&p, "its bytes do not hash to its id (they changed on disk)");
+
+    struct nb_record rec;
+    int r = nb_record_decode(bytes, len, &rec);
+    if (r < 0) {
+        problem(&p, "its bytes are not a canonical record (%s)", nb_strerror(r));
+        goto out;
+    }
+    /* Decoding already refuses every non-canonical form; re-encoding is
+     * the same promise checked from the other side. */
+    uint8_t again[NB_RECORD_MAX];
+    size_t again_len = 0;
+    if (nb_record_encode(&rec, again, sizeof(again), &again_len) < 0 || again_len != len ||
+        memcmp(again, bytes, len) != 0)
+        problem(&p, "its bytes do not re-encode to themselves (not canonical)");
+    if (f->has_neighbourhood) {
+        r = nb_record_verify(bytes, len, f->neighbourhood_id);
+        if (r < 0)
+            problem(&p, "its signature does not verify for this neighbourhood (%s)",
+                    nb_strerror(r));
+    }
+    /* Validated against its own time: what was valid when it arrived. */
+    r = nb_record_validate(&rec, rec.created_at);
+    if (r < 0)
+        problem(&p, "it is not a valid record (%s)", nb_strerror(r));
+    check_columns(f, st, &rec, &p);
+out:
+    if (p.n > 0) {
+        f->bad++;
+        report(f, "record %s: %s", name, p.text);
+    }
+}
+
+static int fsck_integrity(struct fsck *f)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(f->db, "PRAGMA integrity_check(100)", -1, &st, NULL) != SQLITE_OK) {
+        f->store_bad++;
+        report(f, "store: cannot run integrity_check: %s", sqlite3_errmsg(f->db));
+        return NB_EIO;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(st, 0);
+        if (line != NULL && strcmp(line, "ok") == 0)
+            continue;
+        f->store_bad++;
+        report(f, "store: integrity_check: %s", line != NULL ? line : "?");
+    }
+    int r = 0;
+    if (rc != SQLITE_DONE) {
+        f->store_bad++;
+        report(f, "store: integrity_check failed: %s", sqlite3_errmsg(f->db));
+        r = NB_EIO;
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+static int meta_blob(sqlite3 *db, const char *key, uint8_t *out, size_t want)
+{
+    sqlite3_stmt *st = NULL;
+    int r = NB_EIO;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        r = NB_ENOENT;
+    } else if (rc == SQLITE_ROW) {
+        if ((size_t)sqlite3_column_bytes(st, 0) == want) {
+            memcpy(out, sqlite3_column_blob(st, 0), want);
+            r = 0;
+        } else {
+            r = NB_EMALFORMED;
+        }
+    }
+out:
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* The neighbourhood's key and id, and that one is the other's id. */
+static void fsck_neighbourhood(struct fsck *f)
+{
+    uint8_t key[NB_NEIGHBOURHOOD_KEY_SIZE];
+    uint8_t id[NB_NEIGHBOURHOOD_ID_SIZE];
+    int rk = meta_blob(f->db, "neighbourhood.key", key, sizeof(key));
+    int ri = meta_blob(f->db, "neighbourhood.id", f->neighbourhood_id, NB_NEIGHBOURHOOD_ID_SIZE);
+    if (rk == NB_ENOENT && ri == NB_ENOENT)
+        goto out;
+    if (rk < 0) {
+        f->store_bad++;
+        report(f, "store: the neighbourhood key is %s", rk == NB_ENOENT ? "missing" : "damaged");
+    }
+    if (ri < 0) {
+        f->store_bad++;
+        report(f, "store: the neighbourhood id is %s", ri == NB_ENOENT ? "missing" : "damaged");
+        goto out;
+    }
+    f->has_neighbourhood = true;
+    if (rk == 0 && (nb_neighbourhood_id(key, id) < 0 ||
+                    memcmp(id, f->neighbourhood_id, NB_NEIGHBOURHOOD_ID_SIZE) != 0)) {
+        f->store_bad++;
+        report(f, "store: the neighbourhood id is not the id of the stored neighbourhood key");
+    }
+out:
+    sodium_memzero(key, sizeof(key));
+}
+
+static uint64_t count_rows(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    uint64_t n = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static int fsck_store(struct fsck *f)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (fsck_integrity(f) < 0)
+        return NB_EIO;
+    uint64_t version = count_rows(f->db, "PRAGMA user_version");
+    if (version != NBD_STORE_SCHEMA_VERSION) {
+        f->store_bad++;
+        report(f, "store: schema version %llu, but this noaberd checks version %d%s",
+               (unsigned long long)version, NBD_STORE_SCHEMA_VERSION,
+               version < NBD_STORE_SCHEMA_VERSION ? " (start noaberd once to migrate it)"
+                                                  : " (use a newer noaberd)");
+        return NB_EVERSION;
+    }
+    fsck_neighbourhood(f);
+    if (sqlite3_prepare_v2(f->db, "SELECT id, root FROM records WHERE id = ?1", -1, &f->target_stmt,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(f->db,
+                           "SELECT rowid, id, kind, author, created_at, expires_at, target, root,"
+                           " bytes FROM records ORDER BY rowid",
+                           -1, &st, NULL) != SQLITE_OK) {
+        f->store_bad++;
+        report(f, "store: cannot read the records: %s", sqlite3_errmsg(f->db));
+        sqlite3_finalize(st);
+        return NB_EIO;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        check_record(f, st);
+    if (rc != SQLITE_DONE) {
+        f->store_bad++;
+        report(f, "store: reading the records stopped: %s", sqlite3_errmsg(f->db));
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (f->checked > 0 && !f->has_neighbourhood) {
+        f->store_bad++;
+        report(f, "store: it holds records but no neighbourhood, so no signature can be checked");
+    }
+
+    /* A deleted record must stay deleted: one that is both stored and
+     * tombstoned means a deletion did not stick. */
+    if (sqlite3_prepare_v2(f->db, "SELECT id FROM records WHERE id IN (SELECT id FROM tombstones)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            char hex[2 * NB_ID_SIZE + 1] = "?";
+            if (column_is_id(st, 0))
+                nb_hex(sqlite3_column_blob(st, 0), NB_ID_SIZE, hex);
+            f->bad++;
+            report(f, "record %s: it is stored although it was deleted (it has a tombstone)", hex);
+        }
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int nbd_admin_fsck(int argc, char **argv)
+{
+    static const char usage[] = "fsck [--data-dir DIR] [--config FILE]";
+    struct admin_args a;
+    struct fsck f;
+    char *path = NULL;
+    int status = parse_args(argc, argv, usage, false, &a);
+    if (status != 0)
+        return status < 0 ? 0 : status;
+
+    memset(&f, 0, sizeof(f));
+    status = check_owner("fsck", a.data_dir);
+    if (status != 0)
+        goto out;
+    if (nb_init() < 0) {
+        status = complain("fsck", "cannot initialise libsodium");
+        goto out;
+    }
+    path = path_join(a.data_dir, store_name);
+    if (path == NULL) {
+        status = complain("fsck", "out of memory");
+        goto out;
+    }
+    status = open_store_readonly("fsck", path, &f.db);
+    if (status != 0)
+        goto out;
+    printf("checking %s\n", path);
+    fsck_store(&f);
+    uint64_t tombstones = count_rows(f.db, "SELECT count(*) FROM tombstones");
+    printf("checked %llu records (%llu tombstones): %llu bad records, %llu store problems\n",
+           (unsigned long long)f.checked, (unsigned long long)tombstones, (unsigned long long)f.bad,
+           (unsigned long long)f.store_bad);
+    if (f.reported > FSCK_REPORT_MAX)
+        printf("(only the first %d problems are listed)\n", FSCK_REPORT_MAX);
+    status = f.bad > 0 || f.store_bad > 0 ? EXIT_PROBLEM : 0;
+    if (status != 0)
+        printf("restore a backup taken before the damage, or ask peers to send the records "
+               "again (see docs/operating.md)\n");
+out:
+    sqlite3_finalize(f.target_stmt);
+    sqlite3_close(f.db);
+    free(path);
+    admin_args_clear(&a);
+    return status;
+}
+
+/* ---- backup ------------------------------------------------------------ */
+
+/* Copies the live store into `dst_path` with SQLite's online backup API:
+ * one read transaction, so the copy is one consistent state of the store
+ * while the daemon keeps writing (WAL lets the two run side by side). */
+static int backup_store(const char *src_path, const char *dst_path, uint64_t *ret_records)
+{
+    sqlite3 *src = NULL, *dst = NULL;
+    sqlite3_backup *b = NULL;
+    int status = open_store_readonly("backup", src_path, &src);
+    if (status != 0)
+        return status;
+    status = EXIT_PROBLEM;
+    if (sqlite3_open_v2(dst_path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        complain("backup", "%s: cannot create: %s", dst_path,
+                 dst != NULL ? sqlite3_errmsg(dst) : "no memory");
+        goto out;
+    }
+    b = sqlite3_backup_init(dst, "main", src, "main");
+    if (b == NULL) {
+        complain("backup", "cannot start the backup: %s", sqlite3_errmsg(dst));
+        goto out;
+    }
+    int rc;
+    for (int tries = 0;; tries++) {
+        rc = sqlite3_backup_step(b, -1);
+        if (rc == SQLITE_DONE || tries >= 600 ||
+            (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED))
+            break;
+        sqlite3_sleep(100);
+    }
+    sqlite3_backup_finish(b);
+    b = NULL;
+    if (rc != SQLITE_DONE) {
+        complain("backup", "copying %s failed: %s", src_path, sqlite3_errstr(rc));
+        goto out;
+    }
+    /* The copy is checked before it is called a backup. */
+    sqlite3_stmt *st = NULL;
+    const char *verdict = NULL;
+    if (sqlite3_prepare_v2(dst, "PRAGMA quick_check", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        verdict = (const char *)sqlite3_column_text(st, 0);
+    bool ok = verdict != NULL && strcmp(verdict, "ok") == 0;
+    sqlite3_finalize(st);
+    if (!ok) {
+        complain("backup", "the copy fails SQLite's quick_check; the store itself may be "
+                           "damaged (run noaberd fsck)");
+        goto out;
+    }
+    /* A backup is a single file: out of WAL mode, reading it later leaves
+     * no -wal or -shm beside it.  The daemon switches a restored store back. */
+    if (sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK) {
+        complain("backup", "%s: %s", dst_path, sqlite3_errmsg(dst));
+        goto out;
+    }
+    *ret_records = count_rows(dst, "SELECT count(*) FROM records");
+    status = 0;
+out:
+    sqlite3_close(src);
+    if (sqlite3_close(dst) != SQLITE_OK && status == 0)
+        status = complain("backup", "%s: cannot close the copy", dst_path);
+    return status;
+}
+
+int nbd_admin_backup(int argc, char **argv)
+{
+    static const char usage[] = "backup DEST [--data-dir DIR] [--config FILE]";
+    struct admin_args a;
+    char *src = NULL, *partial = NULL, *dst = NULL, *key_src = NULL, *key_dst = NULL;
+    char *conf_dst = NULL;
+    const char *config_path = NULL;
+    int status = parse_args(argc, argv, usage, true, &a);
+    if (status != 0)
+        return status < 0 ? 0 : status;
+    /* --config is parsed again only to know which file to copy. */
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--config") == 0)
+            config_path = argv[i + 1];
+    for (int i = 1; i < argc; i++)
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            config_path = argv[i] + 9;
+
+    const char *dest = a.positional;
+    status = check_owner("backup", a.data_dir);
+    if (status != 0)
+        goto out;
+    src = path_join(a.data_dir, store_name);
+    partial = path_join(dest, "store.sqlite.partial");
+    dst = path_join(dest, store_name);
+    key_src = path_join(a.data_dir, node_key_name);
+    key_dst = path_join(dest, node_key_name);
+    conf_dst = path_join(dest, "noaberd.conf");
+    if (src == NULL || partial == NULL || dst == NULL || key_src == NULL || key_dst == NULL ||
+        conf_dst == NULL) {
+        status = complain("backup", "out of memory");
+        goto out;
+    }
+    if (mkdir(dest, 0700) < 0 && errno != EEXIST) {
+        status = complain("backup", "cannot create %s: %s", dest, strerror(errno));
+        goto out;
+    }
+    if (file_exists(dst) || file_exists(key_dst) || file_exists(conf_dst)) {
+        status = complain("backup", "%s already holds a backup; choose a new directory", dest);
+        goto out;
+    }
+    unlink(partial); /* left by an interrupted backup */
+
+    uint64_t records = 0;
+    status = backup_store(src, partial, &records);
+    if (status != 0) {
+        unlink(partial);
+        goto out;
+    }
+    /* Only a complete, checked copy gets the name a restore looks for. */
+    if (fsync_path(partial, false) < 0 || rename(partial, dst) < 0) {
+        status = complain("backup", "cannot finish %s: %s", dst, strerror(errno));
+        unlink(partial);
+        goto out;
+    }
+    int r = copy_file(key_src, key_dst);
+    if (r < 0) {
+        status = complain("backup", "cannot copy %s to %s: %s", key_src, key_dst, strerror(errno));
+        goto out;
+    }
+    bool has_key = r == 0;
+    bool has_conf = false;
+    if (config_path != NULL) {
+        r = copy_file(config_path, conf_dst);
+        if (r != 0) {
+            status = complain("backup", "cannot copy %s to %s: %s", config_path, conf_dst,
+                              r > 0 ? "it does not exist" : strerror(errno));
+            goto out;
+        }
+        has_conf = true;
+    }
+    if (fsync_path(dest, true) < 0) {
+        status = complain("backup", "cannot sync %s: %s", dest, strerror(errno));
+        goto out;
+    }
+    printf("backed up %llu records from %s to %s: %s%s%s\n", (unsigned long long)records,
+           a.data_dir, dest, store_name, has_key ? ", node.key" : "",
+           has_conf ? ", noaberd.conf" : "");
+    if (!has_key)
+        printf("(%s has no node.key yet: the node makes one when peer networking starts)\n",
+               a.data_dir);
+    printf("the backup holds the secret neighbourhood key: keep it as safe as the node\n");
+    status = 0;
+out:
+    free(src);
+    free(partial);
+    free(dst);
+    free(key_src);
+    free(key_dst);
+    free(conf_dst);
+    admin_args_clear(&a);
+    return status;
+}
+
+/* ---- erase-member ------------------------------------------------------- */
+
+struct idset {
+    uint8_t (*ids)[NB_ID_SIZE];
+    size_t n, cap;
+};
+
+static int collect_id(void *ctx, const struct nbd_store_record *rec)
+{
+    struct idset *s = ctx;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        void *p = realloc(s->ids, cap * NB_ID_SIZE);
+        if (p == NULL)
+            return NB_ENOMEM;
+        s->ids = p;
+        s->cap = cap;
+    }
+    memcpy(s->ids[s->n++], rec->id, NB_ID_SIZE);
+    return 0;
+}
+
+/*
+ * Rewrites the database without free pages and empties the WAL, so that
+ * the erased bytes are not left in unused pages or in the log.
+ */
+static int compact(const char *path)
+{
+    sqlite3 *db = NULL;
+    int r = NB_EIO;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+        sqlite3_exec(db, "VACUUM", NULL, NULL, NULL) == SQLITE_OK &&
+        sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) == SQLITE_OK)
+        r = 0;
+    sqlite3_close(db);
+    return r;
+}
+
+int nbd_admin_erase_member(int argc, char **argv)
+{
+    static const char usage[] = "erase-member MEMBER [--data-dir DIR] [--config FILE]";
+    struct admin_args a;
+    struct nbd_store *store = NULL;
+    struct idset ids = { 0 };
+    uint8_t member[NB_KEY_SIZE];
+    char err[1024];
+    char *path = NULL;
+    int lock_fd = -1;
+    bool in_txn = false;
+    int status = parse_args(argc, argv, usage, true, &a);
+    if (status != 0)
+        return status < 0 ? 0 : status;
+
+    if (nb_init() < 0) {
+        status = complain("erase-member", "cannot initialise libsodium");
+        goto out;
+    }
+    if (nb_member_key_from_text(a.positional, member) < 0) {
+        status = complain("erase-member",
+                          "'%s' is not a member key: give the nbm1... text that `noaber id "
+                          "show` prints",
+                          a.positional);
+        if (status == EXIT_PROBLEM)
+            status = EXIT_USAGE;
+        goto out;
+    }
+    status = check_owner("erase-member", a.data_dir);
+    if (status != 0)
+        goto out;
+    /* The lock keeps a running daemon from holding, pushing or re-deriving
+     * the records while they go. */
+    if (nbd_lock_acquire(a.data_dir, &lock_fd, err, sizeof(err)) < 0) {
+        status = complain("erase-member", "%s; stop it first (systemctl stop noaberd)", err);
+        goto out;
+    }
+    path = path_join(a.data_dir, store_name);
+    if (path == NULL) {
+        status = complain("erase-member", "out of memory");
+        goto out;
+    }
+    if (!file_exists(path)) {
+        status =
+            complain("erase-member", "%s does not exist: this data directory holds no store", path);
+        goto out;
+    }
+    if (nbd_store_open(path, &store, err, sizeof(err)) < 0) {
+        status = complain("erase-member", "%s", err);
+        goto out;
+    }
+    for (unsigned kind = 1; kind <= NB_KIND_MAX_; kind++) {
+        int r = nbd_store_foreach_newest(store, kind, member, collect_id, &ids);
+        if (r < 0) {
+            status = complain("erase-member", "cannot read the store: %s", nb_strerror(r));
+            goto out;
+        }
+    }
+    if (nbd_store_begin(store) < 0) {
+        status = complain("erase-member", "cannot start a transaction");
+        goto out;
+    }
+    in_txn = true;
+    uint64_t deleted = 0;
+    for (size_t i = 0; i < ids.n; i++) {
+        uint64_t n = 0;
+        /* Tombstones without an end: the records are refused for good,
+         * whichever peer offers them again and however late.  For a record
+         * already deleted with an earlier one, this makes its tombstone
+         * permanent too. */
+        int r = nbd_store_purge_tree(store, ids.ids[i], false, 0, &n);
+        if (r < 0) {
+            status = complain("erase-member", "deleting failed: %s", nb_strerror(r));
+            goto out;
+        }
+        deleted += n;
+    }
+    if (nbd_store_commit(store) < 0) {
+        in_txn = false;
+        status = complain("erase-member", "cannot commit the deletion");
+        goto out;
+    }
+    in_txn = false;
+    nbd_store_close(store);
+    store = NULL;
+    if (compact(path) < 0)
+        fprintf(stderr,
+                "noaberd erase-member: the records are deleted, but compacting %s "
+                "failed; deleted bytes may remain in free pages until the next VACUUM\n",
+                path);
+    printf("erased %zu records by %s, %llu records in all with what acted on them; "
+           "their tombstones keep them from coming back\n",
+           ids.n, a.positional, (unsigned long long)deleted);
+    printf("backups taken before now still hold them: delete or re-take those backups\n");
+    status = 0;
+out:
+    if (in_txn)
+        nbd_store_rollback(store);
+    nbd_store_close(store);
+    if (lock_fd >= 0)
+        close(lock_fd);
+    free(ids.ids);
+    free(path);
+    admin_args_clear(&a);
+    return status;
+}
+
+/* ---- dispatch ---------------------------------------------------------------- */
+
+bool nbd_admin_dispatch(int argc, char **argv, int *ret_status)
+{
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } commands[] = {
+        { "fsck", nbd_admin_fsck },
+        { "backup", nbd_admin_backup },
+        { "erase-member", nbd_admin_erase_member },
+    };
+    /* Backups hold the neighbourhood key; everything these commands create
+     * is for the operator's user alone, as the daemon's own files are. */
+    umask(077);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--check-config") == 0) {
+            *ret_status = nbd_admin_check_config(argc, argv);
+            return true;
+        }
+    }
+    if (argc < 2)
+        return false;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            *ret_status = commands[i].run(argc - 1, argv + 1);
+            return true;
+        }
+    }
+    return false;
+}
