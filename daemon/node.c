@@ -86,32 +86,22 @@ void nbd_node_remove_hook(struct nbd_node *node, nbd_accept_hook fn, void *ctx)
     }
 }
 
-int nbd_node_create_neighbourhood(struct nbd_node *node, const char *name, size_t len,
-                                  struct nbd_verdict *v)
+/* Stores name, key and id in one transaction and makes them the node's. */
+static int keep_neighbourhood(struct nbd_node *node, const char *name, size_t len,
+                              const uint8_t key[NB_NEIGHBOURHOOD_KEY_SIZE], struct nbd_verdict *v)
 {
-    uint8_t key[NB_NEIGHBOURHOOD_KEY_SIZE];
     uint8_t id[NB_NEIGHBOURHOOD_ID_SIZE];
     int r;
 
-    if (node->has_neighbourhood)
-        return fail(v, NB_EEXIST, "refused",
-                    "this node already belongs to a neighbourhood; a node serves one");
-    if (len < 1 || len > NB_NAME_MAX || nb_utf8_check(name, len, 0) < 0)
-        return fail(v, NB_EINVAL, "bad_request",
-                    "a neighbourhood name is 1 to 64 bytes of text without control characters");
-    r = nb_neighbourhood_key_new(key);
-    if (r == 0)
-        r = nb_neighbourhood_id(key, id);
-    if (r < 0) {
-        fail(v, r, "internal", "cannot make a neighbourhood key");
-        goto out;
-    }
+    r = nb_neighbourhood_id(key, id);
+    if (r < 0)
+        return fail(v, r, "internal", "cannot derive the neighbourhood id");
     r = nbd_store_begin(node->store);
     if (r < 0)
-        goto store_failed;
+        return fail(v, r, "internal", msg_store);
     r = nbd_store_meta_set(node->store, META_NAME, (const uint8_t *)name, len);
     if (r == 0)
-        r = nbd_store_meta_set(node->store, META_KEY, key, sizeof(key));
+        r = nbd_store_meta_set(node->store, META_KEY, key, NB_NEIGHBOURHOOD_KEY_SIZE);
     if (r == 0)
         r = nbd_store_meta_set(node->store, META_ID, id, sizeof(id));
     if (r == 0)
@@ -119,19 +109,65 @@ int nbd_node_create_neighbourhood(struct nbd_node *node, const char *name, size_
     else
         nbd_store_rollback(node->store);
     if (r < 0)
-        goto store_failed;
+        return fail(v, r, "internal", msg_store);
     memcpy(node->neighbourhood_name, name, len);
     node->neighbourhood_name[len] = '\0';
-    memcpy(node->neighbourhood_key, key, sizeof(key));
+    memcpy(node->neighbourhood_key, key, NB_NEIGHBOURHOOD_KEY_SIZE);
     memcpy(node->neighbourhood_id, id, sizeof(id));
     node->has_neighbourhood = true;
-    r = 0;
-    goto out;
-store_failed:
-    fail(v, r, "internal", msg_store);
-out:
+    return 0;
+}
+
+static bool good_name(const char *name, size_t len)
+{
+    return len >= 1 && len <= NB_NAME_MAX && nb_utf8_check(name, len, 0) == 0;
+}
+
+int nbd_node_create_neighbourhood(struct nbd_node *node, const char *name, size_t len,
+                                  struct nbd_verdict *v)
+{
+    uint8_t key[NB_NEIGHBOURHOOD_KEY_SIZE];
+    int r;
+
+    if (node->has_neighbourhood)
+        return fail(v, NB_EEXIST, "refused",
+                    "this node already belongs to a neighbourhood; a node serves one");
+    if (!good_name(name, len))
+        return fail(v, NB_EINVAL, "bad_request",
+                    "a neighbourhood name is 1 to 64 bytes of text without control characters");
+    r = nb_neighbourhood_key_new(key);
+    if (r < 0)
+        fail(v, r, "internal", "cannot make a neighbourhood key");
+    else
+        r = keep_neighbourhood(node, name, len, key, v);
     sodium_memzero(key, sizeof(key));
     return r;
+}
+
+int nbd_node_join_neighbourhood(struct nbd_node *node, const char *name, size_t len,
+                                const uint8_t key[NB_NEIGHBOURHOOD_KEY_SIZE], bool *ret_already,
+                                struct nbd_verdict *v)
+{
+    int r;
+
+    if (node->has_neighbourhood) {
+        /* The same invite pasted twice, or a second invite to the same
+         * neighbourhood, is harmless; another neighbourhood's is not. */
+        if (sodium_memcmp(node->neighbourhood_key, key, NB_NEIGHBOURHOOD_KEY_SIZE) != 0)
+            return fail(v, NB_EEXIST, "refused",
+                        "this node already belongs to another neighbourhood; a node serves one "
+                        "(use a fresh data directory for a second neighbourhood)");
+        *ret_already = true;
+        return 0;
+    }
+    if (!good_name(name, len))
+        return fail(v, NB_EINVAL, "bad_request",
+                    "a neighbourhood name is 1 to 64 bytes of text without control characters");
+    r = keep_neighbourhood(node, name, len, key, v);
+    if (r < 0)
+        return r;
+    *ret_already = false;
+    return 0;
 }
 
 /* The records of one root, copied out of the store so they can be decoded

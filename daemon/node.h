@@ -78,6 +78,17 @@ int nbd_node_create_neighbourhood(struct nbd_node *node, const char *name, size_
                                   struct nbd_verdict *ret);
 
 /*
+ * Makes the node a member of the neighbourhood of an invite: stores name
+ * and key as nbd_node_create_neighbourhood does.  Joining the neighbourhood
+ * the node already has (same key) succeeds with *ret_already true and
+ * changes nothing; another neighbourhood is NB_EEXIST ("refused"); a bad
+ * name NB_EINVAL.
+ */
+int nbd_node_join_neighbourhood(struct nbd_node *node, const char *name, size_t len,
+                                const uint8_t key[NB_NEIGHBOURHOOD_KEY_SIZE], bool *ret_already,
+                                struct nbd_verdict *ret);
+
+/*
  * Accepts a signed record: decode + verify + validate against `now`, the
  * node's rules, then commit.  Returns 0 with ret_id set (also for a record
  * the node already holds), or a negative code with v->error set to the
