@@ -1,0 +1,391 @@
+/*
+ * bench-make-store: fills a node's store with signed records, fast, for the
+ * benchmarks (bench/run.py), or writes them to a records file for a client
+ * to submit.
+ *
+ *     bench-make-store --store PATH --count N [--first I] [--time T]
+ *                      [--members M] [--out FILE] [--name NAME]
+ *     bench-make-store --store PATH --accept FILE
+ *
+ * The store is noaberd's own (daemon/store.h), opened with the daemon's code;
+ * if it has no neighbourhood yet one is created exactly as
+ * `neighbourhood.create` does.  Record i (first <= i < first + count) is a
+ * request signed by member i % M with a key derived from i % M, dated T +
+ * (i mod 2^20) / 8 seconds (T defaults to five days ago): the same (i, T, neighbourhood) always
+ * gives the same bytes, so two stores filled with overlapping ranges share exactly those records.
+ *
+ * Without --out the records are inserted with nbd_store_insert in large
+ * transactions.  That skips what the node checks on arrival (signature,
+ * rules): filling a store is not what is being measured, and the records are
+ * valid by construction.  With --out nothing is inserted and the records go
+ * to FILE as: the 32-byte neighbourhood id, then for each record a u32
+ * big-endian length and the signed bytes.
+ *
+ * --accept FILE instead hands every record of such a file to nbd_node_accept,
+ * the function behind the control socket's `submit`, in this process: the
+ * node's whole ingest path without the socket, to tell the two apart.  It
+ * prints "accepted N seconds S rate R".
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include <noaber/error.h>
+#include <noaber/identity.h>
+#include <noaber/record.h>
+
+#include "daemon/node.h"
+#include "daemon/store.h"
+
+#define BATCH       20000
+#define MEMBERS_MAX 4096
+
+static const char usage[] =
+    "usage: bench-make-store --store PATH --count N [--first I] [--time T]\n"
+    "                        [--members M] [--out FILE] [--name NAME]\n"
+    "       bench-make-store --store PATH --accept FILE\n";
+
+static const char *const areas[] = { "Marollen", "Sint-Gillis", "Kuregem", "Molenbeek", "Elsene" };
+static const char *const titles[] = {
+    "Groceries from the market", "A lift to the hospital",   "Help with a form in Dutch",
+    "A warm meal on Sunday",     "Company for an afternoon", "Fixing a dripping tap",
+};
+static const char details[] =
+    "I broke my wrist last week and cannot carry bags. A few things from the Saturday "
+    "market would help a lot; I can pay back at the door.";
+
+struct options {
+    const char *store;
+    const char *out;
+    const char *accept;
+    const char *name;
+    uint64_t count;
+    uint64_t first;
+    uint64_t time;
+    unsigned members;
+};
+
+static int parse_u64(const char *s, uint64_t *ret)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+        return NB_EINVAL;
+    *ret = v;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->name = "Benchmark";
+    o->members = 64;
+    o->time = (uint64_t)time(NULL) - 5 * 24 * 3600;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t n;
+        if (v == NULL)
+            return NB_EINVAL;
+        if (strcmp(a, "--store") == 0) {
+            o->store = v;
+        } else if (strcmp(a, "--out") == 0) {
+            o->out = v;
+        } else if (strcmp(a, "--accept") == 0) {
+            o->accept = v;
+        } else if (strcmp(a, "--name") == 0) {
+            o->name = v;
+        } else if (strcmp(a, "--count") == 0 && parse_u64(v, &n) == 0) {
+            o->count = n;
+        } else if (strcmp(a, "--first") == 0 && parse_u64(v, &n) == 0) {
+            o->first = n;
+        } else if (strcmp(a, "--time") == 0 && parse_u64(v, &n) == 0) {
+            o->time = n;
+        } else if (strcmp(a, "--members") == 0 && parse_u64(v, &n) == 0 && n >= 1 &&
+                   n <= MEMBERS_MAX) {
+            o->members = (unsigned)n;
+        } else {
+            return NB_EINVAL;
+        }
+        i++;
+    }
+    return o->store != NULL ? 0 : NB_EINVAL;
+}
+
+struct member {
+    uint8_t pk[NB_KEY_SIZE];
+    uint8_t sk[NB_SECRET_KEY_SIZE];
+};
+
+static int make_members(struct member *m, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t seed[NB_SEED_SIZE];
+        char text[64];
+        snprintf(text, sizeof(text), "noaber/bench/member/%u", i);
+        crypto_generichash(seed, sizeof(seed), (const uint8_t *)text, strlen(text), NULL, 0);
+        int r = nb_member_from_seed(seed, m[i].pk, m[i].sk);
+        sodium_memzero(seed, sizeof(seed));
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Signs record number i into out. */
+static int make_record(const struct options *o, const struct member *members, uint64_t i,
+                       const uint8_t nid[NB_NEIGHBOURHOOD_ID_SIZE], struct nb_record *rec,
+                       uint8_t *out, size_t *ret_len)
+{
+    char title[NB_TITLE_MAX + 1];
+    const struct member *m = &members[i % o->members];
+    const char *area = areas[i % (sizeof(areas) / sizeof(areas[0]))];
+
+    int n = snprintf(title, sizeof(title), "%s (#%" PRIu64 ")",
+                     titles[i % (sizeof(titles) / sizeof(titles[0]))], i);
+    memset(rec, 0, sizeof(*rec));
+    rec->kind = NB_KIND_REQUEST;
+    memcpy(rec->author, m->pk, NB_KEY_SIZE);
+    /* Eight records a second, wrapping after about 1.5 days so that records
+     * numbered far apart (the benchmarks use separate ranges) are still
+     * dated within the last few days. */
+    rec->created_at = o->time + (i % (1u << 20)) / 8;
+    rec->title = (struct nb_text){ title, (size_t)n };
+    NB_SET(rec, NB_F_TITLE);
+    rec->details = (struct nb_text){ details, sizeof(details) - 1 };
+    NB_SET(rec, NB_F_DETAILS);
+    rec->category = (uint8_t)(i % NB_CAT_COUNT);
+    NB_SET(rec, NB_F_CATEGORY);
+    rec->urgency = (uint8_t)(i % NB_URGENCY_COUNT);
+    NB_SET(rec, NB_F_URGENCY);
+    rec->area = (struct nb_text){ area, strlen(area) };
+    NB_SET(rec, NB_F_AREA);
+    rec->expires_at = rec->created_at + 60 * 24 * 3600;
+    NB_SET(rec, NB_F_EXPIRES_AT);
+    return nb_record_sign(rec, m->sk, nid, out, ret_len);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Feeds every record of a records file to nbd_node_accept, timing it. */
+static int accept_file(struct nbd_node *node, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "bench-make-store: %s: %s\n", path, strerror(errno));
+        return NB_EIO;
+    }
+    uint8_t nid[NB_NEIGHBOURHOOD_ID_SIZE];
+    uint8_t *all = NULL;
+    size_t len = 0, cap = 0;
+    int r = 0;
+    if (fread(nid, 1, sizeof(nid), f) != sizeof(nid) ||
+        memcmp(nid, node->neighbourhood_id, sizeof(nid)) != 0) {
+        fprintf(stderr, "bench-make-store: %s is not for this store's neighbourhood\n", path);
+        fclose(f);
+        return NB_EINVAL;
+    }
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 1 << 20;
+            uint8_t *p = realloc(all, cap);
+            if (p == NULL) {
+                r = NB_ENOMEM;
+                goto out;
+            }
+            all = p;
+        }
+        size_t n = fread(all + len, 1, cap - len, f);
+        if (n == 0)
+            break;
+        len += n;
+    }
+    uint64_t count = 0;
+    uint64_t now = (uint64_t)time(NULL);
+    double t0 = now_seconds();
+    for (size_t pos = 0; pos + 4 <= len;) {
+        size_t n = (size_t)all[pos] << 24 | (size_t)all[pos + 1] << 16 | (size_t)all[pos + 2] << 8 |
+                   all[pos + 3];
+        if (n > len - pos - 4) {
+            r = NB_EMALFORMED;
+            goto out;
+        }
+        uint8_t id[NB_ID_SIZE];
+        struct nbd_verdict v;
+        r = nbd_node_accept(node, all + pos + 4, n, now, NBD_ORIGIN_LOCAL, id, &v);
+        if (r < 0) {
+            fprintf(stderr, "bench-make-store: record %" PRIu64 " refused: %s\n", count, v.message);
+            goto out;
+        }
+        count++;
+        pos += 4 + n;
+    }
+    double dt = now_seconds() - t0;
+    printf("accepted %" PRIu64 " seconds %.6f rate %.1f\n", count, dt,
+           dt > 0 ? (double)count / dt : 0.0);
+out:
+    fclose(f);
+    free(all);
+    return r;
+}
+
+static int write_all(FILE *f, const void *p, size_t n)
+{
+    return fwrite(p, 1, n, f) == n ? 0 : NB_EIO;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    struct nbd_store *store = NULL;
+    struct nbd_node node;
+    struct member *members = NULL;
+    FILE *out = NULL;
+    char err[512];
+    int status = 1;
+    int r;
+
+    memset(&node, 0, sizeof(node));
+    if (parse_options(argc, argv, &o) < 0) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (nb_init() < 0) {
+        fprintf(stderr, "bench-make-store: cannot initialise libsodium\n");
+        return 1;
+    }
+    r = nbd_store_open(o.store, &store, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "bench-make-store: %s\n", err);
+        return 1;
+    }
+    r = nbd_node_init(&node, store, 24 * 3600);
+    if (r < 0) {
+        fprintf(stderr, "bench-make-store: cannot read the neighbourhood: %s\n", nb_strerror(r));
+        goto out;
+    }
+    if (!node.has_neighbourhood) {
+        struct nbd_verdict v;
+        r = nbd_node_create_neighbourhood(&node, o.name, strlen(o.name), &v);
+        if (r < 0) {
+            fprintf(stderr, "bench-make-store: %s\n", v.message);
+            goto out;
+        }
+    }
+    if (o.accept != NULL) {
+        status = accept_file(&node, o.accept) < 0 ? 1 : 0;
+        goto out;
+    }
+    members = calloc(o.members, sizeof(*members));
+    if (members == NULL || make_members(members, o.members) < 0) {
+        fprintf(stderr, "bench-make-store: cannot make member keys\n");
+        goto out;
+    }
+    if (o.out != NULL) {
+        out = fopen(o.out, "wb");
+        if (out == NULL) {
+            fprintf(stderr, "bench-make-store: %s: %s\n", o.out, strerror(errno));
+            goto out;
+        }
+        if (write_all(out, node.neighbourhood_id, NB_NEIGHBOURHOOD_ID_SIZE) < 0)
+            goto write_failed;
+    }
+
+    uint64_t inserted = 0, present = 0;
+    bool in_tx = false;
+    for (uint64_t i = o.first; i < o.first + o.count; i++) {
+        uint8_t bytes[NB_RECORD_MAX];
+        struct nb_record rec;
+        size_t len = 0;
+        r = make_record(&o, members, i, node.neighbourhood_id, &rec, bytes, &len);
+        if (r < 0) {
+            fprintf(stderr, "bench-make-store: record %" PRIu64 ": %s\n", i, nb_strerror(r));
+            goto out;
+        }
+        if (out != NULL) {
+            uint8_t head[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                                (uint8_t)len };
+            if (write_all(out, head, 4) < 0 || write_all(out, bytes, len) < 0)
+                goto write_failed;
+            continue;
+        }
+        struct nbd_store_record row;
+        memset(&row, 0, sizeof(row));
+        nb_record_id(bytes, len, row.id);
+        row.kind = rec.kind;
+        memcpy(row.author, rec.author, NB_KEY_SIZE);
+        row.created_at = rec.created_at;
+        row.has_expiry = true;
+        row.expires_at = rec.expires_at;
+        row.bytes = bytes;
+        row.len = len;
+        if (!in_tx) {
+            r = nbd_store_begin(store);
+            if (r < 0)
+                goto store_failed;
+            in_tx = true;
+        }
+        r = nbd_store_insert(store, &row);
+        if (r == NB_EEXIST) {
+            present++;
+        } else if (r < 0) {
+            goto store_failed;
+        } else {
+            inserted++;
+        }
+        if ((inserted + present) % BATCH == 0) {
+            r = nbd_store_commit(store);
+            in_tx = false;
+            if (r < 0)
+                goto store_failed;
+        }
+    }
+    if (in_tx) {
+        r = nbd_store_commit(store);
+        in_tx = false;
+        if (r < 0)
+            goto store_failed;
+    }
+    if (out != NULL) {
+        if (fclose(out) != 0) {
+            out = NULL;
+            goto write_failed;
+        }
+        out = NULL;
+        printf("wrote %" PRIu64 " records to %s\n", o.count, o.out);
+    } else {
+        printf("inserted %" PRIu64 " records (%" PRIu64 " already present) into %s\n", inserted,
+               present, o.store);
+    }
+    status = 0;
+    goto out;
+
+store_failed:
+    if (in_tx)
+        nbd_store_rollback(store);
+    fprintf(stderr, "bench-make-store: the store failed: %s\n", nb_strerror(r));
+    goto out;
+write_failed:
+    fprintf(stderr, "bench-make-store: cannot write %s\n", o.out);
+out:
+    if (out != NULL)
+        fclose(out);
+    if (members != NULL) {
+        sodium_memzero(members, o.members * sizeof(*members));
+        free(members);
+    }
+    nbd_node_clear(&node);
+    nbd_store_close(store);
+    return status;
+}

@@ -1,0 +1,661 @@
+#!/usr/bin/env python3
+"""Noaber's benchmarks: how close the real daemon and client code come to the
+limits of the machine they run on (bench/README.md explains every figure).
+
+    bench/run.py --build BUILD_DIR [--smoke] [--out DIR] [--only NAMES]
+
+Every figure is measured on the binaries in BUILD_DIR (noaberd, noaber and the
+bench-* tools built from bench/) and compared with a baseline measured in the
+same run.  Prints a table and writes DIR/latest.csv (figure, value, unit,
+baseline, baseline_value, ratio) and DIR/latest.png (gnuplot, when it is
+installed).  DIR defaults to bench/results/.
+
+--smoke runs every benchmark with tiny sizes in well under a minute: it keeps
+the benchmarks working (the 'bench-smoke' test), its numbers mean nothing.
+--only runs some groups: ingest, reconcile, sync, propagation, footprint.
+
+Nothing here asserts a timing.  The run fails only when a measurement could
+not be made (a daemon that does not start, a record refused, a
+reconciliation with the wrong answer), with the reason.
+"""
+import argparse
+import csv
+import math
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "e2e"))
+import nb  # noqa: E402  (the e2e tests' control-API client)
+
+GROUPS = ["ingest", "reconcile", "sync", "propagation", "footprint"]
+
+FULL = {
+    "verify_seconds": 3.0,
+    "store_n": 100000,  # records of the node used for ingest and footprint
+    "ingest_n": 20000,  # records submitted pipelined
+    "ingest_serial_n": 5000,  # records submitted one at a time
+    "recon_n": [10**4, 10**5, 10**6],
+    "recon_k": [1, 10, 100, 1000],
+    "reference_max_n": 10**5,  # the JavaScript reference above this is too slow
+    "sync_n": 100000,
+    "prop_nodes": 16,
+    "prop_degree": 3,
+    "prop_records": 40,
+    "footprint_peers": 8,
+    "idle_seconds": 20.0,
+    "startup_n": [100000, 1000000],
+    "startup_repeat": 3,
+}
+
+SMOKE = {
+    "verify_seconds": 0.2,
+    "store_n": 500,
+    "ingest_n": 200,
+    "ingest_serial_n": 50,
+    "recon_n": [1000, 4000],
+    "recon_k": [1, 100],
+    "reference_max_n": 0,
+    "sync_n": 300,
+    "prop_nodes": 4,
+    "prop_degree": 2,
+    "prop_records": 3,
+    "footprint_peers": 2,
+    "idle_seconds": 0.5,
+    "startup_n": [500, 2000],
+    "startup_repeat": 1,
+}
+
+
+def peer_support(noaberd):
+    """None when noaberd has peer networking, else the reason it cannot be
+    measured."""
+    try:
+        p = subprocess.run([noaberd, "--help"], capture_output=True, text=True, timeout=30)
+    except OSError as e:
+        return str(e)
+    if "--listen" not in p.stdout:
+        return "peer networking is not in this noaberd yet (no --listen)"
+    return None
+
+
+def expected_figures(p, peers=True):
+    """Every figure a run with parameters p writes (peers: noaberd has peer
+    networking).  The smoke test checks the CSV against this list."""
+    f = ["ingest.verify_raw", "ingest.record_open", "ingest.node_accept",
+         "ingest.control_serial", "ingest.control_pipelined"]
+    for n in p["recon_n"]:
+        for k in p["recon_k"]:
+            for m in ("bytes_up", "bytes_down", "bytes_total", "round_trips"):
+                f.append("reconcile.n=%d.k=%d.%s" % (n, k, m))
+    f += ["footprint.idle_rss.n=%d.peers=0" % p["store_n"],
+          "footprint.idle_cpu.n=%d.peers=0" % p["store_n"]]
+    f += ["footprint.startup.n=%d" % n for n in p["startup_n"]]
+    if peers:
+        f += ["ingest.peer_link", "sync.initial.n=%d" % p["sync_n"]]
+        f += ["propagation.nodes=%d.%s" % (p["prop_nodes"], m)
+              for m in ("median_ms", "p99_ms", "deliveries_per_record_node")]
+        f += ["footprint.idle_rss.n=%d.peers=%d" % (p["store_n"], p["footprint_peers"]),
+              "footprint.idle_cpu.n=%d.peers=%d" % (p["store_n"], p["footprint_peers"])]
+    return f
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    """A measurement could not be made; the message says why."""
+
+
+def run(cmd, timeout=1800, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    if p.returncode != 0:
+        raise BenchError("%s failed (exit %d): %s" % (" ".join(cmd), p.returncode, p.stderr.strip()))
+    return p.stdout
+
+
+def kv(line):
+    """'a 1 b 2.5' -> {'a': 1.0, 'b': 2.5}"""
+    f = line.split()
+    return {f[i]: float(f[i + 1]) for i in range(0, len(f) - 1, 2)}
+
+
+def have_taskset():
+    return shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+
+
+def pin(core, cmd):
+    """cmd pinned to one core when the machine has taskset and two cores."""
+    return (["taskset", "-c", str(core)] + cmd) if have_taskset() else cmd
+
+
+def percentile(values, p):
+    """Nearest-rank percentile of a non-empty list."""
+    s = sorted(values)
+    rank = max(1, math.ceil(p / 100.0 * len(s)))
+    return s[rank - 1]
+
+
+# --- processes -----------------------------------------------------------------
+
+
+class Daemon:
+    """One noaberd on a data directory of its own under `root`."""
+
+    def __init__(self, bench, root, name, extra_args=(), core=None):
+        self.bench = bench
+        self.dir = os.path.join(root, name)
+        self.data_dir = os.path.join(self.dir, "data")
+        self.sock_dir = os.path.join(self.dir, "run")
+        self.socket = os.path.join(self.sock_dir, "noaberd.sock")
+        self.log_path = os.path.join(self.dir, "noaberd.log")
+        self.extra_args = list(extra_args)
+        self.core = core
+        self.proc = None
+        os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
+        os.makedirs(self.sock_dir, mode=0o700, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+
+    @property
+    def store(self):
+        return os.path.join(self.data_dir, "store.sqlite")
+
+    def start(self, timeout=300):
+        """Starts noaberd; returns the seconds until it answered `hello`."""
+        cmd = [self.bench.noaberd, "--data-dir", self.data_dir, "--socket", self.socket,
+               "--log-level", "info"] + self.extra_args
+        if self.core is not None:
+            cmd = pin(self.core, cmd)
+        self._log = open(self.log_path, "ab")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+        deadline = t0 + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError("noaberd exited with %d:\n%s" % (self.proc.returncode, self.log()))
+            if os.path.exists(self.socket):
+                try:
+                    with nb.Control(self.socket, timeout=timeout) as c:
+                        if c.call("hello").get("ok"):
+                            return time.monotonic() - t0
+                except (OSError, ValueError, ConnectionError):
+                    pass
+            time.sleep(0.002)
+        raise BenchError("noaberd did not answer within %d s:\n%s" % (timeout, self.log()))
+
+    def call(self, op, **args):
+        with nb.Control(self.socket, timeout=600) as c:
+            r = c.call(op, **args)
+        if not r.get("ok"):
+            raise BenchError("%s: %s: %s" % (op, r.get("error"), r.get("message")))
+        return r["result"]
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if getattr(self, "_log", None):
+            self._log.close()
+            self._log = None
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise BenchError("no VmRSS for noaberd")
+
+    def cpu_seconds(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+# --- the run -------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args):
+        self.build = os.path.abspath(args.build)
+        self.out = os.path.abspath(args.out)
+        self.smoke = args.smoke
+        self.p = SMOKE if args.smoke else FULL
+        self.groups = args.only.split(",") if args.only else GROUPS
+        self.rows = []
+        self.skipped = []  # (group, reason)
+        self.curves = {}  # data for the plot
+        self.tmp = tempfile.mkdtemp(prefix="noaber-bench-")
+        os.chmod(self.tmp, 0o700)
+        self.noaberd = os.path.join(self.build, "daemon", "noaberd")
+        self.noaber = os.path.join(self.build, "client", "noaber")
+        self.tool = lambda name: os.path.join(self.build, "bench", "bench-" + name)
+        for exe in (self.noaberd, self.noaber, self.tool("make-store"), self.tool("ingest"),
+                    self.tool("verify"), self.tool("reconcile")):
+            if not os.access(exe, os.X_OK):
+                raise BenchError("%s is not built" % exe)
+        self._stores = {}
+        # Every record of the run is dated from this one time, so record
+        # number i is the same bytes in every store that holds it.
+        self.epoch = str(int(time.time()) - 5 * 24 * 3600)
+        self._verify = None
+
+    def add(self, figure, value, unit, baseline="", baseline_value=None):
+        ratio = ""
+        if baseline_value not in (None, "") and baseline_value != 0:
+            ratio = value / baseline_value
+        self.rows.append({
+            "figure": figure, "value": value, "unit": unit, "baseline": baseline,
+            "baseline_value": "" if baseline_value is None else baseline_value, "ratio": ratio,
+        })
+        log("%s = %s %s" % (figure, fmt(value), unit))
+
+    def skip(self, group, reason):
+        self.skipped.append((group, reason))
+        log("SKIPPED %s: %s" % (group, reason))
+
+    # --- stores ------------------------------------------------------------
+
+    def template(self):
+        """An empty store with a neighbourhood: copied, every node of a run
+        belongs to the same neighbourhood."""
+        path = os.path.join(self.tmp, "template.sqlite")
+        if not os.path.exists(path):
+            run([self.tool("make-store"), "--store", path, "--count", "0", "--time", self.epoch])
+        return path
+
+    def store_with(self, n):
+        """A store holding records 0 .. n-1 (made once per n, then copied)."""
+        if n not in self._stores:
+            path = os.path.join(self.tmp, "store-%d.sqlite" % n)
+            shutil.copy(self.template(), path)
+            t0 = time.monotonic()
+            run([self.tool("make-store"), "--store", path, "--count", str(n), "--time", self.epoch])
+            log("made a store of %d records in %.1f s" % (n, time.monotonic() - t0))
+            self._stores[n] = path
+        return self._stores[n]
+
+    def node_with(self, name, n, extra_args=(), core=None):
+        d = Daemon(self, self.tmp, name, extra_args, core)
+        shutil.copy(self.store_with(n) if n > 0 else self.template(), d.store)
+        return d
+
+    def records_file(self, name, first, count):
+        path = os.path.join(self.tmp, name + ".records")
+        run([self.tool("make-store"), "--store", self.template(), "--first", str(first),
+             "--count", str(count), "--out", path, "--time", self.epoch])
+        return path
+
+    # --- 1. ingest -----------------------------------------------------------
+
+    def verify_baseline(self):
+        """libsodium's crypto_sign_verify_detached per second, one core."""
+        if self._verify is None:
+            recs = self.records_file("verify", 10**8, 2000 if not self.smoke else 100)
+            out = run(pin(0, [self.tool("verify"), "--records", recs,
+                              "--seconds", str(self.p["verify_seconds"])]))
+            self._verify = kv(out)
+        return self._verify
+
+    def bench_ingest(self):
+        p = self.p
+        v = self.verify_baseline()
+        base = ("libsodium crypto_sign_verify_detached, 1 core", v["verify_rate"])
+        self.add("ingest.verify_raw", v["verify_rate"], "records/s")
+        self.add("ingest.record_open", v["open_rate"], "records/s", *base)
+
+        serial = self.records_file("serial", 2 * 10**8, p["ingest_serial_n"])
+        piped = self.records_file("piped", 3 * 10**8, p["ingest_n"])
+        local = self.records_file("local", 4 * 10**8, p["ingest_n"])
+
+        # The node's whole ingest path in one process, no socket.
+        d = self.node_with("accept", p["store_n"])
+        out = run(pin(0, [self.tool("make-store"), "--store", d.store, "--accept", local]))
+        self.add("ingest.node_accept", kv(out)["rate"], "records/s", *base)
+
+        d = self.node_with("ingest", p["store_n"], core=0)
+        d.start()
+        try:
+            for path, window, name in ((serial, 1, "ingest.control_serial"),
+                                       (piped, 64, "ingest.control_pipelined")):
+                out = run(pin(1, [self.tool("ingest"), "--socket", d.socket, "--records", path,
+                                  "--window", str(window)]))
+                self.add(name, kv(out)["rate"], "records/s", *base)
+        finally:
+            d.stop()
+
+        self.bench_ingest_peer(base)
+
+    def bench_ingest_peer(self, base):
+        self.skip("ingest.peer_link", "peer networking is not in this noaberd yet")
+
+    # --- 2. reconciliation -----------------------------------------------------
+
+    def bench_reconcile(self):
+        p = self.p
+        ref = None
+        if p["reference_max_n"] > 0:
+            ref = self.reference_negentropy()
+        curve = []
+        for n in p["recon_n"]:
+            for k in p["recon_k"]:
+                dump = None
+                if ref is not None and n <= p["reference_max_n"]:
+                    dump = os.path.join(self.tmp, "sets-%d-%d" % (n, k))
+                cmd = [self.tool("reconcile"), "--n", str(n), "--k", str(k), "--seed", str(n + k)]
+                if dump:
+                    cmd += ["--dump", dump]
+                r = kv(run(cmd))
+                name = "reconcile.n=%d.k=%d" % (n, k)
+                naive = ("naive: every id, 32 bytes x n", 32 * n)
+                self.add(name + ".bytes_up", r["bytes_up"], "bytes", *naive)
+                self.add(name + ".bytes_down", r["bytes_down"], "bytes", *naive)
+                total = r["bytes_up"] + r["bytes_down"]
+                if dump:
+                    rr = ref(dump)
+                    os.unlink(dump + ".a")
+                    os.unlink(dump + ".b")
+                    refname = "reference Negentropy (nostr-tools initiator)"
+                    self.add(name + ".bytes_total", total, "bytes", refname, rr["bytes"])
+                    self.add(name + ".round_trips", r["rounds"], "round trips", refname,
+                             rr["rounds"])
+                else:
+                    self.add(name + ".bytes_total", total, "bytes", "naive: both ways, 64 bytes x n",
+                             64 * n)
+                    self.add(name + ".round_trips", r["rounds"], "round trips",
+                             "naive: one exchange", 1)
+                curve.append((n, k, r["bytes_up"], r["bytes_down"], r["rounds"]))
+        self.curves["reconcile"] = curve
+
+    def reference_negentropy(self):
+        """A function running the reference Negentropy on dumped sets, or None.
+
+        hoytech's JavaScript package is not on npm; nostr-tools' nip77 module
+        is a byte-exact port of it (tests/e2e/test_negentropy_interop.py
+        checks that), installed here into a temporary directory.  It is an
+        initiator only (it never answers an id list), so it is paired with
+        libnoaber's responder, which answers byte for byte as the reference
+        does: the messages of the session are the reference's.
+        """
+        import test_negentropy_interop as interop
+
+        workdir = os.path.join(self.tmp, "npm")
+        os.makedirs(workdir, exist_ok=True)
+        try:
+            adapter = interop.install(workdir)
+        except SystemExit:
+            self.skip("reconcile reference baseline", "node, npm or nostr-tools unavailable")
+            return None
+        harness = os.path.join(self.build, "tests", "negentropy-harness")
+        if not os.access(harness, os.X_OK):
+            self.skip("reconcile reference baseline", "tests/negentropy-harness is not built")
+            return None
+        limit = 60000
+
+        def session(prefix):
+            a = LineProc(["node", adapter, "nostr-tools"], limit)
+            b = LineProc([harness], limit)
+            a.feed_file(prefix + ".a")
+            b.feed_file(prefix + ".b")
+            a.send("initiate")
+            rounds = up = down = 0
+            while True:
+                line = a.recv()
+                if line.startswith(("have,", "need,")):
+                    continue
+                if line == "done":
+                    break
+                if not line.startswith("msg,"):
+                    raise BenchError("reference initiator said %r" % line[:80])
+                up += (len(line) - 4) // 2
+                b.send(line)
+                reply = b.recv()
+                if not reply.startswith("msg,"):
+                    raise BenchError("responder said %r" % reply[:80])
+                down += (len(reply) - 4) // 2
+                a.send(reply)
+                rounds += 1
+            a.close()
+            b.close()
+            return {"bytes": up + down, "rounds": rounds}
+
+        return session
+
+    # --- 3. initial sync, 4. propagation --------------------------------------
+
+    def bench_sync(self):
+        self.skip("sync", "peer networking is not in this noaberd yet")
+
+    def bench_propagation(self):
+        self.skip("propagation", "peer networking is not in this noaberd yet")
+
+    # --- 5. footprint -----------------------------------------------------------
+
+    def idle(self, d):
+        """RSS (KiB) and CPU share of a running node left alone."""
+        time.sleep(min(2.0, self.p["idle_seconds"]))  # let startup work settle
+        c0, t0 = d.cpu_seconds(), time.monotonic()
+        time.sleep(self.p["idle_seconds"])
+        c1, t1 = d.cpu_seconds(), time.monotonic()
+        return d.rss_kib(), 100.0 * (c1 - c0) / (t1 - t0)
+
+    def bench_footprint(self):
+        p = self.p
+        empty = self.node_with("empty", 0)
+        base_start = statistics.median(self.startups(empty, p["startup_repeat"]))
+        empty.start()
+        try:
+            base_rss, base_cpu = self.idle(empty)
+        finally:
+            empty.stop()
+
+        self.footprint_loaded(base_rss, base_cpu)
+
+        for n in p["startup_n"]:
+            d = self.node_with("start-%d" % n, n)
+            t = statistics.median(self.startups(d, p["startup_repeat"]))
+            self.add("footprint.startup.n=%d" % n, t * 1000, "ms",
+                     "startup with an empty store", base_start * 1000)
+            shutil.rmtree(d.dir, ignore_errors=True)
+
+    def footprint_loaded(self, base_rss, base_cpu):
+        p = self.p
+        n = p["store_n"]
+        d = self.node_with("idle", n)
+        d.start()
+        try:
+            rss, cpu = self.idle(d)
+        finally:
+            d.stop()
+        self.add("footprint.idle_rss.n=%d.peers=0" % n, rss, "KiB",
+                 "idle node, empty store", base_rss)
+        self.add("footprint.idle_cpu.n=%d.peers=0" % n, cpu, "% of a core",
+                 "idle node, empty store", base_cpu)
+        self.skip("footprint with %d peers" % p["footprint_peers"],
+                  "peer networking is not in this noaberd yet")
+
+    def startups(self, d, repeat):
+        times = []
+        for _ in range(repeat):
+            times.append(d.start())
+            d.stop()
+        return times
+
+    # --- output -----------------------------------------------------------------
+
+    def write(self):
+        os.makedirs(self.out, exist_ok=True)
+        path = os.path.join(self.out, "latest.csv")
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["figure", "value", "unit", "baseline",
+                                              "baseline_value", "ratio"])
+            w.writeheader()
+            for r in self.rows:
+                w.writerow({k: (("%.6g" % v) if isinstance(v, float) else v) for k, v in r.items()})
+        self.plot()
+        return path
+
+    def table(self):
+        lines = ["%-44s %14s %-12s %10s  %s" % ("figure", "value", "unit", "ratio", "baseline")]
+        for r in self.rows:
+            ratio = "" if r["ratio"] == "" else ("%.3g" % r["ratio"])
+            base = r["baseline"]
+            if r["baseline_value"] != "":
+                base += " = " + fmt(r["baseline_value"])
+            lines.append("%-44s %14s %-12s %10s  %s" % (r["figure"], fmt(r["value"]), r["unit"],
+                                                       ratio, base))
+        for group, reason in self.skipped:
+            lines.append("SKIPPED %s: %s" % (group, reason))
+        return "\n".join(lines)
+
+    def plot(self):
+        gnuplot = shutil.which("gnuplot")
+        if gnuplot is None:
+            log("gnuplot is not installed: no plot")
+            return
+        data = os.path.join(self.tmp, "reconcile.dat")
+        with open(data, "w") as f:
+            last_n = None
+            for n, k, up, down, rounds in self.curves.get("reconcile", []):
+                if last_n is not None and n != last_n:
+                    f.write("\n\n")
+                f.write("%d %d %d %d %d\n" % (n, k, up + down, 32 * n, rounds))
+                last_n = n
+        prop = self.curves.get("propagation")
+        pdata = os.path.join(self.tmp, "propagation.dat")
+        with open(pdata, "w") as f:
+            for i, ms in enumerate(sorted(prop or [])):
+                f.write("%.3f %.5f\n" % (ms, (i + 1) / len(prop)))
+        ns = sorted({c[0] for c in self.curves.get("reconcile", [])})
+        script = [
+            "set terminal pngcairo size 1400,500 font ',10'",
+            "set output '%s'" % os.path.join(self.out, "latest.png"),
+            "set multiplot layout 1,2",
+            "set title 'Reconciliation: bytes both ways vs records that differ'",
+            "set logscale xy", "set xlabel 'k (records that differ)'", "set ylabel 'bytes'",
+            "set key top left", "set grid",
+        ]
+        plots = []
+        for i, n in enumerate(ns):
+            plots.append("'%s' index %d using 2:3 with linespoints lw 2 title 'Negentropy, n=%d'"
+                         % (data, i, n))
+            plots.append("'%s' index %d using 2:4 with lines dt 2 title 'all ids, n=%d'"
+                         % (data, i, n))
+        script.append("plot " + ", ".join(plots) if plots else "plot 0 title 'no data'")
+        script += ["unset logscale", "set title 'Propagation: time for a new record to reach a node'",
+                   "set xlabel 'ms after submit'", "set ylabel 'fraction of (record, node) pairs'",
+                   "set key bottom right"]
+        if prop:
+            script.append("plot '%s' using 1:2 with steps lw 2 title 'arrivals (CDF)'" % pdata)
+        else:
+            script += ["set label 1 'not measured (peer networking missing)' at graph 0.5,0.5 center",
+                       "plot [0:1][0:1] NaN notitle"]
+        script.append("unset multiplot")
+        p = subprocess.run([gnuplot], input="\n".join(script) + "\n", capture_output=True, text=True)
+        if p.returncode != 0:
+            log("gnuplot failed: %s" % p.stderr.strip())
+
+    def cleanup(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class LineProc:
+    """A process speaking the reference harness line protocol."""
+
+    def __init__(self, cmd, limit):
+        env = dict(os.environ)
+        env["FRAMESIZELIMIT"] = str(limit)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env, text=True, bufsize=1 << 20)
+
+    def feed_file(self, path):
+        with open(path) as f:
+            shutil.copyfileobj(f, self.proc.stdin, 1 << 20)
+        self.send("seal")
+
+    def send(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def recv(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise BenchError("harness ended early: %s" % self.proc.stderr.read().strip()[:300])
+        return line.rstrip("\n")
+
+    def close(self):
+        self.proc.stdin.close()
+        code = self.proc.wait(timeout=60)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        if code != 0:
+            raise BenchError("harness exited %d" % code)
+
+
+def fmt(v):
+    if isinstance(v, float):
+        if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-2):
+            return "%.3e" % v
+        return "%.4g" % v if abs(v) < 1000 else "%.0f" % v
+    return str(v)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=os.environ.get("NOABER_BUILD_ROOT", "build-bench"))
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = ap.parse_args()
+    for g in filter(None, args.only.split(",")):
+        if g not in GROUPS:
+            ap.error("unknown group %r (groups: %s)" % (g, ", ".join(GROUPS)))
+
+    t0 = time.monotonic()
+    try:
+        b = Bench(args)
+    except BenchError as e:
+        print("bench: %s" % e, file=sys.stderr)
+        return 1
+    status = 0
+    try:
+        for g in b.groups:
+            getattr(b, "bench_" + g)()
+    except BenchError as e:
+        print("bench: %s" % e, file=sys.stderr)
+        status = 1
+    finally:
+        path = b.write()
+        if args.keep:
+            log("kept %s" % b.tmp)
+        else:
+            b.cleanup()
+    print(b.table())
+    print("\nwrote %s (%.0f s)" % (path, time.monotonic() - t0))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
