@@ -41,6 +41,11 @@ static const char usage_text[] =
     "\n"
     "The node:\n"
     "  neighbourhood create NAME  start a neighbourhood on this node\n"
+    "  invite [--expires DURATION]\n"
+    "                             a code another node joins with (default 7 days);\n"
+    "                             it holds the neighbourhood key: keep it secret\n"
+    "  join CODE                  make this node join the neighbourhood of an invite\n"
+    "                             (`join -` reads the code from standard input)\n"
     "  watch                      print new records as they arrive\n"
     "  status                     the node's neighbourhood, records and peers\n"
     "  help                       this text\n"
@@ -86,6 +91,8 @@ static const struct command commands[] = {
     { NULL, "resume", cmd_resume },
     { NULL, "watch", cmd_watch },
     { NULL, "status", cmd_status },
+    { NULL, "invite", cmd_invite },
+    { NULL, "join", cmd_join },
 };
 
 int fail(int code, const char *fmt, ...)
