@@ -62,6 +62,7 @@ static const char usage_text[] =
     "                     $XDG_DATA_HOME/noaber/noaberd.sock, then /run/noaber/noaberd.sock)\n"
     "  --identity FILE    your identity file (or NOABER_IDENTITY; default\n"
     "                     $XDG_CONFIG_HOME/noaber/identity)\n"
+    "  --version          print the version\n"
     "\n"
     "Exit codes: 0 ok, 1 other error, 2 usage error, 3 noaberd unreachable,\n"
     "4 refused by noaberd (the reason is printed).\n";
@@ -264,6 +265,10 @@ int main(int argc, char **argv)
     if (i >= argc) {
         fputs(usage_text, stderr);
         return EXIT_USAGE;
+    }
+    if (strcmp(argv[i], "--version") == 0) {
+        printf("noaber %s\n", NOABER_VERSION);
+        return EXIT_OK;
     }
     if (strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0 ||
         strcmp(argv[i], "-h") == 0) {
