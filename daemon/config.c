@@ -12,13 +12,22 @@
 
 #include <noaber/error.h>
 
+#include <noaber/peerwire.h>
+
 #include "daemon/log.h"
+#include "daemon/net.h"
 
 /* Bounds of the expiry settings: long enough for any deployment, short
  * enough that a typo ("1000d") does not silently keep data for years. */
 #define PURGE_GRACE_MAX    (90 * 24 * 3600)
 #define PURGE_INTERVAL_MIN 1
 #define PURGE_INTERVAL_MAX (24 * 3600)
+/* Peer settings: a sync interval of a second is for tests; a day is the
+ * longest a neighbourhood should wait for a missed record. */
+#define SYNC_INTERVAL_MIN 1
+#define SYNC_INTERVAL_MAX (24 * 3600)
+#define MAX_PEERS_MAX     1024
+#define PEERS_MAX         64
 
 const char nbd_usage[] =
     "usage: noaberd [options]\n"
@@ -39,6 +48,10 @@ const char nbd_usage[] =
     "  --config FILE       read settings from FILE (see docs/config.md);\n"
     "                      flags override the file\n"
     "  --log-level LEVEL   error, warn, info (default) or debug\n"
+    "  --listen HOST:PORT  where to accept peer connections (default 0.0.0.0:7447;\n"
+    "                      port 0 picks a free port)\n"
+    "  --advertise HOST:PORT  the address told to other nodes\n"
+    "  --peer HOST:PORT    connect to this node (repeatable)\n"
     "  --no-discovery      do not send or listen for LAN discovery beacons\n"
     "  --foreground        accepted for service managers; noaberd never daemonizes\n"
     "  --help              show this text\n"
@@ -50,6 +63,8 @@ void nbd_config_init(struct nbd_config *cfg)
     cfg->log_level = -1;
     cfg->purge_grace = -1;
     cfg->purge_interval = -1;
+    cfg->max_peers = -1;
+    cfg->sync_interval = -1;
     cfg->socket_group_access = -1;
     cfg->discovery = -1;
 }
@@ -58,6 +73,11 @@ void nbd_config_clear(struct nbd_config *cfg)
 {
     free(cfg->data_dir);
     free(cfg->socket_path);
+    free(cfg->listen);
+    free(cfg->advertise);
+    for (size_t i = 0; i < cfg->n_peers; i++)
+        free(cfg->peers[i]);
+    free(cfg->peers);
     nbd_config_init(cfg);
 }
 
@@ -116,7 +136,7 @@ int nbd_parse_duration(const char *text, int64_t *ret_seconds)
 
 static const char *const known_keys[] = {
     "data_dir",  "socket", "log_level", "purge_grace", "purge_interval", "socket_group_access",
-    "discovery",
+    "discovery", "listen", "advertise", "peer",        "max_peers",      "sync_interval",
 };
 #define N_KNOWN_KEYS (sizeof(known_keys) / sizeof(known_keys[0]))
 
@@ -228,6 +248,67 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
         cfg->discovery = value[1] == 'n';
         return 0;
     }
+    if (strcmp(key, "listen") == 0 || strcmp(key, "advertise") == 0 || strcmp(key, "peer") == 0) {
+        /* The address is checked here so that a typo is reported with its
+         * file and line, not when the node first dials. */
+        bool listen = key[0] == 'l';
+        if (nb_peer_address_parse(value, strlen(value), listen, NULL, NULL) < 0) {
+            say(err, err_size,
+                "%s must be HOST:PORT (an IPv6 host in brackets, port 1..65535%s), not '%.80s'",
+                key, listen ? " or 0 for any" : "", value);
+            return NB_EINVAL;
+        }
+        char *copy = strdup(value);
+        if (copy == NULL) {
+            say(err, err_size, "out of memory");
+            return NB_ENOMEM;
+        }
+        if (key[0] == 'p') {
+            if (cfg->n_peers == PEERS_MAX) {
+                free(copy);
+                say(err, err_size, "at most %d peer lines", PEERS_MAX);
+                return NB_EINVAL;
+            }
+            char **list = realloc(cfg->peers, (cfg->n_peers + 1) * sizeof(*list));
+            if (list == NULL) {
+                free(copy);
+                say(err, err_size, "out of memory");
+                return NB_ENOMEM;
+            }
+            cfg->peers = list;
+            cfg->peers[cfg->n_peers++] = copy;
+        } else {
+            char **slot = listen ? &cfg->listen : &cfg->advertise;
+            free(*slot);
+            *slot = copy;
+        }
+        return 0;
+    }
+    if (strcmp(key, "max_peers") == 0) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(value, &end, 10);
+        if (value[0] < '0' || value[0] > '9' || errno != 0 || *end != '\0' || v < 1 ||
+            v > MAX_PEERS_MAX) {
+            say(err, err_size, "max_peers must be a number from 1 to %d, not '%.80s'",
+                MAX_PEERS_MAX, value);
+            return NB_EINVAL;
+        }
+        cfg->max_peers = (int64_t)v;
+        return 0;
+    }
+    if (strcmp(key, "sync_interval") == 0) {
+        int64_t seconds;
+        if (nbd_parse_duration(value, &seconds) < 0 || seconds < SYNC_INTERVAL_MIN ||
+            seconds > SYNC_INTERVAL_MAX) {
+            say(err, err_size,
+                "sync_interval must be a duration from 1s to 1d like 30s or 5m, not '%.80s'",
+                value);
+            return NB_EINVAL;
+        }
+        cfg->sync_interval = seconds;
+        return 0;
+    }
     if (strcmp(key, "socket_group_access") == 0) {
         if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
             say(err, err_size, "socket_group_access must be on or off, not '%s'", value);
@@ -319,7 +400,7 @@ int nbd_config_parse(const char *name, const char *text, size_t len, struct nbd_
             goto out;
         }
         for (size_t i = 0; i < N_KNOWN_KEYS; i++) {
-            if (strcmp(p, known_keys[i]) == 0) {
+            if (strcmp(p, known_keys[i]) == 0 && strcmp(p, "peer") != 0) {
                 if (seen[i] != 0) {
                     say(problem, sizeof(problem), "'%s' is already set on line %u", p, seen[i]);
                     r = NB_EINVAL;
@@ -397,6 +478,9 @@ enum {
     OPT_LOG_LEVEL,
     OPT_FOREGROUND,
     OPT_NO_DISCOVERY,
+    OPT_LISTEN,
+    OPT_ADVERTISE,
+    OPT_PEER,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -410,6 +494,9 @@ int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err,
         { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
         { "foreground", no_argument, NULL, OPT_FOREGROUND },
         { "no-discovery", no_argument, NULL, OPT_NO_DISCOVERY },
+        { "listen", required_argument, NULL, OPT_LISTEN },
+        { "advertise", required_argument, NULL, OPT_ADVERTISE },
+        { "peer", required_argument, NULL, OPT_PEER },
         { "help", no_argument, NULL, OPT_HELP },
         { "version", no_argument, NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 },
@@ -449,6 +536,15 @@ int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err,
             break;
         case OPT_NO_DISCOVERY:
             o.flags.discovery = 0;
+            break;
+        case OPT_LISTEN:
+            r = set_key(&o.flags, "listen", optarg, false, problem, sizeof(problem));
+            break;
+        case OPT_ADVERTISE:
+            r = set_key(&o.flags, "advertise", optarg, false, problem, sizeof(problem));
+            break;
+        case OPT_PEER:
+            r = set_key(&o.flags, "peer", optarg, false, problem, sizeof(problem));
             break;
         case 'h':
         case OPT_HELP:
@@ -515,6 +611,14 @@ void nbd_settings_clear(struct nbd_settings *s)
     free(s->socket_path);
     s->data_dir = NULL;
     s->socket_path = NULL;
+    free(s->listen);
+    free(s->advertise);
+    s->listen = s->advertise = NULL;
+    for (size_t i = 0; i < s->n_peers; i++)
+        free(s->peers[i]);
+    free(s->peers);
+    s->peers = NULL;
+    s->n_peers = 0;
 }
 
 int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config *file,
@@ -564,6 +668,32 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
     s.socket_group_access = flags->socket_group_access >= 0 ? flags->socket_group_access == 1
                                                             : file->socket_group_access == 1;
     s.discovery = flags->discovery >= 0 ? flags->discovery == 1 : file->discovery != 0;
+    if ((v = flags->listen) != NULL || (v = file->listen) != NULL) {
+        if ((s.listen = strdup(v)) == NULL)
+            goto nomem;
+    }
+    if ((v = flags->advertise) != NULL || (v = file->advertise) != NULL) {
+        if ((s.advertise = strdup(v)) == NULL)
+            goto nomem;
+    }
+    size_t n_peers = flags->n_peers + file->n_peers;
+    if (n_peers > 0) {
+        s.peers = calloc(n_peers, sizeof(*s.peers));
+        if (s.peers == NULL)
+            goto nomem;
+        for (size_t i = 0; i < n_peers; i++) {
+            v = i < flags->n_peers ? flags->peers[i] : file->peers[i - flags->n_peers];
+            if ((s.peers[i] = strdup(v)) == NULL)
+                goto nomem;
+            s.n_peers = i + 1;
+        }
+    }
+    s.max_peers = (unsigned)(flags->max_peers >= 0  ? flags->max_peers
+                             : file->max_peers >= 0 ? file->max_peers
+                                                    : NBD_NET_MAX_PEERS_DEFAULT);
+    s.sync_interval = (uint64_t)(flags->sync_interval >= 0  ? flags->sync_interval
+                                 : file->sync_interval >= 0 ? file->sync_interval
+                                                            : NBD_NET_SYNC_INTERVAL_DEFAULT);
     *ret = s;
     return 0;
 nomem:

@@ -32,6 +32,12 @@ struct nbd_config {
     int64_t purge_interval;  /* seconds, or -1 */
     int socket_group_access; /* 1 on, 0 off, or -1 */
     int discovery;           /* LAN discovery: 1 on, 0 off, or -1 */
+    char *listen;            /* peer listen address HOST:PORT, or NULL */
+    char *advertise;         /* address told to peers, or NULL */
+    char **peers;            /* `peer` lines (repeatable) */
+    size_t n_peers;
+    int64_t max_peers;     /* or -1 */
+    int64_t sync_interval; /* seconds, or -1 */
 };
 
 /* What the command line asked for besides settings. */
@@ -78,7 +84,13 @@ struct nbd_settings {
     /* The control socket is 0660 instead of 0600, for the system service
      * whose operators are in its group (docs/config.md). */
     bool socket_group_access;
-    bool discovery; /* default on */
+    bool discovery;  /* default on */
+    char *listen;    /* default "0.0.0.0:7447" */
+    char *advertise; /* NULL: derived from listen (daemon/net.h) */
+    char **peers;    /* flags' and file's together */
+    size_t n_peers;
+    unsigned max_peers;     /* default 16 */
+    uint64_t sync_interval; /* seconds, default 300 */
 };
 
 /*

@@ -196,14 +196,17 @@ enum op {
     OP_LIST,
     OP_WATCH,
     OP_STATUS,
+    OP_PEERS,
+    OP_PEER_ADD,
     OP_COUNT_,
 };
 
 static const char *const op_names[OP_COUNT_] = {
-    [OP_HELLO] = "hello",   [OP_NEIGHBOURHOOD_CREATE] = "neighbourhood.create",
-    [OP_SUBMIT] = "submit", [OP_GET] = "get",
-    [OP_LIST] = "list",     [OP_WATCH] = "watch",
-    [OP_STATUS] = "status",
+    [OP_HELLO] = "hello",       [OP_NEIGHBOURHOOD_CREATE] = "neighbourhood.create",
+    [OP_SUBMIT] = "submit",     [OP_GET] = "get",
+    [OP_LIST] = "list",         [OP_WATCH] = "watch",
+    [OP_STATUS] = "status",     [OP_PEERS] = "peers",
+    [OP_PEER_ADD] = "peer.add",
 };
 
 struct request {
@@ -264,20 +267,122 @@ static int op_status(struct request *rq)
     struct frame fr;
     if (ok_begin(&fr, rq->out, rq->id) < 0)
         return NB_ENOMEM;
-    msgpack_pack_map(&fr.pk, 7);
+    struct nbd_net_status ns;
+    nbd_net_status(rq->ctx->net, &ns);
+    msgpack_pack_map(&fr.pk, 9);
     pack_neighbourhood(&fr.pk, rq->ctx->node);
     pack_str(&fr.pk, "records");
     msgpack_pack_uint64(&fr.pk, records);
     pack_str(&fr.pk, "tombstones");
     msgpack_pack_uint64(&fr.pk, tombstones);
-    /* Peer networking is not part of this version: no peers, and a node
-     * alone is trivially in sync with itself. */
     pack_str(&fr.pk, "peers");
-    msgpack_pack_uint32(&fr.pk, 0);
+    msgpack_pack_uint32(&fr.pk, ns.connected);
+    pack_str(&fr.pk, "peers_known");
+    msgpack_pack_uint32(&fr.pk, ns.known);
+    pack_str(&fr.pk, "fetching");
+    msgpack_pack_uint64(&fr.pk, ns.fetching);
     pack_str(&fr.pk, "in_sync");
-    msgpack_pack_true(&fr.pk);
+    if (ns.in_sync)
+        msgpack_pack_true(&fr.pk);
+    else
+        msgpack_pack_false(&fr.pk);
     pack_str(&fr.pk, "data_dir");
     pack_str(&fr.pk, rq->ctx->data_dir);
+    return frame_end(&fr);
+}
+
+/* One row of `peers` (docs/control-api.md). */
+static int pack_peer(void *ctx, const struct nbd_peer_info *p)
+{
+    msgpack_packer *pk = ctx;
+    msgpack_pack_map(pk, 12);
+    pack_str(pk, "node");
+    if (p->has_node)
+        pack_bin(pk, p->node, NB_KEY_SIZE);
+    else
+        msgpack_pack_nil(pk);
+    pack_str(pk, "address");
+    pack_str(pk, p->address);
+    pack_str(pk, "source");
+    pack_str(pk, nbd_peer_source_name(p->source));
+    pack_str(pk, "state");
+    pack_str(pk, nbd_peer_state_name(p->state));
+    pack_str(pk, "direction");
+    pack_str(pk, p->outbound ? "out" : "in");
+    pack_str(pk, "last_contact");
+    if (p->has_last_contact)
+        msgpack_pack_uint64(pk, p->last_contact);
+    else
+        msgpack_pack_nil(pk);
+    pack_str(pk, "synced");
+    if (p->synced)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+    pack_str(pk, "fetching");
+    msgpack_pack_uint64(pk, p->fetching);
+    pack_str(pk, "records_in");
+    msgpack_pack_uint64(pk, p->records_in);
+    pack_str(pk, "records_out");
+    msgpack_pack_uint64(pk, p->records_out);
+    pack_str(pk, "invalid");
+    msgpack_pack_uint64(pk, p->invalid);
+    pack_str(pk, "last_error");
+    if (p->last_error != NULL)
+        pack_str(pk, p->last_error);
+    else
+        msgpack_pack_nil(pk);
+    return 0;
+}
+
+static int count_peer(void *ctx, const struct nbd_peer_info *p)
+{
+    (void)p;
+    (*(uint32_t *)ctx)++;
+    return 0;
+}
+
+static int op_peers(struct request *rq)
+{
+    uint32_t n = 0;
+    if (rq->ctx->net != NULL)
+        nbd_net_foreach_peer(rq->ctx->net, count_peer, &n);
+    struct frame fr;
+    if (ok_begin(&fr, rq->out, rq->id) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_array(&fr.pk, n);
+    if (rq->ctx->net != NULL)
+        nbd_net_foreach_peer(rq->ctx->net, pack_peer, &fr.pk);
+    return frame_end(&fr);
+}
+
+static int op_peer_add(struct request *rq)
+{
+    char address[NBD_NET_ADDRESS_MAX + 1];
+    if (arg_word(rq->map, "address", address, sizeof(address)) < 0)
+        return error_reply(rq->out, true, rq->id, "bad_request",
+                           "`address` must be HOST:PORT, e.g. 192.168.1.20:7447");
+    if (rq->ctx->net == NULL)
+        return error_reply(rq->out, true, rq->id, "refused", "this noaberd has no peer network");
+    int r = nbd_net_add_address(rq->ctx->net, address, NULL, NBD_SOURCE_MANUAL);
+    if (r == NB_EINVAL)
+        return error_reply(rq->out, true, rq->id, "bad_request",
+                           "`address` must be HOST:PORT (an IPv6 host in brackets), e.g. "
+                           "192.168.1.20:7447");
+    if (r == NB_EEXIST)
+        return error_reply(rq->out, true, rq->id, "refused", "that is this node's own address");
+    if (r == NB_ETOOBIG)
+        return error_reply(rq->out, true, rq->id, "refused",
+                           "this node already knows as many addresses as it keeps");
+    if (r < 0)
+        return error_reply(rq->out, true, rq->id, "internal", nb_strerror(r));
+    nbd_info("peer address %s added by a client", address);
+    struct frame fr;
+    if (ok_begin(&fr, rq->out, rq->id) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 1);
+    pack_str(&fr.pk, "address");
+    pack_str(&fr.pk, address);
     return frame_end(&fr);
 }
 
@@ -295,6 +400,7 @@ static int op_neighbourhood_create(struct request *rq)
     nbd_info("created the neighbourhood; its id starts %02x%02x%02x%02x",
              rq->ctx->node->neighbourhood_id[0], rq->ctx->node->neighbourhood_id[1],
              rq->ctx->node->neighbourhood_id[2], rq->ctx->node->neighbourhood_id[3]);
+    nbd_net_start(rq->ctx->net);
     struct frame fr;
     if (ok_begin(&fr, rq->out, rq->id) < 0)
         return NB_ENOMEM;
@@ -706,6 +812,12 @@ int nbd_control_handle(const struct nbd_control_ctx *ctx, const uint8_t *body, s
         break;
     case OP_STATUS:
         r = op_status(&rq);
+        break;
+    case OP_PEERS:
+        r = op_peers(&rq);
+        break;
+    case OP_PEER_ADD:
+        r = op_peer_add(&rq);
         break;
     default:
         r = error_reply(out, true, rq.id, "unknown_op", "this noaberd does not know that op");

@@ -19,6 +19,7 @@
 #include <msgpack.h>
 #include <uv.h>
 
+#include "daemon/net.h"
 #include "daemon/node.h"
 
 #define NBD_CONTROL_VERSION 1
@@ -62,6 +63,7 @@ enum nbd_after {
 /* What nbd_control_handle needs besides the request. */
 struct nbd_control_ctx {
     struct nbd_node *node;
+    struct nbd_net *net; /* NULL when there is no peer network (tests) */
     const char *data_dir;
     uint64_t (*clock)(void);  /* seconds since the epoch */
     bool socket_group_access; /* socket mode 0660 instead of 0600 */

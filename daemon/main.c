@@ -23,6 +23,7 @@
 #include "daemon/control.h"
 #include "daemon/lock.h"
 #include "daemon/log.h"
+#include "daemon/net.h"
 #include "daemon/node.h"
 #include "daemon/store.h"
 
@@ -32,6 +33,7 @@ struct daemon {
     uv_signal_t sigint;
     uv_timer_t purge_timer;
     struct nbd_control control;
+    struct nbd_net *net;
     struct nbd_node node;
     struct nbd_store *store;
     struct nbd_settings settings;
@@ -101,6 +103,7 @@ static void on_signal(uv_signal_t *s, int signum)
     /* Requests run to completion on this thread, so no transaction is in
      * flight here: closing the handles is all that is left. */
     nbd_control_stop(&d->control);
+    nbd_net_stop(d->net);
     uv_timer_stop(&d->purge_timer);
     uv_close((uv_handle_t *)&d->purge_timer, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -152,7 +155,29 @@ static int run(struct daemon *d)
     uv_timer_init(&d->loop, &d->purge_timer);
     d->purge_timer.data = d;
 
+    const struct nbd_net_config net_cfg = {
+        .data_dir = d->settings.data_dir,
+        .listen = d->settings.listen,
+        .advertise = d->settings.advertise,
+        .peers = (const char *const *)d->settings.peers,
+        .n_peers = d->settings.n_peers,
+        .max_peers = d->settings.max_peers,
+        .sync_interval = d->settings.sync_interval,
+        .clock = wall_clock,
+    };
+    r = nbd_net_new(&d->loop, &d->node, &net_cfg, &d->net, err, sizeof(err));
+    if (r < 0) {
+        nbd_error("%s", err);
+        uv_close((uv_handle_t *)&d->sigterm, NULL);
+        uv_close((uv_handle_t *)&d->sigint, NULL);
+        uv_close((uv_handle_t *)&d->purge_timer, NULL);
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&d->loop);
+        goto fail;
+    }
+
     struct nbd_control_ctx ctx = {
+        .net = d->net,
         .node = &d->node,
         .data_dir = d->settings.data_dir,
         .clock = wall_clock,
@@ -161,6 +186,7 @@ static int run(struct daemon *d)
     r = nbd_control_start(&d->control, &d->loop, &ctx, d->settings.socket_path, err, sizeof(err));
     if (r < 0) {
         nbd_error("%s", err);
+        nbd_net_stop(d->net);
         uv_close((uv_handle_t *)&d->sigterm, NULL);
         uv_close((uv_handle_t *)&d->sigint, NULL);
         uv_close((uv_handle_t *)&d->purge_timer, NULL);
@@ -181,17 +207,24 @@ static int run(struct daemon *d)
         nbd_info("no neighbourhood yet: run `noaber neighbourhood create NAME`");
     }
     nbd_info("listening on %s (data in %s)", d->settings.socket_path, d->settings.data_dir);
+    /* Without a neighbourhood this does nothing yet; neighbourhood.create
+     * and neighbourhood.join start the network then. */
+    nbd_net_start(d->net);
 
     uv_run(&d->loop, UV_RUN_DEFAULT);
     r = uv_loop_close(&d->loop);
     if (r < 0)
         nbd_warn("the event loop did not close cleanly: %s", uv_strerror(r));
+    nbd_net_free(d->net);
+    d->net = NULL;
     nbd_node_clear(&d->node);
     nbd_store_close(d->store);
     close(lock_fd);
     nbd_info("stopped");
     return 0;
 fail:
+    nbd_net_free(d->net);
+    d->net = NULL;
     nbd_node_clear(&d->node);
     nbd_store_close(d->store);
     close(lock_fd);

@@ -151,7 +151,8 @@ static void a_file_on_disk_names_its_path(void **state)
     char expected[600];
     nbd_config_init(&cfg);
     assert_int_equal(nbd_config_load(path, &cfg, err, sizeof(err)), NB_EINVAL);
-    snprintf(expected, sizeof(expected), "%s:2: unknown key 'lisen'", path);
+    snprintf(expected, sizeof(expected), "%s:2: unknown key 'lisen' (did you mean 'listen'?)",
+             path);
     assert_string_equal(err, expected);
     nbd_config_clear(&cfg);
     unlink(path);
@@ -239,9 +240,12 @@ static void bad_flags_are_named(void **state)
     (void)state;
     struct nbd_options o;
     char err[512] = "";
-    assert_int_equal(options(&o, err, sizeof(err), 3, "noaberd", "--listen", "0.0.0.0:7000"),
+    assert_int_equal(options(&o, err, sizeof(err), 3, "noaberd", "--bind", "0.0.0.0:7000"),
                      NB_EINVAL);
-    assert_string_equal(err, "unknown option '--listen'");
+    assert_string_equal(err, "unknown option '--bind'");
+    assert_int_equal(options(&o, err, sizeof(err), 3, "noaberd", "--listen", "0.0.0.0"), NB_EINVAL);
+    assert_string_equal(err, "listen must be HOST:PORT (an IPv6 host in brackets, port "
+                             "1..65535 or 0 for any), not '0.0.0.0'");
     assert_int_equal(options(&o, err, sizeof(err), 2, "noaberd", "--data-dir"), NB_EINVAL);
     assert_string_equal(err, "option '--data-dir' needs a value");
     assert_int_equal(options(&o, err, sizeof(err), 3, "noaberd", "--log-level", "chatty"),

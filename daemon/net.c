@@ -1,0 +1,794 @@
+/*
+ * The network layer's top: the node key, the table of known addresses
+ * (sources, backoff, persistence in the store), the listener, dialing, the
+ * periodic tick, and the API of daemon/net.h.
+ */
+#include "daemon/net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include <noaber/error.h>
+
+#include "common/keyfile.h"
+#include "daemon/log.h"
+#include "daemon/net_internal.h"
+#include "proto/mp.h"
+
+#define META_PEERS "net.peers"
+
+static const char *const source_names[] = {
+    [NBD_SOURCE_CONFIG] = "config",       [NBD_SOURCE_INVITE] = "invite",
+    [NBD_SOURCE_MANUAL] = "manual",       [NBD_SOURCE_EXCHANGE] = "exchange",
+    [NBD_SOURCE_DISCOVERY] = "discovery", [NBD_SOURCE_INBOUND] = "inbound",
+};
+
+const char *nbd_peer_source_name(enum nbd_peer_source source)
+{
+    if ((unsigned)source >= sizeof(source_names) / sizeof(source_names[0]))
+        return "unknown";
+    return source_names[source];
+}
+
+const char *nbd_peer_state_name(enum nbd_peer_state state)
+{
+    switch (state) {
+    case NBD_PEER_IDLE:
+        return "idle";
+    case NBD_PEER_CONNECTING:
+        return "connecting";
+    case NBD_PEER_HANDSHAKING:
+        return "handshaking";
+    case NBD_PEER_CONNECTED:
+        return "connected";
+    case NBD_PEER_BACKOFF:
+        return "backoff";
+    }
+    return "idle";
+}
+
+/* ---- the table of known addresses ------------------------------------------- */
+
+static struct nbd_peer *find_address(struct nbd_net *net, const char *address)
+{
+    for (struct nbd_peer *p = net->peers; p != NULL; p = p->next)
+        if (strcmp(p->address, address) == 0)
+            return p;
+    return NULL;
+}
+
+/* The established link with this node key, if any. */
+static struct nbd_link *find_up_node(struct nbd_net *net, const uint8_t node[NB_KEY_SIZE],
+                                     const struct nbd_link *except)
+{
+    for (struct nbd_link *l = net->links; l != NULL; l = l->next)
+        if (l != except && l->state == LINK_UP && l->has_node &&
+            sodium_memcmp(l->node, node, NB_KEY_SIZE) == 0)
+            return l;
+    return NULL;
+}
+
+void net_save_peers(struct nbd_net *net)
+{
+    /* The table is small (at most NBD_NET_KNOWN_MAX rows): it is written
+     * whole, as msgpack [[address, node key or nil, source], ...]. */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    size_t n = 0;
+    for (struct nbd_peer *p = net->peers; p != NULL; p = p->next)
+        if (!p->self)
+            n++;
+    msgpack_pack_array(&pk, n);
+    for (struct nbd_peer *p = net->peers; p != NULL; p = p->next) {
+        if (p->self)
+            continue;
+        msgpack_pack_array(&pk, 3);
+        msgpack_pack_str(&pk, strlen(p->address));
+        msgpack_pack_str_body(&pk, p->address, strlen(p->address));
+        if (p->has_node) {
+            msgpack_pack_bin(&pk, NB_KEY_SIZE);
+            msgpack_pack_bin_body(&pk, p->node, NB_KEY_SIZE);
+        } else {
+            msgpack_pack_nil(&pk);
+        }
+        msgpack_pack_uint32(&pk, (uint32_t)p->source);
+    }
+    if (sb.data != NULL &&
+        nbd_store_meta_set(net->node->store, META_PEERS, (const uint8_t *)sb.data, sb.size) < 0)
+        nbd_error("cannot save the known peer addresses in the store");
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static struct nbd_peer *add_peer(struct nbd_net *net, const char *address, const uint8_t *node,
+                                 enum nbd_peer_source source, bool *ret_new)
+{
+    *ret_new = false;
+    struct nbd_peer *p = find_address(net, address);
+    if (p != NULL) {
+        if (node != NULL && !p->has_node) {
+            memcpy(p->node, node, NB_KEY_SIZE);
+            p->has_node = true;
+            *ret_new = true;
+        }
+        return p;
+    }
+    if (net->n_peers >= NBD_NET_KNOWN_MAX)
+        return NULL;
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    snprintf(p->address, sizeof(p->address), "%s", address);
+    p->source = source;
+    if (node != NULL) {
+        memcpy(p->node, node, NB_KEY_SIZE);
+        p->has_node = true;
+    }
+    p->next_attempt = 0;
+    /* New rows go at the end so the listing keeps its order. */
+    struct nbd_peer **tail = &net->peers;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = p;
+    net->n_peers++;
+    *ret_new = true;
+    return p;
+}
+
+static bool is_own_address(struct nbd_net *net, const char *address)
+{
+    return net->advertise[0] != '\0' && strcmp(address, net->advertise) == 0;
+}
+
+int nbd_net_add_address(struct nbd_net *net, const char *address,
+                        const uint8_t node_key[NB_KEY_SIZE], enum nbd_peer_source source)
+{
+    if (address == NULL || nb_peer_address_parse(address, strlen(address), false, NULL, NULL) < 0 ||
+        source >= NBD_SOURCE_INBOUND)
+        return NB_EINVAL;
+    if ((node_key != NULL && sodium_memcmp(node_key, net->node_pk, NB_KEY_SIZE) == 0) ||
+        is_own_address(net, address))
+        return NB_EEXIST;
+    bool changed;
+    struct nbd_peer *p = add_peer(net, address, node_key, source, &changed);
+    if (p == NULL)
+        return NB_ETOOBIG;
+    if (source == NBD_SOURCE_MANUAL || source == NBD_SOURCE_INVITE || source == NBD_SOURCE_CONFIG) {
+        /* Someone asked for this address just now: try it at once. */
+        p->failures = 0;
+        p->next_attempt = 0;
+        if (p->source == NBD_SOURCE_EXCHANGE || p->source == NBD_SOURCE_DISCOVERY) {
+            p->source = source;
+            changed = true;
+        }
+    }
+    if (changed)
+        net_save_peers(net);
+    return 0;
+}
+
+static void load_peers(struct nbd_net *net)
+{
+    size_t cap = NBD_NET_KNOWN_MAX * (NBD_NET_ADDRESS_MAX + 48) + 16;
+    uint8_t *buf = malloc(cap);
+    size_t len = 0;
+    struct nb_mp_doc doc = { 0 };
+    if (buf == NULL)
+        return;
+    int r = nbd_store_meta_get(net->node->store, META_PEERS, buf, cap, &len);
+    if (r < 0)
+        goto out;
+    const msgpack_object *rows;
+    size_t n;
+    if (nb_mp_decode(buf, len, cap, 3, &doc) < 0 ||
+        nb_mp_get_array(nb_mp_root(&doc), NBD_NET_KNOWN_MAX, &rows, &n) < 0) {
+        nbd_warn("the saved peer addresses are damaged; starting without them");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *el;
+        size_t m;
+        struct nb_text addr;
+        uint64_t source;
+        uint8_t key[NB_KEY_SIZE];
+        bool has_key = false;
+        char text[NBD_NET_ADDRESS_MAX + 1];
+        if (nb_mp_get_array(&rows[i], 3, &el, &m) < 0 || m != 3 ||
+            nb_mp_get_str(&el[0], 3, NBD_NET_ADDRESS_MAX, &addr) < 0 ||
+            nb_mp_get_uint(&el[2], NBD_SOURCE_DISCOVERY, &source) < 0)
+            continue;
+        if (el[1].type != MSGPACK_OBJECT_NIL) {
+            if (nb_mp_get_bin_exact(&el[1], NB_KEY_SIZE, key) < 0)
+                continue;
+            has_key = true;
+        }
+        memcpy(text, addr.ptr, addr.len);
+        text[addr.len] = '\0';
+        if (nb_peer_address_parse(text, addr.len, false, NULL, NULL) < 0)
+            continue;
+        bool added;
+        add_peer(net, text, has_key ? key : NULL, (enum nbd_peer_source)source, &added);
+    }
+out:
+    nb_mp_doc_free(&doc);
+    free(buf);
+}
+
+void net_peer_failed(struct nbd_net *net, struct nbd_peer *peer, const char *why, bool long_backoff)
+{
+    uint64_t now = uv_now(net->loop);
+    uint64_t delay;
+    if (long_backoff) {
+        delay = NET_BACKOFF_BAD_MS;
+    } else {
+        /* 1 s after the first failure, doubling up to 300 s, times a
+         * random factor in [0.8, 1.2] so that nodes restarted together do
+         * not dial each other in lockstep. */
+        delay = NET_BACKOFF_FIRST_MS;
+        for (unsigned i = 0; i < peer->failures && delay < NET_BACKOFF_MAX_MS; i++)
+            delay *= 2;
+        if (delay > NET_BACKOFF_MAX_MS)
+            delay = NET_BACKOFF_MAX_MS;
+        double factor = 0.8 + 0.4 * ((double)randombytes_uniform(1000001) / 1000000.0);
+        delay = (uint64_t)((double)delay * factor);
+    }
+    peer->failures++;
+    peer->next_attempt = now + delay;
+    snprintf(peer->last_error, sizeof(peer->last_error), "%s", why);
+    nbd_debug("peer %s: next attempt in %llu ms", peer->address, (unsigned long long)delay);
+}
+
+/* ---- links coming up -------------------------------------------------------- */
+
+static bool key_less(const uint8_t a[NB_KEY_SIZE], const uint8_t b[NB_KEY_SIZE])
+{
+    return memcmp(a, b, NB_KEY_SIZE) < 0;
+}
+
+/* The node key of the side that opened the link. */
+static const uint8_t *opener_key(const struct nbd_link *l)
+{
+    return l->outbound ? l->net->node_pk : l->node;
+}
+
+void net_link_up(struct nbd_link *link)
+{
+    struct nbd_net *net = link->net;
+    char text[NB_NODE_KEY_TEXT_LEN + 1];
+    nb_node_key_to_text(link->node, text);
+
+    if (sodium_memcmp(link->node, net->node_pk, NB_KEY_SIZE) == 0) {
+        nbd_info("peer %s is this node itself; forgetting that address", link->remote);
+        if (link->peer != NULL) {
+            link->peer->self = true;
+            net_save_peers(net);
+        }
+        link->no_backoff = true;
+        link_close(link, "this node itself");
+        return;
+    }
+    /* At most one session per pair of nodes.  When both dialed at once,
+     * both sides keep the link opened by the node with the lower key, so
+     * they agree without talking about it. */
+    struct nbd_link *other = find_up_node(net, link->node, link);
+    if (other != NULL) {
+        struct nbd_link *loser = link;
+        if (other->outbound != link->outbound && key_less(opener_key(link), opener_key(other)))
+            loser = other;
+        nbd_debug("peer %s: second session with %.16s…; closing one", link->remote, text);
+        loser->no_backoff = true;
+        if (loser->peer != NULL)
+            loser->peer->failures = 0;
+        link_close(loser, "duplicate session");
+        if (loser == link)
+            return;
+    }
+
+    /* An inbound link tells where its node listens: that address becomes
+     * known (so it is dialed after a restart) and this link serves it. */
+    if (!link->outbound && link->hello.has_listen) {
+        bool changed = false;
+        struct nbd_peer *p = NULL;
+        if (!is_own_address(net, link->hello.listen))
+            p = add_peer(net, link->hello.listen, link->node, NBD_SOURCE_EXCHANGE, &changed);
+        if (p != NULL && p->link == NULL) {
+            p->link = link;
+            link->peer = p;
+        }
+        if (changed)
+            net_save_peers(net);
+    }
+    struct nbd_peer *peer = link->peer;
+    if (peer != NULL) {
+        if (!peer->has_node || memcmp(peer->node, link->node, NB_KEY_SIZE) != 0) {
+            if (peer->has_node)
+                nbd_warn("peer %s now has node key %s (a different node than before)",
+                         peer->address, text);
+            memcpy(peer->node, link->node, NB_KEY_SIZE);
+            peer->has_node = true;
+            net_save_peers(net);
+        }
+        peer->last_error[0] = '\0';
+    }
+    nbd_info("peer %s: connected (%s, node %s)", link->remote,
+             link->outbound ? "outgoing" : "incoming", text);
+    net_send_peers(link);
+    sync_link_up(link);
+}
+
+int net_send_peers(struct nbd_link *link)
+{
+    struct nbd_net *net = link->net;
+    static struct nb_peer_addr addrs[NB_PEER_ADDRS_MAX];
+    uint8_t buf[NB_PEER_ADDRS_MAX * (NB_PEER_ADDRESS_MAX + 48) + 16];
+    size_t n = 0, len;
+    /* Only addresses whose node we have actually reached are passed on, so
+     * a typo in one node's config does not spread. */
+    for (struct nbd_peer *p = net->peers; p != NULL && n < NB_PEER_ADDRS_MAX; p = p->next) {
+        if (p->self || !p->has_node || !p->has_last_contact ||
+            memcmp(p->node, link->node, NB_KEY_SIZE) == 0)
+            continue;
+        memcpy(addrs[n].node_key, p->node, NB_KEY_SIZE);
+        snprintf(addrs[n].address, sizeof(addrs[n].address), "%s", p->address);
+        n++;
+    }
+    int r = nb_peer_encode_peers(addrs, n, buf, sizeof(buf), &len);
+    if (r < 0)
+        return r;
+    return link_send(link, buf, len);
+}
+
+void net_learn_addresses(struct nbd_net *net, const struct nb_peer_msg *msg)
+{
+    bool changed = false;
+    for (size_t i = 0; i < msg->n_addrs; i++) {
+        const struct nb_peer_addr *a = &msg->addrs[i];
+        if (sodium_memcmp(a->node_key, net->node_pk, NB_KEY_SIZE) == 0 ||
+            is_own_address(net, a->address))
+            continue;
+        /* A node we already know under another address is not added again:
+         * one row per node keeps the table from filling with aliases. */
+        bool known = false;
+        for (struct nbd_peer *p = net->peers; p != NULL; p = p->next)
+            if (p->has_node && memcmp(p->node, a->node_key, NB_KEY_SIZE) == 0)
+                known = true;
+        if (known)
+            continue;
+        bool added;
+        if (add_peer(net, a->address, a->node_key, NBD_SOURCE_EXCHANGE, &added) != NULL && added)
+            changed = true;
+    }
+    if (changed)
+        net_save_peers(net);
+}
+
+/* ---- dialing -------------------------------------------------------------- */
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct nbd_peer *peer = container_of(req, struct nbd_peer, resolve);
+    struct nbd_net *net = req->data;
+    peer->resolving = false;
+    if (status < 0 || res == NULL) {
+        if (status != UV_ECANCELED && !net->stopping) {
+            nbd_warn("peer %s: cannot resolve the address: %s", peer->address, uv_strerror(status));
+            net_peer_failed(net, peer, "cannot resolve the address", false);
+        }
+        uv_freeaddrinfo(res);
+        return;
+    }
+    if (!net->stopping && net->running && peer->link == NULL &&
+        link_dial(net, peer, res->ai_addr) < 0)
+        net_peer_failed(net, peer, "cannot open a connection", false);
+    uv_freeaddrinfo(res);
+}
+
+static void dial(struct nbd_net *net, struct nbd_peer *peer)
+{
+    char host[NB_PEER_ADDRESS_MAX + 1];
+    char port[8];
+    uint16_t p;
+    if (nb_peer_address_parse(peer->address, strlen(peer->address), false, host, &p) < 0)
+        return;
+    snprintf(port, sizeof(port), "%u", p);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    peer->resolve.data = net;
+    if (uv_getaddrinfo(net->loop, &peer->resolve, on_resolved, host, port, &hints) < 0) {
+        net_peer_failed(net, peer, "cannot resolve the address", false);
+        return;
+    }
+    peer->resolving = true;
+}
+
+static unsigned active_links(const struct nbd_net *net)
+{
+    unsigned n = 0;
+    for (const struct nbd_link *l = net->links; l != NULL; l = l->next)
+        if (l->state != LINK_CLOSING)
+            n++;
+    return n;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct nbd_net *net = container_of(t, struct nbd_net, tick);
+    uint64_t now = uv_now(net->loop);
+    for (struct nbd_link *l = net->links, *next; l != NULL; l = next) {
+        next = l->next;
+        link_tick(l, now);
+        if (l->state == LINK_UP)
+            sync_tick(l, now);
+    }
+    if (!net->running || net->stopping)
+        return;
+    unsigned n = active_links(net);
+    for (struct nbd_peer *p = net->peers; p != NULL && n < net->max_peers; p = p->next) {
+        if (p->self || p->link != NULL || p->resolving || p->next_attempt > now)
+            continue;
+        if (p->has_node && find_up_node(net, p->node, NULL) != NULL)
+            continue;
+        dial(net, p);
+        n++;
+    }
+}
+
+/* ---- listening ------------------------------------------------------------ */
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct nbd_net *net = container_of((uv_tcp_t *)server, struct nbd_net, server);
+    if (status < 0) {
+        nbd_warn("accepting a peer connection failed: %s", uv_strerror(status));
+        return;
+    }
+    link_accept(net);
+}
+
+static bool wildcard_host(const char *host)
+{
+    return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || host[0] == '\0';
+}
+
+static void derive_advertise(struct nbd_net *net, const char *host)
+{
+    if (net->advertise_cfg != NULL) {
+        snprintf(net->advertise, sizeof(net->advertise), "%s", net->advertise_cfg);
+        return;
+    }
+    if (!wildcard_host(host)) {
+        if (strchr(host, ':') != NULL)
+            snprintf(net->advertise, sizeof(net->advertise), "[%.250s]:%u", host, net->port);
+        else
+            snprintf(net->advertise, sizeof(net->advertise), "%.250s:%u", host, net->port);
+        return;
+    }
+    uv_interface_address_t *ifs = NULL;
+    int count = 0;
+    char ip[64] = "127.0.0.1";
+    if (uv_interface_addresses(&ifs, &count) == 0) {
+        for (int i = 0; i < count; i++) {
+            if (ifs[i].is_internal || ifs[i].address.address4.sin_family != AF_INET)
+                continue;
+            uv_ip4_name(&ifs[i].address.address4, ip, sizeof(ip));
+            break;
+        }
+        uv_free_interface_addresses(ifs, count);
+    }
+    snprintf(net->advertise, sizeof(net->advertise), "%s:%u", ip, net->port);
+}
+
+static int start_listening(struct nbd_net *net)
+{
+    char host[NB_PEER_ADDRESS_MAX + 1];
+    uint16_t port;
+    struct sockaddr_storage ss;
+    int r;
+    if (nb_peer_address_parse(net->listen, strlen(net->listen), true, host, &port) < 0) {
+        nbd_error("listen address '%s' is not HOST:PORT", net->listen);
+        return NB_EINVAL;
+    }
+    if (strchr(host, ':') != NULL)
+        r = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
+    else
+        r = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+    if (r < 0) {
+        nbd_error("listen address '%s' must be a numeric IP address and a port", net->listen);
+        return NB_EINVAL;
+    }
+    uv_tcp_init(net->loop, &net->server);
+    net->server_open = true;
+    r = uv_tcp_bind(&net->server, (const struct sockaddr *)&ss, 0);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&net->server, 64, on_connection);
+    if (r < 0) {
+        nbd_error("cannot listen for peers on %s: %s", net->listen, uv_strerror(r));
+        uv_close((uv_handle_t *)&net->server, NULL);
+        net->server_open = false;
+        return NB_EIO;
+    }
+    int len = sizeof(ss);
+    if (uv_tcp_getsockname(&net->server, (struct sockaddr *)&ss, &len) == 0)
+        net->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                   : ((struct sockaddr_in *)&ss)->sin_port);
+    derive_advertise(net, host);
+    nbd_info("listening for peers on %s port %u (advertised as %s)", host, net->port,
+             net->advertise);
+    return 0;
+}
+
+/* ---- the API -------------------------------------------------------------- */
+
+int nbd_net_new(uv_loop_t *loop, struct nbd_node *node, const struct nbd_net_config *cfg,
+                struct nbd_net **ret, char *err, size_t err_size)
+{
+    char path[4200];
+    char msg[NB_KEYFILE_MSG_MAX];
+    uint8_t seed[NB_SEED_SIZE];
+    int r;
+
+    struct nbd_net *net = calloc(1, sizeof(*net));
+    if (net == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return NB_ENOMEM;
+    }
+    net->loop = loop;
+    net->node = node;
+    net->clock = cfg->clock;
+    net->max_peers = cfg->max_peers ? cfg->max_peers : NBD_NET_MAX_PEERS_DEFAULT;
+    net->sync_interval_ms =
+        1000 * (cfg->sync_interval ? cfg->sync_interval : NBD_NET_SYNC_INTERVAL_DEFAULT);
+    net->listen = strdup(cfg->listen != NULL ? cfg->listen : "0.0.0.0:7447");
+    net->advertise_cfg = cfg->advertise != NULL ? strdup(cfg->advertise) : NULL;
+    if (net->listen == NULL || (cfg->advertise != NULL && net->advertise_cfg == NULL)) {
+        snprintf(err, err_size, "out of memory");
+        r = NB_ENOMEM;
+        goto fail;
+    }
+    if (nb_peer_address_parse(net->listen, strlen(net->listen), true, NULL, NULL) < 0) {
+        snprintf(err, err_size, "listen address '%s' is not HOST:PORT", net->listen);
+        r = NB_EINVAL;
+        goto fail;
+    }
+    if (net->advertise_cfg != NULL &&
+        nb_peer_address_parse(net->advertise_cfg, strlen(net->advertise_cfg), false, NULL, NULL) <
+            0) {
+        snprintf(err, err_size, "advertise address '%s' is not HOST:PORT", net->advertise_cfg);
+        r = NB_EINVAL;
+        goto fail;
+    }
+
+    snprintf(path, sizeof(path), "%s/node.key", cfg->data_dir);
+    r = nb_keyfile_read_seed(path, NB_KEY_FILE_NODE, seed, msg, sizeof(msg));
+    if (r == NB_ENOENT) {
+        r = nb_keyfile_create(path, NB_KEY_FILE_NODE, 0, net->node_pk, msg, sizeof(msg));
+        if (r == 0)
+            r = nb_keyfile_read_seed(path, NB_KEY_FILE_NODE, seed, msg, sizeof(msg));
+    }
+    if (r == 0)
+        r = nb_node_from_seed(seed, net->node_pk, net->node_sk);
+    sodium_memzero(seed, sizeof(seed));
+    if (r < 0) {
+        snprintf(err, err_size, "node key: %s", msg[0] ? msg : nb_strerror(r));
+        goto fail;
+    }
+    char text[NB_NODE_KEY_TEXT_LEN + 1];
+    nb_node_key_to_text(net->node_pk, text);
+    nbd_info("node key %s", text);
+
+    load_peers(net);
+    for (size_t i = 0; i < cfg->n_peers; i++) {
+        r = nbd_net_add_address(net, cfg->peers[i], NULL, NBD_SOURCE_CONFIG);
+        if (r == NB_EINVAL) {
+            snprintf(err, err_size, "peer address '%s' is not HOST:PORT", cfg->peers[i]);
+            goto fail;
+        }
+    }
+    r = nbd_node_add_hook(node, sync_on_accept, net);
+    if (r < 0) {
+        snprintf(err, err_size, "cannot register the push hook");
+        goto fail;
+    }
+    uv_timer_init(loop, &net->tick);
+    net->tick_open = true;
+    *ret = net;
+    return 0;
+fail:
+    nbd_net_free(net);
+    return r;
+}
+
+bool nbd_net_running(const struct nbd_net *net)
+{
+    return net != NULL && net->running;
+}
+
+int nbd_net_start(struct nbd_net *net)
+{
+    if (net == NULL || net->running || net->stopping)
+        return 0;
+    if (!net->node->has_neighbourhood) {
+        nbd_info("not listening for peers until this node has a neighbourhood");
+        return 0;
+    }
+    int r = nb_neighbourhood_psk(net->node->neighbourhood_key, net->psk);
+    if (r < 0)
+        return r;
+    r = start_listening(net);
+    if (r < 0)
+        return r;
+    net->running = true;
+    uv_timer_start(&net->tick, on_tick, NET_TICK_MS, NET_TICK_MS);
+    return 0;
+}
+
+const uint8_t *nbd_net_node_key(const struct nbd_net *net)
+{
+    return net->node_pk;
+}
+
+const char *nbd_net_advertise(const struct nbd_net *net)
+{
+    return net->advertise;
+}
+
+uint16_t nbd_net_port(const struct nbd_net *net)
+{
+    return net->port;
+}
+
+static void fill_from_link(struct nbd_peer_info *info, const struct nbd_link *l)
+{
+    info->outbound = l->outbound;
+    switch (l->state) {
+    case LINK_CONNECTING:
+        info->state = NBD_PEER_CONNECTING;
+        break;
+    case LINK_HANDSHAKE:
+    case LINK_WAIT_FIRST:
+        info->state = NBD_PEER_HANDSHAKING;
+        break;
+    case LINK_UP:
+        info->state = NBD_PEER_CONNECTED;
+        break;
+    case LINK_CLOSING:
+        info->state = NBD_PEER_IDLE;
+        break;
+    }
+    if (l->has_node) {
+        info->has_node = true;
+        memcpy(info->node, l->node, NB_KEY_SIZE);
+    }
+    if (l->state == LINK_UP) {
+        info->has_last_contact = true;
+        info->last_contact = l->last_contact;
+    }
+    info->synced = l->sync.synced;
+    info->fetching = sync_fetching(l);
+    info->records_in += l->records_in;
+    info->records_out += l->records_out;
+    info->invalid += l->invalid;
+}
+
+int nbd_net_foreach_peer(struct nbd_net *net, nbd_peer_cb cb, void *ctx)
+{
+    uint64_t now = uv_now(net->loop);
+    int r;
+    for (struct nbd_peer *p = net->peers; p != NULL; p = p->next) {
+        if (p->self)
+            continue;
+        struct nbd_peer_info info;
+        memset(&info, 0, sizeof(info));
+        info.address = p->address;
+        info.source = p->source;
+        info.has_node = p->has_node;
+        memcpy(info.node, p->node, NB_KEY_SIZE);
+        info.outbound = true;
+        info.has_last_contact = p->has_last_contact;
+        info.last_contact = p->last_contact;
+        info.records_in = p->records_in;
+        info.records_out = p->records_out;
+        info.invalid = p->invalid;
+        info.synced = p->synced;
+        info.state = p->resolving            ? NBD_PEER_CONNECTING
+                     : p->next_attempt > now ? NBD_PEER_BACKOFF
+                                             : NBD_PEER_IDLE;
+        if (p->link != NULL) {
+            fill_from_link(&info, p->link);
+        } else if (p->has_node && !p->resolving) {
+            /* Served by a link under another address (the node dialed us). */
+            struct nbd_link *l = find_up_node(net, p->node, NULL);
+            if (l != NULL)
+                fill_from_link(&info, l);
+        }
+        info.last_error = p->last_error[0] != '\0' ? p->last_error : NULL;
+        r = cb(ctx, &info);
+        if (r != 0)
+            return r;
+    }
+    for (struct nbd_link *l = net->links; l != NULL; l = l->next) {
+        if (l->peer != NULL || l->outbound || l->state == LINK_CLOSING)
+            continue;
+        struct nbd_peer_info info;
+        memset(&info, 0, sizeof(info));
+        info.address = l->remote;
+        info.source = NBD_SOURCE_INBOUND;
+        fill_from_link(&info, l);
+        r = cb(ctx, &info);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    if (net == NULL) {
+        ret->in_sync = true;
+        return;
+    }
+    bool all_synced = true;
+    for (const struct nbd_link *l = net->links; l != NULL; l = l->next) {
+        if (l->state != LINK_UP)
+            continue;
+        ret->connected++;
+        ret->fetching += sync_fetching(l);
+        if (!l->sync.synced)
+            all_synced = false;
+    }
+    for (const struct nbd_peer *p = net->peers; p != NULL; p = p->next)
+        if (!p->self)
+            ret->known++;
+    if (ret->connected == 0)
+        ret->in_sync = ret->known == 0;
+    else
+        ret->in_sync = all_synced && ret->fetching == 0;
+}
+
+void nbd_net_stop(struct nbd_net *net)
+{
+    if (net == NULL || net->stopping)
+        return;
+    net->stopping = true;
+    net->running = false;
+    for (struct nbd_peer *p = net->peers; p != NULL; p = p->next)
+        if (p->resolving)
+            uv_cancel((uv_req_t *)&p->resolve);
+    for (struct nbd_link *l = net->links, *next; l != NULL; l = next) {
+        next = l->next;
+        link_close(l, "the node is stopping");
+    }
+    if (net->server_open) {
+        uv_close((uv_handle_t *)&net->server, NULL);
+        net->server_open = false;
+    }
+    if (net->tick_open) {
+        uv_timer_stop(&net->tick);
+        uv_close((uv_handle_t *)&net->tick, NULL);
+        net->tick_open = false;
+    }
+    nbd_node_remove_hook(net->node, sync_on_accept, net);
+}
+
+void nbd_net_free(struct nbd_net *net)
+{
+    if (net == NULL)
+        return;
+    sync_free(net);
+    for (struct nbd_peer *p = net->peers, *next; p != NULL; p = next) {
+        next = p->next;
+        free(p);
+    }
+    free(net->listen);
+    free(net->advertise_cfg);
+    sodium_memzero(net->node_sk, sizeof(net->node_sk));
+    sodium_memzero(net->psk, sizeof(net->psk));
+    free(net);
+}

@@ -1,0 +1,701 @@
+/*
+ * Reconciliation and record exchange over established links
+ * (docs/protocol.md, "Synchronisation"):
+ *
+ *   - the node's items (created_at, id) as a sorted, refcounted snapshot,
+ *     rebuilt from the store only when records were deleted and otherwise
+ *     extended with the records accepted since (so a reconciliation over a
+ *     million records does not re-read the store);
+ *   - the initiator's rounds: `neg` messages, then `record` for what it
+ *     has and `want` for what it needs, then `synced`;
+ *   - the responder's answers to `neg` and `want`;
+ *   - push of every accepted record to every other link, paced by a token
+ *     bucket below the receiver's;
+ *   - records that arrive before their target wait in a bounded set.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <noaber/error.h>
+
+#include "daemon/log.h"
+#include "daemon/net_internal.h"
+
+/* ---- the item snapshot ------------------------------------------------------ */
+
+static int item_cmp(const void *pa, const void *pb)
+{
+    const struct nb_negentropy_item *a = pa, *b = pb;
+    if (a->created_at != b->created_at)
+        return a->created_at < b->created_at ? -1 : 1;
+    return memcmp(a->id, b->id, NB_NEGENTROPY_ID_SIZE);
+}
+
+struct collect {
+    struct nb_negentropy_item *items;
+    size_t n, cap;
+};
+
+static int collect_item(void *ctx, const struct nbd_store_record *rec)
+{
+    struct collect *c = ctx;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4096;
+        void *p = realloc(c->items, cap * sizeof(*c->items));
+        if (p == NULL)
+            return NB_ENOMEM;
+        c->items = p;
+        c->cap = cap;
+    }
+    c->items[c->n].created_at = rec->created_at;
+    memcpy(c->items[c->n].id, rec->id, NB_NEGENTROPY_ID_SIZE);
+    c->n++;
+    return 0;
+}
+
+void sync_items_put(struct nbd_items *items)
+{
+    if (items == NULL || --items->refs > 0)
+        return;
+    nb_negentropy_storage_free(&items->storage);
+    free(items->items);
+    free(items);
+}
+
+/* Wraps a sorted array (taken over) in a snapshot with one reference. */
+static int snapshot(struct nb_negentropy_item *items, size_t n, struct nbd_items **ret)
+{
+    struct nbd_items *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        free(items);
+        return NB_ENOMEM;
+    }
+    s->refs = 1;
+    s->items = items;
+    s->count = n;
+    int r = nb_negentropy_storage_init_sorted(&s->storage, items, n);
+    if (r < 0) {
+        sync_items_put(s);
+        return r;
+    }
+    *ret = s;
+    return 0;
+}
+
+static int rebuild(struct nbd_net *net)
+{
+    struct collect c = { 0 };
+    /* The store walks its (created_at, id) index, so the items come out
+     * sorted and unique. */
+    int r = nbd_store_foreach_ordered(net->node->store, 0, NULL, collect_item, &c);
+    if (r < 0) {
+        free(c.items);
+        return r;
+    }
+    struct nbd_items *s;
+    r = snapshot(c.items, c.n, &s);
+    if (r < 0)
+        return r;
+    sync_items_put(net->items);
+    net->items = s;
+    net->recent_n = 0;
+    net->items_stale = false;
+    return 0;
+}
+
+/* Adds the records accepted since the last snapshot (sorted merge). */
+static int extend(struct nbd_net *net)
+{
+    struct nbd_items *old = net->items;
+    qsort(net->recent, net->recent_n, sizeof(*net->recent), item_cmp);
+    struct nb_negentropy_item *items = malloc((old->count + net->recent_n) * sizeof(*items));
+    if (items == NULL)
+        return NB_ENOMEM;
+    size_t i = 0, j = 0, n = 0;
+    while (i < old->count || j < net->recent_n) {
+        int c;
+        if (i == old->count)
+            c = 1;
+        else if (j == net->recent_n)
+            c = -1;
+        else
+            c = item_cmp(&old->items[i], &net->recent[j]);
+        if (c <= 0) {
+            items[n++] = old->items[i++];
+            if (c == 0)
+                j++;
+        } else {
+            if (n == 0 || item_cmp(&items[n - 1], &net->recent[j]) != 0)
+                items[n++] = net->recent[j];
+            j++;
+        }
+    }
+    struct nbd_items *s;
+    int r = snapshot(items, n, &s);
+    if (r < 0)
+        return r;
+    sync_items_put(net->items);
+    net->items = s;
+    net->recent_n = 0;
+    return 0;
+}
+
+int sync_items_get(struct nbd_net *net, struct nbd_items **ret)
+{
+    int r = 0;
+    /* Every insert goes through nbd_node_accept and so through the accept
+     * hook; deletions (retractions, the expiry purge) do not.  A count that
+     * differs from what the snapshot expects therefore means deletions. */
+    uint64_t records = 0;
+    if (net->items != NULL && !net->items_stale) {
+        r = nbd_store_count(net->node->store, &records, NULL);
+        if (r < 0)
+            return r;
+        if (records != net->items->count + net->recent_n)
+            net->items_stale = true;
+    }
+    if (net->items == NULL || net->items_stale)
+        r = rebuild(net);
+    else if (net->recent_n > 0)
+        r = extend(net);
+    if (r < 0)
+        return r;
+    net->items->refs++;
+    *ret = net->items;
+    return 0;
+}
+
+static void recent_add(struct nbd_net *net, uint64_t created_at, const uint8_t id[NB_ID_SIZE])
+{
+    if (net->items == NULL || net->items_stale)
+        return; /* the next snapshot reads the store anyway */
+    if (net->recent_n == net->recent_cap) {
+        size_t cap = net->recent_cap ? net->recent_cap * 2 : 256;
+        void *p = realloc(net->recent, cap * sizeof(*net->recent));
+        if (p == NULL) {
+            net->items_stale = true;
+            return;
+        }
+        net->recent = p;
+        net->recent_cap = cap;
+    }
+    net->recent[net->recent_n].created_at = created_at;
+    memcpy(net->recent[net->recent_n].id, id, NB_ID_SIZE);
+    net->recent_n++;
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+static void refill(double *tokens, uint64_t *at, uint64_t now, double rate, double burst)
+{
+    *tokens += (double)(now - *at) * rate / 1000.0;
+    if (*tokens > burst)
+        *tokens = burst;
+    *at = now;
+}
+
+static int send_record_by_id(struct nbd_link *link, const uint8_t id[NB_ID_SIZE])
+{
+    uint8_t bytes[NB_RECORD_MAX];
+    uint8_t out[NB_RECORD_MAX + 16];
+    struct nbd_store_record row;
+    size_t n;
+    int r = nbd_store_get(link->net->node->store, id, &row, bytes);
+    if (r < 0)
+        return r; /* deleted since: nothing to send */
+    r = nb_peer_encode_record(bytes, row.len, out, sizeof(out), &n);
+    if (r < 0)
+        return r;
+    r = link_send(link, out, n);
+    if (r == 0)
+        link->records_out++;
+    return r;
+}
+
+static void queue_push(struct nbd_link *link, const uint8_t id[NB_ID_SIZE])
+{
+    struct nbd_sync *s = &link->sync;
+    if (s->q_len >= NET_PUSH_QUEUE_MAX) {
+        nbd_debug("peer %s: push queue full; the next reconciliation catches up", link_name(link));
+        return;
+    }
+    if (s->q_head + s->q_len == s->q_cap) {
+        if (s->q_head > 0) {
+            memmove(s->queue, s->queue + s->q_head, s->q_len * NB_ID_SIZE);
+            s->q_head = 0;
+        } else {
+            size_t cap = s->q_cap ? s->q_cap * 2 : 256;
+            void *p = realloc(s->queue, cap * NB_ID_SIZE);
+            if (p == NULL)
+                return;
+            s->queue = p;
+            s->q_cap = cap;
+        }
+    }
+    memcpy(s->queue[s->q_head + s->q_len], id, NB_ID_SIZE);
+    s->q_len++;
+}
+
+static void drop_pending(struct nbd_net *net, const struct nbd_link *link)
+{
+    for (size_t i = 0; i < net->n_pending;) {
+        if (net->pending[i].link == link) {
+            net->pending_bytes -= net->pending[i].len;
+            free(net->pending[i].bytes);
+            net->pending[i] = net->pending[--net->n_pending];
+        } else {
+            i++;
+        }
+    }
+}
+
+static void set_synced(struct nbd_link *link)
+{
+    link->sync.synced = true;
+    if (link->peer != NULL)
+        link->peer->synced = true;
+    /* Records still waiting for their target will not get it from this
+     * peer: it has sent everything it holds. */
+    drop_pending(link->net, link);
+}
+
+/* The initiator sends `synced` once the round's fetches are answered and
+ * its pushes are handed to the socket. */
+static void maybe_synced(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    if (!s->round_open || s->reconciling || s->need_pos < s->need.count || s->wanted_n > 0 ||
+        s->q_len > 0 || link->state != LINK_UP)
+        return;
+    uint8_t buf[8];
+    size_t n;
+    if (nb_peer_encode_synced(buf, sizeof(buf), &n) < 0 || link_send(link, buf, n) < 0)
+        return;
+    s->round_open = false;
+    nb_negentropy_ids_free(&s->have);
+    nb_negentropy_ids_free(&s->need);
+    s->need_pos = 0;
+    if (!s->synced)
+        nbd_info("peer %s: synchronised", link_name(link));
+    set_synced(link);
+}
+
+void sync_drain(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    if (link->state != LINK_UP)
+        return;
+    refill(&s->tx_tokens, &s->tx_at, uv_now(link->net->loop), NET_TX_RATE, NET_TX_BURST);
+    while (s->q_len > 0 && s->tx_tokens >= 1.0 && link_queued(link) < NET_TX_LOW_WATER &&
+           link->state == LINK_UP) {
+        uint8_t id[NB_ID_SIZE];
+        memcpy(id, s->queue[s->q_head], NB_ID_SIZE);
+        s->q_head++;
+        if (--s->q_len == 0)
+            s->q_head = 0;
+        if (send_record_by_id(link, id) == 0)
+            s->tx_tokens -= 1.0;
+    }
+    maybe_synced(link);
+}
+
+/* ---- fetching ------------------------------------------------------------- */
+
+static int id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, NB_ID_SIZE);
+}
+
+static bool wanted_remove(struct nbd_sync *s, const uint8_t id[NB_ID_SIZE])
+{
+    uint8_t(*hit)[NB_ID_SIZE] = bsearch(id, s->wanted, s->wanted_n, NB_ID_SIZE, id_cmp);
+    if (hit == NULL)
+        return false;
+    size_t i = (size_t)(hit - s->wanted);
+    memmove(s->wanted[i], s->wanted[i + 1], (s->wanted_n - i - 1) * NB_ID_SIZE);
+    s->wanted_n--;
+    return true;
+}
+
+static void send_wants(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    uint8_t buf[NB_PEER_IDS_MAX * (NB_ID_SIZE + 2) + 16];
+    while (s->need_pos < s->need.count && link->state == LINK_UP) {
+        size_t batch = s->need.count - s->need_pos;
+        if (batch > NB_PEER_IDS_MAX)
+            batch = NB_PEER_IDS_MAX;
+        if (s->wanted_n + batch > NET_WANTED_MAX)
+            break;
+        size_t n;
+        const uint8_t(*ids)[NB_ID_SIZE] = (const uint8_t(*)[NB_ID_SIZE])s->need.ids + s->need_pos;
+        if (nb_peer_encode_ids(NB_PEER_WANT, ids, batch, buf, sizeof(buf), &n) < 0 ||
+            link_send(link, buf, n) < 0)
+            return;
+        if (s->wanted == NULL) {
+            s->wanted = malloc(NET_WANTED_MAX * NB_ID_SIZE);
+            if (s->wanted == NULL) {
+                link_close(link, "out of memory");
+                return;
+            }
+        }
+        memcpy(s->wanted[s->wanted_n], ids, batch * NB_ID_SIZE);
+        s->wanted_n += batch;
+        qsort(s->wanted, s->wanted_n, NB_ID_SIZE, id_cmp);
+        s->need_pos += batch;
+        s->fetch_progress = uv_now(link->net->loop);
+    }
+}
+
+/* The initiator's reconciliation is complete: push what only we have,
+ * fetch what only the peer has. */
+static void reconciled(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    struct nbd_store *store = link->net->node->store;
+    s->reconciling = false;
+    s->ne_open = false;
+    sync_items_put(s->snap);
+    s->snap = NULL;
+    /* A cut message makes the initiator revisit ranges, so the same id can
+     * be reported twice. */
+    nb_negentropy_ids_sort_unique(&s->have);
+    nb_negentropy_ids_sort_unique(&s->need);
+    for (size_t i = 0; i < s->have.count; i++)
+        queue_push(link, s->have.ids[i]);
+    /* Never ask for what was retracted or purged here, nor for what
+     * arrived meanwhile (a push from another link). */
+    size_t keep = 0;
+    for (size_t i = 0; i < s->need.count; i++) {
+        if (nbd_store_is_tombstoned(store, s->need.ids[i]) == 0 &&
+            nbd_store_has(store, s->need.ids[i]) == 0)
+            memmove(s->need.ids[keep++], s->need.ids[i], NB_ID_SIZE);
+    }
+    nbd_debug("peer %s: reconciled: %zu to push, %zu to fetch", link_name(link), s->have.count,
+              keep);
+    s->need.count = keep;
+    s->need_pos = 0;
+    s->round_open = true;
+    send_wants(link);
+    sync_drain(link);
+}
+
+static void start_round(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    uint8_t *msg = NULL;
+    size_t len;
+    int r;
+    if (s->reconciling || s->round_open)
+        return;
+    s->round_started = uv_now(link->net->loop);
+    r = sync_items_get(link->net, &s->snap);
+    if (r < 0) {
+        nbd_error("cannot read the store's items for reconciliation: %s", nb_strerror(r));
+        return;
+    }
+    r = nb_negentropy_init(&s->ne, &s->snap->storage, NB_NEGENTROPY_FRAME_SIZE_LIMIT);
+    if (r == 0)
+        r = nb_negentropy_initiate(&s->ne, &msg, &len);
+    if (r < 0) {
+        sync_items_put(s->snap);
+        s->snap = NULL;
+        nbd_error("cannot start a reconciliation: %s", nb_strerror(r));
+        return;
+    }
+    nb_negentropy_ids_free(&s->have);
+    nb_negentropy_ids_free(&s->need);
+    s->need_pos = 0;
+    s->reconciling = true;
+    s->ne_open = true;
+    uint8_t out[NB_PEER_MSG_MAX];
+    size_t n;
+    r = nb_peer_encode_neg(msg, len, out, sizeof(out), &n);
+    free(msg);
+    if (r == 0)
+        link_send(link, out, n);
+}
+
+/* ---- receiving ------------------------------------------------------------- */
+
+static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t len, bool may_wait);
+
+/* Retries the records that were waiting for `id`. */
+static void retry_pending(struct nbd_net *net, const uint8_t id[NB_ID_SIZE])
+{
+    for (size_t i = 0; i < net->n_pending;) {
+        if (memcmp(net->pending[i].target, id, NB_ID_SIZE) != 0) {
+            i++;
+            continue;
+        }
+        struct nbd_pending p = net->pending[i];
+        net->pending[i] = net->pending[--net->n_pending];
+        net->pending_bytes -= p.len;
+        accept_record(p.link, p.bytes, p.len, false);
+        free(p.bytes);
+        i = 0; /* the array changed under us */
+    }
+}
+
+static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t len)
+{
+    struct nbd_net *net = link->net;
+    struct nb_record rec;
+    if (net->n_pending >= NET_PENDING_MAX || net->pending_bytes + len > NET_PENDING_BYTES_MAX ||
+        nb_record_decode(bytes, len, &rec) < 0 || !NB_HAS(&rec, NB_F_TARGET))
+        return;
+    uint8_t *copy = malloc(len);
+    if (copy == NULL)
+        return;
+    memcpy(copy, bytes, len);
+    struct nbd_pending *p = &net->pending[net->n_pending++];
+    p->link = link;
+    memcpy(p->target, rec.target, NB_ID_SIZE);
+    p->len = len;
+    p->bytes = copy;
+    net->pending_bytes += len;
+}
+
+static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t len, bool may_wait)
+{
+    struct nbd_net *net = link->net;
+    struct nbd_verdict v;
+    uint8_t id[NB_ID_SIZE];
+    net->accepting = link;
+    int r = nbd_node_accept(net->node, bytes, len, net->clock(), NBD_ORIGIN_PEER, id, &v);
+    net->accepting = NULL;
+    if (r == 0) {
+        link->records_in++;
+        retry_pending(net, id);
+        return;
+    }
+    if (strcmp(v.error, "invalid_record") == 0) {
+        link->invalid++;
+        link_warn(link, "sent an invalid record (%s)", nb_error_name(v.code));
+        if (link->invalid > NET_INVALID_MAX && link->state != LINK_CLOSING) {
+            nbd_warn("peer %s: more than %d invalid records; closing and not reconnecting for "
+                     "10 minutes",
+                     link_name(link), NET_INVALID_MAX);
+            link->long_backoff = true;
+            link_close(link, "too many invalid records");
+        }
+    } else if (strcmp(v.error, "not_found") == 0 && may_wait) {
+        wait_for_target(link, bytes, len);
+    } else if (strcmp(v.error, "internal") == 0) {
+        nbd_error("storing a peer's record failed: %s", nb_strerror(v.code));
+    } else {
+        nbd_debug("peer %s: record not stored: %s (%s)", link_name(link), v.error,
+                  nb_error_name(v.code));
+    }
+}
+
+static void on_record(struct nbd_link *link, const uint8_t *bytes, size_t len)
+{
+    struct nbd_sync *s = &link->sync;
+    uint8_t id[NB_ID_SIZE];
+    nb_record_id(bytes, len, id);
+    bool solicited = wanted_remove(s, id);
+    if (!solicited) {
+        refill(&s->rx_tokens, &s->rx_at, uv_now(link->net->loop), NET_RX_RATE, NET_RX_BURST);
+        if (s->rx_tokens < 1.0) {
+            if (!s->rx_drop_logged)
+                link_warn(link, "pushes more than 1000 records a second; dropping the excess");
+            s->rx_drop_logged = true;
+            return;
+        }
+        s->rx_tokens -= 1.0;
+    }
+    accept_record(link, bytes, len, true);
+    if (solicited && link->state == LINK_UP) {
+        s->fetch_progress = uv_now(link->net->loop);
+        send_wants(link);
+        maybe_synced(link);
+    }
+}
+
+static void on_want(struct nbd_link *link, const struct nb_peer_msg *msg)
+{
+    uint8_t missing[NB_PEER_IDS_MAX][NB_ID_SIZE];
+    size_t n_missing = 0;
+    for (size_t i = 0; i < msg->n_ids && link->state == LINK_UP; i++)
+        if (send_record_by_id(link, msg->ids[i]) == NB_ENOENT)
+            memcpy(missing[n_missing++], msg->ids[i], NB_ID_SIZE);
+    if (n_missing > 0 && link->state == LINK_UP) {
+        uint8_t buf[NB_PEER_IDS_MAX * (NB_ID_SIZE + 2) + 16];
+        size_t n;
+        if (nb_peer_encode_ids(NB_PEER_MISSING, (const uint8_t(*)[NB_ID_SIZE])missing, n_missing,
+                               buf, sizeof(buf), &n) == 0)
+            link_send(link, buf, n);
+    }
+}
+
+static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
+{
+    struct nbd_sync *s = &link->sync;
+    uint8_t *reply = NULL;
+    size_t reply_len = 0;
+    int r;
+    if (link->outbound) {
+        if (!s->reconciling) {
+            link_warn(link, "sent a reconciliation message we did not ask for");
+            return;
+        }
+        r = nb_negentropy_reconcile(&s->ne, bytes, len, &reply, &reply_len, &s->have, &s->need);
+    } else {
+        if (!s->ne_open) {
+            r = sync_items_get(link->net, &s->snap);
+            if (r < 0) {
+                nbd_error("cannot read the store's items for reconciliation: %s", nb_strerror(r));
+                link_close(link, "store failed");
+                return;
+            }
+            r = nb_negentropy_init(&s->ne, &s->snap->storage, NB_NEGENTROPY_FRAME_SIZE_LIMIT);
+            if (r < 0) {
+                link_close(link, "cannot answer a reconciliation");
+                return;
+            }
+            s->ne_open = true;
+        }
+        r = nb_negentropy_reconcile(&s->ne, bytes, len, &reply, &reply_len, NULL, NULL);
+    }
+    if (r < 0) {
+        link_warn(link, "sent a malformed reconciliation message (%s); closing", nb_error_name(r));
+        link->invalid++;
+        link_close(link, "malformed reconciliation message");
+        return;
+    }
+    if (reply != NULL) {
+        uint8_t out[NB_PEER_MSG_MAX];
+        size_t n;
+        if (nb_peer_encode_neg(reply, reply_len, out, sizeof(out), &n) == 0)
+            link_send(link, out, n);
+        free(reply);
+        return;
+    }
+    if (link->outbound)
+        reconciled(link);
+}
+
+void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg)
+{
+    struct nbd_sync *s = &link->sync;
+    switch (msg->type) {
+    case NB_PEER_NEG:
+        on_neg(link, msg->bin, msg->bin_len);
+        break;
+    case NB_PEER_RECORD:
+        on_record(link, msg->bin, msg->bin_len);
+        break;
+    case NB_PEER_WANT:
+        on_want(link, msg);
+        break;
+    case NB_PEER_MISSING:
+        for (size_t i = 0; i < msg->n_ids; i++)
+            wanted_remove(s, msg->ids[i]);
+        s->fetch_progress = uv_now(link->net->loop);
+        send_wants(link);
+        maybe_synced(link);
+        break;
+    case NB_PEER_SYNCED:
+        if (!link->outbound) {
+            /* The responder's side of the round is over: the next `neg`
+             * starts a new one on a fresh snapshot. */
+            s->ne_open = false;
+            sync_items_put(s->snap);
+            s->snap = NULL;
+            if (!s->synced)
+                nbd_info("peer %s: synchronised", link_name(link));
+            set_synced(link);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- the link's life -------------------------------------------------------- */
+
+void sync_link_up(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    uint64_t now = uv_now(link->net->loop);
+    s->tx_tokens = NET_TX_BURST;
+    s->rx_tokens = NET_RX_BURST;
+    s->tx_at = s->rx_at = now;
+    if (link->outbound)
+        start_round(link);
+}
+
+void sync_tick(struct nbd_link *link, uint64_t now)
+{
+    struct nbd_sync *s = &link->sync;
+    sync_drain(link);
+    if (link->state != LINK_UP)
+        return;
+    if (s->wanted_n > 0 && now - s->fetch_progress > NET_FETCH_STALL_MS) {
+        link_warn(link, "did not answer %zu wanted records; giving up on them", s->wanted_n);
+        s->wanted_n = 0;
+        send_wants(link);
+        maybe_synced(link);
+    }
+    if (link->outbound && !s->reconciling && !s->round_open &&
+        now - s->round_started >= link->net->sync_interval_ms)
+        start_round(link);
+}
+
+uint64_t sync_fetching(const struct nbd_link *link)
+{
+    const struct nbd_sync *s = &link->sync;
+    size_t left = s->need.count > s->need_pos ? s->need.count - s->need_pos : 0;
+    return (uint64_t)(left + s->wanted_n);
+}
+
+void sync_link_closed(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    drop_pending(link->net, link);
+    sync_items_put(s->snap);
+    s->snap = NULL;
+    s->reconciling = s->ne_open = s->round_open = false;
+    nb_negentropy_ids_free(&s->have);
+    nb_negentropy_ids_free(&s->need);
+    s->need_pos = 0;
+    free(s->wanted);
+    s->wanted = NULL;
+    s->wanted_n = 0;
+    free(s->queue);
+    s->queue = NULL;
+    s->q_head = s->q_len = s->q_cap = 0;
+}
+
+void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
+                    const struct nb_record *rec, enum nbd_origin origin)
+{
+    (void)bytes;
+    (void)len;
+    (void)origin;
+    struct nbd_net *net = ctx;
+    recent_add(net, rec->created_at, id);
+    /* A retraction deletes records the hook never hears about. */
+    if (rec->kind == NB_KIND_RETRACTION)
+        net->items_stale = true;
+    for (struct nbd_link *l = net->links; l != NULL; l = l->next) {
+        if (l == net->accepting || l->state != LINK_UP)
+            continue;
+        queue_push(l, id);
+        sync_drain(l);
+    }
+}
+
+void sync_free(struct nbd_net *net)
+{
+    sync_items_put(net->items);
+    net->items = NULL;
+    free(net->recent);
+    net->recent = NULL;
+    net->recent_n = net->recent_cap = 0;
+    for (size_t i = 0; i < net->n_pending; i++)
+        free(net->pending[i].bytes);
+    net->n_pending = 0;
+    net->pending_bytes = 0;
+}

@@ -1,0 +1,188 @@
+"""Two noaberd on 127.0.0.1 talking to each other (docs/protocol.md, "Peer network").
+
+Alice's node and Bob's node hold the same neighbourhood key (Bob's store starts
+as a copy of Alice's, the way a restored backup would); each has its own node
+key.  A request posted on one reaches the other by push, one posted while the
+other was down arrives by reconciliation when it comes back, and a node of
+another neighbourhood cannot connect: both logs say why in words.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nb  # noqa: E402
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PeerNode(nb.Node):
+    """A node listening for peers on 127.0.0.1 at a port of its own."""
+
+    def __init__(self, name, port, peers=(), sync_interval="2s"):
+        super().__init__(name)
+        self.port = port
+        self.peers = list(peers)
+        self.config = os.path.join(self.tmp, "noaberd.conf")
+        with open(self.config, "w") as f:
+            f.write("sync_interval = %s\n" % sync_interval)
+
+    def start(self, timeout=20):
+        args = [nb.NOABERD, "--data-dir", self.data_dir, "--socket", self.socket,
+                "--log-level", "debug", "--config", self.config,
+                "--listen", "127.0.0.1:%d" % self.port]
+        for p in self.peers:
+            args += ["--peer", p]
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT, env=self.env())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("noaberd exited:\n" + self.log())
+            try:
+                with nb.Control(self.socket, timeout=5) as c:
+                    if c.call("hello").get("ok"):
+                        return self
+            except (OSError, ValueError, ConnectionError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("noaberd did not answer:\n" + self.log())
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def call(self, op, **args):
+        with self.control() as c:
+            reply = c.call(op, **args)
+        if not reply.get("ok"):
+            raise AssertionError("%s %s: %r" % (self.name, op, reply))
+        return reply["result"]
+
+    def has(self, rid):
+        with self.control() as c:
+            return c.call("get", prefix=rid).get("ok", False)
+
+
+def wait_for(what, cond, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class PeerLinkTest(unittest.TestCase):
+    def node(self, name, **kw):
+        n = PeerNode(name, free_port(), **kw)
+        self.addCleanup(n.cleanup)
+        return n
+
+    def log_lines(self, node, word):
+        return [l for l in node.log().splitlines() if word in l]
+
+    def test_records_reach_the_other_node(self):
+        alice_node = self.node("alice")
+        alice_node.start()
+        alice_node.create_neighbourhood("Marollen")
+        alice = alice_node.member("alice")
+        alice.new_identity()
+        first = alice.ask("Soup for a neighbour with the flu")
+        alice_node.stop()
+
+        # Bob's node starts from a copy of the store: same neighbourhood,
+        # same records, its own node key.
+        bob_node = self.node("bob", peers=[alice_node.address])
+        os.makedirs(bob_node.data_dir, mode=0o700)
+        shutil.copy(os.path.join(alice_node.data_dir, "store.sqlite"),
+                    os.path.join(bob_node.data_dir, "store.sqlite"))
+        alice_node.start()
+        while_bob_was_away = alice.ask("A lift to Saint-Pierre hospital on Tuesday")
+        bob_node.start()
+
+        # Catch-up by reconciliation: Bob's node dials, reconciles, fetches.
+        wait_for("bob to fetch the request posted while he was away",
+                 lambda: bob_node.has(while_bob_was_away))
+        self.assertTrue(bob_node.has(first))
+        wait_for("both nodes to report in_sync",
+                 lambda: bob_node.call("status")["in_sync"] and alice_node.call("status")["in_sync"])
+        self.assertEqual(bob_node.call("status")["peers"], 1)
+        self.assertEqual(alice_node.call("status")["peers"], 1)
+
+        # Push, both ways.
+        live = alice.ask("Help with a letter from the commune")
+        wait_for("the new request to be pushed to bob", lambda: bob_node.has(live))
+        bob = bob_node.member("bob")
+        bob.new_identity()
+        answer = bob.ask("Company for a walk in the park")
+        wait_for("bob's request to be pushed to alice", lambda: alice_node.has(answer))
+
+        # Both nodes list each other: Bob dialed (out), Alice was dialed (in)
+        # and learned Bob's listen address from his hello.
+        bob_peers = bob_node.call("peers")
+        self.assertEqual(len(bob_peers), 1, bob_peers)
+        self.assertEqual(bob_peers[0]["address"], alice_node.address)
+        self.assertEqual(bob_peers[0]["state"], "connected")
+        self.assertEqual(bob_peers[0]["direction"], "out")
+        self.assertEqual(bob_peers[0]["source"], "config")
+        self.assertTrue(bob_peers[0]["synced"])
+        self.assertGreaterEqual(bob_peers[0]["records_in"], 2)
+        alice_peers = alice_node.call("peers")
+        self.assertEqual([p["state"] for p in alice_peers], ["connected"], alice_peers)
+        self.assertEqual(alice_peers[0]["direction"], "in")
+        self.assertEqual(alice_peers[0]["address"], bob_node.address)
+        # Each lists the other's node key, learned in the handshake.
+        self.assertEqual(len(alice_peers[0]["node"]), 32)
+        self.assertEqual(len(bob_peers[0]["node"]), 32)
+        self.assertNotEqual(alice_peers[0]["node"], bob_peers[0]["node"])
+
+        # The node key file exists, private, and its key is logged.
+        mode = os.stat(os.path.join(bob_node.data_dir, "node.key")).st_mode & 0o777
+        self.assertEqual(mode, 0o600)
+        self.assertTrue(self.log_lines(bob_node, "node key nbn1"))
+
+        # A restarted node remembers its peers (they are kept in its store).
+        alice_node.stop()
+        alice_node.peers = []
+        alice_node.start()
+        wait_for("alice's node to reconnect after a restart",
+                 lambda: alice_node.call("status")["peers"] == 1)
+
+    def test_another_neighbourhood_cannot_connect(self):
+        alice_node = self.node("alice")
+        alice_node.start()
+        alice_node.create_neighbourhood("Marollen")
+        stranger = self.node("stranger", peers=[alice_node.address])
+        stranger.start()
+        stranger.create_neighbourhood("Elsewhere")
+
+        wait_for("both sides to log the refusal",
+                 lambda: self.log_lines(alice_node, "does not hold this neighbourhood's key")
+                 and self.log_lines(stranger, "refused our handshake"))
+        refusal = self.log_lines(alice_node, "does not hold this neighbourhood's key")[0]
+        self.assertIn("neighbourhood", refusal)
+        self.assertIn("127.0.0.1:", refusal)
+        refused = self.log_lines(stranger, "refused our handshake")[0]
+        self.assertIn("another neighbourhood", refused)
+        self.assertIn(alice_node.address, refused)
+        self.assertEqual(alice_node.call("status")["peers"], 0)
+        self.assertEqual(stranger.call("status")["peers"], 0)
+        self.assertFalse(stranger.call("status")["in_sync"])
+        row = stranger.call("peers")[0]
+        self.assertIn(row["state"], ("backoff", "connecting", "handshaking"))
+        self.assertIn("neighbourhood", row["last_error"] or "")
+
+
+if __name__ == "__main__":
+    nb.main()
