@@ -380,6 +380,7 @@ int nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len, uin
     bool retract_root = false;
     bool has_root_expiry = false;
     uint64_t root_expiry = 0;
+    bool target_gone = false;
     if (NB_HAS(&rec, NB_F_TARGET)) {
         memcpy(row.target, rec.target, NB_ID_SIZE);
         row.has_target = true;
@@ -388,6 +389,19 @@ int nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len, uin
             r = nbd_store_is_tombstoned(node->store, rec.target);
             if (r < 0)
                 return fail(v, r, "internal", msg_store);
+            if (origin == NBD_ORIGIN_PEER && rec.kind == NB_KIND_RETRACTION) {
+                /* A peer's retraction of a record this node never held (or
+                 * already deleted) is stored all the same and tombstones
+                 * its target: otherwise the deletion would stop here, and
+                 * a node that was away could bring the record back through
+                 * this one.  The author cannot be compared with a record we
+                 * do not hold; the tombstone lasts as long as the
+                 * retraction says, else for good. */
+                target_gone = r == 1;
+                has_root_expiry = row.has_expiry;
+                root_expiry = row.expires_at;
+                goto store;
+            }
             if (r == 1)
                 return fail(v, NB_EEXPIRED, "gone", msg_target_gone);
             return fail(v, NB_ENOENT, "not_found", msg_not_found);
@@ -436,10 +450,11 @@ int nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len, uin
         }
     }
 
+store:
     r = nbd_store_begin(node->store);
     if (r < 0)
         return fail(v, r, "internal", msg_store);
-    if (rec.kind == NB_KIND_RETRACTION) {
+    if (rec.kind == NB_KIND_RETRACTION && !target_gone) {
         /* Deleting at once (not at the next purge) is the point of a
          * retraction: sealed contact details must not linger. */
         r = nbd_store_purge_tree(node->store, rec.target, has_root_expiry, root_expiry, NULL);

@@ -712,6 +712,48 @@ static void peers_records_skip_the_state_checks(void **state)
     assert_string_equal(v.error, "refused");
 }
 
+/*
+ * A node that never saw a request still learns of its retraction from a
+ * peer, keeps it (so it passes it on) and refuses the request if a node that
+ * was away offers it later: the deletion sticks everywhere.
+ */
+static void a_peers_retraction_of_an_unknown_record_sticks(void **state)
+{
+    struct world *w = *state;
+    struct blob req, resp, retract, again;
+    uint8_t id[NB_ID_SIZE];
+    struct nbd_verdict v;
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 7200, "help with a form", &req);
+    acting(w, &w->ann, NB_KIND_RETRACTION, T0 + 1, req.id, NULL, &retract);
+
+    /* From a client the target must be here first. */
+    assert_refused(w, &retract, T0 + 1, "not_found", NULL);
+    assert_int_equal(
+        nbd_node_accept(&w->node, retract.bytes, retract.len, T0 + 1, NBD_ORIGIN_PEER, id, &v), 0);
+    assert_int_equal(nbd_store_has(w->store, retract.id), 1);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, req.id), 1);
+    assert_int_equal(nbd_node_accept(&w->node, req.bytes, req.len, T0 + 2, NBD_ORIGIN_PEER, id, &v),
+                     NB_EEXPIRED);
+    assert_string_equal(v.error, "gone");
+    assert_int_equal(count_records(w), 1);
+
+    /* A retraction of what was already deleted is kept too. */
+    request(w, &w->bob, T0, T0 + 7200, "a meal on Sunday", &again);
+    assert_ok(w, &again, T0);
+    acting(w, &w->cas, NB_KIND_RESPONSE, T0 + 1, again.id, NULL, &resp);
+    assert_ok(w, &resp, T0 + 1);
+    struct blob first, second;
+    acting(w, &w->bob, NB_KIND_RETRACTION, T0 + 2, again.id, NULL, &first);
+    assert_ok(w, &first, T0 + 2);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 3, resp.id, NULL, &second);
+    assert_refused(w, &second, T0 + 3, "gone", NULL);
+    assert_int_equal(
+        nbd_node_accept(&w->node, second.bytes, second.len, T0 + 3, NBD_ORIGIN_PEER, id, &v), 0);
+    assert_int_equal(nbd_store_has(w->store, second.id), 1);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, resp.id), 1);
+}
+
 static void a_message_about_a_request_can_be_retracted(void **state)
 {
     struct world *w = *state;
@@ -777,6 +819,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(expired_requests_are_purged_with_their_timeline, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(peers_records_skip_the_state_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_peers_retraction_of_an_unknown_record_sticks, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_message_about_a_request_can_be_retracted, setup,
                                         teardown),
     };
