@@ -36,10 +36,15 @@ class ConfiguredNode(nb.Node):
         super().__init__()
         self.extra = list(extra)
 
+    def argv(self):
+        # No peer port of its own and no LAN beacons: tests run side by side.
+        return [nb.NOABERD, "--data-dir", self.data_dir, "--socket", self.socket,
+                "--listen", "127.0.0.1:0", "--no-discovery", *self.extra]
+
     def start(self, timeout=20):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [nb.NOABERD, "--data-dir", self.data_dir, "--socket", self.socket, *self.extra],
+            self.argv(),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -199,6 +204,13 @@ class Operator(nb.NodeTest):
         self.assertEqual(sorted(f for f in os.listdir(dest) if f.startswith("store")),
                          ["store.sqlite"])
         self.assertEqual(self.fsck(dest).returncode, 0)
+        # The node key goes with the store, so a restored node is the same
+        # node to its peers.
+        node_key = os.path.join(self.node.data_dir, "node.key")
+        if os.path.exists(node_key):
+            with open(node_key, "rb") as a, open(os.path.join(dest, "node.key"), "rb") as b:
+                self.assertEqual(a.read(), b.read())
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(dest, "node.key")).st_mode), 0o600)
 
         # Restore, as docs/operating.md says: the files into a new data
         # directory, and a node started on it.
