@@ -49,8 +49,9 @@ static int complain(const char *cmd, const char *fmt, ...)
 /* ---- what the commands share ------------------------------------------- */
 
 struct admin_args {
-    const char *positional; /* DEST or MEMBER, or NULL */
-    char *data_dir;         /* resolved, owned */
+    const char *positional;  /* DEST or MEMBER, or NULL */
+    const char *config_path; /* --config FILE, or NULL */
+    char *data_dir;          /* resolved, owned */
 };
 
 static void admin_args_clear(struct admin_args *a)
@@ -75,7 +76,6 @@ static int parse_args(int argc, char **argv, const char *usage, bool positional,
         { NULL, 0, NULL, 0 },
     };
     const char *cmd = argv[0];
-    const char *config_path = NULL;
     struct nbd_config flags, file;
     struct nbd_settings settings;
     char err[1024];
@@ -100,7 +100,7 @@ static int parse_args(int argc, char **argv, const char *usage, bool positional,
             }
             break;
         case 'c':
-            config_path = optarg;
+            ret->config_path = optarg;
             break;
         case 'h':
             printf("usage: noaberd %s\n", usage);
@@ -129,7 +129,8 @@ static int parse_args(int argc, char **argv, const char *usage, bool positional,
         status = EXIT_USAGE;
         goto out;
     }
-    if (config_path != NULL && nbd_config_load(config_path, &file, err, sizeof(err)) < 0) {
+    if (ret->config_path != NULL &&
+        nbd_config_load(ret->config_path, &file, err, sizeof(err)) < 0) {
         status = complain(cmd, "%s", err);
         goto out;
     }
@@ -762,7 +763,15 @@ static int backup_store(const char *src_path, const char *dst_path, uint64_t *re
         complain("backup", "%s: %s", dst_path, sqlite3_errmsg(dst));
         goto out;
     }
-    *ret_records = count_rows(dst, "SELECT count(*) FROM records");
+    sqlite3_stmt *count = NULL;
+    if (sqlite3_prepare_v2(dst, "SELECT count(*) FROM records", -1, &count, NULL) != SQLITE_OK ||
+        sqlite3_step(count) != SQLITE_ROW) {
+        sqlite3_finalize(count);
+        complain("backup", "%s is not a Noaber store (it has no records table)", src_path);
+        goto out;
+    }
+    *ret_records = (uint64_t)sqlite3_column_int64(count, 0);
+    sqlite3_finalize(count);
     status = 0;
 out:
     sqlite3_close(src);
@@ -777,17 +786,10 @@ int nbd_admin_backup(int argc, char **argv)
     struct admin_args a;
     char *src = NULL, *partial = NULL, *dst = NULL, *key_src = NULL, *key_dst = NULL;
     char *conf_dst = NULL;
-    const char *config_path = NULL;
     int status = parse_args(argc, argv, usage, true, &a);
     if (status != 0)
         return status < 0 ? 0 : status;
-    /* --config is parsed again only to know which file to copy. */
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--config") == 0)
-            config_path = argv[i + 1];
-    for (int i = 1; i < argc; i++)
-        if (strncmp(argv[i], "--config=", 9) == 0)
-            config_path = argv[i] + 9;
+    const char *config_path = a.config_path;
 
     const char *dest = a.positional;
     status = check_owner("backup", a.data_dir);
