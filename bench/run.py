@@ -22,8 +22,12 @@ import argparse
 import csv
 import math
 import os
+import random
+import select
 import shutil
 import signal
+import socket
+import struct
 import statistics
 import subprocess
 import sys
@@ -44,11 +48,11 @@ FULL = {
     "ingest_serial_n": 5000,  # records submitted one at a time
     "recon_n": [10**4, 10**5, 10**6],
     "recon_k": [1, 10, 100, 1000],
-    "reference_max_n": 10**5,  # the JavaScript reference above this is too slow
+    "reference_max_n": 10**6,
     "sync_n": 100000,
     "prop_nodes": 16,
     "prop_degree": 3,
-    "prop_records": 40,
+    "prop_records": 200,
     "footprint_peers": 8,
     "idle_seconds": 20.0,
     "startup_n": [100000, 1000000],
@@ -66,7 +70,7 @@ SMOKE = {
     "sync_n": 300,
     "prop_nodes": 4,
     "prop_degree": 2,
-    "prop_records": 3,
+    "prop_records": 5,
     "footprint_peers": 2,
     "idle_seconds": 0.5,
     "startup_n": [500, 2000],
@@ -101,7 +105,7 @@ def expected_figures(p, peers=True):
     if peers:
         f += ["ingest.peer_link", "sync.initial.n=%d" % p["sync_n"]]
         f += ["propagation.nodes=%d.%s" % (p["prop_nodes"], m)
-              for m in ("median_ms", "p99_ms", "deliveries_per_record_node")]
+              for m in ("median_ms", "p99_ms", "deliveries_per_record_node", "mean_degree")]
         f += ["footprint.idle_rss.n=%d.peers=%d" % (p["store_n"], p["footprint_peers"]),
               "footprint.idle_cpu.n=%d.peers=%d" % (p["store_n"], p["footprint_peers"])]
     return f
@@ -144,13 +148,65 @@ def percentile(values, p):
     return s[rank - 1]
 
 
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def regular_graph(n, degree, rng):
+    """A random connected simple graph on n nodes where every node has
+    `degree` neighbours (n * degree even, degree < n): adjacency sets."""
+    for _ in range(10000):
+        stubs = [v for v in range(n) for _ in range(degree)]
+        rng.shuffle(stubs)
+        adj = [set() for _ in range(n)]
+        ok = True
+        for a, b in zip(stubs[::2], stubs[1::2]):
+            if a == b or b in adj[a]:
+                ok = False
+                break
+            adj[a].add(b)
+            adj[b].add(a)
+        if ok and max(eccentricities(adj)) < n:
+            return adj
+    raise BenchError("no connected %d-regular graph on %d nodes" % (degree, n))
+
+
+def eccentricities(adj):
+    """Longest shortest path from each node (n when the graph is not connected)."""
+    out = []
+    for s in range(len(adj)):
+        dist = {s: 0}
+        todo = [s]
+        for v in todo:
+            for w in adj[v]:
+                if w not in dist:
+                    dist[w] = dist[v] + 1
+                    todo.append(w)
+        out.append(max(dist.values()) if len(dist) == len(adj) else len(adj))
+    return out
+
+
+def read_records(path):
+    """The signed records of a records file (bench-make-store --out)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    out, pos = [], 32
+    while pos < len(data):
+        (n,) = struct.unpack(">I", data[pos:pos + 4])
+        out.append(data[pos + 4:pos + 4 + n])
+        pos += 4 + n
+    return out
+
+
 # --- processes -----------------------------------------------------------------
 
 
 class Daemon:
     """One noaberd on a data directory of its own under `root`."""
 
-    def __init__(self, bench, root, name, extra_args=(), core=None):
+    def __init__(self, bench, root, name, extra_args=(), core=None, config=None):
         self.bench = bench
         self.dir = os.path.join(root, name)
         self.data_dir = os.path.join(self.dir, "data")
@@ -163,6 +219,22 @@ class Daemon:
         os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
         os.makedirs(self.sock_dir, mode=0o700, exist_ok=True)
         os.chmod(self.dir, 0o700)
+        self.port = None
+        if config is not None:
+            path = os.path.join(self.dir, "noaberd.conf")
+            with open(path, "w") as f:
+                f.write("".join("%s = %s\n" % kv for kv in config.items()))
+            self.extra_args += ["--config", path]
+
+    def listen(self):
+        """Accept peer links on 127.0.0.1 (call before start)."""
+        self.port = free_port()
+        self.extra_args += ["--listen", "127.0.0.1:%d" % self.port, "--no-discovery"]
+        return self
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
 
     @property
     def store(self):
@@ -256,6 +328,7 @@ class Bench:
             if not os.access(exe, os.X_OK):
                 raise BenchError("%s is not built" % exe)
         self._stores = {}
+        self.peers_missing = peer_support(self.noaberd)
         # Every record of the run is dated from this one time, so record
         # number i is the same bytes in every store that holds it.
         self.epoch = str(int(time.time()) - 5 * 24 * 3600)
@@ -296,8 +369,8 @@ class Bench:
             self._stores[n] = path
         return self._stores[n]
 
-    def node_with(self, name, n, extra_args=(), core=None):
-        d = Daemon(self, self.tmp, name, extra_args, core)
+    def node_with(self, name, n, extra_args=(), core=None, config=None):
+        d = Daemon(self, self.tmp, name, extra_args, core, config)
         shutil.copy(self.store_with(n) if n > 0 else self.template(), d.store)
         return d
 
@@ -348,7 +421,46 @@ class Bench:
         self.bench_ingest_peer(base)
 
     def bench_ingest_peer(self, base):
-        self.skip("ingest.peer_link", "peer networking is not in this noaberd yet")
+        if self.peers_missing:
+            self.skip("ingest.peer_link", self.peers_missing)
+            return
+        # A node holding store_n records fetches ingest_n more from a peer
+        # that holds them all: reconciliation, then want/record, each record
+        # verified and committed by the receiving node on core 0.
+        p = self.p
+        n, extra = p["store_n"], p["ingest_n"]
+        rate = self.sync_rate("ingest-peer", n + extra, n)
+        self.add("ingest.peer_link", rate, "records/s", *base)
+
+    def sync_rate(self, name, full_n, have_n):
+        """Records per second for a node holding records 0 .. have_n-1 to
+        catch up with a peer holding 0 .. full_n-1, from its start until its
+        status says in sync with every record."""
+        full = self.node_with(name + "-full", full_n, core=1).listen()
+        joiner = self.node_with(name + "-joining", have_n, core=0).listen()
+        joiner.extra_args += ["--peer", full.address]
+        full.start()
+        try:
+            t0 = time.monotonic()
+            joiner.start()
+            try:
+                deadline = t0 + 1200
+                while True:
+                    st = joiner.call("status")
+                    if st.get("in_sync") and st.get("records") == full_n and st.get("peers", 0) > 0:
+                        break
+                    if time.monotonic() > deadline:
+                        raise BenchError("%s: not in sync after 20 minutes: %r\n%s"
+                                         % (name, st, joiner.log()))
+                    time.sleep(0.02)
+                dt = time.monotonic() - t0
+            finally:
+                joiner.stop()
+        finally:
+            full.stop()
+        shutil.rmtree(full.dir, ignore_errors=True)
+        shutil.rmtree(joiner.dir, ignore_errors=True)
+        return (full_n - have_n) / dt
 
     # --- 2. reconciliation -----------------------------------------------------
 
@@ -445,10 +557,205 @@ class Bench:
     # --- 3. initial sync, 4. propagation --------------------------------------
 
     def bench_sync(self):
-        self.skip("sync", "peer networking is not in this noaberd yet")
+        if self.peers_missing:
+            self.skip("sync", self.peers_missing)
+            return
+        v = self.verify_baseline()
+        n = self.p["sync_n"]
+        rate = self.sync_rate("sync", n, 0)
+        self.add("sync.initial.n=%d" % n, rate, "records/s",
+                 "libsodium crypto_sign_verify_detached, 1 core", v["verify_rate"])
 
     def bench_propagation(self):
-        self.skip("propagation", "peer networking is not in this noaberd yet")
+        if self.peers_missing:
+            self.skip("propagation", self.peers_missing)
+            return
+        p = self.p
+        count, degree = self.prop_nodes(), p["prop_degree"]
+        rng = random.Random(7)
+        adj = regular_graph(count, degree, rng)
+        # Each node may hold `degree` links (max_peers) and is told of its
+        # neighbours in a random degree-regular graph.  Peer exchange may
+        # still rewire a few links while they come up (a node connects to
+        # addresses it hears of while it has room), as it would in a real
+        # neighbourhood: the graph measured is the one the links form, and
+        # its mean degree is reported.
+        config = {"max_peers": str(degree)}
+        nodes = [self.node_with("prop-%02d" % i, 0, config=config).listen() for i in range(count)]
+        records = read_records(self.records_file("prop", 5 * 10**8, p["prop_records"]))
+        watchers = []
+        try:
+            for d in nodes:
+                d.start()
+            for i, d in enumerate(nodes):
+                for j in adj[i]:
+                    if i < j:
+                        d.call("peer.add", address=nodes[j].address)
+            links = self.wait_graph(nodes)
+            out0 = self.records_out(nodes)
+            for d in nodes:
+                w = nb.Control(d.socket, timeout=60)
+                if not w.call("watch").get("ok"):
+                    raise BenchError("watch refused")
+                watchers.append(w)
+            arrivals, reach_all, submit_ms = self.propagate(nodes, watchers, records, rng)
+            self.wait_graph(nodes)
+            out1 = self.records_out(nodes)
+        finally:
+            for w in watchers:
+                w.close()
+            for d in nodes:
+                d.stop()
+        diameter = max(eccentricities(links))
+        mean_degree = sum(len(a) for a in links) / count
+        hop = statistics.median(submit_ms)
+        base = ("diameter %d x median submit-to-commit at one node" % diameter, diameter * hop)
+        name = "propagation.nodes=%d" % count
+        self.add(name + ".median_ms", statistics.median(reach_all), "ms", *base)
+        self.add(name + ".p99_ms", percentile(reach_all, 99), "ms", *base)
+        deliveries = (out1 - out0) / (len(records) * (count - 1))
+        self.add(name + ".deliveries_per_record_node", deliveries, "records",
+                 "ideal: each node receives a record once", 1.0)
+        self.add(name + ".mean_degree", mean_degree, "links", "chosen degree", degree)
+        self.curves["propagation"] = arrivals
+        for d in nodes:
+            shutil.rmtree(d.dir, ignore_errors=True)
+
+    def link_graph(self, nodes):
+        """The links that are up, as adjacency sets of node indices, and
+        whether every node is in sync.  Node keys are matched to nodes
+        through the listen addresses the `peers` rows show."""
+        by_port = {d.address: i for i, d in enumerate(nodes)}
+        key_of = {}
+        rows, in_sync = [], True
+        for d in nodes:
+            r = d.call("peers")
+            rows.append(r)
+            in_sync = in_sync and d.call("status").get("in_sync", False)
+            for row in r:
+                if row.get("node") and row.get("address") in by_port:
+                    key_of[row["node"]] = by_port[row["address"]]
+        seen = set(key_of.values())
+        unknown = [i for i in range(len(nodes)) if i not in seen]
+        adj = [set() for _ in nodes]
+        for i, r in enumerate(rows):
+            for row in r:
+                if row.get("state") != "connected" or not row.get("node"):
+                    continue
+                j = key_of.get(row["node"])
+                if j is None and len(unknown) == 1:
+                    j = key_of[row["node"]] = unknown[0]
+                if j is None:
+                    return None, False
+                adj[i].add(j)
+                adj[j].add(i)
+        return adj, in_sync
+
+    def wait_graph(self, nodes, timeout=120):
+        """Until the links form a connected graph that stays the same for a
+        second with every node in sync; returns it."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            adj, in_sync = self.link_graph(nodes)
+            if adj is not None and in_sync and max(eccentricities(adj)) < len(nodes):
+                if adj == last:
+                    return adj
+                last = adj
+            else:
+                last = None
+            if time.monotonic() > deadline:
+                raise BenchError("the %d nodes did not settle into a connected neighbourhood in "
+                                 "%d s" % (len(nodes), timeout))
+            time.sleep(1.0)
+
+    def prop_nodes(self):
+        """16, or fewer when the machine cannot run that many daemons."""
+        want = self.p["prop_nodes"]
+        try:
+            import resource
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        except (ImportError, ValueError):
+            soft = 1024
+        with open("/proc/meminfo") as f:
+            avail_kib = next(int(l.split()[1]) for l in f if l.startswith("MemAvailable:"))
+        fit = min(want, avail_kib // (64 * 1024), (soft - 64) // 8)
+        fit -= fit % 2  # n * degree must be even
+        if fit < want:
+            log("propagation: the machine holds %d nodes, not %d" % (fit, want))
+        if fit <= self.p["prop_degree"]:
+            raise BenchError("the machine cannot hold a neighbourhood of degree %d"
+                             % self.p["prop_degree"])
+        return fit
+
+    def wait_links(self, nodes, want, timeout=120):
+        """Until every node has its links up and is in sync."""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = [d.call("status") for d in nodes]
+            if all(st.get("peers", 0) >= w and st.get("in_sync") for st, w in zip(states, want)):
+                return
+            if time.monotonic() > deadline:
+                bad = [(i, st.get("peers"), st.get("in_sync")) for i, st in enumerate(states)]
+                raise BenchError("links not up after %d s: %r" % (timeout, bad))
+            time.sleep(0.05)
+
+    def records_out(self, nodes):
+        """Record messages sent by all nodes.  `peers` can list one link
+        twice (under a known address with the node's key, and as an inbound
+        link), so rows are counted once per node key."""
+        total = 0
+        for d in nodes:
+            by_node = {}
+            for row in d.call("peers"):
+                key = row.get("node") or row.get("address")
+                by_node[key] = max(by_node.get(key, 0), row.get("records_out", 0))
+            total += sum(by_node.values())
+        return total
+
+    def propagate(self, nodes, watchers, records, rng):
+        """Submits each record at a random node and times its arrival at every
+        node.  Returns (all arrival times in ms, per-record time to reach the
+        last node in ms, per-record submit-to-reply time at the origin)."""
+        socks = {w.sock.fileno(): (i, w) for i, w in enumerate(watchers)}
+        bufs = {fd: b"" for fd in socks}
+        arrivals, reach_all, submit_ms = [], [], []
+        for n, rec in enumerate(records):
+            origin = rng.randrange(len(nodes))
+            seen = {}
+            with nb.Control(nodes[origin].socket, timeout=60) as c:
+                t0 = time.monotonic()
+                c.send_frame(nb.mp_pack({"v": 1, "id": 1, "op": "submit", "record": rec}))
+                reply = c.read_frame()
+                submit_ms.append((time.monotonic() - t0) * 1000)
+            if not reply or not reply.get("ok"):
+                raise BenchError("submit refused: %r" % (reply,))
+            rid = reply["result"]["id"]
+            deadline = t0 + 30
+            while len(seen) < len(nodes):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise BenchError("record %d reached %d of %d nodes in 30 s"
+                                     % (n, len(seen), len(nodes)))
+                ready, _, _ = select.select(list(socks), [], [], left)
+                now = time.monotonic()
+                for fd in ready:
+                    chunk = socks[fd][1].sock.recv(1 << 16)
+                    if not chunk:
+                        raise BenchError("a watch connection closed")
+                    bufs[fd] += chunk
+                    while len(bufs[fd]) >= 4:
+                        (size,) = struct.unpack(">I", bufs[fd][:4])
+                        if len(bufs[fd]) < 4 + size:
+                            break
+                        ev = nb.mp_unpack(bufs[fd][4:4 + size])
+                        bufs[fd] = bufs[fd][4 + size:]
+                        if ev.get("event") == "record" and ev.get("id") == rid:
+                            seen.setdefault(socks[fd][0], (now - t0) * 1000)
+            others = [ms for i, ms in seen.items() if i != origin]
+            arrivals += others
+            reach_all.append(max(others))
+        return arrivals, reach_all, submit_ms
 
     # --- 5. footprint -----------------------------------------------------------
 
@@ -492,8 +799,31 @@ class Bench:
                  "idle node, empty store", base_rss)
         self.add("footprint.idle_cpu.n=%d.peers=0" % n, cpu, "% of a core",
                  "idle node, empty store", base_cpu)
-        self.skip("footprint with %d peers" % p["footprint_peers"],
-                  "peer networking is not in this noaberd yet")
+        if self.peers_missing:
+            self.skip("footprint with %d peers" % p["footprint_peers"], self.peers_missing)
+            return
+        # The same node with footprint_peers peers holding the same records:
+        # links up, reconciled, then left alone.
+        d = self.node_with("idle-peers", n).listen()
+        others = [self.node_with("idle-peer-%d" % i, n).listen()
+                  for i in range(p["footprint_peers"])]
+        try:
+            d.start()
+            for o in others:
+                o.extra_args += ["--peer", d.address]
+                o.start()
+            self.wait_links([d], [len(others)])
+            rss, cpu = self.idle(d)
+        finally:
+            d.stop()
+            for o in others:
+                o.stop()
+        self.add("footprint.idle_rss.n=%d.peers=%d" % (n, len(others)), rss, "KiB",
+                 "idle node, empty store", base_rss)
+        self.add("footprint.idle_cpu.n=%d.peers=%d" % (n, len(others)), cpu, "% of a core",
+                 "idle node, empty store", base_cpu)
+        for x in [d] + others:
+            shutil.rmtree(x.dir, ignore_errors=True)
 
     def startups(self, d, repeat):
         times = []
@@ -540,7 +870,7 @@ class Bench:
             for n, k, up, down, rounds in self.curves.get("reconcile", []):
                 if last_n is not None and n != last_n:
                     f.write("\n\n")
-                f.write("%d %d %d %d %d\n" % (n, k, up + down, 32 * n, rounds))
+                f.write("%d %d %d %d %d\n" % (n, k, up + down, 64 * n, rounds))
                 last_n = n
         prop = self.curves.get("propagation")
         pdata = os.path.join(self.tmp, "propagation.dat")
@@ -554,14 +884,14 @@ class Bench:
             "set multiplot layout 1,2",
             "set title 'Reconciliation: bytes both ways vs records that differ'",
             "set logscale xy", "set xlabel 'k (records that differ)'", "set ylabel 'bytes'",
-            "set key top left", "set grid",
+            "set key outside right top vertical", "set grid",
         ]
         plots = []
         for i, n in enumerate(ns):
-            plots.append("'%s' index %d using 2:3 with linespoints lw 2 title 'Negentropy, n=%d'"
-                         % (data, i, n))
-            plots.append("'%s' index %d using 2:4 with lines dt 2 title 'all ids, n=%d'"
-                         % (data, i, n))
+            plots.append("'%s' index %d using 2:3 with linespoints lw 2 lc %d "
+                         "title 'Negentropy, n=%d'" % (data, i, i + 1, n))
+            plots.append("'%s' index %d using 2:4 with lines dt 2 lc %d "
+                         "title 'every id both ways, n=%d'" % (data, i, i + 1, n))
         script.append("plot " + ", ".join(plots) if plots else "plot 0 title 'no data'")
         script += ["unset logscale", "set title 'Propagation: time for a new record to reach a node'",
                    "set xlabel 'ms after submit'", "set ylabel 'fraction of (record, node) pairs'",
