@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,6 +50,7 @@ FULL = {
     "recon_n": [10**4, 10**5, 10**6],
     "recon_k": [1, 10, 100, 1000],
     "reference_max_n": 10**6,
+    "e2e_k": 100,  # records that differ in the end-to-end reconciliation
     "sync_n": 100000,
     "prop_nodes": 16,
     "prop_degree": 3,
@@ -67,6 +69,7 @@ SMOKE = {
     "recon_n": [1000, 4000],
     "recon_k": [1, 100],
     "reference_max_n": 0,
+    "e2e_k": 10,
     "sync_n": 300,
     "prop_nodes": 4,
     "prop_degree": 2,
@@ -104,6 +107,7 @@ def expected_figures(p, peers=True):
     f += ["footprint.startup.n=%d" % n for n in p["startup_n"]]
     if peers:
         f += ["ingest.peer_link", "sync.initial.n=%d" % p["sync_n"]]
+        f += ["reconcile.e2e.n=%d.k=%d.wire_bytes" % (p["store_n"], p["e2e_k"])]
         f += ["propagation.nodes=%d.%s" % (p["prop_nodes"], m)
               for m in ("median_ms", "p99_ms", "deliveries_per_record_node", "mean_degree")]
         f += ["footprint.idle_rss.n=%d.peers=%d" % (p["store_n"], p["footprint_peers"]),
@@ -499,6 +503,51 @@ class Bench:
                              "naive: one exchange", 1)
                 curve.append((n, k, r["bytes_up"], r["bytes_down"], r["rounds"]))
         self.curves["reconcile"] = curve
+        self.reconcile_e2e()
+
+    def reconcile_e2e(self):
+        """Two real daemons reconcile over a peer link through a byte-counting
+        TCP relay: every byte of the session from connect to in-sync
+        (handshake, hellos, peer lists, Negentropy, want/record, synced, all
+        inside Noise frames)."""
+        if self.peers_missing:
+            self.skip("reconcile.e2e", self.peers_missing)
+            return
+        n, k = self.p["store_n"], self.p["e2e_k"]
+        only_a, only_b = (k + 1) // 2, k // 2
+        # A holds records 0 .. n-1; B lacks A's newest ceil(k/2) and holds
+        # floor(k/2) of its own: a node that was away while others posted.
+        a = self.node_with("e2e-a", n, core=1).listen()
+        b = self.node_with("e2e-b", n - only_a, core=0).listen()
+        if only_b:
+            run([self.tool("make-store"), "--store", b.store, "--first", str(10**7),
+                 "--count", str(only_b), "--time", self.epoch])
+        sizes = [len(r) for r in read_records(self.records_file("e2e-sizes", n - only_a, only_a))]
+        sizes += [len(r) for r in read_records(self.records_file("e2e-sizes", 10**7, only_b))]
+        relay = Relay(a.port)
+        b.extra_args += ["--peer", "127.0.0.1:%d" % relay.port]
+        try:
+            a.start()
+            b.start()
+            deadline = time.monotonic() + 300
+            while True:
+                sa, sb = a.call("status"), b.call("status")
+                if (sa.get("in_sync") and sb.get("in_sync") and sa.get("records") == n + only_b
+                        and sb.get("records") == n + only_b and sb.get("peers", 0) > 0):
+                    break
+                if time.monotonic() > deadline:
+                    raise BenchError("reconcile.e2e: not in sync after 300 s: %r %r" % (sa, sb))
+                time.sleep(0.02)
+            up, down = relay.counts()
+        finally:
+            b.stop()
+            a.stop()
+            relay.close()
+        name = "reconcile.e2e.n=%d.k=%d" % (n, k)
+        self.add(name + ".wire_bytes", up + down, "bytes",
+                 "every id both ways (64 x n) + the %d records" % k, 64 * n + sum(sizes))
+        for d in (a, b):
+            shutil.rmtree(d.dir, ignore_errors=True)
 
     def reference_negentropy(self):
         """A function running the reference Negentropy on dumped sets, or None.
@@ -908,6 +957,63 @@ class Bench:
 
     def cleanup(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 to `port` that counts the bytes each way."""
+
+    def __init__(self, port):
+        self.target = port
+        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(8)
+        self.port = self.server.getsockname()[1]
+        self.up = self.down = 0
+        self.lock = threading.Lock()
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.server.accept()
+            except OSError:
+                return
+            t = socket.create_connection(("127.0.0.1", self.target))
+            self.socks += [c, t]
+            threading.Thread(target=self._pump, args=(c, t, "up"), daemon=True).start()
+            threading.Thread(target=self._pump, args=(t, c, "down"), daemon=True).start()
+
+    def _pump(self, src, dst, way):
+        while True:
+            try:
+                data = src.recv(1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                try:
+                    dst.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            with self.lock:
+                if way == "up":
+                    self.up += len(data)
+                else:
+                    self.down += len(data)
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def counts(self):
+        with self.lock:
+            return self.up, self.down
+
+    def close(self):
+        self.server.close()
+        for s in self.socks:
+            s.close()
 
 
 class LineProc:
