@@ -308,6 +308,9 @@ static int id_cmp(const void *a, const void *b)
 
 static bool wanted_remove(struct nbd_sync *s, const uint8_t id[NB_ID_SIZE])
 {
+    /* bsearch must not see the NULL list of a link that wants nothing. */
+    if (s->wanted_n == 0)
+        return false;
     uint8_t(*hit)[NB_ID_SIZE] = bsearch(id, s->wanted, s->wanted_n, NB_ID_SIZE, id_cmp);
     if (hit == NULL)
         return false;
