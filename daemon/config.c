@@ -65,6 +65,7 @@ void nbd_config_init(struct nbd_config *cfg)
     cfg->purge_interval = -1;
     cfg->max_peers = -1;
     cfg->sync_interval = -1;
+    cfg->peer_exchange = -1;
     cfg->socket_group_access = -1;
     cfg->discovery = -1;
 }
@@ -135,8 +136,9 @@ int nbd_parse_duration(const char *text, int64_t *ret_seconds)
 }
 
 static const char *const known_keys[] = {
-    "data_dir",  "socket", "log_level", "purge_grace", "purge_interval", "socket_group_access",
-    "discovery", "listen", "advertise", "peer",        "max_peers",      "sync_interval",
+    "data_dir",      "socket", "log_level", "purge_grace", "purge_interval", "socket_group_access",
+    "discovery",     "listen", "advertise", "peer",        "max_peers",      "sync_interval",
+    "peer_exchange",
 };
 #define N_KNOWN_KEYS (sizeof(known_keys) / sizeof(known_keys[0]))
 
@@ -295,6 +297,14 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
             return NB_EINVAL;
         }
         cfg->max_peers = (int64_t)v;
+        return 0;
+    }
+    if (strcmp(key, "peer_exchange") == 0) {
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+            say(err, err_size, "peer_exchange must be on or off, not '%s'", value);
+            return NB_EINVAL;
+        }
+        cfg->peer_exchange = value[1] == 'n';
         return 0;
     }
     if (strcmp(key, "sync_interval") == 0) {
@@ -694,6 +704,8 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
     s.sync_interval = (uint64_t)(flags->sync_interval >= 0  ? flags->sync_interval
                                  : file->sync_interval >= 0 ? file->sync_interval
                                                             : NBD_NET_SYNC_INTERVAL_DEFAULT);
+    s.peer_exchange =
+        flags->peer_exchange >= 0 ? flags->peer_exchange == 1 : file->peer_exchange != 0;
     *ret = s;
     return 0;
 nomem:

@@ -38,6 +38,7 @@ struct nbd_config {
     size_t n_peers;
     int64_t max_peers;     /* or -1 */
     int64_t sync_interval; /* seconds, or -1 */
+    int peer_exchange;     /* 1 on, 0 off, or -1 */
 };
 
 /* What the command line asked for besides settings. */
@@ -91,6 +92,7 @@ struct nbd_settings {
     size_t n_peers;
     unsigned max_peers;     /* default 16 */
     uint64_t sync_interval; /* seconds, default 300 */
+    bool peer_exchange;     /* default on */
 };
 
 /*

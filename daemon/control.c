@@ -10,8 +10,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include <noaber/error.h>
 #include <noaber/identity.h>
+#include <noaber/invite.h>
 #include <noaber/state.h>
 
 #include "daemon/log.h"
@@ -198,6 +201,8 @@ enum op {
     OP_STATUS,
     OP_PEERS,
     OP_PEER_ADD,
+    OP_INVITE,
+    OP_JOIN,
     OP_COUNT_,
 };
 
@@ -206,7 +211,8 @@ static const char *const op_names[OP_COUNT_] = {
     [OP_SUBMIT] = "submit",     [OP_GET] = "get",
     [OP_LIST] = "list",         [OP_WATCH] = "watch",
     [OP_STATUS] = "status",     [OP_PEERS] = "peers",
-    [OP_PEER_ADD] = "peer.add",
+    [OP_PEER_ADD] = "peer.add", [OP_INVITE] = "invite",
+    [OP_JOIN] = "join",
 };
 
 struct request {
@@ -383,6 +389,197 @@ static int op_peer_add(struct request *rq)
     msgpack_pack_map(&fr.pk, 1);
     pack_str(&fr.pk, "address");
     pack_str(&fr.pk, address);
+    return frame_end(&fr);
+}
+
+/* ---- invites ------------------------------------------------------------ */
+
+#define INVITE_EXPIRES_DEFAULT (7 * 24 * 3600)
+#define INVITE_EXPIRES_MAX     (90 * 24 * 3600)
+/* Connected peers named in an invite besides this node, so that the new
+ * node still finds the neighbourhood while this one is down. */
+#define INVITE_PEERS_MAX 4
+
+struct invite_peers {
+    struct nb_invite *inv;
+    const uint8_t *self;
+    size_t peers;
+};
+
+static int add_invite_peer(void *ctx, const struct nbd_peer_info *p)
+{
+    struct invite_peers *ip = ctx;
+    struct nb_invite *inv = ip->inv;
+
+    if (ip->peers == INVITE_PEERS_MAX || inv->n_addresses == NB_INVITE_ADDRESSES_MAX)
+        return 1;
+    /* Only links that are up now, to nodes that said where they listen. */
+    if (p->state != NBD_PEER_CONNECTED || !p->has_node || p->address == NULL ||
+        p->source == NBD_SOURCE_INBOUND || memcmp(p->node, ip->self, NB_KEY_SIZE) == 0)
+        return 0;
+    size_t n = strlen(p->address);
+    if (nb_invite_address_check(p->address, n) < 0)
+        return 0;
+    for (size_t i = 0; i < inv->n_addresses; i++) {
+        if (strcmp(inv->addresses[i].address, p->address) == 0)
+            return 0;
+    }
+    memcpy(inv->addresses[inv->n_addresses].node_key, p->node, NB_KEY_SIZE);
+    memcpy(inv->addresses[inv->n_addresses].address, p->address, n + 1);
+    inv->n_addresses++;
+    ip->peers++;
+    return 0;
+}
+
+static int op_invite(struct request *rq)
+{
+    struct nbd_node *node = rq->ctx->node;
+    struct nbd_net *net = rq->ctx->net;
+    struct nb_invite inv;
+    char code[NB_INVITE_TEXT_MAX + 1];
+    uint64_t seconds = INVITE_EXPIRES_DEFAULT;
+    int r;
+
+    if (!node->has_neighbourhood)
+        return error_reply(rq->out, true, rq->id, "refused",
+                           "this node has no neighbourhood yet: run `noaber neighbourhood create "
+                           "NAME` or join one with `noaber join CODE`");
+    r = nb_mp_map_uint(rq->map, "expires", INVITE_EXPIRES_MAX, &seconds);
+    if ((r < 0 && r != NB_ENOENT) || seconds == 0)
+        return error_reply(rq->out, true, rq->id, "bad_request",
+                           "`expires` must be 1 second to 90 days, in seconds");
+    if (net == NULL || !nbd_net_running(net))
+        return error_reply(rq->out, true, rq->id, "refused",
+                           "this node does not accept connections from other nodes (see its log), "
+                           "so an invite naming it would not work");
+    memset(&inv, 0, sizeof(inv));
+    memcpy(inv.name, node->neighbourhood_name, strlen(node->neighbourhood_name) + 1);
+    memcpy(inv.key, node->neighbourhood_key, sizeof(inv.key));
+    inv.expires_at = rq->ctx->clock() + seconds;
+    const char *own = nbd_net_advertise(net);
+    if (own != NULL && nb_invite_address_check(own, strlen(own)) == 0) {
+        memcpy(inv.addresses[0].node_key, nbd_net_node_key(net), NB_KEY_SIZE);
+        memcpy(inv.addresses[0].address, own, strlen(own) + 1);
+        inv.n_addresses = 1;
+    }
+    struct invite_peers ip = { .inv = &inv, .self = nbd_net_node_key(net), .peers = 0 };
+    nbd_net_foreach_peer(net, add_invite_peer, &ip);
+    if (inv.n_addresses == 0) {
+        sodium_memzero(&inv, sizeof(inv));
+        return error_reply(rq->out, true, rq->id, "refused",
+                           "this node has no address others can reach (set `advertise` in its "
+                           "config) and no connected peers to name in an invite");
+    }
+    /* Long host names may not all fit a code: the peers go first, this
+     * node's own address stays. */
+    r = nb_invite_encode(&inv, code, sizeof(code));
+    while (r == NB_ETOOBIG && inv.n_addresses > 1) {
+        inv.n_addresses--;
+        r = nb_invite_encode(&inv, code, sizeof(code));
+    }
+    size_t n_addresses = inv.n_addresses;
+    uint64_t expires_at = inv.expires_at;
+    sodium_memzero(&inv, sizeof(inv));
+    if (r < 0) {
+        nbd_error("making an invite failed: %s", nb_strerror(r));
+        return error_reply(rq->out, true, rq->id, "internal",
+                           "the invite could not be encoded; see the daemon's log");
+    }
+    /* The code itself is never logged: it holds the neighbourhood key. */
+    nbd_info("made an invite naming %zu address%s, valid for %llu s", n_addresses,
+             n_addresses == 1 ? "" : "es", (unsigned long long)seconds);
+    struct frame fr;
+    r = ok_begin(&fr, rq->out, rq->id);
+    if (r == 0) {
+        msgpack_pack_map(&fr.pk, 2);
+        pack_str(&fr.pk, "code");
+        pack_str(&fr.pk, code);
+        pack_str(&fr.pk, "expires_at");
+        msgpack_pack_uint64(&fr.pk, expires_at);
+        r = frame_end(&fr);
+    }
+    sodium_memzero(code, sizeof(code));
+    return r;
+}
+
+static const char *invite_problem(int r)
+{
+    switch (r) {
+    case NB_EPREFIX:
+        return "this is not an invite code: an invite code starts with nbi1";
+    case NB_ECHECKSUM:
+        return "the invite code has a typo: compare it character by character, or ask for it "
+               "again";
+    case NB_EVERSION:
+        return "this invite was made by a newer version of Noaber";
+    case NB_ETOOBIG:
+        return "this is longer than any invite code";
+    default:
+        return "the invite code is incomplete or damaged";
+    }
+}
+
+static int op_join(struct request *rq)
+{
+    struct nbd_node *node = rq->ctx->node;
+    struct nbd_net *net = rq->ctx->net;
+    struct nb_invite inv;
+    struct nbd_verdict v;
+    struct nb_text code;
+    bool already = false;
+    uint64_t peers = 0;
+    int r;
+
+    r = nb_mp_map_text(rq->map, "code", 1, NB_INVITE_TEXT_MAX + 64, 0, &code);
+    if (r < 0)
+        return error_reply(rq->out, true, rq->id, "bad_request",
+                           "`code` must be the invite code (nbi1...) as a string");
+    r = nb_invite_decode(code.ptr, code.len, &inv);
+    if (r < 0)
+        return error_reply(rq->out, true, rq->id, "bad_request", invite_problem(r));
+    if (nb_invite_check_expiry(&inv, rq->ctx->clock()) < 0) {
+        sodium_memzero(&inv, sizeof(inv));
+        return error_reply(rq->out, true, rq->id, "refused",
+                           "this invite code has expired; ask the member who gave it for a new "
+                           "one");
+    }
+    r = nbd_node_join_neighbourhood(node, inv.name, strlen(inv.name), inv.key, &already, &v);
+    if (r < 0) {
+        sodium_memzero(&inv, sizeof(inv));
+        if (strcmp(v.error, "internal") == 0)
+            nbd_error("joining a neighbourhood failed: %s", nb_strerror(r));
+        return error_reply(rq->out, true, rq->id, v.error, v.message);
+    }
+    if (!already)
+        nbd_info("joined the neighbourhood with an invite; its id starts %02x%02x%02x%02x",
+                 node->neighbourhood_id[0], node->neighbourhood_id[1], node->neighbourhood_id[2],
+                 node->neighbourhood_id[3]);
+    for (size_t i = 0; net != NULL && i < inv.n_addresses; i++) {
+        const struct nb_invite_address *a = &inv.addresses[i];
+        if (memcmp(a->node_key, nbd_net_node_key(net), NB_KEY_SIZE) == 0)
+            continue; /* an invite this node made itself */
+        r = nbd_net_add_address(net, a->address, a->node_key, NBD_SOURCE_INVITE);
+        if (r == 0)
+            peers++;
+        else if (r != NB_EEXIST)
+            nbd_warn("cannot use the address %s from an invite: %s", a->address, nb_strerror(r));
+    }
+    sodium_memzero(&inv, sizeof(inv));
+    if (net != NULL && nbd_net_start(net) < 0)
+        nbd_warn("joined, but the node cannot listen for other nodes; see above");
+    struct frame fr;
+    if (ok_begin(&fr, rq->out, rq->id) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 3);
+    pack_str(&fr.pk, "neighbourhood");
+    pack_str(&fr.pk, node->neighbourhood_name);
+    pack_str(&fr.pk, "peers");
+    msgpack_pack_uint64(&fr.pk, peers);
+    pack_str(&fr.pk, "already");
+    if (already)
+        msgpack_pack_true(&fr.pk);
+    else
+        msgpack_pack_false(&fr.pk);
     return frame_end(&fr);
 }
 
@@ -818,6 +1015,12 @@ int nbd_control_handle(const struct nbd_control_ctx *ctx, const uint8_t *body, s
         break;
     case OP_PEER_ADD:
         r = op_peer_add(&rq);
+        break;
+    case OP_INVITE:
+        r = op_invite(&rq);
+        break;
+    case OP_JOIN:
+        r = op_join(&rq);
         break;
     default:
         r = error_reply(out, true, rq.id, "unknown_op", "this noaberd does not know that op");

@@ -21,6 +21,7 @@
 #include "daemon/admin.h"
 #include "daemon/config.h"
 #include "daemon/control.h"
+#include "daemon/discovery.h"
 #include "daemon/lock.h"
 #include "daemon/log.h"
 #include "daemon/net.h"
@@ -34,6 +35,7 @@ struct daemon {
     uv_timer_t purge_timer;
     struct nbd_control control;
     struct nbd_net *net;
+    struct nbd_discovery *discovery; /* NULL when off or unavailable */
     struct nbd_node node;
     struct nbd_store *store;
     struct nbd_settings settings;
@@ -103,6 +105,7 @@ static void on_signal(uv_signal_t *s, int signum)
     /* Requests run to completion on this thread, so no transaction is in
      * flight here: closing the handles is all that is left. */
     nbd_control_stop(&d->control);
+    nbd_discovery_stop(d->discovery);
     nbd_net_stop(d->net);
     uv_timer_stop(&d->purge_timer);
     uv_close((uv_handle_t *)&d->purge_timer, NULL);
@@ -163,6 +166,7 @@ static int run(struct daemon *d)
         .n_peers = d->settings.n_peers,
         .max_peers = d->settings.max_peers,
         .sync_interval = d->settings.sync_interval,
+        .no_peer_exchange = !d->settings.peer_exchange,
         .clock = wall_clock,
     };
     r = nbd_net_new(&d->loop, &d->node, &net_cfg, &d->net, err, sizeof(err));
@@ -210,11 +214,26 @@ static int run(struct daemon *d)
     /* Without a neighbourhood this does nothing yet; neighbourhood.create
      * and neighbourhood.join start the network then. */
     nbd_net_start(d->net);
+    /* Discovery waits by itself until the node has a neighbourhood and
+     * listens; without multicast the node runs on without it. */
+    if (d->settings.discovery) {
+        const struct nbd_discovery_config disc_cfg = {
+            .listen = d->settings.listen,
+            .clock = wall_clock,
+        };
+        if (nbd_discovery_start(&d->loop, &d->node, d->net, &disc_cfg, &d->discovery, err,
+                                sizeof(err)) < 0)
+            nbd_warn("%s", err);
+    } else {
+        nbd_info("LAN discovery is off");
+    }
 
     uv_run(&d->loop, UV_RUN_DEFAULT);
     r = uv_loop_close(&d->loop);
     if (r < 0)
         nbd_warn("the event loop did not close cleanly: %s", uv_strerror(r));
+    nbd_discovery_free(d->discovery);
+    d->discovery = NULL;
     nbd_net_free(d->net);
     d->net = NULL;
     nbd_node_clear(&d->node);

@@ -329,6 +329,8 @@ int net_send_peers(struct nbd_link *link)
     /* Only addresses whose node we have actually reached are passed on, so
      * a typo in one node's config does not spread. */
     for (struct nbd_peer *p = net->peers; p != NULL && n < NB_PEER_ADDRS_MAX; p = p->next) {
+        if (net->no_peer_exchange)
+            break;
         if (p->self || !p->has_node || !p->has_last_contact ||
             memcmp(p->node, link->node, NB_KEY_SIZE) == 0)
             continue;
@@ -345,6 +347,8 @@ int net_send_peers(struct nbd_link *link)
 void net_learn_addresses(struct nbd_net *net, const struct nb_peer_msg *msg)
 {
     bool changed = false;
+    if (net->no_peer_exchange)
+        return;
     for (size_t i = 0; i < msg->n_addrs; i++) {
         const struct nb_peer_addr *a = &msg->addrs[i];
         if (sodium_memcmp(a->node_key, net->node_pk, NB_KEY_SIZE) == 0 ||
@@ -542,6 +546,7 @@ int nbd_net_new(uv_loop_t *loop, struct nbd_node *node, const struct nbd_net_con
     net->node = node;
     net->clock = cfg->clock;
     net->max_peers = cfg->max_peers ? cfg->max_peers : NBD_NET_MAX_PEERS_DEFAULT;
+    net->no_peer_exchange = cfg->no_peer_exchange;
     net->sync_interval_ms =
         1000 * (cfg->sync_interval ? cfg->sync_interval : NBD_NET_SYNC_INTERVAL_DEFAULT);
     net->listen = strdup(cfg->listen != NULL ? cfg->listen : "0.0.0.0:7447");

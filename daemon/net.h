@@ -60,8 +60,11 @@ struct nbd_net_config {
     const char *advertise; /* NULL = derived from listen (see nbd_net_advertise) */
     const char *const *peers;
     size_t n_peers;
-    unsigned max_peers;      /* 0 = NBD_NET_MAX_PEERS_DEFAULT */
-    uint64_t sync_interval;  /* seconds; 0 = NBD_NET_SYNC_INTERVAL_DEFAULT */
+    unsigned max_peers;     /* 0 = NBD_NET_MAX_PEERS_DEFAULT */
+    uint64_t sync_interval; /* seconds; 0 = NBD_NET_SYNC_INTERVAL_DEFAULT */
+    /* peer_exchange = off: `peers` messages go out empty and incoming ones
+     * are ignored, so the node links only to the addresses it was given. */
+    bool no_peer_exchange;
     uint64_t (*clock)(void); /* wall clock, seconds since the epoch */
 };
 

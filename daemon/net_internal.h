@@ -167,6 +167,7 @@ struct nbd_net {
     uint16_t port;
     unsigned max_peers;
     uint64_t sync_interval_ms;
+    bool no_peer_exchange;
     uint8_t node_pk[NB_KEY_SIZE];
     uint8_t node_sk[NB_NODE_SECRET_KEY_SIZE];
     uint8_t psk[NB_NEIGHBOURHOOD_PSK_SIZE];

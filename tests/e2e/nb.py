@@ -6,6 +6,7 @@ identity file against that node; `Control` speaks the control API directly
 (docs/control-api.md), for what the client would never send.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -222,9 +223,15 @@ class Control:
 class Node:
     """One noaberd in a fresh temporary directory; use as a context manager."""
 
-    def __init__(self, name="node"):
+    def __init__(self, name="node", peer_port=None, discovery=False, config=()):
+        """peer_port: accept other nodes on 127.0.0.1:peer_port (see NetNode).
+        discovery: leave LAN discovery on (every other test turns it off).
+        config: extra lines for the node's config file."""
         self.tmp = tempfile.mkdtemp(prefix="nb-e2e-")
         self.name = name
+        self.peer_port = peer_port
+        self.discovery = discovery
+        self.config_lines = list(config)
         self.data_dir = os.path.join(self.tmp, "data")
         self.socket = os.path.join(self.tmp, "noaberd.sock")
         self.log_path = os.path.join(self.tmp, "noaberd.log")
@@ -243,10 +250,34 @@ class Node:
             env.pop(k, None)
         return env
 
+    @property
+    def address(self):
+        """Where other nodes reach this one ("127.0.0.1:PORT")."""
+        return "127.0.0.1:%d" % self.peer_port
+
+    def argv(self):
+        argv = [NOABERD, "--data-dir", self.data_dir, "--socket", self.socket, "--log-level", "debug"]
+        # Tests never send beacons to the machine's network unless they are
+        # about discovery.
+        if not self.discovery:
+            argv.append("--no-discovery")
+        lines = list(self.config_lines)
+        if self.peer_port is not None:
+            lines.append("listen = %s" % self.address)
+        else:
+            # A port of its own, never the machine's 7447: tests run side by side.
+            argv += ["--listen", "127.0.0.1:0"]
+        if lines:
+            path = os.path.join(self.tmp, "noaberd.conf")
+            with open(path, "w") as f:
+                f.write("".join(line + "\n" for line in lines))
+            argv += ["--config", path]
+        return argv
+
     def start(self, timeout=20):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [NOABERD, "--data-dir", self.data_dir, "--socket", self.socket, "--log-level", "debug"],
+            self.argv(),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -350,14 +381,16 @@ class Member:
         self.identity = os.path.join(node.tmp, "identity-" + name)
         self._key = None
 
-    def run(self, *args, json_out=True, timeout=60):
+    def run(self, *args, json_out=True, timeout=60, stdin=None):
+        """stdin: text for noaber's standard input (else it reads nothing)."""
         argv = [NOABER, "--socket", self.node.socket, "--identity", self.identity]
         if json_out:
             argv.append("--json")
         argv += list(args)
         proc = subprocess.run(
             argv,
-            stdin=subprocess.DEVNULL,
+            input=stdin,
+            stdin=subprocess.DEVNULL if stdin is None else None,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -393,6 +426,126 @@ class Member:
 
     def show(self, rid):
         return self.ok("show", rid)
+
+
+# --- several nodes -------------------------------------------------------------
+
+ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def base32_checked_encode(prefix, context, payload):
+    """docs/protocol.md, "Textual form": prefix || base32(payload || checksum)."""
+    data = payload + hashlib.blake2b(context.encode() + payload, digest_size=32).digest()[:4]
+    bits = "".join("{:08b}".format(b) for b in data)
+    bits += "0" * (-len(bits) % 5)
+    return prefix + "".join(ALPHABET[int(bits[i : i + 5], 2)] for i in range(0, len(bits), 5))
+
+
+def base32_checked_decode(text, prefix, context):
+    text = text.strip().lower()
+    if not text.startswith(prefix):
+        raise ValueError("not a %s text" % prefix)
+    text = text[len(prefix) :].replace("o", "0").replace("i", "1").replace("l", "1")
+    bits = "".join("{:05b}".format(ALPHABET.index(c)) for c in text)
+    data = bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits) - 7, 8))
+    payload, checksum = data[:-4], data[-4:]
+    if hashlib.blake2b(context.encode() + payload, digest_size=32).digest()[:4] != checksum:
+        raise ValueError("checksum")
+    return payload
+
+
+def invite_decode(code):
+    """An invite code's contents (docs/protocol.md, "Invites")."""
+    fields = mp_unpack(base32_checked_decode(code, "nbi1", "noaber/invite/v1"))
+    if fields[0] != 1:
+        raise ValueError("invite version %r" % fields[0])
+    return {
+        "name": fields[1],
+        "key": fields[2],
+        "expires_at": fields[3],
+        "addresses": [(bytes(k), a) for k, a in fields[4]],
+    }
+
+
+def invite_encode(name, key, expires_at, addresses):
+    payload = mp_pack([1, name, key, expires_at, [[k, a] for k, a in addresses]])
+    return base32_checked_encode("nbi1", "noaber/invite/v1", payload)
+
+
+def free_port():
+    """A TCP port nothing listens on right now (on 127.0.0.1)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what, fn, timeout=60, interval=0.2):
+    """Polls fn() until it returns something true; returns it, or fails
+    saying what did not happen."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = fn()
+        except AssertionError as e:
+            last = e
+        if last and not isinstance(last, AssertionError):
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError("after %d s, still not %s (last: %r)" % (timeout, what, last))
+        time.sleep(interval)
+
+
+class NetNode(Node):
+    """A node that accepts other nodes on 127.0.0.1 at a fixed free port (so
+    it comes back at the same address after a restart), with a short
+    reconciliation interval; LAN discovery off unless asked."""
+
+    def __init__(self, name, sync_interval="2s", config=(), **kw):
+        super().__init__(name, peer_port=free_port(), config=["sync_interval = " + sync_interval] + list(config), **kw)
+        self.operator = Member(self, "operator")
+
+    def __repr__(self):
+        return "<node %s %s>" % (self.name, self.address)
+
+    @property
+    def node_key(self):
+        """The node's public key (bytes), from its key file."""
+        with open(os.path.join(self.data_dir, "node.key")) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == "node":
+                    return base32_checked_decode(parts[1], "nbn1", "noaber/node-key/v1")
+        raise AssertionError("%s: node.key has no node line" % self.name)
+
+    def invite(self, *args):
+        return self.operator.ok("invite", *args)["code"]
+
+    def join(self, code):
+        return self.operator.ok("join", code)
+
+    def status(self):
+        return self.operator.ok("status")
+
+    def call(self, op, **args):
+        """One control-API call that must succeed; returns its result."""
+        with self.control() as c:
+            reply = c.call(op, **args)
+        if not reply.get("ok"):
+            raise AssertionError("%s: %s failed: %r" % (self.name, op, reply))
+        return reply["result"]
+
+    def peers(self):
+        """The rows of the control API's `peers` (node keys as bytes)."""
+        return self.call("peers")
+
+    def connected_keys(self):
+        """Node keys (bytes) this node has an established link with."""
+        return {p["node"] for p in self.peers() if p["state"] == "connected" and p["node"]}
+
+    def ids(self, **filters):
+        """Ids of the requests and offers `list` shows (up to 500)."""
+        return {item["id"].hex() for item in self.call("list", limit=500, **filters)["items"]}
 
 
 class NodeTest(unittest.TestCase):

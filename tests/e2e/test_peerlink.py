@@ -39,7 +39,7 @@ class PeerNode(nb.Node):
     def start(self, timeout=20):
         args = [nb.NOABERD, "--data-dir", self.data_dir, "--socket", self.socket,
                 "--log-level", "debug", "--config", self.config,
-                "--listen", "127.0.0.1:%d" % self.port]
+                "--listen", "127.0.0.1:%d" % self.port, "--no-discovery"]
         for p in self.peers:
             args += ["--peer", p]
         self._log = open(self.log_path, "ab")
