@@ -472,6 +472,15 @@ def invite_encode(name, key, expires_at, addresses):
     return base32_checked_encode("nbi1", "noaber/invite/v1", payload)
 
 
+def invite_only_maker(code):
+    """The same invite naming only the node that made it (its first address).
+
+    An invite also names up to four nodes its maker is connected to; tests
+    that build a fixed topology (a line, a ring) keep only the maker."""
+    inv = invite_decode(code)
+    return invite_encode(inv["name"], inv["key"], inv["expires_at"], inv["addresses"][:1])
+
+
 def free_port():
     """A TCP port nothing listens on right now (on 127.0.0.1)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -3,8 +3,9 @@
 binaries on 127.0.0.1 (docs/protocol.md, "Peer network" and "Invites").
 
 Nodes A, B and C stand in a line A - B - C: A creates the neighbourhood, B
-joins with A's invite, C with B's.  Peer exchange is off, so C never learns
-A's address and everything between A and C goes through B.  A request takes
+joins with A's invite, C with B's (kept to B's own address: an invite also
+names the nodes its maker is connected to).  Peer exchange is off, so C never
+learns A's address and everything between A and C goes through B.  A request takes
 its whole lifecycle across the line; a partition heals; a retraction sticks
 even against a node that was away when it happened; a node of another
 neighbourhood cannot connect and says why; invites refuse what they must.
@@ -36,7 +37,8 @@ class Network(unittest.TestCase):
         nodes = [self.node(name) for name in names]
         nodes[0].create_neighbourhood("Marollen")
         for prev, node in zip(nodes, nodes[1:]):
-            joined = node.join(prev.invite())
+            # The invite would also name the nodes prev is connected to.
+            joined = node.join(nb.invite_only_maker(prev.invite()))
             self.assertEqual(joined["neighbourhood"], "Marollen")
             self.assertEqual(joined["peers"], 1)
         for prev, node in zip(nodes, nodes[1:]):

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Ten nodes in a ring converge.
 
-Node 1 creates the neighbourhood, node k joins with an invite from node k-1,
-and node 1 closes the ring with `peer add` to node 10.  Peer exchange is off,
+Node 1 creates the neighbourhood, node k joins with an invite from node k-1
+(kept to node k-1's own address), and node 1 closes the ring with `peer add` to node 10.  Peer exchange is off,
 so every node has exactly its two neighbours in the ring.  A record posted on
 one node reaches all the others (the farthest is five hops away); records
 posted on every node at once end up everywhere.
@@ -34,7 +34,9 @@ class Ring(unittest.TestCase):
             nodes.append(n.start())
         nodes[0].create_neighbourhood("Marollen")
         for prev, node in zip(nodes, nodes[1:]):
-            node.join(prev.invite())
+            # The invite would also name the nodes prev is connected to,
+            # which would add chords to the ring.
+            self.assertEqual(node.join(nb.invite_only_maker(prev.invite()))["peers"], 1)
         added = nodes[0].operator.run("peer", "add", nodes[-1].address)
         if added.rc != 0:
             # The client command may not exist in this revision; the
