@@ -201,6 +201,12 @@ int cmd_join(struct ctx *ctx, int argc, char **argv)
         printf("This node already belongs to the neighbourhood \"%s\"; it now also knows the %llu "
                "address%s in the invite.\n",
                name, (unsigned long long)peers, peers == 1 ? "" : "es");
+    } else if (peers == 0) {
+        printf("This node joined the neighbourhood \"%s\".\n"
+               "The invite names no other node: this one finds the neighbourhood's nodes on the\n"
+               "local network by itself (LAN discovery), or connect it with\n"
+               "`noaber peer add HOST:PORT`.\n",
+               name);
     } else {
         printf("This node joined the neighbourhood \"%s\" and is connecting to the %llu node%s in "
                "the invite.\n"
