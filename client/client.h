@@ -180,6 +180,8 @@ int cmd_watch(struct ctx *ctx, int argc, char **argv);
 int cmd_status(struct ctx *ctx, int argc, char **argv);
 int cmd_invite(struct ctx *ctx, int argc, char **argv);
 int cmd_join(struct ctx *ctx, int argc, char **argv);
+int cmd_peer_add(struct ctx *ctx, int argc, char **argv);
+int cmd_peers(struct ctx *ctx, int argc, char **argv);
 
 /* Safe-practice hints (DOMAIN.md), printed after ask and assign. */
 void print_safety_hints(FILE *out);

@@ -127,8 +127,24 @@ int cmd_status(struct ctx *ctx, int argc, char **argv)
             printf("%-15s none yet (`noaber neighbourhood create NAME`)\n", "Neighbourhood:");
         }
         printf("%-15s %llu\n", "Records:", (unsigned long long)ctl_get_uint(r, "records", 0));
-        printf("%-15s %llu\n", "Peers:", (unsigned long long)ctl_get_uint(r, "peers", 0));
-        printf("%-15s %s\n", "In sync:", ctl_get_bool(r, "in_sync", false) ? "yes" : "not yet");
+        unsigned long long peers = ctl_get_uint(r, "peers", 0);
+        unsigned long long known = ctl_get_uint(r, "peers_known", 0);
+        unsigned long long fetching = ctl_get_uint(r, "fetching", 0);
+        unsigned long long from = ctl_get_uint(r, "fetching_from", peers);
+        /* Whether the node is up to date, in words: people check this
+         * after joining and after an outage. */
+        if (peers == 0 && known == 0)
+            printf("%-15s no peers connected (`noaber peer add HOST:PORT` or `noaber join`)\n",
+                   "Peers:");
+        else if (peers == 0)
+            printf("%-15s no peers connected (%llu known; retrying)\n", "Peers:", known);
+        else if (ctl_get_bool(r, "in_sync", false))
+            printf("%-15s up to date with %llu peer%s\n", "Peers:", peers, peers == 1 ? "" : "s");
+        else if (fetching > 0)
+            printf("%-15s catching up: fetching %llu record%s from %llu peer%s\n",
+                   "Peers:", fetching, fetching == 1 ? "" : "s", from, from == 1 ? "" : "s");
+        else
+            printf("%-15s catching up with %llu peer%s\n", "Peers:", peers, peers == 1 ? "" : "s");
         if (dir[0] != '\0') {
             printf("%-15s %s\n", "Data:", dir);
         }

@@ -48,6 +48,8 @@ static const char usage_text[] =
     "                             (`join -` reads the code from standard input)\n"
     "  watch                      print new records as they arrive\n"
     "  status                     the node's neighbourhood, records and peers\n"
+    "  peers                      the other nodes this node knows and its links to them\n"
+    "  peer add HOST:PORT         connect to another node of the neighbourhood\n"
     "  help                       this text\n"
     "\n"
     "IDs may be shortened to any unique prefix of at least 4 hex digits.\n"
@@ -94,6 +96,8 @@ static const struct command commands[] = {
     { NULL, "status", cmd_status },
     { NULL, "invite", cmd_invite },
     { NULL, "join", cmd_join },
+    { "peer", "add", cmd_peer_add },
+    { NULL, "peers", cmd_peers },
 };
 
 int fail(int code, const char *fmt, ...)
@@ -288,10 +292,13 @@ int main(int argc, char **argv)
         }
     }
     if (cmd == NULL) {
-        bool group = strcmp(argv[i], "id") == 0 || strcmp(argv[i], "neighbourhood") == 0;
+        bool group = strcmp(argv[i], "id") == 0 || strcmp(argv[i], "neighbourhood") == 0 ||
+                     strcmp(argv[i], "peer") == 0;
         if (group) {
             fail(EXIT_USAGE, "\"%s\" needs a subcommand: %s.", argv[i],
-                 strcmp(argv[i], "id") == 0 ? "new or show" : "create");
+                 strcmp(argv[i], "id") == 0     ? "new or show"
+                 : strcmp(argv[i], "peer") == 0 ? "add"
+                                                : "create");
         } else {
             fail(EXIT_USAGE, "unknown command \"%s\"; `noaber help` lists them.", argv[i]);
         }

@@ -275,7 +275,7 @@ static int op_status(struct request *rq)
         return NB_ENOMEM;
     struct nbd_net_status ns;
     nbd_net_status(rq->ctx->net, &ns);
-    msgpack_pack_map(&fr.pk, 9);
+    msgpack_pack_map(&fr.pk, 10);
     pack_neighbourhood(&fr.pk, rq->ctx->node);
     pack_str(&fr.pk, "records");
     msgpack_pack_uint64(&fr.pk, records);
@@ -287,6 +287,8 @@ static int op_status(struct request *rq)
     msgpack_pack_uint32(&fr.pk, ns.known);
     pack_str(&fr.pk, "fetching");
     msgpack_pack_uint64(&fr.pk, ns.fetching);
+    pack_str(&fr.pk, "fetching_from");
+    msgpack_pack_uint32(&fr.pk, ns.fetching_from);
     pack_str(&fr.pk, "in_sync");
     if (ns.in_sync)
         msgpack_pack_true(&fr.pk);

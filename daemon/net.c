@@ -745,6 +745,8 @@ void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret)
             continue;
         ret->connected++;
         ret->fetching += sync_fetching(l);
+        if (sync_fetching(l) > 0)
+            ret->fetching_from++;
         if (!l->sync.synced)
             all_synced = false;
     }

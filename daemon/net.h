@@ -154,9 +154,10 @@ typedef int (*nbd_peer_cb)(void *ctx, const struct nbd_peer_info *info);
 int nbd_net_foreach_peer(struct nbd_net *net, nbd_peer_cb cb, void *ctx);
 
 struct nbd_net_status {
-    unsigned connected; /* established links */
-    unsigned known;     /* known addresses */
-    uint64_t fetching;  /* records wanted over all links */
+    unsigned connected;     /* established links */
+    unsigned known;         /* known addresses */
+    uint64_t fetching;      /* records wanted over all links */
+    unsigned fetching_from; /* links with records wanted */
     /*
      * True when every established link has finished a reconciliation
      * (`synced` sent or received) and nothing is being fetched, and at

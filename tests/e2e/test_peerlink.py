@@ -147,6 +147,20 @@ class PeerLinkTest(unittest.TestCase):
         self.assertEqual(len(bob_peers[0]["node"]), 32)
         self.assertNotEqual(alice_peers[0]["node"], bob_peers[0]["node"])
 
+        # What an operator sees: `noaber status` says in words that the node
+        # is up to date, `noaber peers` lists the link.
+        wait_for("bob's node to be in sync again", lambda: bob_node.call("status")["in_sync"])
+        text = bob.run("status", json_out=False)
+        self.assertEqual(text.rc, 0, repr(text))
+        self.assertIn("up to date with 1 peer", text.out)
+        rows = bob.ok("peers")
+        self.assertEqual([r["state"] for r in rows], ["connected"])
+        self.assertTrue(rows[0]["node"].startswith("nbn1"), rows)
+        self.assertEqual(rows[0]["address"], alice_node.address)
+        table = bob.run("peers", json_out=False)
+        self.assertIn(alice_node.address, table.out)
+        self.assertIn("synced", table.out)
+
         # The node key file exists, private, and its key is logged.
         mode = os.stat(os.path.join(bob_node.data_dir, "node.key")).st_mode & 0o777
         self.assertEqual(mode, 0o600)
@@ -163,9 +177,16 @@ class PeerLinkTest(unittest.TestCase):
         alice_node = self.node("alice")
         alice_node.start()
         alice_node.create_neighbourhood("Marollen")
-        stranger = self.node("stranger", peers=[alice_node.address])
+        stranger = self.node("stranger")
         stranger.start()
         stranger.create_neighbourhood("Elsewhere")
+        operator = stranger.member("operator")
+        text = operator.run("status", json_out=False)
+        self.assertIn("no peers connected", text.out)
+        self.assertEqual(operator.ok("peer", "add", alice_node.address)["address"],
+                         alice_node.address)
+        bad = operator.run("peer", "add", "not-an-address")
+        self.assertEqual(bad.rc, nb.EXIT_USAGE, repr(bad))
 
         wait_for("both sides to log the refusal",
                  lambda: self.log_lines(alice_node, "does not hold this neighbourhood's key")
