@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <sodium.h>
 
@@ -250,6 +251,14 @@ int nbd_discovery_start(uv_loop_t *loop, struct nbd_node *node, struct nbd_net *
     r = uv_udp_bind(&d->udp, (const struct sockaddr *)&any, UV_UDP_REUSEADDR);
     if (r < 0)
         goto fail;
+#ifdef IP_MULTICAST_ALL
+    /* Linux otherwise delivers the group's datagrams from every interface
+     * that any socket on the machine joined, not only from ours. */
+    uv_os_fd_t fd;
+    int off = 0;
+    if (uv_fileno((uv_handle_t *)&d->udp, &fd) == 0)
+        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &off, sizeof(off));
+#endif
     step = "join the multicast group " NBD_DISCOVERY_GROUP;
     r = uv_udp_set_membership(&d->udp, NBD_DISCOVERY_GROUP, iface, UV_JOIN_GROUP);
     if (r < 0)
