@@ -118,6 +118,7 @@ static int write_raw(struct nbd_link *link, const uint8_t *bytes, size_t len)
         return NB_ENOMEM;
     w->link = link;
     w->len = len;
+    link->bytes_out += len;
     memcpy(w->data, bytes, len);
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
     int r = uv_write(&w->req, (uv_stream_t *)&link->tcp, &b, 1, on_written);
@@ -147,6 +148,7 @@ int link_send(struct nbd_link *link, const uint8_t *msg, size_t len)
     }
     w->link = link;
     w->len = n;
+    link->bytes_out += n;
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
     r = uv_write(&w->req, (uv_stream_t *)&link->tcp, &b, 1, on_written);
     if (r < 0) {
@@ -366,6 +368,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     struct nbd_net *net = link->net;
     link->last_rx = uv_now(net->loop);
     link->last_contact = net->clock();
+    link->bytes_in += (uint64_t)nread;
     while (left > 0 && link->state != LINK_CLOSING) {
         size_t used = 0;
         if (link->state == LINK_HANDSHAKE) {

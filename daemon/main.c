@@ -84,6 +84,8 @@ static void purge(struct daemon *d)
         nbd_error("purging expired records failed: %s", nb_strerror(r));
         return;
     }
+    if (records > 0)
+        nbd_net_records_deleted(d->net);
     if (records > 0 || tombstones > 0)
         nbd_info("purged %llu expired records and %llu old tombstones", (unsigned long long)records,
                  (unsigned long long)tombstones);

@@ -759,6 +759,12 @@ void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret)
         ret->in_sync = all_synced && ret->fetching == 0;
 }
 
+void nbd_net_records_deleted(struct nbd_net *net)
+{
+    if (net != NULL)
+        net->items_stale = true;
+}
+
 void nbd_net_stop(struct nbd_net *net)
 {
     if (net == NULL || net->stopping)

@@ -170,6 +170,13 @@ struct nbd_net_status {
 void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret);
 
 /*
+ * Tells the network layer that records were deleted other than by a
+ * retraction it saw (the expiry purge): its cached item set is rebuilt from
+ * the store before the next reconciliation.
+ */
+void nbd_net_records_deleted(struct nbd_net *net);
+
+/*
  * Closes every link and the listener and stops the timers; the handles
  * finish closing in the loop.  Links are closed after their queued output
  * is handed to the kernel.

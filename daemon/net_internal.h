@@ -108,6 +108,9 @@ struct nbd_sync {
     uint64_t rx_at;
     bool rx_drop_logged;
     bool synced; /* a reconciliation completed on this link */
+    /* The initiator's figures for the current round, logged at `synced`. */
+    unsigned rounds;
+    uint64_t round_bytes_in, round_bytes_out, round_pushed, round_fetched;
 };
 
 enum link_state {
@@ -137,7 +140,8 @@ struct nbd_link {
     uint64_t last_contact;                                   /* wall clock */
     uint64_t ping_nonce;
     uint64_t records_in, records_out, invalid;
-    bool warned; /* one warning per bad peer */
+    uint64_t bytes_in, bytes_out; /* on the wire, frames and handshake included */
+    bool warned;                  /* one warning per bad peer */
     bool long_backoff;
     bool no_backoff;
     struct nbd_sync sync;

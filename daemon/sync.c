@@ -85,6 +85,7 @@ static int snapshot(struct nb_negentropy_item *items, size_t n, struct nbd_items
 static int rebuild(struct nbd_net *net)
 {
     struct collect c = { 0 };
+    uint64_t started = uv_hrtime();
     /* The store walks its (created_at, id) index, so the items come out
      * sorted and unique. */
     int r = nbd_store_foreach_ordered(net->node->store, 0, NULL, collect_item, &c);
@@ -100,6 +101,8 @@ static int rebuild(struct nbd_net *net)
     net->items = s;
     net->recent_n = 0;
     net->items_stale = false;
+    nbd_debug("read %zu items from the store for reconciliation in %llu ms", s->count,
+              (unsigned long long)((uv_hrtime() - started) / 1000000));
     return 0;
 }
 
@@ -272,11 +275,18 @@ static void maybe_synced(struct nbd_link *link)
     if (nb_peer_encode_synced(buf, sizeof(buf), &n) < 0 || link_send(link, buf, n) < 0)
         return;
     s->round_open = false;
+    /* What a round cost, for operators who wonder about their uplink and
+     * for comparing with bench/reconcile. */
+    nbd_log(s->synced ? NBD_LOG_DEBUG : NBD_LOG_INFO,
+            "peer %s: synchronised: %u reconciliation round%s, %zu record%s pushed, %llu "
+            "fetched, %llu bytes sent, %llu received",
+            link_name(link), s->rounds, s->rounds == 1 ? "" : "s", s->have.count,
+            s->have.count == 1 ? "" : "s", (unsigned long long)s->round_fetched,
+            (unsigned long long)(link->bytes_out - s->round_bytes_out),
+            (unsigned long long)(link->bytes_in - s->round_bytes_in));
     nb_negentropy_ids_free(&s->have);
     nb_negentropy_ids_free(&s->need);
     s->need_pos = 0;
-    if (!s->synced)
-        nbd_info("peer %s: synchronised", link_name(link));
     set_synced(link);
 }
 
@@ -411,6 +421,10 @@ static void start_round(struct nbd_link *link)
     s->need_pos = 0;
     s->reconciling = true;
     s->ne_open = true;
+    s->rounds = 1;
+    s->round_fetched = 0;
+    s->round_bytes_in = link->bytes_in;
+    s->round_bytes_out = link->bytes_out;
     uint8_t out[NB_PEER_MSG_MAX];
     size_t n;
     r = nb_peer_encode_neg(msg, len, out, sizeof(out), &n);
@@ -510,6 +524,7 @@ static void on_record(struct nbd_link *link, const uint8_t *bytes, size_t len)
     }
     accept_record(link, bytes, len, true);
     if (solicited && link->state == LINK_UP) {
+        s->round_fetched++;
         s->fetch_progress = uv_now(link->net->loop);
         send_wants(link);
         maybe_synced(link);
@@ -573,6 +588,8 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
         if (nb_peer_encode_neg(reply, reply_len, out, sizeof(out), &n) == 0)
             link_send(link, out, n);
         free(reply);
+        if (link->outbound)
+            s->rounds++;
         return;
     }
     if (link->outbound)
