@@ -69,8 +69,8 @@ class CatchUp(unittest.TestCase):
         # And the operator reads it in words.
         human = b.operator.run("status", json_out=False)
         self.assertEqual(human.rc, 0, repr(human))
-        self.assertRegex(human.out, r"(?m)^In sync:\s+yes")
-        self.assertIn(str(RECORDS), human.out)
+        self.assertRegex(human.out, r"(?m)^Records:\s+%d$" % RECORDS)
+        self.assertRegex(human.out, r"(?m)^Peers:\s+up to date with 1 peer$")
 
 
 if __name__ == "__main__":
