@@ -161,6 +161,8 @@ on centre operator join "$code"
 code=$(quiet centre operator --json invite --expires 1h | python3 -c 'import json, sys; print(json.load(sys.stdin)["code"])')
 on south operator join "$code"
 wait_for south "south is connected and up to date" 'o["peers"] >= 1 and o["in_sync"]' status
+wait_for centre "centre is linked to both" 'o["peers"] == 2 and o["in_sync"]' status
+on centre operator peers
 
 on north alice id new
 on south bob id new
