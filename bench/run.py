@@ -944,7 +944,7 @@ class Bench:
         script.append("plot " + ", ".join(plots) if plots else "plot 0 title 'no data'")
         script += ["unset logscale", "set title 'Propagation: time for a new record to reach a node'",
                    "set xlabel 'ms after submit'", "set ylabel 'fraction of (record, node) pairs'",
-                   "set key bottom right"]
+                   "set key inside bottom right"]
         if prop:
             script.append("plot '%s' using 1:2 with steps lw 2 title 'arrivals (CDF)'" % pdata)
         else:
