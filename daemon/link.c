@@ -77,6 +77,8 @@ void link_close(struct nbd_link *link, const char *why)
     else
         nbd_debug("peer %s: connection closed: %s", link->remote, why);
     sync_link_closed(link);
+    if (link->long_backoff && link->has_node && !net->stopping)
+        net_ban(net, link->node);
     struct nbd_peer *peer = link->peer;
     if (peer != NULL && peer->link == link) {
         peer->link = NULL;

@@ -244,6 +244,34 @@ void net_peer_failed(struct nbd_net *net, struct nbd_peer *peer, const char *why
 
 /* ---- links coming up -------------------------------------------------------- */
 
+/* A node that sent too many invalid records is refused for 10 minutes
+ * whichever side dials: backing off its address alone would not stop it
+ * from dialing us again at once. */
+void net_ban(struct nbd_net *net, const uint8_t node[NB_KEY_SIZE])
+{
+    uint64_t now = uv_now(net->loop);
+    size_t slot = 0;
+    for (size_t i = 0; i < NET_BANS_MAX; i++) {
+        if (memcmp(net->bans[i].node, node, NB_KEY_SIZE) == 0 || net->bans[i].until <= now) {
+            slot = i;
+            break;
+        }
+        if (net->bans[i].until < net->bans[slot].until)
+            slot = i;
+    }
+    memcpy(net->bans[slot].node, node, NB_KEY_SIZE);
+    net->bans[slot].until = now + NET_BACKOFF_BAD_MS;
+}
+
+static bool banned(struct nbd_net *net, const uint8_t node[NB_KEY_SIZE])
+{
+    uint64_t now = uv_now(net->loop);
+    for (size_t i = 0; i < NET_BANS_MAX; i++)
+        if (net->bans[i].until > now && memcmp(net->bans[i].node, node, NB_KEY_SIZE) == 0)
+            return true;
+    return false;
+}
+
 static bool key_less(const uint8_t a[NB_KEY_SIZE], const uint8_t b[NB_KEY_SIZE])
 {
     return memcmp(a, b, NB_KEY_SIZE) < 0;
@@ -269,6 +297,13 @@ void net_link_up(struct nbd_link *link)
         }
         link->no_backoff = true;
         link_close(link, "this node itself");
+        return;
+    }
+    if (banned(net, link->node)) {
+        nbd_debug("peer %s: node %s sent too many invalid records; refused for now", link->remote,
+                  text);
+        link->no_backoff = !link->outbound;
+        link_close(link, "refused for 10 minutes after too many invalid records");
         return;
     }
     /* At most one session per pair of nodes.  When both dialed at once,

@@ -51,6 +51,9 @@
 #define NET_WANTED_MAX (2 * NB_PEER_IDS_MAX)
 /* A fetch that makes no progress for this long is given up. */
 #define NET_FETCH_STALL_MS 60000
+/* Nodes refused for a while after sending too many invalid records. */
+#define NET_BANS_MAX 32
+
 /* Records waiting for their target, over all links. */
 #define NET_PENDING_MAX       4096
 #define NET_PENDING_BYTES_MAX (4u * 1024 * 1024)
@@ -181,6 +184,10 @@ struct nbd_net {
     /* The link whose record nbd_node_accept is handling (its own push is
      * not sent back to it). */
     struct nbd_link *accepting;
+    struct {
+        uint8_t node[NB_KEY_SIZE];
+        uint64_t until; /* uv_now() ms */
+    } bans[NET_BANS_MAX];
     struct nbd_pending pending[NET_PENDING_MAX];
     size_t n_pending, pending_bytes;
     /* The item cache (daemon/sync.c). */
@@ -196,6 +203,7 @@ void net_peer_failed(struct nbd_net *net, struct nbd_peer *peer, const char *why
 void net_link_up(struct nbd_link *link);
 void net_learn_addresses(struct nbd_net *net, const struct nb_peer_msg *msg);
 void net_save_peers(struct nbd_net *net);
+void net_ban(struct nbd_net *net, const uint8_t node[NB_KEY_SIZE]);
 int net_send_peers(struct nbd_link *link);
 
 /* link.c */

@@ -10,6 +10,7 @@ another neighbourhood cannot connect: both logs say why in words.
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -172,6 +173,50 @@ class PeerLinkTest(unittest.TestCase):
         alice_node.start()
         wait_for("alice's node to reconnect after a restart",
                  lambda: alice_node.call("status")["peers"] == 1)
+
+    def test_a_node_that_sends_invalid_records_is_cut_off(self):
+        # Mallory's node holds the right neighbourhood key, but its store
+        # also holds 20 records signed for another neighbourhood (copied in
+        # behind the daemon's back): it pushes them, they do not verify.
+        alice_node = self.node("alice")
+        alice_node.start()
+        alice_node.create_neighbourhood("Marollen")
+        alice_node.stop()
+        elsewhere = self.node("elsewhere")
+        elsewhere.start()
+        elsewhere.create_neighbourhood("Elsewhere")
+        eve = elsewhere.member("eve")
+        eve.new_identity()
+        for i in range(20):
+            eve.ask("Request number %d from another neighbourhood" % i)
+        elsewhere.stop()
+        mallory_node = self.node("mallory", peers=[alice_node.address])
+        os.makedirs(mallory_node.data_dir, mode=0o700)
+        store = os.path.join(mallory_node.data_dir, "store.sqlite")
+        shutil.copy(os.path.join(alice_node.data_dir, "store.sqlite"), store)
+        db = sqlite3.connect(store)
+        db.execute("ATTACH DATABASE ? AS other", (os.path.join(elsewhere.data_dir, "store.sqlite"),))
+        db.execute("INSERT INTO records SELECT * FROM other.records")
+        db.commit()
+        db.close()
+
+        alice_node.start()
+        mallory_node.start()
+        wait_for("alice's node to cut mallory's node off",
+                 lambda: self.log_lines(alice_node, "more than 16 invalid records"))
+        self.assertEqual(alice_node.call("status")["records"], 0)
+        rows = alice_node.call("peers")
+        self.assertEqual(len(rows), 1, rows)
+        self.assertGreater(rows[0]["invalid"], 16)
+        self.assertNotEqual(rows[0]["state"], "connected")
+        # It stays cut off: when mallory's node dials again it is refused.
+        wait_for("mallory's node to be refused again",
+                 lambda: self.log_lines(alice_node, "refused for now"), timeout=20)
+        self.assertEqual(alice_node.call("status")["records"], 0)
+        # One warning about the bad records, not one per record.
+        warnings = [l for l in self.log_lines(alice_node, "sent an invalid record")
+                    if " warn: " in l]
+        self.assertEqual(len(warnings), 1, warnings)
 
     def test_another_neighbourhood_cannot_connect(self):
         alice_node = self.node("alice")
