@@ -12,6 +12,7 @@ neighbourhood cannot connect and says why; invites refuse what they must.
 """
 
 import os
+import socket
 import sys
 import time
 import unittest
@@ -242,6 +243,22 @@ class Network(unittest.TestCase):
         self.assertEqual(r.rc, nb.EXIT_REFUSED, repr(r))
         self.assertIn("another neighbourhood", r.err)
         self.assertEqual(c.status()["neighbourhood"], "Elsewhere")
+
+    def test_a_node_that_cannot_listen_makes_no_invite(self):
+        # Another program holds the node's peer port.
+        squatter = socket.socket()
+        self.addCleanup(squatter.close)
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        a = nb.NetNode("A")
+        self.addCleanup(a.cleanup)
+        a.peer_port = squatter.getsockname()[1]
+        a.start()
+        a.create_neighbourhood("Marollen")
+        r = a.operator.run("invite")
+        self.assertEqual(r.rc, nb.EXIT_REFUSED, repr(r))
+        self.assertIn("does not accept connections from other nodes", r.err)
+        self.assertEqual(r.out, "")
 
 
 if __name__ == "__main__":
