@@ -276,6 +276,55 @@ static void durations_have_units(void **state)
     assert_int_equal(s, 43200);
 }
 
+/* LAN discovery and peer exchange are on unless the operator turns them off. */
+static void discovery_and_peer_exchange_are_on_unless_turned_off(void **state)
+{
+    (void)state;
+    struct nbd_options o;
+    struct nbd_config file;
+    struct nbd_settings s;
+    char err[512] = "";
+
+    assert_int_equal(options(&o, err, sizeof(err), 1, "noaberd"), 0);
+    assert_int_equal(parse("", &file, err, sizeof(err)), 0);
+    assert_int_equal(nbd_settings_resolve(&o.flags, &file, &s, err, sizeof(err)), 0);
+    assert_true(s.discovery);
+    assert_true(s.peer_exchange);
+    nbd_settings_clear(&s);
+    nbd_config_clear(&file);
+    nbd_options_clear(&o);
+
+    assert_int_equal(options(&o, err, sizeof(err), 1, "noaberd"), 0);
+    assert_int_equal(parse("discovery = off\npeer_exchange = off\n", &file, err, sizeof(err)), 0);
+    assert_int_equal(nbd_settings_resolve(&o.flags, &file, &s, err, sizeof(err)), 0);
+    assert_false(s.discovery);
+    assert_false(s.peer_exchange);
+    nbd_settings_clear(&s);
+    nbd_config_clear(&file);
+    nbd_options_clear(&o);
+
+    /* The flag wins over a file that turns discovery on. */
+    assert_int_equal(options(&o, err, sizeof(err), 2, "noaberd", "--no-discovery"), 0);
+    assert_int_equal(parse("discovery = on\n", &file, err, sizeof(err)), 0);
+    assert_int_equal(nbd_settings_resolve(&o.flags, &file, &s, err, sizeof(err)), 0);
+    assert_false(s.discovery);
+    assert_true(s.peer_exchange);
+    nbd_settings_clear(&s);
+    nbd_config_clear(&file);
+    nbd_options_clear(&o);
+
+    assert_int_equal(parse("\ndiscovery = no\n", &file, err, sizeof(err)), NB_EINVAL);
+    assert_string_equal(err, "noaberd.conf:2: discovery must be on or off, not 'no'");
+    nbd_config_clear(&file);
+    assert_int_equal(parse("peer_exchange = Off\n", &file, err, sizeof(err)), NB_EINVAL);
+    assert_string_equal(err, "noaberd.conf:1: peer_exchange must be on or off, not 'Off'");
+    nbd_config_clear(&file);
+    assert_int_equal(parse("discovery = on\ndiscovery = off\n", &file, err, sizeof(err)),
+                     NB_EINVAL);
+    assert_string_equal(err, "noaberd.conf:2: 'discovery' is already set on line 1");
+    nbd_config_clear(&file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +338,7 @@ int main(void)
         cmocka_unit_test(defaults_follow_the_environment),
         cmocka_unit_test(bad_flags_are_named),
         cmocka_unit_test(durations_have_units),
+        cmocka_unit_test(discovery_and_peer_exchange_are_on_unless_turned_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
