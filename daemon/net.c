@@ -465,6 +465,7 @@ static void on_tick(uv_timer_t *t)
         if (l->state == LINK_UP)
             sync_tick(l, now);
     }
+    sync_expire_pending(net, now);
     if (!net->running || net->stopping)
         return;
     unsigned n = active_links(net);

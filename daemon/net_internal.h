@@ -57,6 +57,9 @@
 /* Records waiting for their target, over all links. */
 #define NET_PENDING_MAX       4096
 #define NET_PENDING_BYTES_MAX (4u * 1024 * 1024)
+/* A pushed record whose target has not come in this long is dropped; the
+ * next reconciliation brings both again. */
+#define NET_PENDING_MS 120000
 
 struct nbd_link;
 
@@ -155,6 +158,7 @@ struct nbd_link {
 /* A record that arrived before its target. */
 struct nbd_pending {
     struct nbd_link *link;
+    uint64_t added; /* uv_now() ms */
     uint8_t target[NB_ID_SIZE];
     size_t len;
     uint8_t *bytes;
@@ -228,5 +232,6 @@ void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *byte
 int sync_items_get(struct nbd_net *net, struct nbd_items **ret);
 void sync_items_put(struct nbd_items *items);
 void sync_free(struct nbd_net *net);
+void sync_expire_pending(struct nbd_net *net, uint64_t now);
 
 #endif

@@ -467,10 +467,12 @@ static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t 
     memcpy(copy, bytes, len);
     struct nbd_pending *p = &net->pending[net->n_pending++];
     p->link = link;
+    p->added = uv_now(net->loop);
     memcpy(p->target, rec.target, NB_ID_SIZE);
     p->len = len;
     p->bytes = copy;
     net->pending_bytes += len;
+    nbd_debug("peer %s: a record waits for the record it acts on", link_name(link));
 }
 
 static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t len, bool may_wait)
@@ -704,6 +706,19 @@ void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *byte
             continue;
         queue_push(l, id);
         sync_drain(l);
+    }
+}
+
+void sync_expire_pending(struct nbd_net *net, uint64_t now)
+{
+    for (size_t i = 0; i < net->n_pending;) {
+        if (now - net->pending[i].added > NET_PENDING_MS) {
+            net->pending_bytes -= net->pending[i].len;
+            free(net->pending[i].bytes);
+            net->pending[i] = net->pending[--net->n_pending];
+        } else {
+            i++;
+        }
     }
 }
 

@@ -110,12 +110,22 @@ class PeerLinkTest(unittest.TestCase):
                     os.path.join(bob_node.data_dir, "store.sqlite"))
         alice_node.start()
         while_bob_was_away = alice.ask("A lift to Saint-Pierre hospital on Tuesday")
+        # Responses and their requests arrive in id order, not in the order
+        # they act on each other: a response that comes before its request
+        # waits for it.
+        carol = alice_node.member("carol")
+        carol.new_identity()
+        timeline = []
+        for i in range(8):
+            rid = alice.ask("Errand number %d" % i)
+            timeline += [rid, carol.ok("respond", rid)["id"]]
         bob_node.start()
 
         # Catch-up by reconciliation: Bob's node dials, reconciles, fetches.
         wait_for("bob to fetch the request posted while he was away",
                  lambda: bob_node.has(while_bob_was_away))
         self.assertTrue(bob_node.has(first))
+        wait_for("the requests and their responses", lambda: all(bob_node.has(r) for r in timeline))
         wait_for("both nodes to report in_sync",
                  lambda: bob_node.call("status")["in_sync"] and alice_node.call("status")["in_sync"])
         self.assertEqual(bob_node.call("status")["peers"], 1)
