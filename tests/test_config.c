@@ -325,6 +325,70 @@ static void discovery_and_peer_exchange_are_on_unless_turned_off(void **state)
     nbd_config_clear(&file);
 }
 
+/* The peer network's keys: `peer` repeats (file and flags together), the
+ * others are single; every address is checked where it is written. */
+static void peer_settings(void **state)
+{
+    (void)state;
+    struct nbd_options o;
+    struct nbd_config file;
+    struct nbd_settings s;
+    char err[512] = "";
+
+    assert_int_equal(options(&o, err, sizeof(err), 1, "noaberd"), 0);
+    assert_int_equal(parse("", &file, err, sizeof(err)), 0);
+    assert_int_equal(nbd_settings_resolve(&o.flags, &file, &s, err, sizeof(err)), 0);
+    assert_null(s.listen); /* the network layer's default, 0.0.0.0:7447 */
+    assert_null(s.advertise);
+    assert_int_equal(s.n_peers, 0);
+    assert_int_equal(s.max_peers, 16);
+    assert_int_equal(s.sync_interval, 300);
+    nbd_settings_clear(&s);
+    nbd_config_clear(&file);
+    nbd_options_clear(&o);
+
+    assert_int_equal(options(&o, err, sizeof(err), 5, "noaberd", "--listen", "127.0.0.1:0",
+                             "--peer", "[::1]:7001"),
+                     0);
+    assert_int_equal(parse("listen = 0.0.0.0:7447\n"
+                           "advertise = node.example.org:7447\n"
+                           "peer = 10.0.0.2:7447\n"
+                           "peer = 10.0.0.3:7447\n"
+                           "max_peers = 4\n"
+                           "sync_interval = 2s\n",
+                           &file, err, sizeof(err)),
+                     0);
+    assert_int_equal(nbd_settings_resolve(&o.flags, &file, &s, err, sizeof(err)), 0);
+    assert_string_equal(s.listen, "127.0.0.1:0");
+    assert_string_equal(s.advertise, "node.example.org:7447");
+    assert_int_equal(s.n_peers, 3);
+    assert_string_equal(s.peers[0], "[::1]:7001");
+    assert_string_equal(s.peers[1], "10.0.0.2:7447");
+    assert_string_equal(s.peers[2], "10.0.0.3:7447");
+    assert_int_equal(s.max_peers, 4);
+    assert_int_equal(s.sync_interval, 2);
+    nbd_settings_clear(&s);
+    nbd_config_clear(&file);
+    nbd_options_clear(&o);
+
+    assert_int_equal(parse("peer = 10.0.0.2\n", &file, err, sizeof(err)), NB_EINVAL);
+    assert_string_equal(err, "noaberd.conf:1: peer must be HOST:PORT (an IPv6 host in "
+                             "brackets, port 1..65535), not '10.0.0.2'");
+    nbd_config_clear(&file);
+    assert_int_equal(parse("advertise = 10.0.0.2:0\n", &file, err, sizeof(err)), NB_EINVAL);
+    nbd_config_clear(&file);
+    assert_int_equal(parse("max_peers = 0\n", &file, err, sizeof(err)), NB_EINVAL);
+    assert_string_equal(err, "noaberd.conf:1: max_peers must be a number from 1 to 1024, not '0'");
+    nbd_config_clear(&file);
+    assert_int_equal(parse("max_peers = 8x\n", &file, err, sizeof(err)), NB_EINVAL);
+    nbd_config_clear(&file);
+    assert_int_equal(parse("sync_interval = 0\n", &file, err, sizeof(err)), NB_EINVAL);
+    nbd_config_clear(&file);
+    assert_int_equal(parse("listen = a:1\nlisten = b:2\n", &file, err, sizeof(err)), NB_EINVAL);
+    assert_string_equal(err, "noaberd.conf:2: 'listen' is already set on line 1");
+    nbd_config_clear(&file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +403,7 @@ int main(void)
         cmocka_unit_test(bad_flags_are_named),
         cmocka_unit_test(durations_have_units),
         cmocka_unit_test(discovery_and_peer_exchange_are_on_unless_turned_off),
+        cmocka_unit_test(peer_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
