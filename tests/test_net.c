@@ -1,0 +1,420 @@
+/*
+ * Alice's node (the real network layer, daemon/net.c, on a libuv loop) and
+ * a hand-driven peer speaking the wire protocol byte by byte over loopback,
+ * as a second implementation or a hostile node would: the handshake with
+ * hellos, the responder's first frame, `peers`, a record pushed and stored,
+ * a malformed message counted, a forged frame ending the link, too many
+ * invalid records ending it and refusing that node afterwards, and a peer of
+ * another neighbourhood refused after message 3.  Each test ends by closing
+ * the loop: no handle may leak.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include <noaber/error.h>
+#include <noaber/frame.h>
+#include <noaber/identity.h>
+#include <noaber/noise.h>
+#include <noaber/peerwire.h>
+#include <noaber/record.h>
+
+#include "daemon/log.h"
+#include "daemon/net.h"
+#include "daemon/node.h"
+#include "daemon/store.h"
+
+struct world {
+    char dir[64];
+    uv_loop_t loop;
+    struct nbd_store *store;
+    struct nbd_node node;
+    struct nbd_net *net;
+    uint16_t port;
+    uint8_t member_pk[NB_KEY_SIZE];
+    uint8_t member_sk[NB_SECRET_KEY_SIZE];
+};
+
+/* The hand-driven peer. */
+struct peer {
+    int fd;
+    uint8_t node_pk[NB_KEY_SIZE];
+    uint8_t node_sk[NB_NODE_SECRET_KEY_SIZE];
+    struct nb_noise_handshake hs;
+    struct nb_frame_link fl;
+    struct nb_peer_hello hello; /* Alice's */
+    uint8_t buf[4096];
+    size_t have, off;
+};
+
+static uint64_t wall(void)
+{
+    return (uint64_t)time(NULL);
+}
+
+static int setup(void **state)
+{
+    struct world *w = calloc(1, sizeof(*w));
+    char err[1024] = "", path[128];
+    struct nbd_verdict v;
+    assert_non_null(w);
+    assert_int_equal(nb_init(), 0);
+    nbd_log_set_level(NBD_LOG_ERROR);
+    snprintf(w->dir, sizeof(w->dir), "/tmp/noaberd-test-net-XXXXXX");
+    assert_non_null(mkdtemp(w->dir));
+    snprintf(path, sizeof(path), "%s/store.sqlite", w->dir);
+    assert_int_equal(nbd_store_open(path, &w->store, err, sizeof(err)), 0);
+    assert_int_equal(nbd_node_init(&w->node, w->store, 3600), 0);
+    assert_int_equal(nbd_node_create_neighbourhood(&w->node, "Marollen", 8, &v), 0);
+    assert_int_equal(uv_loop_init(&w->loop), 0);
+    struct nbd_net_config cfg = {
+        .data_dir = w->dir,
+        .listen = "127.0.0.1:0",
+        .clock = wall,
+    };
+    int r = nbd_net_new(&w->loop, &w->node, &cfg, &w->net, err, sizeof(err));
+    if (r != 0)
+        fail_msg("%s", err);
+    assert_int_equal(nbd_net_start(w->net), 0);
+    w->port = nbd_net_port(w->net);
+    assert_true(w->port != 0);
+    uint8_t seed[NB_SEED_SIZE];
+    memset(seed, 'a', sizeof(seed));
+    assert_int_equal(nb_member_from_seed(seed, w->member_pk, w->member_sk), 0);
+    *state = w;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct world *w = *state;
+    char cmd[128];
+    nbd_net_stop(w->net);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    /* Every handle the network layer opened has been closed. */
+    assert_int_equal(uv_loop_close(&w->loop), 0);
+    nbd_net_free(w->net);
+    nbd_node_clear(&w->node);
+    nbd_store_close(w->store);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", w->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", w->dir);
+    free(w);
+    return 0;
+}
+
+/* Lets Alice's node run for up to `ms`, or until cond(ctx) holds. */
+static bool pump_until(struct world *w, int ms, bool (*cond)(void *), void *ctx)
+{
+    for (int i = 0; i < ms; i++) {
+        uv_run(&w->loop, UV_RUN_NOWAIT);
+        if (cond != NULL && cond(ctx))
+            return true;
+        usleep(1000);
+    }
+    return cond == NULL;
+}
+
+static void peer_connect(struct world *w, struct peer *p)
+{
+    struct sockaddr_in a;
+    memset(p, 0, sizeof(*p));
+    uint8_t seed[NB_SEED_SIZE];
+    randombytes_buf(seed, sizeof(seed));
+    assert_int_equal(nb_node_from_seed(seed, p->node_pk, p->node_sk), 0);
+    p->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(p->fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons(w->port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(p->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    nb_frame_decoder_init(&p->fl.dec, NB_FRAME_MAX_BODY);
+}
+
+static void peer_write(struct peer *p, const uint8_t *b, size_t n)
+{
+    assert_int_equal(send(p->fd, b, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/*
+ * Reads the next frame from Alice's node while running her loop.  In the
+ * handshake (`transport` false) it returns the body; after it, the
+ * decrypted plaintext.  Returns -1 when Alice's node closed the connection.
+ */
+static int peer_read(struct world *w, struct peer *p, bool transport, const uint8_t **ret,
+                     size_t *ret_len)
+{
+    for (int i = 0; i < 5000; i++) {
+        while (p->off < p->have) {
+            size_t used;
+            const uint8_t *out = NULL;
+            const uint8_t *in = p->buf + p->off;
+            size_t left = p->have - p->off;
+            int r = transport ? nb_frame_link_open(&p->fl, in, left, &used, &out, ret_len)
+                              : nb_frame_decoder_feed(&p->fl.dec, in, left, &used, &out, ret_len);
+            assert_int_equal(r, 0);
+            p->off += used;
+            if (out != NULL) {
+                *ret = out;
+                return 0;
+            }
+        }
+        p->have = p->off = 0;
+        ssize_t n = recv(p->fd, p->buf, sizeof(p->buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            return -1;
+        if (n > 0) {
+            p->have = (size_t)n;
+            continue;
+        }
+        uv_run(&w->loop, UV_RUN_NOWAIT);
+        usleep(1000);
+    }
+    fail_msg("nothing from Alice's node within 5 s");
+    return -1;
+}
+
+/* The initiator's side of the handshake; returns -1 if Alice's node closed
+ * before its first transport frame. */
+static int peer_handshake(struct world *w, struct peer *p, const uint8_t psk[32])
+{
+    uint8_t out[NB_FRAME_HEADER_SIZE + NB_FRAME_MAX_BODY], hello[NB_PEER_HELLO_MAX];
+    uint8_t payload[NB_FRAME_MAX_BODY];
+    const uint8_t *body;
+    size_t n, blen, plen, hlen;
+    struct nb_noise_cipher send_c, recv_c;
+
+    assert_int_equal(nb_noise_handshake_init_peer(&p->hs, NB_NOISE_INITIATOR, p->node_sk, psk), 0);
+    assert_int_equal(nb_frame_handshake_write(&p->hs, NULL, 0, out, sizeof(out), &n), 0);
+    peer_write(p, out, n);
+    assert_int_equal(peer_read(w, p, false, &body, &blen), 0);
+    assert_int_equal(nb_noise_handshake_read(&p->hs, body, blen, payload, sizeof(payload), &plen),
+                     0);
+    assert_int_equal(nb_peer_hello_decode(payload, plen, &p->hello), 0);
+    assert_int_equal(nb_peer_hello_encode("127.0.0.1:9", "test_net", hello, sizeof(hello), &hlen),
+                     0);
+    assert_int_equal(nb_frame_handshake_write(&p->hs, hello, hlen, out, sizeof(out), &n), 0);
+    peer_write(p, out, n);
+    assert_int_equal(nb_noise_handshake_split(&p->hs, &send_c, &recv_c, NULL), 0);
+    assert_int_equal(nb_frame_link_init(&p->fl, &send_c, &recv_c, 0), 0);
+    /* The responder's first frame says it read message 3. */
+    const uint8_t *msg;
+    size_t mlen;
+    return peer_read(w, p, true, &msg, &mlen);
+}
+
+static void peer_send(struct peer *p, const uint8_t *msg, size_t len)
+{
+    uint8_t out[NB_FRAME_HEADER_SIZE + NB_FRAME_MAX_BODY];
+    size_t n;
+    assert_int_equal(nb_frame_link_seal(&p->fl, msg, len, out, sizeof(out), &n), 0);
+    peer_write(p, out, n);
+}
+
+/* Reads messages until one of `type` arrives; -1 if the link closed. */
+static int peer_expect(struct world *w, struct peer *p, unsigned type, struct nb_peer_msg *m)
+{
+    for (;;) {
+        const uint8_t *msg;
+        size_t len;
+        if (peer_read(w, p, true, &msg, &len) < 0)
+            return -1;
+        if (len > 0 && nb_peer_msg_decode(msg, len, m) == 0 && m->type == type)
+            return 0;
+    }
+}
+
+static void peer_close(struct peer *p)
+{
+    close(p->fd);
+    nb_noise_handshake_wipe(&p->hs);
+    nb_frame_link_wipe(&p->fl);
+}
+
+static void sign_request(struct world *w, const char *title, const uint8_t *nid, uint8_t *out,
+                         size_t *ret_len, uint8_t ret_id[NB_ID_SIZE])
+{
+    struct nb_record rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = NB_KIND_REQUEST;
+    rec.created_at = wall();
+    rec.title = (struct nb_text){ title, strlen(title) };
+    NB_SET(&rec, NB_F_TITLE);
+    rec.category = NB_CAT_GROCERIES;
+    NB_SET(&rec, NB_F_CATEGORY);
+    rec.area = (struct nb_text){ "Marollen", 8 };
+    NB_SET(&rec, NB_F_AREA);
+    rec.expires_at = rec.created_at + 3600;
+    NB_SET(&rec, NB_F_EXPIRES_AT);
+    memcpy(rec.author, w->member_pk, NB_KEY_SIZE);
+    assert_int_equal(nb_record_sign(&rec, w->member_sk, nid, out, ret_len), 0);
+    nb_record_id(out, *ret_len, ret_id);
+}
+
+static bool one_peer(void *ctx)
+{
+    struct nbd_net_status st;
+    nbd_net_status(ctx, &st);
+    return st.connected == 1;
+}
+
+static void a_peer_speaks_the_protocol(void **state)
+{
+    struct world *w = *state;
+    struct peer p;
+    struct nb_peer_msg *m = malloc(sizeof(*m));
+    uint8_t psk[32], buf[NB_PEER_MSG_MAX];
+    size_t n;
+    assert_non_null(m);
+    assert_int_equal(nb_neighbourhood_psk(w->node.neighbourhood_key, psk), 0);
+
+    peer_connect(w, &p);
+    assert_int_equal(peer_handshake(w, &p, psk), 0);
+    /* Alice's hello says where she listens and what she runs. */
+    assert_true(p.hello.has_listen);
+    assert_int_equal(p.hello.version, 1);
+    assert_non_null(strstr(p.hello.software, "noaberd"));
+    /* She sends `peers` first; she knows nobody yet. */
+    assert_int_equal(peer_expect(w, &p, NB_PEER_PEERS, m), 0);
+    assert_int_equal(m->n_addrs, 0);
+    assert_true(pump_until(w, 2000, one_peer, w->net));
+
+    /* A record pushed to her is stored. */
+    uint8_t rec[NB_RECORD_MAX], id[NB_ID_SIZE];
+    size_t rlen;
+    sign_request(w, "Soup for a neighbour", w->node.neighbourhood_id, rec, &rlen, id);
+    assert_int_equal(nb_peer_encode_record(rec, rlen, buf, sizeof(buf), &n), 0);
+    peer_send(&p, buf, n);
+    /* A ping round trip orders it: her pong comes after the record. */
+    assert_int_equal(nb_peer_encode_ping(NB_PEER_PING, 42, buf, sizeof(buf), &n), 0);
+    peer_send(&p, buf, n);
+    assert_int_equal(peer_expect(w, &p, NB_PEER_PONG, m), 0);
+    assert_int_equal(m->nonce, 42);
+    assert_int_equal(nbd_store_has(w->store, id), 1);
+
+    /* She answers `want` with the record, and `missing` for what she lacks. */
+    uint8_t ids[2][NB_ID_SIZE];
+    memcpy(ids[0], id, NB_ID_SIZE);
+    memset(ids[1], 0x77, NB_ID_SIZE);
+    assert_int_equal(
+        nb_peer_encode_ids(NB_PEER_WANT, (const uint8_t(*)[32])ids, 2, buf, sizeof(buf), &n), 0);
+    peer_send(&p, buf, n);
+    assert_int_equal(peer_expect(w, &p, NB_PEER_RECORD, m), 0);
+    assert_int_equal(m->bin_len, rlen);
+    assert_memory_equal(m->bin, rec, rlen);
+    assert_int_equal(peer_expect(w, &p, NB_PEER_MISSING, m), 0);
+    assert_int_equal(m->n_ids, 1);
+    assert_memory_equal(m->ids[0], ids[1], NB_ID_SIZE);
+
+    /* A malformed message and an unknown type do not end the link... */
+    static const uint8_t junk[] = { 0x92, 0x02, 0x90 };
+    peer_send(&p, junk, sizeof(junk));
+    static const uint8_t later[] = { 0x92, 0xcc, 0x99, 0x00 };
+    peer_send(&p, later, sizeof(later));
+    assert_int_equal(nb_peer_encode_ping(NB_PEER_PING, 43, buf, sizeof(buf), &n), 0);
+    peer_send(&p, buf, n);
+    assert_int_equal(peer_expect(w, &p, NB_PEER_PONG, m), 0);
+    assert_int_equal(m->nonce, 43);
+
+    /* ...a frame that does not authenticate does. */
+    uint8_t forged[NB_FRAME_HEADER_SIZE + 32];
+    forged[0] = 0;
+    forged[1] = 32;
+    memset(forged + 2, 0x5a, 32);
+    peer_write(&p, forged, sizeof(forged));
+    assert_int_equal(peer_expect(w, &p, NB_PEER_PONG, m), -1);
+    peer_close(&p);
+    free(m);
+}
+
+static bool no_peer(void *ctx)
+{
+    struct nbd_net_status st;
+    nbd_net_status(ctx, &st);
+    return st.connected == 0;
+}
+
+static void too_many_invalid_records_end_the_link_and_refuse_the_node(void **state)
+{
+    struct world *w = *state;
+    struct peer p;
+    struct nb_peer_msg *m = malloc(sizeof(*m));
+    uint8_t psk[32], buf[NB_PEER_MSG_MAX], other_nid[NB_NEIGHBOURHOOD_ID_SIZE];
+    size_t n;
+    assert_non_null(m);
+    assert_int_equal(nb_neighbourhood_psk(w->node.neighbourhood_key, psk), 0);
+    memset(other_nid, 0x33, sizeof(other_nid));
+
+    peer_connect(w, &p);
+    assert_int_equal(peer_handshake(w, &p, psk), 0);
+    assert_true(pump_until(w, 2000, one_peer, w->net));
+    /* Records signed for another neighbourhood do not verify here. */
+    for (int i = 0; i < 17; i++) {
+        uint8_t rec[NB_RECORD_MAX], id[NB_ID_SIZE];
+        size_t rlen;
+        char title[32];
+        snprintf(title, sizeof(title), "not from here %d", i);
+        sign_request(w, title, other_nid, rec, &rlen, id);
+        assert_int_equal(nb_peer_encode_record(rec, rlen, buf, sizeof(buf), &n), 0);
+        peer_send(&p, buf, n);
+    }
+    assert_int_equal(peer_expect(w, &p, NB_PEER_PONG, m), -1);
+    assert_true(pump_until(w, 2000, no_peer, w->net));
+    uint64_t records = 1;
+    assert_int_equal(nbd_store_count(w->store, &records, NULL), 0);
+    assert_int_equal(records, 0);
+
+    /* The same node is refused when it comes back, right after the
+     * handshake. */
+    struct peer again;
+    peer_connect(w, &again);
+    memcpy(again.node_pk, p.node_pk, NB_KEY_SIZE);
+    memcpy(again.node_sk, p.node_sk, NB_NODE_SECRET_KEY_SIZE);
+    int r = peer_handshake(w, &again, psk);
+    if (r == 0)
+        assert_int_equal(peer_expect(w, &again, NB_PEER_PONG, m), -1);
+    peer_close(&again);
+    peer_close(&p);
+    free(m);
+}
+
+static void a_peer_of_another_neighbourhood_is_refused(void **state)
+{
+    struct world *w = *state;
+    struct peer p;
+    uint8_t key[NB_NEIGHBOURHOOD_KEY_SIZE], psk[32];
+    assert_int_equal(nb_neighbourhood_key_new(key), 0);
+    assert_int_equal(nb_neighbourhood_psk(key, psk), 0);
+    peer_connect(w, &p);
+    /* Messages 1 and 2 go through; Alice cannot read message 3 and closes
+     * without a transport frame. */
+    assert_int_equal(peer_handshake(w, &p, psk), -1);
+    assert_true(pump_until(w, 2000, no_peer, w->net));
+    peer_close(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(a_peer_speaks_the_protocol, setup, teardown),
+        cmocka_unit_test_setup_teardown(too_many_invalid_records_end_the_link_and_refuse_the_node,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_peer_of_another_neighbourhood_is_refused, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
