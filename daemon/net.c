@@ -420,8 +420,17 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         uv_freeaddrinfo(res);
         return;
     }
+    /* Nodes listen on IPv4 by default (0.0.0.0), so a name with both kinds
+     * of address is dialed on its IPv4 one. */
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+    }
     if (!net->stopping && net->running && peer->link == NULL &&
-        link_dial(net, peer, res->ai_addr) < 0)
+        link_dial(net, peer, pick->ai_addr) < 0)
         net_peer_failed(net, peer, "cannot open a connection", false);
     uv_freeaddrinfo(res);
 }
