@@ -160,6 +160,7 @@ int cmd_peers(struct ctx *ctx, int argc, char **argv)
         const msgpack_object *row = &rows[i];
         char address[NB_PEER_ADDRESS_MAX + 1], state[16], direction[8], error[200];
         char node_short[20] = "-", contact[24], sync[32];
+        int node_width = 1; /* columns on screen: "…" is one column, three bytes */
         uint8_t node[NB_KEY_SIZE];
         char text[NB_NODE_KEY_TEXT_LEN + 1];
         if (row->type != MSGPACK_OBJECT_MAP)
@@ -171,6 +172,7 @@ int cmd_peers(struct ctx *ctx, int argc, char **argv)
         if (ctl_get_bin_exact(row, "node", node, sizeof(node)) == 0) {
             nb_node_key_to_text(node, text);
             snprintf(node_short, sizeof(node_short), "%.12s…", text);
+            node_width = 13;
         }
         ago(row, ctx->daemon_now, contact, sizeof(contact));
         uint64_t fetching = ctl_get_uint(row, "fetching", 0);
@@ -181,8 +183,8 @@ int cmd_peers(struct ctx *ctx, int argc, char **argv)
         else
             snprintf(sync, sizeof(sync), "%s",
                      ctl_get_bool(row, "synced", false) ? "synced" : "syncing");
-        printf("%-22s %-16s %-11s %-9s %-14s %7llu %7llu\n", address, node_short, state, contact,
-               sync, (unsigned long long)ctl_get_uint(row, "records_in", 0),
+        printf("%-22s %s%*s %-11s %-9s %-14s %7llu %7llu\n", address, node_short, 16 - node_width,
+               "", state, contact, sync, (unsigned long long)ctl_get_uint(row, "records_in", 0),
                (unsigned long long)ctl_get_uint(row, "records_out", 0));
         if (error[0] != '\0' && strcmp(state, "connected") != 0)
             printf("    last error: %s\n", error);
