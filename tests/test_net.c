@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -28,6 +29,7 @@
 #include <noaber/error.h>
 #include <noaber/frame.h>
 #include <noaber/identity.h>
+#include <noaber/negentropy.h>
 #include <noaber/noise.h>
 #include <noaber/peerwire.h>
 #include <noaber/record.h>
@@ -407,6 +409,134 @@ static void a_peer_of_another_neighbourhood_is_refused(void **state)
     peer_close(&p);
 }
 
+static bool in_sync(void *ctx)
+{
+    struct nbd_net_status st;
+    nbd_net_status(ctx, &st);
+    return st.connected == 1 && st.in_sync;
+}
+
+/*
+ * Alice dials a node that answers by hand: she reconciles as the initiator,
+ * pushes the record only she has, wants the one only the other has, and
+ * says `synced` once it arrived.
+ */
+static void alice_reconciles_with_a_node_she_dials(void **state)
+{
+    struct world *w = *state;
+    struct nb_peer_msg *m = malloc(sizeof(*m));
+    uint8_t psk[32], buf[NB_PEER_MSG_MAX], mine[NB_RECORD_MAX], theirs[NB_RECORD_MAX];
+    uint8_t mine_id[NB_ID_SIZE], theirs_id[NB_ID_SIZE];
+    size_t n, mine_len, theirs_len;
+    struct nbd_verdict v;
+    assert_non_null(m);
+    assert_int_equal(nb_neighbourhood_psk(w->node.neighbourhood_key, psk), 0);
+    sign_request(w, "Alice's own request", w->node.neighbourhood_id, mine, &mine_len, mine_id);
+    assert_int_equal(
+        nbd_node_accept(&w->node, mine, mine_len, wall(), NBD_ORIGIN_LOCAL, mine_id, &v), 0);
+    sign_request(w, "A request Alice has not seen", w->node.neighbourhood_id, theirs, &theirs_len,
+                 theirs_id);
+
+    /* The other node listens; Alice is told its address. */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(lfd, 1), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+    char address[64];
+    snprintf(address, sizeof(address), "127.0.0.1:%u", ntohs(a.sin_port));
+    assert_int_equal(nbd_net_add_address(w->net, address, NULL, NBD_SOURCE_MANUAL), 0);
+    struct peer p;
+    memset(&p, 0, sizeof(p));
+    uint8_t seed[NB_SEED_SIZE];
+    randombytes_buf(seed, sizeof(seed));
+    assert_int_equal(nb_node_from_seed(seed, p.node_pk, p.node_sk), 0);
+    nb_frame_decoder_init(&p.fl.dec, NB_FRAME_MAX_BODY);
+    p.fd = -1;
+    for (int i = 0; i < 5000 && p.fd < 0; i++) {
+        struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+        if (poll(&pfd, 1, 0) == 1)
+            p.fd = accept(lfd, NULL, NULL);
+        uv_run(&w->loop, UV_RUN_NOWAIT);
+        usleep(1000);
+    }
+    assert_true(p.fd >= 0);
+    close(lfd);
+
+    /* The responder's side of the handshake, then its first frame. */
+    uint8_t out[NB_FRAME_HEADER_SIZE + NB_FRAME_MAX_BODY], payload[NB_FRAME_MAX_BODY];
+    uint8_t hello[NB_PEER_HELLO_MAX];
+    const uint8_t *body;
+    size_t blen, plen, hlen;
+    struct nb_noise_cipher send_c, recv_c;
+    assert_int_equal(nb_noise_handshake_init_peer(&p.hs, NB_NOISE_RESPONDER, p.node_sk, psk), 0);
+    assert_int_equal(peer_read(w, &p, false, &body, &blen), 0);
+    assert_int_equal(nb_noise_handshake_read(&p.hs, body, blen, payload, sizeof(payload), &plen),
+                     0);
+    assert_int_equal(plen, 0); /* payload 1 is empty */
+    assert_int_equal(nb_peer_hello_encode(address, "test_net", hello, sizeof(hello), &hlen), 0);
+    assert_int_equal(nb_frame_handshake_write(&p.hs, hello, hlen, out, sizeof(out), &n), 0);
+    peer_write(&p, out, n);
+    assert_int_equal(peer_read(w, &p, false, &body, &blen), 0);
+    assert_int_equal(nb_noise_handshake_read(&p.hs, body, blen, payload, sizeof(payload), &plen),
+                     0);
+    assert_int_equal(nb_peer_hello_decode(payload, plen, &p.hello), 0);
+    assert_int_equal(nb_noise_handshake_split(&p.hs, &send_c, &recv_c, NULL), 0);
+    assert_int_equal(nb_frame_link_init(&p.fl, &send_c, &recv_c, 0), 0);
+    assert_int_equal(nb_peer_encode_ping(NB_PEER_PING, 0, buf, sizeof(buf), &n), 0);
+    peer_send(&p, buf, n);
+
+    /* Answer Alice's reconciliation from a set holding only `theirs`. */
+    struct nb_negentropy_storage storage;
+    struct nb_negentropy ne;
+    struct nb_record rec;
+    assert_int_equal(nb_record_decode(theirs, theirs_len, &rec), 0);
+    nb_negentropy_storage_init(&storage);
+    assert_int_equal(nb_negentropy_storage_add(&storage, rec.created_at, theirs_id), 0);
+    assert_int_equal(nb_negentropy_storage_seal(&storage), 0);
+    assert_int_equal(nb_negentropy_init(&ne, &storage, NB_NEGENTROPY_FRAME_SIZE_LIMIT), 0);
+    bool got_mine = false, wanted = false, synced = false;
+    while (!synced) {
+        const uint8_t *msg;
+        size_t len;
+        assert_int_equal(peer_read(w, &p, true, &msg, &len), 0);
+        if (len == 0 || nb_peer_msg_decode(msg, len, m) != 0)
+            continue;
+        if (m->type == NB_PEER_NEG) {
+            uint8_t *reply;
+            size_t rlen;
+            assert_int_equal(
+                nb_negentropy_reconcile(&ne, m->bin, m->bin_len, &reply, &rlen, NULL, NULL), 0);
+            assert_int_equal(nb_peer_encode_neg(reply, rlen, buf, sizeof(buf), &n), 0);
+            free(reply);
+            peer_send(&p, buf, n);
+        } else if (m->type == NB_PEER_RECORD) {
+            assert_int_equal(m->bin_len, mine_len);
+            assert_memory_equal(m->bin, mine, mine_len);
+            got_mine = true;
+        } else if (m->type == NB_PEER_WANT) {
+            assert_int_equal(m->n_ids, 1);
+            assert_memory_equal(m->ids[0], theirs_id, NB_ID_SIZE);
+            wanted = true;
+            assert_int_equal(nb_peer_encode_record(theirs, theirs_len, buf, sizeof(buf), &n), 0);
+            peer_send(&p, buf, n);
+        } else if (m->type == NB_PEER_SYNCED) {
+            synced = true;
+        }
+    }
+    assert_true(got_mine);
+    assert_true(wanted);
+    assert_int_equal(nbd_store_has(w->store, theirs_id), 1);
+    assert_true(pump_until(w, 2000, in_sync, w->net));
+    nb_negentropy_storage_free(&storage);
+    peer_close(&p);
+    free(m);
+}
+
 static bool forgot_itself(void *ctx)
 {
     struct nbd_net_status st;
@@ -444,6 +574,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_node_that_dials_itself_forgets_that_address, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(alice_reconciles_with_a_node_she_dials, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
