@@ -14,8 +14,8 @@
  *                      persistence), the listener, dialing, and this API
  *
  * Everything runs on the loop thread.  The net object is owned by main.c;
- * control.c (ops `peers`, `peer.add`, `status`, and the invites engineer's
- * `neighbourhood.join` and `invite`) and the LAN discovery call in here.
+ * control.c (ops `peers`, `peer.add`, `status`, `invite` and `join`) and
+ * daemon/discovery.c call in here.
  */
 #ifndef NOABERD_NET_H
 #define NOABERD_NET_H
