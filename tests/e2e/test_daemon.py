@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """End-to-end tests of noaberd: the real binary in a temporary directory,
-spoken to over its control socket with a small hand-written msgpack codec.
+spoken to over its control socket with nb.py's msgpack codec and framing.
 
 Needs NOABER_BUILD_ROOT (set by meson) to find daemon/noaberd.  Python
 standard library only; records are signed with a small pure-Python Ed25519
@@ -17,6 +17,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import nb  # noqa: E402
+from nb import mp_pack as enc  # noqa: E402
+
 BUILD = os.environ.get("NOABER_BUILD_ROOT")
 if len(sys.argv) > 1:
     NOABERD = sys.argv[1]
@@ -24,102 +29,6 @@ elif BUILD:
     NOABERD = os.path.join(BUILD, "daemon", "noaberd")
 else:
     sys.exit("test_daemon.py: set NOABER_BUILD_ROOT or pass the noaberd path")
-
-
-# ---- msgpack, just enough ------------------------------------------------
-
-def enc(o):
-    """Encodes with the shortest forms, as the record format requires."""
-    if o is None:
-        return b"\xc0"
-    if o is True:
-        return b"\xc3"
-    if o is False:
-        return b"\xc2"
-    if isinstance(o, int):
-        if o < 0:
-            raise ValueError("no negative numbers here")
-        if o < 0x80:
-            return bytes([o])
-        for tag, fmt, lim in ((0xCC, ">B", 1 << 8), (0xCD, ">H", 1 << 16),
-                              (0xCE, ">I", 1 << 32), (0xCF, ">Q", 1 << 64)):
-            if o < lim:
-                return bytes([tag]) + struct.pack(fmt, o)
-        raise ValueError("integer too large")
-    if isinstance(o, str):
-        b = o.encode()
-        if len(b) < 32:
-            return bytes([0xA0 | len(b)]) + b
-        if len(b) < 256:
-            return b"\xd9" + bytes([len(b)]) + b
-        return b"\xda" + struct.pack(">H", len(b)) + b
-    if isinstance(o, (bytes, bytearray)):
-        o = bytes(o)
-        if len(o) < 256:
-            return b"\xc4" + bytes([len(o)]) + o
-        if len(o) < 65536:
-            return b"\xc5" + struct.pack(">H", len(o)) + o
-        return b"\xc6" + struct.pack(">I", len(o)) + o
-    if isinstance(o, dict):
-        n = len(o)
-        head = bytes([0x80 | n]) if n < 16 else b"\xde" + struct.pack(">H", n)
-        return head + b"".join(enc(k) + enc(v) for k, v in o.items())
-    if isinstance(o, list):
-        n = len(o)
-        head = bytes([0x90 | n]) if n < 16 else b"\xdc" + struct.pack(">H", n)
-        return head + b"".join(enc(v) for v in o)
-    raise TypeError(type(o))
-
-
-def dec(b, i=0):
-    t = b[i]
-    if t < 0x80:
-        return t, i + 1
-    if t <= 0x8F:
-        return _dec_map(b, i + 1, t & 0x0F)
-    if t <= 0x9F:
-        return _dec_array(b, i + 1, t & 0x0F)
-    if t <= 0xBF:
-        n = t & 0x1F
-        return b[i + 1:i + 1 + n].decode(), i + 1 + n
-    if t == 0xC0:
-        return None, i + 1
-    if t in (0xC2, 0xC3):
-        return t == 0xC3, i + 1
-    widths = {0xC4: 1, 0xC5: 2, 0xC6: 4, 0xD9: 1, 0xDA: 2, 0xDB: 4}
-    if t in widths:
-        w = widths[t]
-        n = int.from_bytes(b[i + 1:i + 1 + w], "big")
-        s = i + 1 + w
-        raw = bytes(b[s:s + n])
-        return (raw if t < 0xD9 else raw.decode()), s + n
-    uints = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
-    if t in uints:
-        w = uints[t]
-        return int.from_bytes(b[i + 1:i + 1 + w], "big"), i + 1 + w
-    if t in (0xDC, 0xDD, 0xDE, 0xDF):
-        w = 2 if t in (0xDC, 0xDE) else 4
-        n = int.from_bytes(b[i + 1:i + 1 + w], "big")
-        f = _dec_array if t in (0xDC, 0xDD) else _dec_map
-        return f(b, i + 1 + w, n)
-    raise ValueError("unexpected msgpack byte %#x" % t)
-
-
-def _dec_map(b, i, n):
-    d = {}
-    for _ in range(n):
-        k, i = dec(b, i)
-        v, i = dec(b, i)
-        d[k] = v
-    return d, i
-
-
-def _dec_array(b, i, n):
-    a = []
-    for _ in range(n):
-        v, i = dec(b, i)
-        a.append(v)
-    return a, i
 
 
 # ---- Ed25519 (RFC 8032), for signing test records -------------------------
@@ -219,7 +128,10 @@ class Daemon:
         self.proc = None
 
     def argv(self):
+        # No peer port of the machine's and no LAN beacons, as nb.Node:
+        # tests run side by side.
         return [NOABERD, "--data-dir", self.data, "--socket", self.sock,
+                "--listen", "127.0.0.1:0", "--no-discovery",
                 "--log-level", "debug"] + self.extra
 
     def start(self):
@@ -266,64 +178,24 @@ class Daemon:
             return f.read().decode(errors="replace")
 
 
-class Conn:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(20)
-        self.s.connect(path)
-        self.next_id = 1
+class Conn(nb.Control):
+    """A control connection that can also send raw bytes (malformed frames)
+    and whose calls assert that noaberd answered."""
 
-    def close(self):
-        self.s.close()
+    def __init__(self, path):
+        super().__init__(path, timeout=20)
 
     def send_raw(self, data):
-        self.s.sendall(data)
-
-    def send_frame(self, body):
-        self.send_raw(struct.pack(">I", len(body)) + body)
-
-    def recv_exact(self, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = self.s.recv(n - len(buf))
-            if not chunk:
-                return None
-            buf += chunk
-        return buf
+        self.sock.sendall(data)
 
     def read(self):
         """The next message, or None when the daemon closed the connection."""
-        head = self.recv_exact(4)
-        if head is None:
-            return None
-        n = struct.unpack(">I", head)[0]
-        body = self.recv_exact(n)
-        assert body is not None, "connection closed inside a frame"
-        msg, end = dec(body)
-        assert end == len(body), "trailing bytes in a reply"
-        return msg
-
-    def call(self, op, **args):
-        rid = self.next_id
-        self.next_id += 1
-        req = {"v": 1, "id": rid, "op": op}
-        req.update(args)
-        self.send_frame(enc(req))
-        reply = self.read()
-        assert reply is not None, "daemon closed the connection on " + op
-        assert reply["id"] == rid, reply
-        return reply
+        return self.read_frame()
 
     def result(self, op, **args):
         reply = self.call(op, **args)
         assert reply["ok"] is True, reply
         return reply["result"]
-
-    def closed(self):
-        try:
-            return self.s.recv(1) == b""
-        except ConnectionResetError:
-            return True
 
 
 # ---- the tests -------------------------------------------------------------
@@ -379,7 +251,7 @@ def test_bad_frames_do_not_hurt(tmp):
         # A truncated frame: the daemon waits for the rest, then the client goes.
         c = Conn(d.sock)
         c.send_raw(struct.pack(">I", 100) + b"\x83\xa1v\x01")
-        c.s.shutdown(socket.SHUT_WR)
+        c.sock.shutdown(socket.SHUT_WR)
         assert c.read() is None
         c.close()
 
