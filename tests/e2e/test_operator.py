@@ -29,42 +29,6 @@ def noaberd(node, *args, timeout=120):
     )
 
 
-class ConfiguredNode(nb.Node):
-    """A node started with extra flags (a config file)."""
-
-    def __init__(self, extra=()):
-        super().__init__()
-        self.extra = list(extra)
-
-    def argv(self):
-        # No peer port of its own and no LAN beacons: tests run side by side.
-        return [nb.NOABERD, "--data-dir", self.data_dir, "--socket", self.socket,
-                "--listen", "127.0.0.1:0", "--no-discovery", *self.extra]
-
-    def start(self, timeout=20):
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            self.argv(),
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=self.env(),
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("noaberd exited with %d:\n%s" % (self.proc.returncode, self.log()))
-            if os.path.exists(self.socket):
-                try:
-                    with nb.Control(self.socket, timeout=5) as c:
-                        if c.call("hello").get("ok"):
-                            return self
-                except (OSError, ValueError, ConnectionError):
-                    pass
-            time.sleep(0.05)
-        raise RuntimeError("noaberd did not answer:\n" + self.log())
-
-
 class CheckConfig(unittest.TestCase):
     def setUp(self):
         nb.require_binaries()
@@ -114,7 +78,7 @@ class CheckConfig(unittest.TestCase):
 
 class SocketGroupAccess(unittest.TestCase):
     def start(self, config_text):
-        node = ConfiguredNode()
+        node = nb.Node(config=config_text.splitlines())
         self.addCleanup(node.cleanup)
         # The socket's own directory, as systemd's RuntimeDirectory=noaber
         # with RuntimeDirectoryMode=0750 makes it.
@@ -122,10 +86,6 @@ class SocketGroupAccess(unittest.TestCase):
         os.mkdir(run_dir, 0o750)
         os.chmod(run_dir, 0o750)
         node.socket = os.path.join(run_dir, "noaberd.sock")
-        conf = os.path.join(node.tmp, "noaberd.conf")
-        with open(conf, "w") as f:
-            f.write(config_text)
-        node.extra = ["--config", conf]
         node.start()
         return node
 
@@ -214,7 +174,7 @@ class Operator(nb.NodeTest):
 
         # Restore, as docs/operating.md says: the files into a new data
         # directory, and a node started on it.
-        restored = ConfiguredNode()
+        restored = nb.Node()
         self.addCleanup(restored.cleanup)
         os.mkdir(restored.data_dir, 0o700)
         for name in os.listdir(dest):
