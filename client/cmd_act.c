@@ -15,8 +15,8 @@
 
 #include "client.h"
 
-/* Opens identity, session and the named root, in that order. */
-static int begin(struct ctx *ctx, const char *prefix, struct root_view *v)
+/* Checks the id, then opens the identity and the session, in that order. */
+static int open_for(struct ctx *ctx, const char *prefix)
 {
     int rc = check_id(prefix);
     if (rc == EXIT_OK) {
@@ -25,6 +25,13 @@ static int begin(struct ctx *ctx, const char *prefix, struct root_view *v)
     if (rc == EXIT_OK) {
         rc = session_open(ctx, true);
     }
+    return rc;
+}
+
+/* Opens identity, session and the named root, in that order. */
+static int begin(struct ctx *ctx, const char *prefix, struct root_view *v)
+{
+    int rc = open_for(ctx, prefix);
     if (rc == EXIT_OK) {
         rc = root_load(ctx, prefix, v);
     }
@@ -249,8 +256,32 @@ static int offer_assignment(struct ctx *ctx, const struct root_view *v, const ui
     return EXIT_OK;
 }
 
-int cmd_done(struct ctx *ctx, int argc, char **argv)
+/* Which record an action on an offer targets (on a request: the request). */
+enum offer_target {
+    OFFER_ITSELF,   /* the offer */
+    OFFER_ASSIGNED, /* the offerer's one open assignment */
+    OFFER_MINE,     /* the assignment of the user, the asker */
+};
+
+/*
+ * An action that is one record with no field but its target, an optional
+ * note and, for pause and resume, the paused flag: done, confirm, cancel,
+ * pause and resume.  The sentence printed is before, the title, after.
+ */
+struct simple_action {
+    const char *usage;
+    uint8_t kind;
+    const char *note_option; /* the option that sets the note, or NULL */
+    enum offer_target on_offer;
+    int paused; /* NB_F_PAUSED's value, or -1 for no such field */
+    const char *before, *after;
+    const char *then; /* printed on success (not with --json), or NULL */
+};
+
+static int simple_action(struct ctx *ctx, int argc, char **argv, const struct simple_action *a)
 {
+    const char *note = NULL;
+    const struct opt opts[] = { { a->note_option, &note, NULL }, { NULL, NULL, NULL } };
     const char *pos[1];
     struct root_view v;
     struct nb_record rec;
@@ -258,7 +289,7 @@ int cmd_done(struct ctx *ctx, int argc, char **argv)
     char title[200], human[300];
     int rc;
 
-    rc = parse_args(ctx, argc, argv, NULL, pos, 1, 1, "done ID");
+    rc = parse_args(ctx, argc, argv, a->note_option != NULL ? opts : NULL, pos, 1, 1, a->usage);
     if (rc != 0) {
         return rc;
     }
@@ -267,85 +298,64 @@ int cmd_done(struct ctx *ctx, int argc, char **argv)
         return rc;
     }
     target = v.root.id;
-    if (v.root.rec.kind == NB_KIND_OFFER) {
-        rc = offer_assignment(ctx, &v, NULL, &target);
+    if (v.root.rec.kind == NB_KIND_OFFER && a->on_offer != OFFER_ITSELF) {
+        rc = offer_assignment(ctx, &v, a->on_offer == OFFER_MINE ? ctx->pk : NULL, &target);
         if (rc != EXIT_OK) {
             goto out;
         }
     }
-    init_record(&rec, NB_KIND_DONE_CLAIM, target);
+    init_record(&rec, a->kind, target);
+    if (note != NULL) {
+        set_text(&rec.note, note);
+        NB_SET(&rec, NB_F_NOTE);
+    }
+    if (a->paused >= 0) {
+        rec.paused = a->paused != 0;
+        NB_SET(&rec, NB_F_PAUSED);
+    }
     title_of(&v.root.rec, title, sizeof(title));
-    snprintf(human, sizeof(human), "Marked %s as done", title);
+    snprintf(human, sizeof(human), "%s%s%s", a->before, title, a->after);
     rc = submit_record(ctx, &rec, human, NULL);
-    if (rc == EXIT_OK && !ctx->json) {
-        printf("Thank you.  The neighbour you helped will be asked to confirm.\n");
+    if (rc == EXIT_OK && !ctx->json && a->then != NULL) {
+        fputs(a->then, stdout);
     }
 out:
     root_free(&v);
     return rc;
+}
+
+int cmd_done(struct ctx *ctx, int argc, char **argv)
+{
+    static const struct simple_action done = {
+        "done ID",  NB_KIND_DONE_CLAIM,
+        NULL,       OFFER_ASSIGNED,
+        -1,         "Marked ",
+        " as done", "Thank you.  The neighbour you helped will be asked to confirm.\n",
+    };
+    return simple_action(ctx, argc, argv, &done);
 }
 
 int cmd_confirm(struct ctx *ctx, int argc, char **argv)
 {
-    const char *thanks = NULL;
-    const struct opt opts[] = { { "thanks", &thanks, NULL }, { NULL, NULL, NULL } };
-    const char *pos[1];
-    struct root_view v;
-    struct nb_record rec;
-    const uint8_t *target;
-    char title[200], human[300];
-    int rc;
-
-    rc = parse_args(ctx, argc, argv, opts, pos, 1, 1, "confirm ID [--thanks TEXT]");
-    if (rc != 0) {
-        return rc;
-    }
-    rc = begin(ctx, pos[0], &v);
-    if (rc != EXIT_OK) {
-        return rc;
-    }
-    target = v.root.id;
-    if (v.root.rec.kind == NB_KIND_OFFER) {
-        rc = offer_assignment(ctx, &v, ctx->pk, &target);
-        if (rc != EXIT_OK) {
-            goto out;
-        }
-    }
-    init_record(&rec, NB_KIND_CONFIRMATION, target);
-    if (thanks != NULL) {
-        set_text(&rec.note, thanks);
-        NB_SET(&rec, NB_F_NOTE);
-    }
-    title_of(&v.root.rec, title, sizeof(title));
-    snprintf(human, sizeof(human), "Confirmed %s is done", title);
-    rc = submit_record(ctx, &rec, human, NULL);
-out:
-    root_free(&v);
-    return rc;
+    static const struct simple_action confirm = {
+        "confirm ID [--thanks TEXT]",
+        NB_KIND_CONFIRMATION,
+        "thanks",
+        OFFER_MINE,
+        -1,
+        "Confirmed ",
+        " is done",
+        NULL,
+    };
+    return simple_action(ctx, argc, argv, &confirm);
 }
 
 int cmd_cancel(struct ctx *ctx, int argc, char **argv)
 {
-    const char *pos[1];
-    struct root_view v;
-    struct nb_record rec;
-    char title[200], human[300];
-    int rc;
-
-    rc = parse_args(ctx, argc, argv, NULL, pos, 1, 1, "cancel ID");
-    if (rc != 0) {
-        return rc;
-    }
-    rc = begin(ctx, pos[0], &v);
-    if (rc != EXIT_OK) {
-        return rc;
-    }
-    init_record(&rec, NB_KIND_CANCELLATION, v.root.id);
-    title_of(&v.root.rec, title, sizeof(title));
-    snprintf(human, sizeof(human), "Cancelled %s", title);
-    rc = submit_record(ctx, &rec, human, NULL);
-    root_free(&v);
-    return rc;
+    static const struct simple_action cancel = {
+        "cancel ID", NB_KIND_CANCELLATION, NULL, OFFER_ITSELF, -1, "Cancelled ", "", NULL,
+    };
+    return simple_action(ctx, argc, argv, &cancel);
 }
 
 int cmd_retract(struct ctx *ctx, int argc, char **argv)
@@ -360,13 +370,7 @@ int cmd_retract(struct ctx *ctx, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    rc = check_id(pos[0]);
-    if (rc == EXIT_OK) {
-        rc = identity_load(ctx);
-    }
-    if (rc == EXIT_OK) {
-        rc = session_open(ctx, true);
-    }
+    rc = open_for(ctx, pos[0]);
     if (rc == EXIT_OK) {
         rc = fetch_record(ctx, pos[0], &f);
     }
@@ -381,38 +385,18 @@ int cmd_retract(struct ctx *ctx, int argc, char **argv)
     return rc;
 }
 
-static int pause_or_resume(struct ctx *ctx, int argc, char **argv, bool paused)
-{
-    const char *pos[1];
-    struct root_view v;
-    struct nb_record rec;
-    char title[200], human[300];
-    int rc;
-
-    rc = parse_args(ctx, argc, argv, NULL, pos, 1, 1, paused ? "pause ID" : "resume ID");
-    if (rc != 0) {
-        return rc;
-    }
-    rc = begin(ctx, pos[0], &v);
-    if (rc != EXIT_OK) {
-        return rc;
-    }
-    init_record(&rec, NB_KIND_PAUSE, v.root.id);
-    rec.paused = paused;
-    NB_SET(&rec, NB_F_PAUSED);
-    title_of(&v.root.rec, title, sizeof(title));
-    snprintf(human, sizeof(human), "%s your offer %s", paused ? "Paused" : "Resumed", title);
-    rc = submit_record(ctx, &rec, human, NULL);
-    root_free(&v);
-    return rc;
-}
-
 int cmd_pause(struct ctx *ctx, int argc, char **argv)
 {
-    return pause_or_resume(ctx, argc, argv, true);
+    static const struct simple_action pause = {
+        "pause ID", NB_KIND_PAUSE, NULL, OFFER_ITSELF, 1, "Paused your offer ", "", NULL,
+    };
+    return simple_action(ctx, argc, argv, &pause);
 }
 
 int cmd_resume(struct ctx *ctx, int argc, char **argv)
 {
-    return pause_or_resume(ctx, argc, argv, false);
+    static const struct simple_action resume = {
+        "resume ID", NB_KIND_PAUSE, NULL, OFFER_ITSELF, 0, "Resumed your offer ", "", NULL,
+    };
+    return simple_action(ctx, argc, argv, &resume);
 }
