@@ -90,6 +90,12 @@ int session_open(struct ctx *ctx, bool need_neighbourhood);
 int reply_failure(struct ctx *ctx, const struct ctl_reply *reply, const char *what);
 /* Turns a control-layer error code into an exit code and a sentence. */
 int call_failure(struct ctx *ctx, int rc);
+/*
+ * Sends req and reads its reply.  Returns EXIT_OK with a successful reply
+ * that the caller frees (ctl_reply_free), or an exit code with the failure
+ * told on stderr (call_failure, reply_failure with `what`) and nothing to free.
+ */
+int call_daemon(struct ctx *ctx, struct ctl_req *req, struct ctl_reply *reply, const char *what);
 
 /* The identity file path: --identity, NOABER_IDENTITY, or the XDG default. */
 int identity_path(const struct ctx *ctx, char *buf, size_t size);
@@ -182,6 +188,9 @@ int cmd_invite(struct ctx *ctx, int argc, char **argv);
 int cmd_join(struct ctx *ctx, int argc, char **argv);
 int cmd_peer_add(struct ctx *ctx, int argc, char **argv);
 int cmd_peers(struct ctx *ctx, int argc, char **argv);
+int cmd_block(struct ctx *ctx, int argc, char **argv);
+int cmd_unblock(struct ctx *ctx, int argc, char **argv);
+int cmd_blocked(struct ctx *ctx, int argc, char **argv);
 
 /* Safe-practice hints (DOMAIN.md), printed after ask and assign. */
 void print_safety_hints(FILE *out);

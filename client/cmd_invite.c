@@ -57,13 +57,8 @@ int cmd_invite(struct ctx *ctx, int argc, char **argv)
     }
     ctl_req_begin(&ctx->ctl, &req, "invite", 1);
     ctl_req_uint(&req, "expires", seconds);
-    rc = ctl_call(&ctx->ctl, &req, &reply);
-    if (rc != 0) {
-        return call_failure(ctx, rc);
-    }
-    if (!reply.ok) {
-        rc = reply_failure(ctx, &reply, "the invite");
-        ctl_reply_free(&reply);
+    rc = call_daemon(ctx, &req, &reply, "the invite");
+    if (rc != EXIT_OK) {
         return rc;
     }
     ctl_get_str(reply.result, "code", code, sizeof(code));
@@ -174,13 +169,8 @@ int cmd_join(struct ctx *ctx, int argc, char **argv)
     ctl_req_begin(&ctx->ctl, &req, "join", 1);
     ctl_req_str(&req, "code", text + start);
     sodium_memzero(text, sizeof(text));
-    rc = ctl_call(&ctx->ctl, &req, &reply);
-    if (rc != 0) {
-        return call_failure(ctx, rc);
-    }
-    if (!reply.ok) {
-        rc = reply_failure(ctx, &reply, "the invite");
-        ctl_reply_free(&reply);
+    rc = call_daemon(ctx, &req, &reply, "the invite");
+    if (rc != EXIT_OK) {
         return rc;
     }
     ctl_get_str(reply.result, "neighbourhood", name, sizeof(name));

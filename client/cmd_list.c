@@ -135,13 +135,8 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
     if (mine) {
         ctl_req_bin(&req, "author", ctx->pk, NB_KEY_SIZE);
     }
-    rc = ctl_call(&ctx->ctl, &req, &reply);
-    if (rc != 0) {
-        return call_failure(ctx, rc);
-    }
-    if (!reply.ok) {
-        rc = reply_failure(ctx, &reply, "the list");
-        ctl_reply_free(&reply);
+    rc = call_daemon(ctx, &req, &reply, "the list");
+    if (rc != EXIT_OK) {
         return rc;
     }
     items = ctl_get(reply.result, "items");

@@ -33,13 +33,8 @@ int cmd_neighbourhood_create(struct ctx *ctx, int argc, char **argv)
     }
     ctl_req_begin(&ctx->ctl, &req, "neighbourhood.create", 1);
     ctl_req_str(&req, "name", pos[0]);
-    rc = ctl_call(&ctx->ctl, &req, &reply);
-    if (rc != 0) {
-        return call_failure(ctx, rc);
-    }
-    if (!reply.ok) {
-        rc = reply_failure(ctx, &reply, "the new neighbourhood");
-        ctl_reply_free(&reply);
+    rc = call_daemon(ctx, &req, &reply, "the new neighbourhood");
+    if (rc != EXIT_OK) {
         return rc;
     }
     if (ctl_get_bin_exact(reply.result, "neighbourhood_id", id, sizeof(id)) != 0) {

@@ -31,12 +31,8 @@ int cmd_peer_add(struct ctx *ctx, int argc, char **argv)
         return rc;
     ctl_req_begin(&ctx->ctl, &req, "peer.add", 1);
     ctl_req_str(&req, "address", pos[0]);
-    rc = ctl_call(&ctx->ctl, &req, &reply);
-    if (rc != 0)
-        return call_failure(ctx, rc);
-    if (!reply.ok) {
-        rc = reply_failure(ctx, &reply, "the peer address");
-        ctl_reply_free(&reply);
+    rc = call_daemon(ctx, &req, &reply, "the peer address");
+    if (rc != EXIT_OK) {
         return rc;
     }
     ctl_reply_free(&reply);
@@ -127,14 +123,12 @@ int cmd_peers(struct ctx *ctx, int argc, char **argv)
     if (rc != EXIT_OK)
         return rc;
     ctl_req_begin(&ctx->ctl, &req, "peers", 0);
-    rc = ctl_call(&ctx->ctl, &req, &reply);
-    if (rc != 0)
-        return call_failure(ctx, rc);
-    if (!reply.ok || reply.result == NULL || reply.result->type != MSGPACK_OBJECT_ARRAY) {
-        rc = reply.ok ? fail(EXIT_ERROR, "noaberd's peers reply is not a list.")
-                      : reply_failure(ctx, &reply, "the peers");
-        ctl_reply_free(&reply);
+    rc = call_daemon(ctx, &req, &reply, "the peers");
+    if (rc != EXIT_OK)
         return rc;
+    if (reply.result == NULL || reply.result->type != MSGPACK_OBJECT_ARRAY) {
+        ctl_reply_free(&reply);
+        return fail(EXIT_ERROR, "noaberd's peers reply is not a list.");
     }
     const msgpack_object *rows = reply.result->via.array.ptr;
     uint32_t n = reply.result->via.array.size;

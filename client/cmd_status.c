@@ -82,15 +82,13 @@ int cmd_status(struct ctx *ctx, int argc, char **argv)
         return rc;
     }
     ctl_req_begin(&ctx->ctl, &req, "status", 0);
-    rc = ctl_call(&ctx->ctl, &req, &reply);
-    if (rc != 0) {
-        return call_failure(ctx, rc);
-    }
-    if (!reply.ok || reply.result == NULL || reply.result->type != MSGPACK_OBJECT_MAP) {
-        rc = reply.ok ? fail(EXIT_ERROR, "noaberd's status reply is not a map.")
-                      : reply_failure(ctx, &reply, "the status");
-        ctl_reply_free(&reply);
+    rc = call_daemon(ctx, &req, &reply, "the status");
+    if (rc != EXIT_OK) {
         return rc;
+    }
+    if (reply.result == NULL || reply.result->type != MSGPACK_OBJECT_MAP) {
+        ctl_reply_free(&reply);
+        return fail(EXIT_ERROR, "noaberd's status reply is not a map.");
     }
     r = reply.result;
     if (ctx->json) {

@@ -93,13 +93,8 @@ int cmd_watch(struct ctx *ctx, int argc, char **argv)
         return rc;
     }
     ctl_req_begin(&ctx->ctl, &req, "watch", 0);
-    rc = ctl_call(&ctx->ctl, &req, &reply);
-    if (rc != 0) {
-        return call_failure(ctx, rc);
-    }
-    if (!reply.ok) {
-        rc = reply_failure(ctx, &reply, "watching");
-        ctl_reply_free(&reply);
+    rc = call_daemon(ctx, &req, &reply, "watching");
+    if (rc != EXIT_OK) {
         return rc;
     }
     ctl_reply_free(&reply);

@@ -50,6 +50,20 @@ int reply_failure(struct ctx *ctx, const struct ctl_reply *reply, const char *wh
     return fail(EXIT_ERROR, "noaberd could not do %s: %s (%s).", what, msg, reply->error);
 }
 
+int call_daemon(struct ctx *ctx, struct ctl_req *req, struct ctl_reply *reply, const char *what)
+{
+    int rc = ctl_call(&ctx->ctl, req, reply);
+    if (rc != 0) {
+        return call_failure(ctx, rc);
+    }
+    if (!reply->ok) {
+        rc = reply_failure(ctx, reply, what);
+        ctl_reply_free(reply);
+        return rc;
+    }
+    return EXIT_OK;
+}
+
 int session_open(struct ctx *ctx, bool need_neighbourhood)
 {
     struct ctl_req req;
@@ -63,13 +77,8 @@ int session_open(struct ctx *ctx, bool need_neighbourhood)
     }
     ctx->connected = true;
     ctl_req_begin(&ctx->ctl, &req, "hello", 0);
-    rc = ctl_call(&ctx->ctl, &req, &reply);
-    if (rc != 0) {
-        return call_failure(ctx, rc);
-    }
-    if (!reply.ok) {
-        rc = reply_failure(ctx, &reply, "the hello");
-        ctl_reply_free(&reply);
+    rc = call_daemon(ctx, &req, &reply, "the hello");
+    if (rc != EXIT_OK) {
         return rc;
     }
     r = reply.result;
@@ -152,6 +161,13 @@ int fetch_record(struct ctx *ctx, const char *prefix, struct fetched *ret)
                     "%s was retracted by its author or has expired; nodes no longer keep it.",
                     lower);
     }
+    if (!ret->reply.ok && strcmp(ret->reply.error, "not_found") == 0) {
+        fetched_free(ret);
+        return fail(EXIT_ERROR,
+                    "nothing on this node has that id: no record starts with %s (`noaber list` "
+                    "shows the ids).",
+                    lower);
+    }
     if (!ret->reply.ok) {
         char what[96];
         snprintf(what, sizeof(what), "looking up %s", lower);
@@ -219,6 +235,7 @@ int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
     uint8_t id[NB_ID_SIZE];
     uint8_t echoed[NB_ID_SIZE];
     char hex[NB_ID_SIZE * 2 + 1];
+    char what[64];
     size_t len = 0;
     struct ctl_req req;
     struct ctl_reply reply;
@@ -242,15 +259,9 @@ int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
     }
     ctl_req_begin(&ctx->ctl, &req, "submit", 1);
     ctl_req_bin(&req, "record", buf, len);
-    rc = ctl_call(&ctx->ctl, &req, &reply);
-    if (rc != 0) {
-        return call_failure(ctx, rc);
-    }
-    if (!reply.ok) {
-        char what[64];
-        snprintf(what, sizeof(what), "the %s", kind_words(rec->kind));
-        rc = reply_failure(ctx, &reply, what);
-        ctl_reply_free(&reply);
+    snprintf(what, sizeof(what), "the %s", kind_words(rec->kind));
+    rc = call_daemon(ctx, &req, &reply, what);
+    if (rc != EXIT_OK) {
         return rc;
     }
     /* The id is ours to compute; the daemon's echo must agree with it. */
