@@ -30,31 +30,31 @@
 extern "C" {
 #endif
 
-#define NB_RECORD_FORMAT     1
-#define NB_RECORD_MAX        8192 /* bytes of a whole signed record */
-#define NB_ID_SIZE           32
-#define NB_KEY_SIZE          32 /* member public key (Ed25519) */
-#define NB_SECRET_KEY_SIZE   64 /* libsodium Ed25519 secret key (seed || pk) */
-#define NB_SEED_SIZE         32
-#define NB_SIG_SIZE          64
+#define NB_RECORD_FORMAT         1
+#define NB_RECORD_MAX            8192 /* bytes of a whole signed record */
+#define NB_ID_SIZE               32
+#define NB_KEY_SIZE              32 /* member public key (Ed25519) */
+#define NB_SECRET_KEY_SIZE       64 /* libsodium Ed25519 secret key (seed || pk) */
+#define NB_SEED_SIZE             32
+#define NB_SIG_SIZE              64
 #define NB_NEIGHBOURHOOD_ID_SIZE 32
 
 /* Bounds, in bytes of UTF-8 unless stated otherwise. */
-#define NB_TITLE_MAX         120
-#define NB_DETAILS_MAX       2000
-#define NB_TAG_MAX           32
-#define NB_TAGS_MAX          8  /* count */
-#define NB_LANGUAGE_MAX      35 /* a BCP 47 tag */
-#define NB_LANGUAGES_MAX     8  /* count */
-#define NB_AREA_MAX          64
-#define NB_WHEN_MAX          100
-#define NB_NAME_MAX          64 /* on_behalf_of, profile name */
-#define NB_NOTE_MAX          500
-#define NB_ABOUT_MAX         500
-#define NB_SEALED_MAX        2048 /* bytes of a sealed box */
-#define NB_FUTURE_SKEW       600  /* seconds created_at may be ahead of now */
-#define NB_EXPIRY_MAX        (90u * 24 * 3600)
-#define NB_EXPIRY_DEFAULT    (7u * 24 * 3600)
+#define NB_TITLE_MAX      120
+#define NB_DETAILS_MAX    2000
+#define NB_TAG_MAX        32
+#define NB_TAGS_MAX       8  /* count */
+#define NB_LANGUAGE_MAX   35 /* a BCP 47 tag */
+#define NB_LANGUAGES_MAX  8  /* count */
+#define NB_AREA_MAX       64
+#define NB_WHEN_MAX       100
+#define NB_NAME_MAX       64 /* on_behalf_of, profile name */
+#define NB_NOTE_MAX       500
+#define NB_ABOUT_MAX      500
+#define NB_SEALED_MAX     2048 /* bytes of a sealed box */
+#define NB_FUTURE_SKEW    600  /* seconds created_at may be ahead of now */
+#define NB_EXPIRY_MAX     (90u * 24 * 3600)
+#define NB_EXPIRY_DEFAULT (7u * 24 * 3600)
 
 enum nb_kind {
     NB_KIND_REQUEST = 1,
@@ -75,24 +75,24 @@ enum nb_kind {
 
 /* Body field numbers (keys of the body map), in canonical order. */
 enum nb_field {
-    NB_F_TITLE = 1,        /* str 1..120 */
-    NB_F_DETAILS = 2,      /* str 0..2000 */
-    NB_F_CATEGORY = 3,     /* uint, enum nb_category */
-    NB_F_TAGS = 4,         /* array 0..8 of str 1..32 */
-    NB_F_URGENCY = 5,      /* uint, enum nb_urgency */
-    NB_F_WHEN = 6,         /* str 1..100, the time window in words */
-    NB_F_MODE = 7,         /* uint, enum nb_mode */
-    NB_F_LANGUAGES = 8,    /* array 0..8 of str 2..35 (BCP 47) */
-    NB_F_AREA = 9,         /* str 1..64, a coarse area, never an address */
-    NB_F_EXPIRES_AT = 10,  /* uint, seconds since the epoch */
+    NB_F_TITLE = 1,         /* str 1..120 */
+    NB_F_DETAILS = 2,       /* str 0..2000 */
+    NB_F_CATEGORY = 3,      /* uint, enum nb_category */
+    NB_F_TAGS = 4,          /* array 0..8 of str 1..32 */
+    NB_F_URGENCY = 5,       /* uint, enum nb_urgency */
+    NB_F_WHEN = 6,          /* str 1..100, the time window in words */
+    NB_F_MODE = 7,          /* uint, enum nb_mode */
+    NB_F_LANGUAGES = 8,     /* array 0..8 of str 2..35 (BCP 47) */
+    NB_F_AREA = 9,          /* str 1..64, a coarse area, never an address */
+    NB_F_EXPIRES_AT = 10,   /* uint, seconds since the epoch */
     NB_F_ON_BEHALF_OF = 11, /* str 1..64 */
-    NB_F_TARGET = 12,      /* bin 32, the id of the record this one acts on */
-    NB_F_MEMBER = 13,      /* bin 32, assignee / vouched member / recipient */
-    NB_F_NOTE = 14,        /* str 0..500 */
-    NB_F_SEALED = 15,      /* bin 1..2048, a sealed box to NB_F_MEMBER */
-    NB_F_PAUSED = 16,      /* bool */
-    NB_F_NAME = 17,        /* str 1..64 */
-    NB_F_ABOUT = 18,       /* str 0..500 */
+    NB_F_TARGET = 12,       /* bin 32, the id of the record this one acts on */
+    NB_F_MEMBER = 13,       /* bin 32, assignee / vouched member / recipient */
+    NB_F_NOTE = 14,         /* str 0..500 */
+    NB_F_SEALED = 15,       /* bin 1..2048, a sealed box to NB_F_MEMBER */
+    NB_F_PAUSED = 16,       /* bool */
+    NB_F_NAME = 17,         /* str 1..64 */
+    NB_F_ABOUT = 18,        /* str 0..500 */
     NB_F_MAX_ = 18,
 };
 
