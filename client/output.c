@@ -170,6 +170,14 @@ void format_relative(uint64_t now, uint64_t t, char *buf, size_t size)
         snprintf(buf, size, "%s", future ? "in less than a minute" : "just now");
         return;
     }
+    /*
+     * A request posted a few seconds ago with the default expiry must read
+     * "in 7 days", as `noaber ask` said, not "in 6 days": a time less than a
+     * minute short of a whole unit counts as that unit.
+     */
+    if (future) {
+        d += 59;
+    }
     if (d < 3600) {
         snprintf(amount, sizeof(amount), "%llu min", (unsigned long long)(d / 60));
     } else if (d < 86400) {

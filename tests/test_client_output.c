@@ -99,6 +99,8 @@ static void relative_times_read_like_speech(void **state)
         { -7300, "2 hours ago" },
         { -86400, "1 day ago" },
         { 6 * 86400, "in 6 days" },
+        { 7 * 86400 - 5, "in 7 days" },
+        { 3600 - 30, "in 1 hour" },
         { 30, "in less than a minute" },
         { 21 * 86400, "in 3 weeks" },
         { 90 * 60, "in 1 hour" },
