@@ -63,6 +63,25 @@ static int parse_enum(int (*parse)(const char *), const char *text)
     return parse(alt);
 }
 
+/*
+ * The record's own check names no field; this one says which option is too
+ * long or empty, before anything is signed.
+ */
+static int check_length(const char *option, const char *value, size_t min, size_t max)
+{
+    size_t n = value != NULL ? strlen(value) : min;
+
+    if (n >= min && n <= max) {
+        return EXIT_OK;
+    }
+    if (min == 0) {
+        return fail(EXIT_USAGE, "--%s takes at most %zu bytes of text; this one has %zu.", option,
+                    max, n);
+    }
+    return fail(EXIT_USAGE, "--%s takes %zu to %zu bytes of text; this one has %zu.", option, min,
+                max, n);
+}
+
 static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char *usage)
 {
     const char *title = NULL, *category = NULL, *area = NULL, *details = NULL;
@@ -97,6 +116,22 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
         fail(EXIT_USAGE, "%s needs --title, --category and --area.", ctx->command);
         fprintf(stderr, "usage: noaber %s\n", usage);
         return EXIT_USAGE;
+    }
+    rc = check_length("title", title, 1, NB_TITLE_MAX);
+    if (rc == EXIT_OK) {
+        rc = check_length("area", area, 1, NB_AREA_MAX);
+    }
+    if (rc == EXIT_OK) {
+        rc = check_length("details", details, 0, NB_DETAILS_MAX);
+    }
+    if (rc == EXIT_OK) {
+        rc = check_length("when", when, 0, NB_WHEN_MAX);
+    }
+    if (rc == EXIT_OK) {
+        rc = check_length("on-behalf-of", on_behalf_of, 0, NB_NAME_MAX);
+    }
+    if (rc != EXIT_OK) {
+        return rc;
     }
 
     memset(&rec, 0, sizeof(rec));

@@ -199,6 +199,19 @@ class ClientErrors(nb.NodeTest):
             self.assertEqual(r.rc, nb.EXIT_USAGE, repr(r))
             self.assertTrue(r.err.startswith("noaber: "), repr(r))
 
+    def test_a_field_out_of_bounds_is_named(self):
+        for option, value, bound in (
+            ("--title", "", "1 to 120 bytes"),
+            ("--details", "x" * 2001, "at most 2000 bytes"),
+            ("--area", "a" * 65, "1 to 64 bytes"),
+        ):
+            args = {"--title": "A lift", "--category": "transport", "--area": "Marollen"}
+            args[option] = value
+            r = self.alice.run("ask", *[x for kv in args.items() for x in kv])
+            self.assertEqual(r.rc, nb.EXIT_USAGE, repr(r))
+            self.assertIn(option + " takes " + bound, r.err)
+        self.assertEqual(self.alice.ok("list", "--mine"), [])
+
     def test_identity_is_never_overwritten(self):
         key = self.alice.key
         r = self.alice.run("id", "new")
