@@ -125,10 +125,10 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
         rc = check_length("details", details, 0, NB_DETAILS_MAX);
     }
     if (rc == EXIT_OK) {
-        rc = check_length("when", when, 0, NB_WHEN_MAX);
+        rc = check_length("when", when, 1, NB_WHEN_MAX);
     }
     if (rc == EXIT_OK) {
-        rc = check_length("on-behalf-of", on_behalf_of, 0, NB_NAME_MAX);
+        rc = check_length("on-behalf-of", on_behalf_of, 1, NB_NAME_MAX);
     }
     if (rc != EXIT_OK) {
         return rc;

@@ -89,7 +89,7 @@ enum nb_field {
     NB_F_TARGET = 12,       /* bin 32, the id of the record this one acts on */
     NB_F_MEMBER = 13,       /* bin 32, assignee / vouched member / recipient */
     NB_F_NOTE = 14,         /* str 0..500 */
-    NB_F_SEALED = 15,       /* bin 1..2048, a sealed box to NB_F_MEMBER */
+    NB_F_SEALED = 15,       /* bin 49..2048, a sealed box to NB_F_MEMBER */
     NB_F_PAUSED = 16,       /* bool */
     NB_F_NAME = 17,         /* str 1..64 */
     NB_F_ABOUT = 18,        /* str 0..500 */
