@@ -1153,6 +1153,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     msgpack_sbuffer_init(&events);
     c->ctl->serving = c;
     c->ctl->serving_events = &events;
+    /* Group commit: the submits in one read (a pipelining client's) are
+     * committed together, with one fsync, and every reply of the read is
+     * held in `out` until then, so no acknowledgement leaves before its
+     * record is durable (daemon/node.h, docs/control-api.md). */
+    struct nbd_node *node = c->ctl->ctx.node;
+    nbd_node_batch_begin(node);
     while (left > 0 && !c->close_after_flush && !c->closing) {
         size_t used = 0;
         uint8_t *body = NULL;
@@ -1195,6 +1201,23 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             c->watching = true;
         if (r == NBD_AFTER_CLOSE)
             c->close_after_flush = true;
+    }
+    /* The accept hooks run here, after the commit: watch events of this
+     * connection land in `events`. */
+    int committed = nbd_node_batch_end(node);
+    if (committed < 0) {
+        /* Nothing the replies of this read say may stand: drop them all,
+         * say why once and close, so the client sees every request of the
+         * read fail and none acknowledged. */
+        nbd_error("committing submitted records failed: %s", nb_strerror(committed));
+        out.size = 0;
+        events.size = 0;
+        nbd_control_error_frame(&out, "internal",
+                                "the node's store failed to commit; nothing of the last requests "
+                                "is acknowledged (see the daemon's log)");
+        c->close_after_flush = true;
+    } else if (events.size > 0 && msgpack_sbuffer_write(&out, events.data, events.size) != 0) {
+        conn_close(c);
     }
     c->ctl->serving = NULL;
     c->ctl->serving_events = NULL;

@@ -371,6 +371,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     link->last_rx = uv_now(net->loop);
     link->last_contact = net->clock();
     link->bytes_in += (uint64_t)nread;
+    /* Group commit: the records in one read (dozens during a sync) are
+     * committed together, with one fsync, before any of them is pushed on
+     * to other peers (daemon/node.h).  A failed commit loses nothing a peer
+     * was promised: the records are fetched again at the next round. */
+    nbd_node_batch_begin(net->node);
     while (left > 0 && link->state != LINK_CLOSING) {
         size_t used = 0;
         if (link->state == LINK_HANDSHAKE) {
@@ -380,7 +385,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             if (r < 0) {
                 link_warn(link, "sent a bad handshake frame; closing");
                 link_close(link, "bad handshake frame");
-                return;
+                break;
             }
             p += used;
             left -= used;
@@ -394,7 +399,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (r < 0) {
             link_warn(link, "sent a frame that does not authenticate; closing");
             link_close(link, "bad frame");
-            return;
+            break;
         }
         p += used;
         left -= used;
@@ -403,7 +408,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (link->state == LINK_WAIT_FIRST) {
             established(link);
             if (link->state != LINK_UP)
-                return;
+                break;
         }
         if (link->peer != NULL) {
             link->peer->has_last_contact = true;
@@ -411,6 +416,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         }
         on_message(link, plain, plen);
     }
+    int r = nbd_node_batch_end(net->node);
+    if (r < 0)
+        nbd_error("storing records from peer %s failed: %s; they are fetched again at the next "
+                  "round",
+                  link_name(link), nb_strerror(r));
 }
 
 /* ---- opening ----------------------------------------------------------- */

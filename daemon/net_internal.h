@@ -185,9 +185,6 @@ struct nbd_net {
     struct nbd_peer *peers;
     size_t n_peers;
     struct nbd_link *links;
-    /* The link whose record nbd_node_accept is handling (its own push is
-     * not sent back to it). */
-    struct nbd_link *accepting;
     struct {
         uint8_t node[NB_KEY_SIZE];
         uint64_t until; /* uv_now() ms */

@@ -57,8 +57,124 @@ int nbd_node_init(struct nbd_node *node, struct nbd_store *store, uint64_t purge
     return 0;
 }
 
+/* A hook call held back until the batch holding its record is committed. */
+struct nbd_deferred {
+    uint8_t id[NB_ID_SIZE];
+    size_t off, len; /* the record's bytes in node->deferred_bytes */
+    enum nbd_origin origin;
+    const void *source;
+};
+
+static void drop_deferred(struct nbd_node *node)
+{
+    node->n_deferred = 0;
+    node->deferred_used = 0;
+}
+
+/* Keeps a copy of the record for the hooks; they cannot run before the
+ * commit, and the caller's bytes are gone by then. */
+static int defer_hooks(struct nbd_node *node, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes,
+                       size_t len, enum nbd_origin origin)
+{
+    if (node->n_hooks == 0)
+        return 0;
+    if (node->n_deferred == node->cap_deferred) {
+        size_t cap = node->cap_deferred ? node->cap_deferred * 2 : 64;
+        struct nbd_deferred *d = realloc(node->deferred, cap * sizeof(*d));
+        if (d == NULL)
+            return NB_ENOMEM;
+        node->deferred = d;
+        node->cap_deferred = cap;
+    }
+    if (node->deferred_used + len > node->deferred_cap) {
+        size_t cap = node->deferred_cap ? node->deferred_cap * 2 : 65536;
+        while (cap < node->deferred_used + len)
+            cap *= 2;
+        uint8_t *b = realloc(node->deferred_bytes, cap);
+        if (b == NULL)
+            return NB_ENOMEM;
+        node->deferred_bytes = b;
+        node->deferred_cap = cap;
+    }
+    struct nbd_deferred *d = &node->deferred[node->n_deferred++];
+    memcpy(d->id, id, NB_ID_SIZE);
+    d->off = node->deferred_used;
+    d->len = len;
+    d->origin = origin;
+    d->source = node->source;
+    memcpy(node->deferred_bytes + node->deferred_used, bytes, len);
+    node->deferred_used += len;
+    return 0;
+}
+
+static void run_deferred(struct nbd_node *node)
+{
+    const void *source = node->source;
+    /* Hooks announce; they never hand records in (that would change this
+     * list while it is walked). */
+    for (size_t i = 0; i < node->n_deferred; i++) {
+        struct nbd_deferred d = node->deferred[i];
+        const uint8_t *bytes = node->deferred_bytes + d.off;
+        struct nb_record rec;
+        /* These bytes were opened (verified) before they were stored. */
+        if (nb_record_decode(bytes, d.len, &rec) < 0)
+            continue;
+        node->source = d.source;
+        for (size_t h = 0; h < node->n_hooks; h++)
+            node->hooks[h].fn(node->hooks[h].ctx, d.id, node->deferred_bytes + d.off, d.len, &rec,
+                              d.origin);
+    }
+    node->source = source;
+    drop_deferred(node);
+}
+
+int nbd_node_flush(struct nbd_node *node)
+{
+    if (node->batch_open) {
+        node->batch_open = false;
+        int r = nbd_store_commit(node->store);
+        if (r < 0) {
+            /* Nothing of the batch is stored: nothing may be announced,
+             * and the caller fails every reply it held back. */
+            drop_deferred(node);
+            if (node->batch_error == 0)
+                node->batch_error = r;
+            return r;
+        }
+    }
+    run_deferred(node);
+    return node->batch_error;
+}
+
+void nbd_node_batch_begin(struct nbd_node *node)
+{
+    node->batch_depth++;
+}
+
+int nbd_node_batch_end(struct nbd_node *node)
+{
+    if (node->batch_depth == 0)
+        return 0;
+    if (--node->batch_depth > 0)
+        return 0;
+    nbd_node_flush(node);
+    int r = node->batch_error;
+    node->batch_error = 0;
+    return r;
+}
+
 void nbd_node_clear(struct nbd_node *node)
 {
+    /* A batch left open would otherwise be rolled back by closing the
+     * store; commit it rather than lose what it holds. */
+    nbd_node_flush(node);
+    free(node->deferred);
+    free(node->deferred_bytes);
+    node->deferred = NULL;
+    node->deferred_bytes = NULL;
+    node->cap_deferred = node->deferred_cap = 0;
+    node->batch_depth = 0;
+    node->batch_error = 0;
     sodium_memzero(node->neighbourhood_key, sizeof(node->neighbourhood_key));
     node->has_neighbourhood = false;
     node->n_hooks = 0;
@@ -96,6 +212,9 @@ static int keep_neighbourhood(struct nbd_node *node, const char *name, size_t le
     r = nb_neighbourhood_id(key, id);
     if (r < 0)
         return fail(v, r, "internal", "cannot derive the neighbourhood id");
+    /* The node takes the neighbourhood only once it is durable, so it must
+     * not ride in an open batch (a failure there is the batch's to report). */
+    nbd_node_flush(node);
     r = nbd_store_begin(node->store);
     if (r < 0)
         return fail(v, r, "internal", msg_store);
@@ -451,31 +570,47 @@ int nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len, uin
     }
 
 store:
+    /* The batch's transaction is begun at its first write; this record's
+     * writes are a savepoint in it, so a failure undoes only them. */
+    if (!node->batch_open) {
+        r = nbd_store_begin(node->store);
+        if (r < 0)
+            return fail(v, r, "internal", msg_store);
+        node->batch_open = true;
+    }
+    size_t n_deferred = node->n_deferred, deferred_used = node->deferred_used;
     r = nbd_store_begin(node->store);
-    if (r < 0)
-        return fail(v, r, "internal", msg_store);
-    if (rec.kind == NB_KIND_RETRACTION && !target_gone) {
+    if (r == 0) {
         /* Deleting at once (not at the next purge) is the point of a
          * retraction: sealed contact details must not linger. */
-        r = nbd_store_purge_tree(node->store, rec.target, has_root_expiry, root_expiry, NULL);
-        if (r < 0)
-            goto store_failed;
+        if (rec.kind == NB_KIND_RETRACTION && !target_gone)
+            r = nbd_store_purge_tree(node->store, rec.target, has_root_expiry, root_expiry, NULL);
+        if (r == 0)
+            r = nbd_store_insert(node->store, &row);
+        if (r == 0)
+            r = defer_hooks(node, id, bytes, len, origin);
+        if (r == 0)
+            r = nbd_store_commit(node->store); /* rolls back itself on failure */
+        else
+            nbd_store_rollback(node->store);
     }
-    r = nbd_store_insert(node->store, &row);
+    if (r < 0) {
+        /* The record is not in the batch, nor is its hook call. */
+        node->n_deferred = n_deferred;
+        node->deferred_used = deferred_used;
+    }
+    if (node->batch_depth == 0) {
+        /* Not in a batch: this record is its own, durable before the
+         * caller acknowledges it. */
+        int c = nbd_node_flush(node);
+        node->batch_error = 0;
+        if (r == 0)
+            r = c;
+    }
     if (r < 0)
-        goto store_failed;
-    r = nbd_store_commit(node->store);
-    if (r < 0)
-        goto store_failed;
-
+        return fail(v, r, "internal", msg_store);
     memcpy(ret_id, id, NB_ID_SIZE);
-    for (size_t i = 0; i < node->n_hooks; i++)
-        node->hooks[i].fn(node->hooks[i].ctx, id, bytes, len, &rec, origin);
     return 0;
-
-store_failed:
-    nbd_store_rollback(node->store);
-    return fail(v, r, "internal", msg_store);
 }
 
 int nbd_node_purge(struct nbd_node *node, uint64_t now, uint64_t *ret_records,

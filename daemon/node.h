@@ -4,8 +4,11 @@
  * layer (nbd_node_accept with NBD_ORIGIN_PEER, and an accept hook to learn of
  * records to announce).
  *
- * Everything here runs on the loop thread; store transactions are
- * synchronous and committed before a function returns.
+ * Everything here runs on the loop thread.  Outside a batch every accepted
+ * record is committed before nbd_node_accept returns.  Inside a batch
+ * (nbd_node_batch_begin .. nbd_node_batch_end) records go into one open
+ * store transaction that is committed once, at the end: see "Group commit"
+ * below.
  */
 #ifndef NOABERD_NODE_H
 #define NOABERD_NODE_H
@@ -29,11 +32,14 @@ enum nbd_origin {
 };
 
 /*
- * Called after a record has been committed (never for duplicates).  `bytes`
- * and `rec` are valid during the call only.
+ * Called after a record has been committed (never for duplicates, never for
+ * a record whose batch failed to commit).  `bytes` and `rec` are valid during
+ * the call only; node->source is what it was when the record was accepted.
  */
 typedef void (*nbd_accept_hook)(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes,
                                 size_t len, const struct nb_record *rec, enum nbd_origin origin);
+
+struct nbd_deferred;
 
 struct nbd_node {
     struct nbd_store *store;
@@ -49,6 +55,24 @@ struct nbd_node {
         void *ctx;
     } hooks[NBD_HOOKS_MAX];
     size_t n_hooks;
+
+    /*
+     * Who is handing records in, set by the caller around nbd_node_accept
+     * (the peer link a record came from; NULL for a client).  The node
+     * keeps it with each deferred hook call and sets it back while the
+     * hooks run, so the sync layer does not push a record back to the link
+     * it came from even when the hooks run at the end of a batch.
+     */
+    const void *source;
+
+    /* Group commit: see nbd_node_batch_begin. */
+    unsigned batch_depth;
+    bool batch_open;               /* a store transaction holds records not yet committed */
+    int batch_error;               /* the first failed commit in this batch, 0 if none */
+    struct nbd_deferred *deferred; /* hook calls waiting for the commit */
+    size_t n_deferred, cap_deferred;
+    uint8_t *deferred_bytes; /* the records those calls are about */
+    size_t deferred_used, deferred_cap;
 };
 
 /*
@@ -103,6 +127,40 @@ int nbd_node_join_neighbourhood(struct nbd_node *node, const char *name, size_t 
  */
 int nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len, uint64_t now,
                     enum nbd_origin origin, uint8_t ret_id[NB_ID_SIZE], struct nbd_verdict *v);
+
+/*
+ * Group commit.  An fsync per record (synchronous=FULL, ~400 us on a plain
+ * disk) costs several times the signature check, so a caller that holds
+ * many records at once (one read from a control connection with pipelined
+ * submits, one read from a peer link during sync) brackets them:
+ *
+ *     nbd_node_batch_begin(node);
+ *     ... nbd_node_accept(...) for each record, replies held back ...
+ *     r = nbd_node_batch_end(node);
+ *     r == 0: every record accepted in the batch is durable: send the replies
+ *     r <  0: no acceptance in the batch may be acknowledged
+ *
+ * Inside a batch nbd_node_accept validates and inserts into one store
+ * transaction (begun at the first insert, each record's writes a savepoint
+ * in it) and defers the accept hooks; checks in the batch see the records
+ * inserted before them (same connection).  The commit happens at the
+ * outermost nbd_node_batch_end (or an earlier nbd_node_flush); the hooks run
+ * only after it succeeded, so nothing a hook reveals (a push to peers, a
+ * watch event) can be lost in a crash.  If the commit fails, the
+ * transaction is rolled back, its hook calls are dropped and
+ * nbd_node_batch_end returns the error: the caller must then fail every
+ * reply it held back for the batch.  Batches nest (a depth counter);
+ * outside any batch each record is its own batch.
+ */
+void nbd_node_batch_begin(struct nbd_node *node);
+int nbd_node_batch_end(struct nbd_node *node);
+
+/*
+ * Commits what the open batch holds now and runs its deferred hooks (the
+ * batch stays open).  For callers about to reveal the store's contents to a
+ * peer.  Returns the batch's error so far, if any.
+ */
+int nbd_node_flush(struct nbd_node *node);
 
 /*
  * The derived state of the stored request or offer `root`.  Release with

@@ -123,6 +123,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 struct nbd_store {
     sqlite3 *db;
     sqlite3_stmt *stmts[ST_COUNT_];
+    unsigned depth; /* open nbd_store_begin calls: 1 = the transaction */
 };
 
 static int stmt_get(struct nbd_store *s, enum stmt which, sqlite3_stmt **ret)
@@ -294,23 +295,55 @@ int nbd_store_schema_version(struct nbd_store *s)
     return v;
 }
 
+/*
+ * Transactions nest: the node keeps one transaction open for a batch of
+ * records (group commit, daemon/node.h) and each record's writes, or any
+ * other operation run meanwhile, become a savepoint inside it.  An inner
+ * commit only releases its savepoint; it is durable when the outermost
+ * commit returns.  An inner rollback undoes only its own writes.
+ */
+static int exec_sql(struct nbd_store *s, const char *sql)
+{
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : NB_EIO;
+}
+
 int nbd_store_begin(struct nbd_store *s)
 {
-    return exec_simple(s, ST_BEGIN);
+    int r = s->depth == 0 ? exec_simple(s, ST_BEGIN) : exec_sql(s, "SAVEPOINT nbd");
+    if (r == 0)
+        s->depth++;
+    return r;
 }
 
 int nbd_store_commit(struct nbd_store *s)
 {
-    int r = exec_simple(s, ST_COMMIT);
-    if (r < 0)
+    if (s->depth == 0)
+        return NB_EIO;
+    int r = s->depth == 1 ? exec_simple(s, ST_COMMIT) : exec_sql(s, "RELEASE nbd");
+    if (r < 0) {
         nbd_store_rollback(s);
-    return r;
+        return r;
+    }
+    s->depth--;
+    return 0;
 }
 
 void nbd_store_rollback(struct nbd_store *s)
 {
-    if (!sqlite3_get_autocommit(s->db))
+    if (s->depth == 0)
+        return;
+    s->depth--;
+    if (sqlite3_get_autocommit(s->db)) {
+        /* SQLite already rolled the whole transaction back (an I/O error,
+         * a full disk): the outer commit must fail, not start afresh. */
+        return;
+    }
+    if (s->depth == 0) {
         exec_simple(s, ST_ROLLBACK);
+    } else {
+        exec_sql(s, "ROLLBACK TO nbd");
+        exec_sql(s, "RELEASE nbd");
+    }
 }
 
 int nbd_store_meta_get(struct nbd_store *s, const char *key, uint8_t *buf, size_t cap,

@@ -55,7 +55,12 @@ void nbd_store_close(struct nbd_store *s);
 /* The schema version of the open database (PRAGMA user_version). */
 int nbd_store_schema_version(struct nbd_store *s);
 
-/* Transactions.  Commit is durable on return (synchronous=FULL). */
+/*
+ * Transactions.  The outermost commit is durable on return
+ * (synchronous=FULL).  A begin inside an open transaction makes a savepoint:
+ * its commit releases it (durable with the outermost commit), its rollback
+ * undoes only what was written since that begin.
+ */
 int nbd_store_begin(struct nbd_store *s);
 int nbd_store_commit(struct nbd_store *s);
 void nbd_store_rollback(struct nbd_store *s);

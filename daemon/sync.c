@@ -146,6 +146,10 @@ static int extend(struct nbd_net *net)
 int sync_items_get(struct nbd_net *net, struct nbd_items **ret)
 {
     int r = 0;
+    /* What the snapshot offers a peer must be committed (a peer may stop
+     * asking for what we claim to hold), and the hooks of the open batch
+     * must have run for the count below: commit the batch first. */
+    nbd_node_flush(net->node);
     /* Every insert goes through nbd_node_accept and so through the accept
      * hook; deletions (retractions, the expiry purge) do not.  A count that
      * differs from what the snapshot expects therefore means deletions. */
@@ -480,9 +484,9 @@ static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t le
     struct nbd_net *net = link->net;
     struct nbd_verdict v;
     uint8_t id[NB_ID_SIZE];
-    net->accepting = link;
+    net->node->source = link;
     int r = nbd_node_accept(net->node, bytes, len, net->clock(), NBD_ORIGIN_PEER, id, &v);
-    net->accepting = NULL;
+    net->node->source = NULL;
     if (r == 0) {
         link->records_in++;
         retry_pending(net, id);
@@ -702,7 +706,9 @@ void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *byte
     if (rec->kind == NB_KIND_RETRACTION)
         net->items_stale = true;
     for (struct nbd_link *l = net->links; l != NULL; l = l->next) {
-        if (l == net->accepting || l->state != LINK_UP)
+        /* The hooks of a batch run after its commit; node->source is then
+         * the link this record came from (see daemon/node.h). */
+        if (l == net->node->source || l->state != LINK_UP)
             continue;
         queue_push(l, id);
         sync_drain(l);

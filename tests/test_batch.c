@@ -1,0 +1,267 @@
+/*
+ * Group commit (daemon/node.h): records accepted inside a batch are stored
+ * with one commit at its end, and nothing about them leaves the node before
+ * that commit.
+ *
+ * Ann asks for help and Bob responds in the same batch (as when both arrive
+ * in one read from a peer); a second connection to the same store file
+ * plays the part of what survives a crash: what it cannot see is not
+ * durable yet.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <noaber/error.h>
+#include <noaber/identity.h>
+#include <noaber/record.h>
+
+#include "daemon/node.h"
+#include "daemon/store.h"
+
+#define T0 1800000000u /* the tests' "now" */
+
+struct member {
+    uint8_t pk[NB_KEY_SIZE];
+    uint8_t sk[NB_SECRET_KEY_SIZE];
+};
+
+struct blob {
+    uint8_t bytes[NB_RECORD_MAX];
+    size_t len;
+    uint8_t id[NB_ID_SIZE];
+};
+
+struct world {
+    char dir[64];
+    char path[128];
+    struct nbd_store *store;
+    struct nbd_store *outside; /* a second connection: sees only commits */
+    struct nbd_node node;
+    struct member ann, bob;
+    size_t announced;        /* hook calls */
+    size_t visible_at_hook;  /* of them, records the second connection saw */
+    const void *hook_source; /* node->source during the last hook call */
+};
+
+static void member(struct member *m, uint8_t seed_byte)
+{
+    uint8_t seed[NB_SEED_SIZE];
+    memset(seed, seed_byte, sizeof(seed));
+    assert_int_equal(nb_member_from_seed(seed, m->pk, m->sk), 0);
+}
+
+static void on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
+                      const struct nb_record *rec, enum nbd_origin origin)
+{
+    struct world *w = ctx;
+    (void)bytes;
+    (void)len;
+    (void)rec;
+    (void)origin;
+    w->announced++;
+    if (nbd_store_has(w->outside, id) == 1)
+        w->visible_at_hook++;
+    w->hook_source = w->node.source;
+}
+
+static int setup(void **state)
+{
+    struct world *w = calloc(1, sizeof(*w));
+    char err[1024] = "";
+    struct nbd_verdict v;
+    assert_non_null(w);
+    assert_int_equal(nb_init(), 0);
+    snprintf(w->dir, sizeof(w->dir), "/tmp/noaberd-test-batch-XXXXXX");
+    assert_non_null(mkdtemp(w->dir));
+    snprintf(w->path, sizeof(w->path), "%s/store.sqlite", w->dir);
+    member(&w->ann, 'a');
+    member(&w->bob, 'b');
+    if (nbd_store_open(w->path, &w->store, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    if (nbd_store_open(w->path, &w->outside, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(nbd_node_init(&w->node, w->store, 24 * 3600), 0);
+    assert_int_equal(nbd_node_add_hook(&w->node, on_accept, w), 0);
+    assert_int_equal(nbd_node_create_neighbourhood(&w->node, "Marollen", 8, &v), 0);
+    *state = w;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct world *w = *state;
+    char cmd[128];
+    nbd_node_clear(&w->node);
+    nbd_store_close(w->store);
+    nbd_store_close(w->outside);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
+    assert_int_equal(system(cmd), 0);
+    free(w);
+    return 0;
+}
+
+static void sign_for(struct world *w, struct nb_record *rec, const struct member *m,
+                     struct blob *out)
+{
+    memcpy(rec->author, m->pk, NB_KEY_SIZE);
+    assert_int_equal(nb_record_sign(rec, m->sk, w->node.neighbourhood_id, out->bytes, &out->len),
+                     0);
+    nb_record_id(out->bytes, out->len, out->id);
+}
+
+static void request(struct world *w, const struct member *m, uint64_t created_at, const char *title,
+                    struct blob *out)
+{
+    struct nb_record rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = NB_KIND_REQUEST;
+    rec.created_at = created_at;
+    rec.title = (struct nb_text){ title, strlen(title) };
+    NB_SET(&rec, NB_F_TITLE);
+    rec.category = NB_CAT_GROCERIES;
+    NB_SET(&rec, NB_F_CATEGORY);
+    rec.area = (struct nb_text){ "Marollen", 8 };
+    NB_SET(&rec, NB_F_AREA);
+    rec.expires_at = created_at + 7 * 24 * 3600;
+    NB_SET(&rec, NB_F_EXPIRES_AT);
+    sign_for(w, &rec, m, out);
+}
+
+static void response(struct world *w, const struct member *m, uint64_t created_at,
+                     const uint8_t target[NB_ID_SIZE], struct blob *out)
+{
+    struct nb_record rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = NB_KIND_RESPONSE;
+    rec.created_at = created_at;
+    memcpy(rec.target, target, NB_ID_SIZE);
+    NB_SET(&rec, NB_F_TARGET);
+    sign_for(w, &rec, m, out);
+}
+
+static int accept(struct world *w, const struct blob *b, enum nbd_origin origin,
+                  struct nbd_verdict *v)
+{
+    uint8_t id[NB_ID_SIZE];
+    int r = nbd_node_accept(&w->node, b->bytes, b->len, T0, origin, id, v);
+    if (r == 0)
+        assert_memory_equal(id, b->id, NB_ID_SIZE);
+    return r;
+}
+
+/* Bob's response is checked against Ann's request from the same batch, and
+ * neither is visible outside nor announced until the batch ends. */
+static void test_batch_commits_once_at_the_end(void **state)
+{
+    struct world *w = *state;
+    struct blob req, resp;
+    struct nbd_verdict v;
+    request(w, &w->ann, T0 - 60, "Groceries on Saturday", &req);
+    response(w, &w->bob, T0 - 30, req.id, &resp);
+
+    nbd_node_batch_begin(&w->node);
+    assert_int_equal(accept(w, &req, NBD_ORIGIN_LOCAL, &v), 0);
+    assert_int_equal(accept(w, &resp, NBD_ORIGIN_LOCAL, &v), 0);
+    /* The same bytes again within the batch are acknowledged once more,
+     * not stored twice. */
+    assert_int_equal(accept(w, &req, NBD_ORIGIN_LOCAL, &v), 0);
+    assert_int_equal(nbd_store_has(w->store, resp.id), 1);
+    assert_int_equal(nbd_store_has(w->outside, req.id), 0);
+    assert_int_equal(nbd_store_has(w->outside, resp.id), 0);
+    assert_int_equal(w->announced, 0);
+
+    assert_int_equal(nbd_node_batch_end(&w->node), 0);
+    assert_int_equal(nbd_store_has(w->outside, req.id), 1);
+    assert_int_equal(nbd_store_has(w->outside, resp.id), 1);
+    assert_int_equal(w->announced, 2);
+    assert_int_equal(w->visible_at_hook, 2);
+}
+
+/* A record refused inside a batch leaves the others in it alone. */
+static void test_refusal_inside_a_batch(void **state)
+{
+    struct world *w = *state;
+    struct blob req, orphan, other;
+    uint8_t nowhere[NB_ID_SIZE];
+    struct nbd_verdict v;
+    memset(nowhere, 0x5a, sizeof(nowhere));
+    request(w, &w->ann, T0 - 60, "Groceries on Saturday", &req);
+    response(w, &w->bob, T0 - 30, nowhere, &orphan);
+    request(w, &w->bob, T0 - 20, "A lift to the market", &other);
+
+    nbd_node_batch_begin(&w->node);
+    assert_int_equal(accept(w, &req, NBD_ORIGIN_LOCAL, &v), 0);
+    assert_int_equal(accept(w, &orphan, NBD_ORIGIN_LOCAL, &v), NB_ENOENT);
+    assert_string_equal(v.error, "not_found");
+    assert_int_equal(accept(w, &other, NBD_ORIGIN_LOCAL, &v), 0);
+    assert_int_equal(nbd_node_batch_end(&w->node), 0);
+
+    assert_int_equal(nbd_store_has(w->outside, req.id), 1);
+    assert_int_equal(nbd_store_has(w->outside, orphan.id), 0);
+    assert_int_equal(nbd_store_has(w->outside, other.id), 1);
+    assert_int_equal(w->announced, 2);
+}
+
+/* Outside a batch a record is durable when nbd_node_accept returns, and the
+ * hooks learn where it came from even when they run at a batch's end. */
+static void test_unbatched_and_source(void **state)
+{
+    struct world *w = *state;
+    struct blob req, other;
+    struct nbd_verdict v;
+    int link = 0;
+    request(w, &w->ann, T0 - 60, "Groceries on Saturday", &req);
+    request(w, &w->bob, T0 - 20, "A lift to the market", &other);
+
+    assert_int_equal(accept(w, &req, NBD_ORIGIN_LOCAL, &v), 0);
+    assert_int_equal(nbd_store_has(w->outside, req.id), 1);
+    assert_int_equal(w->announced, 1);
+    assert_null(w->hook_source);
+
+    nbd_node_batch_begin(&w->node);
+    nbd_node_batch_begin(&w->node); /* batches nest */
+    w->node.source = &link;
+    assert_int_equal(accept(w, &other, NBD_ORIGIN_PEER, &v), 0);
+    w->node.source = NULL;
+    assert_int_equal(nbd_node_batch_end(&w->node), 0);
+    assert_int_equal(nbd_store_has(w->outside, other.id), 0);
+    assert_int_equal(nbd_node_batch_end(&w->node), 0);
+    assert_int_equal(nbd_store_has(w->outside, other.id), 1);
+    assert_int_equal(w->announced, 2);
+    assert_ptr_equal(w->hook_source, &link);
+    assert_null(w->node.source);
+}
+
+/* nbd_node_flush commits early: what a peer is about to be told about is
+ * durable first. */
+static void test_flush(void **state)
+{
+    struct world *w = *state;
+    struct blob req;
+    struct nbd_verdict v;
+    request(w, &w->ann, T0 - 60, "Groceries on Saturday", &req);
+
+    nbd_node_batch_begin(&w->node);
+    assert_int_equal(accept(w, &req, NBD_ORIGIN_PEER, &v), 0);
+    assert_int_equal(nbd_node_flush(&w->node), 0);
+    assert_int_equal(nbd_store_has(w->outside, req.id), 1);
+    assert_int_equal(w->announced, 1);
+    assert_int_equal(nbd_node_batch_end(&w->node), 0);
+    assert_int_equal(w->announced, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_batch_commits_once_at_the_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_inside_a_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unbatched_and_source, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
