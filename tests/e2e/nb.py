@@ -552,6 +552,11 @@ class NetNode(Node):
         """Node keys (bytes) this node has an established link with."""
         return {p["node"] for p in self.peers() if p["state"] == "connected" and p["node"]}
 
+    def has(self, rid):
+        """Whether the node holds the record with this id (or id prefix)."""
+        with self.control() as c:
+            return c.call("get", prefix=rid).get("ok", False)
+
     def ids(self, **filters):
         """Ids of the requests and offers `list` shows (up to 500)."""
         return {item["id"].hex() for item in self.call("list", limit=500, **filters)["items"]}

@@ -9,84 +9,19 @@ another neighbourhood cannot connect: both logs say why in words.
 
 import os
 import shutil
-import socket
 import sqlite3
-import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nb  # noqa: E402
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PeerNode(nb.Node):
-    """A node listening for peers on 127.0.0.1 at a port of its own."""
-
-    def __init__(self, name, port, peers=(), sync_interval="2s"):
-        super().__init__(name)
-        self.port = port
-        self.peers = list(peers)
-        self.config = os.path.join(self.tmp, "noaberd.conf")
-        with open(self.config, "w") as f:
-            f.write("sync_interval = %s\n" % sync_interval)
-
-    def start(self, timeout=20):
-        args = [nb.NOABERD, "--data-dir", self.data_dir, "--socket", self.socket,
-                "--log-level", "debug", "--config", self.config,
-                "--listen", "127.0.0.1:%d" % self.port, "--no-discovery"]
-        for p in self.peers:
-            args += ["--peer", p]
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, env=self.env())
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("noaberd exited:\n" + self.log())
-            try:
-                with nb.Control(self.socket, timeout=5) as c:
-                    if c.call("hello").get("ok"):
-                        return self
-            except (OSError, ValueError, ConnectionError):
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("noaberd did not answer:\n" + self.log())
-
-    @property
-    def address(self):
-        return "127.0.0.1:%d" % self.port
-
-    def call(self, op, **args):
-        with self.control() as c:
-            reply = c.call(op, **args)
-        if not reply.get("ok"):
-            raise AssertionError("%s %s: %r" % (self.name, op, reply))
-        return reply["result"]
-
-    def has(self, rid):
-        with self.control() as c:
-            return c.call("get", prefix=rid).get("ok", False)
-
-
-def wait_for(what, cond, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
-
-
 class PeerLinkTest(unittest.TestCase):
-    def node(self, name, **kw):
-        n = PeerNode(name, free_port(), **kw)
+    def node(self, name, peers=()):
+        """A node accepting peers on 127.0.0.1 at a port of its own, that
+        dials `peers` (config `peer` lines)."""
+        n = nb.NetNode(name, config=["peer = " + p for p in peers])
         self.addCleanup(n.cleanup)
         return n
 
@@ -122,22 +57,22 @@ class PeerLinkTest(unittest.TestCase):
         bob_node.start()
 
         # Catch-up by reconciliation: Bob's node dials, reconciles, fetches.
-        wait_for("bob to fetch the request posted while he was away",
+        nb.wait_for("bob to fetch the request posted while he was away",
                  lambda: bob_node.has(while_bob_was_away))
         self.assertTrue(bob_node.has(first))
-        wait_for("the requests and their responses", lambda: all(bob_node.has(r) for r in timeline))
-        wait_for("both nodes to report in_sync",
+        nb.wait_for("the requests and their responses", lambda: all(bob_node.has(r) for r in timeline))
+        nb.wait_for("both nodes to report in_sync",
                  lambda: bob_node.call("status")["in_sync"] and alice_node.call("status")["in_sync"])
         self.assertEqual(bob_node.call("status")["peers"], 1)
         self.assertEqual(alice_node.call("status")["peers"], 1)
 
         # Push, both ways.
         live = alice.ask("Help with a letter from the commune")
-        wait_for("the new request to be pushed to bob", lambda: bob_node.has(live))
+        nb.wait_for("the new request to be pushed to bob", lambda: bob_node.has(live))
         bob = bob_node.member("bob")
         bob.new_identity()
         answer = bob.ask("Company for a walk in the park")
-        wait_for("bob's request to be pushed to alice", lambda: alice_node.has(answer))
+        nb.wait_for("bob's request to be pushed to alice", lambda: alice_node.has(answer))
 
         # Both nodes list each other: Bob dialed (out), Alice was dialed (in)
         # and learned Bob's listen address from his hello.
@@ -160,7 +95,7 @@ class PeerLinkTest(unittest.TestCase):
 
         # What an operator sees: `noaber status` says in words that the node
         # is up to date, `noaber peers` lists the link.
-        wait_for("bob's node to be in sync again", lambda: bob_node.call("status")["in_sync"])
+        nb.wait_for("bob's node to be in sync again", lambda: bob_node.call("status")["in_sync"])
         text = bob.run("status", json_out=False)
         self.assertEqual(text.rc, 0, repr(text))
         self.assertIn("up to date with 1 peer", text.out)
@@ -179,9 +114,8 @@ class PeerLinkTest(unittest.TestCase):
 
         # A restarted node remembers its peers (they are kept in its store).
         alice_node.stop()
-        alice_node.peers = []
         alice_node.start()
-        wait_for("alice's node to reconnect after a restart",
+        nb.wait_for("alice's node to reconnect after a restart",
                  lambda: alice_node.call("status")["peers"] == 1)
 
     def test_a_node_that_sends_invalid_records_is_cut_off(self):
@@ -212,7 +146,7 @@ class PeerLinkTest(unittest.TestCase):
 
         alice_node.start()
         mallory_node.start()
-        wait_for("alice's node to cut mallory's node off",
+        nb.wait_for("alice's node to cut mallory's node off",
                  lambda: self.log_lines(alice_node, "more than 16 invalid records"))
         self.assertEqual(alice_node.call("status")["records"], 0)
         rows = alice_node.call("peers")
@@ -220,7 +154,7 @@ class PeerLinkTest(unittest.TestCase):
         self.assertGreater(rows[0]["invalid"], 16)
         self.assertNotEqual(rows[0]["state"], "connected")
         # It stays cut off: when mallory's node dials again it is refused.
-        wait_for("mallory's node to be refused again",
+        nb.wait_for("mallory's node to be refused again",
                  lambda: self.log_lines(alice_node, "refused for now"), timeout=20)
         self.assertEqual(alice_node.call("status")["records"], 0)
         # One warning about the bad records, not one per record.
@@ -243,7 +177,7 @@ class PeerLinkTest(unittest.TestCase):
         bad = operator.run("peer", "add", "not-an-address")
         self.assertEqual(bad.rc, nb.EXIT_USAGE, repr(bad))
 
-        wait_for("both sides to log the refusal",
+        nb.wait_for("both sides to log the refusal",
                  lambda: self.log_lines(alice_node, "does not hold this neighbourhood's key")
                  and self.log_lines(stranger, "refused our handshake"))
         refusal = self.log_lines(alice_node, "does not hold this neighbourhood's key")[0]
