@@ -223,11 +223,12 @@ class Control:
 class Node:
     """One noaberd in a fresh temporary directory; use as a context manager."""
 
-    def __init__(self, name="node", peer_port=None, discovery=False, config=()):
+    def __init__(self, name="node", peer_port=None, discovery=False, config=(), tmp=None):
         """peer_port: accept other nodes on 127.0.0.1:peer_port (see NetNode).
         discovery: leave LAN discovery on (every other test turns it off).
-        config: extra lines for the node's config file."""
-        self.tmp = tempfile.mkdtemp(prefix="nb-e2e-")
+        config: extra lines for the node's config file.
+        tmp: a directory of the caller's for the node's files (else a new one)."""
+        self.tmp = tmp if tmp is not None else tempfile.mkdtemp(prefix="nb-e2e-")
         self.name = name
         self.peer_port = peer_port
         self.discovery = discovery
@@ -236,7 +237,7 @@ class Node:
         self.socket = os.path.join(self.tmp, "noaberd.sock")
         self.log_path = os.path.join(self.tmp, "noaberd.log")
         self.home = os.path.join(self.tmp, "home")
-        os.makedirs(self.home)
+        os.makedirs(self.home, exist_ok=True)
         self.proc = None
         self._log = None
 
@@ -246,7 +247,8 @@ class Node:
         env["XDG_CONFIG_HOME"] = os.path.join(self.home, ".config")
         env["XDG_DATA_HOME"] = os.path.join(self.home, ".local", "share")
         env["XDG_RUNTIME_DIR"] = os.path.join(self.home, "run")
-        for k in ("NOABER_SOCKET", "NOABER_IDENTITY"):
+        # Nor the places systemd would give a service.
+        for k in ("NOABER_SOCKET", "NOABER_IDENTITY", "STATE_DIRECTORY", "RUNTIME_DIRECTORY"):
             env.pop(k, None)
         return env
 

@@ -22,13 +22,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nb  # noqa: E402
 from nb import mp_pack as enc  # noqa: E402
 
-BUILD = os.environ.get("NOABER_BUILD_ROOT")
 if len(sys.argv) > 1:
-    NOABERD = sys.argv[1]
-elif BUILD:
-    NOABERD = os.path.join(BUILD, "daemon", "noaberd")
-else:
+    nb.NOABERD = sys.argv[1]
+elif not os.environ.get("NOABER_BUILD_ROOT"):
     sys.exit("test_daemon.py: set NOABER_BUILD_ROOT or pass the noaberd path")
+NOABERD = nb.NOABERD
 
 
 # ---- Ed25519 (RFC 8032), for signing test records -------------------------
@@ -118,43 +116,18 @@ def request_body(title, expires_in=3600):
 
 # ---- the daemon -------------------------------------------------------------
 
-class Daemon:
+class Daemon(nb.Node):
+    """nb.Node with its files in the test's directory, its socket in a
+    directory noaberd makes itself (run/), extra flags, and a stop() that
+    says how noaberd exited."""
+
     def __init__(self, root, extra=()):
-        self.root = root
-        self.data = os.path.join(root, "data")
-        self.sock = os.path.join(root, "run", "noaberd.sock")
-        self.log = os.path.join(root, "noaberd.log")
+        super().__init__(tmp=root)
+        self.socket = os.path.join(root, "run", "noaberd.sock")
         self.extra = list(extra)
-        self.proc = None
 
     def argv(self):
-        # No peer port of the machine's and no LAN beacons, as nb.Node:
-        # tests run side by side.
-        return [NOABERD, "--data-dir", self.data, "--socket", self.sock,
-                "--listen", "127.0.0.1:0", "--no-discovery",
-                "--log-level", "debug"] + self.extra
-
-    def start(self):
-        env = dict(os.environ)
-        for k in ("XDG_RUNTIME_DIR", "STATE_DIRECTORY", "RUNTIME_DIRECTORY"):
-            env.pop(k, None)
-        self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL, stderr=self.logf,
-                                     env=env)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("noaberd exited early with %d:\n%s"
-                                     % (self.proc.returncode, self.read_log()))
-            if os.path.exists(self.sock):
-                try:
-                    c = Conn(self.sock)
-                    c.close()
-                    return self
-                except OSError:
-                    pass
-            time.sleep(0.05)
-        raise AssertionError("noaberd did not open its socket:\n" + self.read_log())
+        return super().argv() + self.extra
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc is None:
@@ -163,19 +136,15 @@ class Daemon:
         try:
             rc = self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            self.kill9()
             raise AssertionError("noaberd did not stop on %s" % sig)
         self.proc = None
-        self.logf.close()
+        self._log.close()
+        self._log = None
         return rc
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
-
-    def read_log(self):
-        with open(self.log, "rb") as f:
-            return f.read().decode(errors="replace")
 
 
 class Conn(nb.Control):
@@ -203,7 +172,7 @@ class Conn(nb.Control):
 def test_hello_status_and_permissions(tmp):
     d = Daemon(tmp).start()
     try:
-        c = Conn(d.sock)
+        c = Conn(d.socket)
         hello = c.result("hello")
         assert hello["version"] == 1, hello
         assert hello["software"].startswith("noaberd "), hello
@@ -211,18 +180,18 @@ def test_hello_status_and_permissions(tmp):
         assert hello["neighbourhood"] is None and hello["neighbourhood_id"] is None, hello
         status = c.result("status")
         assert status["records"] == 0 and status["peers"] == 0, status
-        assert status["data_dir"] == d.data, status
-        assert stat.S_IMODE(os.stat(d.sock).st_mode) == 0o600, oct(os.stat(d.sock).st_mode)
-        assert stat.S_IMODE(os.stat(os.path.dirname(d.sock)).st_mode) == 0o700
-        assert stat.S_IMODE(os.stat(d.data).st_mode) == 0o700
-        assert stat.S_IMODE(os.stat(os.path.join(d.data, "store.sqlite")).st_mode) == 0o600
+        assert status["data_dir"] == d.data_dir, status
+        assert stat.S_IMODE(os.stat(d.socket).st_mode) == 0o600, oct(os.stat(d.socket).st_mode)
+        assert stat.S_IMODE(os.stat(os.path.dirname(d.socket)).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(d.data_dir).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(os.path.join(d.data_dir, "store.sqlite")).st_mode) == 0o600
         c.close()
     finally:
         assert d.stop() == 0
 
 
 def expect_error_and_close(d, raw, what):
-    c = Conn(d.sock)
+    c = Conn(d.socket)
     c.send_raw(raw)
     reply = c.read()
     if reply is not None:
@@ -231,7 +200,7 @@ def expect_error_and_close(d, raw, what):
         assert c.read() is None, what + ": connection stays open"
     c.close()
     # The daemon keeps serving.
-    c = Conn(d.sock)
+    c = Conn(d.socket)
     assert c.result("hello")["version"] == 1, what
     c.close()
 
@@ -249,14 +218,14 @@ def test_bad_frames_do_not_hurt(tmp):
         expect_error_and_close(d, struct.pack(">I", 2) + b"\x80\x80", "trailing bytes")
 
         # A truncated frame: the daemon waits for the rest, then the client goes.
-        c = Conn(d.sock)
+        c = Conn(d.socket)
         c.send_raw(struct.pack(">I", 100) + b"\x83\xa1v\x01")
         c.sock.shutdown(socket.SHUT_WR)
         assert c.read() is None
         c.close()
 
         # Errors about a request's contents keep the connection.
-        c = Conn(d.sock)
+        c = Conn(d.socket)
         r = c.call("levitate")
         assert r["ok"] is False and r["error"] == "unknown_op", r
         c.send_frame(enc({"v": 2, "id": 77, "op": "hello"}))
@@ -285,14 +254,14 @@ def test_records_end_to_end(tmp):
     ann, bob = Member(1), Member(2)
     secret = "phone 0470 12 34 56, Hoogstraat 12"
     try:
-        c = Conn(d.sock)
+        c = Conn(d.socket)
         created = c.result("neighbourhood.create", name="Marollen")
         nid = created["neighbourhood_id"]
         assert len(nid) == 32 and created["name"] == "Marollen", created
         r = c.call("neighbourhood.create", name="Again")
         assert r["error"] == "refused", r
 
-        watcher = Conn(d.sock)
+        watcher = Conn(d.socket)
         assert watcher.result("watch") == {"watching": True}
 
         req, req_id = make_record(ann, nid, "request", request_body("groceries: " + secret))
@@ -362,7 +331,7 @@ def test_records_end_to_end(tmp):
         watcher.close()
     finally:
         assert d.stop() == 0
-    log = d.read_log()
+    log = d.log()
     assert secret not in log and "groceries" not in log and "I can" not in log, log
 
 
@@ -370,12 +339,12 @@ def test_second_daemon_is_refused(tmp):
     d = Daemon(tmp).start()
     try:
         other = Daemon(tmp)
-        other.sock = os.path.join(tmp, "run2", "other.sock")
+        other.socket = os.path.join(tmp, "run2", "other.socket")
         p = subprocess.run(other.argv(), capture_output=True, timeout=30)
         assert p.returncode != 0, p
-        want = "another noaberd (pid %d) is already using %s" % (d.proc.pid, d.data)
+        want = "another noaberd (pid %d) is already using %s" % (d.proc.pid, d.data_dir)
         assert want in p.stderr.decode(), p.stderr
-        c = Conn(d.sock)
+        c = Conn(d.socket)
         assert c.result("hello")["version"] == 1
         c.close()
     finally:
@@ -405,18 +374,18 @@ def test_broken_config_names_file_and_line(tmp):
 
 def test_sigterm_exits_0_and_restart_keeps_the_store(tmp):
     d = Daemon(tmp).start()
-    c = Conn(d.sock)
+    c = Conn(d.socket)
     nid = c.result("neighbourhood.create", name="Anneessens")["neighbourhood_id"]
     rec, rid = make_record(Member(3), nid, "request", request_body("a lift on Tuesday"))
     c.result("submit", record=rec)
     c.close()
     assert d.stop(signal.SIGTERM) == 0
-    assert not os.path.exists(d.sock), "socket left behind"
-    assert "stopped" in d.read_log()
+    assert not os.path.exists(d.socket), "socket left behind"
+    assert "stopped" in d.log()
 
     d.start()
     try:
-        c = Conn(d.sock)
+        c = Conn(d.socket)
         hello = c.result("hello")
         assert hello["neighbourhood"] == "Anneessens" and hello["neighbourhood_id"] == nid
         assert c.result("get", record_id=rid)["record"] == rec
@@ -428,19 +397,16 @@ def test_sigterm_exits_0_and_restart_keeps_the_store(tmp):
 
 def test_kill_9_keeps_acknowledged_records_and_stale_socket_goes(tmp):
     d = Daemon(tmp).start()
-    c = Conn(d.sock)
+    c = Conn(d.socket)
     nid = c.result("neighbourhood.create", name="Brigittines")["neighbourhood_id"]
     rec, rid = make_record(Member(4), nid, "request", request_body("soup for a neighbour"))
     c.result("submit", record=rec)
     c.close()
-    d.proc.kill()
-    d.proc.wait()
-    d.proc = None
-    d.logf.close()
-    assert os.path.exists(d.sock), "a killed daemon leaves its socket"
+    d.kill9()
+    assert os.path.exists(d.socket), "a killed daemon leaves its socket"
     d.start()
     try:
-        c = Conn(d.sock)
+        c = Conn(d.socket)
         assert c.result("get", record_id=rid)["record"] == rec
         c.close()
     finally:
@@ -449,8 +415,8 @@ def test_kill_9_keeps_acknowledged_records_and_stale_socket_goes(tmp):
 
 def test_corrupted_store_is_a_clear_error(tmp):
     d = Daemon(tmp)
-    os.makedirs(d.data, mode=0o700)
-    with open(os.path.join(d.data, "store.sqlite"), "wb") as f:
+    os.makedirs(d.data_dir, mode=0o700)
+    with open(os.path.join(d.data_dir, "store.sqlite"), "wb") as f:
         f.write(b"this is not a database, it is a shopping list" * 200)
     p = subprocess.run(d.argv(), capture_output=True, timeout=30)
     assert p.returncode == 1, p  # an error, not a crash (a signal gives < 0)
@@ -463,7 +429,7 @@ def test_world_accessible_socket_dir_is_refused(tmp):
     shared = os.path.join(tmp, "shared")
     os.makedirs(shared)
     os.chmod(shared, 0o777)
-    d.sock = os.path.join(shared, "noaberd.sock")
+    d.socket = os.path.join(shared, "noaberd.sock")
     p = subprocess.run(d.argv(), capture_output=True, timeout=30)
     assert p.returncode == 1, p
     assert "every user can enter it" in p.stderr.decode(), p.stderr
@@ -475,7 +441,7 @@ def test_expired_requests_show_expired_then_go(tmp):
         f.write("purge_grace = 0\npurge_interval = 1s\n")
     d = Daemon(tmp, ["--config", conf]).start()
     try:
-        c = Conn(d.sock)
+        c = Conn(d.socket)
         nid = c.result("neighbourhood.create", name="Sablon")["neighbourhood_id"]
         now = int(time.time())
         body = request_body("a quick errand")
@@ -499,7 +465,7 @@ def test_expired_requests_show_expired_then_go(tmp):
         c.close()
     finally:
         assert d.stop() == 0
-    assert "purged 2 expired records" in d.read_log()
+    assert "purged 2 expired records" in d.log()
 
 
 TESTS = [
