@@ -307,15 +307,16 @@ class Node:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self.stopped()
 
     def kill9(self):
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait()
+        self.stopped()
+
+    def stopped(self):
+        """Forgets the process, which has exited, and closes its log."""
         self.proc = None
         if self._log is not None:
             self._log.close()

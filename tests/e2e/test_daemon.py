@@ -138,9 +138,7 @@ class Daemon(nb.Node):
         except subprocess.TimeoutExpired:
             self.kill9()
             raise AssertionError("noaberd did not stop on %s" % sig)
-        self.proc = None
-        self._log.close()
-        self._log = None
+        self.stopped()
         return rc
 
     def alive(self):
