@@ -50,6 +50,10 @@ static const char usage_text[] =
     "  status                     the node's neighbourhood, records and peers\n"
     "  peers                      the other nodes this node knows and its links to them\n"
     "  peer add HOST:PORT         connect to another node of the neighbourhood\n"
+    "  block MEMBER               delete a member's records from this node and refuse\n"
+    "                             their new ones (other nodes keep theirs)\n"
+    "  unblock MEMBER             accept the member's new records again\n"
+    "  blocked                    the members blocked on this node\n"
     "  help                       this text\n"
     "\n"
     "IDs may be shortened to any unique prefix of at least 4 hex digits.\n"
@@ -98,6 +102,9 @@ static const struct command commands[] = {
     { NULL, "join", cmd_join },
     { "peer", "add", cmd_peer_add },
     { NULL, "peers", cmd_peers },
+    { NULL, "block", cmd_block },
+    { NULL, "unblock", cmd_unblock },
+    { NULL, "blocked", cmd_blocked },
 };
 
 int fail(int code, const char *fmt, ...)

@@ -869,26 +869,6 @@ out:
 
 /* ---- erase-member ------------------------------------------------------- */
 
-struct idset {
-    uint8_t (*ids)[NB_ID_SIZE];
-    size_t n, cap;
-};
-
-static int collect_id(void *ctx, const struct nbd_store_record *rec)
-{
-    struct idset *s = ctx;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        void *p = realloc(s->ids, cap * NB_ID_SIZE);
-        if (p == NULL)
-            return NB_ENOMEM;
-        s->ids = p;
-        s->cap = cap;
-    }
-    memcpy(s->ids[s->n++], rec->id, NB_ID_SIZE);
-    return 0;
-}
-
 /*
  * Rewrites the database without free pages and empties the WAL, so that
  * the erased bytes are not left in unused pages or in the log.
@@ -910,7 +890,6 @@ int nbd_admin_erase_member(int argc, char **argv)
     static const char usage[] = "erase-member MEMBER [--data-dir DIR] [--config FILE]";
     struct admin_args a;
     struct nbd_store *store = NULL;
-    struct idset ids = { 0 };
     uint8_t member[NB_KEY_SIZE];
     char err[1024];
     char *path = NULL;
@@ -956,31 +935,18 @@ int nbd_admin_erase_member(int argc, char **argv)
         status = complain("erase-member", "%s", err);
         goto out;
     }
-    for (unsigned kind = 1; kind <= NB_KIND_MAX_; kind++) {
-        int r = nbd_store_foreach_newest(store, kind, member, collect_id, &ids);
-        if (r < 0) {
-            status = complain("erase-member", "cannot read the store: %s", nb_strerror(r));
-            goto out;
-        }
-    }
     if (nbd_store_begin(store) < 0) {
         status = complain("erase-member", "cannot start a transaction");
         goto out;
     }
     in_txn = true;
-    uint64_t deleted = 0;
-    for (size_t i = 0; i < ids.n; i++) {
-        uint64_t n = 0;
-        /* Tombstones without an end: the records are refused for good,
-         * whichever peer offers them again and however late.  For a record
-         * already deleted with an earlier one, this makes its tombstone
-         * permanent too. */
-        int r = nbd_store_purge_tree(store, ids.ids[i], false, 0, &n);
-        if (r < 0) {
-            status = complain("erase-member", "deleting failed: %s", nb_strerror(r));
-            goto out;
-        }
-        deleted += n;
+    uint64_t authored = 0, deleted = 0;
+    /* Tombstones without an end: the records are refused for good,
+     * whichever peer offers them again and however late. */
+    int r = nbd_store_purge_author(store, member, false, 0, &authored, &deleted);
+    if (r < 0) {
+        status = complain("erase-member", "deleting failed: %s", nb_strerror(r));
+        goto out;
     }
     if (nbd_store_commit(store) < 0) {
         in_txn = false;
@@ -995,9 +961,9 @@ int nbd_admin_erase_member(int argc, char **argv)
                 "noaberd erase-member: the records are deleted, but compacting %s "
                 "failed; deleted bytes may remain in free pages until the next VACUUM\n",
                 path);
-    printf("erased %zu records by %s, %llu records in all with what acted on them; "
+    printf("erased %llu records by %s, %llu records in all with what acted on them; "
            "their tombstones keep them from coming back\n",
-           ids.n, a.positional, (unsigned long long)deleted);
+           (unsigned long long)authored, a.positional, (unsigned long long)deleted);
     printf("backups taken before now still hold them: delete or re-take those backups\n");
     status = 0;
 out:
@@ -1006,7 +972,6 @@ out:
     nbd_store_close(store);
     if (lock_fd >= 0)
         close(lock_fd);
-    free(ids.ids);
     free(path);
     admin_args_clear(&a);
     return status;

@@ -203,6 +203,9 @@ enum op {
     OP_PEER_ADD,
     OP_INVITE,
     OP_JOIN,
+    OP_BLOCK,
+    OP_UNBLOCK,
+    OP_BLOCKED,
     OP_COUNT_,
 };
 
@@ -212,7 +215,8 @@ static const char *const op_names[OP_COUNT_] = {
     [OP_LIST] = "list",         [OP_WATCH] = "watch",
     [OP_STATUS] = "status",     [OP_PEERS] = "peers",
     [OP_PEER_ADD] = "peer.add", [OP_INVITE] = "invite",
-    [OP_JOIN] = "join",
+    [OP_JOIN] = "join",         [OP_BLOCK] = "block",
+    [OP_UNBLOCK] = "unblock",   [OP_BLOCKED] = "blocked",
 };
 
 struct request {
@@ -942,6 +946,98 @@ static int op_watch(struct request *rq)
     return r < 0 ? r : NBD_AFTER_WATCH;
 }
 
+/* ---- blocking members ----------------------------------------------------- */
+
+static const char msg_member_arg[] = "`member` must be a member key: 32 bytes as msgpack bin";
+
+static int op_block(struct request *rq)
+{
+    uint8_t member[NB_KEY_SIZE];
+    if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, member) < 0)
+        return error_reply(rq->out, true, rq->id, "bad_request", msg_member_arg);
+    uint64_t deleted = 0;
+    struct nbd_verdict v;
+    if (nbd_node_block(rq->ctx->node, member, rq->ctx->clock(), &deleted, &v) < 0) {
+        nbd_error("blocking a member failed: %s", nb_strerror(v.code));
+        return error_reply(rq->out, true, rq->id, v.error, v.message);
+    }
+    /* The network layer's cached item set still lists what was deleted. */
+    if (deleted > 0)
+        nbd_net_records_deleted(rq->ctx->net);
+    nbd_info("a member was blocked by a client; %llu records deleted", (unsigned long long)deleted);
+    struct frame fr;
+    if (ok_begin(&fr, rq->out, rq->id) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 2);
+    pack_str(&fr.pk, "member");
+    pack_bin(&fr.pk, member, NB_KEY_SIZE);
+    pack_str(&fr.pk, "deleted");
+    msgpack_pack_uint64(&fr.pk, deleted);
+    return frame_end(&fr);
+}
+
+static int op_unblock(struct request *rq)
+{
+    uint8_t member[NB_KEY_SIZE];
+    if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, member) < 0)
+        return error_reply(rq->out, true, rq->id, "bad_request", msg_member_arg);
+    struct nbd_verdict v;
+    if (nbd_node_unblock(rq->ctx->node, member, &v) < 0) {
+        if (strcmp(v.error, "internal") == 0)
+            nbd_error("unblocking a member failed: %s", nb_strerror(v.code));
+        return error_reply(rq->out, true, rq->id, v.error, v.message);
+    }
+    nbd_info("a member was unblocked by a client");
+    struct frame fr;
+    if (ok_begin(&fr, rq->out, rq->id) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 1);
+    pack_str(&fr.pk, "member");
+    pack_bin(&fr.pk, member, NB_KEY_SIZE);
+    return frame_end(&fr);
+}
+
+static int count_blocked(void *ctx, const uint8_t author[NB_KEY_SIZE], uint64_t since)
+{
+    (void)author;
+    (void)since;
+    (*(uint32_t *)ctx)++;
+    return 0;
+}
+
+static int pack_blocked(void *ctx, const uint8_t author[NB_KEY_SIZE], uint64_t since)
+{
+    msgpack_packer *pk = ctx;
+    msgpack_pack_map(pk, 2);
+    pack_str(pk, "member");
+    pack_bin(pk, author, NB_KEY_SIZE);
+    pack_str(pk, "since");
+    msgpack_pack_uint64(pk, since);
+    return 0;
+}
+
+static int op_blocked(struct request *rq)
+{
+    uint32_t n = 0;
+    /* Counted, then packed: requests run to completion on the loop
+     * thread, so nothing changes the table in between. */
+    struct nbd_store *store = rq->ctx->node->store;
+    if (nbd_store_foreach_blocked(store, count_blocked, &n) < 0)
+        return error_reply(rq->out, true, rq->id, "internal",
+                           "the node's store failed; see the daemon's log");
+    struct frame fr;
+    if (ok_begin(&fr, rq->out, rq->id) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 1);
+    pack_str(&fr.pk, "members");
+    msgpack_pack_array(&fr.pk, n);
+    /* A failure here would leave a short array: the reply is replaced by
+     * an error instead (NB_ENOMEM drops what was packed). */
+    if (nbd_store_foreach_blocked(store, pack_blocked, &fr.pk) < 0)
+        return NB_ENOMEM;
+    return frame_end(&fr);
+}
+
 int nbd_control_handle(const struct nbd_control_ctx *ctx, const uint8_t *body, size_t len,
                        msgpack_sbuffer *out)
 {
@@ -1023,6 +1119,15 @@ int nbd_control_handle(const struct nbd_control_ctx *ctx, const uint8_t *body, s
         break;
     case OP_JOIN:
         r = op_join(&rq);
+        break;
+    case OP_BLOCK:
+        r = op_block(&rq);
+        break;
+    case OP_UNBLOCK:
+        r = op_unblock(&rq);
+        break;
+    case OP_BLOCKED:
+        r = op_blocked(&rq);
         break;
     default:
         r = error_reply(out, true, rq.id, "unknown_op", "this noaberd does not know that op");

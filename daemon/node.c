@@ -23,6 +23,7 @@ static const char msg_not_found[] = "the record this one acts on is not on this 
 static const char msg_store[] = "the node's store failed; see the daemon's log";
 static const char msg_not_author[] = "only the author of a record can retract it";
 static const char msg_not_lifecycle[] = "this kind of record cannot act on that kind of record";
+static const char msg_blocked[] = "this node's operator blocked this member";
 
 static int fail(struct nbd_verdict *v, int code, const char *error, const char *message)
 {
@@ -440,6 +441,74 @@ static int check_lifecycle(struct nbd_node *node, const struct nbd_store_record 
     return 0;
 }
 
+/*
+ * Refuses a record whose author this node's operator blocked.  A peer's is
+ * also tombstoned, for as long as any record may live, so reconciliation
+ * stops offering it: otherwise every round would fetch it again.  Returns
+ * 0 when the author is not blocked.
+ */
+static int refuse_blocked(struct nbd_node *node, const uint8_t id[NB_ID_SIZE],
+                          const struct nb_record *rec, enum nbd_origin origin,
+                          struct nbd_verdict *v)
+{
+    int r = nbd_store_is_blocked(node->store, rec->author);
+    if (r < 0)
+        return fail(v, r, "internal", msg_store);
+    if (r == 0)
+        return 0;
+    if (origin == NBD_ORIGIN_PEER) {
+        r = nbd_store_begin(node->store);
+        if (r == 0)
+            r = nbd_store_purge_tree(node->store, id, true, rec->created_at + NB_EXPIRY_MAX, NULL);
+        if (r == 0)
+            r = nbd_store_commit(node->store);
+        if (r < 0) {
+            nbd_store_rollback(node->store);
+            return fail(v, r, "internal", msg_store);
+        }
+    }
+    return fail(v, NB_EPERM, "refused", msg_blocked);
+}
+
+int nbd_node_block(struct nbd_node *node, const uint8_t member[NB_KEY_SIZE], uint64_t now,
+                   uint64_t *ret_deleted, struct nbd_verdict *v)
+{
+    uint64_t deleted = 0;
+    memset(v, 0, sizeof(*v));
+    int r = nbd_store_begin(node->store);
+    if (r < 0)
+        return fail(v, r, "internal", msg_store);
+    r = nbd_store_block_add(node->store, member, now);
+    if (r == NB_EEXIST)
+        r = 0; /* blocking twice keeps the first date */
+    /* Everything the member signed goes with what rests on it; the
+     * tombstones last as long as any of those records could still be
+     * offered by a peer. */
+    if (r == 0)
+        r = nbd_store_purge_author(node->store, member, true, NB_EXPIRY_MAX, NULL, &deleted);
+    if (r == 0)
+        r = nbd_store_commit(node->store);
+    if (r < 0) {
+        nbd_store_rollback(node->store);
+        return fail(v, r, "internal", msg_store);
+    }
+    if (ret_deleted != NULL)
+        *ret_deleted = deleted;
+    return 0;
+}
+
+int nbd_node_unblock(struct nbd_node *node, const uint8_t member[NB_KEY_SIZE],
+                     struct nbd_verdict *v)
+{
+    memset(v, 0, sizeof(*v));
+    int r = nbd_store_block_remove(node->store, member);
+    if (r == NB_ENOENT)
+        return fail(v, r, "not_found", "this member is not blocked on this node");
+    if (r < 0)
+        return fail(v, r, "internal", msg_store);
+    return 0;
+}
+
 int nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len, uint64_t now,
                     enum nbd_origin origin, uint8_t ret_id[NB_ID_SIZE], struct nbd_verdict *v)
 {
@@ -475,6 +544,9 @@ int nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len, uin
     r = nb_record_open(bytes, len, node->neighbourhood_id, now, &rec);
     if (r < 0)
         return fail(v, r, "invalid_record", nb_strerror(r));
+    r = refuse_blocked(node, id, &rec, origin, v);
+    if (r != 0)
+        return r;
 
     memset(&row, 0, sizeof(row));
     memcpy(row.id, id, NB_ID_SIZE);

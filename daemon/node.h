@@ -117,8 +117,10 @@ int nbd_node_join_neighbourhood(struct nbd_node *node, const char *name, size_t 
  * node's rules, then commit.  Returns 0 with ret_id set (also for a record
  * the node already holds), or a negative code with v->error set to the
  * control API's code and v->message to the reason:
- *   refused         the node has no neighbourhood yet, or the lifecycle
- *                   rules refuse the record (the reason from noaber/state.h)
+ *   refused         the node has no neighbourhood yet, the lifecycle
+ *                   rules refuse the record (the reason from noaber/state.h),
+ *                   or its author is blocked on this node (a peer's record
+ *                   by a blocked author is also tombstoned)
  *   invalid_record  decoding, signature or validation failed
  *   not_found       the target is not stored
  *   gone            the record (or its target) was retracted or expired and
@@ -127,6 +129,25 @@ int nbd_node_join_neighbourhood(struct nbd_node *node, const char *name, size_t 
  */
 int nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len, uint64_t now,
                     enum nbd_origin origin, uint8_t ret_id[NB_ID_SIZE], struct nbd_verdict *v);
+
+/*
+ * Blocks a member on this node: their records, and every record that acts
+ * on them, are deleted at once (*ret_deleted counts them all), leaving
+ * tombstones, and nbd_node_accept refuses whatever they sign from now on
+ * ("refused"), from a client or a peer.  Blocking is this node's alone: it
+ * sends nothing to peers.  Blocking a member already blocked succeeds and
+ * keeps the first date.
+ */
+int nbd_node_block(struct nbd_node *node, const uint8_t member[NB_KEY_SIZE], uint64_t now,
+                   uint64_t *ret_deleted, struct nbd_verdict *v);
+
+/*
+ * Lets a blocked member's new records in again; what was deleted stays
+ * deleted (its tombstones remain).  NB_ENOENT ("not_found") if the member
+ * is not blocked.
+ */
+int nbd_node_unblock(struct nbd_node *node, const uint8_t member[NB_KEY_SIZE],
+                     struct nbd_verdict *v);
 
 /*
  * Group commit.  An fsync per record (synchronous=FULL, ~400 us on a plain

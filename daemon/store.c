@@ -47,6 +47,9 @@ static const char *const migrations[] = {
     "CREATE INDEX records_author ON records(author, created_at, id);"
     "CREATE INDEX records_expiry ON records(expires_at) WHERE expires_at IS NOT NULL;"
     "CREATE INDEX tombstones_until ON tombstones(until) WHERE until IS NOT NULL;",
+
+    /* 2 -> 3: members this node's operator blocked, and since when. */
+    "CREATE TABLE blocked (author BLOB PRIMARY KEY NOT NULL, since INTEGER NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -78,6 +81,10 @@ enum stmt {
     ST_DELETE,
     ST_EXPIRED,
     ST_DROP_TOMBSTONES,
+    ST_BY_AUTHOR,
+    ST_BLOCK_ADD,
+    ST_BLOCK_REMOVE,
+    ST_BLOCKED,
     ST_COUNT_,
 };
 
@@ -118,6 +125,10 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_EXPIRED] = "SELECT id, expires_at FROM records WHERE expires_at IS NOT NULL"
                    " AND expires_at < ?1 LIMIT 256",
     [ST_DROP_TOMBSTONES] = "DELETE FROM tombstones WHERE until IS NOT NULL AND until < ?1",
+    [ST_BY_AUTHOR] = "SELECT id, created_at FROM records WHERE author = ?1",
+    [ST_BLOCK_ADD] = "INSERT OR IGNORE INTO blocked(author, since) VALUES (?1, ?2)",
+    [ST_BLOCK_REMOVE] = "DELETE FROM blocked WHERE author = ?1",
+    [ST_BLOCKED] = "SELECT 1 FROM blocked WHERE author = ?1",
 };
 
 struct nbd_store {
@@ -831,4 +842,132 @@ out:
     if (ret_tombstones != NULL)
         *ret_tombstones = dropped;
     return 0;
+}
+
+int nbd_store_purge_author(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE], bool has_until,
+                           uint64_t keep_for, uint64_t *ret_authored, uint64_t *ret_n)
+{
+    struct idlist l = { 0 };
+    uint64_t *created = NULL;
+    size_t cap_created = 0;
+    uint64_t deleted = 0;
+    sqlite3_stmt *st;
+
+    /* The ids are collected first: purging while the author's rows are
+     * being stepped through would change the table under the statement. */
+    int r = stmt_get(s, ST_BY_AUTHOR, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_blob(st, 1, author, NB_KEY_SIZE, SQLITE_STATIC);
+    for (;;) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        uint8_t one[NB_ID_SIZE];
+        if (rc != SQLITE_ROW || !blob32(st, 0, one)) {
+            r = NB_EIO;
+            break;
+        }
+        r = idlist_add(&l, one);
+        if (r < 0)
+            break;
+        if (l.n > cap_created) {
+            uint64_t *p = realloc(created, l.cap * sizeof(*created));
+            if (p == NULL) {
+                r = NB_ENOMEM;
+                break;
+            }
+            created = p;
+            cap_created = l.cap;
+        }
+        created[l.n - 1] = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (r < 0)
+        goto out;
+    for (size_t i = 0; i < l.n; i++) {
+        uint64_t n = 0;
+        /* A record already deleted with an earlier one of the author's
+         * (a withdrawal of their own response) gets its own tombstone
+         * again, which is harmless. */
+        r = nbd_store_purge_tree(s, l.ids[i], has_until, created[i] + keep_for, &n);
+        if (r < 0)
+            goto out;
+        deleted += n;
+    }
+    if (ret_authored != NULL)
+        *ret_authored = l.n;
+    if (ret_n != NULL)
+        *ret_n = deleted;
+out:
+    free(l.ids);
+    free(created);
+    return r;
+}
+
+int nbd_store_block_add(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE], uint64_t since)
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_BLOCK_ADD, &st);
+    if (r < 0)
+        return r;
+    if (since > INT64_MAX)
+        return NB_EINVAL;
+    sqlite3_bind_blob(st, 1, author, NB_KEY_SIZE, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
+    int rc = sqlite3_step(st);
+    r = rc != SQLITE_DONE ? NB_EIO : sqlite3_changes(s->db) == 0 ? NB_EEXIST : 0;
+    sqlite3_reset(st);
+    return r;
+}
+
+int nbd_store_block_remove(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE])
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_BLOCK_REMOVE, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_blob(st, 1, author, NB_KEY_SIZE, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    r = rc != SQLITE_DONE ? NB_EIO : sqlite3_changes(s->db) == 0 ? NB_ENOENT : 0;
+    sqlite3_reset(st);
+    return r;
+}
+
+int nbd_store_is_blocked(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE])
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_BLOCKED, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_blob(st, 1, author, NB_KEY_SIZE, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : NB_EIO;
+    sqlite3_reset(st);
+    return r;
+}
+
+int nbd_store_foreach_blocked(struct nbd_store *s, nbd_store_blocked_cb cb, void *ctx)
+{
+    /* Not cached, like the listings: the callback may use the store. */
+    sqlite3_stmt *st = NULL;
+    int r = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT author, since FROM blocked ORDER BY since, author", -1,
+                           &st, NULL) != SQLITE_OK)
+        return NB_EIO;
+    for (;;) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        uint8_t author[NB_KEY_SIZE];
+        if (rc != SQLITE_ROW || !blob32(st, 0, author)) {
+            r = NB_EIO;
+            break;
+        }
+        r = cb(ctx, author, (uint64_t)sqlite3_column_int64(st, 1));
+        if (r != 0)
+            break;
+    }
+    sqlite3_finalize(st);
+    return r < 0 ? r : 0;
 }

@@ -20,7 +20,7 @@
 
 #include <noaber/record.h>
 
-#define NBD_STORE_SCHEMA_VERSION 2
+#define NBD_STORE_SCHEMA_VERSION 3
 
 struct nbd_store;
 
@@ -119,6 +119,29 @@ int nbd_store_count(struct nbd_store *s, uint64_t *ret_records, uint64_t *ret_to
  */
 int nbd_store_purge_tree(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], bool has_until,
                          uint64_t until, uint64_t *ret_n);
+
+/*
+ * Deletes every record `author` signed, each with everything that acts on
+ * it (as nbd_store_purge_tree), leaving tombstones: for good when has_until
+ * is false, else until the authored record's created_at + keep_for.  Sets
+ * *ret_authored to the number of the author's records and *ret_n to the
+ * number of records deleted in all.  Call inside a transaction.
+ */
+int nbd_store_purge_author(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE], bool has_until,
+                           uint64_t keep_for, uint64_t *ret_authored, uint64_t *ret_n);
+
+/*
+ * The members this node's operator blocked (by author key).  Adding one
+ * already blocked is NB_EEXIST and keeps the first `since`; removing one
+ * not blocked is NB_ENOENT.  is_blocked gives 1, 0 or a negative code.
+ */
+int nbd_store_block_add(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE], uint64_t since);
+int nbd_store_block_remove(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE]);
+int nbd_store_is_blocked(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE]);
+
+/* Blocked members, oldest block first.  Return 0 to continue, 1 to stop. */
+typedef int (*nbd_store_blocked_cb)(void *ctx, const uint8_t author[NB_KEY_SIZE], uint64_t since);
+int nbd_store_foreach_blocked(struct nbd_store *s, nbd_store_blocked_cb cb, void *ctx);
 
 /*
  * The periodic purge, in its own transaction: records whose expires_at is

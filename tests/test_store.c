@@ -451,6 +451,53 @@ static void a_version_1_store_is_migrated(void **state)
     struct seen seen = { .n = 0 };
     assert_int_equal(nbd_store_foreach_in_root(s, root, see, &seen), 0);
     assert_int_equal(seen.n, 2); /* the response and, through it, the withdrawal */
+    /* Version 3's block list is there too. */
+    uint8_t author[NB_KEY_SIZE] = { 0 };
+    assert_int_equal(nbd_store_block_add(s, author, 10), 0);
+    assert_int_equal(nbd_store_is_blocked(s, author), 1);
+    nbd_store_close(s);
+}
+
+static int count_blocked(void *ctx, const uint8_t author[NB_KEY_SIZE], uint64_t since)
+{
+    (void)author;
+    (void)since;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+static void a_version_2_store_gains_the_block_list(void **state)
+{
+    struct world *w = *state;
+    char path[160];
+    char err[1024] = "";
+    sqlite3 *db;
+    struct nbd_store *s;
+
+    /* A store as version 2 left it: this version's schema without the
+     * block list, holding a record. */
+    snprintf(path, sizeof(path), "%s/v2.sqlite", w->dir);
+    assert_int_equal(nbd_store_open(path, &s, err, sizeof(err)), 0);
+    uint8_t payload[3] = { 1, 2, 3 };
+    struct nbd_store_record row;
+    fake_row(&row, 7, 7, NB_KIND_REQUEST, 100, payload);
+    assert_int_equal(nbd_store_insert(s, &row), 0);
+    nbd_store_close(s);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    exec_sql(db, "DROP TABLE blocked; PRAGMA user_version = 2;");
+    sqlite3_close(db);
+
+    int r = nbd_store_open(path, &s, err, sizeof(err));
+    if (r != 0)
+        fail_msg("%s", err);
+    assert_int_equal(nbd_store_schema_version(s), NBD_STORE_SCHEMA_VERSION);
+    assert_int_equal(nbd_store_has(s, row.id), 1);
+    size_t n = 0;
+    assert_int_equal(nbd_store_foreach_blocked(s, count_blocked, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(nbd_store_block_add(s, row.author, 200), 0);
+    assert_int_equal(nbd_store_foreach_blocked(s, count_blocked, &n), 0);
+    assert_int_equal(n, 1);
     nbd_store_close(s);
 }
 
@@ -797,6 +844,173 @@ static void a_message_about_a_request_can_be_retracted(void **state)
     assert_int_equal(nbd_store_has(w->store, req.id), 1);
 }
 
+/* ---- purging a member's records and blocking them -------------------------- */
+
+/*
+ * Ann asks for groceries and Bob responds, then withdraws; Bob asks for a
+ * lift and Cas responds.  Everything Bob signed goes, with Cas's response
+ * that rests on his request; Ann's request stays.
+ */
+struct timelines {
+    struct blob ann_req, bob_resp, bob_withdrawal, bob_req, cas_resp;
+};
+
+static void bob_takes_part(struct world *w, struct timelines *t)
+{
+    request(w, &w->ann, T0, T0 + 7200, "groceries on Friday", &t->ann_req);
+    assert_ok(w, &t->ann_req, T0);
+    acting(w, &w->bob, NB_KIND_RESPONSE, T0 + 1, t->ann_req.id, NULL, &t->bob_resp);
+    assert_ok(w, &t->bob_resp, T0 + 1);
+    acting(w, &w->bob, NB_KIND_WITHDRAWAL, T0 + 2, t->bob_resp.id, NULL, &t->bob_withdrawal);
+    assert_ok(w, &t->bob_withdrawal, T0 + 2);
+    request(w, &w->bob, T0 + 3, T0 + 7200, "a lift to the station", &t->bob_req);
+    assert_ok(w, &t->bob_req, T0 + 3);
+    acting(w, &w->cas, NB_KIND_RESPONSE, T0 + 4, t->bob_req.id, NULL, &t->cas_resp);
+    assert_ok(w, &t->cas_resp, T0 + 4);
+    assert_int_equal(count_records(w), 5);
+}
+
+static void purging_an_author_takes_what_rests_on_their_records(void **state)
+{
+    struct world *w = *state;
+    struct timelines t;
+    create_neighbourhood(w);
+    bob_takes_part(w, &t);
+
+    uint64_t authored = 0, deleted = 0;
+    assert_int_equal(nbd_store_begin(w->store), 0);
+    assert_int_equal(nbd_store_purge_author(w->store, w->bob.pk, true, 3600, &authored, &deleted),
+                     0);
+    assert_int_equal(nbd_store_commit(w->store), 0);
+    assert_int_equal(authored, 3);
+    assert_int_equal(deleted, 4);
+    assert_int_equal(count_records(w), 1);
+    assert_int_equal(nbd_store_has(w->store, t.ann_req.id), 1);
+    const struct blob *gone[] = { &t.bob_resp, &t.bob_withdrawal, &t.bob_req, &t.cas_resp };
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(nbd_store_is_tombstoned(w->store, gone[i]->id), 1);
+        assert_refused(w, gone[i], T0 + 10, "gone", NULL);
+    }
+    assert_string_equal(status_of(w, t.ann_req.id, T0 + 10), "open");
+
+    /* The tombstones last as long as asked: an hour after each of Bob's
+     * records, then the purge drops them. */
+    uint64_t tombstones = 0;
+    uint64_t records = 0;
+    assert_int_equal(nbd_store_count(w->store, NULL, &tombstones), 0);
+    assert_int_equal(tombstones, 4);
+    assert_int_equal(nbd_node_purge(&w->node, T0 + 3 + 3600 + GRACE + 1, &records, &tombstones), 0);
+    assert_int_equal(tombstones, 4);
+
+    /* An author with nothing stored is no error. */
+    assert_int_equal(nbd_store_begin(w->store), 0);
+    assert_int_equal(nbd_store_purge_author(w->store, w->bob.pk, false, 0, &authored, &deleted), 0);
+    assert_int_equal(nbd_store_commit(w->store), 0);
+    assert_int_equal(authored, 0);
+    assert_int_equal(deleted, 0);
+}
+
+static void an_erased_members_tombstones_last(void **state)
+{
+    struct world *w = *state;
+    struct timelines t;
+    create_neighbourhood(w);
+    bob_takes_part(w, &t);
+    assert_int_equal(nbd_store_begin(w->store), 0);
+    assert_int_equal(nbd_store_purge_author(w->store, w->bob.pk, false, 0, NULL, NULL), 0);
+    assert_int_equal(nbd_store_commit(w->store), 0);
+    uint64_t records = 0, tombstones = 0;
+    assert_int_equal(nbd_node_purge(&w->node, T0 + 400u * 24 * 3600, &records, &tombstones), 0);
+    assert_int_equal(tombstones, 0);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, t.bob_req.id), 1);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, t.cas_resp.id), 1);
+}
+
+static const char msg_blocked[] = "this node's operator blocked this member";
+
+struct blocked_list {
+    size_t n;
+    uint8_t author[4][NB_KEY_SIZE];
+    uint64_t since[4];
+};
+
+static int list_blocked(void *ctx, const uint8_t author[NB_KEY_SIZE], uint64_t since)
+{
+    struct blocked_list *l = ctx;
+    assert_true(l->n < 4);
+    memcpy(l->author[l->n], author, NB_KEY_SIZE);
+    l->since[l->n] = since;
+    l->n++;
+    return 0;
+}
+
+static void a_blocked_member_is_deleted_and_refused(void **state)
+{
+    struct world *w = *state;
+    struct timelines t;
+    struct nbd_verdict v;
+    uint8_t id[NB_ID_SIZE];
+    create_neighbourhood(w);
+    bob_takes_part(w, &t);
+
+    uint64_t deleted = 0;
+    assert_int_equal(nbd_node_block(&w->node, w->bob.pk, T0 + 5, &deleted, &v), 0);
+    assert_int_equal(deleted, 4);
+    assert_int_equal(count_records(w), 1);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, t.cas_resp.id), 1);
+
+    /* From his own device: refused with the reason. */
+    struct blob fresh;
+    request(w, &w->bob, T0 + 6, T0 + 7200, "a ladder for a day", &fresh);
+    assert_refused(w, &fresh, T0 + 6, "refused", msg_blocked);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, fresh.id), 0);
+
+    /* From a peer: refused and remembered, so it is not fetched again. */
+    struct blob relayed;
+    request(w, &w->bob, T0 + 7, T0 + 7200, "a drill for an hour", &relayed);
+    assert_int_equal(
+        nbd_node_accept(&w->node, relayed.bytes, relayed.len, T0 + 7, NBD_ORIGIN_PEER, id, &v),
+        NB_EPERM);
+    assert_string_equal(v.error, "refused");
+    assert_string_equal(v.message, msg_blocked);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, relayed.id), 1);
+    assert_int_equal(nbd_store_has(w->store, relayed.id), 0);
+
+    /* Others' records that act on his deleted ones do not come back. */
+    struct blob late;
+    acting(w, &w->ann, NB_KIND_RESPONSE, T0 + 8, t.bob_req.id, NULL, &late);
+    assert_refused(w, &late, T0 + 8, "gone", NULL);
+    assert_int_equal(nbd_node_accept(&w->node, t.cas_resp.bytes, t.cas_resp.len, T0 + 8,
+                                     NBD_ORIGIN_PEER, id, &v),
+                     NB_EEXPIRED);
+
+    /* Blocking again keeps the first date; the list says who and since. */
+    assert_int_equal(nbd_node_block(&w->node, w->bob.pk, T0 + 9, &deleted, &v), 0);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(nbd_node_block(&w->node, w->cas.pk, T0 + 10, &deleted, &v), 0);
+    struct blocked_list l = { .n = 0 };
+    assert_int_equal(nbd_store_foreach_blocked(w->store, list_blocked, &l), 0);
+    assert_int_equal(l.n, 2);
+    assert_memory_equal(l.author[0], w->bob.pk, NB_KEY_SIZE);
+    assert_int_equal(l.since[0], T0 + 5);
+    assert_memory_equal(l.author[1], w->cas.pk, NB_KEY_SIZE);
+    assert_int_equal(l.since[1], T0 + 10);
+    assert_int_equal(nbd_store_is_blocked(w->store, w->ann.pk), 0);
+
+    /* Unblocking lets new records in; what was deleted stays deleted. */
+    assert_int_equal(nbd_node_unblock(&w->node, w->bob.pk, &v), 0);
+    assert_ok(w, &fresh, T0 + 11);
+    assert_refused(w, &t.bob_req, T0 + 11, "gone", NULL);
+    assert_int_equal(nbd_node_unblock(&w->node, w->bob.pk, &v), NB_ENOENT);
+    assert_string_equal(v.error, "not_found");
+
+    /* The block list survives a restart. */
+    close_store(w);
+    open_store(w);
+    assert_int_equal(nbd_store_is_blocked(w->store, w->cas.pk), 1);
+    assert_int_equal(nbd_store_is_blocked(w->store, w->bob.pk), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -805,6 +1019,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(listing_is_newest_first_and_filtered, setup, teardown),
         cmocka_unit_test_setup_teardown(purged_trees_leave_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(a_version_1_store_is_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_version_2_store_gains_the_block_list, setup, teardown),
         cmocka_unit_test_setup_teardown(a_store_from_a_newer_noaberd_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(a_corrupted_store_is_an_error_not_a_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(without_a_neighbourhood_nothing_is_accepted, setup,
@@ -821,6 +1036,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(peers_records_skip_the_state_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(a_peers_retraction_of_an_unknown_record_sticks, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(purging_an_author_takes_what_rests_on_their_records, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(an_erased_members_tombstones_last, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_blocked_member_is_deleted_and_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(a_message_about_a_request_can_be_retracted, setup,
                                         teardown),
     };
