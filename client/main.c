@@ -107,6 +107,29 @@ static const struct command commands[] = {
     { NULL, "blocked", cmd_blocked },
 };
 
+/*
+ * The subcommands of `group` in the table, as words ("new or show"), or ""
+ * when `group` is not a group.
+ */
+static void subcommands(const char *group, char *buf, size_t size)
+{
+    size_t n = 0, k = 0, used = 0;
+
+    for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+        n += commands[c].group != NULL && strcmp(commands[c].group, group) == 0;
+    }
+    buf[0] = '\0';
+    for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]) && used < size; c++) {
+        if (commands[c].group == NULL || strcmp(commands[c].group, group) != 0) {
+            continue;
+        }
+        const char *sep = k == 0 ? "" : k + 1 == n ? " or " : ", ";
+        int w = snprintf(buf + used, size - used, "%s%s", sep, commands[c].name);
+        used += w > 0 ? (size_t)w : 0;
+        k++;
+    }
+}
+
 int fail(int code, const char *fmt, ...)
 {
     va_list ap;
@@ -299,15 +322,15 @@ int main(int argc, char **argv)
         }
     }
     if (cmd == NULL) {
-        bool group = strcmp(argv[i], "id") == 0 || strcmp(argv[i], "neighbourhood") == 0 ||
-                     strcmp(argv[i], "peer") == 0;
-        if (group) {
-            fail(EXIT_USAGE, "\"%s\" needs a subcommand: %s.", argv[i],
-                 strcmp(argv[i], "id") == 0     ? "new or show"
-                 : strcmp(argv[i], "peer") == 0 ? "add"
-                                                : "create");
-        } else {
+        char subs[128];
+        subcommands(argv[i], subs, sizeof(subs));
+        if (subs[0] == '\0') {
             fail(EXIT_USAGE, "unknown command \"%s\"; `noaber help` lists them.", argv[i]);
+        } else if (i + 1 < argc) {
+            fail(EXIT_USAGE, "\"%s\" has no subcommand \"%s\"; use %s.", argv[i], argv[i + 1],
+                 subs);
+        } else {
+            fail(EXIT_USAGE, "\"%s\" needs a subcommand: %s.", argv[i], subs);
         }
         return EXIT_USAGE;
     }

@@ -212,6 +212,14 @@ class ClientErrors(nb.NodeTest):
             self.assertIn(option + " takes " + bound, r.err)
         self.assertEqual(self.alice.ok("list", "--mine"), [])
 
+    def test_a_command_group_names_its_subcommands(self):
+        r = self.alice.run("id", "frob")
+        self.assertEqual(r.rc, nb.EXIT_USAGE, repr(r))
+        self.assertIn('"id" has no subcommand "frob"; use new or show.', r.err)
+        r = self.alice.run("peer")
+        self.assertEqual(r.rc, nb.EXIT_USAGE, repr(r))
+        self.assertIn('"peer" needs a subcommand: add.', r.err)
+
     def test_identity_is_never_overwritten(self):
         key = self.alice.key
         r = self.alice.run("id", "new")
