@@ -370,13 +370,20 @@ def test_broken_config_names_file_and_line(tmp):
     assert p.returncode == 0 and p.stdout.startswith(b"noaberd "), p
 
 
-def test_sigterm_exits_0_and_restart_keeps_the_store(tmp):
+def daemon_with_a_request(tmp, neighbourhood, member, title):
+    """A started daemon with a neighbourhood and one request in it; returns
+    the daemon, the neighbourhood id, the request and its id."""
     d = Daemon(tmp).start()
     c = Conn(d.socket)
-    nid = c.result("neighbourhood.create", name="Anneessens")["neighbourhood_id"]
-    rec, rid = make_record(Member(3), nid, "request", request_body("a lift on Tuesday"))
+    nid = c.result("neighbourhood.create", name=neighbourhood)["neighbourhood_id"]
+    rec, rid = make_record(member, nid, "request", request_body(title))
     c.result("submit", record=rec)
     c.close()
+    return d, nid, rec, rid
+
+
+def test_sigterm_exits_0_and_restart_keeps_the_store(tmp):
+    d, nid, rec, rid = daemon_with_a_request(tmp, "Anneessens", Member(3), "a lift on Tuesday")
     assert d.stop(signal.SIGTERM) == 0
     assert not os.path.exists(d.socket), "socket left behind"
     assert "stopped" in d.log()
@@ -394,12 +401,7 @@ def test_sigterm_exits_0_and_restart_keeps_the_store(tmp):
 
 
 def test_kill_9_keeps_acknowledged_records_and_stale_socket_goes(tmp):
-    d = Daemon(tmp).start()
-    c = Conn(d.socket)
-    nid = c.result("neighbourhood.create", name="Brigittines")["neighbourhood_id"]
-    rec, rid = make_record(Member(4), nid, "request", request_body("soup for a neighbour"))
-    c.result("submit", record=rec)
-    c.close()
+    d, _, rec, rid = daemon_with_a_request(tmp, "Brigittines", Member(4), "soup for a neighbour")
     d.kill9()
     assert os.path.exists(d.socket), "a killed daemon leaves its socket"
     d.start()
