@@ -726,12 +726,47 @@ static void fill_from_link(struct nbd_peer_info *info, const struct nbd_link *l)
     info->invalid += l->invalid;
 }
 
+/*
+ * The link a known address's row shows: its own link once established, else
+ * the established link to the same node under another address (the node
+ * dialed us, or we know it by two addresses), else its own attempt, if any.
+ */
+static const struct nbd_link *row_link(struct nbd_net *net, const struct nbd_peer *p)
+{
+    if (p->link != NULL && p->link->state == LINK_UP)
+        return p->link;
+    if (p->has_node) {
+        const struct nbd_link *up = find_up_node(net, p->node, NULL);
+        if (up != NULL)
+            return up;
+    }
+    return p->link;
+}
+
+/* True if a row before `upto` (a known address, or NULL: all of them)
+ * shows the established link l. */
+static bool shown_before(struct nbd_net *net, const struct nbd_peer *upto, const struct nbd_link *l)
+{
+    for (const struct nbd_peer *q = net->peers; q != upto; q = q->next)
+        if (!q->self && row_link(net, q) == l)
+            return true;
+    return false;
+}
+
 int nbd_net_foreach_peer(struct nbd_net *net, nbd_peer_cb cb, void *ctx)
 {
     uint64_t now = uv_now(net->loop);
     int r;
+    /* A node is listed once, by node key: an established link appears under
+     * the address it serves, else under the first known address of its
+     * node, and as an inbound row only when no known address names its
+     * node.  Other addresses of a connected node are left out. */
     for (struct nbd_peer *p = net->peers; p != NULL; p = p->next) {
         if (p->self)
+            continue;
+        const struct nbd_link *l = row_link(net, p);
+        if (l != NULL && l->state == LINK_UP && p->link != l &&
+            (l->peer != NULL || shown_before(net, p, l)))
             continue;
         struct nbd_peer_info info;
         memset(&info, 0, sizeof(info));
@@ -749,14 +784,8 @@ int nbd_net_foreach_peer(struct nbd_net *net, nbd_peer_cb cb, void *ctx)
         info.state = p->resolving            ? NBD_PEER_CONNECTING
                      : p->next_attempt > now ? NBD_PEER_BACKOFF
                                              : NBD_PEER_IDLE;
-        if (p->link != NULL) {
-            fill_from_link(&info, p->link);
-        } else if (p->has_node && !p->resolving) {
-            /* Served by a link under another address (the node dialed us). */
-            struct nbd_link *l = find_up_node(net, p->node, NULL);
-            if (l != NULL)
-                fill_from_link(&info, l);
-        }
+        if (l != NULL)
+            fill_from_link(&info, l);
         info.last_error = p->last_error[0] != '\0' ? p->last_error : NULL;
         r = cb(ctx, &info);
         if (r != 0)
@@ -764,6 +793,8 @@ int nbd_net_foreach_peer(struct nbd_net *net, nbd_peer_cb cb, void *ctx)
     }
     for (struct nbd_link *l = net->links; l != NULL; l = l->next) {
         if (l->peer != NULL || l->outbound || l->state == LINK_CLOSING)
+            continue;
+        if (l->state == LINK_UP && shown_before(net, NULL, l))
             continue;
         struct nbd_peer_info info;
         memset(&info, 0, sizeof(info));

@@ -149,8 +149,10 @@ struct nbd_peer_info {
 
 typedef int (*nbd_peer_cb)(void *ctx, const struct nbd_peer_info *info);
 
-/* Calls cb for every known address and every unlisted inbound link.
- * Stops at the first non-zero return and returns it. */
+/* Calls cb for every known address and every unlisted inbound link, each
+ * connected node once (by node key: an established link is shown under the
+ * first known address of its node).  Stops at the first non-zero return and
+ * returns it. */
 int nbd_net_foreach_peer(struct nbd_net *net, nbd_peer_cb cb, void *ctx);
 
 struct nbd_net_status {

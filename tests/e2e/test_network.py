@@ -244,6 +244,27 @@ class Network(unittest.TestCase):
         self.assertIn("another neighbourhood", r.err)
         self.assertEqual(c.status()["neighbourhood"], "Elsewhere")
 
+    def test_peers_lists_a_connected_node_once(self):
+        # B's invite names A by its node key at an address where nothing
+        # listens (A moved, say), so B knows A's key before they meet.
+        a = self.node("A")
+        b = self.node("B")
+        a.create_neighbourhood("Marollen")
+        inv = nb.invite_decode(a.invite())
+        moved = "127.0.0.1:%d" % nb.free_port()
+        b.join(nb.invite_encode(inv["name"], inv["key"], inv["expires_at"], [(a.node_key, moved)]))
+        # Then A dials B: one link, inbound on B, under A's real address.
+        a.operator.ok("peer", "add", b.address)
+        self.wait_linked(a, b)
+        rows = b.peers()
+        connected = [r for r in rows if r["state"] == "connected"]
+        self.assertEqual(len(connected), 1, rows)
+        self.assertEqual(connected[0]["node"], a.node_key)
+        self.assertEqual(connected[0]["address"], a.address)
+        self.assertEqual(connected[0]["direction"], "in")
+        self.assertEqual([r["node"] for r in rows].count(a.node_key), 1, rows)
+        self.assertEqual(len(b.operator.ok("peers")), len(rows))
+
     def test_a_node_that_cannot_listen_makes_no_invite(self):
         # Another program holds the node's peer port.
         squatter = socket.socket()
