@@ -276,6 +276,11 @@ static void maybe_synced(struct nbd_link *link)
         return;
     uint8_t buf[8];
     size_t n;
+    /* `synced` (and this node's own in_sync) say the round's records are
+     * held: the batch they arrived in is committed first (daemon/node.h);
+     * if that fails the round stays open and the next one fetches again. */
+    if (nbd_node_flush(link->net->node) < 0)
+        return;
     if (nb_peer_encode_synced(buf, sizeof(buf), &n) < 0 || link_send(link, buf, n) < 0)
         return;
     s->round_open = false;
