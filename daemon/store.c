@@ -259,7 +259,11 @@ int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t e
     }
 
     /* quick_check reads every page: a damaged store is reported at startup
-     * instead of as an error in the middle of some later request. */
+     * instead of as an error in the middle of some later request.  It is
+     * the bulk of startup time and grows with the store (about 0.6 s at a
+     * million records, bench footprint.startup): paid once per start, not
+     * per record, so it stays.  The full integrity_check (indexes against
+     * tables, several times slower) is `noaberd fsck`'s. */
     if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
         say(err, err_size, path, "cannot check the store", s->db);
