@@ -107,24 +107,6 @@ static int read_code(char *buf, size_t size)
     return 0;
 }
 
-/* The sentence for a code that does not decode. */
-static const char *code_problem(int r)
-{
-    switch (r) {
-    case NB_EPREFIX:
-        return "this is not an invite code: an invite code starts with nbi1";
-    case NB_ECHECKSUM:
-        return "the invite code has a typo: compare it character by character, or ask for it "
-               "again";
-    case NB_EVERSION:
-        return "this invite was made by a newer version of Noaber: upgrade this node first";
-    case NB_ETOOBIG:
-        return "this is longer than any invite code; paste the code alone";
-    default:
-        return "the invite code is incomplete or damaged: copy the whole code, it is one line";
-    }
-}
-
 int cmd_join(struct ctx *ctx, int argc, char **argv)
 {
     const char *pos[1];
@@ -142,12 +124,12 @@ int cmd_join(struct ctx *ctx, int argc, char **argv)
     }
     if (strcmp(pos[0], "-") == 0) {
         if (read_code(text, sizeof(text)) != 0) {
-            return fail(EXIT_USAGE, "%s.", code_problem(NB_ETOOBIG));
+            return fail(EXIT_USAGE, "%s.", nb_invite_problem(NB_ETOOBIG));
         }
     } else if (strlen(pos[0]) < sizeof(text)) {
         memcpy(text, pos[0], strlen(pos[0]) + 1);
     } else {
-        return fail(EXIT_USAGE, "%s.", code_problem(NB_ETOOBIG));
+        return fail(EXIT_USAGE, "%s.", nb_invite_problem(NB_ETOOBIG));
     }
     /* Checked here first, so that a typo is explained before anything is
      * sent; the daemon checks again, and checks the expiry with its clock. */
@@ -155,7 +137,7 @@ int cmd_join(struct ctx *ctx, int argc, char **argv)
     sodium_memzero(&inv, sizeof(inv));
     if (r < 0) {
         sodium_memzero(text, sizeof(text));
-        return fail(EXIT_USAGE, "%s.", code_problem(r));
+        return fail(EXIT_USAGE, "%s.", nb_invite_problem(r));
     }
     rc = session_open(ctx, false);
     if (rc != EXIT_OK) {

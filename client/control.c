@@ -131,29 +131,21 @@ void ctl_req_begin(struct ctl *c, struct ctl_req *r, const char *op, size_t narg
     ctl_req_str(r, "op", op);
 }
 
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
 void ctl_req_str(struct ctl_req *r, const char *key, const char *value)
 {
-    pack_str(&r->pk, key);
-    pack_str(&r->pk, value);
+    nb_mp_pack_cstr(&r->pk, key);
+    nb_mp_pack_cstr(&r->pk, value);
 }
 
 void ctl_req_bin(struct ctl_req *r, const char *key, const void *value, size_t len)
 {
-    pack_str(&r->pk, key);
-    msgpack_pack_bin(&r->pk, len);
-    msgpack_pack_bin_body(&r->pk, value, len);
+    nb_mp_pack_cstr(&r->pk, key);
+    nb_mp_pack_bin(&r->pk, value, len);
 }
 
 void ctl_req_uint(struct ctl_req *r, const char *key, uint64_t value)
 {
-    pack_str(&r->pk, key);
+    nb_mp_pack_cstr(&r->pk, key);
     msgpack_pack_uint64(&r->pk, value);
 }
 

@@ -74,25 +74,6 @@ int nbd_framer_feed(struct nbd_framer *f, const uint8_t *data, size_t n, size_t 
 
 /* ---- reply encoding ------------------------------------------------------ */
 
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-static void pack_text(msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-static void pack_bin(msgpack_packer *pk, const uint8_t *b, size_t n)
-{
-    msgpack_pack_bin(pk, n);
-    msgpack_pack_bin_body(pk, b, n);
-}
-
 /* A reply under construction: the frame's length prefix is patched in by
  * frame_end once the body is complete. */
 struct frame {
@@ -131,7 +112,7 @@ static int frame_end(struct frame *fr)
 
 static void pack_id(msgpack_packer *pk, bool has_id, uint64_t id)
 {
-    pack_str(pk, "id");
+    nb_mp_pack_cstr(pk, "id");
     if (has_id)
         msgpack_pack_uint64(pk, id);
     else
@@ -146,12 +127,12 @@ static int error_reply(msgpack_sbuffer *out, bool has_id, uint64_t id, const cha
         return NB_ENOMEM;
     msgpack_pack_map(&fr.pk, 4);
     pack_id(&fr.pk, has_id, id);
-    pack_str(&fr.pk, "ok");
+    nb_mp_pack_cstr(&fr.pk, "ok");
     msgpack_pack_false(&fr.pk);
-    pack_str(&fr.pk, "error");
-    pack_str(&fr.pk, error);
-    pack_str(&fr.pk, "message");
-    pack_str(&fr.pk, message);
+    nb_mp_pack_cstr(&fr.pk, "error");
+    nb_mp_pack_cstr(&fr.pk, error);
+    nb_mp_pack_cstr(&fr.pk, "message");
+    nb_mp_pack_cstr(&fr.pk, message);
     return frame_end(&fr);
 }
 
@@ -167,12 +148,12 @@ int nbd_control_event_frame(msgpack_sbuffer *out, const uint8_t id[NB_ID_SIZE],
     if (frame_begin(&fr, out) < 0)
         return NB_ENOMEM;
     msgpack_pack_map(&fr.pk, 3);
-    pack_str(&fr.pk, "event");
-    pack_str(&fr.pk, "record");
-    pack_str(&fr.pk, "id");
-    pack_bin(&fr.pk, id, NB_ID_SIZE);
-    pack_str(&fr.pk, "record");
-    pack_bin(&fr.pk, bytes, len);
+    nb_mp_pack_cstr(&fr.pk, "event");
+    nb_mp_pack_cstr(&fr.pk, "record");
+    nb_mp_pack_cstr(&fr.pk, "id");
+    nb_mp_pack_bin(&fr.pk, id, NB_ID_SIZE);
+    nb_mp_pack_cstr(&fr.pk, "record");
+    nb_mp_pack_bin(&fr.pk, bytes, len);
     return frame_end(&fr);
 }
 
@@ -183,9 +164,9 @@ static int ok_begin(struct frame *fr, msgpack_sbuffer *out, uint64_t id)
         return NB_ENOMEM;
     msgpack_pack_map(&fr->pk, 3);
     pack_id(&fr->pk, true, id);
-    pack_str(&fr->pk, "ok");
+    nb_mp_pack_cstr(&fr->pk, "ok");
     msgpack_pack_true(&fr->pk);
-    pack_str(&fr->pk, "result");
+    nb_mp_pack_cstr(&fr->pk, "result");
     return 0;
 }
 
@@ -240,14 +221,14 @@ static int arg_word(const msgpack_object *map, const char *key, char *buf, size_
 
 static void pack_neighbourhood(msgpack_packer *pk, const struct nbd_node *node)
 {
-    pack_str(pk, "neighbourhood");
+    nb_mp_pack_cstr(pk, "neighbourhood");
     if (node->has_neighbourhood)
-        pack_str(pk, node->neighbourhood_name);
+        nb_mp_pack_cstr(pk, node->neighbourhood_name);
     else
         msgpack_pack_nil(pk);
-    pack_str(pk, "neighbourhood_id");
+    nb_mp_pack_cstr(pk, "neighbourhood_id");
     if (node->has_neighbourhood)
-        pack_bin(pk, node->neighbourhood_id, NB_NEIGHBOURHOOD_ID_SIZE);
+        nb_mp_pack_bin(pk, node->neighbourhood_id, NB_NEIGHBOURHOOD_ID_SIZE);
     else
         msgpack_pack_nil(pk);
 }
@@ -258,11 +239,11 @@ static int op_hello(struct request *rq)
     if (ok_begin(&fr, rq->out, rq->id) < 0)
         return NB_ENOMEM;
     msgpack_pack_map(&fr.pk, 5);
-    pack_str(&fr.pk, "version");
+    nb_mp_pack_cstr(&fr.pk, "version");
     msgpack_pack_uint32(&fr.pk, NBD_CONTROL_VERSION);
-    pack_str(&fr.pk, "software");
-    pack_str(&fr.pk, "noaberd " NOABER_VERSION);
-    pack_str(&fr.pk, "now");
+    nb_mp_pack_cstr(&fr.pk, "software");
+    nb_mp_pack_cstr(&fr.pk, "noaberd " NOABER_VERSION);
+    nb_mp_pack_cstr(&fr.pk, "now");
     msgpack_pack_uint64(&fr.pk, rq->ctx->clock());
     pack_neighbourhood(&fr.pk, rq->ctx->node);
     return frame_end(&fr);
@@ -281,25 +262,25 @@ static int op_status(struct request *rq)
     nbd_net_status(rq->ctx->net, &ns);
     msgpack_pack_map(&fr.pk, 10);
     pack_neighbourhood(&fr.pk, rq->ctx->node);
-    pack_str(&fr.pk, "records");
+    nb_mp_pack_cstr(&fr.pk, "records");
     msgpack_pack_uint64(&fr.pk, records);
-    pack_str(&fr.pk, "tombstones");
+    nb_mp_pack_cstr(&fr.pk, "tombstones");
     msgpack_pack_uint64(&fr.pk, tombstones);
-    pack_str(&fr.pk, "peers");
+    nb_mp_pack_cstr(&fr.pk, "peers");
     msgpack_pack_uint32(&fr.pk, ns.connected);
-    pack_str(&fr.pk, "peers_known");
+    nb_mp_pack_cstr(&fr.pk, "peers_known");
     msgpack_pack_uint32(&fr.pk, ns.known);
-    pack_str(&fr.pk, "fetching");
+    nb_mp_pack_cstr(&fr.pk, "fetching");
     msgpack_pack_uint64(&fr.pk, ns.fetching);
-    pack_str(&fr.pk, "fetching_from");
+    nb_mp_pack_cstr(&fr.pk, "fetching_from");
     msgpack_pack_uint32(&fr.pk, ns.fetching_from);
-    pack_str(&fr.pk, "in_sync");
+    nb_mp_pack_cstr(&fr.pk, "in_sync");
     if (ns.in_sync)
         msgpack_pack_true(&fr.pk);
     else
         msgpack_pack_false(&fr.pk);
-    pack_str(&fr.pk, "data_dir");
-    pack_str(&fr.pk, rq->ctx->data_dir);
+    nb_mp_pack_cstr(&fr.pk, "data_dir");
+    nb_mp_pack_cstr(&fr.pk, rq->ctx->data_dir);
     return frame_end(&fr);
 }
 
@@ -308,40 +289,40 @@ static int pack_peer(void *ctx, const struct nbd_peer_info *p)
 {
     msgpack_packer *pk = ctx;
     msgpack_pack_map(pk, 12);
-    pack_str(pk, "node");
+    nb_mp_pack_cstr(pk, "node");
     if (p->has_node)
-        pack_bin(pk, p->node, NB_KEY_SIZE);
+        nb_mp_pack_bin(pk, p->node, NB_KEY_SIZE);
     else
         msgpack_pack_nil(pk);
-    pack_str(pk, "address");
-    pack_str(pk, p->address);
-    pack_str(pk, "source");
-    pack_str(pk, nbd_peer_source_name(p->source));
-    pack_str(pk, "state");
-    pack_str(pk, nbd_peer_state_name(p->state));
-    pack_str(pk, "direction");
-    pack_str(pk, p->outbound ? "out" : "in");
-    pack_str(pk, "last_contact");
+    nb_mp_pack_cstr(pk, "address");
+    nb_mp_pack_cstr(pk, p->address);
+    nb_mp_pack_cstr(pk, "source");
+    nb_mp_pack_cstr(pk, nbd_peer_source_name(p->source));
+    nb_mp_pack_cstr(pk, "state");
+    nb_mp_pack_cstr(pk, nbd_peer_state_name(p->state));
+    nb_mp_pack_cstr(pk, "direction");
+    nb_mp_pack_cstr(pk, p->outbound ? "out" : "in");
+    nb_mp_pack_cstr(pk, "last_contact");
     if (p->has_last_contact)
         msgpack_pack_uint64(pk, p->last_contact);
     else
         msgpack_pack_nil(pk);
-    pack_str(pk, "synced");
+    nb_mp_pack_cstr(pk, "synced");
     if (p->synced)
         msgpack_pack_true(pk);
     else
         msgpack_pack_false(pk);
-    pack_str(pk, "fetching");
+    nb_mp_pack_cstr(pk, "fetching");
     msgpack_pack_uint64(pk, p->fetching);
-    pack_str(pk, "records_in");
+    nb_mp_pack_cstr(pk, "records_in");
     msgpack_pack_uint64(pk, p->records_in);
-    pack_str(pk, "records_out");
+    nb_mp_pack_cstr(pk, "records_out");
     msgpack_pack_uint64(pk, p->records_out);
-    pack_str(pk, "invalid");
+    nb_mp_pack_cstr(pk, "invalid");
     msgpack_pack_uint64(pk, p->invalid);
-    pack_str(pk, "last_error");
+    nb_mp_pack_cstr(pk, "last_error");
     if (p->last_error != NULL)
-        pack_str(pk, p->last_error);
+        nb_mp_pack_cstr(pk, p->last_error);
     else
         msgpack_pack_nil(pk);
     return 0;
@@ -393,8 +374,8 @@ static int op_peer_add(struct request *rq)
     if (ok_begin(&fr, rq->out, rq->id) < 0)
         return NB_ENOMEM;
     msgpack_pack_map(&fr.pk, 1);
-    pack_str(&fr.pk, "address");
-    pack_str(&fr.pk, address);
+    nb_mp_pack_cstr(&fr.pk, "address");
+    nb_mp_pack_cstr(&fr.pk, address);
     return frame_end(&fr);
 }
 
@@ -498,31 +479,14 @@ static int op_invite(struct request *rq)
     r = ok_begin(&fr, rq->out, rq->id);
     if (r == 0) {
         msgpack_pack_map(&fr.pk, 2);
-        pack_str(&fr.pk, "code");
-        pack_str(&fr.pk, code);
-        pack_str(&fr.pk, "expires_at");
+        nb_mp_pack_cstr(&fr.pk, "code");
+        nb_mp_pack_cstr(&fr.pk, code);
+        nb_mp_pack_cstr(&fr.pk, "expires_at");
         msgpack_pack_uint64(&fr.pk, expires_at);
         r = frame_end(&fr);
     }
     sodium_memzero(code, sizeof(code));
     return r;
-}
-
-static const char *invite_problem(int r)
-{
-    switch (r) {
-    case NB_EPREFIX:
-        return "this is not an invite code: an invite code starts with nbi1";
-    case NB_ECHECKSUM:
-        return "the invite code has a typo: compare it character by character, or ask for it "
-               "again";
-    case NB_EVERSION:
-        return "this invite was made by a newer version of Noaber";
-    case NB_ETOOBIG:
-        return "this is longer than any invite code";
-    default:
-        return "the invite code is incomplete or damaged";
-    }
 }
 
 static int op_join(struct request *rq)
@@ -542,7 +506,7 @@ static int op_join(struct request *rq)
                            "`code` must be the invite code (nbi1...) as a string");
     r = nb_invite_decode(code.ptr, code.len, &inv);
     if (r < 0)
-        return error_reply(rq->out, true, rq->id, "bad_request", invite_problem(r));
+        return error_reply(rq->out, true, rq->id, "bad_request", nb_invite_problem(r));
     if (nb_invite_check_expiry(&inv, rq->ctx->clock()) < 0) {
         sodium_memzero(&inv, sizeof(inv));
         return error_reply(rq->out, true, rq->id, "refused",
@@ -577,11 +541,11 @@ static int op_join(struct request *rq)
     if (ok_begin(&fr, rq->out, rq->id) < 0)
         return NB_ENOMEM;
     msgpack_pack_map(&fr.pk, 3);
-    pack_str(&fr.pk, "neighbourhood");
-    pack_str(&fr.pk, node->neighbourhood_name);
-    pack_str(&fr.pk, "peers");
+    nb_mp_pack_cstr(&fr.pk, "neighbourhood");
+    nb_mp_pack_cstr(&fr.pk, node->neighbourhood_name);
+    nb_mp_pack_cstr(&fr.pk, "peers");
     msgpack_pack_uint64(&fr.pk, peers);
-    pack_str(&fr.pk, "already");
+    nb_mp_pack_cstr(&fr.pk, "already");
     if (already)
         msgpack_pack_true(&fr.pk);
     else
@@ -608,10 +572,10 @@ static int op_neighbourhood_create(struct request *rq)
     if (ok_begin(&fr, rq->out, rq->id) < 0)
         return NB_ENOMEM;
     msgpack_pack_map(&fr.pk, 2);
-    pack_str(&fr.pk, "name");
-    pack_text(&fr.pk, name.ptr, name.len);
-    pack_str(&fr.pk, "neighbourhood_id");
-    pack_bin(&fr.pk, rq->ctx->node->neighbourhood_id, NB_NEIGHBOURHOOD_ID_SIZE);
+    nb_mp_pack_cstr(&fr.pk, "name");
+    nb_mp_pack_str(&fr.pk, name.ptr, name.len);
+    nb_mp_pack_cstr(&fr.pk, "neighbourhood_id");
+    nb_mp_pack_bin(&fr.pk, rq->ctx->node->neighbourhood_id, NB_NEIGHBOURHOOD_ID_SIZE);
     return frame_end(&fr);
 }
 
@@ -640,8 +604,8 @@ static int op_submit(struct request *rq)
     if (ok_begin(&fr, rq->out, rq->id) < 0)
         return NB_ENOMEM;
     msgpack_pack_map(&fr.pk, 1);
-    pack_str(&fr.pk, "id");
-    pack_bin(&fr.pk, id, NB_ID_SIZE);
+    nb_mp_pack_cstr(&fr.pk, "id");
+    nb_mp_pack_bin(&fr.pk, id, NB_ID_SIZE);
     return frame_end(&fr);
 }
 
@@ -655,7 +619,7 @@ struct timeline {
 static int timeline_add(void *ctx, const struct nbd_store_record *rec)
 {
     struct timeline *t = ctx;
-    pack_bin(&t->pk, rec->bytes, rec->len);
+    nb_mp_pack_bin(&t->pk, rec->bytes, rec->len);
     t->n++;
     return 0;
 }
@@ -769,13 +733,13 @@ static int op_get(struct request *rq)
     r = ok_begin(&fr, rq->out, rq->id);
     if (r == 0) {
         msgpack_pack_map(&fr.pk, 4);
-        pack_str(&fr.pk, "record");
-        pack_bin(&fr.pk, row.bytes, row.len);
-        pack_str(&fr.pk, "id");
-        pack_bin(&fr.pk, id, NB_ID_SIZE);
-        pack_str(&fr.pk, "status");
-        pack_str(&fr.pk, status);
-        pack_str(&fr.pk, "timeline");
+        nb_mp_pack_cstr(&fr.pk, "record");
+        nb_mp_pack_bin(&fr.pk, row.bytes, row.len);
+        nb_mp_pack_cstr(&fr.pk, "id");
+        nb_mp_pack_bin(&fr.pk, id, NB_ID_SIZE);
+        nb_mp_pack_cstr(&fr.pk, "status");
+        nb_mp_pack_cstr(&fr.pk, status);
+        nb_mp_pack_cstr(&fr.pk, "timeline");
         msgpack_pack_array(&fr.pk, t.n);
         if (t.n > 0 && msgpack_sbuffer_write(rq->out, t.buf.data, t.buf.size) != 0)
             r = NB_ENOMEM;
@@ -841,17 +805,17 @@ static int list_add(void *ctx, const struct nbd_store_record *row)
         return 0;
 
     msgpack_pack_map(&q->pk, 5);
-    pack_str(&q->pk, "id");
-    pack_bin(&q->pk, row->id, NB_ID_SIZE);
-    pack_str(&q->pk, "record");
-    pack_bin(&q->pk, row->bytes, row->len);
-    pack_str(&q->pk, "status");
-    pack_str(&q->pk, status);
-    pack_str(&q->pk, "responses");
+    nb_mp_pack_cstr(&q->pk, "id");
+    nb_mp_pack_bin(&q->pk, row->id, NB_ID_SIZE);
+    nb_mp_pack_cstr(&q->pk, "record");
+    nb_mp_pack_bin(&q->pk, row->bytes, row->len);
+    nb_mp_pack_cstr(&q->pk, "status");
+    nb_mp_pack_cstr(&q->pk, status);
+    nb_mp_pack_cstr(&q->pk, "responses");
     msgpack_pack_uint32(&q->pk, responses);
-    pack_str(&q->pk, "assigned");
+    nb_mp_pack_cstr(&q->pk, "assigned");
     if (has_assignee)
-        pack_bin(&q->pk, assignee, NB_KEY_SIZE);
+        nb_mp_pack_bin(&q->pk, assignee, NB_KEY_SIZE);
     else
         msgpack_pack_nil(&q->pk);
     q->n++;
@@ -923,7 +887,7 @@ static int op_list(struct request *rq)
     r = ok_begin(&fr, rq->out, rq->id);
     if (r == 0) {
         msgpack_pack_map(&fr.pk, 1);
-        pack_str(&fr.pk, "items");
+        nb_mp_pack_cstr(&fr.pk, "items");
         msgpack_pack_array(&fr.pk, q.n);
         if (q.n > 0 && msgpack_sbuffer_write(rq->out, q.items.data, q.items.size) != 0)
             r = NB_ENOMEM;
@@ -940,7 +904,7 @@ static int op_watch(struct request *rq)
     if (ok_begin(&fr, rq->out, rq->id) < 0)
         return NB_ENOMEM;
     msgpack_pack_map(&fr.pk, 1);
-    pack_str(&fr.pk, "watching");
+    nb_mp_pack_cstr(&fr.pk, "watching");
     msgpack_pack_true(&fr.pk);
     int r = frame_end(&fr);
     return r < 0 ? r : NBD_AFTER_WATCH;
@@ -969,9 +933,9 @@ static int op_block(struct request *rq)
     if (ok_begin(&fr, rq->out, rq->id) < 0)
         return NB_ENOMEM;
     msgpack_pack_map(&fr.pk, 2);
-    pack_str(&fr.pk, "member");
-    pack_bin(&fr.pk, member, NB_KEY_SIZE);
-    pack_str(&fr.pk, "deleted");
+    nb_mp_pack_cstr(&fr.pk, "member");
+    nb_mp_pack_bin(&fr.pk, member, NB_KEY_SIZE);
+    nb_mp_pack_cstr(&fr.pk, "deleted");
     msgpack_pack_uint64(&fr.pk, deleted);
     return frame_end(&fr);
 }
@@ -992,8 +956,8 @@ static int op_unblock(struct request *rq)
     if (ok_begin(&fr, rq->out, rq->id) < 0)
         return NB_ENOMEM;
     msgpack_pack_map(&fr.pk, 1);
-    pack_str(&fr.pk, "member");
-    pack_bin(&fr.pk, member, NB_KEY_SIZE);
+    nb_mp_pack_cstr(&fr.pk, "member");
+    nb_mp_pack_bin(&fr.pk, member, NB_KEY_SIZE);
     return frame_end(&fr);
 }
 
@@ -1009,9 +973,9 @@ static int pack_blocked(void *ctx, const uint8_t author[NB_KEY_SIZE], uint64_t s
 {
     msgpack_packer *pk = ctx;
     msgpack_pack_map(pk, 2);
-    pack_str(pk, "member");
-    pack_bin(pk, author, NB_KEY_SIZE);
-    pack_str(pk, "since");
+    nb_mp_pack_cstr(pk, "member");
+    nb_mp_pack_bin(pk, author, NB_KEY_SIZE);
+    nb_mp_pack_cstr(pk, "since");
     msgpack_pack_uint64(pk, since);
     return 0;
 }
@@ -1029,7 +993,7 @@ static int op_blocked(struct request *rq)
     if (ok_begin(&fr, rq->out, rq->id) < 0)
         return NB_ENOMEM;
     msgpack_pack_map(&fr.pk, 1);
-    pack_str(&fr.pk, "members");
+    nb_mp_pack_cstr(&fr.pk, "members");
     msgpack_pack_array(&fr.pk, n);
     /* A failure here would leave a short array: the reply is replaced by
      * an error instead (NB_ENOMEM drops what was packed). */

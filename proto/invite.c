@@ -84,18 +84,6 @@ int nb_invite_address_check(const char *address, size_t len)
     return port <= 65535 ? 0 : NB_EINVAL;
 }
 
-static void pack_str(msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-static void pack_bin(msgpack_packer *pk, const uint8_t *b, size_t n)
-{
-    msgpack_pack_bin(pk, n);
-    msgpack_pack_bin_body(pk, b, n);
-}
-
 int nb_invite_encode(const struct nb_invite *inv, char *out, size_t out_size)
 {
     uint8_t payload[NB_INVITE_PAYLOAD_MAX];
@@ -118,15 +106,15 @@ int nb_invite_encode(const struct nb_invite *inv, char *out, size_t out_size)
     msgpack_packer_init(&pk, &b, nb_mp_buf_write);
     msgpack_pack_array(&pk, INVITE_FIELDS);
     msgpack_pack_uint64(&pk, NB_INVITE_VERSION);
-    pack_str(&pk, inv->name, name_len);
-    pack_bin(&pk, inv->key, sizeof(inv->key));
+    nb_mp_pack_str(&pk, inv->name, name_len);
+    nb_mp_pack_bin(&pk, inv->key, sizeof(inv->key));
     msgpack_pack_uint64(&pk, inv->expires_at);
     msgpack_pack_array(&pk, inv->n_addresses);
     for (size_t i = 0; i < inv->n_addresses; i++) {
         const struct nb_invite_address *a = &inv->addresses[i];
         msgpack_pack_array(&pk, 2);
-        pack_bin(&pk, a->node_key, sizeof(a->node_key));
-        pack_str(&pk, a->address, strlen(a->address));
+        nb_mp_pack_bin(&pk, a->node_key, sizeof(a->node_key));
+        nb_mp_pack_str(&pk, a->address, strlen(a->address));
     }
     if (b.overflow) {
         r = NB_ETOOBIG;
@@ -248,4 +236,21 @@ out:
 int nb_invite_check_expiry(const struct nb_invite *inv, uint64_t now)
 {
     return now < inv->expires_at ? 0 : NB_EEXPIRED;
+}
+
+const char *nb_invite_problem(int err)
+{
+    switch (err) {
+    case NB_EPREFIX:
+        return "this is not an invite code: an invite code starts with nbi1";
+    case NB_ECHECKSUM:
+        return "the invite code has a typo: compare it character by character, or ask for it "
+               "again";
+    case NB_EVERSION:
+        return "this invite was made by a newer version of Noaber: upgrade this node first";
+    case NB_ETOOBIG:
+        return "this is longer than any invite code; paste the code alone";
+    default:
+        return "the invite code is incomplete or damaged: copy the whole code, it is one line";
+    }
 }

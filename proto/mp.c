@@ -486,3 +486,20 @@ int nb_mp_buf_write(void *data, const char *bytes, size_t len)
     b->len += len;
     return 0;
 }
+
+void nb_mp_pack_str(msgpack_packer *pk, const char *s, size_t len)
+{
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s, len);
+}
+
+void nb_mp_pack_cstr(msgpack_packer *pk, const char *s)
+{
+    nb_mp_pack_str(pk, s, strlen(s));
+}
+
+void nb_mp_pack_bin(msgpack_packer *pk, const uint8_t *bytes, size_t len)
+{
+    msgpack_pack_bin(pk, len);
+    msgpack_pack_bin_body(pk, bytes, len);
+}

@@ -155,6 +155,15 @@ struct nb_mp_buf {
 void nb_mp_buf_init(struct nb_mp_buf *b, uint8_t *ptr, size_t cap);
 int nb_mp_buf_write(void *data, const char *bytes, size_t len);
 
+/*
+ * A str or bin with its header: msgpack-c packs the two separately, and every
+ * encoder in Noaber wants them together.  nb_mp_pack_cstr takes a
+ * NUL-terminated string.
+ */
+void nb_mp_pack_str(msgpack_packer *pk, const char *s, size_t len);
+void nb_mp_pack_cstr(msgpack_packer *pk, const char *s);
+void nb_mp_pack_bin(msgpack_packer *pk, const uint8_t *bytes, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -78,18 +78,6 @@ int nb_peer_address_parse(const char *text, size_t len, bool allow_port_0, char 
 
 /* ---- encoding ------------------------------------------------------------ */
 
-static void pack_str(msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-static void pack_bin(msgpack_packer *pk, const uint8_t *b, size_t n)
-{
-    msgpack_pack_bin(pk, n);
-    msgpack_pack_bin_body(pk, b, n);
-}
-
 /* Finishes an encoding: every encoder packs freely into a bounded buffer and
  * checks once for overflow here. */
 static int finish(const struct nb_mp_buf *b, size_t *ret_len)
@@ -113,14 +101,14 @@ int nb_peer_hello_encode(const char *listen, const char *software, uint8_t *out,
     nb_mp_buf_init(&b, out, out_cap);
     msgpack_packer_init(&pk, &b, nb_mp_buf_write);
     msgpack_pack_map(&pk, listen != NULL ? 3 : 2);
-    pack_str(&pk, "v", 1);
+    nb_mp_pack_str(&pk, "v", 1);
     msgpack_pack_uint64(&pk, NB_PEER_VERSION);
     if (listen != NULL) {
-        pack_str(&pk, "listen", 6);
-        pack_str(&pk, listen, strlen(listen));
+        nb_mp_pack_str(&pk, "listen", 6);
+        nb_mp_pack_str(&pk, listen, strlen(listen));
     }
-    pack_str(&pk, "software", 8);
-    pack_str(&pk, software, sw_len);
+    nb_mp_pack_str(&pk, "software", 8);
+    nb_mp_pack_str(&pk, software, sw_len);
     if (b.len > NB_PEER_HELLO_MAX)
         return NB_ETOOBIG;
     return finish(&b, ret_len);
@@ -137,7 +125,7 @@ int nb_peer_encode_neg(const uint8_t *msg, size_t len, uint8_t *out, size_t out_
     msgpack_packer_init(&pk, &b, nb_mp_buf_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_uint64(&pk, NB_PEER_NEG);
-    pack_bin(&pk, msg, len);
+    nb_mp_pack_bin(&pk, msg, len);
     return finish(&b, ret_len);
 }
 
@@ -155,7 +143,7 @@ int nb_peer_encode_ids(enum nb_peer_type type, const uint8_t (*ids)[NB_PEER_ID_S
     msgpack_pack_uint64(&pk, type);
     msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++)
-        pack_bin(&pk, ids[i], NB_PEER_ID_SIZE);
+        nb_mp_pack_bin(&pk, ids[i], NB_PEER_ID_SIZE);
     return finish(&b, ret_len);
 }
 
@@ -170,7 +158,7 @@ int nb_peer_encode_record(const uint8_t *record, size_t len, uint8_t *out, size_
     msgpack_packer_init(&pk, &b, nb_mp_buf_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_uint64(&pk, NB_PEER_RECORD);
-    pack_bin(&pk, record, len);
+    nb_mp_pack_bin(&pk, record, len);
     return finish(&b, ret_len);
 }
 
@@ -204,8 +192,8 @@ int nb_peer_encode_peers(const struct nb_peer_addr *addrs, size_t n, uint8_t *ou
     msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++) {
         msgpack_pack_array(&pk, 2);
-        pack_bin(&pk, addrs[i].node_key, NB_PEER_KEY_SIZE);
-        pack_str(&pk, addrs[i].address, strlen(addrs[i].address));
+        nb_mp_pack_bin(&pk, addrs[i].node_key, NB_PEER_KEY_SIZE);
+        nb_mp_pack_str(&pk, addrs[i].address, strlen(addrs[i].address));
     }
     return finish(&b, ret_len);
 }

@@ -92,6 +92,12 @@ int nb_invite_encode(const struct nb_invite *inv, char *out, size_t out_size);
 int nb_invite_decode(const char *text, size_t len, struct nb_invite *ret);
 
 /* Returns 0 while `now` is before inv->expires_at, else NB_EEXPIRED. */
+/*
+ * A sentence for a person who pasted a code that nb_invite_decode refused,
+ * saying what to do about it.
+ */
+const char *nb_invite_problem(int err);
+
 int nb_invite_check_expiry(const struct nb_invite *inv, uint64_t now);
 
 #ifdef __cplusplus
