@@ -165,6 +165,50 @@ void root_free(struct root_view *v);
 /* The related record with this id, or NULL. */
 const struct nb_record *root_find(const struct root_view *v, const uint8_t id[NB_ID_SIZE]);
 
+/*
+ * What the vouches and profiles on the node say, from this member's point of
+ * view (client/cmd_trust.c).  Trusted are the member, the members they vouch
+ * for, and the members those vouch for: two hops.
+ */
+struct vouch_edge {
+    uint8_t id[NB_ID_SIZE];
+    uint8_t by[NB_KEY_SIZE];
+    uint8_t member[NB_KEY_SIZE];
+    uint64_t created_at;
+    char note[NB_NOTE_MAX + 1];
+};
+
+struct member_name {
+    uint8_t member[NB_KEY_SIZE];
+    char name[NB_NAME_MAX + 1];
+};
+
+struct trust {
+    bool have_me; /* without an identity nobody is trusted */
+    uint8_t me[NB_KEY_SIZE];
+    struct vouch_edge *vouches;
+    size_t n_vouches;
+    struct member_name *names; /* each member's newest profile name */
+    size_t n_names;
+    uint8_t (*trusted)[NB_KEY_SIZE];
+    size_t n_trusted;
+};
+
+/*
+ * Lists the vouches and profiles on the node (an open session; ctx's key if
+ * loaded).  Returns EXIT_OK or an exit code (message printed).
+ */
+int trust_load(struct ctx *ctx, struct trust *ret);
+void trust_free(struct trust *t);
+bool trust_is_trusted(const struct trust *t, const uint8_t pk[NB_KEY_SIZE]);
+/* How many trusted members vouch for pk. */
+size_t trust_vouchers(const struct trust *t, const uint8_t pk[NB_KEY_SIZE]);
+/* The member's profile name, or NULL. */
+const char *trust_name(const struct trust *t, const uint8_t pk[NB_KEY_SIZE]);
+/* "nbm1abcdefgh… (Alice)": the (short or full) key and the name where known. */
+void member_label(const struct trust *t, const uint8_t pk[NB_KEY_SIZE], bool full, char *buf,
+                  size_t size);
+
 /* The commands.  Each gets the arguments after its command words. */
 int cmd_id_new(struct ctx *ctx, int argc, char **argv);
 int cmd_id_show(struct ctx *ctx, int argc, char **argv);
@@ -191,6 +235,9 @@ int cmd_peers(struct ctx *ctx, int argc, char **argv);
 int cmd_block(struct ctx *ctx, int argc, char **argv);
 int cmd_unblock(struct ctx *ctx, int argc, char **argv);
 int cmd_blocked(struct ctx *ctx, int argc, char **argv);
+int cmd_vouch(struct ctx *ctx, int argc, char **argv);
+int cmd_vouches(struct ctx *ctx, int argc, char **argv);
+int cmd_profile(struct ctx *ctx, int argc, char **argv);
 
 /* Safe-practice hints (DOMAIN.md), printed after ask and assign. */
 void print_safety_hints(FILE *out);

@@ -14,13 +14,25 @@
 #include "client.h"
 
 static const char list_usage[] = "list [--kind request|offer] [--status S] [--category C] "
-                                 "[--area A] [--mine]";
+                                 "[--area A] [--mine] [--trusted]";
 
 static void json_member(struct json *j, const uint8_t pk[NB_KEY_SIZE])
 {
     char text[NB_MEMBER_KEY_TEXT_LEN + 1];
     nb_member_key_to_text(pk, text);
     json_string(j, text);
+}
+
+/* "author_name": the member's profile name, or null. */
+static void json_author_name(struct json *j, const struct trust *t, const uint8_t pk[NB_KEY_SIZE])
+{
+    const char *name = trust_name(t, pk);
+    json_key(j, "author_name");
+    if (name != NULL) {
+        json_string(j, name);
+    } else {
+        json_null(j);
+    }
 }
 
 static void json_text(struct json *j, const char *key, struct nb_text t)
@@ -82,11 +94,13 @@ static int parse_list_kind(const char *name)
 int cmd_list(struct ctx *ctx, int argc, char **argv)
 {
     const char *kind = NULL, *status = NULL, *category = NULL, *area = NULL;
-    bool mine = false;
+    bool mine = false, trusted_only = false;
     const struct opt opts[] = {
         { "kind", &kind, NULL }, { "status", &status, NULL }, { "category", &category, NULL },
-        { "area", &area, NULL }, { "mine", NULL, &mine },     { NULL, NULL, NULL },
+        { "area", &area, NULL }, { "mine", NULL, &mine },     { "trusted", NULL, &trusted_only },
+        { NULL, NULL, NULL },
     };
+    struct trust trust;
     struct ctl_req req;
     struct ctl_reply reply;
     const msgpack_object *items;
@@ -109,11 +123,17 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
                           "groceries, transport, meals, company, paperwork, repairs, care, "
                           "childcare, pets or other");
     }
-    if (rc == EXIT_OK && mine) {
+    if (rc == EXIT_OK && (mine || trusted_only)) {
         rc = identity_load(ctx);
+    } else if (rc == EXIT_OK) {
+        /* Without an identity nobody is trusted, but the list still works. */
+        identity_try_load(ctx);
     }
     if (rc == EXIT_OK) {
         rc = session_open(ctx, true);
+    }
+    if (rc == EXIT_OK) {
+        rc = trust_load(ctx, &trust);
     }
     if (rc != EXIT_OK) {
         return rc;
@@ -137,19 +157,21 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
     }
     rc = call_daemon(ctx, &req, &reply, "the list");
     if (rc != EXIT_OK) {
+        trust_free(&trust);
         return rc;
     }
     items = ctl_get(reply.result, "items");
     if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY) {
         ctl_reply_free(&reply);
+        trust_free(&trust);
         return fail(EXIT_ERROR, "noaberd's list reply has no items.");
     }
 
-    table_init(&t, 6);
+    table_init(&t, 7);
     if (ctx->json) {
         json_array_begin(&ctx->j);
     } else {
-        const char *head[] = { "ID", "KIND", "STATE", "TITLE", "AREA", "POSTED" };
+        const char *head[] = { "ID", "KIND", "STATE", "TITLE", "AREA", "BY", "POSTED" };
         table_add(&t, head);
     }
     for (uint32_t i = 0; i < items->via.array.size; i++) {
@@ -162,10 +184,15 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
         bool has_assigned;
         char hex[NB_ID_SIZE * 2 + 1], st[32];
         uint64_t responses;
+        bool trusted;
 
         if (ctl_get_bin(it, "record", &bytes, &len) != 0 ||
             nb_record_decode(bytes, len, &rec) != 0 ||
             ctl_get_bin_exact(it, "id", id, NB_ID_SIZE) != 0) {
+            continue;
+        }
+        trusted = trust_is_trusted(&trust, rec.author);
+        if (trusted_only && !trusted) {
             continue;
         }
         nb_hex(id, NB_ID_SIZE, hex);
@@ -188,6 +215,9 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
             json_text(&ctx->j, "area", rec.area);
             json_key(&ctx->j, "author");
             json_member(&ctx->j, rec.author);
+            json_author_name(&ctx->j, &trust, rec.author);
+            json_key(&ctx->j, "trusted");
+            json_bool(&ctx->j, trusted);
             json_key(&ctx->j, "created_at");
             json_uint(&ctx->j, rec.created_at);
             json_key(&ctx->j, "expires_at");
@@ -204,7 +234,8 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
             json_object_end(&ctx->j);
         } else {
             char words[96], title[200], area_buf[100], posted[48];
-            const char *row[6];
+            char by[NB_MEMBER_KEY_TEXT_LEN + NB_NAME_MAX + 16];
+            const char *row[7];
             state_words(st, responses, has_assigned ? assigned : NULL, words, sizeof(words));
             shorten(rec.title.ptr, rec.title.len, 40, title, sizeof(title));
             shorten(rec.area.ptr, rec.area.len, 20, area_buf, sizeof(area_buf));
@@ -216,13 +247,21 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
             row[2] = words;
             row[3] = title;
             row[4] = area_buf;
-            row[5] = posted;
+            member_label(&trust, rec.author, false, by, sizeof(by));
+            if (ctx->have_key && memcmp(rec.author, ctx->pk, NB_KEY_SIZE) == 0) {
+                strcat(by, " (you)");
+            }
+            row[5] = by;
+            row[6] = posted;
             table_add(&t, (const char *const *)row);
         }
     }
     if (ctx->json) {
         json_array_end(&ctx->j);
         json_finish(&ctx->j);
+    } else if (t.nrows <= 1 && trusted_only) {
+        printf("Nothing matches from members you trust.  `noaber vouch MEMBER` vouches for a "
+               "member; `noaber list` without --trusted shows everyone's.\n");
     } else if (t.nrows <= 1) {
         printf("Nothing matches.  `noaber ask` posts a request, `noaber offer` an offer.\n");
     } else {
@@ -230,6 +269,7 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
     }
     table_free(&t);
     ctl_reply_free(&reply);
+    trust_free(&trust);
     return EXIT_OK;
 }
 
@@ -326,7 +366,8 @@ static const struct nb_record *confirmation_of(const struct root_view *v)
     return NULL;
 }
 
-static void show_json(struct ctx *ctx, const struct root_view *v, const char *contact)
+static void show_json(struct ctx *ctx, const struct root_view *v, const struct trust *trust,
+                      const char *contact)
 {
     struct json *j = &ctx->j;
     const struct nb_record *r = &v->root.rec;
@@ -383,6 +424,9 @@ static void show_json(struct ctx *ctx, const struct root_view *v, const char *co
     }
     json_key(j, "author");
     json_member(j, r->author);
+    json_author_name(j, trust, r->author);
+    json_key(j, "trusted");
+    json_bool(j, trust_is_trusted(trust, r->author));
     json_key(j, "created_at");
     json_uint(j, r->created_at);
     json_key(j, "expires_at");
@@ -396,6 +440,11 @@ static void show_json(struct ctx *ctx, const struct root_view *v, const char *co
         json_id(j, "id", s->id);
         json_key(j, "author");
         json_member(j, s->author);
+        json_author_name(j, trust, s->author);
+        json_key(j, "trusted");
+        json_bool(j, trust_is_trusted(trust, s->author));
+        json_key(j, "vouched_by");
+        json_uint(j, trust_vouchers(trust, s->author));
         json_key(j, "note");
         if (rr != NULL && NB_HAS(rr, NB_F_NOTE)) {
             json_string_n(j, rr->note.ptr, rr->note.len);
@@ -453,7 +502,25 @@ static void line_text(const char *label, struct nb_text t)
     printf("%-13s %.*s\n", label, (int)t.len, t.ptr);
 }
 
-static void show_human(struct ctx *ctx, const struct root_view *v, const char *contact)
+/* "yes — vouched by 2 you trust": whether a response's author is trusted, and why. */
+static void trust_words(const struct ctx *ctx, const struct trust *t, const uint8_t pk[NB_KEY_SIZE],
+                        char *buf, size_t size)
+{
+    size_t n = trust_vouchers(t, pk);
+
+    if (memcmp(pk, ctx->pk, NB_KEY_SIZE) == 0) {
+        snprintf(buf, size, "yes — you");
+    } else if (n == 0) {
+        snprintf(buf, size, "%s — not vouched by anyone you trust",
+                 trust_is_trusted(t, pk) ? "yes" : "no");
+    } else {
+        snprintf(buf, size, "%s — vouched by %zu you trust", trust_is_trusted(t, pk) ? "yes" : "no",
+                 n);
+    }
+}
+
+static void show_human(struct ctx *ctx, const struct root_view *v, const struct trust *trust,
+                       const char *contact)
 {
     const struct nb_record *r = &v->root.rec;
     const uint8_t *assigned = assigned_member(v);
@@ -497,7 +564,7 @@ static void show_human(struct ctx *ctx, const struct root_view *v, const char *c
     if (NB_HAS(r, NB_F_ON_BEHALF_OF)) {
         line_text("On behalf of:", r->on_behalf_of);
     }
-    nb_member_key_to_text(r->author, buf);
+    member_label(trust, r->author, true, buf, sizeof(buf));
     /* Records made in a quick succession carry created_at a second or two
      * ahead of the clock (see ctx.min_created_at): they were made "just now". */
     format_relative(ctx->now, r->created_at < ctx->now ? r->created_at : ctx->now, rel,
@@ -511,18 +578,20 @@ static void show_human(struct ctx *ctx, const struct root_view *v, const char *c
     }
     if (v->st.n_responses > 0) {
         struct table t;
-        const char *head[] = { "  ID", "MEMBER", "STATE", "WHEN", "NOTE" };
-        table_init(&t, 5);
+        const char *head[] = { "  ID", "MEMBER", "STATE", "WHEN", "NOTE", "TRUSTED" };
+        /* Without an identity there is nobody to trust from: no column. */
+        size_t ncols = ctx->have_key ? 6 : 5;
+        table_init(&t, ncols);
         table_add(&t, head);
         for (size_t i = 0; i < v->st.n_responses; i++) {
             const struct nb_state_response *s = &v->st.responses[i];
             const struct nb_record *rr = root_find(v, s->id);
-            char id[16], member[NB_MEMBER_KEY_TEXT_LEN + 8], note[200];
-            char hex[NB_ID_SIZE * 2 + 1];
-            const char *row[5];
+            char id[16], member[NB_MEMBER_KEY_TEXT_LEN + NB_NAME_MAX + 16], note[200];
+            char hex[NB_ID_SIZE * 2 + 1], trusted[96];
+            const char *row[6];
             nb_hex(s->id, NB_ID_SIZE, hex);
             snprintf(id, sizeof(id), "  %.8s", hex);
-            nb_member_key_to_text(s->author, member);
+            member_label(trust, s->author, true, member, sizeof(member));
             if (ctx->have_key && memcmp(s->author, ctx->pk, NB_KEY_SIZE) == 0) {
                 strcat(member, " (you)");
             }
@@ -537,6 +606,10 @@ static void show_human(struct ctx *ctx, const struct root_view *v, const char *c
             row[2] = nb_response_status_name(s->status);
             row[3] = rel;
             row[4] = note;
+            if (ctx->have_key) {
+                trust_words(ctx, trust, s->author, trusted, sizeof(trusted));
+                row[5] = trusted;
+            }
             table_add(&t, row);
         }
         printf("\n%s:\n", r->kind == NB_KIND_OFFER ? "Asks" : "Responses");
@@ -559,6 +632,7 @@ int cmd_show(struct ctx *ctx, int argc, char **argv)
 {
     const char *pos[1];
     struct root_view v;
+    struct trust trust;
     const struct nb_state_step *mine;
     char contact[NB_SEALED_MAX];
     bool opened = false;
@@ -575,7 +649,13 @@ int cmd_show(struct ctx *ctx, int argc, char **argv)
     identity_try_load(ctx);
     rc = session_open(ctx, true);
     if (rc == EXIT_OK) {
+        rc = trust_load(ctx, &trust);
+    }
+    if (rc == EXIT_OK) {
         rc = root_load(ctx, pos[0], &v);
+        if (rc != EXIT_OK) {
+            trust_free(&trust);
+        }
     }
     if (rc != EXIT_OK) {
         return rc;
@@ -585,11 +665,12 @@ int cmd_show(struct ctx *ctx, int argc, char **argv)
         opened = open_contact(ctx, &v, mine, contact, sizeof(contact));
     }
     if (ctx->json) {
-        show_json(ctx, &v, opened ? contact : NULL);
+        show_json(ctx, &v, &trust, opened ? contact : NULL);
     } else {
-        show_human(ctx, &v, opened ? contact : NULL);
+        show_human(ctx, &v, &trust, opened ? contact : NULL);
     }
     sodium_memzero(contact, sizeof(contact));
     root_free(&v);
+    trust_free(&trust);
     return EXIT_OK;
 }

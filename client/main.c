@@ -26,7 +26,7 @@ static const char usage_text[] =
     "      [--expires DURATION] [--languages L,L] [--tags T,T]\n"
     "      [--mode in-person|remote|either] [--on-behalf-of NAME]\n"
     "  offer ...                  a standing offer, same options as ask\n"
-    "  list [--kind K] [--status S] [--category C] [--area A] [--mine]\n"
+    "  list [--kind K] [--status S] [--category C] [--area A] [--mine] [--trusted]\n"
     "  show ID                    one request or offer with its responses\n"
     "  respond ID [--note N]      offer to help with a request, or ask for an offer\n"
     "  withdraw ID                withdraw your response to ID, or your offer ID\n"
@@ -38,6 +38,13 @@ static const char usage_text[] =
     "  cancel ID                  cancel your request\n"
     "  retract ID                 delete one of your records everywhere\n"
     "  pause ID, resume ID        pause or resume your standing offer\n"
+    "\n"
+    "Trust:\n"
+    "  vouch MEMBER [--note N]    say you know MEMBER; you trust them and whom they vouch for\n"
+    "  vouch --retract MEMBER     take your vouch back\n"
+    "  vouches [MEMBER]           who vouched for whom (default: by and for you)\n"
+    "  profile --name NAME [--about TEXT] [--languages L,L] [--area A]\n"
+    "                             the name shown next to your key (the newest counts)\n"
     "\n"
     "The node:\n"
     "  neighbourhood create NAME  start a neighbourhood on this node\n"
@@ -105,6 +112,9 @@ static const struct command commands[] = {
     { NULL, "block", cmd_block },
     { NULL, "unblock", cmd_unblock },
     { NULL, "blocked", cmd_blocked },
+    { NULL, "vouch", cmd_vouch },
+    { NULL, "vouches", cmd_vouches },
+    { NULL, "profile", cmd_profile },
 };
 
 /*
