@@ -685,9 +685,90 @@ store:
     return 0;
 }
 
+/* The requests an ending record (a confirmation or a cancellation) may have
+ * ended, collected before any is purged: purging while iterating would pull
+ * rows from under the statement. */
+struct ended {
+    uint8_t (*roots)[NB_ID_SIZE];
+    size_t n, cap;
+    uint64_t before;
+};
+
+static int collect_ended(void *ctx, const struct nbd_store_record *rec)
+{
+    struct ended *e = ctx;
+    if (!rec->has_root || rec->created_at > e->before)
+        return 0;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 16;
+        void *p = realloc(e->roots, cap * NB_ID_SIZE);
+        if (p == NULL)
+            return NB_ENOMEM;
+        e->roots = p;
+        e->cap = cap;
+    }
+    memcpy(e->roots[e->n++], rec->root, NB_ID_SIZE);
+    return 0;
+}
+
+/*
+ * A request that ended (done or cancelled) more than purge_grace ago goes
+ * with everything that rests on it, as an expired one does: DOMAIN.md asks
+ * that health details and the sealed contact be deleted when the request
+ * ends, not weeks later at its expiry.  Tombstones keep it out until its
+ * original expiry.  Every node applies the same rule to the same records.
+ */
+static int purge_ended(struct nbd_node *node, uint64_t now, uint64_t *ret_n)
+{
+    static const uint8_t ending_kinds[] = { NB_KIND_CONFIRMATION, NB_KIND_CANCELLATION };
+    uint8_t buf[NB_RECORD_MAX];
+    struct ended e = { .before = now > node->purge_grace ? now - node->purge_grace : 0 };
+    uint64_t purged = 0;
+    int r = 0;
+
+    for (size_t k = 0; k < sizeof(ending_kinds) && r == 0; k++)
+        r = nbd_store_foreach_newest(node->store, ending_kinds[k], NULL, collect_ended, &e);
+    for (size_t i = 0; i < e.n && r == 0; i++) {
+        struct nbd_store_record root;
+        struct nb_state st;
+        uint64_t n = 0;
+
+        if (nbd_store_get(node->store, e.roots[i], &root, buf) != 0 || root.kind != NB_KIND_REQUEST)
+            continue; /* gone already, or an offer: a standing offer outlives each ask */
+        if (nbd_node_derive(node, &root, now, &st) != 0)
+            continue;
+        bool ended = (st.status == NB_STATUS_DONE || st.status == NB_STATUS_CANCELLED) &&
+                     st.updated_at <= e.before;
+        nb_state_free(&st);
+        if (!ended)
+            continue;
+        r = nbd_store_begin(node->store);
+        if (r < 0)
+            break;
+        r = nbd_store_purge_tree(node->store, root.id, root.has_expiry, root.expires_at, &n);
+        if (r == 0)
+            r = nbd_store_commit(node->store);
+        if (r < 0) {
+            nbd_store_rollback(node->store);
+            break;
+        }
+        purged += n;
+    }
+    free(e.roots);
+    if (r == 0 && ret_n != NULL)
+        *ret_n = purged;
+    return r;
+}
+
 int nbd_node_purge(struct nbd_node *node, uint64_t now, uint64_t *ret_records,
                    uint64_t *ret_tombstones)
 {
-    return nbd_store_purge_expired(node->store, now, node->purge_grace, ret_records,
-                                   ret_tombstones);
+    uint64_t ended = 0;
+    int r = purge_ended(node, now, &ended);
+    if (r < 0)
+        return r;
+    r = nbd_store_purge_expired(node->store, now, node->purge_grace, ret_records, ret_tombstones);
+    if (r == 0 && ret_records != NULL)
+        *ret_records += ended;
+    return r;
 }

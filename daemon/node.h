@@ -190,7 +190,8 @@ int nbd_node_flush(struct nbd_node *node);
 int nbd_node_derive(struct nbd_node *node, const struct nbd_store_record *root, uint64_t now,
                     struct nb_state *ret);
 
-/* Runs the periodic purge (expiry + tombstone cleanup). */
+/* Runs the periodic purge: requests that ended (done or cancelled) and
+ * records that expired, purge_grace ago; old tombstones. */
 int nbd_node_purge(struct nbd_node *node, uint64_t now, uint64_t *ret_records,
                    uint64_t *ret_tombstones);
 

@@ -730,6 +730,62 @@ static void expired_requests_are_purged_with_their_timeline(void **state)
 }
 
 /*
+ * Ann's request is done: Bob helped and Ann confirmed.  The sealed contact
+ * and everything else about it go purge_grace after the confirmation, long
+ * before the request would have expired, and stay out.  Cas cancels hers:
+ * the same.  An open request of Ann's stays.
+ */
+static void ended_requests_go_a_grace_after_they_end(void **state)
+{
+    struct world *w = *state;
+    struct blob req, resp, assign, done, confirm, other, cancel, open;
+    struct nb_record rec;
+    static const uint8_t sealed[64] = { 1 };
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 30u * 24 * 3600, "groceries", &req);
+    assert_ok(w, &req, T0);
+    acting(w, &w->bob, NB_KIND_RESPONSE, T0 + 1, req.id, NULL, &resp);
+    assert_ok(w, &resp, T0 + 1);
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = NB_KIND_ASSIGNMENT;
+    rec.created_at = T0 + 2;
+    memcpy(rec.target, req.id, NB_ID_SIZE);
+    NB_SET(&rec, NB_F_TARGET);
+    memcpy(rec.member, w->bob.pk, NB_KEY_SIZE);
+    NB_SET(&rec, NB_F_MEMBER);
+    rec.sealed = (struct nb_bytes){ sealed, sizeof(sealed) };
+    NB_SET(&rec, NB_F_SEALED);
+    sign_for(&rec, &w->ann, w->node.neighbourhood_id, &assign);
+    assert_ok(w, &assign, T0 + 2);
+    acting(w, &w->bob, NB_KIND_DONE_CLAIM, T0 + 3, req.id, NULL, &done);
+    assert_ok(w, &done, T0 + 3);
+    acting(w, &w->ann, NB_KIND_CONFIRMATION, T0 + 4, req.id, NULL, &confirm);
+    assert_ok(w, &confirm, T0 + 4);
+
+    request(w, &w->cas, T0 + 5, T0 + 30u * 24 * 3600, "a lift", &other);
+    assert_ok(w, &other, T0 + 5);
+    acting(w, &w->cas, NB_KIND_CANCELLATION, T0 + 6, other.id, NULL, &cancel);
+    assert_ok(w, &cancel, T0 + 6);
+    request(w, &w->ann, T0 + 7, T0 + 30u * 24 * 3600, "company", &open);
+    assert_ok(w, &open, T0 + 7);
+    assert_int_equal(count_records(w), 8);
+
+    uint64_t n = 0;
+    assert_int_equal(nbd_node_purge(&w->node, T0 + 3 + GRACE, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    assert_string_equal(status_of(w, req.id, T0 + 3 + GRACE), "done");
+
+    assert_int_equal(nbd_node_purge(&w->node, T0 + 6 + GRACE, &n, NULL), 0);
+    assert_int_equal(n, 7);
+    assert_int_equal(count_records(w), 1);
+    assert_int_equal(nbd_store_has(w->store, open.id), 1);
+    assert_int_equal(nbd_store_has(w->store, assign.id), 0);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, assign.id), 1);
+    assert_refused(w, &req, T0 + 7 + GRACE, "gone", NULL);
+    assert_refused(w, &assign, T0 + 7 + GRACE, "gone", NULL);
+}
+
+/*
  * Two nodes may see a cancellation and a response in either order; a node
  * that refused the late response from a peer would keep the sets apart
  * forever.  Peers' records get only the order-independent checks.
@@ -1033,6 +1089,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_retraction_deletes_for_good, setup, teardown),
         cmocka_unit_test_setup_teardown(expired_requests_are_purged_with_their_timeline, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(ended_requests_go_a_grace_after_they_end, setup, teardown),
         cmocka_unit_test_setup_teardown(peers_records_skip_the_state_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(a_peers_retraction_of_an_unknown_record_sticks, setup,
                                         teardown),
