@@ -81,14 +81,14 @@ static void purge(struct daemon *d)
     uint64_t records = 0, tombstones = 0;
     int r = nbd_node_purge(&d->node, wall_clock(), &records, &tombstones);
     if (r < 0) {
-        nbd_error("purging expired records failed: %s", nb_strerror(r));
+        nbd_error("purging expired and ended records failed: %s", nb_strerror(r));
         return;
     }
     if (records > 0)
         nbd_net_records_deleted(d->net);
     if (records > 0 || tombstones > 0)
-        nbd_info("purged %llu expired records and %llu old tombstones", (unsigned long long)records,
-                 (unsigned long long)tombstones);
+        nbd_info("purged %llu expired or ended records and %llu old tombstones",
+                 (unsigned long long)records, (unsigned long long)tombstones);
 }
 
 static void on_purge_timer(uv_timer_t *t)

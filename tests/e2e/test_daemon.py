@@ -465,7 +465,7 @@ def test_expired_requests_show_expired_then_go(tmp):
         c.close()
     finally:
         assert d.stop() == 0
-    assert "purged 2 expired records" in d.log()
+    assert "purged 2 expired or ended records" in d.log()
 
 
 TESTS = [
