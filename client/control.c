@@ -86,7 +86,7 @@ int ctl_connect(struct ctl *c, const char *given)
             snprintf(c->path, sizeof(c->path), "%s", c->tried[i]);
             return 0;
         }
-        c->last_errno = errno;
+        c->tried_errno[i] = errno;
     }
     return CTL_EUNREACHABLE;
 }
@@ -107,17 +107,29 @@ void ctl_close(struct ctl *c)
 
 void ctl_print_unreachable(const struct ctl *c)
 {
+    bool denied = false;
+
     fprintf(stderr, "noaber: cannot reach noaberd");
     if (c->ntried == 1) {
-        fprintf(stderr, " at %s (%s).\n", c->tried[0], strerror(c->last_errno));
+        fprintf(stderr, " at %s (%s).\n", c->tried[0], strerror(c->tried_errno[0]));
     } else {
         fprintf(stderr, "; tried:\n");
         for (size_t i = 0; i < c->ntried; i++) {
-            fprintf(stderr, "  %s\n", c->tried[i]);
+            fprintf(stderr, "  %s (%s)\n", c->tried[i], strerror(c->tried_errno[i]));
         }
     }
-    fprintf(stderr, "Is the daemon running?  Start it with `noaberd`, or point noaber at its "
-                    "socket with --socket PATH or NOABER_SOCKET.\n");
+    for (size_t i = 0; i < c->ntried; i++) {
+        denied = denied || c->tried_errno[i] == EACCES || c->tried_errno[i] == EPERM;
+    }
+    /* A system daemon's socket is open to the noaber group only: a neighbour
+     * outside it needs the operator, not a restarted daemon. */
+    if (denied) {
+        fprintf(stderr, "A daemon is there but this account may not use it: ask the node's "
+                        "operator to add you to the noaber group (then log in again).\n");
+    } else {
+        fprintf(stderr, "Is the daemon running?  Start it with `noaberd`, or point noaber at "
+                        "its socket with --socket PATH or NOABER_SOCKET.\n");
+    }
 }
 
 void ctl_req_begin(struct ctl *c, struct ctl_req *r, const char *op, size_t nargs)

@@ -35,7 +35,7 @@ struct ctl {
     /* The candidates tried, for an error message a person can act on. */
     char tried[CTL_PATHS_MAX][CTL_PATH_LEN];
     size_t ntried;
-    int last_errno;
+    int tried_errno[CTL_PATHS_MAX]; /* why each path failed */
 };
 
 /*
