@@ -1,0 +1,127 @@
+#!/bin/sh
+# Boots a minimal Debian 12 with systemd as PID 1 in a container
+# (debootstrap + systemd-nspawn), installs the packages built by `./dev deb`,
+# and checks what an operator would: the hardened service starts as the
+# noaber user, a member of the noaber group reaches the socket without flags,
+# anyone else is told to ask for the group, and a restart keeps the records.
+#
+#   packaging/boot-test.sh DEB_DIR WORK_DIR
+#
+# Prints "N passed, N failed" last.  Exits 77 (skipped) when this machine
+# cannot run a container, so the step says so instead of failing.
+set -u
+
+debs=$1
+work=$2
+root="$work/rootfs"
+passed=0
+failed=0
+say() { printf 'boot-test: %s\n' "$*" >&2; }
+ok() { passed=$((passed + 1)); say "ok: $*"; }
+bad() { failed=$((failed + 1)); say "FAILED: $*"; }
+skip() {
+    say "SKIP: $*"
+    exit 77
+}
+
+command -v debootstrap >/dev/null || skip "debootstrap is not installed"
+command -v systemd-nspawn >/dev/null || skip "systemd-nspawn is not installed"
+
+if [ ! -x "$root/lib/systemd/systemd" ]; then
+    rm -rf "$root"
+    mkdir -p "$work"
+    say "debootstrap Debian 12 into $root (about a minute)"
+    if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,procps \
+        bookworm "$root" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1; then
+        tail -n 20 "$work/debootstrap.log" >&2
+        skip "debootstrap failed (no access to the Debian archive?)"
+    fi
+fi
+echo noaber-boot-test >"$root/etc/hostname"
+cp "$debs"/noaberd_*.deb "$debs"/noaber_*.deb "$root/root/"
+
+nspawn="systemd-nspawn --register=no --keep-unit --quiet -D $root"
+
+# Installing resolves the libraries from the archive, like a real install.
+if $nspawn --pipe /bin/sh -c 'apt-get update -qq && apt-get install -y -qq /root/noaberd_*.deb /root/noaber_*.deb' \
+    >"$work/install.log" 2>&1; then
+    ok "apt-get install of noaberd and noaber in a fresh Debian 12"
+else
+    tail -n 20 "$work/install.log" >&2
+    grep -q "Failed to\|Operation not permitted" "$work/install.log" &&
+        skip "systemd-nspawn cannot run here"
+    bad "apt-get install of the packages"
+    echo "$passed passed, $failed failed"
+    exit 1
+fi
+
+$nspawn -b --console=passive >"$work/boot.log" 2>&1 &
+container=$!
+init=""
+for _ in $(seq 1 100); do
+    init=$(pgrep -P "$container" | head -n 1)
+    [ -n "$init" ] && break
+    sleep 0.1
+done
+[ -n "$init" ] || skip "the container did not boot"
+
+# in_container SCRIPT: runs a shell script inside the booted container.
+in_container() { nsenter -t "$init" -a /bin/sh -c "$1"; }
+
+active=false
+for _ in $(seq 1 60); do
+    if [ "$(in_container 'systemctl is-active noaberd' 2>/dev/null)" = active ]; then
+        active=true
+        break
+    fi
+    sleep 1
+done
+if $active; then
+    ok "systemctl: noaberd.service is active after boot"
+else
+    bad "noaberd.service did not become active"
+    in_container 'systemctl status noaberd --no-pager; journalctl -u noaberd --no-pager' >&2
+fi
+
+if [ "$(in_container 'systemctl show noaberd -p User --value')" = noaber ] &&
+    [ "$(in_container 'stat -c %U:%a /var/lib/noaber')" = noaber:700 ] &&
+    [ "$(in_container 'stat -c %G:%a /run/noaber/noaberd.sock')" = noaber:660 ]; then
+    ok "runs as noaber; /var/lib/noaber 0700; socket 0660 for group noaber"
+else
+    bad "user, data directory or socket modes"
+fi
+
+in_container 'useradd -m -G noaber neighbour && useradd -m outsider'
+if in_container "su neighbour -c 'cd && noaber id new >/dev/null && noaber neighbourhood create Marollen >/dev/null && noaber --json ask --title Groceries --category groceries --area Marollen'" \
+    >"$work/ask.json" 2>&1 && grep -q '"id"' "$work/ask.json"; then
+    ok "a member of group noaber posts a request with no --socket"
+else
+    cat "$work/ask.json" >&2
+    bad "a member of group noaber could not post"
+fi
+
+in_container "su outsider -c 'noaber status'" >"$work/outsider.log" 2>&1
+rc=$?
+if [ "$rc" -eq 3 ] && grep -q "noaber group" "$work/outsider.log"; then
+    ok "an account outside the group gets exit 3 and is told to ask for the group"
+else
+    cat "$work/outsider.log" >&2
+    bad "outsider: exit $rc"
+fi
+
+in_container 'systemctl restart noaberd'
+sleep 1
+if in_container "su neighbour -c 'noaber --json status'" | grep -q '"records":1'; then
+    ok "systemctl restart keeps the record"
+else
+    bad "the record is missing after a restart"
+fi
+
+in_container 'systemctl poweroff' >/dev/null 2>&1
+for _ in $(seq 1 30); do
+    kill -0 "$container" 2>/dev/null || break
+    sleep 1
+done
+kill "$container" 2>/dev/null
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
