@@ -258,10 +258,12 @@ void member_label(const struct trust *t, const uint8_t pk[NB_KEY_SIZE], bool ful
     } else {
         short_member(pk, key, sizeof(key));
     }
-    if (name != NULL) {
-        snprintf(buf, size, "%s (%s)", key, name);
-    } else {
-        snprintf(buf, size, "%s", key);
+    /* A label is cut to the column it goes in; a cut label is still useful,
+     * so a short buffer is not an error (checking the length says so). */
+    int n =
+        name != NULL ? snprintf(buf, size, "%s (%s)", key, name) : snprintf(buf, size, "%s", key);
+    if (n < 0 && size > 0) {
+        buf[0] = '\0';
     }
 }
 
