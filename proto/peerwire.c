@@ -88,6 +88,27 @@ static int finish(const struct nb_mp_buf *b, size_t *ret_len)
     return 0;
 }
 
+/* Every message is an array whose first element is its type. */
+static void begin_message(struct nb_mp_buf *b, msgpack_packer *pk, uint8_t *out, size_t out_cap,
+                          enum nb_peer_type type, size_t elements)
+{
+    nb_mp_buf_init(b, out, out_cap);
+    msgpack_packer_init(pk, b, nb_mp_buf_write);
+    msgpack_pack_array(pk, elements);
+    msgpack_pack_uint64(pk, type);
+}
+
+/* `neg` and `record`: the type and one bin. */
+static int encode_bin_message(enum nb_peer_type type, const uint8_t *bytes, size_t len,
+                              uint8_t *out, size_t out_cap, size_t *ret_len)
+{
+    struct nb_mp_buf b;
+    msgpack_packer pk;
+    begin_message(&b, &pk, out, out_cap, type, 2);
+    nb_mp_pack_bin(&pk, bytes, len);
+    return finish(&b, ret_len);
+}
+
 int nb_peer_hello_encode(const char *listen, const char *software, uint8_t *out, size_t out_cap,
                          size_t *ret_len)
 {
@@ -119,14 +140,7 @@ int nb_peer_encode_neg(const uint8_t *msg, size_t len, uint8_t *out, size_t out_
 {
     if (msg == NULL || len == 0)
         return NB_EINVAL;
-    struct nb_mp_buf b;
-    msgpack_packer pk;
-    nb_mp_buf_init(&b, out, out_cap);
-    msgpack_packer_init(&pk, &b, nb_mp_buf_write);
-    msgpack_pack_array(&pk, 2);
-    msgpack_pack_uint64(&pk, NB_PEER_NEG);
-    nb_mp_pack_bin(&pk, msg, len);
-    return finish(&b, ret_len);
+    return encode_bin_message(NB_PEER_NEG, msg, len, out, out_cap, ret_len);
 }
 
 int nb_peer_encode_ids(enum nb_peer_type type, const uint8_t (*ids)[NB_PEER_ID_SIZE], size_t n,
@@ -137,10 +151,7 @@ int nb_peer_encode_ids(enum nb_peer_type type, const uint8_t (*ids)[NB_PEER_ID_S
         return NB_EINVAL;
     struct nb_mp_buf b;
     msgpack_packer pk;
-    nb_mp_buf_init(&b, out, out_cap);
-    msgpack_packer_init(&pk, &b, nb_mp_buf_write);
-    msgpack_pack_array(&pk, 2);
-    msgpack_pack_uint64(&pk, type);
+    begin_message(&b, &pk, out, out_cap, type, 2);
     msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++)
         nb_mp_pack_bin(&pk, ids[i], NB_PEER_ID_SIZE);
@@ -152,24 +163,14 @@ int nb_peer_encode_record(const uint8_t *record, size_t len, uint8_t *out, size_
 {
     if (record == NULL || len == 0 || len > NB_RECORD_MAX)
         return NB_EINVAL;
-    struct nb_mp_buf b;
-    msgpack_packer pk;
-    nb_mp_buf_init(&b, out, out_cap);
-    msgpack_packer_init(&pk, &b, nb_mp_buf_write);
-    msgpack_pack_array(&pk, 2);
-    msgpack_pack_uint64(&pk, NB_PEER_RECORD);
-    nb_mp_pack_bin(&pk, record, len);
-    return finish(&b, ret_len);
+    return encode_bin_message(NB_PEER_RECORD, record, len, out, out_cap, ret_len);
 }
 
 int nb_peer_encode_synced(uint8_t *out, size_t out_cap, size_t *ret_len)
 {
     struct nb_mp_buf b;
     msgpack_packer pk;
-    nb_mp_buf_init(&b, out, out_cap);
-    msgpack_packer_init(&pk, &b, nb_mp_buf_write);
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_uint64(&pk, NB_PEER_SYNCED);
+    begin_message(&b, &pk, out, out_cap, NB_PEER_SYNCED, 1);
     return finish(&b, ret_len);
 }
 
@@ -185,10 +186,7 @@ int nb_peer_encode_peers(const struct nb_peer_addr *addrs, size_t n, uint8_t *ou
     }
     struct nb_mp_buf b;
     msgpack_packer pk;
-    nb_mp_buf_init(&b, out, out_cap);
-    msgpack_packer_init(&pk, &b, nb_mp_buf_write);
-    msgpack_pack_array(&pk, 2);
-    msgpack_pack_uint64(&pk, NB_PEER_PEERS);
+    begin_message(&b, &pk, out, out_cap, NB_PEER_PEERS, 2);
     msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++) {
         msgpack_pack_array(&pk, 2);
@@ -205,10 +203,7 @@ int nb_peer_encode_ping(enum nb_peer_type type, uint64_t nonce, uint8_t *out, si
         return NB_EINVAL;
     struct nb_mp_buf b;
     msgpack_packer pk;
-    nb_mp_buf_init(&b, out, out_cap);
-    msgpack_packer_init(&pk, &b, nb_mp_buf_write);
-    msgpack_pack_array(&pk, 2);
-    msgpack_pack_uint64(&pk, type);
+    begin_message(&b, &pk, out, out_cap, type, 2);
     msgpack_pack_uint64(&pk, nonce);
     return finish(&b, ret_len);
 }
