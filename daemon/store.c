@@ -700,24 +700,63 @@ out:
     return r;
 }
 
-/* The ids of a purge tree, collected before deleting anything. */
+/*
+ * Ids to purge, each with the integer of the query's second column (a
+ * created_at or an until) where it has one.  They are collected before
+ * anything is deleted: deleting while a statement steps through the same
+ * table would change it under the statement.
+ */
 struct idlist {
     uint8_t (*ids)[NB_ID_SIZE];
+    uint64_t *values;
     size_t n, cap;
 };
 
-static int idlist_add(struct idlist *l, const uint8_t id[NB_ID_SIZE])
+static int idlist_add(struct idlist *l, const uint8_t id[NB_ID_SIZE], uint64_t value)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        void *p = realloc(l->ids, cap * NB_ID_SIZE);
-        if (p == NULL)
+        void *ids = realloc(l->ids, cap * NB_ID_SIZE);
+        if (ids == NULL)
             return NB_ENOMEM;
-        l->ids = p;
+        l->ids = ids;
+        void *values = realloc(l->values, cap * sizeof(*l->values));
+        if (values == NULL)
+            return NB_ENOMEM;
+        l->values = values;
         l->cap = cap;
     }
-    memcpy(l->ids[l->n++], id, NB_ID_SIZE);
+    memcpy(l->ids[l->n], id, NB_ID_SIZE);
+    l->values[l->n++] = value;
     return 0;
+}
+
+/* Steps `st` to its end, adding column 0 (an id) and column 1 if present. */
+static int idlist_collect(sqlite3_stmt *st, struct idlist *l)
+{
+    bool has_value = sqlite3_column_count(st) > 1;
+    int r = 0;
+    for (;;) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        uint8_t one[NB_ID_SIZE];
+        if (rc != SQLITE_ROW || !blob32(st, 0, one)) {
+            r = NB_EIO;
+            break;
+        }
+        r = idlist_add(l, one, has_value ? (uint64_t)sqlite3_column_int64(st, 1) : 0);
+        if (r < 0)
+            break;
+    }
+    sqlite3_reset(st);
+    return r;
+}
+
+static void idlist_free(struct idlist *l)
+{
+    free(l->ids);
+    free(l->values);
 }
 
 int nbd_store_purge_tree(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], bool has_until,
@@ -729,26 +768,13 @@ int nbd_store_purge_tree(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], bool
     if (r < 0)
         return r;
     sqlite3_bind_blob(st, 1, id, NB_ID_SIZE, SQLITE_STATIC);
-    for (;;) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-            break;
-        uint8_t one[NB_ID_SIZE];
-        if (rc != SQLITE_ROW || !blob32(st, 0, one)) {
-            r = NB_EIO;
-            break;
-        }
-        r = idlist_add(&l, one);
-        if (r < 0)
-            break;
-    }
-    sqlite3_reset(st);
+    r = idlist_collect(st, &l);
     if (r < 0)
         goto out;
     /* The tombstone goes in even when the record itself is not stored: a
      * retraction can arrive before what it retracts. */
     if (l.n == 0) {
-        r = idlist_add(&l, id);
+        r = idlist_add(&l, id, 0);
         if (r < 0)
             goto out;
     }
@@ -781,7 +807,7 @@ int nbd_store_purge_tree(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], bool
     if (ret_n != NULL)
         *ret_n = deleted;
 out:
-    free(l.ids);
+    idlist_free(&l);
     return r;
 }
 
@@ -812,47 +838,18 @@ int nbd_store_purge_expired(struct nbd_store *s, uint64_t now, uint64_t grace,
     /* Expired records in batches: collect ids, then purge each tree. */
     for (;;) {
         struct idlist l = { 0 };
-        uint64_t *untils = NULL;
         r = stmt_get(s, ST_EXPIRED, &st);
         if (r < 0)
             goto out;
         sqlite3_bind_int64(st, 1, (sqlite3_int64)(horizon > INT64_MAX ? INT64_MAX : horizon));
-        size_t cap_untils = 0;
-        for (;;) {
-            rc = sqlite3_step(st);
-            if (rc != SQLITE_ROW)
-                break;
-            uint8_t one[NB_ID_SIZE];
-            if (!blob32(st, 0, one) || idlist_add(&l, one) < 0) {
-                rc = SQLITE_ERROR;
-                break;
-            }
-            if (l.n > cap_untils) {
-                cap_untils = l.cap;
-                uint64_t *p = realloc(untils, cap_untils * sizeof(*untils));
-                if (p == NULL) {
-                    rc = SQLITE_ERROR;
-                    break;
-                }
-                untils = p;
-            }
-            untils[l.n - 1] = (uint64_t)sqlite3_column_int64(st, 1);
-        }
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            free(l.ids);
-            free(untils);
-            r = NB_EIO;
-            goto out;
-        }
+        r = idlist_collect(st, &l);
         for (size_t i = 0; i < l.n && r == 0; i++) {
             uint64_t n = 0;
-            r = nbd_store_purge_tree(s, l.ids[i], true, untils[i], &n);
+            r = nbd_store_purge_tree(s, l.ids[i], true, l.values[i], &n);
             purged += n;
         }
         size_t batch = l.n;
-        free(l.ids);
-        free(untils);
+        idlist_free(&l);
         if (r < 0)
             goto out;
         if (batch == 0)
@@ -875,8 +872,6 @@ int nbd_store_purge_author(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE
                            uint64_t keep_for, uint64_t *ret_authored, uint64_t *ret_n)
 {
     struct idlist l = { 0 };
-    uint64_t *created = NULL;
-    size_t cap_created = 0;
     uint64_t deleted = 0;
     sqlite3_stmt *st;
 
@@ -886,30 +881,7 @@ int nbd_store_purge_author(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE
     if (r < 0)
         return r;
     sqlite3_bind_blob(st, 1, author, NB_KEY_SIZE, SQLITE_STATIC);
-    for (;;) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-            break;
-        uint8_t one[NB_ID_SIZE];
-        if (rc != SQLITE_ROW || !blob32(st, 0, one)) {
-            r = NB_EIO;
-            break;
-        }
-        r = idlist_add(&l, one);
-        if (r < 0)
-            break;
-        if (l.n > cap_created) {
-            uint64_t *p = realloc(created, l.cap * sizeof(*created));
-            if (p == NULL) {
-                r = NB_ENOMEM;
-                break;
-            }
-            created = p;
-            cap_created = l.cap;
-        }
-        created[l.n - 1] = (uint64_t)sqlite3_column_int64(st, 1);
-    }
-    sqlite3_reset(st);
+    r = idlist_collect(st, &l);
     if (r < 0)
         goto out;
     for (size_t i = 0; i < l.n; i++) {
@@ -917,7 +889,7 @@ int nbd_store_purge_author(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE
         /* A record already deleted with an earlier one of the author's
          * (a withdrawal of their own response) gets its own tombstone
          * again, which is harmless. */
-        r = nbd_store_purge_tree(s, l.ids[i], has_until, created[i] + keep_for, &n);
+        r = nbd_store_purge_tree(s, l.ids[i], has_until, l.values[i] + keep_for, &n);
         if (r < 0)
             goto out;
         deleted += n;
@@ -927,8 +899,7 @@ int nbd_store_purge_author(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE
     if (ret_n != NULL)
         *ret_n = deleted;
 out:
-    free(l.ids);
-    free(created);
+    idlist_free(&l);
     return r;
 }
 
