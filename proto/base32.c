@@ -110,20 +110,16 @@ out:
 }
 
 /*
- * Decodes into `out`.  With `want` other than SIZE_MAX, any payload length
- * other than `want` is NB_EMALFORMED, checked before the checksum so that a
- * truncated key is reported as such rather than as a typo.
+ * Finds the characters after the prefix: skips surrounding whitespace and
+ * checks the prefix.  A text shorter than the prefix that agrees with it so
+ * far was cut off (NB_ETRUNCATED); anything else that does not start with the
+ * prefix is a different kind of key or code (NB_EPREFIX).
  */
-static int decode(const char *prefix, const char *context, const char *text, size_t text_len,
-                  size_t want, uint8_t *out, size_t out_size, size_t *ret_len)
+static int after_prefix(const char *prefix, const char *text, size_t text_len, size_t *ret_start,
+                        size_t *ret_end)
 {
-    uint8_t buf[NB_BASE32_PAYLOAD_MAX + NB_BASE32_CHECKSUM_SIZE];
-    uint8_t sum[NB_BASE32_CHECKSUM_SIZE];
     size_t prefix_len = strlen(prefix);
-    size_t start = 0, end = text_len, nchars, total, payload_len, n = 0;
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    int r;
+    size_t start = 0, end = text_len;
 
     while (start < end && is_space(text[start])) {
         start++;
@@ -131,23 +127,35 @@ static int decode(const char *prefix, const char *context, const char *text, siz
     while (end > start && is_space(text[end - 1])) {
         end--;
     }
-
-    /*
-     * A text shorter than the prefix that agrees with it so far was cut
-     * off; anything else that does not start with the prefix is a different
-     * kind of key or code.
-     */
     for (size_t i = 0; i < prefix_len; i++) {
         if (start + i >= end) {
-            return NB_EMALFORMED;
+            return NB_ETRUNCATED;
         }
         if (lower(text[start + i]) != lower(prefix[i])) {
             return NB_EPREFIX;
         }
     }
-    start += prefix_len;
+    *ret_start = start + prefix_len;
+    *ret_end = end;
+    return 0;
+}
 
-    nchars = end - start;
+/*
+ * Decodes the `nchars` characters of base32(payload || checksum) at `text`
+ * into `out`.  With `want` other than SIZE_MAX, any payload length other
+ * than `want` is NB_EMALFORMED, checked before the checksum so that a
+ * truncated key is reported as such rather than as a typo.
+ */
+static int decode_body(const char *context, const char *text, size_t nchars, size_t want,
+                       uint8_t *out, size_t out_size, size_t *ret_len)
+{
+    uint8_t buf[NB_BASE32_PAYLOAD_MAX + NB_BASE32_CHECKSUM_SIZE];
+    uint8_t sum[NB_BASE32_CHECKSUM_SIZE];
+    size_t total, payload_len, n = 0;
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    int r;
+
     total = nchars * 5 / 8;
     if (total < NB_BASE32_CHECKSUM_SIZE || NB_BASE32_CHARS(total) != nchars) {
         /* Not a length that any payload encodes to. */
@@ -161,7 +169,7 @@ static int decode(const char *prefix, const char *context, const char *text, siz
         return NB_ETOOBIG;
     }
 
-    for (size_t i = start; i < end; i++) {
+    for (size_t i = 0; i < nchars; i++) {
         int v = digit_value((unsigned char)text[i]);
         if (v < 0) {
             r = NB_EMALFORMED;
@@ -204,6 +212,19 @@ out:
     return r;
 }
 
+static int decode(const char *prefix, const char *context, const char *text, size_t text_len,
+                  size_t want, uint8_t *out, size_t out_size, size_t *ret_len)
+{
+    size_t start, end;
+    int r = after_prefix(prefix, text, text_len, &start, &end);
+
+    if (r < 0) {
+        /* Keys have a fixed length: a cut-off key is simply malformed. */
+        return r == NB_ETRUNCATED ? NB_EMALFORMED : r;
+    }
+    return decode_body(context, text + start, end - start, want, out, out_size, ret_len);
+}
+
 int nb_base32_decode_checked(const char *prefix, const char *context, const char *text,
                              size_t text_len, uint8_t *out, size_t out_size, size_t *ret_len)
 {
@@ -219,4 +240,71 @@ int nb_base32_decode_checked_exact(const char *prefix, const char *context, cons
         return NB_EINVAL;
     }
     return decode(prefix, context, text, text_len, len, out, len, &got);
+}
+
+int nb_base32_encode_sized(const char *prefix, const char *context, const uint8_t *payload,
+                           size_t len, char *out, size_t out_size)
+{
+    size_t prefix_len = strlen(prefix);
+    char sized_prefix[32];
+
+    if (len > NB_BASE32_PAYLOAD_MAX) {
+        return NB_ETOOBIG;
+    }
+    if (prefix_len + NB_BASE32_LENGTH_CHARS >= sizeof(sized_prefix)) {
+        return NB_EINVAL;
+    }
+    /* The length characters, most significant first, stand between the
+     * prefix and the body: the checked encoding then sees one longer prefix. */
+    memcpy(sized_prefix, prefix, prefix_len);
+    sized_prefix[prefix_len] = alphabet[(len >> 5) & 31];
+    sized_prefix[prefix_len + 1] = alphabet[len & 31];
+    sized_prefix[prefix_len + 2] = '\0';
+    return nb_base32_encode_checked(sized_prefix, context, payload, len, out, out_size);
+}
+
+int nb_base32_decode_sized(const char *prefix, const char *context, const char *text,
+                           size_t text_len, uint8_t *out, size_t out_size, size_t *ret_len)
+{
+    size_t start, end, declared, have, need;
+    int high, low;
+    int r = after_prefix(prefix, text, text_len, &start, &end);
+
+    if (r < 0) {
+        return r;
+    }
+    have = end - start;
+    /* A text far longer than any code is refused before it is read. */
+    if (have >
+        NB_BASE32_LENGTH_CHARS + NB_BASE32_CHARS(NB_BASE32_PAYLOAD_MAX + NB_BASE32_CHECKSUM_SIZE)) {
+        return NB_ETOOBIG;
+    }
+    if (have < NB_BASE32_LENGTH_CHARS) {
+        return NB_ETRUNCATED;
+    }
+    high = digit_value((unsigned char)text[start]);
+    low = digit_value((unsigned char)text[start + 1]);
+    if (high < 0 || low < 0) {
+        return NB_EMALFORMED;
+    }
+    declared = (size_t)high << 5 | (size_t)low;
+    if (declared > NB_BASE32_PAYLOAD_MAX) {
+        return NB_EMALFORMED;
+    }
+    /*
+     * The length is checked before anything else: fewer characters than it
+     * announces means the text was cut short, more means it was damaged
+     * (characters added, or a typo in the length itself).  Only a text of the
+     * right length gets to the checksum, so a checksum failure is a typo.
+     */
+    have -= NB_BASE32_LENGTH_CHARS;
+    need = NB_BASE32_CHARS(declared + NB_BASE32_CHECKSUM_SIZE);
+    if (have < need) {
+        return NB_ETRUNCATED;
+    }
+    if (have > need) {
+        return NB_EMALFORMED;
+    }
+    return decode_body(context, text + start + NB_BASE32_LENGTH_CHARS, have, declared, out,
+                       out_size, ret_len);
 }

@@ -61,4 +61,34 @@ int nb_base32_decode_checked(const char *prefix, const char *context, const char
 int nb_base32_decode_checked_exact(const char *prefix, const char *context, const char *text,
                                    size_t text_len, uint8_t *out, size_t len);
 
+/*
+ * Sized text, for codes whose payload length varies (invite codes):
+ *
+ *     prefix || L1 L2 || base32(payload || checksum)
+ *
+ * where L1 L2 are two alphabet characters holding the payload length in
+ * bytes (0..1023, the most significant five bits first).  The length comes
+ * from the code itself, so a decoder tells a text that was cut short from
+ * one with a typo before it looks at the checksum.  The checksum covers the
+ * payload only, as in the plain form.
+ */
+#define NB_BASE32_LENGTH_CHARS 2
+#define NB_BASE32_SIZED_TEXT_LEN(prefix_len, payload_len)                                          \
+    (NB_BASE32_TEXT_LEN(prefix_len, payload_len) + NB_BASE32_LENGTH_CHARS)
+
+/* Writes the sized text of `payload`; returns as nb_base32_encode_checked. */
+int nb_base32_encode_sized(const char *prefix, const char *context, const uint8_t *payload,
+                           size_t len, char *out, size_t out_size);
+
+/*
+ * Decodes a sized text.  Returns 0 and the payload length in *ret_len, or
+ * NB_EPREFIX, NB_ETRUNCATED (fewer characters than the length announces, or
+ * a text cut off inside the prefix), NB_EMALFORMED (more characters than it
+ * announces, a character outside the alphabet, non-zero padding bits),
+ * NB_ECHECKSUM (a typo), or NB_ETOOBIG (longer than any sized text, or a
+ * payload that does not fit `out_size`).
+ */
+int nb_base32_decode_sized(const char *prefix, const char *context, const char *text,
+                           size_t text_len, uint8_t *out, size_t out_size, size_t *ret_len);
+
 #endif

@@ -40,6 +40,7 @@ static const struct error_entry errors[] = {
     { NB_EAMBIGUOUS, "NB_EAMBIGUOUS", "the id prefix matches more than one record" },
     { NB_EEXPIRED, "NB_EEXPIRED", "expired" },
     { NB_ECRYPTO, "NB_ECRYPTO", "cryptographic library failure or invalid key" },
+    { NB_ETRUNCATED, "NB_ETRUNCATED", "cut short: part of the text is missing" },
 };
 
 static const struct error_entry *find(int err)

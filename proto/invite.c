@@ -24,7 +24,7 @@
 #define INVITE_FIELDS 5
 
 _Static_assert(NB_INVITE_PAYLOAD_MAX <= NB_BASE32_PAYLOAD_MAX, "base32 cannot carry an invite");
-_Static_assert(NB_INVITE_TEXT_MAX == NB_BASE32_TEXT_LEN(4, NB_INVITE_PAYLOAD_MAX),
+_Static_assert(NB_INVITE_TEXT_MAX == NB_BASE32_SIZED_TEXT_LEN(4, NB_INVITE_PAYLOAD_MAX),
                "NB_INVITE_TEXT_MAX is the longest code");
 
 static int is_digit(char c)
@@ -120,8 +120,7 @@ int nb_invite_encode(const struct nb_invite *inv, char *out, size_t out_size)
         r = NB_ETOOBIG;
         goto out;
     }
-    r = nb_base32_encode_checked(NB_INVITE_PREFIX, NB_INVITE_CONTEXT, payload, b.len, out,
-                                 out_size);
+    r = nb_base32_encode_sized(NB_INVITE_PREFIX, NB_INVITE_CONTEXT, payload, b.len, out, out_size);
 out:
     /* The payload holds the neighbourhood key. */
     sodium_memzero(payload, sizeof(payload));
@@ -169,8 +168,8 @@ int nb_invite_decode(const char *text, size_t len, struct nb_invite *ret)
      * read, so that pasting a whole file costs nothing. */
     if (len > NB_INVITE_TEXT_MAX + 4096)
         return NB_ETOOBIG;
-    r = nb_base32_decode_checked(NB_INVITE_PREFIX, NB_INVITE_CONTEXT, text, len, payload,
-                                 sizeof(payload), &payload_len);
+    r = nb_base32_decode_sized(NB_INVITE_PREFIX, NB_INVITE_CONTEXT, text, len, payload,
+                               sizeof(payload), &payload_len);
     if (r < 0)
         goto out;
     r = nb_mp_decode(payload, payload_len, sizeof(payload), INVITE_DEPTH, &doc);
@@ -250,7 +249,10 @@ const char *nb_invite_problem(int err)
         return "this invite was made by a newer version of Noaber: upgrade this node first";
     case NB_ETOOBIG:
         return "this is longer than any invite code; paste the code alone";
+    case NB_ETRUNCATED:
+        return "the invite code is incomplete: part of it is missing; copy the whole code, it is "
+               "one line";
     default:
-        return "the invite code is incomplete or damaged: copy the whole code, it is one line";
+        return "the invite code is damaged: copy the whole code again, it is one line";
     }
 }

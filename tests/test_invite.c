@@ -26,9 +26,9 @@
  * implementation (Python's hashlib and a hand-written msgpack encoder).
  */
 static const char vector_code[] =
-    "nbi1jm0tgkb1e9qprv35dv220001081g81860w40j2gb1g6gw3rg2491650n2rbhg68t3ce1t7gzssmnbe80ja9c88"
-    "4543r0k29gmxa792vxvjt3xxtt1pzkm39670df9tx4n67an6tedaqk2e9j5rr2wche64r3mdsm6gvs5h10vtfdpzb"
-    "vfq0v9mtvc71ess1n6wzr6gy8bdw6ekddzhz18vw85d7v4psj60r32ek4c8w3mehhbmx3ed1m6zyjcycr";
+    "nbi14wjm0tgkb1e9qprv35dv220001081g81860w40j2gb1g6gw3rg2491650n2rbhg68t3ce1t7gzssmnbe80ja9c"
+    "884543r0k29gmxa792vxvjt3xxtt1pzkm39670df9tx4n67an6tedaqk2e9j5rr2wche64r3mdsm6gvs5h10vtfdpz"
+    "bvfq0v9mtvc71ess1n6wzr6gy8bdw6ekddzhz18vw85d7v4psj60r32ek4c8w3mehhbmx3ed1m6zyjcycr";
 static const char vector_alice[] =
     "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
 static const char vector_bob[] = "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f";
@@ -106,25 +106,45 @@ static void typos_and_truncation_are_caught(void **state)
     const char *alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 
     memset(&got, 0xa5, sizeof(got));
-    /* Every single-character change after the prefix is refused.  A change
+    /* Every single-character change after the length is a typo.  A change
      * in the last character may only touch padding bits, which must be
      * zero; either way it is not accepted as a code. */
-    for (size_t i = 4; i < n; i++) {
+    for (size_t i = 6; i < n; i++) {
         memcpy(text, vector_code, n + 1);
         const char *at = strchr(alphabet, text[i]);
         text[i] = alphabet[(at - alphabet + 1) % 32];
         int r = nb_invite_decode(text, n, &got);
-        assert_true(r == NB_ECHECKSUM || r == NB_EMALFORMED);
+        if (i < n - 1)
+            assert_int_equal(r, NB_ECHECKSUM);
+        else
+            assert_true(r == NB_ECHECKSUM || r == NB_EMALFORMED);
+    }
+    /* A change in the two length characters makes the length disagree with
+     * the text: damaged (announces less) or incomplete (announces more). */
+    for (size_t i = 4; i < 6; i++) {
+        for (size_t v = 0; v < 32; v++) {
+            if (alphabet[v] == vector_code[i])
+                continue;
+            memcpy(text, vector_code, n + 1);
+            text[i] = alphabet[v];
+            int r = nb_invite_decode(text, n, &got);
+            assert_true(r == NB_ETRUNCATED || r == NB_EMALFORMED);
+        }
     }
     /* Two neighbouring characters swapped. */
     memcpy(text, vector_code, n + 1);
     text[20] = vector_code[21];
     text[21] = vector_code[20];
     assert_int_equal(nb_invite_decode(text, n, &got), NB_ECHECKSUM);
-    /* Cut anywhere: reported as malformed, never as another code. */
+    /* Cut anywhere, even where the rest would be a valid length for a
+     * shorter payload: reported as cut short, never as a typo or another
+     * code (docs/protocol.md, "Invites"). */
     for (size_t cut = 1; cut < n; cut++)
-        assert_true(nb_invite_decode(vector_code, cut, &got) < 0);
-    assert_int_equal(nb_invite_decode(vector_code, n - 1, &got), NB_EMALFORMED);
+        assert_int_equal(nb_invite_decode(vector_code, cut, &got), NB_ETRUNCATED);
+    /* Characters added at the end: damaged, not a typo. */
+    memcpy(text, vector_code, n + 1);
+    text[n] = 'a';
+    assert_int_equal(nb_invite_decode(text, n + 1, &got), NB_EMALFORMED);
     /* A space inside, a character outside the alphabet. */
     memcpy(text, vector_code, n + 1);
     text[30] = ' ';
@@ -142,16 +162,16 @@ static void other_keys_are_not_invites(void **state)
     struct nb_invite got;
     const char member[] = "nbm1txd9g0c2p45bfnabzv9wjs07787e2wqkvak269df08d6hxr7a4dajwkks4";
     assert_int_equal(nb_invite_decode(member, strlen(member), &got), NB_EPREFIX);
-    assert_int_equal(nb_invite_decode("", 0, &got), NB_EMALFORMED);
-    assert_int_equal(nb_invite_decode("nbi", 3, &got), NB_EMALFORMED);
+    assert_int_equal(nb_invite_decode("", 0, &got), NB_ETRUNCATED);
+    assert_int_equal(nb_invite_decode("nbi", 3, &got), NB_ETRUNCATED);
     assert_int_equal(nb_invite_decode("hello", 5, &got), NB_EPREFIX);
     /* Checked base32 of the right length under another context: a member
      * key's payload dressed up with the invite prefix. */
     uint8_t pk[32] = { 1 };
     char text[128];
-    assert_int_equal(nb_base32_encode_checked("nbi1", "noaber/member-key/v1", pk, sizeof(pk), text,
-                                              sizeof(text)),
-                     0);
+    assert_int_equal(
+        nb_base32_encode_sized("nbi1", "noaber/member-key/v1", pk, sizeof(pk), text, sizeof(text)),
+        0);
     assert_int_equal(nb_invite_decode(text, strlen(text), &got), NB_ECHECKSUM);
 }
 
@@ -322,11 +342,11 @@ static void put_head(struct payload *p, uint64_t version, size_t fields, size_t 
 
 static int decode_payload(const struct payload *p)
 {
-    char text[NB_BASE32_TEXT_LEN(4, sizeof(p->bytes)) + 1];
+    char text[NB_BASE32_SIZED_TEXT_LEN(4, sizeof(p->bytes)) + 1];
     struct nb_invite got;
     assert_false(p->b.overflow);
-    int r = nb_base32_encode_checked("nbi1", "noaber/invite/v1", p->bytes, p->b.len, text,
-                                     sizeof(text));
+    int r =
+        nb_base32_encode_sized("nbi1", "noaber/invite/v1", p->bytes, p->b.len, text, sizeof(text));
     if (r == NB_ETOOBIG)
         return r;
     assert_int_equal(r, 0);

@@ -41,6 +41,7 @@ enum nb_error {
     NB_EAMBIGUOUS = -24,   /* an id prefix matches more than one record */
     NB_EEXPIRED = -25,     /* the record or invite has expired */
     NB_ECRYPTO = -26,      /* libsodium failed to initialise or a key is invalid */
+    NB_ETRUNCATED = -27,   /* a code is shorter than it says it is: cut off */
 };
 
 /* Returns a static, human-readable sentence for an nb_error code. */

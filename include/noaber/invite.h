@@ -8,7 +8,10 @@
  * and the addresses (with node keys) of nodes to reach first.  Whoever holds
  * a code holds the neighbourhood key, so it is as secret as a house key.
  *
- *     code    = "nbi1" || base32(payload || checksum)    (docs/protocol.md, "Textual form")
+ *     code    = "nbi1" || length || base32(payload || checksum)
+ *
+ * (docs/protocol.md, "Invites": the two length characters give the payload's
+ * size, so a code cut short is told apart from one with a typo)
  *     payload = msgpack [1, name, key, expires_at, [[node key, "HOST:PORT"], ...]]
  *
  * with the checksum context "noaber/invite/v1".  docs/protocol.md
@@ -41,7 +44,7 @@ extern "C" {
 #define NB_INVITE_ADDRESS_MAX   260
 /* The largest payload (msgpack bytes) and code text (without the NUL). */
 #define NB_INVITE_PAYLOAD_MAX 512
-#define NB_INVITE_TEXT_MAX    (4 + ((NB_INVITE_PAYLOAD_MAX + 4) * 8 + 4) / 5)
+#define NB_INVITE_TEXT_MAX    (4 + 2 + ((NB_INVITE_PAYLOAD_MAX + 4) * 8 + 4) / 5)
 
 struct nb_invite_address {
     uint8_t node_key[NB_KEY_SIZE];           /* the node's X25519 public key */
@@ -80,8 +83,9 @@ int nb_invite_encode(const struct nb_invite *inv, char *out, size_t out_size);
  * case does not matter (see docs/protocol.md, "Textual form").  Returns 0
  * and fills *ret, or:
  *   NB_EPREFIX     the text is not an invite code (another kind of key)
- *   NB_EMALFORMED  truncated, a character outside the alphabet, or a
- *                  payload that is not the invite structure
+ *   NB_ETRUNCATED  cut short: fewer characters than its length announces
+ *   NB_EMALFORMED  more characters than announced, a character outside the
+ *                  alphabet, or a payload that is not the invite structure
  *   NB_ECHECKSUM   a typo: the checksum does not match
  *   NB_ETOOBIG     longer than any invite code can be
  *   NB_EVERSION    an invite of a later version

@@ -457,9 +457,27 @@ def base32_checked_decode(text, prefix, context):
     return payload
 
 
+def base32_sized_encode(prefix, context, payload):
+    """docs/protocol.md, "Invites": the payload's length in two characters
+    after the prefix, then the checked form."""
+    n = len(payload)
+    return base32_checked_encode(prefix + ALPHABET[n >> 5] + ALPHABET[n & 31], context, payload)
+
+
+def base32_sized_decode(text, prefix, context):
+    text = text.strip().lower()
+    if not text.startswith(prefix) or len(text) < len(prefix) + 2:
+        raise ValueError("not a %s text" % prefix)
+    n = ALPHABET.index(text[len(prefix)]) << 5 | ALPHABET.index(text[len(prefix) + 1])
+    payload = base32_checked_decode(text, text[: len(prefix) + 2], context)
+    if len(payload) != n:
+        raise ValueError("length")
+    return payload
+
+
 def invite_decode(code):
     """An invite code's contents (docs/protocol.md, "Invites")."""
-    fields = mp_unpack(base32_checked_decode(code, "nbi1", "noaber/invite/v1"))
+    fields = mp_unpack(base32_sized_decode(code, "nbi1", "noaber/invite/v1"))
     if fields[0] != 1:
         raise ValueError("invite version %r" % fields[0])
     return {
@@ -472,7 +490,7 @@ def invite_decode(code):
 
 def invite_encode(name, key, expires_at, addresses):
     payload = mp_pack([1, name, key, expires_at, [[k, a] for k, a in addresses]])
-    return base32_checked_encode("nbi1", "noaber/invite/v1", payload)
+    return base32_sized_encode("nbi1", "noaber/invite/v1", payload)
 
 
 def invite_only_maker(code):

@@ -204,9 +204,15 @@ class Network(unittest.TestCase):
         r = b.operator.run("join", typo)
         self.assertEqual(r.rc, nb.EXIT_USAGE, repr(r))
         self.assertIn("typo", r.err)
-        r = b.operator.run("join", code[:-3])
+        # A code that lost its end is incomplete, never a typo, wherever it
+        # was cut (the length characters after nbi1 say how long it is).
+        for cut in (1, 2, 3, 5, 8, 13, len(code) // 2, len(code) - 5):
+            r = b.operator.run("join", code[:-cut])
+            self.assertEqual(r.rc, nb.EXIT_USAGE, repr(r))
+            self.assertIn("incomplete", r.err)
+        r = b.operator.run("join", code + "xy")
         self.assertEqual(r.rc, nb.EXIT_USAGE, repr(r))
-        self.assertIn("incomplete", r.err)
+        self.assertIn("damaged", r.err)
         r = b.operator.run("join", "nbm1txd9g0c2p45bfnabzv9wjs07787e2wqkvak269df08d6hxr7a4dajwkks4")
         self.assertEqual(r.rc, nb.EXIT_USAGE, repr(r))
         self.assertIn("not an invite", r.err)
