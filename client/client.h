@@ -141,6 +141,15 @@ int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
 const char *kind_words(unsigned kind);
 /* Sets a text field from a C string. */
 void set_text(struct nb_text *t, const char *s);
+/*
+ * Splits a comma list ("nl, fr,en") in place into `out`; spaces around items
+ * and empty items are dropped.  Returns the count, or -1 when there are more
+ * than `max` items.
+ */
+int split_list(char *list, struct nb_text *out, size_t max);
+/* Sets the record's languages from --languages (split in `buf`, which must
+ * outlive the record); a usage error and EXIT_USAGE when they do not fit. */
+int set_languages(struct nb_record *rec, const char *languages, char *buf, size_t size);
 /* "nbm1abcdefgh…": a member key shortened for a table. */
 void short_member(const uint8_t pk[NB_KEY_SIZE], char *buf, size_t size);
 

@@ -533,32 +533,6 @@ int cmd_vouches(struct ctx *ctx, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* Splits "nl, fr,en" in place; returns the count or -1 when there are too many. */
-static int split_languages(char *list, struct nb_text *out, size_t max)
-{
-    size_t n = 0;
-    char *save = NULL;
-
-    for (char *item = strtok_r(list, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
-        size_t len;
-        while (*item == ' ') {
-            item++;
-        }
-        len = strlen(item);
-        while (len > 0 && item[len - 1] == ' ') {
-            item[--len] = '\0';
-        }
-        if (len == 0) {
-            continue;
-        }
-        if (n == max) {
-            return -1;
-        }
-        set_text(&out[n++], item);
-    }
-    return (int)n;
-}
-
 /*
  * The newest profile wins, and created_at has one-second resolution: a new
  * profile must come at least a second after the member's previous one, or
@@ -625,16 +599,9 @@ int cmd_profile(struct ctx *ctx, int argc, char **argv)
         set_text(&rec.area, area);
         NB_SET(&rec, NB_F_AREA);
     }
-    if (languages != NULL) {
-        int v;
-        snprintf(languages_buf, sizeof(languages_buf), "%s", languages);
-        v = split_languages(languages_buf, rec.languages, NB_LANGUAGES_MAX);
-        if (v < 0 || strlen(languages) >= sizeof(languages_buf)) {
-            return fail(EXIT_USAGE, "--languages takes at most %d languages, like nl,fr,en.",
-                        NB_LANGUAGES_MAX);
-        }
-        rec.n_languages = (uint8_t)v;
-        NB_SET(&rec, NB_F_LANGUAGES);
+    if (languages != NULL &&
+        set_languages(&rec, languages, languages_buf, sizeof(languages_buf)) != EXIT_OK) {
+        return EXIT_USAGE;
     }
     rc = identity_load(ctx);
     if (rc == EXIT_OK) {

@@ -18,6 +18,7 @@
 #include <noaber/identity.h>
 #include <noaber/record.h>
 
+#include "common/path.h"
 #include "daemon/config.h"
 #include "daemon/lock.h"
 #include "daemon/store.h"
@@ -169,18 +170,6 @@ static int check_owner(const char *cmd, const char *dir)
                         dir, name, (unsigned)st.st_uid, name, cmd);
     }
     return 0;
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-    char *p = malloc(a + b + 2);
-    if (p == NULL)
-        return NULL;
-    memcpy(p, dir, a);
-    p[a] = '/';
-    memcpy(p + a + 1, name, b + 1);
-    return p;
 }
 
 static bool file_exists(const char *path)
@@ -678,7 +667,7 @@ int nbd_admin_fsck(int argc, char **argv)
         status = complain("fsck", "cannot initialise libsodium");
         goto out;
     }
-    path = path_join(a.data_dir, store_name);
+    path = nb_path_join(a.data_dir, store_name);
     if (path == NULL) {
         status = complain("fsck", "out of memory");
         goto out;
@@ -795,12 +784,12 @@ int nbd_admin_backup(int argc, char **argv)
     status = check_owner("backup", a.data_dir);
     if (status != 0)
         goto out;
-    src = path_join(a.data_dir, store_name);
-    partial = path_join(dest, "store.sqlite.partial");
-    dst = path_join(dest, store_name);
-    key_src = path_join(a.data_dir, node_key_name);
-    key_dst = path_join(dest, node_key_name);
-    conf_dst = path_join(dest, "noaberd.conf");
+    src = nb_path_join(a.data_dir, store_name);
+    partial = nb_path_join(dest, "store.sqlite.partial");
+    dst = nb_path_join(dest, store_name);
+    key_src = nb_path_join(a.data_dir, node_key_name);
+    key_dst = nb_path_join(dest, node_key_name);
+    conf_dst = nb_path_join(dest, "noaberd.conf");
     if (src == NULL || partial == NULL || dst == NULL || key_src == NULL || key_dst == NULL ||
         conf_dst == NULL) {
         status = complain("backup", "out of memory");
@@ -921,7 +910,7 @@ int nbd_admin_erase_member(int argc, char **argv)
         status = complain("erase-member", "%s; stop it first (systemctl stop noaberd)", err);
         goto out;
     }
-    path = path_join(a.data_dir, store_name);
+    path = nb_path_join(a.data_dir, store_name);
     if (path == NULL) {
         status = complain("erase-member", "out of memory");
         goto out;

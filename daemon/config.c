@@ -14,6 +14,7 @@
 
 #include <noaber/peerwire.h>
 
+#include "common/path.h"
 #include "daemon/log.h"
 #include "daemon/net.h"
 
@@ -590,18 +591,6 @@ out:
     return 0;
 }
 
-static char *join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *s = malloc(la + lb + 2);
-    if (s == NULL)
-        return NULL;
-    memcpy(s, a, la);
-    s[la] = '/';
-    memcpy(s + la + 1, b, lb + 1);
-    return s;
-}
-
 /* systemd may list several directories separated by ':'; the first is ours. */
 static char *first_dir(const char *list)
 {
@@ -642,9 +631,9 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
     else if ((v = nonempty_env("STATE_DIRECTORY")) != NULL)
         s.data_dir = first_dir(v);
     else if ((v = nonempty_env("XDG_DATA_HOME")) != NULL)
-        s.data_dir = join(v, "noaber");
+        s.data_dir = nb_path_join(v, "noaber");
     else if ((v = nonempty_env("HOME")) != NULL)
-        s.data_dir = join(v, ".local/share/noaber");
+        s.data_dir = nb_path_join(v, ".local/share/noaber");
     else {
         say(err, err_size, "no data directory: set --data-dir, data_dir, XDG_DATA_HOME or HOME");
         return NB_EINVAL;
@@ -656,12 +645,12 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
         s.socket_path = strdup(v);
     } else if ((v = nonempty_env("RUNTIME_DIRECTORY")) != NULL) {
         char *dir = first_dir(v);
-        s.socket_path = dir != NULL ? join(dir, "noaberd.sock") : NULL;
+        s.socket_path = dir != NULL ? nb_path_join(dir, "noaberd.sock") : NULL;
         free(dir);
     } else if ((v = nonempty_env("XDG_RUNTIME_DIR")) != NULL) {
-        s.socket_path = join(v, "noaber/noaberd.sock");
+        s.socket_path = nb_path_join(v, "noaber/noaberd.sock");
     } else {
-        s.socket_path = join(s.data_dir, "noaberd.sock");
+        s.socket_path = nb_path_join(s.data_dir, "noaberd.sock");
     }
     if (s.socket_path == NULL)
         goto nomem;
