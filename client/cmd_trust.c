@@ -37,7 +37,7 @@ static int list_kind(struct ctx *ctx, const char *kind, struct ctl_reply *ret,
     const msgpack_object *items;
     int rc;
 
-    ctl_req_begin(&ctx->ctl, &req, "list", 2);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_LIST, 2);
     ctl_req_str(&req, "kind", kind);
     ctl_req_uint(&req, "limit", TRUST_LIST_LIMIT);
     rc = call_daemon(ctx, &req, ret, kind[0] == 'v' ? "the vouches" : "the profiles");
@@ -547,7 +547,7 @@ static int after_my_profile(struct ctx *ctx)
     uint8_t id[NB_ID_SIZE];
     int rc;
 
-    ctl_req_begin(&ctx->ctl, &req, "list", 3);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_LIST, 3);
     ctl_req_str(&req, "kind", "profile");
     ctl_req_bin(&req, "author", ctx->pk, NB_KEY_SIZE);
     ctl_req_uint(&req, "limit", 1);

@@ -34,20 +34,26 @@ int call_failure(struct ctx *ctx, int rc)
 
 int reply_failure(struct ctx *ctx, const struct ctl_reply *reply, const char *what)
 {
-    const char *msg = reply->message[0] != '\0' ? reply->message : reply->error;
+    const char *msg = reply->message[0] != '\0' ? reply->message : reply->error_name;
 
-    if (strcmp(reply->error, "refused") == 0 || strcmp(reply->error, "invalid_record") == 0 ||
-        strcmp(reply->error, "gone") == 0) {
+    switch (reply->error) {
+    case NB_CTL_E_REFUSED:
+    case NB_CTL_E_INVALID_RECORD:
+    case NB_CTL_E_GONE:
         return fail(EXIT_REFUSED, "noaberd refused %s: %s", what, msg);
-    }
-    if (strcmp(reply->error, "not_found") == 0) {
+    case NB_CTL_E_FORBIDDEN:
+        return fail(EXIT_REFUSED,
+                    "%s is for the node's operator: %s.  Use the operator's socket (leave out "
+                    "--socket, or ask whoever runs the node).",
+                    what, msg);
+    case NB_CTL_E_NOT_FOUND:
         return fail(EXIT_ERROR, "%s: nothing on this node has that id (%s).", what, msg);
-    }
-    if (strcmp(reply->error, "ambiguous") == 0) {
+    case NB_CTL_E_AMBIGUOUS:
         return fail(EXIT_ERROR, "%s: the id prefix matches several records; type more digits.",
                     what);
+    default:
+        return fail(EXIT_ERROR, "noaberd could not do %s: %s (%s).", what, msg, reply->error_name);
     }
-    return fail(EXIT_ERROR, "noaberd could not do %s: %s (%s).", what, msg, reply->error);
 }
 
 int call_daemon(struct ctx *ctx, struct ctl_req *req, struct ctl_reply *reply, const char *what)
@@ -76,7 +82,7 @@ int session_open(struct ctx *ctx, bool need_neighbourhood)
         return EXIT_UNREACHABLE;
     }
     ctx->connected = true;
-    ctl_req_begin(&ctx->ctl, &req, "hello", 0);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_HELLO, 0);
     rc = call_daemon(ctx, &req, &reply, "the hello");
     if (rc != EXIT_OK) {
         return rc;
@@ -143,7 +149,7 @@ int fetch_record(struct ctx *ctx, const char *prefix, struct fetched *ret)
     for (size_t i = 0; i <= n; i++) {
         lower[i] = (char)tolower((unsigned char)prefix[i]);
     }
-    ctl_req_begin(&ctx->ctl, &req, "get", 1);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_GET, 1);
     if (n == NB_ID_SIZE * 2) {
         uint8_t id[NB_ID_SIZE];
         nb_unhex(lower, id, sizeof(id));
@@ -155,13 +161,13 @@ int fetch_record(struct ctx *ctx, const char *prefix, struct fetched *ret)
     if (rc != 0) {
         return call_failure(ctx, rc);
     }
-    if (!ret->reply.ok && strcmp(ret->reply.error, "gone") == 0) {
+    if (!ret->reply.ok && ret->reply.error == NB_CTL_E_GONE) {
         fetched_free(ret);
         return fail(EXIT_ERROR,
                     "%s was retracted by its author or has expired; nodes no longer keep it.",
                     lower);
     }
-    if (!ret->reply.ok && strcmp(ret->reply.error, "not_found") == 0) {
+    if (!ret->reply.ok && ret->reply.error == NB_CTL_E_NOT_FOUND) {
         fetched_free(ret);
         return fail(EXIT_ERROR,
                     "nothing on this node has that id: no record starts with %s (`noaber list` "
@@ -257,7 +263,7 @@ int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
         return fail(EXIT_ERROR, "the %s cannot be signed: %s.", kind_words(rec->kind),
                     nb_strerror(rc));
     }
-    ctl_req_begin(&ctx->ctl, &req, "submit", 1);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_SUBMIT, 1);
     ctl_req_bin(&req, "record", buf, len);
     snprintf(what, sizeof(what), "the %s", kind_words(rec->kind));
     rc = call_daemon(ctx, &req, &reply, what);

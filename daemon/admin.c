@@ -294,8 +294,9 @@ int nbd_admin_check_config(int argc, char **argv)
         printf("%s: ok\n", opts.config_path);
     else
         printf("no config file given (--config FILE): the flags and the defaults are ok\n");
-    printf("data_dir = %s\nsocket = %s\nsocket_group_access = %s\n", settings.data_dir,
-           settings.socket_path, settings.socket_group_access ? "on" : "off");
+    printf("data_dir = %s\nsocket = %s\nmember_socket = %s\nsocket_group_access = %s\n",
+           settings.data_dir, settings.socket_path, settings.member_socket_path,
+           settings.socket_group_access ? "on" : "off");
     status = 0;
 out:
     nbd_settings_clear(&settings);

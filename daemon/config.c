@@ -46,6 +46,8 @@ const char nbd_usage[] =
     "                      when run as a systemd service)\n"
     "  --socket PATH       the control socket (default\n"
     "                      $XDG_RUNTIME_DIR/noaber/noaberd.sock, else DATA_DIR/noaberd.sock)\n"
+    "  --member-socket PATH  the socket for neighbours' programs: records only, no\n"
+    "                      node management (default beside --socket: noaberd-member.sock)\n"
     "  --config FILE       read settings from FILE (see docs/config.md);\n"
     "                      flags override the file\n"
     "  --log-level LEVEL   error, warn, info (default) or debug\n"
@@ -75,6 +77,7 @@ void nbd_config_clear(struct nbd_config *cfg)
 {
     free(cfg->data_dir);
     free(cfg->socket_path);
+    free(cfg->member_socket_path);
     free(cfg->listen);
     free(cfg->advertise);
     for (size_t i = 0; i < cfg->n_peers; i++)
@@ -137,8 +140,19 @@ int nbd_parse_duration(const char *text, int64_t *ret_seconds)
 }
 
 static const char *const known_keys[] = {
-    "data_dir",      "socket", "log_level", "purge_grace", "purge_interval", "socket_group_access",
-    "discovery",     "listen", "advertise", "peer",        "max_peers",      "sync_interval",
+    "data_dir",
+    "socket",
+    "member_socket",
+    "log_level",
+    "purge_grace",
+    "purge_interval",
+    "socket_group_access",
+    "discovery",
+    "listen",
+    "advertise",
+    "peer",
+    "max_peers",
+    "sync_interval",
     "peer_exchange",
 };
 #define N_KNOWN_KEYS (sizeof(known_keys) / sizeof(known_keys[0]))
@@ -192,8 +206,11 @@ static bool is_space(char c)
 static int set_key(struct nbd_config *cfg, const char *key, const char *value, bool from_file,
                    char *err, size_t err_size)
 {
-    if (strcmp(key, "data_dir") == 0 || strcmp(key, "socket") == 0) {
-        char **slot = key[0] == 'd' ? &cfg->data_dir : &cfg->socket_path;
+    if (strcmp(key, "data_dir") == 0 || strcmp(key, "socket") == 0 ||
+        strcmp(key, "member_socket") == 0) {
+        char **slot = key[0] == 'd'   ? &cfg->data_dir
+                      : key[0] == 's' ? &cfg->socket_path
+                                      : &cfg->member_socket_path;
         /* A relative path in a file would depend on the directory the
          * daemon happens to be started from. */
         if (from_file && value[0] != '/') {
@@ -485,6 +502,7 @@ void nbd_options_clear(struct nbd_options *opts)
 enum {
     OPT_DATA_DIR = 256,
     OPT_SOCKET,
+    OPT_MEMBER_SOCKET,
     OPT_CONFIG,
     OPT_LOG_LEVEL,
     OPT_FOREGROUND,
@@ -501,6 +519,7 @@ int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err,
     static const struct option longopts[] = {
         { "data-dir", required_argument, NULL, OPT_DATA_DIR },
         { "socket", required_argument, NULL, OPT_SOCKET },
+        { "member-socket", required_argument, NULL, OPT_MEMBER_SOCKET },
         { "config", required_argument, NULL, OPT_CONFIG },
         { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
         { "foreground", no_argument, NULL, OPT_FOREGROUND },
@@ -530,6 +549,9 @@ int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err,
             break;
         case OPT_SOCKET:
             r = set_key(&o.flags, "socket", optarg, false, problem, sizeof(problem));
+            break;
+        case OPT_MEMBER_SOCKET:
+            r = set_key(&o.flags, "member_socket", optarg, false, problem, sizeof(problem));
             break;
         case OPT_LOG_LEVEL:
             r = set_key(&o.flags, "log_level", optarg, false, problem, sizeof(problem));
@@ -604,12 +626,31 @@ static const char *nonempty_env(const char *name)
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
+/* "DIR/NAME.sock" -> "DIR/NAME-member.sock": beside the operator's socket,
+ * so that two daemons with their own sockets in one directory never share it. */
+static char *member_socket_beside(const char *socket_path)
+{
+    size_t n = strlen(socket_path);
+    static const char suffix[] = ".sock";
+    size_t stem = n;
+    if (n > sizeof(suffix) - 1 && strcmp(socket_path + n - (sizeof(suffix) - 1), suffix) == 0)
+        stem = n - (sizeof(suffix) - 1);
+    char *p = malloc(stem + sizeof("-member.sock"));
+    if (p == NULL)
+        return NULL;
+    memcpy(p, socket_path, stem);
+    memcpy(p + stem, "-member.sock", sizeof("-member.sock"));
+    return p;
+}
+
 void nbd_settings_clear(struct nbd_settings *s)
 {
     free(s->data_dir);
     free(s->socket_path);
+    free(s->member_socket_path);
     s->data_dir = NULL;
     s->socket_path = NULL;
+    s->member_socket_path = NULL;
     free(s->listen);
     free(s->advertise);
     s->listen = s->advertise = NULL;
@@ -654,6 +695,19 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
     }
     if (s.socket_path == NULL)
         goto nomem;
+    if ((v = flags->member_socket_path) != NULL || (v = file->member_socket_path) != NULL)
+        s.member_socket_path = strdup(v);
+    else
+        s.member_socket_path = member_socket_beside(s.socket_path);
+    if (s.member_socket_path == NULL)
+        goto nomem;
+    if (strcmp(s.member_socket_path, s.socket_path) == 0) {
+        say(err, err_size,
+            "member_socket and socket are both %s: the member socket must be another path",
+            s.socket_path);
+        nbd_settings_clear(&s);
+        return NB_EINVAL;
+    }
 
     s.log_level = flags->log_level >= 0  ? flags->log_level
                   : file->log_level >= 0 ? file->log_level

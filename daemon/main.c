@@ -33,7 +33,8 @@ struct daemon {
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t purge_timer;
-    struct nbd_control control;
+    struct nbd_control control;        /* the operator's socket */
+    struct nbd_control member_control; /* neighbours' programs */
     struct nbd_net *net;
     struct nbd_discovery *discovery; /* NULL when off or unavailable */
     struct nbd_node node;
@@ -107,6 +108,7 @@ static void on_signal(uv_signal_t *s, int signum)
     /* Requests run to completion on this thread, so no transaction is in
      * flight here: closing the handles is all that is left. */
     nbd_control_stop(&d->control);
+    nbd_control_stop(&d->member_control);
     nbd_discovery_stop(d->discovery);
     nbd_net_stop(d->net);
     uv_timer_stop(&d->purge_timer);
@@ -188,8 +190,16 @@ static int run(struct daemon *d)
         .data_dir = d->settings.data_dir,
         .clock = wall_clock,
         .socket_group_access = d->settings.socket_group_access,
+        .role = NB_CTL_ROLE_OPERATOR,
     };
     r = nbd_control_start(&d->control, &d->loop, &ctx, d->settings.socket_path, err, sizeof(err));
+    if (r == 0) {
+        ctx.role = NB_CTL_ROLE_MEMBER;
+        r = nbd_control_start(&d->member_control, &d->loop, &ctx, d->settings.member_socket_path,
+                              err, sizeof(err));
+        if (r < 0)
+            nbd_control_stop(&d->control);
+    }
     if (r < 0) {
         nbd_error("%s", err);
         nbd_net_stop(d->net);
@@ -212,7 +222,8 @@ static int run(struct daemon *d)
     } else {
         nbd_info("no neighbourhood yet: run `noaber neighbourhood create NAME`");
     }
-    nbd_info("listening on %s (data in %s)", d->settings.socket_path, d->settings.data_dir);
+    nbd_info("listening on %s, for neighbours' programs on %s (data in %s)",
+             d->settings.socket_path, d->settings.member_socket_path, d->settings.data_dir);
     /* Without a neighbourhood this does nothing yet; neighbourhood.create
      * and neighbourhood.join start the network then. */
     nbd_net_start(d->net);
