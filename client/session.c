@@ -42,10 +42,8 @@ int reply_failure(struct ctx *ctx, const struct ctl_reply *reply, const char *wh
     case NB_CTL_E_GONE:
         return fail(EXIT_REFUSED, "noaberd refused %s: %s", what, msg);
     case NB_CTL_E_FORBIDDEN:
-        return fail(EXIT_REFUSED,
-                    "%s is for the node's operator: %s.  Use the operator's socket (leave out "
-                    "--socket, or ask whoever runs the node).",
-                    what, msg);
+        /* The member socket: the message names the op and the socket it needs. */
+        return fail(EXIT_REFUSED, "noaberd refused %s: %s.", what, msg);
     case NB_CTL_E_NOT_FOUND:
         return fail(EXIT_ERROR, "%s: nothing on this node has that id (%s).", what, msg);
     case NB_CTL_E_AMBIGUOUS:

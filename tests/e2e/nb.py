@@ -235,6 +235,8 @@ class Node:
         self.config_lines = list(config)
         self.data_dir = os.path.join(self.tmp, "data")
         self.socket = os.path.join(self.tmp, "noaberd.sock")
+        # The member socket's default place: beside the operator's socket.
+        self.member_socket = os.path.join(self.tmp, "noaberd-member.sock")
         self.log_path = os.path.join(self.tmp, "noaberd.log")
         self.home = os.path.join(self.tmp, "home")
         os.makedirs(self.home, exist_ok=True)
@@ -336,8 +338,13 @@ class Node:
     def control(self):
         return Control(self.socket)
 
-    def member(self, name):
-        return Member(self, name)
+    def member_control(self):
+        """A connection on the member socket (the member role)."""
+        return Control(self.member_socket)
+
+    def member(self, name, socket=None):
+        """socket: the socket its noaber uses (default the operator's)."""
+        return Member(self, name, socket)
 
     def create_neighbourhood(self, name="Marollen"):
         m = Member(self, "operator")
@@ -378,15 +385,16 @@ class Result:
 class Member:
     """A neighbour with an identity file, running noaber against one node."""
 
-    def __init__(self, node, name):
+    def __init__(self, node, name, socket=None):
         self.node = node
         self.name = name
+        self.socket = socket if socket is not None else node.socket
         self.identity = os.path.join(node.tmp, "identity-" + name)
         self._key = None
 
     def run(self, *args, json_out=True, timeout=60, stdin=None):
         """stdin: text for noaber's standard input (else it reads nothing)."""
-        argv = [NOABER, "--socket", self.node.socket, "--identity", self.identity]
+        argv = [NOABER, "--socket", self.socket, "--identity", self.identity]
         if json_out:
             argv.append("--json")
         argv += list(args)
