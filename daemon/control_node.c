@@ -62,8 +62,8 @@ int nbd_op_status(struct nbd_request *rq)
     nbd_net_status(rq->ctx->net, &ns);
     /* Where the node keeps its data is the operator's business; a member's
      * program sees counts only (and never a peer's address: that is `peers`). */
-    bool operator = rq->ctx->role == NB_CTL_ROLE_OPERATOR;
-    msgpack_pack_map(&fr.pk, operator ? 10 : 9);
+    bool operator= rq->ctx->role == NB_CTL_ROLE_OPERATOR;
+    msgpack_pack_map(&fr.pk, operator? 10 : 9);
     pack_neighbourhood(&fr.pk, rq->ctx->node);
     nb_mp_pack_cstr(&fr.pk, "records");
     msgpack_pack_uint64(&fr.pk, records);
