@@ -9,23 +9,12 @@
 
 #include <noaber/error.h>
 
+#include "common/message.h"
+
 struct nbd_store_ro {
     sqlite3 *db;
     sqlite3_stmt *root_of; /* kept: fsck asks once per record */
 };
-
-static void say(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err == NULL || err_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_size, fmt, ap);
-    va_end(ap);
-}
 
 bool nbd_raw_is_blob(const struct nbd_raw *c, const uint8_t *want, size_t len)
 {
@@ -59,8 +48,8 @@ static int open_readonly(const char *path, sqlite3 **ret, char *err, size_t err_
 {
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        say(err, err_size, "%s: cannot open: %s", path,
-            db != NULL ? sqlite3_errmsg(db) : "no memory");
+        nb_say(err, err_size, "%s: cannot open: %s", path,
+               db != NULL ? sqlite3_errmsg(db) : "no memory");
         sqlite3_close(db);
         return NB_EIO;
     }
@@ -75,7 +64,7 @@ int nbd_store_ro_open(const char *path, struct nbd_store_ro **ret, char *err, si
 {
     struct nbd_store_ro *s = calloc(1, sizeof(*s));
     if (s == NULL) {
-        say(err, err_size, "out of memory");
+        nb_say(err, err_size, "out of memory");
         return NB_ENOMEM;
     }
     int r = open_readonly(path, &s->db, err, err_size);
@@ -101,7 +90,7 @@ int nbd_store_ro_integrity(struct nbd_store_ro *s, void (*cb)(void *ctx, const c
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check(100)", -1, &st, NULL) != SQLITE_OK) {
-        say(err, err_size, "cannot run integrity_check: %s", sqlite3_errmsg(s->db));
+        nb_say(err, err_size, "cannot run integrity_check: %s", sqlite3_errmsg(s->db));
         return NB_EIO;
     }
     int rc;
@@ -112,7 +101,7 @@ int nbd_store_ro_integrity(struct nbd_store_ro *s, void (*cb)(void *ctx, const c
     }
     int r = 0;
     if (rc != SQLITE_DONE) {
-        say(err, err_size, "integrity_check failed: %s", sqlite3_errmsg(s->db));
+        nb_say(err, err_size, "integrity_check failed: %s", sqlite3_errmsg(s->db));
         r = NB_EIO;
     }
     sqlite3_finalize(st);
@@ -172,7 +161,7 @@ int nbd_store_ro_foreach_row(struct nbd_store_ro *s,
                            "SELECT rowid, id, kind, author, created_at, expires_at, target, root,"
                            " bytes FROM records ORDER BY rowid",
                            -1, &st, NULL) != SQLITE_OK) {
-        say(err, err_size, "cannot read the records: %s", sqlite3_errmsg(s->db));
+        nb_say(err, err_size, "cannot read the records: %s", sqlite3_errmsg(s->db));
         return NB_EIO;
     }
     int rc, r = 0;
@@ -193,7 +182,7 @@ int nbd_store_ro_foreach_row(struct nbd_store_ro *s,
             break;
     }
     if (r == 0 && rc != SQLITE_DONE) {
-        say(err, err_size, "reading the records stopped: %s", sqlite3_errmsg(s->db));
+        nb_say(err, err_size, "reading the records stopped: %s", sqlite3_errmsg(s->db));
         r = NB_EIO;
     }
     sqlite3_finalize(st);
@@ -253,13 +242,13 @@ int nbd_store_backup(const char *src_path, const char *dst_path, uint64_t *ret_r
     r = NB_EIO;
     if (sqlite3_open_v2(dst_path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
-        say(err, err_size, "%s: cannot create: %s", dst_path,
-            dst != NULL ? sqlite3_errmsg(dst) : "no memory");
+        nb_say(err, err_size, "%s: cannot create: %s", dst_path,
+               dst != NULL ? sqlite3_errmsg(dst) : "no memory");
         goto out;
     }
     b = sqlite3_backup_init(dst, "main", src, "main");
     if (b == NULL) {
-        say(err, err_size, "cannot start the backup: %s", sqlite3_errmsg(dst));
+        nb_say(err, err_size, "cannot start the backup: %s", sqlite3_errmsg(dst));
         goto out;
     }
     int rc;
@@ -273,7 +262,7 @@ int nbd_store_backup(const char *src_path, const char *dst_path, uint64_t *ret_r
     }
     sqlite3_backup_finish(b);
     if (rc != SQLITE_DONE) {
-        say(err, err_size, "copying %s failed: %s", src_path, sqlite3_errstr(rc));
+        nb_say(err, err_size, "copying %s failed: %s", src_path, sqlite3_errstr(rc));
         goto out;
     }
     /* The copy is checked before it is called a backup. */
@@ -285,22 +274,22 @@ int nbd_store_backup(const char *src_path, const char *dst_path, uint64_t *ret_r
     bool ok = verdict != NULL && strcmp(verdict, "ok") == 0;
     sqlite3_finalize(st);
     if (!ok) {
-        say(err, err_size,
-            "the copy fails SQLite's quick_check; the store itself may be damaged (run noaberd "
-            "fsck)");
+        nb_say(err, err_size,
+               "the copy fails SQLite's quick_check; the store itself may be damaged (run noaberd "
+               "fsck)");
         goto out;
     }
     /* A backup is a single file: out of WAL mode, reading it later leaves
      * no -wal or -shm beside it.  The daemon switches a restored store back. */
     if (sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK) {
-        say(err, err_size, "%s: %s", dst_path, sqlite3_errmsg(dst));
+        nb_say(err, err_size, "%s: %s", dst_path, sqlite3_errmsg(dst));
         goto out;
     }
     sqlite3_stmt *count = NULL;
     if (sqlite3_prepare_v2(dst, "SELECT count(*) FROM records", -1, &count, NULL) != SQLITE_OK ||
         sqlite3_step(count) != SQLITE_ROW) {
         sqlite3_finalize(count);
-        say(err, err_size, "%s is not a Noaber store (it has no records table)", src_path);
+        nb_say(err, err_size, "%s is not a Noaber store (it has no records table)", src_path);
         goto out;
     }
     *ret_records = (uint64_t)sqlite3_column_int64(count, 0);
@@ -309,7 +298,7 @@ int nbd_store_backup(const char *src_path, const char *dst_path, uint64_t *ret_r
 out:
     sqlite3_close(src);
     if (sqlite3_close(dst) != SQLITE_OK && r == 0) {
-        say(err, err_size, "%s: cannot close the copy", dst_path);
+        nb_say(err, err_size, "%s: cannot close the copy", dst_path);
         r = NB_EIO;
     }
     return r;
