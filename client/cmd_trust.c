@@ -15,8 +15,8 @@
 
 #include "client.h"
 
-/* The most records of one kind a `list` call returns (daemon/control.h). */
-#define TRUST_LIST_LIMIT 500
+/* The most records of one kind a `list` call returns. */
+#define TRUST_LIST_LIMIT NB_CTL_LIST_MAX
 
 static const uint8_t *key_at(const uint8_t (*keys)[NB_KEY_SIZE], size_t n,
                              const uint8_t pk[NB_KEY_SIZE])
