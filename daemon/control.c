@@ -1,7 +1,7 @@
 /*
  * The control server: sockets, connections, framing, roles and dispatch.
- * The operations themselves live in control_node.c, control_records.c,
- * control_peers.c and control_block.c.
+ * The operations themselves live in ops_node.c, ops_records.c,
+ * ops_peers.c and ops_block.c beside it.
  */
 #include "daemon/control.h"
 

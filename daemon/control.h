@@ -7,7 +7,7 @@
  *     before anything is buffered;
  *   - nbd_control_handle: one request body in, one reply frame out, against
  *     a node: the request is checked and dispatched through one table of
- *     {name, role, op} to the operations (daemon/control_ops.h);
+ *     {name, role, op} to the operations (daemon/control/ops.h);
  *   - nbd_control: the libuv server and its connections.
  *
  * The daemon runs two servers: the operator's socket (every op) and the

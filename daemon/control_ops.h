@@ -1,7 +1,7 @@
 /*
  * What the control server hands its operations, and what they answer with.
  *
- * The server (daemon/control.c) reads a request, checks its version, finds
+ * The server (daemon/control/server.c) reads a request, checks its version, finds
  * the op in its table and checks the connection's role; an op then reads
  * its arguments from the request map and appends exactly one reply frame,
  * an ok reply (nbd_reply_begin, the result, nbd_reply_end) or an error
@@ -52,21 +52,21 @@ enum nb_ctl_error nbd_verdict_error(const struct nbd_verdict *v);
 int nbd_request_word(const msgpack_object *map, const char *key, char *buf, size_t cap);
 
 /* The operations, one per op of docs/control-api.md, grouped by file:
- * the node itself (control_node.c) */
+ * the node itself (ops_node.c) */
 int nbd_op_hello(struct nbd_request *rq);
 int nbd_op_status(struct nbd_request *rq);
 int nbd_op_neighbourhood_create(struct nbd_request *rq);
 int nbd_op_invite(struct nbd_request *rq);
 int nbd_op_join(struct nbd_request *rq);
-/* records (control_records.c) */
+/* records (ops_records.c) */
 int nbd_op_submit(struct nbd_request *rq);
 int nbd_op_get(struct nbd_request *rq);
 int nbd_op_list(struct nbd_request *rq);
 int nbd_op_watch(struct nbd_request *rq);
-/* the peer network (control_peers.c) */
+/* the peer network (ops_peers.c) */
 int nbd_op_peers(struct nbd_request *rq);
 int nbd_op_peer_add(struct nbd_request *rq);
-/* this node's blocks (control_block.c) */
+/* this node's blocks (ops_block.c) */
 int nbd_op_block(struct nbd_request *rq);
 int nbd_op_unblock(struct nbd_request *rq);
 int nbd_op_blocked(struct nbd_request *rq);

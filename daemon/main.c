@@ -272,7 +272,7 @@ int main(int argc, char **argv)
     int status = 1;
 
     /* Operator commands (fsck, backup, erase-member, --check-config) run
-     * instead of the daemon: daemon/admin.c. */
+     * instead of the daemon: daemon/admin/admin.c. */
     if (nbd_admin_dispatch(argc, argv, &status))
         return status;
     memset(&d, 0, sizeof(d));

@@ -1,10 +1,11 @@
 /*
- * The store as the operator's commands see it (daemon/admin.c: fsck, backup,
- * erase-member): a store file opened read-only whose rows are read as they
- * are on disk, not trusted; a consistent copy of a live store; compaction.
+ * The store as the operator's commands see it (daemon/admin/admin.c: fsck,
+ * backup, erase-member): a store file opened read-only whose rows are read
+ * as they are on disk, not trusted; a consistent copy of a live store;
+ * compaction.
  *
- * All SQL of those commands is here, beside daemon/store.c, so that the
- * schema is written down in one room.  The commands decide what a row's
+ * All SQL of those commands is here, beside daemon/store/store.c, so that
+ * the schema is written down in one room.  The commands decide what a row's
  * contents mean; this file only reads and copies.
  */
 #ifndef NOABERD_STORE_ADMIN_H

@@ -1,5 +1,5 @@
 /*
- * Alice's node (the real network layer, daemon/net.c, on a libuv loop) and
+ * Alice's node (the real network layer, daemon/net/, on a libuv loop) and
  * a hand-driven peer speaking the wire protocol byte by byte over loopback,
  * as a second implementation or a hostile node would: the handshake with
  * hellos, the responder's first frame, `peers`, a record pushed and stored,
