@@ -137,6 +137,9 @@ int timeline_record(const struct fetched *f, size_t i, struct nb_record *ret_rec
 int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
                   uint8_t ret_id[NB_ID_SIZE]);
 
+/* A new (or existing) record's id: {"id": HEX} with --json, else
+ * "HUMAN (id 1234abcd)." (nothing when human is NULL). */
+void print_record_id(struct ctx *ctx, const char *hex, const char *human);
 /* The kind of a record in words for a sentence: "request", "done claim". */
 const char *kind_words(unsigned kind);
 /* Sets a text field from a C string. */

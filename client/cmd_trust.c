@@ -380,16 +380,10 @@ int cmd_vouch(struct ctx *ctx, int argc, char **argv)
         if (memcmp(e->by, ctx->pk, NB_KEY_SIZE) == 0 &&
             memcmp(e->member, member, NB_KEY_SIZE) == 0) {
             char hex[NB_ID_SIZE * 2 + 1];
+            char already[sizeof(label) + 32];
             nb_hex(e->id, NB_ID_SIZE, hex);
-            if (ctx->json) {
-                json_object_begin(&ctx->j);
-                json_key(&ctx->j, "id");
-                json_string(&ctx->j, hex);
-                json_object_end(&ctx->j);
-                json_finish(&ctx->j);
-            } else {
-                printf("You already vouch for %s (id %.8s).\n", label, hex);
-            }
+            snprintf(already, sizeof(already), "You already vouch for %s", label);
+            print_record_id(ctx, hex, already);
             trust_free(&t);
             return EXIT_OK;
         }

@@ -281,6 +281,12 @@ int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
         memcpy(ret_id, id, NB_ID_SIZE);
     }
     nb_hex(id, NB_ID_SIZE, hex);
+    print_record_id(ctx, hex, human);
+    return EXIT_OK;
+}
+
+void print_record_id(struct ctx *ctx, const char *hex, const char *human)
+{
     if (ctx->json) {
         json_object_begin(&ctx->j);
         json_key(&ctx->j, "id");
@@ -290,7 +296,6 @@ int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
     } else if (human != NULL) {
         printf("%s (id %.8s).\n", human, hex);
     }
-    return EXIT_OK;
 }
 
 const char *kind_words(unsigned kind)

@@ -98,6 +98,17 @@ static void on_purge_timer(uv_timer_t *t)
     purge(d);
 }
 
+/* When starting fails half-way: closes what was opened on the loop so far
+ * and lets the loop finish closing it. */
+static void close_loop(struct daemon *d)
+{
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->purge_timer, NULL);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&d->loop);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct daemon *d = s->data;
@@ -176,11 +187,7 @@ static int run(struct daemon *d)
     r = nbd_net_new(&d->loop, &d->node, &net_cfg, &d->net, err, sizeof(err));
     if (r < 0) {
         nbd_error("%s", err);
-        uv_close((uv_handle_t *)&d->sigterm, NULL);
-        uv_close((uv_handle_t *)&d->sigint, NULL);
-        uv_close((uv_handle_t *)&d->purge_timer, NULL);
-        uv_run(&d->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&d->loop);
+        close_loop(d);
         goto fail;
     }
 
@@ -203,11 +210,7 @@ static int run(struct daemon *d)
     if (r < 0) {
         nbd_error("%s", err);
         nbd_net_stop(d->net);
-        uv_close((uv_handle_t *)&d->sigterm, NULL);
-        uv_close((uv_handle_t *)&d->sigint, NULL);
-        uv_close((uv_handle_t *)&d->purge_timer, NULL);
-        uv_run(&d->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&d->loop);
+        close_loop(d);
         goto fail;
     }
 
