@@ -91,7 +91,7 @@ struct nbd_settings {
     bool socket_group_access;
     bool discovery;  /* default on */
     char *listen;    /* default "0.0.0.0:7447" */
-    char *advertise; /* NULL: derived from listen (daemon/net.h) */
+    char *advertise; /* NULL: derived from listen (daemon/net/net.h) */
     char **peers;    /* flags' and file's together */
     size_t n_peers;
     unsigned max_peers;     /* default 16 */
