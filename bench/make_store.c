@@ -42,7 +42,7 @@
 #include <noaber/record.h>
 
 #include "daemon/node.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 
 #define BATCH       20000
 #define MEMBERS_MAX 4096

@@ -17,7 +17,7 @@
 #include "common/message.h"
 #include "common/path.h"
 #include "daemon/log.h"
-#include "daemon/net.h"
+#include "daemon/net/net.h"
 
 /* Bounds of the expiry settings: long enough for any deployment, short
  * enough that a typo ("1000d") does not silently keep data for years. */

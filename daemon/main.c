@@ -18,15 +18,15 @@
 #include <noaber/error.h>
 #include <noaber/identity.h>
 
-#include "daemon/admin.h"
+#include "daemon/admin/admin.h"
 #include "daemon/config.h"
-#include "daemon/control.h"
-#include "daemon/discovery.h"
+#include "daemon/control/control.h"
+#include "daemon/net/discovery.h"
 #include "daemon/lock.h"
 #include "daemon/log.h"
-#include "daemon/net.h"
+#include "daemon/net/net.h"
 #include "daemon/node.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 
 struct daemon {
     uv_loop_t loop;

@@ -21,7 +21,7 @@
 #include <noaber/record.h>
 
 #include "daemon/node.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 #include "tests/fixture.h"
 
 struct world {

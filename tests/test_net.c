@@ -35,9 +35,9 @@
 #include <noaber/record.h>
 
 #include "daemon/log.h"
-#include "daemon/net.h"
+#include "daemon/net/net.h"
 #include "daemon/node.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 #include "tests/fixture.h"
 
 struct world {

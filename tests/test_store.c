@@ -22,7 +22,7 @@
 #include <noaber/state.h>
 
 #include "daemon/node.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 #include "tests/fixture.h"
 
 #define GRACE (24u * 3600)

@@ -11,10 +11,10 @@
 
 #include <noaber/identity.h>
 
-#include "daemon/control.h"
+#include "daemon/control/control.h"
 #include "daemon/log.h"
 #include "daemon/node.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 
 static struct nbd_store *store;
 static struct nbd_node node;

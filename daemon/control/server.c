@@ -3,7 +3,7 @@
  * The operations themselves live in ops_node.c, ops_records.c,
  * ops_peers.c and ops_block.c beside it.
  */
-#include "daemon/control.h"
+#include "daemon/control/control.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -17,7 +17,7 @@
 
 #include <noaber/error.h>
 
-#include "daemon/control_ops.h"
+#include "daemon/control/ops.h"
 #include "daemon/log.h"
 #include "proto/mp.h"
 

@@ -18,7 +18,7 @@
 #include <msgpack.h>
 
 #include "common/control_proto.h"
-#include "daemon/control.h"
+#include "daemon/control/control.h"
 #include "daemon/node.h"
 
 struct nbd_request {

@@ -2,7 +2,7 @@
  * The control API's operations on records: submit, get, list and watch
  * (docs/control-api.md).  These are what a member's program may do.
  */
-#include "daemon/control_ops.h"
+#include "daemon/control/ops.h"
 
 #include <string.h>
 

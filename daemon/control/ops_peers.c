@@ -2,7 +2,7 @@
  * The control API's operations on the peer network: the peer table and
  * adding an address by hand (docs/control-api.md, "peers").
  */
-#include "daemon/control_ops.h"
+#include "daemon/control/ops.h"
 
 #include <noaber/error.h>
 

@@ -25,7 +25,7 @@
 #include <uv.h>
 
 #include "common/control_proto.h"
-#include "daemon/net.h"
+#include "daemon/net/net.h"
 #include "daemon/node.h"
 
 #define NBD_OUTPUT_MAX      (16 * 1024 * 1024) /* queued reply bytes per connection */

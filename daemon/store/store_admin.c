@@ -1,4 +1,4 @@
-#include "daemon/store_admin.h"
+#include "daemon/store/store_admin.h"
 
 #include <stdarg.h>
 #include <stdio.h>

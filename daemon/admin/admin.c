@@ -1,4 +1,4 @@
-#include "daemon/admin.h"
+#include "daemon/admin/admin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,8 +20,8 @@
 #include "common/path.h"
 #include "daemon/config.h"
 #include "daemon/lock.h"
-#include "daemon/store.h"
-#include "daemon/store_admin.h"
+#include "daemon/store/store.h"
+#include "daemon/store/store_admin.h"
 
 #define EXIT_PROBLEM 1
 #define EXIT_USAGE   2

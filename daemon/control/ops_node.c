@@ -2,7 +2,7 @@
  * The control API's operations on the node itself: hello, status, creating
  * or joining a neighbourhood and making invites (docs/control-api.md).
  */
-#include "daemon/control_ops.h"
+#include "daemon/control/ops.h"
 
 #include <stdbool.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * The control API's operations on this node's blocks: block, unblock and
  * the list of blocked members (docs/control-api.md).
  */
-#include "daemon/control_ops.h"
+#include "daemon/control/ops.h"
 
 #include <noaber/error.h>
 
