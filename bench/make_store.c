@@ -7,7 +7,7 @@
  *                      [--members M] [--out FILE] [--name NAME]
  *     bench-make-store --store PATH --accept FILE
  *
- * The store is noaberd's own (daemon/store.h), opened with the daemon's code;
+ * The store is noaberd's own (daemon/store/store.h), opened with the daemon's code;
  * if it has no neighbourhood yet one is created exactly as
  * `neighbourhood.create` does.  Record i (first <= i < first + count) is a
  * request signed by member i % M with a key derived from i % M, dated T +
@@ -42,7 +42,7 @@
 #include <noaber/record.h>
 
 #include "daemon/node.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 
 #define BATCH       20000
 #define MEMBERS_MAX 4096

@@ -137,10 +137,22 @@ int timeline_record(const struct fetched *f, size_t i, struct nb_record *ret_rec
 int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
                   uint8_t ret_id[NB_ID_SIZE]);
 
+/* A new (or existing) record's id: {"id": HEX} with --json, else
+ * "HUMAN (id 1234abcd)." (nothing when human is NULL). */
+void print_record_id(struct ctx *ctx, const char *hex, const char *human);
 /* The kind of a record in words for a sentence: "request", "done claim". */
 const char *kind_words(unsigned kind);
 /* Sets a text field from a C string. */
 void set_text(struct nb_text *t, const char *s);
+/*
+ * Splits a comma list ("nl, fr,en") in place into `out`; spaces around items
+ * and empty items are dropped.  Returns the count, or -1 when there are more
+ * than `max` items.
+ */
+int split_list(char *list, struct nb_text *out, size_t max);
+/* Sets the record's languages from --languages (split in `buf`, which must
+ * outlive the record); a usage error and EXIT_USAGE when they do not fit. */
+int set_languages(struct nb_record *rec, const char *languages, char *buf, size_t size);
 /* "nbm1abcdefgh…": a member key shortened for a table. */
 void short_member(const uint8_t pk[NB_KEY_SIZE], char *buf, size_t size);
 

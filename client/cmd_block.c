@@ -65,7 +65,7 @@ int cmd_block(struct ctx *ctx, int argc, char **argv)
     rc = member_arg(pos[0], member);
     if (rc != EXIT_OK)
         return rc;
-    rc = member_call(ctx, "block", member, &reply);
+    rc = member_call(ctx, NB_CTL_OP_BLOCK, member, &reply);
     if (rc != EXIT_OK)
         return rc;
     if (!reply.ok) {
@@ -100,11 +100,11 @@ int cmd_unblock(struct ctx *ctx, int argc, char **argv)
     rc = member_arg(pos[0], member);
     if (rc != EXIT_OK)
         return rc;
-    rc = member_call(ctx, "unblock", member, &reply);
+    rc = member_call(ctx, NB_CTL_OP_UNBLOCK, member, &reply);
     if (rc != EXIT_OK)
         return rc;
     if (!reply.ok) {
-        if (strcmp(reply.error, "not_found") == 0)
+        if (reply.error == NB_CTL_E_NOT_FOUND)
             rc = fail(EXIT_ERROR, "%s is not blocked on this node (`noaber blocked` lists who is).",
                       pos[0]);
         else
@@ -144,7 +144,7 @@ int cmd_blocked(struct ctx *ctx, int argc, char **argv)
     rc = session_open(ctx, false);
     if (rc != EXIT_OK)
         return rc;
-    ctl_req_begin(&ctx->ctl, &req, "blocked", 0);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_BLOCKED, 0);
     rc = ctl_call(&ctx->ctl, &req, &reply);
     if (rc != 0)
         return call_failure(ctx, rc);

@@ -55,7 +55,7 @@ int cmd_invite(struct ctx *ctx, int argc, char **argv)
     if (rc != EXIT_OK) {
         return rc;
     }
-    ctl_req_begin(&ctx->ctl, &req, "invite", 1);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_INVITE, 1);
     ctl_req_uint(&req, "expires", seconds);
     rc = call_daemon(ctx, &req, &reply, "the invite");
     if (rc != EXIT_OK) {
@@ -148,7 +148,7 @@ int cmd_join(struct ctx *ctx, int argc, char **argv)
     size_t start = strspn(text, " \t\r\n\v\f");
     size_t len = strcspn(text + start, " \t\r\n\v\f");
     text[start + len] = '\0';
-    ctl_req_begin(&ctx->ctl, &req, "join", 1);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_JOIN, 1);
     ctl_req_str(&req, "code", text + start);
     sodium_memzero(text, sizeof(text));
     rc = call_daemon(ctx, &req, &reply, "the invite");

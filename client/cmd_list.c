@@ -139,7 +139,7 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
         return rc;
     }
     nargs = (kind != NULL) + (status != NULL) + (category != NULL) + (area != NULL) + mine;
-    ctl_req_begin(&ctx->ctl, &req, "list", nargs);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_LIST, nargs);
     if (kind != NULL) {
         ctl_req_str(&req, "kind", kind);
     }

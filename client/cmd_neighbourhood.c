@@ -31,7 +31,7 @@ int cmd_neighbourhood_create(struct ctx *ctx, int argc, char **argv)
     if (rc != EXIT_OK) {
         return rc;
     }
-    ctl_req_begin(&ctx->ctl, &req, "neighbourhood.create", 1);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_NEIGHBOURHOOD_CREATE, 1);
     ctl_req_str(&req, "name", pos[0]);
     rc = call_daemon(ctx, &req, &reply, "the new neighbourhood");
     if (rc != EXIT_OK) {

@@ -29,7 +29,7 @@ int cmd_peer_add(struct ctx *ctx, int argc, char **argv)
     rc = session_open(ctx, false);
     if (rc != EXIT_OK)
         return rc;
-    ctl_req_begin(&ctx->ctl, &req, "peer.add", 1);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_PEER_ADD, 1);
     ctl_req_str(&req, "address", pos[0]);
     rc = call_daemon(ctx, &req, &reply, "the peer address");
     if (rc != EXIT_OK) {
@@ -122,7 +122,7 @@ int cmd_peers(struct ctx *ctx, int argc, char **argv)
     rc = session_open(ctx, false);
     if (rc != EXIT_OK)
         return rc;
-    ctl_req_begin(&ctx->ctl, &req, "peers", 0);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_PEERS, 0);
     rc = call_daemon(ctx, &req, &reply, "the peers");
     if (rc != EXIT_OK)
         return rc;

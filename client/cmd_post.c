@@ -16,34 +16,6 @@ static const char offer_usage[] =
     "       [--expires DURATION] [--languages L,L] [--tags T,T]\n"
     "       [--mode in-person|remote|either] [--on-behalf-of NAME]";
 
-/*
- * Splits a comma list in place into `out`; empty items are skipped.  Returns
- * the count, or -1 when there are more than `max` items.
- */
-static int split_list(char *list, struct nb_text *out, size_t max)
-{
-    size_t n = 0;
-    char *save = NULL;
-
-    for (char *item = strtok_r(list, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
-        while (*item == ' ') {
-            item++;
-        }
-        size_t len = strlen(item);
-        while (len > 0 && item[len - 1] == ' ') {
-            item[--len] = '\0';
-        }
-        if (len == 0) {
-            continue;
-        }
-        if (n == max) {
-            return -1;
-        }
-        set_text(&out[n++], item);
-    }
-    return (int)n;
-}
-
 /* Accepts "in-person", "in_person" and "this-week" alike for the enum names. */
 static int parse_enum(int (*parse)(const char *), const char *text)
 {
@@ -175,15 +147,9 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
         rec.mode = (uint8_t)v;
         NB_SET(&rec, NB_F_MODE);
     }
-    if (languages != NULL) {
-        snprintf(languages_buf, sizeof(languages_buf), "%s", languages);
-        v = split_list(languages_buf, rec.languages, NB_LANGUAGES_MAX);
-        if (v < 0 || strlen(languages) >= sizeof(languages_buf)) {
-            return fail(EXIT_USAGE, "--languages takes at most %d languages, like nl,fr,en.",
-                        NB_LANGUAGES_MAX);
-        }
-        rec.n_languages = (uint8_t)v;
-        NB_SET(&rec, NB_F_LANGUAGES);
+    if (languages != NULL &&
+        set_languages(&rec, languages, languages_buf, sizeof(languages_buf)) != EXIT_OK) {
+        return EXIT_USAGE;
     }
     if (tags != NULL) {
         snprintf(tags_buf, sizeof(tags_buf), "%s", tags);

@@ -81,7 +81,7 @@ int cmd_status(struct ctx *ctx, int argc, char **argv)
     if (rc != EXIT_OK) {
         return rc;
     }
-    ctl_req_begin(&ctx->ctl, &req, "status", 0);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_STATUS, 0);
     rc = call_daemon(ctx, &req, &reply, "the status");
     if (rc != EXIT_OK) {
         return rc;

@@ -15,8 +15,8 @@
 
 #include "client.h"
 
-/* The most records of one kind a `list` call returns (daemon/control.h). */
-#define TRUST_LIST_LIMIT 500
+/* The most records of one kind a `list` call returns. */
+#define TRUST_LIST_LIMIT NB_CTL_LIST_MAX
 
 static const uint8_t *key_at(const uint8_t (*keys)[NB_KEY_SIZE], size_t n,
                              const uint8_t pk[NB_KEY_SIZE])
@@ -37,7 +37,7 @@ static int list_kind(struct ctx *ctx, const char *kind, struct ctl_reply *ret,
     const msgpack_object *items;
     int rc;
 
-    ctl_req_begin(&ctx->ctl, &req, "list", 2);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_LIST, 2);
     ctl_req_str(&req, "kind", kind);
     ctl_req_uint(&req, "limit", TRUST_LIST_LIMIT);
     rc = call_daemon(ctx, &req, ret, kind[0] == 'v' ? "the vouches" : "the profiles");
@@ -380,16 +380,10 @@ int cmd_vouch(struct ctx *ctx, int argc, char **argv)
         if (memcmp(e->by, ctx->pk, NB_KEY_SIZE) == 0 &&
             memcmp(e->member, member, NB_KEY_SIZE) == 0) {
             char hex[NB_ID_SIZE * 2 + 1];
+            char already[sizeof(label) + 32];
             nb_hex(e->id, NB_ID_SIZE, hex);
-            if (ctx->json) {
-                json_object_begin(&ctx->j);
-                json_key(&ctx->j, "id");
-                json_string(&ctx->j, hex);
-                json_object_end(&ctx->j);
-                json_finish(&ctx->j);
-            } else {
-                printf("You already vouch for %s (id %.8s).\n", label, hex);
-            }
+            snprintf(already, sizeof(already), "You already vouch for %s", label);
+            print_record_id(ctx, hex, already);
             trust_free(&t);
             return EXIT_OK;
         }
@@ -533,32 +527,6 @@ int cmd_vouches(struct ctx *ctx, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* Splits "nl, fr,en" in place; returns the count or -1 when there are too many. */
-static int split_languages(char *list, struct nb_text *out, size_t max)
-{
-    size_t n = 0;
-    char *save = NULL;
-
-    for (char *item = strtok_r(list, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
-        size_t len;
-        while (*item == ' ') {
-            item++;
-        }
-        len = strlen(item);
-        while (len > 0 && item[len - 1] == ' ') {
-            item[--len] = '\0';
-        }
-        if (len == 0) {
-            continue;
-        }
-        if (n == max) {
-            return -1;
-        }
-        set_text(&out[n++], item);
-    }
-    return (int)n;
-}
-
 /*
  * The newest profile wins, and created_at has one-second resolution: a new
  * profile must come at least a second after the member's previous one, or
@@ -573,7 +541,7 @@ static int after_my_profile(struct ctx *ctx)
     uint8_t id[NB_ID_SIZE];
     int rc;
 
-    ctl_req_begin(&ctx->ctl, &req, "list", 3);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_LIST, 3);
     ctl_req_str(&req, "kind", "profile");
     ctl_req_bin(&req, "author", ctx->pk, NB_KEY_SIZE);
     ctl_req_uint(&req, "limit", 1);
@@ -625,16 +593,9 @@ int cmd_profile(struct ctx *ctx, int argc, char **argv)
         set_text(&rec.area, area);
         NB_SET(&rec, NB_F_AREA);
     }
-    if (languages != NULL) {
-        int v;
-        snprintf(languages_buf, sizeof(languages_buf), "%s", languages);
-        v = split_languages(languages_buf, rec.languages, NB_LANGUAGES_MAX);
-        if (v < 0 || strlen(languages) >= sizeof(languages_buf)) {
-            return fail(EXIT_USAGE, "--languages takes at most %d languages, like nl,fr,en.",
-                        NB_LANGUAGES_MAX);
-        }
-        rec.n_languages = (uint8_t)v;
-        NB_SET(&rec, NB_F_LANGUAGES);
+    if (languages != NULL &&
+        set_languages(&rec, languages, languages_buf, sizeof(languages_buf)) != EXIT_OK) {
+        return EXIT_USAGE;
     }
     rc = identity_load(ctx);
     if (rc == EXIT_OK) {

@@ -92,7 +92,7 @@ int cmd_watch(struct ctx *ctx, int argc, char **argv)
     if (rc != EXIT_OK) {
         return rc;
     }
-    ctl_req_begin(&ctx->ctl, &req, "watch", 0);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_WATCH, 0);
     rc = call_daemon(ctx, &req, &reply, "watching");
     if (rc != EXIT_OK) {
         return rc;

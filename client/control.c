@@ -138,7 +138,7 @@ void ctl_req_begin(struct ctl *c, struct ctl_req *r, const char *op, size_t narg
     msgpack_packer_init(&r->pk, &r->buf, msgpack_sbuffer_write);
     r->id = c->next_id++;
     msgpack_pack_map(&r->pk, 3 + nargs);
-    ctl_req_uint(r, "v", CTL_VERSION);
+    ctl_req_uint(r, "v", NB_CTL_VERSION);
     ctl_req_uint(r, "id", r->id);
     ctl_req_str(r, "op", op);
 }
@@ -227,8 +227,9 @@ static void copy_text(const msgpack_object *o, char *buf, size_t size)
 
 int ctl_read(struct ctl *c, struct ctl_reply *ret)
 {
-    uint8_t hdr[4];
+    uint8_t hdr[NB_CTL_HEADER_SIZE];
     uint32_t len;
+    const msgpack_object *error;
     int rc;
 
     memset(ret, 0, sizeof(*ret));
@@ -236,8 +237,7 @@ int ctl_read(struct ctl *c, struct ctl_reply *ret)
     if (rc != 0) {
         return rc;
     }
-    len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-    if (len == 0 || len > CTL_FRAME_MAX) {
+    if (nb_ctl_header_decode(hdr, &len) != 0) {
         return CTL_EPROTO;
     }
     ret->frame = malloc(len);
@@ -248,7 +248,7 @@ int ctl_read(struct ctl *c, struct ctl_reply *ret)
     if (rc != 0) {
         goto fail;
     }
-    rc = nb_mp_decode(ret->frame, len, CTL_FRAME_MAX, CTL_DEPTH_MAX, &ret->doc);
+    rc = nb_mp_decode(ret->frame, len, NB_CTL_FRAME_MAX, CTL_DEPTH_MAX, &ret->doc);
     if (rc != 0) {
         rc = CTL_EPROTO;
         goto fail;
@@ -260,7 +260,11 @@ int ctl_read(struct ctl *c, struct ctl_reply *ret)
     }
     ret->ok = ctl_get_bool(ret->root, "ok", false);
     ret->result = ctl_get(ret->root, "result");
-    copy_text(ctl_get(ret->root, "error"), ret->error, sizeof(ret->error));
+    error = ctl_get(ret->root, "error");
+    copy_text(error, ret->error_name, sizeof(ret->error_name));
+    ret->error = error != NULL && error->type == MSGPACK_OBJECT_STR
+                     ? nb_ctl_error_parse(error->via.str.ptr, error->via.str.size)
+                     : NB_CTL_E_UNKNOWN;
     copy_text(ctl_get(ret->root, "message"), ret->message, sizeof(ret->message));
     return 0;
 fail:
@@ -270,14 +274,12 @@ fail:
 
 int ctl_call(struct ctl *c, struct ctl_req *r, struct ctl_reply *ret)
 {
-    uint8_t hdr[4];
+    uint8_t hdr[NB_CTL_HEADER_SIZE];
     size_t n = r->buf.size;
     int rc;
 
-    hdr[0] = (uint8_t)(n >> 24);
-    hdr[1] = (uint8_t)(n >> 16);
-    hdr[2] = (uint8_t)(n >> 8);
-    hdr[3] = (uint8_t)n;
+    /* Requests are far below a frame; the daemon would refuse a larger one. */
+    nb_ctl_header_encode((uint32_t)n, hdr);
     rc = write_all(c->fd, hdr, sizeof(hdr));
     if (rc == 0) {
         rc = write_all(c->fd, (const uint8_t *)r->buf.data, n);

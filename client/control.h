@@ -11,13 +11,12 @@
 
 #include <msgpack.h>
 
+#include "common/control_proto.h"
 #include "proto/mp.h"
 
-#define CTL_FRAME_MAX       (1024u * 1024u)
 #define CTL_DEPTH_MAX       16
 #define CTL_PATHS_MAX       4
 #define CTL_PATH_LEN        512
-#define CTL_VERSION         1
 #define CTL_TIMEOUT_SECONDS 60
 
 /* Errors of the control layer, besides the nb_error codes. */
@@ -73,7 +72,8 @@ struct ctl_reply {
     const msgpack_object *root;
     const msgpack_object *result;
     bool ok;
-    char error[48];
+    enum nb_ctl_error error; /* when not ok; NB_CTL_E_UNKNOWN for a code this client lacks */
+    char error_name[NB_CTL_ERROR_MAX + 1]; /* the code as sent, for messages */
     char message[512];
 };
 

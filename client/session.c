@@ -34,20 +34,24 @@ int call_failure(struct ctx *ctx, int rc)
 
 int reply_failure(struct ctx *ctx, const struct ctl_reply *reply, const char *what)
 {
-    const char *msg = reply->message[0] != '\0' ? reply->message : reply->error;
+    const char *msg = reply->message[0] != '\0' ? reply->message : reply->error_name;
 
-    if (strcmp(reply->error, "refused") == 0 || strcmp(reply->error, "invalid_record") == 0 ||
-        strcmp(reply->error, "gone") == 0) {
+    switch (reply->error) {
+    case NB_CTL_E_REFUSED:
+    case NB_CTL_E_INVALID_RECORD:
+    case NB_CTL_E_GONE:
         return fail(EXIT_REFUSED, "noaberd refused %s: %s", what, msg);
-    }
-    if (strcmp(reply->error, "not_found") == 0) {
+    case NB_CTL_E_FORBIDDEN:
+        /* The member socket: the message names the op and the socket it needs. */
+        return fail(EXIT_REFUSED, "noaberd refused %s: %s.", what, msg);
+    case NB_CTL_E_NOT_FOUND:
         return fail(EXIT_ERROR, "%s: nothing on this node has that id (%s).", what, msg);
-    }
-    if (strcmp(reply->error, "ambiguous") == 0) {
+    case NB_CTL_E_AMBIGUOUS:
         return fail(EXIT_ERROR, "%s: the id prefix matches several records; type more digits.",
                     what);
+    default:
+        return fail(EXIT_ERROR, "noaberd could not do %s: %s (%s).", what, msg, reply->error_name);
     }
-    return fail(EXIT_ERROR, "noaberd could not do %s: %s (%s).", what, msg, reply->error);
 }
 
 int call_daemon(struct ctx *ctx, struct ctl_req *req, struct ctl_reply *reply, const char *what)
@@ -76,7 +80,7 @@ int session_open(struct ctx *ctx, bool need_neighbourhood)
         return EXIT_UNREACHABLE;
     }
     ctx->connected = true;
-    ctl_req_begin(&ctx->ctl, &req, "hello", 0);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_HELLO, 0);
     rc = call_daemon(ctx, &req, &reply, "the hello");
     if (rc != EXIT_OK) {
         return rc;
@@ -143,7 +147,7 @@ int fetch_record(struct ctx *ctx, const char *prefix, struct fetched *ret)
     for (size_t i = 0; i <= n; i++) {
         lower[i] = (char)tolower((unsigned char)prefix[i]);
     }
-    ctl_req_begin(&ctx->ctl, &req, "get", 1);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_GET, 1);
     if (n == NB_ID_SIZE * 2) {
         uint8_t id[NB_ID_SIZE];
         nb_unhex(lower, id, sizeof(id));
@@ -155,13 +159,13 @@ int fetch_record(struct ctx *ctx, const char *prefix, struct fetched *ret)
     if (rc != 0) {
         return call_failure(ctx, rc);
     }
-    if (!ret->reply.ok && strcmp(ret->reply.error, "gone") == 0) {
+    if (!ret->reply.ok && ret->reply.error == NB_CTL_E_GONE) {
         fetched_free(ret);
         return fail(EXIT_ERROR,
                     "%s was retracted by its author or has expired; nodes no longer keep it.",
                     lower);
     }
-    if (!ret->reply.ok && strcmp(ret->reply.error, "not_found") == 0) {
+    if (!ret->reply.ok && ret->reply.error == NB_CTL_E_NOT_FOUND) {
         fetched_free(ret);
         return fail(EXIT_ERROR,
                     "nothing on this node has that id: no record starts with %s (`noaber list` "
@@ -257,7 +261,7 @@ int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
         return fail(EXIT_ERROR, "the %s cannot be signed: %s.", kind_words(rec->kind),
                     nb_strerror(rc));
     }
-    ctl_req_begin(&ctx->ctl, &req, "submit", 1);
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_SUBMIT, 1);
     ctl_req_bin(&req, "record", buf, len);
     snprintf(what, sizeof(what), "the %s", kind_words(rec->kind));
     rc = call_daemon(ctx, &req, &reply, what);
@@ -277,6 +281,12 @@ int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
         memcpy(ret_id, id, NB_ID_SIZE);
     }
     nb_hex(id, NB_ID_SIZE, hex);
+    print_record_id(ctx, hex, human);
+    return EXIT_OK;
+}
+
+void print_record_id(struct ctx *ctx, const char *hex, const char *human)
+{
     if (ctx->json) {
         json_object_begin(&ctx->j);
         json_key(&ctx->j, "id");
@@ -286,7 +296,6 @@ int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
     } else if (human != NULL) {
         printf("%s (id %.8s).\n", human, hex);
     }
-    return EXIT_OK;
 }
 
 const char *kind_words(unsigned kind)
@@ -305,6 +314,43 @@ void set_text(struct nb_text *t, const char *s)
 {
     t->ptr = s;
     t->len = strlen(s);
+}
+
+int split_list(char *list, struct nb_text *out, size_t max)
+{
+    size_t n = 0;
+    char *save = NULL;
+
+    for (char *item = strtok_r(list, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ') {
+            item++;
+        }
+        size_t len = strlen(item);
+        while (len > 0 && item[len - 1] == ' ') {
+            item[--len] = '\0';
+        }
+        if (len == 0) {
+            continue;
+        }
+        if (n == max) {
+            return -1;
+        }
+        set_text(&out[n++], item);
+    }
+    return (int)n;
+}
+
+int set_languages(struct nb_record *rec, const char *languages, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", languages);
+    int v = split_list(buf, rec->languages, NB_LANGUAGES_MAX);
+    if (v < 0 || strlen(languages) >= size) {
+        return fail(EXIT_USAGE, "--languages takes at most %d languages, like nl,fr,en.",
+                    NB_LANGUAGES_MAX);
+    }
+    rec->n_languages = (uint8_t)v;
+    NB_SET(rec, NB_F_LANGUAGES);
+    return EXIT_OK;
 }
 
 void short_member(const uint8_t pk[NB_KEY_SIZE], char *buf, size_t size)

@@ -19,20 +19,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-static void say(char *msg, size_t msg_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(char *msg, size_t msg_size, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (msg == NULL || msg_size == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(msg, msg_size, fmt, ap);
-    va_end(ap);
-}
+#include "common/message.h"
 
 static const char *what(enum nb_key_file_kind kind)
 {
@@ -98,16 +85,18 @@ static int make_parents(const char *dir, char *msg, size_t msg_size)
         if (mkdir(buf, 0700) == 0) {
             /* The umask may have taken bits away; 0700 is what we promise. */
             if (chmod(buf, 0700) != 0) {
-                say(msg, msg_size, "cannot set the mode of directory %s: %s", buf, strerror(errno));
+                nb_say(msg, msg_size, "cannot set the mode of directory %s: %s", buf,
+                       strerror(errno));
                 return NB_EIO;
             }
         } else if (errno != EEXIST) {
-            say(msg, msg_size, "cannot create directory %s: %s", buf, strerror(errno));
+            nb_say(msg, msg_size, "cannot create directory %s: %s", buf, strerror(errno));
             return NB_EIO;
         } else {
             struct stat st;
             if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
-                say(msg, msg_size, "cannot create directory %s: a file of that name exists", buf);
+                nb_say(msg, msg_size, "cannot create directory %s: a file of that name exists",
+                       buf);
                 return NB_EIO;
             }
         }
@@ -133,15 +122,15 @@ int nb_keyfile_write(const char *path, enum nb_key_file_kind kind, const uint8_t
 
     if (path == NULL || path[0] == '\0' || (flags & ~NB_KEYFILE_OVERWRITE) != 0 ||
         (kind != NB_KEY_FILE_MEMBER && kind != NB_KEY_FILE_NODE)) {
-        say(msg, msg_size, "invalid arguments for writing a key file");
+        nb_say(msg, msg_size, "invalid arguments for writing a key file");
         return NB_EINVAL;
     }
     if (strlen(path) >= PATH_MAX) {
-        say(msg, msg_size, "the path of the %s is too long", what(kind));
+        nb_say(msg, msg_size, "the path of the %s is too long", what(kind));
         return NB_EINVAL;
     }
     if (nb_init() < 0) {
-        say(msg, msg_size, "cannot initialise the cryptographic library");
+        nb_say(msg, msg_size, "cannot initialise the cryptographic library");
         return NB_ECRYPTO;
     }
 
@@ -161,10 +150,10 @@ int nb_keyfile_write(const char *path, enum nb_key_file_kind kind, const uint8_t
      * link() below is what makes "never replace" hold under races.
      */
     if (!(flags & NB_KEYFILE_OVERWRITE) && lstat(path, &st) == 0) {
-        say(msg, msg_size,
-            "%s already exists; refusing to replace a key (move it away first if you "
-            "really mean to)",
-            path);
+        nb_say(msg, msg_size,
+               "%s already exists; refusing to replace a key (move it away first if you "
+               "really mean to)",
+               path);
         return NB_EEXIST;
     }
 
@@ -175,7 +164,7 @@ int nb_keyfile_write(const char *path, enum nb_key_file_kind kind, const uint8_t
 
     r = nb_key_file_format(kind, seed, text, sizeof(text));
     if (r < 0) {
-        say(msg, msg_size, "cannot format the %s %s: %s", what(kind), path, nb_strerror(r));
+        nb_say(msg, msg_size, "cannot format the %s %s: %s", what(kind), path, nb_strerror(r));
         goto out;
     }
 
@@ -183,26 +172,26 @@ int nb_keyfile_write(const char *path, enum nb_key_file_kind kind, const uint8_t
     nb_hex(rnd, sizeof(rnd), rnd_hex);
     n = snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, rnd_hex);
     if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        say(msg, msg_size, "the path of the %s is too long", what(kind));
+        nb_say(msg, msg_size, "the path of the %s is too long", what(kind));
         r = NB_EINVAL;
         goto out;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        say(msg, msg_size, "cannot create %s: %s", tmp, strerror(errno));
+        nb_say(msg, msg_size, "cannot create %s: %s", tmp, strerror(errno));
         r = NB_EIO;
         goto out;
     }
     tmp_exists = true;
     /* O_CREAT's mode passes through the umask; make sure it is exactly 0600. */
     if (fchmod(fd, 0600) != 0 || write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
-        say(msg, msg_size, "cannot write %s: %s", tmp, strerror(errno));
+        nb_say(msg, msg_size, "cannot write %s: %s", tmp, strerror(errno));
         r = NB_EIO;
         goto out;
     }
     if (close(fd) != 0) {
         fd = -1;
-        say(msg, msg_size, "cannot write %s: %s", tmp, strerror(errno));
+        nb_say(msg, msg_size, "cannot write %s: %s", tmp, strerror(errno));
         r = NB_EIO;
         goto out;
     }
@@ -210,7 +199,7 @@ int nb_keyfile_write(const char *path, enum nb_key_file_kind kind, const uint8_t
 
     if (flags & NB_KEYFILE_OVERWRITE) {
         if (rename(tmp, path) != 0) {
-            say(msg, msg_size, "cannot move %s to %s: %s", tmp, path, strerror(errno));
+            nb_say(msg, msg_size, "cannot move %s to %s: %s", tmp, path, strerror(errno));
             r = NB_EIO;
             goto out;
         }
@@ -219,13 +208,13 @@ int nb_keyfile_write(const char *path, enum nb_key_file_kind kind, const uint8_t
         /* link() fails if the name exists: a key written meanwhile is kept. */
         if (link(tmp, path) != 0) {
             if (errno == EEXIST) {
-                say(msg, msg_size,
-                    "%s already exists; refusing to replace a key (move it away first if "
-                    "you really mean to)",
-                    path);
+                nb_say(msg, msg_size,
+                       "%s already exists; refusing to replace a key (move it away first if "
+                       "you really mean to)",
+                       path);
                 r = NB_EEXIST;
             } else {
-                say(msg, msg_size, "cannot create %s: %s", path, strerror(errno));
+                nb_say(msg, msg_size, "cannot create %s: %s", path, strerror(errno));
                 r = NB_EIO;
             }
             goto out;
@@ -235,7 +224,7 @@ int nb_keyfile_write(const char *path, enum nb_key_file_kind kind, const uint8_t
         tmp_exists = false;
     }
     if (fsync_dir(dir) != 0) {
-        say(msg, msg_size, "cannot flush directory %s: %s", dir, strerror(errno));
+        nb_say(msg, msg_size, "cannot flush directory %s: %s", dir, strerror(errno));
         r = NB_EIO;
         goto out;
     }
@@ -259,14 +248,14 @@ int nb_keyfile_create(const char *path, enum nb_key_file_kind kind, unsigned fla
     int r;
 
     if (nb_init() < 0) {
-        say(msg, msg_size, "cannot initialise the cryptographic library");
+        nb_say(msg, msg_size, "cannot initialise the cryptographic library");
         return NB_ECRYPTO;
     }
     randombytes_buf(seed, sizeof(seed));
     r = kind == NB_KEY_FILE_NODE ? nb_node_from_seed(seed, pk, node_sk)
                                  : nb_member_from_seed(seed, pk, member_sk);
     if (r < 0) {
-        say(msg, msg_size, "cannot make a key: %s", nb_strerror(r));
+        nb_say(msg, msg_size, "cannot make a key: %s", nb_strerror(r));
         goto out;
     }
     r = nb_keyfile_write(path, kind, seed, flags, msg, msg_size);
@@ -286,21 +275,22 @@ static void explain_parse_error(int err, const char *path, enum nb_key_file_kind
 {
     switch (err) {
     case NB_EPREFIX:
-        say(msg, msg_size, "%s is %s, not %s", path, a_other_what(kind), a_what(kind));
+        nb_say(msg, msg_size, "%s is %s, not %s", path, a_other_what(kind), a_what(kind));
         break;
     case NB_EVERSION:
-        say(msg, msg_size, "%s was written by a newer version of Noaber; upgrade to read it", path);
+        nb_say(msg, msg_size, "%s was written by a newer version of Noaber; upgrade to read it",
+               path);
         break;
     case NB_ECHECKSUM:
-        say(msg, msg_size,
-            "%s is damaged: its secret key fails its checksum (restore it from a backup)", path);
+        nb_say(msg, msg_size,
+               "%s is damaged: its secret key fails its checksum (restore it from a backup)", path);
         break;
     case NB_ETOOBIG:
-        say(msg, msg_size, "%s is too large to be a Noaber %s", path, what(kind));
+        nb_say(msg, msg_size, "%s is too large to be a Noaber %s", path, what(kind));
         break;
     default:
-        say(msg, msg_size, "%s is not a Noaber %s, or it is damaged or truncated", path,
-            what(kind));
+        nb_say(msg, msg_size, "%s is not a Noaber %s, or it is damaged or truncated", path,
+               what(kind));
         break;
     }
 }
@@ -315,25 +305,25 @@ int nb_keyfile_read_seed(const char *path, enum nb_key_file_kind kind,
     int fd, r;
 
     if (path == NULL || (kind != NB_KEY_FILE_MEMBER && kind != NB_KEY_FILE_NODE)) {
-        say(msg, msg_size, "invalid arguments for reading a key file");
+        nb_say(msg, msg_size, "invalid arguments for reading a key file");
         return NB_EINVAL;
     }
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         if (errno == ENOENT) {
-            say(msg, msg_size, "there is no %s at %s", what(kind), path);
+            nb_say(msg, msg_size, "there is no %s at %s", what(kind), path);
             return NB_ENOENT;
         }
-        say(msg, msg_size, "cannot open %s: %s", path, strerror(errno));
+        nb_say(msg, msg_size, "cannot open %s: %s", path, strerror(errno));
         return NB_EIO;
     }
     if (fstat(fd, &st) != 0) {
-        say(msg, msg_size, "cannot read %s: %s", path, strerror(errno));
+        nb_say(msg, msg_size, "cannot read %s: %s", path, strerror(errno));
         r = NB_EIO;
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
-        say(msg, msg_size, "%s is not a regular file", path);
+        nb_say(msg, msg_size, "%s is not a regular file", path);
         r = NB_EIO;
         goto out;
     }
@@ -342,9 +332,9 @@ int nb_keyfile_read_seed(const char *path, enum nb_key_file_kind kind,
      * already be compromised, and silently using it would hide that.
      */
     if ((st.st_mode & 077) != 0) {
-        say(msg, msg_size,
-            "%s is readable or writable by other users (mode %04o); run: chmod 600 %s", path,
-            (unsigned)(st.st_mode & 07777), path);
+        nb_say(msg, msg_size,
+               "%s is readable or writable by other users (mode %04o); run: chmod 600 %s", path,
+               (unsigned)(st.st_mode & 07777), path);
         r = NB_EPERM;
         goto out;
     }
@@ -360,7 +350,7 @@ int nb_keyfile_read_seed(const char *path, enum nb_key_file_kind kind,
             if (errno == EINTR) {
                 continue;
             }
-            say(msg, msg_size, "cannot read %s: %s", path, strerror(errno));
+            nb_say(msg, msg_size, "cannot read %s: %s", path, strerror(errno));
             r = NB_EIO;
             goto out;
         }
@@ -394,7 +384,7 @@ int nb_keyfile_read(const char *path, uint8_t ret_pk[NB_KEY_SIZE],
     }
     r = nb_member_from_seed(seed, ret_pk, ret_sk);
     if (r < 0) {
-        say(msg, msg_size, "cannot derive the key pair from %s: %s", path, nb_strerror(r));
+        nb_say(msg, msg_size, "cannot derive the key pair from %s: %s", path, nb_strerror(r));
     }
     sodium_memzero(seed, sizeof(seed));
     return r;
@@ -411,7 +401,7 @@ int nb_node_keyfile_read(const char *path, uint8_t ret_pk[NB_KEY_SIZE],
     }
     r = nb_node_from_seed(seed, ret_pk, ret_sk);
     if (r < 0) {
-        say(msg, msg_size, "cannot derive the key pair from %s: %s", path, nb_strerror(r));
+        nb_say(msg, msg_size, "cannot derive the key pair from %s: %s", path, nb_strerror(r));
     }
     sodium_memzero(seed, sizeof(seed));
     return r;

@@ -14,8 +14,10 @@
 
 #include <noaber/peerwire.h>
 
+#include "common/message.h"
+#include "common/path.h"
 #include "daemon/log.h"
-#include "daemon/net.h"
+#include "daemon/net/net.h"
 
 /* Bounds of the expiry settings: long enough for any deployment, short
  * enough that a typo ("1000d") does not silently keep data for years. */
@@ -45,6 +47,8 @@ const char nbd_usage[] =
     "                      when run as a systemd service)\n"
     "  --socket PATH       the control socket (default\n"
     "                      $XDG_RUNTIME_DIR/noaber/noaberd.sock, else DATA_DIR/noaberd.sock)\n"
+    "  --member-socket PATH  the socket for neighbours' programs: records only, no\n"
+    "                      node management (default beside --socket: noaberd-member.sock)\n"
     "  --config FILE       read settings from FILE (see docs/config.md);\n"
     "                      flags override the file\n"
     "  --log-level LEVEL   error, warn, info (default) or debug\n"
@@ -74,25 +78,13 @@ void nbd_config_clear(struct nbd_config *cfg)
 {
     free(cfg->data_dir);
     free(cfg->socket_path);
+    free(cfg->member_socket_path);
     free(cfg->listen);
     free(cfg->advertise);
     for (size_t i = 0; i < cfg->n_peers; i++)
         free(cfg->peers[i]);
     free(cfg->peers);
     nbd_config_init(cfg);
-}
-
-static void say(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err == NULL || err_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_size, fmt, ap);
-    va_end(ap);
 }
 
 int nbd_parse_duration(const char *text, int64_t *ret_seconds)
@@ -136,8 +128,19 @@ int nbd_parse_duration(const char *text, int64_t *ret_seconds)
 }
 
 static const char *const known_keys[] = {
-    "data_dir",      "socket", "log_level", "purge_grace", "purge_interval", "socket_group_access",
-    "discovery",     "listen", "advertise", "peer",        "max_peers",      "sync_interval",
+    "data_dir",
+    "socket",
+    "member_socket",
+    "log_level",
+    "purge_grace",
+    "purge_interval",
+    "socket_group_access",
+    "discovery",
+    "listen",
+    "advertise",
+    "peer",
+    "max_peers",
+    "sync_interval",
     "peer_exchange",
 };
 #define N_KNOWN_KEYS (sizeof(known_keys) / sizeof(known_keys[0]))
@@ -191,21 +194,24 @@ static bool is_space(char c)
 static int set_key(struct nbd_config *cfg, const char *key, const char *value, bool from_file,
                    char *err, size_t err_size)
 {
-    if (strcmp(key, "data_dir") == 0 || strcmp(key, "socket") == 0) {
-        char **slot = key[0] == 'd' ? &cfg->data_dir : &cfg->socket_path;
+    if (strcmp(key, "data_dir") == 0 || strcmp(key, "socket") == 0 ||
+        strcmp(key, "member_socket") == 0) {
+        char **slot = key[0] == 'd'   ? &cfg->data_dir
+                      : key[0] == 's' ? &cfg->socket_path
+                                      : &cfg->member_socket_path;
         /* A relative path in a file would depend on the directory the
          * daemon happens to be started from. */
         if (from_file && value[0] != '/') {
-            say(err, err_size, "%s must be an absolute path, not '%s'", key, value);
+            nb_say(err, err_size, "%s must be an absolute path, not '%s'", key, value);
             return NB_EINVAL;
         }
         if (strlen(value) >= 4000) {
-            say(err, err_size, "%s is too long", key);
+            nb_say(err, err_size, "%s is too long", key);
             return NB_EINVAL;
         }
         char *copy = strdup(value);
         if (copy == NULL) {
-            say(err, err_size, "out of memory");
+            nb_say(err, err_size, "out of memory");
             return NB_ENOMEM;
         }
         free(*slot);
@@ -215,7 +221,7 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
     if (strcmp(key, "log_level") == 0) {
         int level = nbd_log_level_parse(value);
         if (level < 0) {
-            say(err, err_size, "log_level must be error, warn, info or debug, not '%s'", value);
+            nb_say(err, err_size, "log_level must be error, warn, info or debug, not '%s'", value);
             return NB_EINVAL;
         }
         cfg->log_level = level;
@@ -225,15 +231,15 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
         bool grace = key[6] == 'g';
         int64_t seconds;
         if (nbd_parse_duration(value, &seconds) < 0) {
-            say(err, err_size, "%s must be a duration like 90s, 15m, 12h or 1d, not '%s'", key,
-                value);
+            nb_say(err, err_size, "%s must be a duration like 90s, 15m, 12h or 1d, not '%s'", key,
+                   value);
             return NB_EINVAL;
         }
         int64_t lo = grace ? 0 : PURGE_INTERVAL_MIN;
         int64_t hi = grace ? PURGE_GRACE_MAX : PURGE_INTERVAL_MAX;
         if (seconds < lo || seconds > hi) {
-            say(err, err_size, "%s must be between %llds and %llds", key, (long long)lo,
-                (long long)hi);
+            nb_say(err, err_size, "%s must be between %llds and %llds", key, (long long)lo,
+                   (long long)hi);
             return NB_EINVAL;
         }
         if (grace)
@@ -244,7 +250,7 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
     }
     if (strcmp(key, "discovery") == 0) {
         if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
-            say(err, err_size, "discovery must be on or off, not '%s'", value);
+            nb_say(err, err_size, "discovery must be on or off, not '%s'", value);
             return NB_EINVAL;
         }
         cfg->discovery = value[1] == 'n';
@@ -255,26 +261,26 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
          * file and line, not when the node first dials. */
         bool listen = key[0] == 'l';
         if (nb_peer_address_parse(value, strlen(value), listen, NULL, NULL) < 0) {
-            say(err, err_size,
-                "%s must be HOST:PORT (an IPv6 host in brackets, port 1..65535%s), not '%.80s'",
-                key, listen ? " or 0 for any" : "", value);
+            nb_say(err, err_size,
+                   "%s must be HOST:PORT (an IPv6 host in brackets, port 1..65535%s), not '%.80s'",
+                   key, listen ? " or 0 for any" : "", value);
             return NB_EINVAL;
         }
         char *copy = strdup(value);
         if (copy == NULL) {
-            say(err, err_size, "out of memory");
+            nb_say(err, err_size, "out of memory");
             return NB_ENOMEM;
         }
         if (key[0] == 'p') {
             if (cfg->n_peers == PEERS_MAX) {
                 free(copy);
-                say(err, err_size, "at most %d peer lines", PEERS_MAX);
+                nb_say(err, err_size, "at most %d peer lines", PEERS_MAX);
                 return NB_EINVAL;
             }
             char **list = realloc(cfg->peers, (cfg->n_peers + 1) * sizeof(*list));
             if (list == NULL) {
                 free(copy);
-                say(err, err_size, "out of memory");
+                nb_say(err, err_size, "out of memory");
                 return NB_ENOMEM;
             }
             cfg->peers = list;
@@ -292,8 +298,8 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
         unsigned long long v = strtoull(value, &end, 10);
         if (value[0] < '0' || value[0] > '9' || errno != 0 || *end != '\0' || v < 1 ||
             v > MAX_PEERS_MAX) {
-            say(err, err_size, "max_peers must be a number from 1 to %d, not '%.80s'",
-                MAX_PEERS_MAX, value);
+            nb_say(err, err_size, "max_peers must be a number from 1 to %d, not '%.80s'",
+                   MAX_PEERS_MAX, value);
             return NB_EINVAL;
         }
         cfg->max_peers = (int64_t)v;
@@ -301,7 +307,7 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
     }
     if (strcmp(key, "peer_exchange") == 0) {
         if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
-            say(err, err_size, "peer_exchange must be on or off, not '%s'", value);
+            nb_say(err, err_size, "peer_exchange must be on or off, not '%s'", value);
             return NB_EINVAL;
         }
         cfg->peer_exchange = value[1] == 'n';
@@ -311,9 +317,9 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
         int64_t seconds;
         if (nbd_parse_duration(value, &seconds) < 0 || seconds < SYNC_INTERVAL_MIN ||
             seconds > SYNC_INTERVAL_MAX) {
-            say(err, err_size,
-                "sync_interval must be a duration from 1s to 1d like 30s or 5m, not '%.80s'",
-                value);
+            nb_say(err, err_size,
+                   "sync_interval must be a duration from 1s to 1d like 30s or 5m, not '%.80s'",
+                   value);
             return NB_EINVAL;
         }
         cfg->sync_interval = seconds;
@@ -321,7 +327,7 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
     }
     if (strcmp(key, "socket_group_access") == 0) {
         if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
-            say(err, err_size, "socket_group_access must be on or off, not '%s'", value);
+            nb_say(err, err_size, "socket_group_access must be on or off, not '%s'", value);
             return NB_EINVAL;
         }
         cfg->socket_group_access = value[1] == 'n';
@@ -329,9 +335,9 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
     }
     const char *hint = suggest_key(key);
     if (hint != NULL)
-        say(err, err_size, "unknown key '%s' (did you mean '%s'?)", key, hint);
+        nb_say(err, err_size, "unknown key '%s' (did you mean '%s'?)", key, hint);
     else
-        say(err, err_size, "unknown key '%s'", key);
+        nb_say(err, err_size, "unknown key '%s'", key);
     return NB_EINVAL;
 }
 
@@ -346,7 +352,7 @@ int nbd_config_parse(const char *name, const char *text, size_t len, struct nbd_
     int r = 0;
 
     if (len > NBD_CONFIG_MAX_BYTES) {
-        say(err, err_size, "%s: the file is larger than %d bytes", name, NBD_CONFIG_MAX_BYTES);
+        nb_say(err, err_size, "%s: the file is larger than %d bytes", name, NBD_CONFIG_MAX_BYTES);
         return NB_EINVAL;
     }
     while (pos < len) {
@@ -356,7 +362,7 @@ int nbd_config_parse(const char *name, const char *text, size_t len, struct nbd_
             end++;
         size_t n = end - pos;
         if (n > NBD_CONFIG_LINE_MAX) {
-            say(problem, sizeof(problem), "line is longer than %d bytes", NBD_CONFIG_LINE_MAX);
+            nb_say(problem, sizeof(problem), "line is longer than %d bytes", NBD_CONFIG_LINE_MAX);
             r = NB_EINVAL;
             goto out;
         }
@@ -364,7 +370,7 @@ int nbd_config_parse(const char *name, const char *text, size_t len, struct nbd_
         line[n] = '\0';
         pos = end + 1;
         if (memchr(line, '\0', n) != NULL) {
-            say(problem, sizeof(problem), "line contains a NUL byte");
+            nb_say(problem, sizeof(problem), "line contains a NUL byte");
             r = NB_EINVAL;
             goto out;
         }
@@ -376,7 +382,7 @@ int nbd_config_parse(const char *name, const char *text, size_t len, struct nbd_
             continue;
         char *eq = strchr(p, '=');
         if (eq == NULL) {
-            say(problem, sizeof(problem), "expected 'key = value', got '%.60s'", p);
+            nb_say(problem, sizeof(problem), "expected 'key = value', got '%.60s'", p);
             r = NB_EINVAL;
             goto out;
         }
@@ -393,26 +399,27 @@ int nbd_config_parse(const char *name, const char *text, size_t len, struct nbd_
         *vend = '\0';
 
         if (*p == '\0') {
-            say(problem, sizeof(problem), "missing key before '='");
+            nb_say(problem, sizeof(problem), "missing key before '='");
             r = NB_EINVAL;
             goto out;
         }
         for (const char *c = p; *c != '\0'; c++) {
             if (!((*c >= 'a' && *c <= 'z') || *c == '_' || (*c >= '0' && *c <= '9'))) {
-                say(problem, sizeof(problem), "'%.60s' is not a key (keys are lowercase_words)", p);
+                nb_say(problem, sizeof(problem), "'%.60s' is not a key (keys are lowercase_words)",
+                       p);
                 r = NB_EINVAL;
                 goto out;
             }
         }
         if (*value == '\0') {
-            say(problem, sizeof(problem), "missing value for '%s'", p);
+            nb_say(problem, sizeof(problem), "missing value for '%s'", p);
             r = NB_EINVAL;
             goto out;
         }
         for (size_t i = 0; i < N_KNOWN_KEYS; i++) {
             if (strcmp(p, known_keys[i]) == 0 && strcmp(p, "peer") != 0) {
                 if (seen[i] != 0) {
-                    say(problem, sizeof(problem), "'%s' is already set on line %u", p, seen[i]);
+                    nb_say(problem, sizeof(problem), "'%s' is already set on line %u", p, seen[i]);
                     r = NB_EINVAL;
                     goto out;
                 }
@@ -425,7 +432,7 @@ int nbd_config_parse(const char *name, const char *text, size_t len, struct nbd_
     }
 out:
     if (r < 0)
-        say(err, err_size, "%s:%u: %s", name, lineno, problem);
+        nb_say(err, err_size, "%s:%u: %s", name, lineno, problem);
     return r;
 }
 
@@ -435,24 +442,24 @@ int nbd_config_load(const char *path, struct nbd_config *cfg, char *err, size_t 
     char *text = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        say(err, err_size, "%s: cannot open: %s", path, strerror(errno));
+        nb_say(err, err_size, "%s: cannot open: %s", path, strerror(errno));
         return NB_EIO;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        say(err, err_size, "%s: not a regular file", path);
+        nb_say(err, err_size, "%s: not a regular file", path);
         r = NB_EIO;
         goto out;
     }
     if (st.st_size > NBD_CONFIG_MAX_BYTES) {
-        say(err, err_size, "%s: the file is larger than %d bytes", path, NBD_CONFIG_MAX_BYTES);
+        nb_say(err, err_size, "%s: the file is larger than %d bytes", path, NBD_CONFIG_MAX_BYTES);
         r = NB_EINVAL;
         goto out;
     }
     text = malloc((size_t)st.st_size + 1);
     if (text == NULL) {
         r = NB_ENOMEM;
-        say(err, err_size, "%s: out of memory", path);
+        nb_say(err, err_size, "%s: out of memory", path);
         goto out;
     }
     size_t got = 0;
@@ -461,7 +468,7 @@ int nbd_config_load(const char *path, struct nbd_config *cfg, char *err, size_t 
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            say(err, err_size, "%s: cannot read: %s", path, n < 0 ? strerror(errno) : "short");
+            nb_say(err, err_size, "%s: cannot read: %s", path, n < 0 ? strerror(errno) : "short");
             r = NB_EIO;
             goto out;
         }
@@ -484,6 +491,7 @@ void nbd_options_clear(struct nbd_options *opts)
 enum {
     OPT_DATA_DIR = 256,
     OPT_SOCKET,
+    OPT_MEMBER_SOCKET,
     OPT_CONFIG,
     OPT_LOG_LEVEL,
     OPT_FOREGROUND,
@@ -500,6 +508,7 @@ int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err,
     static const struct option longopts[] = {
         { "data-dir", required_argument, NULL, OPT_DATA_DIR },
         { "socket", required_argument, NULL, OPT_SOCKET },
+        { "member-socket", required_argument, NULL, OPT_MEMBER_SOCKET },
         { "config", required_argument, NULL, OPT_CONFIG },
         { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
         { "foreground", no_argument, NULL, OPT_FOREGROUND },
@@ -530,6 +539,9 @@ int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err,
         case OPT_SOCKET:
             r = set_key(&o.flags, "socket", optarg, false, problem, sizeof(problem));
             break;
+        case OPT_MEMBER_SOCKET:
+            r = set_key(&o.flags, "member_socket", optarg, false, problem, sizeof(problem));
+            break;
         case OPT_LOG_LEVEL:
             r = set_key(&o.flags, "log_level", optarg, false, problem, sizeof(problem));
             break;
@@ -538,7 +550,7 @@ int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err,
             o.config_path = strdup(optarg);
             if (o.config_path == NULL) {
                 r = NB_ENOMEM;
-                say(problem, sizeof(problem), "out of memory");
+                nb_say(problem, sizeof(problem), "out of memory");
             }
             break;
         case OPT_FOREGROUND:
@@ -564,11 +576,11 @@ int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err,
             o.version = true;
             break;
         case ':':
-            say(problem, sizeof(problem), "option '%s' needs a value", argv[optind - 1]);
+            nb_say(problem, sizeof(problem), "option '%s' needs a value", argv[optind - 1]);
             r = NB_EINVAL;
             break;
         default:
-            say(problem, sizeof(problem), "unknown option '%s'", argv[optind - 1]);
+            nb_say(problem, sizeof(problem), "unknown option '%s'", argv[optind - 1]);
             r = NB_EINVAL;
             break;
         }
@@ -576,30 +588,18 @@ int nbd_options_parse(int argc, char **argv, struct nbd_options *ret, char *err,
             goto out;
     }
     if (optind < argc) {
-        say(problem, sizeof(problem), "unexpected argument '%s'", argv[optind]);
+        nb_say(problem, sizeof(problem), "unexpected argument '%s'", argv[optind]);
         r = NB_EINVAL;
         goto out;
     }
 out:
     if (r < 0) {
-        say(err, err_size, "%s", problem);
+        nb_say(err, err_size, "%s", problem);
         nbd_options_clear(&o);
         return r;
     }
     *ret = o;
     return 0;
-}
-
-static char *join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *s = malloc(la + lb + 2);
-    if (s == NULL)
-        return NULL;
-    memcpy(s, a, la);
-    s[la] = '/';
-    memcpy(s + la + 1, b, lb + 1);
-    return s;
 }
 
 /* systemd may list several directories separated by ':'; the first is ours. */
@@ -615,12 +615,31 @@ static const char *nonempty_env(const char *name)
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
+/* "DIR/NAME.sock" -> "DIR/NAME-member.sock": beside the operator's socket,
+ * so that two daemons with their own sockets in one directory never share it. */
+static char *member_socket_beside(const char *socket_path)
+{
+    size_t n = strlen(socket_path);
+    static const char suffix[] = ".sock";
+    size_t stem = n;
+    if (n > sizeof(suffix) - 1 && strcmp(socket_path + n - (sizeof(suffix) - 1), suffix) == 0)
+        stem = n - (sizeof(suffix) - 1);
+    char *p = malloc(stem + sizeof("-member.sock"));
+    if (p == NULL)
+        return NULL;
+    memcpy(p, socket_path, stem);
+    memcpy(p + stem, "-member.sock", sizeof("-member.sock"));
+    return p;
+}
+
 void nbd_settings_clear(struct nbd_settings *s)
 {
     free(s->data_dir);
     free(s->socket_path);
+    free(s->member_socket_path);
     s->data_dir = NULL;
     s->socket_path = NULL;
+    s->member_socket_path = NULL;
     free(s->listen);
     free(s->advertise);
     s->listen = s->advertise = NULL;
@@ -642,11 +661,11 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
     else if ((v = nonempty_env("STATE_DIRECTORY")) != NULL)
         s.data_dir = first_dir(v);
     else if ((v = nonempty_env("XDG_DATA_HOME")) != NULL)
-        s.data_dir = join(v, "noaber");
+        s.data_dir = nb_path_join(v, "noaber");
     else if ((v = nonempty_env("HOME")) != NULL)
-        s.data_dir = join(v, ".local/share/noaber");
+        s.data_dir = nb_path_join(v, ".local/share/noaber");
     else {
-        say(err, err_size, "no data directory: set --data-dir, data_dir, XDG_DATA_HOME or HOME");
+        nb_say(err, err_size, "no data directory: set --data-dir, data_dir, XDG_DATA_HOME or HOME");
         return NB_EINVAL;
     }
     if (s.data_dir == NULL)
@@ -656,15 +675,28 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
         s.socket_path = strdup(v);
     } else if ((v = nonempty_env("RUNTIME_DIRECTORY")) != NULL) {
         char *dir = first_dir(v);
-        s.socket_path = dir != NULL ? join(dir, "noaberd.sock") : NULL;
+        s.socket_path = dir != NULL ? nb_path_join(dir, "noaberd.sock") : NULL;
         free(dir);
     } else if ((v = nonempty_env("XDG_RUNTIME_DIR")) != NULL) {
-        s.socket_path = join(v, "noaber/noaberd.sock");
+        s.socket_path = nb_path_join(v, "noaber/noaberd.sock");
     } else {
-        s.socket_path = join(s.data_dir, "noaberd.sock");
+        s.socket_path = nb_path_join(s.data_dir, "noaberd.sock");
     }
     if (s.socket_path == NULL)
         goto nomem;
+    if ((v = flags->member_socket_path) != NULL || (v = file->member_socket_path) != NULL)
+        s.member_socket_path = strdup(v);
+    else
+        s.member_socket_path = member_socket_beside(s.socket_path);
+    if (s.member_socket_path == NULL)
+        goto nomem;
+    if (strcmp(s.member_socket_path, s.socket_path) == 0) {
+        nb_say(err, err_size,
+               "member_socket and socket are both %s: the member socket must be another path",
+               s.socket_path);
+        nbd_settings_clear(&s);
+        return NB_EINVAL;
+    }
 
     s.log_level = flags->log_level >= 0  ? flags->log_level
                   : file->log_level >= 0 ? file->log_level
@@ -710,6 +742,6 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
     return 0;
 nomem:
     nbd_settings_clear(&s);
-    say(err, err_size, "out of memory");
+    nb_say(err, err_size, "out of memory");
     return NB_ENOMEM;
 }

@@ -27,6 +27,7 @@
 struct nbd_config {
     char *data_dir;
     char *socket_path;
+    char *member_socket_path;
     int log_level;           /* enum nbd_log_level, or -1 */
     int64_t purge_grace;     /* seconds, or -1 */
     int64_t purge_interval;  /* seconds, or -1 */
@@ -79,15 +80,18 @@ extern const char nbd_usage[];
 struct nbd_settings {
     char *data_dir;
     char *socket_path;
+    /* The member socket: neighbours' programs, the member role
+     * (docs/control-api.md, "Roles"); default beside socket_path. */
+    char *member_socket_path;
     int log_level;
     int64_t purge_grace;
     int64_t purge_interval;
-    /* The control socket is 0660 instead of 0600, for the system service
-     * whose operators are in its group (docs/config.md). */
+    /* Both control sockets are 0660 instead of 0600, for the system
+     * service whose operators are in its group (docs/config.md). */
     bool socket_group_access;
     bool discovery;  /* default on */
     char *listen;    /* default "0.0.0.0:7447" */
-    char *advertise; /* NULL: derived from listen (daemon/net.h) */
+    char *advertise; /* NULL: derived from listen (daemon/net/net.h) */
     char **peers;    /* flags' and file's together */
     size_t n_peers;
     unsigned max_peers;     /* default 16 */
@@ -100,7 +104,8 @@ struct nbd_settings {
  * environment: data dir $STATE_DIRECTORY (set by systemd for a service),
  * else $XDG_DATA_HOME/noaber, else $HOME/.local/share/noaber; socket
  * $RUNTIME_DIRECTORY/noaberd.sock (systemd), else
- * $XDG_RUNTIME_DIR/noaber/noaberd.sock, else DATA_DIR/noaberd.sock.
+ * $XDG_RUNTIME_DIR/noaber/noaberd.sock, else DATA_DIR/noaberd.sock; the
+ * member socket beside it, its name's ".sock" replaced by "-member.sock".
  */
 int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config *file,
                          struct nbd_settings *ret, char *err, size_t err_size);

@@ -18,22 +18,23 @@
 #include <noaber/error.h>
 #include <noaber/identity.h>
 
-#include "daemon/admin.h"
+#include "daemon/admin/admin.h"
 #include "daemon/config.h"
-#include "daemon/control.h"
-#include "daemon/discovery.h"
+#include "daemon/control/control.h"
+#include "daemon/net/discovery.h"
 #include "daemon/lock.h"
 #include "daemon/log.h"
-#include "daemon/net.h"
+#include "daemon/net/net.h"
 #include "daemon/node.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 
 struct daemon {
     uv_loop_t loop;
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t purge_timer;
-    struct nbd_control control;
+    struct nbd_control control;        /* the operator's socket */
+    struct nbd_control member_control; /* neighbours' programs */
     struct nbd_net *net;
     struct nbd_discovery *discovery; /* NULL when off or unavailable */
     struct nbd_node node;
@@ -97,6 +98,17 @@ static void on_purge_timer(uv_timer_t *t)
     purge(d);
 }
 
+/* When starting fails half-way: closes what was opened on the loop so far
+ * and lets the loop finish closing it. */
+static void close_loop(struct daemon *d)
+{
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->purge_timer, NULL);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&d->loop);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct daemon *d = s->data;
@@ -107,6 +119,7 @@ static void on_signal(uv_signal_t *s, int signum)
     /* Requests run to completion on this thread, so no transaction is in
      * flight here: closing the handles is all that is left. */
     nbd_control_stop(&d->control);
+    nbd_control_stop(&d->member_control);
     nbd_discovery_stop(d->discovery);
     nbd_net_stop(d->net);
     uv_timer_stop(&d->purge_timer);
@@ -174,11 +187,7 @@ static int run(struct daemon *d)
     r = nbd_net_new(&d->loop, &d->node, &net_cfg, &d->net, err, sizeof(err));
     if (r < 0) {
         nbd_error("%s", err);
-        uv_close((uv_handle_t *)&d->sigterm, NULL);
-        uv_close((uv_handle_t *)&d->sigint, NULL);
-        uv_close((uv_handle_t *)&d->purge_timer, NULL);
-        uv_run(&d->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&d->loop);
+        close_loop(d);
         goto fail;
     }
 
@@ -188,16 +197,20 @@ static int run(struct daemon *d)
         .data_dir = d->settings.data_dir,
         .clock = wall_clock,
         .socket_group_access = d->settings.socket_group_access,
+        .role = NB_CTL_ROLE_OPERATOR,
     };
     r = nbd_control_start(&d->control, &d->loop, &ctx, d->settings.socket_path, err, sizeof(err));
+    if (r == 0) {
+        ctx.role = NB_CTL_ROLE_MEMBER;
+        r = nbd_control_start(&d->member_control, &d->loop, &ctx, d->settings.member_socket_path,
+                              err, sizeof(err));
+        if (r < 0)
+            nbd_control_stop(&d->control);
+    }
     if (r < 0) {
         nbd_error("%s", err);
         nbd_net_stop(d->net);
-        uv_close((uv_handle_t *)&d->sigterm, NULL);
-        uv_close((uv_handle_t *)&d->sigint, NULL);
-        uv_close((uv_handle_t *)&d->purge_timer, NULL);
-        uv_run(&d->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&d->loop);
+        close_loop(d);
         goto fail;
     }
 
@@ -212,7 +225,8 @@ static int run(struct daemon *d)
     } else {
         nbd_info("no neighbourhood yet: run `noaber neighbourhood create NAME`");
     }
-    nbd_info("listening on %s (data in %s)", d->settings.socket_path, d->settings.data_dir);
+    nbd_info("listening on %s, for neighbours' programs on %s (data in %s)",
+             d->settings.socket_path, d->settings.member_socket_path, d->settings.data_dir);
     /* Without a neighbourhood this does nothing yet; neighbourhood.create
      * and neighbourhood.join start the network then. */
     nbd_net_start(d->net);
@@ -261,7 +275,7 @@ int main(int argc, char **argv)
     int status = 1;
 
     /* Operator commands (fsck, backup, erase-member, --check-config) run
-     * instead of the daemon: daemon/admin.c. */
+     * instead of the daemon: daemon/admin/admin.c. */
     if (nbd_admin_dispatch(argc, argv, &status))
         return status;
     memset(&d, 0, sizeof(d));

@@ -21,7 +21,7 @@
 #include <noaber/record.h>
 #include <noaber/state.h>
 
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 
 #define NBD_HOOKS_MAX 8
 

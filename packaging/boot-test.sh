@@ -85,8 +85,9 @@ fi
 
 if [ "$(in_container 'systemctl show noaberd -p User --value')" = noaber ] &&
     [ "$(in_container 'stat -c %U:%a /var/lib/noaber')" = noaber:700 ] &&
-    [ "$(in_container 'stat -c %G:%a /run/noaber/noaberd.sock')" = noaber:660 ]; then
-    ok "runs as noaber; /var/lib/noaber 0700; socket 0660 for group noaber"
+    [ "$(in_container 'stat -c %G:%a /run/noaber/noaberd.sock')" = noaber:660 ] &&
+    [ "$(in_container 'stat -c %G:%a /run/noaber/noaberd-member.sock')" = noaber:660 ]; then
+    ok "runs as noaber; /var/lib/noaber 0700; both sockets 0660 for group noaber"
 else
     bad "user, data directory or socket modes"
 fi
@@ -98,6 +99,14 @@ if in_container "su neighbour -c 'cd && noaber id new >/dev/null && noaber neigh
 else
     cat "$work/ask.json" >&2
     bad "a member of group noaber could not post"
+fi
+
+if in_container "su neighbour -c 'noaber --socket /run/noaber/noaberd-member.sock list'" \
+    >"$work/member.log" 2>&1 && grep -q Groceries "$work/member.log"; then
+    ok "the member socket lists the request"
+else
+    cat "$work/member.log" >&2
+    bad "noaber --socket /run/noaber/noaberd-member.sock list failed"
 fi
 
 in_container "su outsider -c 'noaber status'" >"$work/outsider.log" 2>&1

@@ -21,20 +21,8 @@
 #include <noaber/record.h>
 
 #include "daemon/node.h"
-#include "daemon/store.h"
-
-#define T0 1800000000u /* the tests' "now" */
-
-struct member {
-    uint8_t pk[NB_KEY_SIZE];
-    uint8_t sk[NB_SECRET_KEY_SIZE];
-};
-
-struct blob {
-    uint8_t bytes[NB_RECORD_MAX];
-    size_t len;
-    uint8_t id[NB_ID_SIZE];
-};
+#include "daemon/store/store.h"
+#include "tests/fixture.h"
 
 struct world {
     char dir[64];
@@ -47,13 +35,6 @@ struct world {
     size_t visible_at_hook;  /* of them, records the second connection saw */
     const void *hook_source; /* node->source during the last hook call */
 };
-
-static void member(struct member *m, uint8_t seed_byte)
-{
-    uint8_t seed[NB_SEED_SIZE];
-    memset(seed, seed_byte, sizeof(seed));
-    assert_int_equal(nb_member_from_seed(seed, m->pk, m->sk), 0);
-}
 
 static void on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
                       const struct nb_record *rec, enum nbd_origin origin)
@@ -76,8 +57,7 @@ static int setup(void **state)
     struct nbd_verdict v;
     assert_non_null(w);
     assert_int_equal(nb_init(), 0);
-    snprintf(w->dir, sizeof(w->dir), "/tmp/noaberd-test-batch-XXXXXX");
-    assert_non_null(mkdtemp(w->dir));
+    tmpdir_make(w->dir, sizeof(w->dir), "batch");
     snprintf(w->path, sizeof(w->path), "%s/store.sqlite", w->dir);
     member(&w->ann, 'a');
     member(&w->bob, 'b');
@@ -95,53 +75,24 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct world *w = *state;
-    char cmd[128];
     nbd_node_clear(&w->node);
     nbd_store_close(w->store);
     nbd_store_close(w->outside);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
-    assert_int_equal(system(cmd), 0);
+    tmpdir_remove(w->dir);
     free(w);
     return 0;
-}
-
-static void sign_for(struct world *w, struct nb_record *rec, const struct member *m,
-                     struct blob *out)
-{
-    memcpy(rec->author, m->pk, NB_KEY_SIZE);
-    assert_int_equal(nb_record_sign(rec, m->sk, w->node.neighbourhood_id, out->bytes, &out->len),
-                     0);
-    nb_record_id(out->bytes, out->len, out->id);
 }
 
 static void request(struct world *w, const struct member *m, uint64_t created_at, const char *title,
                     struct blob *out)
 {
-    struct nb_record rec;
-    memset(&rec, 0, sizeof(rec));
-    rec.kind = NB_KIND_REQUEST;
-    rec.created_at = created_at;
-    rec.title = (struct nb_text){ title, strlen(title) };
-    NB_SET(&rec, NB_F_TITLE);
-    rec.category = NB_CAT_GROCERIES;
-    NB_SET(&rec, NB_F_CATEGORY);
-    rec.area = (struct nb_text){ "Marollen", 8 };
-    NB_SET(&rec, NB_F_AREA);
-    rec.expires_at = created_at + 7 * 24 * 3600;
-    NB_SET(&rec, NB_F_EXPIRES_AT);
-    sign_for(w, &rec, m, out);
+    make_request(m, w->node.neighbourhood_id, created_at, created_at + 7 * 24 * 3600, title, out);
 }
 
 static void response(struct world *w, const struct member *m, uint64_t created_at,
                      const uint8_t target[NB_ID_SIZE], struct blob *out)
 {
-    struct nb_record rec;
-    memset(&rec, 0, sizeof(rec));
-    rec.kind = NB_KIND_RESPONSE;
-    rec.created_at = created_at;
-    memcpy(rec.target, target, NB_ID_SIZE);
-    NB_SET(&rec, NB_F_TARGET);
-    sign_for(w, &rec, m, out);
+    make_acting(m, w->node.neighbourhood_id, NB_KIND_RESPONSE, created_at, target, NULL, out);
 }
 
 static int accept(struct world *w, const struct blob *b, enum nbd_origin origin,

@@ -235,6 +235,55 @@ static void defaults_follow_the_environment(void **state)
     unsetenv("RUNTIME_DIRECTORY");
 }
 
+/* The member socket sits beside the operator's unless it is set, and may
+ * not be the operator's socket itself. */
+static void the_member_socket_goes_beside_the_operators(void **state)
+{
+    (void)state;
+    struct nbd_options o;
+    struct nbd_config file;
+    struct nbd_settings s;
+    char err[512] = "";
+
+    assert_int_equal(options(&o, err, sizeof(err), 3, "noaberd", "--socket", "/run/n/a.sock"), 0);
+    nbd_config_init(&file);
+    assert_int_equal(nbd_settings_resolve(&o.flags, &file, &s, err, sizeof(err)), 0);
+    assert_string_equal(s.member_socket_path, "/run/n/a-member.sock");
+    nbd_settings_clear(&s);
+    nbd_options_clear(&o);
+
+    assert_int_equal(options(&o, err, sizeof(err), 3, "noaberd", "--socket", "/run/n/control"), 0);
+    assert_int_equal(nbd_settings_resolve(&o.flags, &file, &s, err, sizeof(err)), 0);
+    assert_string_equal(s.member_socket_path, "/run/n/control-member.sock");
+    nbd_settings_clear(&s);
+    nbd_options_clear(&o);
+
+    assert_int_equal(options(&o, err, sizeof(err), 3, "noaberd", "--member-socket", "/srv/m.sock"),
+                     0);
+    assert_int_equal(
+        parse("socket = /run/n/a.sock\nmember_socket = /run/n/b.sock\n", &file, err, sizeof(err)),
+        0);
+    assert_int_equal(nbd_settings_resolve(&o.flags, &file, &s, err, sizeof(err)), 0);
+    assert_string_equal(s.socket_path, "/run/n/a.sock");
+    assert_string_equal(s.member_socket_path, "/srv/m.sock");
+    nbd_settings_clear(&s);
+    nbd_options_clear(&o);
+    nbd_config_clear(&file);
+
+    assert_int_equal(
+        parse("socket = /run/n/a.sock\nmember_socket = /run/n/a.sock\n", &file, err, sizeof(err)),
+        0);
+    nbd_config_init(&o.flags);
+    assert_int_equal(nbd_settings_resolve(&o.flags, &file, &s, err, sizeof(err)), NB_EINVAL);
+    assert_string_equal(err, "member_socket and socket are both /run/n/a.sock: the member socket "
+                             "must be another path");
+    nbd_config_clear(&file);
+    assert_int_equal(parse("member_socket = relative.sock\n", &file, err, sizeof(err)), NB_EINVAL);
+    assert_string_equal(
+        err, "noaberd.conf:1: member_socket must be an absolute path, not 'relative.sock'");
+    nbd_config_clear(&file);
+}
+
 static void bad_flags_are_named(void **state)
 {
     (void)state;
@@ -400,6 +449,7 @@ int main(void)
         cmocka_unit_test(a_file_on_disk_names_its_path),
         cmocka_unit_test(flags_override_the_file),
         cmocka_unit_test(defaults_follow_the_environment),
+        cmocka_unit_test(the_member_socket_goes_beside_the_operators),
         cmocka_unit_test(bad_flags_are_named),
         cmocka_unit_test(durations_have_units),
         cmocka_unit_test(discovery_and_peer_exchange_are_on_unless_turned_off),

@@ -1,5 +1,5 @@
 /*
- * Alice's node (the real network layer, daemon/net.c, on a libuv loop) and
+ * Alice's node (the real network layer, daemon/net/, on a libuv loop) and
  * a hand-driven peer speaking the wire protocol byte by byte over loopback,
  * as a second implementation or a hostile node would: the handshake with
  * hellos, the responder's first frame, `peers`, a record pushed and stored,
@@ -35,9 +35,10 @@
 #include <noaber/record.h>
 
 #include "daemon/log.h"
-#include "daemon/net.h"
+#include "daemon/net/net.h"
 #include "daemon/node.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
+#include "tests/fixture.h"
 
 struct world {
     char dir[64];
@@ -46,8 +47,7 @@ struct world {
     struct nbd_node node;
     struct nbd_net *net;
     uint16_t port;
-    uint8_t member_pk[NB_KEY_SIZE];
-    uint8_t member_sk[NB_SECRET_KEY_SIZE];
+    struct member ann; /* signs the requests the peers exchange */
 };
 
 /* The hand-driven peer. */
@@ -75,8 +75,7 @@ static int setup(void **state)
     assert_non_null(w);
     assert_int_equal(nb_init(), 0);
     nbd_log_set_level(NBD_LOG_ERROR);
-    snprintf(w->dir, sizeof(w->dir), "/tmp/noaberd-test-net-XXXXXX");
-    assert_non_null(mkdtemp(w->dir));
+    tmpdir_make(w->dir, sizeof(w->dir), "net");
     snprintf(path, sizeof(path), "%s/store.sqlite", w->dir);
     assert_int_equal(nbd_store_open(path, &w->store, err, sizeof(err)), 0);
     assert_int_equal(nbd_node_init(&w->node, w->store, 3600), 0);
@@ -93,9 +92,7 @@ static int setup(void **state)
     assert_int_equal(nbd_net_start(w->net), 0);
     w->port = nbd_net_port(w->net);
     assert_true(w->port != 0);
-    uint8_t seed[NB_SEED_SIZE];
-    memset(seed, 'a', sizeof(seed));
-    assert_int_equal(nb_member_from_seed(seed, w->member_pk, w->member_sk), 0);
+    member(&w->ann, 'a');
     *state = w;
     return 0;
 }
@@ -103,7 +100,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct world *w = *state;
-    char cmd[128];
     nbd_net_stop(w->net);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* Every handle the network layer opened has been closed. */
@@ -111,9 +107,7 @@ static int teardown(void **state)
     nbd_net_free(w->net);
     nbd_node_clear(&w->node);
     nbd_store_close(w->store);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", w->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", w->dir);
+    tmpdir_remove(w->dir);
     free(w);
     return 0;
 }
@@ -250,21 +244,12 @@ static void peer_close(struct peer *p)
 static void sign_request(struct world *w, const char *title, const uint8_t *nid, uint8_t *out,
                          size_t *ret_len, uint8_t ret_id[NB_ID_SIZE])
 {
-    struct nb_record rec;
-    memset(&rec, 0, sizeof(rec));
-    rec.kind = NB_KIND_REQUEST;
-    rec.created_at = wall();
-    rec.title = (struct nb_text){ title, strlen(title) };
-    NB_SET(&rec, NB_F_TITLE);
-    rec.category = NB_CAT_GROCERIES;
-    NB_SET(&rec, NB_F_CATEGORY);
-    rec.area = (struct nb_text){ "Marollen", 8 };
-    NB_SET(&rec, NB_F_AREA);
-    rec.expires_at = rec.created_at + 3600;
-    NB_SET(&rec, NB_F_EXPIRES_AT);
-    memcpy(rec.author, w->member_pk, NB_KEY_SIZE);
-    assert_int_equal(nb_record_sign(&rec, w->member_sk, nid, out, ret_len), 0);
-    nb_record_id(out, *ret_len, ret_id);
+    struct blob b;
+    uint64_t now = wall();
+    make_request(&w->ann, nid, now, now + 3600, title, &b);
+    memcpy(out, b.bytes, b.len);
+    *ret_len = b.len;
+    memcpy(ret_id, b.id, NB_ID_SIZE);
 }
 
 static bool one_peer(void *ctx)

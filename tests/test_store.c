@@ -22,21 +22,10 @@
 #include <noaber/state.h>
 
 #include "daemon/node.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
+#include "tests/fixture.h"
 
-#define T0    1800000000u /* the tests' "now" */
 #define GRACE (24u * 3600)
-
-struct member {
-    uint8_t pk[NB_KEY_SIZE];
-    uint8_t sk[NB_SECRET_KEY_SIZE];
-};
-
-struct blob {
-    uint8_t bytes[NB_RECORD_MAX];
-    size_t len;
-    uint8_t id[NB_ID_SIZE];
-};
 
 struct world {
     char dir[64];
@@ -46,13 +35,6 @@ struct world {
     struct member ann, bob, cas;
     size_t accepted; /* hook calls */
 };
-
-static void member(struct member *m, uint8_t seed_byte)
-{
-    uint8_t seed[NB_SEED_SIZE];
-    memset(seed, seed_byte, sizeof(seed));
-    assert_int_equal(nb_member_from_seed(seed, m->pk, m->sk), 0);
-}
 
 static void on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
                       const struct nb_record *rec, enum nbd_origin origin)
@@ -81,8 +63,7 @@ static int setup(void **state)
     struct world *w = calloc(1, sizeof(*w));
     assert_non_null(w);
     assert_int_equal(nb_init(), 0);
-    snprintf(w->dir, sizeof(w->dir), "/tmp/noaberd-test-store-XXXXXX");
-    assert_non_null(mkdtemp(w->dir));
+    tmpdir_make(w->dir, sizeof(w->dir), "store");
     snprintf(w->path, sizeof(w->path), "%s/store.sqlite", w->dir);
     member(&w->ann, 'a');
     member(&w->bob, 'b');
@@ -102,11 +83,9 @@ static void close_store(struct world *w)
 static int teardown(void **state)
 {
     struct world *w = *state;
-    char cmd[128];
     if (w->store != NULL)
         close_store(w);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
-    assert_int_equal(system(cmd), 0);
+    tmpdir_remove(w->dir);
     free(w);
     return 0;
 }
@@ -117,47 +96,17 @@ static void create_neighbourhood(struct world *w)
     assert_int_equal(nbd_node_create_neighbourhood(&w->node, "Marollen", 8, &v), 0);
 }
 
-static void sign_for(struct nb_record *rec, const struct member *m, const uint8_t *nid,
-                     struct blob *out)
-{
-    memcpy(rec->author, m->pk, NB_KEY_SIZE);
-    assert_int_equal(nb_record_sign(rec, m->sk, nid, out->bytes, &out->len), 0);
-    nb_record_id(out->bytes, out->len, out->id);
-}
-
 static void request(struct world *w, const struct member *m, uint64_t created_at,
                     uint64_t expires_at, const char *title, struct blob *out)
 {
-    struct nb_record rec;
-    memset(&rec, 0, sizeof(rec));
-    rec.kind = NB_KIND_REQUEST;
-    rec.created_at = created_at;
-    rec.title = (struct nb_text){ title, strlen(title) };
-    NB_SET(&rec, NB_F_TITLE);
-    rec.category = NB_CAT_GROCERIES;
-    NB_SET(&rec, NB_F_CATEGORY);
-    rec.area = (struct nb_text){ "Marollen", 8 };
-    NB_SET(&rec, NB_F_AREA);
-    rec.expires_at = expires_at;
-    NB_SET(&rec, NB_F_EXPIRES_AT);
-    sign_for(&rec, m, w->node.neighbourhood_id, out);
+    make_request(m, w->node.neighbourhood_id, created_at, expires_at, title, out);
 }
 
 /* A record that only names a target (response, withdrawal, retraction, ...). */
 static void acting(struct world *w, const struct member *m, unsigned kind, uint64_t created_at,
                    const uint8_t target[NB_ID_SIZE], const struct member *who, struct blob *out)
 {
-    struct nb_record rec;
-    memset(&rec, 0, sizeof(rec));
-    rec.kind = (uint8_t)kind;
-    rec.created_at = created_at;
-    memcpy(rec.target, target, NB_ID_SIZE);
-    NB_SET(&rec, NB_F_TARGET);
-    if (who != NULL) {
-        memcpy(rec.member, who->pk, NB_KEY_SIZE);
-        NB_SET(&rec, NB_F_MEMBER);
-    }
-    sign_for(&rec, m, w->node.neighbourhood_id, out);
+    make_acting(m, w->node.neighbourhood_id, kind, created_at, target, who, out);
 }
 
 static int submit(struct world *w, const struct blob *b, uint64_t now, struct nbd_verdict *v)

@@ -217,6 +217,97 @@ class Control:
         return reply
 
 
+# --- signed records, for tests that bypass the client --------------------------
+#
+# Ed25519 (RFC 8032) in pure Python: slow, but enough to sign a few records.
+
+P = 2**255 - 19
+L = 2**252 + 27742317777372353535851937790883648493
+D = -121665 * pow(121666, P - 2, P) % P
+SQRT_M1 = pow(2, (P - 1) // 4, P)
+
+
+def _x_from_y(y):
+    xx = (y * y - 1) * pow(D * y * y + 1, P - 2, P) % P
+    x = pow(xx, (P + 3) // 8, P)
+    if (x * x - xx) % P:
+        x = x * SQRT_M1 % P
+    return P - x if x & 1 else x
+
+
+_BY = 4 * pow(5, P - 2, P) % P
+_BX = _x_from_y(_BY)
+BASE = (_BX, _BY, 1, _BX * _BY % P)
+
+
+def _add(p1, p2):
+    x1, y1, z1, t1 = p1
+    x2, y2, z2, t2 = p2
+    a = (y1 - x1) * (y2 - x2) % P
+    b = (y1 + x1) * (y2 + x2) % P
+    c = 2 * t1 * t2 * D % P
+    d = 2 * z1 * z2 % P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % P, g * h % P, f * g % P, e * h % P)
+
+
+def _mul(s, pt):
+    q = (0, 1, 1, 0)
+    while s:
+        if s & 1:
+            q = _add(q, pt)
+        pt = _add(pt, pt)
+        s >>= 1
+    return q
+
+
+def _encode_point(pt):
+    x, y, z, _ = pt
+    zi = pow(z, P - 2, P)
+    x, y = x * zi % P, y * zi % P
+    return (y | (x & 1) << 255).to_bytes(32, "little")
+
+
+class Signer:
+    """A member key made from one seed byte, signing in Python: for tests
+    that submit records over the control API without the client."""
+
+    def __init__(self, seed_byte):
+        h = hashlib.sha512(bytes([seed_byte]) * 32).digest()
+        a = int.from_bytes(h[:32], "little")
+        a &= (1 << 254) - 8
+        a |= 1 << 254
+        self.scalar = a
+        self.prefix = h[32:]
+        self.pk = _encode_point(_mul(a, BASE))
+
+    def sign(self, msg):
+        r = int.from_bytes(hashlib.sha512(self.prefix + msg).digest(), "little") % L
+        big_r = _encode_point(_mul(r, BASE))
+        k = int.from_bytes(hashlib.sha512(big_r + self.pk + msg).digest(), "little") % L
+        return big_r + ((r + k * self.scalar) % L).to_bytes(32, "little")
+
+
+KIND = {"request": 1, "offer": 2, "response": 3, "retraction": 9, "profile": 10}
+F_TITLE, F_CATEGORY, F_AREA, F_EXPIRES_AT, F_TARGET, F_NOTE = 1, 3, 9, 10, 12, 14
+
+
+def make_record(signer, nid, kind, body, created_at=None):
+    """A signed record (docs/protocol.md, "Records") and its id: canonical
+    msgpack, the signature over the neighbourhood id and the prefix."""
+    created_at = int(time.time()) if created_at is None else created_at
+    unsigned = b"\x96" + mp_pack(1) + mp_pack(KIND[kind]) + mp_pack(signer.pk) + \
+        mp_pack(created_at) + mp_pack(dict(sorted(body.items())))
+    sig = signer.sign(b"noaber/record/v1" + nid + unsigned)
+    data = unsigned + mp_pack(sig)
+    return data, hashlib.blake2b(data, digest_size=32).digest()
+
+
+def request_body(title, expires_in=3600):
+    return {F_TITLE: title, F_CATEGORY: 0, F_AREA: "Marollen",
+            F_EXPIRES_AT: int(time.time()) + expires_in}
+
+
 # --- processes -----------------------------------------------------------------
 
 
@@ -235,6 +326,8 @@ class Node:
         self.config_lines = list(config)
         self.data_dir = os.path.join(self.tmp, "data")
         self.socket = os.path.join(self.tmp, "noaberd.sock")
+        # The member socket's default place: beside the operator's socket.
+        self.member_socket = os.path.join(self.tmp, "noaberd-member.sock")
         self.log_path = os.path.join(self.tmp, "noaberd.log")
         self.home = os.path.join(self.tmp, "home")
         os.makedirs(self.home, exist_ok=True)
@@ -336,8 +429,13 @@ class Node:
     def control(self):
         return Control(self.socket)
 
-    def member(self, name):
-        return Member(self, name)
+    def member_control(self):
+        """A connection on the member socket (the member role)."""
+        return Control(self.member_socket)
+
+    def member(self, name, socket=None):
+        """socket: the socket its noaber uses (default the operator's)."""
+        return Member(self, name, socket)
 
     def create_neighbourhood(self, name="Marollen"):
         m = Member(self, "operator")
@@ -378,15 +476,16 @@ class Result:
 class Member:
     """A neighbour with an identity file, running noaber against one node."""
 
-    def __init__(self, node, name):
+    def __init__(self, node, name, socket=None):
         self.node = node
         self.name = name
+        self.socket = socket if socket is not None else node.socket
         self.identity = os.path.join(node.tmp, "identity-" + name)
         self._key = None
 
     def run(self, *args, json_out=True, timeout=60, stdin=None):
         """stdin: text for noaber's standard input (else it reads nothing)."""
-        argv = [NOABER, "--socket", self.node.socket, "--identity", self.identity]
+        argv = [NOABER, "--socket", self.socket, "--identity", self.identity]
         if json_out:
             argv.append("--json")
         argv += list(args)

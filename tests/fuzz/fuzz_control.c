@@ -11,10 +11,10 @@
 
 #include <noaber/identity.h>
 
-#include "daemon/control.h"
+#include "daemon/control/control.h"
 #include "daemon/log.h"
 #include "daemon/node.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
 
 static struct nbd_store *store;
 static struct nbd_node node;
@@ -47,7 +47,7 @@ static void check_frames(const msgpack_sbuffer *out)
             abort();
         const uint8_t *p = (const uint8_t *)out->data + pos;
         size_t len = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-        if (len == 0 || len > NBD_FRAME_MAX || len > out->size - pos - 4)
+        if (len == 0 || len > NB_CTL_FRAME_MAX || len > out->size - pos - 4)
             abort();
         pos += 4 + len;
     }
@@ -62,7 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup();
         ready = 1;
     }
-    struct nbd_control_ctx ctx = { .node = &node, .data_dir = "/fuzz", .clock = fixed_clock };
+    struct nbd_control_ctx ctx = {
+        .node = &node, .data_dir = "/fuzz", .clock = fixed_clock, .role = NB_CTL_ROLE_OPERATOR
+    };
     struct nbd_framer framer;
     msgpack_sbuffer out;
     memset(&framer, 0, sizeof(framer));
@@ -74,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t len = 0;
         int r = nbd_framer_feed(&framer, data, size, &used, &body, &len);
         if (r < 0) {
-            nbd_control_error_frame(&out, "bad_request", "bad length");
+            nbd_control_error_frame(&out, NB_CTL_E_BAD_REQUEST, "bad length");
             break;
         }
         data += used;

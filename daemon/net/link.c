@@ -13,7 +13,7 @@
 #include <noaber/error.h>
 
 #include "daemon/log.h"
-#include "daemon/net_internal.h"
+#include "daemon/net/net_internal.h"
 
 struct wreq {
     uv_write_t req;

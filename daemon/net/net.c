@@ -3,7 +3,7 @@
  * (sources, backoff, persistence in the store), the listener, dialing, the
  * periodic tick, and the API of daemon/net.h.
  */
-#include "daemon/net.h"
+#include "daemon/net/net.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@
 
 #include "common/keyfile.h"
 #include "daemon/log.h"
-#include "daemon/net_internal.h"
+#include "daemon/net/net_internal.h"
 #include "proto/mp.h"
 
 #define META_PEERS "net.peers"

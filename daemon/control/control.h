@@ -6,8 +6,13 @@
  *   - nbd_framer: splits a byte stream into frames, checking each length
  *     before anything is buffered;
  *   - nbd_control_handle: one request body in, one reply frame out, against
- *     a node (the ops live here);
+ *     a node: the request is checked and dispatched through one table of
+ *     {name, role, op} to the operations (daemon/control/ops.h);
  *   - nbd_control: the libuv server and its connections.
+ *
+ * The daemon runs two servers: the operator's socket (every op) and the
+ * member socket for neighbours' programs (docs/control-api.md, "Roles").
+ * The protocol's constants and framing are in common/control_proto.h.
  */
 #ifndef NOABERD_CONTROL_H
 #define NOABERD_CONTROL_H
@@ -19,15 +24,12 @@
 #include <msgpack.h>
 #include <uv.h>
 
-#include "daemon/net.h"
+#include "common/control_proto.h"
+#include "daemon/net/net.h"
 #include "daemon/node.h"
 
-#define NBD_CONTROL_VERSION 1
-#define NBD_FRAME_MAX       (1024 * 1024)
 #define NBD_OUTPUT_MAX      (16 * 1024 * 1024) /* queued reply bytes per connection */
-#define NBD_CONNECTIONS_MAX 64
-#define NBD_LIST_LIMIT      50  /* default `limit` of list */
-#define NBD_LIST_LIMIT_MAX  500 /* larger limits are clamped */
+#define NBD_CONNECTIONS_MAX 64                 /* per socket */
 
 /* ---- framing ---------------------------------------------------------- */
 
@@ -44,7 +46,7 @@ struct nbd_framer {
  * caller then owns *ret_body (free()) of *ret_len bytes, and *ret_used says
  * how many input bytes were consumed (feed the rest again).  Returns 0 when
  * all input was consumed without completing a frame, NB_ETOOBIG for a length
- * of 0 or above NBD_FRAME_MAX (the stream cannot be resynchronised), or
+ * of 0 or above NB_CTL_FRAME_MAX (the stream cannot be resynchronised), or
  * NB_ENOMEM.
  */
 int nbd_framer_feed(struct nbd_framer *f, const uint8_t *data, size_t n, size_t *ret_used,
@@ -67,6 +69,7 @@ struct nbd_control_ctx {
     const char *data_dir;
     uint64_t (*clock)(void);  /* seconds since the epoch */
     bool socket_group_access; /* socket mode 0660 instead of 0600 */
+    enum nb_ctl_role role;    /* what the socket's connections may do */
 };
 
 /*
@@ -78,7 +81,7 @@ int nbd_control_handle(const struct nbd_control_ctx *ctx, const uint8_t *body, s
                        msgpack_sbuffer *out);
 
 /* Appends an error reply frame (id nil) to `out`; for framing errors. */
-int nbd_control_error_frame(msgpack_sbuffer *out, const char *error, const char *message);
+int nbd_control_error_frame(msgpack_sbuffer *out, enum nb_ctl_error error, const char *message);
 
 /* Appends a `{event: "record", id, record}` frame to `out`. */
 int nbd_control_event_frame(msgpack_sbuffer *out, const uint8_t id[NB_ID_SIZE],

@@ -1,7 +1,7 @@
 /*
  * LAN discovery over UDP multicast (see discovery.h).
  */
-#include "daemon/discovery.h"
+#include "daemon/net/discovery.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-#include "daemon/admin.h"
+#include "daemon/admin/admin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,15 +12,16 @@
 #include <unistd.h>
 
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include <noaber/error.h>
 #include <noaber/identity.h>
 #include <noaber/record.h>
 
+#include "common/path.h"
 #include "daemon/config.h"
 #include "daemon/lock.h"
-#include "daemon/store.h"
+#include "daemon/store/store.h"
+#include "daemon/store/store_admin.h"
 
 #define EXIT_PROBLEM 1
 #define EXIT_USAGE   2
@@ -171,39 +172,10 @@ static int check_owner(const char *cmd, const char *dir)
     return 0;
 }
 
-static char *path_join(const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-    char *p = malloc(a + b + 2);
-    if (p == NULL)
-        return NULL;
-    memcpy(p, dir, a);
-    p[a] = '/';
-    memcpy(p + a + 1, name, b + 1);
-    return p;
-}
-
 static bool file_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
-}
-
-/* Opens the store for reading only; never creates it. */
-static int open_store_readonly(const char *cmd, const char *path, sqlite3 **ret)
-{
-    sqlite3 *db = NULL;
-    if (!file_exists(path))
-        return complain(cmd, "%s does not exist: this data directory holds no store", path);
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        complain(cmd, "%s: cannot open: %s", path, db != NULL ? sqlite3_errmsg(db) : "no memory");
-        sqlite3_close(db);
-        return EXIT_PROBLEM;
-    }
-    sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, 10000);
-    *ret = db;
-    return 0;
 }
 
 static int fsync_path(const char *path, bool is_dir)
@@ -305,8 +277,9 @@ int nbd_admin_check_config(int argc, char **argv)
         printf("%s: ok\n", opts.config_path);
     else
         printf("no config file given (--config FILE): the flags and the defaults are ok\n");
-    printf("data_dir = %s\nsocket = %s\nsocket_group_access = %s\n", settings.data_dir,
-           settings.socket_path, settings.socket_group_access ? "on" : "off");
+    printf("data_dir = %s\nsocket = %s\nmember_socket = %s\nsocket_group_access = %s\n",
+           settings.data_dir, settings.socket_path, settings.member_socket_path,
+           settings.socket_group_access ? "on" : "off");
     status = 0;
 out:
     nbd_settings_clear(&settings);
@@ -319,8 +292,7 @@ out:
 /* ---- fsck ------------------------------------------------------------------ */
 
 struct fsck {
-    sqlite3 *db;
-    sqlite3_stmt *target_stmt;
+    struct nbd_store_ro *store;
     bool has_neighbourhood;
     uint8_t neighbourhood_id[NB_NEIGHBOURHOOD_ID_SIZE];
     uint64_t checked;
@@ -367,58 +339,26 @@ static void report(struct fsck *f, const char *fmt, ...)
     putchar('\n');
 }
 
-static bool column_is(sqlite3_stmt *st, int col, const uint8_t *want, size_t len)
+static bool raw_is_uint(const struct nbd_raw *c, uint64_t want)
 {
-    return sqlite3_column_type(st, col) == SQLITE_BLOB &&
-           (size_t)sqlite3_column_bytes(st, col) == len &&
-           memcmp(sqlite3_column_blob(st, col), want, len) == 0;
-}
-
-static bool column_is_id(sqlite3_stmt *st, int col)
-{
-    return sqlite3_column_type(st, col) == SQLITE_BLOB &&
-           sqlite3_column_bytes(st, col) == NB_ID_SIZE;
-}
-
-/* The root a record acting on `target` must carry: the target's own root,
- * or the target itself when it is a request or offer.  0, NB_ENOENT, NB_EIO. */
-static int expected_root(struct fsck *f, const uint8_t target[NB_ID_SIZE],
-                         uint8_t ret_root[NB_ID_SIZE])
-{
-    sqlite3_stmt *st = f->target_stmt;
-    int r = NB_EIO;
-    sqlite3_reset(st);
-    sqlite3_bind_blob(st, 1, target, NB_ID_SIZE, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        r = NB_ENOENT;
-    } else if (rc == SQLITE_ROW) {
-        int col = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : 1;
-        if (column_is_id(st, col)) {
-            memcpy(ret_root, sqlite3_column_blob(st, col), NB_ID_SIZE);
-            r = 0;
-        }
-    }
-    sqlite3_reset(st);
-    return r;
+    return c->type == NBD_RAW_INT && (uint64_t)c->i == want;
 }
 
 /* Compares a record's columns with what its bytes say. */
-static void check_columns(struct fsck *f, sqlite3_stmt *st, const struct nb_record *rec,
-                          struct problems *p)
+static void check_columns(struct fsck *f, const struct nbd_store_raw_row *row,
+                          const struct nb_record *rec, struct problems *p)
 {
-    if (sqlite3_column_int64(st, 2) != rec->kind)
+    if (row->kind.type != NBD_RAW_INT || row->kind.i != rec->kind)
         problem(p, "its kind column says %lld but its bytes say %u",
-                (long long)sqlite3_column_int64(st, 2), rec->kind);
-    if (!column_is(st, 3, rec->author, NB_KEY_SIZE))
+                row->kind.type == NBD_RAW_INT ? (long long)row->kind.i : -1LL, rec->kind);
+    if (!nbd_raw_is_blob(&row->author, rec->author, NB_KEY_SIZE))
         problem(p, "its author column does not match its bytes");
-    if (sqlite3_column_type(st, 4) != SQLITE_INTEGER ||
-        (uint64_t)sqlite3_column_int64(st, 4) != rec->created_at)
+    if (!raw_is_uint(&row->created_at, rec->created_at))
         problem(p, "its created_at column does not match its bytes");
 
     bool has_target = NB_HAS(rec, NB_F_TARGET);
-    if (has_target ? !column_is(st, 6, rec->target, NB_ID_SIZE)
-                   : sqlite3_column_type(st, 6) != SQLITE_NULL)
+    if (has_target ? !nbd_raw_is_blob(&row->target, rec->target, NB_ID_SIZE)
+                   : row->target.type != NBD_RAW_NULL)
         problem(p, "its target column does not match its bytes");
 
     /* A retraction's expiry and root come from what it retracted, which is
@@ -434,55 +374,51 @@ static void check_columns(struct fsck *f, sqlite3_stmt *st, const struct nb_reco
         expiry = rec->expires_at;
     else
         want_expiry = false;
-    if (want_expiry ? sqlite3_column_type(st, 5) != SQLITE_INTEGER ||
-                          (uint64_t)sqlite3_column_int64(st, 5) != expiry
-                    : sqlite3_column_type(st, 5) != SQLITE_NULL)
+    if (want_expiry ? !raw_is_uint(&row->expires_at, expiry) : row->expires_at.type != NBD_RAW_NULL)
         problem(p, "its expires_at column does not match its bytes");
 
     if (!has_target) {
-        if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+        if (row->root.type != NBD_RAW_NULL)
             problem(p, "it acts on nothing but has a root");
         return;
     }
     uint8_t root[NB_ID_SIZE];
-    int r = expected_root(f, rec->target, root);
+    int r = nbd_store_ro_root_of(f->store, rec->target, root);
     if (r == NB_ENOENT) {
         char hex[2 * NB_ID_SIZE + 1];
         nb_hex(rec->target, NB_ID_SIZE, hex);
         problem(p, "it acts on %.16s..., which is not stored", hex);
     } else if (r < 0) {
         problem(p, "the record it acts on has a damaged row");
-    } else if (!column_is(st, 7, root, NB_ID_SIZE)) {
+    } else if (!nbd_raw_is_blob(&row->root, root, NB_ID_SIZE)) {
         problem(p, "its root column does not match the record it acts on");
     }
 }
 
-static void check_record(struct fsck *f, sqlite3_stmt *st)
+static int check_record(void *ctx, const struct nbd_store_raw_row *row)
 {
+    struct fsck *f = ctx;
     struct problems p = { .len = 0, .n = 0 };
     char name[2 * NB_ID_SIZE + 64];
-    uint8_t id[NB_ID_SIZE];
-    bool id_ok = column_is_id(st, 1);
+    bool id_ok = nbd_raw_is_blob(&row->id, NULL, NB_ID_SIZE);
 
     if (id_ok) {
-        memcpy(id, sqlite3_column_blob(st, 1), NB_ID_SIZE);
-        nb_hex(id, NB_ID_SIZE, name);
+        nb_hex(row->id.p, NB_ID_SIZE, name);
     } else {
-        snprintf(name, sizeof(name), "in row %lld", (long long)sqlite3_column_int64(st, 0));
+        snprintf(name, sizeof(name), "in row %lld", (long long)row->rowid);
         problem(&p, "its id column is not 32 bytes");
     }
     f->checked++;
 
-    const uint8_t *bytes = sqlite3_column_blob(st, 8);
-    size_t len = (size_t)sqlite3_column_bytes(st, 8);
-    if (sqlite3_column_type(st, 8) != SQLITE_BLOB || bytes == NULL || len == 0 ||
-        len > NB_RECORD_MAX) {
+    const uint8_t *bytes = row->bytes.p;
+    size_t len = row->bytes.len;
+    if (row->bytes.type != NBD_RAW_BLOB || bytes == NULL || len == 0 || len > NB_RECORD_MAX) {
         problem(&p, "its bytes are missing or longer than %d", NB_RECORD_MAX);
         goto out;
     }
     uint8_t hash[NB_ID_SIZE];
     nb_record_id(bytes, len, hash);
-    if (id_ok && memcmp(hash, id, NB_ID_SIZE) != 0)
+    if (id_ok && memcmp(hash, row->id.p, NB_ID_SIZE) != 0)
         problem(&p, "its bytes do not hash to its id (they changed on disk)");
 
     struct nb_record rec;
@@ -508,61 +444,20 @@ static void check_record(struct fsck *f, sqlite3_stmt *st)
     r = nb_record_validate(&rec, rec.created_at);
     if (r < 0)
         problem(&p, "it is not a valid record (%s)", nb_strerror(r));
-    check_columns(f, st, &rec, &p);
+    check_columns(f, row, &rec, &p);
 out:
     if (p.n > 0) {
         f->bad++;
         report(f, "record %s: %s", name, p.text);
     }
+    return 0;
 }
 
-static int fsck_integrity(struct fsck *f)
+static void integrity_problem(void *ctx, const char *line)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(f->db, "PRAGMA integrity_check(100)", -1, &st, NULL) != SQLITE_OK) {
-        f->store_bad++;
-        report(f, "store: cannot run integrity_check: %s", sqlite3_errmsg(f->db));
-        return NB_EIO;
-    }
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *line = (const char *)sqlite3_column_text(st, 0);
-        if (line != NULL && strcmp(line, "ok") == 0)
-            continue;
-        f->store_bad++;
-        report(f, "store: integrity_check: %s", line != NULL ? line : "?");
-    }
-    int r = 0;
-    if (rc != SQLITE_DONE) {
-        f->store_bad++;
-        report(f, "store: integrity_check failed: %s", sqlite3_errmsg(f->db));
-        r = NB_EIO;
-    }
-    sqlite3_finalize(st);
-    return r;
-}
-
-static int meta_blob(sqlite3 *db, const char *key, uint8_t *out, size_t want)
-{
-    sqlite3_stmt *st = NULL;
-    int r = NB_EIO;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
-        goto out;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        r = NB_ENOENT;
-    } else if (rc == SQLITE_ROW) {
-        if ((size_t)sqlite3_column_bytes(st, 0) == want) {
-            memcpy(out, sqlite3_column_blob(st, 0), want);
-            r = 0;
-        } else {
-            r = NB_EMALFORMED;
-        }
-    }
-out:
-    sqlite3_finalize(st);
-    return r;
+    struct fsck *f = ctx;
+    f->store_bad++;
+    report(f, "store: integrity_check: %s", line);
 }
 
 /* The neighbourhood's key and id, and that one is the other's id. */
@@ -570,8 +465,9 @@ static void fsck_neighbourhood(struct fsck *f)
 {
     uint8_t key[NB_NEIGHBOURHOOD_KEY_SIZE];
     uint8_t id[NB_NEIGHBOURHOOD_ID_SIZE];
-    int rk = meta_blob(f->db, "neighbourhood.key", key, sizeof(key));
-    int ri = meta_blob(f->db, "neighbourhood.id", f->neighbourhood_id, NB_NEIGHBOURHOOD_ID_SIZE);
+    int rk = nbd_store_ro_meta(f->store, "neighbourhood.key", key, sizeof(key));
+    int ri = nbd_store_ro_meta(f->store, "neighbourhood.id", f->neighbourhood_id,
+                               NB_NEIGHBOURHOOD_ID_SIZE);
     if (rk == NB_ENOENT && ri == NB_ENOENT)
         goto out;
     if (rk < 0) {
@@ -593,24 +489,28 @@ out:
     sodium_memzero(key, sizeof(key));
 }
 
-static uint64_t count_rows(sqlite3 *db, const char *sql)
+/* A deleted record must stay deleted: one that is both stored and
+ * tombstoned means a deletion did not stick. */
+static void stored_tombstone(void *ctx, const uint8_t *id)
 {
-    sqlite3_stmt *st = NULL;
-    uint64_t n = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        n = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    struct fsck *f = ctx;
+    char hex[2 * NB_ID_SIZE + 1] = "?";
+    if (id != NULL)
+        nb_hex(id, NB_ID_SIZE, hex);
+    f->bad++;
+    report(f, "record %s: it is stored although it was deleted (it has a tombstone)", hex);
 }
 
 static int fsck_store(struct fsck *f)
 {
-    sqlite3_stmt *st = NULL;
-    int rc;
+    char err[512];
 
-    if (fsck_integrity(f) < 0)
+    if (nbd_store_ro_integrity(f->store, integrity_problem, f, err, sizeof(err)) < 0) {
+        f->store_bad++;
+        report(f, "store: %s", err);
         return NB_EIO;
-    uint64_t version = count_rows(f->db, "PRAGMA user_version");
+    }
+    uint64_t version = nbd_store_ro_schema_version(f->store);
     if (version != NBD_STORE_SCHEMA_VERSION) {
         f->store_bad++;
         report(f, "store: schema version %llu, but this noaberd checks version %d%s",
@@ -620,43 +520,17 @@ static int fsck_store(struct fsck *f)
         return NB_EVERSION;
     }
     fsck_neighbourhood(f);
-    if (sqlite3_prepare_v2(f->db, "SELECT id, root FROM records WHERE id = ?1", -1, &f->target_stmt,
-                           NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(f->db,
-                           "SELECT rowid, id, kind, author, created_at, expires_at, target, root,"
-                           " bytes FROM records ORDER BY rowid",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (nbd_store_ro_foreach_row(f->store, check_record, f, err, sizeof(err)) < 0) {
         f->store_bad++;
-        report(f, "store: cannot read the records: %s", sqlite3_errmsg(f->db));
-        sqlite3_finalize(st);
-        return NB_EIO;
+        report(f, "store: %s", err);
+        if (f->checked == 0)
+            return NB_EIO;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        check_record(f, st);
-    if (rc != SQLITE_DONE) {
-        f->store_bad++;
-        report(f, "store: reading the records stopped: %s", sqlite3_errmsg(f->db));
-    }
-    sqlite3_finalize(st);
-    st = NULL;
     if (f->checked > 0 && !f->has_neighbourhood) {
         f->store_bad++;
         report(f, "store: it holds records but no neighbourhood, so no signature can be checked");
     }
-
-    /* A deleted record must stay deleted: one that is both stored and
-     * tombstoned means a deletion did not stick. */
-    if (sqlite3_prepare_v2(f->db, "SELECT id FROM records WHERE id IN (SELECT id FROM tombstones)",
-                           -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            char hex[2 * NB_ID_SIZE + 1] = "?";
-            if (column_is_id(st, 0))
-                nb_hex(sqlite3_column_blob(st, 0), NB_ID_SIZE, hex);
-            f->bad++;
-            report(f, "record %s: it is stored although it was deleted (it has a tombstone)", hex);
-        }
-    }
-    sqlite3_finalize(st);
+    nbd_store_ro_foreach_stored_tombstone(f->store, stored_tombstone, f);
     return 0;
 }
 
@@ -666,6 +540,7 @@ int nbd_admin_fsck(int argc, char **argv)
     struct admin_args a;
     struct fsck f;
     char *path = NULL;
+    char err[1024];
     int status = parse_args(argc, argv, usage, false, &a);
     if (status != 0)
         return status < 0 ? 0 : status;
@@ -678,17 +553,18 @@ int nbd_admin_fsck(int argc, char **argv)
         status = complain("fsck", "cannot initialise libsodium");
         goto out;
     }
-    path = path_join(a.data_dir, store_name);
+    path = nb_path_join(a.data_dir, store_name);
     if (path == NULL) {
         status = complain("fsck", "out of memory");
         goto out;
     }
-    status = open_store_readonly("fsck", path, &f.db);
-    if (status != 0)
+    if (nbd_store_ro_open(path, &f.store, err, sizeof(err)) < 0) {
+        status = complain("fsck", "%s", err);
         goto out;
+    }
     printf("checking %s\n", path);
     fsck_store(&f);
-    uint64_t tombstones = count_rows(f.db, "SELECT count(*) FROM tombstones");
+    uint64_t tombstones = nbd_store_ro_tombstones(f.store);
     printf("checked %llu records (%llu tombstones): %llu bad records, %llu store problems\n",
            (unsigned long long)f.checked, (unsigned long long)tombstones, (unsigned long long)f.bad,
            (unsigned long long)f.store_bad);
@@ -699,86 +575,13 @@ int nbd_admin_fsck(int argc, char **argv)
         printf("restore a backup taken before the damage, or ask peers to send the records "
                "again (see docs/operating.md)\n");
 out:
-    sqlite3_finalize(f.target_stmt);
-    sqlite3_close(f.db);
+    nbd_store_ro_close(f.store);
     free(path);
     admin_args_clear(&a);
     return status;
 }
 
 /* ---- backup ------------------------------------------------------------ */
-
-/* Copies the live store into `dst_path` with SQLite's online backup API:
- * one read transaction, so the copy is one consistent state of the store
- * while the daemon keeps writing (WAL lets the two run side by side). */
-static int backup_store(const char *src_path, const char *dst_path, uint64_t *ret_records)
-{
-    sqlite3 *src = NULL, *dst = NULL;
-    sqlite3_backup *b = NULL;
-    int status = open_store_readonly("backup", src_path, &src);
-    if (status != 0)
-        return status;
-    status = EXIT_PROBLEM;
-    if (sqlite3_open_v2(dst_path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
-        complain("backup", "%s: cannot create: %s", dst_path,
-                 dst != NULL ? sqlite3_errmsg(dst) : "no memory");
-        goto out;
-    }
-    b = sqlite3_backup_init(dst, "main", src, "main");
-    if (b == NULL) {
-        complain("backup", "cannot start the backup: %s", sqlite3_errmsg(dst));
-        goto out;
-    }
-    int rc;
-    for (int tries = 0;; tries++) {
-        rc = sqlite3_backup_step(b, -1);
-        if (rc == SQLITE_DONE || tries >= 600 ||
-            (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED))
-            break;
-        sqlite3_sleep(100);
-    }
-    sqlite3_backup_finish(b);
-    b = NULL;
-    if (rc != SQLITE_DONE) {
-        complain("backup", "copying %s failed: %s", src_path, sqlite3_errstr(rc));
-        goto out;
-    }
-    /* The copy is checked before it is called a backup. */
-    sqlite3_stmt *st = NULL;
-    const char *verdict = NULL;
-    if (sqlite3_prepare_v2(dst, "PRAGMA quick_check", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        verdict = (const char *)sqlite3_column_text(st, 0);
-    bool ok = verdict != NULL && strcmp(verdict, "ok") == 0;
-    sqlite3_finalize(st);
-    if (!ok) {
-        complain("backup", "the copy fails SQLite's quick_check; the store itself may be "
-                           "damaged (run noaberd fsck)");
-        goto out;
-    }
-    /* A backup is a single file: out of WAL mode, reading it later leaves
-     * no -wal or -shm beside it.  The daemon switches a restored store back. */
-    if (sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK) {
-        complain("backup", "%s: %s", dst_path, sqlite3_errmsg(dst));
-        goto out;
-    }
-    sqlite3_stmt *count = NULL;
-    if (sqlite3_prepare_v2(dst, "SELECT count(*) FROM records", -1, &count, NULL) != SQLITE_OK ||
-        sqlite3_step(count) != SQLITE_ROW) {
-        sqlite3_finalize(count);
-        complain("backup", "%s is not a Noaber store (it has no records table)", src_path);
-        goto out;
-    }
-    *ret_records = (uint64_t)sqlite3_column_int64(count, 0);
-    sqlite3_finalize(count);
-    status = 0;
-out:
-    sqlite3_close(src);
-    if (sqlite3_close(dst) != SQLITE_OK && status == 0)
-        status = complain("backup", "%s: cannot close the copy", dst_path);
-    return status;
-}
 
 int nbd_admin_backup(int argc, char **argv)
 {
@@ -795,12 +598,12 @@ int nbd_admin_backup(int argc, char **argv)
     status = check_owner("backup", a.data_dir);
     if (status != 0)
         goto out;
-    src = path_join(a.data_dir, store_name);
-    partial = path_join(dest, "store.sqlite.partial");
-    dst = path_join(dest, store_name);
-    key_src = path_join(a.data_dir, node_key_name);
-    key_dst = path_join(dest, node_key_name);
-    conf_dst = path_join(dest, "noaberd.conf");
+    src = nb_path_join(a.data_dir, store_name);
+    partial = nb_path_join(dest, "store.sqlite.partial");
+    dst = nb_path_join(dest, store_name);
+    key_src = nb_path_join(a.data_dir, node_key_name);
+    key_dst = nb_path_join(dest, node_key_name);
+    conf_dst = nb_path_join(dest, "noaberd.conf");
     if (src == NULL || partial == NULL || dst == NULL || key_src == NULL || key_dst == NULL ||
         conf_dst == NULL) {
         status = complain("backup", "out of memory");
@@ -817,8 +620,9 @@ int nbd_admin_backup(int argc, char **argv)
     unlink(partial); /* left by an interrupted backup */
 
     uint64_t records = 0;
-    status = backup_store(src, partial, &records);
-    if (status != 0) {
+    char err[1024];
+    if (nbd_store_backup(src, partial, &records, err, sizeof(err)) < 0) {
+        status = complain("backup", "%s", err);
         unlink(partial);
         goto out;
     }
@@ -869,22 +673,6 @@ out:
 
 /* ---- erase-member ------------------------------------------------------- */
 
-/*
- * Rewrites the database without free pages and empties the WAL, so that
- * the erased bytes are not left in unused pages or in the log.
- */
-static int compact(const char *path)
-{
-    sqlite3 *db = NULL;
-    int r = NB_EIO;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
-        sqlite3_exec(db, "VACUUM", NULL, NULL, NULL) == SQLITE_OK &&
-        sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) == SQLITE_OK)
-        r = 0;
-    sqlite3_close(db);
-    return r;
-}
-
 int nbd_admin_erase_member(int argc, char **argv)
 {
     static const char usage[] = "erase-member MEMBER [--data-dir DIR] [--config FILE]";
@@ -921,7 +709,7 @@ int nbd_admin_erase_member(int argc, char **argv)
         status = complain("erase-member", "%s; stop it first (systemctl stop noaberd)", err);
         goto out;
     }
-    path = path_join(a.data_dir, store_name);
+    path = nb_path_join(a.data_dir, store_name);
     if (path == NULL) {
         status = complain("erase-member", "out of memory");
         goto out;
@@ -956,7 +744,7 @@ int nbd_admin_erase_member(int argc, char **argv)
     in_txn = false;
     nbd_store_close(store);
     store = NULL;
-    if (compact(path) < 0)
+    if (nbd_store_compact(path) < 0)
         fprintf(stderr,
                 "noaberd erase-member: the records are deleted, but compacting %s "
                 "failed; deleted bytes may remain in free pages until the next VACUUM\n",

@@ -24,7 +24,7 @@
 
 #include <uv.h>
 
-#include "daemon/net.h"
+#include "daemon/net/net.h"
 #include "daemon/node.h"
 
 #define NBD_DISCOVERY_GROUP    "239.255.74.47"

@@ -17,7 +17,7 @@
 #include <noaber/noise.h>
 #include <noaber/peerwire.h>
 
-#include "daemon/net.h"
+#include "daemon/net/net.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 

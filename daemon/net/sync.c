@@ -19,7 +19,7 @@
 #include <noaber/error.h>
 
 #include "daemon/log.h"
-#include "daemon/net_internal.h"
+#include "daemon/net/net_internal.h"
 
 /* ---- the item snapshot ------------------------------------------------------ */
 

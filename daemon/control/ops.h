@@ -1,0 +1,74 @@
+/*
+ * What the control server hands its operations, and what they answer with.
+ *
+ * The server (daemon/control/server.c) reads a request, checks its version, finds
+ * the op in its table and checks the connection's role; an op then reads
+ * its arguments from the request map and appends exactly one reply frame,
+ * an ok reply (nbd_reply_begin, the result, nbd_reply_end) or an error
+ * (nbd_reply_error).  An op returns 0, an NBD_AFTER_* value, or
+ * NB_ENOMEM / NB_ETOOBIG, on which the server replaces whatever the op
+ * packed by an `internal` error.
+ */
+#ifndef NOABERD_CONTROL_OPS_H
+#define NOABERD_CONTROL_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "common/control_proto.h"
+#include "daemon/control/control.h"
+#include "daemon/node.h"
+
+struct nbd_request {
+    uint64_t id;
+    const msgpack_object *map;
+    const struct nbd_control_ctx *ctx;
+    msgpack_sbuffer *out;
+};
+
+/* An ok reply under construction: the frame's length prefix is patched in
+ * by nbd_reply_end once the body is complete. */
+struct nbd_reply {
+    msgpack_sbuffer *out;
+    size_t start;
+    msgpack_packer pk;
+};
+
+/* Starts an ok reply to `rq`: the caller packs the result value next. */
+int nbd_reply_begin(struct nbd_reply *fr, struct nbd_request *rq);
+/* Completes the frame; NB_ETOOBIG when it is larger than a frame may be. */
+int nbd_reply_end(struct nbd_reply *fr);
+/* Appends an error reply to `rq`. */
+int nbd_reply_error(struct nbd_request *rq, enum nb_ctl_error error, const char *message);
+/* Appends the error reply a node's verdict asks for. */
+int nbd_reply_verdict(struct nbd_request *rq, const struct nbd_verdict *v);
+/* The error code of a node's verdict: the one place where the node's
+ * decision becomes the control API's code. */
+enum nb_ctl_error nbd_verdict_error(const struct nbd_verdict *v);
+
+/* Copies a short str argument into a NUL-terminated buffer; 0 or < 0. */
+int nbd_request_word(const msgpack_object *map, const char *key, char *buf, size_t cap);
+
+/* The operations, one per op of docs/control-api.md, grouped by file:
+ * the node itself (ops_node.c) */
+int nbd_op_hello(struct nbd_request *rq);
+int nbd_op_status(struct nbd_request *rq);
+int nbd_op_neighbourhood_create(struct nbd_request *rq);
+int nbd_op_invite(struct nbd_request *rq);
+int nbd_op_join(struct nbd_request *rq);
+/* records (ops_records.c) */
+int nbd_op_submit(struct nbd_request *rq);
+int nbd_op_get(struct nbd_request *rq);
+int nbd_op_list(struct nbd_request *rq);
+int nbd_op_watch(struct nbd_request *rq);
+/* the peer network (ops_peers.c) */
+int nbd_op_peers(struct nbd_request *rq);
+int nbd_op_peer_add(struct nbd_request *rq);
+/* this node's blocks (ops_block.c) */
+int nbd_op_block(struct nbd_request *rq);
+int nbd_op_unblock(struct nbd_request *rq);
+int nbd_op_blocked(struct nbd_request *rq);
+
+#endif
