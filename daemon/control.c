@@ -590,15 +590,16 @@ static int op_submit(struct request *rq)
         return error_reply(rq->out, true, rq->id, "bad_request",
                            "`record` must be the signed record as msgpack bin");
     uint8_t id[NB_ID_SIZE];
-    struct nbd_verdict v;
-    r = nbd_node_accept(rq->ctx->node, record.ptr, record.len, rq->ctx->clock(), NBD_ORIGIN_LOCAL,
-                        id, &v);
-    if (r < 0) {
+    struct nbd_accept_report why;
+    nb_record_id(record.ptr, record.len, id);
+    enum nbd_accept_verdict v = nbd_node_accept(rq->ctx->node, record.ptr, record.len, id,
+                                                rq->ctx->clock(), NBD_FROM_CLIENT, &why);
+    if (v != NBD_ACCEPTED) {
         /* Only the code is logged, never the record. */
-        nbd_debug("submit refused: %s (%s)", v.error, nb_error_name(v.code));
-        if (strcmp(v.error, "internal") == 0)
-            nbd_error("storing a record failed: %s", nb_strerror(v.code));
-        return error_reply(rq->out, true, rq->id, v.error, v.message);
+        nbd_debug("submit refused: %s (%s)", nbd_accept_error(v), nb_error_name(why.code));
+        if (v == NBD_INTERNAL)
+            nbd_error("storing a record failed: %s", nb_strerror(why.code));
+        return error_reply(rq->out, true, rq->id, nbd_accept_error(v), why.message);
     }
     struct frame fr;
     if (ok_begin(&fr, rq->out, rq->id) < 0)
@@ -1300,7 +1301,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 }
 
 static void on_record(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
-                      const struct nb_record *rec, enum nbd_origin origin)
+                      const struct nb_record *rec, const struct nbd_origin *origin)
 {
     struct nbd_control *ctl = ctx;
     (void)rec;

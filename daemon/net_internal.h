@@ -225,7 +225,7 @@ void sync_drain(struct nbd_link *link);
 void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg);
 uint64_t sync_fetching(const struct nbd_link *link);
 void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
-                    const struct nb_record *rec, enum nbd_origin origin);
+                    const struct nb_record *rec, const struct nbd_origin *origin);
 int sync_items_get(struct nbd_net *net, struct nbd_items **ret);
 void sync_items_put(struct nbd_items *items);
 void sync_free(struct nbd_net *net);

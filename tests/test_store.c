@@ -55,7 +55,7 @@ static void member(struct member *m, uint8_t seed_byte)
 }
 
 static void on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
-                      const struct nb_record *rec, enum nbd_origin origin)
+                      const struct nb_record *rec, const struct nbd_origin *origin)
 {
     struct world *w = ctx;
     (void)id;
@@ -160,31 +160,44 @@ static void acting(struct world *w, const struct member *m, unsigned kind, uint6
     sign_for(&rec, m, w->node.neighbourhood_id, out);
 }
 
-static int submit(struct world *w, const struct blob *b, uint64_t now, struct nbd_verdict *v)
+/* What the node answered, as the control API or a peer link sees it. */
+struct said {
+    enum nbd_accept_verdict verdict;
+    const char *error; /* the control API's code, NULL when accepted */
+    struct nbd_accept_report why;
+};
+
+/* Hands a record in as a client (link NULL) or from the peer link `link`. */
+static enum nbd_accept_verdict hand_in(struct world *w, const struct blob *b, uint64_t now,
+                                       struct nbd_origin origin, struct said *s)
 {
-    uint8_t id[NB_ID_SIZE];
-    int r = nbd_node_accept(&w->node, b->bytes, b->len, now, NBD_ORIGIN_LOCAL, id, v);
-    if (r == 0)
-        assert_memory_equal(id, b->id, NB_ID_SIZE);
-    return r;
+    s->verdict = nbd_node_accept(&w->node, b->bytes, b->len, b->id, now, origin, &s->why);
+    s->error = nbd_accept_error(s->verdict);
+    return s->verdict;
+}
+
+static enum nbd_accept_verdict from_peer(struct world *w, const struct blob *b, uint64_t now,
+                                         struct said *s)
+{
+    static const int link = 1; /* any address stands for the link */
+    return hand_in(w, b, now, NBD_FROM_PEER(&link), s);
 }
 
 static void assert_ok(struct world *w, const struct blob *b, uint64_t now)
 {
-    struct nbd_verdict v;
-    int r = submit(w, b, now, &v);
-    if (r != 0)
-        fail_msg("refused: %s: %s", v.error, v.message);
+    struct said s;
+    if (hand_in(w, b, now, NBD_FROM_CLIENT, &s) != NBD_ACCEPTED)
+        fail_msg("refused: %s: %s", s.error, s.why.message);
 }
 
 static void assert_refused(struct world *w, const struct blob *b, uint64_t now, const char *error,
                            const char *message)
 {
-    struct nbd_verdict v;
-    assert_true(submit(w, b, now, &v) < 0);
-    assert_string_equal(v.error, error);
+    struct said s;
+    assert_int_not_equal(hand_in(w, b, now, NBD_FROM_CLIENT, &s), NBD_ACCEPTED);
+    assert_string_equal(s.error, error);
     if (message != NULL)
-        assert_string_equal(v.message, message);
+        assert_string_equal(s.why.message, message);
 }
 
 static const char *status_of(struct world *w, const uint8_t id[NB_ID_SIZE], uint64_t now)
@@ -484,7 +497,8 @@ static void a_version_2_store_gains_the_block_list(void **state)
     assert_int_equal(nbd_store_insert(s, &row), 0);
     nbd_store_close(s);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    exec_sql(db, "DROP TABLE blocked; PRAGMA user_version = 2;");
+    exec_sql(db, "DROP TABLE blocked; ALTER TABLE tombstones DROP COLUMN author;"
+                 "PRAGMA user_version = 2;");
     sqlite3_close(db);
 
     int r = nbd_store_open(path, &s, err, sizeof(err));
@@ -551,8 +565,9 @@ static void a_corrupted_store_is_an_error_not_a_crash(void **state)
         struct blob b;
         char title[32];
         snprintf(title, sizeof(title), "groceries %u", i);
-        request(w, &w->ann, T0 + i, T0 + 7 * 24 * 3600, title, &b);
-        assert_ok(w, &b, T0 + i);
+        /* Spread out, as one member's records are (the quota per hour). */
+        request(w, &w->ann, T0 + i * 600, T0 + 7 * 24 * 3600, title, &b);
+        assert_ok(w, &b, T0 + i * 600);
     }
     close_store(w);
     memset(junk, 0x5a, sizeof(junk));
@@ -794,8 +809,7 @@ static void peers_records_skip_the_state_checks(void **state)
 {
     struct world *w = *state;
     struct blob req, cancel, late, selfish;
-    uint8_t id[NB_ID_SIZE];
-    struct nbd_verdict v;
+    struct said v;
     create_neighbourhood(w);
     request(w, &w->ann, T0, T0 + 7200, "repairs to a bicycle", &req);
     assert_ok(w, &req, T0);
@@ -804,57 +818,166 @@ static void peers_records_skip_the_state_checks(void **state)
 
     acting(w, &w->bob, NB_KIND_RESPONSE, T0 + 2, req.id, NULL, &late);
     assert_refused(w, &late, T0 + 2, "refused", "this request was cancelled");
-    assert_int_equal(
-        nbd_node_accept(&w->node, late.bytes, late.len, T0 + 2, NBD_ORIGIN_PEER, id, &v), 0);
+    assert_int_equal(from_peer(w, &late, T0 + 2, &v), NBD_ACCEPTED);
     assert_string_equal(status_of(w, req.id, T0 + 3), "cancelled");
 
     /* What no order can make right is refused from peers too. */
     acting(w, &w->ann, NB_KIND_RESPONSE, T0 + 3, req.id, NULL, &selfish);
-    assert_true(
-        nbd_node_accept(&w->node, selfish.bytes, selfish.len, T0 + 3, NBD_ORIGIN_PEER, id, &v) < 0);
+    assert_int_equal(from_peer(w, &selfish, T0 + 3, &v), NBD_REFUSED);
     assert_string_equal(v.error, "refused");
 }
 
+/* The row of a stored record (its root and expiry as the node placed it). */
+static struct nbd_store_record row_of(struct world *w, const uint8_t id[NB_ID_SIZE])
+{
+    static uint8_t buf[NB_RECORD_MAX];
+    struct nbd_store_record row;
+    assert_int_equal(nbd_store_get(w->store, id, &row, buf), 0);
+    return row;
+}
+
+#define KEEP_UNSEEN ((uint64_t)NB_EXPIRY_MAX + NB_FUTURE_SKEW)
+
 /*
- * A node that never saw a request still learns of its retraction from a
- * peer, keeps it (so it passes it on) and refuses the request if a node that
- * was away offers it later: the deletion sticks everywhere.
+ * A node that never saw a request still learns of its author's retraction
+ * from a peer and keeps it (so it passes it on); when a node that was away
+ * offers the request later, it is refused: the deletion sticks everywhere.
  */
-static void a_peers_retraction_of_an_unknown_record_sticks(void **state)
+static void an_authors_retraction_before_its_target_sticks(void **state)
 {
     struct world *w = *state;
-    struct blob req, resp, retract, again;
-    uint8_t id[NB_ID_SIZE];
-    struct nbd_verdict v;
+    struct blob req, retract;
+    struct said v;
     create_neighbourhood(w);
     request(w, &w->ann, T0, T0 + 7200, "help with a form", &req);
     acting(w, &w->ann, NB_KIND_RETRACTION, T0 + 1, req.id, NULL, &retract);
 
     /* From a client the target must be here first. */
     assert_refused(w, &retract, T0 + 1, "not_found", NULL);
-    assert_int_equal(
-        nbd_node_accept(&w->node, retract.bytes, retract.len, T0 + 1, NBD_ORIGIN_PEER, id, &v), 0);
+    assert_int_equal(from_peer(w, &retract, T0 + 1, &v), NBD_ACCEPTED);
     assert_int_equal(nbd_store_has(w->store, retract.id), 1);
-    assert_int_equal(nbd_store_is_tombstoned(w->store, req.id), 1);
-    assert_int_equal(nbd_node_accept(&w->node, req.bytes, req.len, T0 + 2, NBD_ORIGIN_PEER, id, &v),
-                     NB_EEXPIRED);
+    /* Kept for as long as its target could still arrive, and not deciding
+     * anything yet: the target is not tombstoned. */
+    struct nbd_store_record row = row_of(w, retract.id);
+    assert_true(row.has_expiry);
+    assert_int_equal(row.expires_at, T0 + 1 + KEEP_UNSEEN);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, req.id), 0);
+
+    size_t hooks = w->accepted;
+    assert_int_equal(from_peer(w, &req, T0 + 2, &v), NBD_GONE);
     assert_string_equal(v.error, "gone");
+    assert_int_equal(w->accepted, hooks); /* not announced, not relayed */
+    assert_int_equal(nbd_store_has(w->store, req.id), 0);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, req.id), 1);
+    assert_int_equal(count_records(w), 1);
+    /* The retraction now lives as long as the request would have, as on a
+     * node that held the request when the retraction came. */
+    row = row_of(w, retract.id);
+    assert_false(row.has_root);
+    assert_true(row.has_expiry);
+    assert_int_equal(row.expires_at, T0 + 7200);
+    assert_refused(w, &req, T0 + 3, "gone", NULL);
+}
+
+/*
+ * Cas retracts Ann's request on a node that has not seen it yet.  The
+ * retraction is kept but cannot erase the request: when the request comes,
+ * it is stored and announced, and Cas's retraction is deleted and kept out
+ * for good.  On a node that held the request first, the retraction is
+ * refused and kept out too: both end with the same records.
+ */
+static void a_retraction_by_another_member_cannot_censor(void **state)
+{
+    struct world *w = *state;
+    struct blob req, bogus, resp, bogus_resp;
+    struct said v;
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 7200, "help with a form", &req);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 1, req.id, NULL, &bogus);
+
+    assert_int_equal(from_peer(w, &bogus, T0 + 1, &v), NBD_ACCEPTED);
+    size_t hooks = w->accepted;
+    assert_int_equal(from_peer(w, &req, T0 + 2, &v), NBD_ACCEPTED);
+    assert_int_equal(w->accepted, hooks + 1); /* announced: relayed to peers */
+    assert_int_equal(nbd_store_has(w->store, req.id), 1);
+    assert_int_equal(nbd_store_has(w->store, bogus.id), 0);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, bogus.id), 1);
+    assert_string_equal(status_of(w, req.id, T0 + 3), "open");
+    /* A peer that still holds the retraction cannot hand it back. */
+    assert_int_equal(from_peer(w, &bogus, T0 + 3, &v), NBD_GONE);
     assert_int_equal(count_records(w), 1);
 
-    /* A retraction of what was already deleted is kept too. */
-    request(w, &w->bob, T0, T0 + 7200, "a meal on Sunday", &again);
-    assert_ok(w, &again, T0);
-    acting(w, &w->cas, NB_KIND_RESPONSE, T0 + 1, again.id, NULL, &resp);
+    /* After the target: refused, and from a peer kept out as well. */
+    acting(w, &w->bob, NB_KIND_RESPONSE, T0 + 4, req.id, NULL, &resp);
+    assert_ok(w, &resp, T0 + 4);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 5, resp.id, NULL, &bogus_resp);
+    assert_refused(w, &bogus_resp, T0 + 5, "refused", "only the author of a record can retract it");
+    assert_int_equal(nbd_store_is_tombstoned(w->store, bogus_resp.id), 0);
+    assert_int_equal(from_peer(w, &bogus_resp, T0 + 5, &v), NBD_REFUSED);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, bogus_resp.id), 1);
+    assert_int_equal(from_peer(w, &bogus_resp, T0 + 6, &v), NBD_GONE);
+    assert_int_equal(nbd_store_has(w->store, resp.id), 1);
+    assert_int_equal(count_records(w), 2);
+}
+
+/*
+ * After a record was deleted, its tombstone remembers who signed it: a
+ * retraction by its author is still kept (to pass the deletion on), one by
+ * anyone else is refused as it would have been while the record was here.
+ */
+static void a_tombstone_remembers_whose_record_it_was(void **state)
+{
+    struct world *w = *state;
+    struct blob req, resp, first, second, bogus;
+    struct said v;
+    create_neighbourhood(w);
+    request(w, &w->bob, T0, T0 + 7200, "a meal on Sunday", &req);
+    assert_ok(w, &req, T0);
+    acting(w, &w->cas, NB_KIND_RESPONSE, T0 + 1, req.id, NULL, &resp);
     assert_ok(w, &resp, T0 + 1);
-    struct blob first, second;
-    acting(w, &w->bob, NB_KIND_RETRACTION, T0 + 2, again.id, NULL, &first);
+    acting(w, &w->bob, NB_KIND_RETRACTION, T0 + 2, req.id, NULL, &first);
     assert_ok(w, &first, T0 + 2);
+
+    struct nbd_tombstone tomb;
+    assert_int_equal(nbd_store_tombstone_get(w->store, resp.id, &tomb), 0);
+    assert_true(tomb.has_author);
+    assert_memory_equal(tomb.author, w->cas.pk, NB_KEY_SIZE);
+    assert_true(tomb.has_until);
+    assert_int_equal(tomb.until, T0 + 7200);
+
     acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 3, resp.id, NULL, &second);
     assert_refused(w, &second, T0 + 3, "gone", NULL);
-    assert_int_equal(
-        nbd_node_accept(&w->node, second.bytes, second.len, T0 + 3, NBD_ORIGIN_PEER, id, &v), 0);
+    assert_int_equal(from_peer(w, &second, T0 + 3, &v), NBD_ACCEPTED);
     assert_int_equal(nbd_store_has(w->store, second.id), 1);
-    assert_int_equal(nbd_store_is_tombstoned(w->store, resp.id), 1);
+    struct nbd_store_record row = row_of(w, second.id);
+    assert_true(row.has_expiry);
+    assert_int_equal(row.expires_at, T0 + 7200); /* it outlives the tombstone, no more */
+
+    acting(w, &w->ann, NB_KIND_RETRACTION, T0 + 4, resp.id, NULL, &bogus);
+    assert_int_equal(from_peer(w, &bogus, T0 + 4, &v), NBD_REFUSED);
+    assert_string_equal(v.why.message, "only the author of a record can retract it");
+    assert_int_equal(nbd_store_is_tombstoned(w->store, bogus.id), 1);
+}
+
+/* A retraction of something that never arrives goes after its bound. */
+static void a_retraction_of_what_never_arrives_is_purged(void **state)
+{
+    struct world *w = *state;
+    struct blob req, retract;
+    struct said v;
+    uint64_t records = 0, tombstones = 0;
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 7200, "help with a form", &req);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 1, req.id, NULL, &retract);
+    assert_int_equal(from_peer(w, &retract, T0 + 1, &v), NBD_ACCEPTED);
+    uint64_t bound = T0 + 1 + KEEP_UNSEEN;
+    assert_int_equal(nbd_node_purge(&w->node, bound + GRACE, &records, &tombstones), 0);
+    assert_int_equal(nbd_store_has(w->store, retract.id), 1);
+    assert_int_equal(nbd_node_purge(&w->node, bound + GRACE + 1, &records, &tombstones), 0);
+    assert_int_equal(records, 1);
+    assert_int_equal(nbd_store_has(w->store, retract.id), 0);
+    /* Past its bound it is refused by its date alone. */
+    assert_int_equal(from_peer(w, &retract, bound + 2 * GRACE + 2, &v), NBD_GONE);
 }
 
 static void a_message_about_a_request_can_be_retracted(void **state)
@@ -1005,7 +1128,7 @@ static void a_blocked_member_is_deleted_and_refused(void **state)
     struct world *w = *state;
     struct timelines t;
     struct nbd_verdict v;
-    uint8_t id[NB_ID_SIZE];
+    struct said said;
     create_neighbourhood(w);
     bob_takes_part(w, &t);
 
@@ -1024,11 +1147,9 @@ static void a_blocked_member_is_deleted_and_refused(void **state)
     /* From a peer: refused and remembered, so it is not fetched again. */
     struct blob relayed;
     request(w, &w->bob, T0 + 7, T0 + 7200, "a drill for an hour", &relayed);
-    assert_int_equal(
-        nbd_node_accept(&w->node, relayed.bytes, relayed.len, T0 + 7, NBD_ORIGIN_PEER, id, &v),
-        NB_EPERM);
-    assert_string_equal(v.error, "refused");
-    assert_string_equal(v.message, msg_blocked);
+    assert_int_equal(from_peer(w, &relayed, T0 + 7, &said), NBD_REFUSED);
+    assert_string_equal(said.error, "refused");
+    assert_string_equal(said.why.message, msg_blocked);
     assert_int_equal(nbd_store_is_tombstoned(w->store, relayed.id), 1);
     assert_int_equal(nbd_store_has(w->store, relayed.id), 0);
 
@@ -1036,9 +1157,7 @@ static void a_blocked_member_is_deleted_and_refused(void **state)
     struct blob late;
     acting(w, &w->ann, NB_KIND_RESPONSE, T0 + 8, t.bob_req.id, NULL, &late);
     assert_refused(w, &late, T0 + 8, "gone", NULL);
-    assert_int_equal(nbd_node_accept(&w->node, t.cas_resp.bytes, t.cas_resp.len, T0 + 8,
-                                     NBD_ORIGIN_PEER, id, &v),
-                     NB_EEXPIRED);
+    assert_int_equal(from_peer(w, &t.cas_resp, T0 + 8, &said), NBD_GONE);
 
     /* Blocking again keeps the first date; the list says who and since. */
     assert_int_equal(nbd_node_block(&w->node, w->bob.pk, T0 + 9, &deleted, &v), 0);
@@ -1091,7 +1210,12 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(ended_requests_go_a_grace_after_they_end, setup, teardown),
         cmocka_unit_test_setup_teardown(peers_records_skip_the_state_checks, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_peers_retraction_of_an_unknown_record_sticks, setup,
+        cmocka_unit_test_setup_teardown(an_authors_retraction_before_its_target_sticks, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_retraction_by_another_member_cannot_censor, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_tombstone_remembers_whose_record_it_was, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_retraction_of_what_never_arrives_is_purged, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(purging_an_author_takes_what_rests_on_their_records, setup,
                                         teardown),
