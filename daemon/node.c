@@ -462,6 +462,9 @@ struct incoming {
     bool purges_target;
     bool has_root_expiry;
     uint64_t root_expiry;
+    /* Too old to be stored, but still able to settle the retractions that
+     * were waiting for it. */
+    bool expired;
 };
 
 static enum nbd_accept_verdict refuse(struct nbd_accept_report *ret,
@@ -684,8 +687,10 @@ static enum nbd_accept_verdict check_record(struct nbd_node *node, struct incomi
     /* A record whose purge time has already passed would be deleted at the
      * next purge; once its tombstone is gone this rule is what keeps it out. */
     if (row->has_expiry && row->expires_at < in->now &&
-        in->now - row->expires_at > node->purge_grace)
+        in->now - row->expires_at > node->purge_grace) {
+        in->expired = true;
         return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_gone);
+    }
     return check_quota(node, in, ret);
 }
 
@@ -864,6 +869,8 @@ static int collect_waiting(void *ctx, const struct nbd_store_record *rec)
  * would have made it last, and the retraction takes the place it would
  * have had.  One by anyone else could never have applied: it is deleted and
  * kept out, exactly as a node holding the record would have refused it.
+ * A record that arrives too old to be stored (in->expired) still settles
+ * the latter; the former stay as they are, and go at their own bound.
  */
 static int settle_retractions(struct nbd_node *node, const struct incoming *in, bool *ret_retracted)
 {
@@ -880,6 +887,8 @@ static int settle_retractions(struct nbd_node *node, const struct incoming *in, 
         r = nbd_store_foreach_retraction_of(node->store, in->id, collect_waiting, &w);
         for (size_t i = 0; i < w.n && r == 0; i++) {
             if (memcmp(w.items[i].author, in->rec.author, NB_KEY_SIZE) == 0) {
+                if (in->expired)
+                    continue;
                 struct nbd_store_record place = { 0 };
                 place_retraction(&place, in->id, &self_root);
                 retracted = true;
@@ -929,6 +938,8 @@ static enum nbd_accept_verdict insert(struct nbd_node *node, struct incoming *in
                                      in->root_expiry, NULL);
         if (r == 0)
             r = settle_retractions(node, in, &retracted);
+        if (in->expired)
+            retracted = true; /* not stored either */
         if (r == 0 && !retracted)
             r = nbd_store_insert(node->store, &in->row);
         if (r == 0 && !retracted) {
@@ -957,6 +968,8 @@ static enum nbd_accept_verdict insert(struct nbd_node *node, struct incoming *in
     }
     if (r < 0)
         return store_failed(ret, r);
+    if (in->expired)
+        return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_gone);
     if (retracted)
         return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_retracted_first);
     return NBD_ACCEPTED;
@@ -998,6 +1011,8 @@ enum nbd_accept_verdict nbd_node_accept(struct nbd_node *node, const uint8_t *by
     in->origin = origin;
     in->now = now;
     v = check_record(node, in, ret);
+    if (in->expired)
+        v = insert(node, in, ret);
     if (v == NBD_ACCEPTED)
         v = find_target_and_root(node, in, ret);
     if (v == NBD_ACCEPTED)

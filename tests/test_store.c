@@ -515,6 +515,54 @@ static void a_version_2_store_gains_the_block_list(void **state)
     nbd_store_close(s);
 }
 
+/*
+ * Version 3 tombstoned the target of any peer's retraction it did not hold.
+ * Version 4 lets the retraction decide when the target arrives: those
+ * tombstones go, other tombstones stay, and every tombstone gains an
+ * author column.
+ */
+static void a_version_3_store_lets_waiting_retractions_decide(void **state)
+{
+    struct world *w = *state;
+    struct blob req, bogus;
+    struct said v;
+    sqlite3 *db;
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 7200, "help with a form", &req);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 1, req.id, NULL, &bogus);
+    assert_int_equal(from_peer(w, &bogus, T0 + 1, &v), NBD_ACCEPTED);
+    close_store(w);
+
+    /* The store as version 3 left it. */
+    assert_int_equal(sqlite3_open(w->path, &db), SQLITE_OK);
+    exec_sql(db, "ALTER TABLE tombstones DROP COLUMN author; PRAGMA user_version = 3;");
+    sqlite3_stmt *st;
+    uint8_t other[NB_ID_SIZE];
+    memset(other, 0x77, sizeof(other));
+    assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO tombstones(id, until) VALUES (?1, NULL)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, req.id, NB_ID_SIZE, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_reset(st);
+    sqlite3_bind_blob(st, 1, other, NB_ID_SIZE, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    open_store(w);
+    assert_int_equal(nbd_store_schema_version(w->store), NBD_STORE_SCHEMA_VERSION);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, req.id), 0);
+    struct nbd_tombstone tomb;
+    assert_int_equal(nbd_store_tombstone_get(w->store, other, &tomb), 0);
+    assert_false(tomb.has_author);
+    assert_false(tomb.has_until);
+    /* Ann's request arrives: Cas's retraction could never apply. */
+    assert_int_equal(from_peer(w, &req, T0 + 2, &v), NBD_ACCEPTED);
+    assert_int_equal(nbd_store_has(w->store, bogus.id), 0);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, bogus.id), 1);
+}
+
 static void a_store_from_a_newer_noaberd_is_refused(void **state)
 {
     struct world *w = *state;
@@ -980,6 +1028,304 @@ static void a_retraction_of_what_never_arrives_is_purged(void **state)
     assert_int_equal(from_peer(w, &retract, bound + 2 * GRACE + 2, &v), NBD_GONE);
 }
 
+/* ---- every order through a node ----------------------------------------- */
+
+/* A node of its own, for one order of arrival. */
+struct fresh_node {
+    struct nbd_store *store;
+    struct nbd_node node;
+};
+
+static void fresh_node_open(struct world *w, struct fresh_node *f)
+{
+    char err[256] = "";
+    struct nbd_verdict v;
+    bool already = false;
+    if (nbd_store_open(":memory:", &f->store, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(nbd_node_init(&f->node, f->store, GRACE), 0);
+    assert_int_equal(nbd_node_join_neighbourhood(&f->node, "Marollen", 8, w->node.neighbourhood_key,
+                                                 &already, &v),
+                     0);
+}
+
+static void fresh_node_close(struct fresh_node *f)
+{
+    nbd_node_clear(&f->node);
+    nbd_store_close(f->store);
+}
+
+/* The ids a node holds, in (created_at, id) order, one after the other. */
+struct held {
+    uint8_t ids[16][NB_ID_SIZE];
+    size_t n;
+};
+
+static int collect_held(void *ctx, const struct nbd_store_record *rec)
+{
+    struct held *h = ctx;
+    assert_true(h->n < 16);
+    memcpy(h->ids[h->n++], rec->id, NB_ID_SIZE);
+    return 0;
+}
+
+/* Hands the records to a node from a peer in `order`, retrying those that
+ * waited for their target after each acceptance, as the sync layer does. */
+static void deliver(struct fresh_node *f, const struct blob *const *recs, const size_t *order,
+                    size_t n, uint64_t now)
+{
+    static const int link = 1;
+    bool waiting[16] = { false };
+    for (size_t k = 0; k < n; k++) {
+        struct nbd_accept_report why;
+        const struct blob *b = recs[order[k]];
+        enum nbd_accept_verdict v =
+            nbd_node_accept(&f->node, b->bytes, b->len, b->id, now, NBD_FROM_PEER(&link), &why);
+        if (v == NBD_NOT_FOUND)
+            waiting[order[k]] = true;
+        assert_int_not_equal(v, NBD_INTERNAL);
+        assert_int_not_equal(v, NBD_INVALID_RECORD);
+        for (bool progress = v == NBD_ACCEPTED; progress;) {
+            progress = false;
+            for (size_t i = 0; i < n; i++) {
+                if (!waiting[i])
+                    continue;
+                v = nbd_node_accept(&f->node, recs[i]->bytes, recs[i]->len, recs[i]->id, now,
+                                    NBD_FROM_PEER(&link), &why);
+                if (v != NBD_NOT_FOUND) {
+                    waiting[i] = false;
+                    progress = progress || v == NBD_ACCEPTED;
+                }
+            }
+        }
+    }
+}
+
+static bool next_order(size_t *order, size_t n)
+{
+    size_t i = n - 1;
+    while (i > 0 && order[i - 1] >= order[i])
+        i--;
+    if (i == 0)
+        return false;
+    size_t j = n - 1;
+    while (order[j] <= order[i - 1])
+        j--;
+    size_t t = order[i - 1];
+    order[i - 1] = order[j];
+    order[j] = t;
+    for (size_t a = i, b = n - 1; a < b; a++, b--) {
+        t = order[a];
+        order[a] = order[b];
+        order[b] = t;
+    }
+    return true;
+}
+
+/* The fold over every record of the history, whatever any node kept. */
+static void fold_all(const struct blob *root, const struct blob *const *recs, size_t n,
+                     uint64_t now, struct nb_state *st)
+{
+    struct nb_record root_rec, rel[16];
+    uint8_t ids[16][NB_ID_SIZE];
+    size_t m = 0;
+    assert_int_equal(nb_record_decode(root->bytes, root->len, &root_rec), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i] == root)
+            continue;
+        assert_int_equal(nb_record_decode(recs[i]->bytes, recs[i]->len, &rel[m]), 0);
+        memcpy(ids[m++], recs[i]->id, NB_ID_SIZE);
+    }
+    assert_int_equal(
+        nb_state_derive(&root_rec, root->id, rel, (const uint8_t(*)[NB_ID_SIZE])ids, m, now, st),
+        0);
+}
+
+/*
+ * Hostile histories through real nodes: Cas (and Ann, against Bob's
+ * response) retract records they did not sign, dated before and after
+ * their targets, with duplicates, next to real retractions.  Every order of
+ * arrival must leave a node with the same records, and what it derives from
+ * them must be what the fold derives from the whole history.
+ */
+static void every_order_through_a_node_ends_with_the_same_records(void **state)
+{
+    struct world *w = *state;
+    struct blob req, resp, cas_req_early, cas_req, ann_req, bob_req, cas_resp_early, bob_resp,
+        ann_resp;
+    uint64_t now = T0 + 60;
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 7200, "help with a form", &req);
+    acting(w, &w->bob, NB_KIND_RESPONSE, T0 + 10, req.id, NULL, &resp);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 - 5, req.id, NULL, &cas_req_early);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 20, req.id, NULL, &cas_req);
+    acting(w, &w->ann, NB_KIND_RETRACTION, T0 + 30, req.id, NULL, &ann_req);
+    acting(w, &w->bob, NB_KIND_RETRACTION, T0 + 25, req.id, NULL, &bob_req);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 5, resp.id, NULL, &cas_resp_early);
+    acting(w, &w->bob, NB_KIND_RETRACTION, T0 + 40, resp.id, NULL, &bob_resp);
+    acting(w, &w->ann, NB_KIND_RETRACTION, T0 + 35, resp.id, NULL, &ann_resp);
+
+    const struct {
+        const struct blob *recs[8];
+        size_t n;
+        bool retracted; /* whether the request ends retracted */
+    } histories[] = {
+        { { &req, &cas_req_early }, 2, false },
+        { { &req, &cas_req, &ann_req }, 3, true },
+        { { &req, &resp, &cas_resp_early, &bob_resp }, 4, false },
+        { { &req, &resp, &ann_resp, &cas_req, &cas_req }, 5, false },
+        { { &req, &resp, &ann_req, &cas_req_early, &bob_req }, 5, true },
+        { { &req, &cas_req_early, &bob_req, &cas_req, &cas_req_early, &resp }, 6, false },
+        { { &req, &resp, &cas_resp_early, &ann_resp, &bob_resp, &cas_req }, 6, false },
+    };
+    size_t n_histories = sizeof(histories) / sizeof(histories[0]);
+    unsigned orders = 0;
+
+    for (size_t hi = 0; hi < n_histories; hi++) {
+        size_t n = histories[hi].n;
+        size_t order[8];
+        struct held first = { .n = 0 };
+        struct nb_state all;
+        fold_all(&req, histories[hi].recs, n, now, &all);
+        assert_int_equal(all.status == NB_STATUS_RETRACTED, histories[hi].retracted);
+        for (size_t i = 0; i < n; i++)
+            order[i] = i;
+        bool more = true;
+        for (unsigned o = 0; more; o++, orders++) {
+            struct fresh_node f;
+            struct held held = { .n = 0 };
+            fresh_node_open(w, &f);
+            deliver(&f, histories[hi].recs, order, n, now);
+            assert_int_equal(nbd_store_foreach_ordered(f.store, 0, NULL, collect_held, &held), 0);
+            if (o == 0) {
+                first = held;
+            } else if (held.n != first.n || memcmp(held.ids, first.ids, held.n * NB_ID_SIZE) != 0) {
+                fail_msg("history %zu, order %u: %zu records held, %zu in the first order", hi, o,
+                         held.n, first.n);
+            }
+            /* No retraction by anyone but its target's author survives
+             * where the target is known. */
+            for (size_t i = 0; i < held.n; i++) {
+                assert_memory_not_equal(held.ids[i], cas_req.id, NB_ID_SIZE);
+                assert_memory_not_equal(held.ids[i], cas_req_early.id, NB_ID_SIZE);
+                assert_memory_not_equal(held.ids[i], cas_resp_early.id, NB_ID_SIZE);
+                assert_memory_not_equal(held.ids[i], ann_resp.id, NB_ID_SIZE);
+                assert_memory_not_equal(held.ids[i], bob_req.id, NB_ID_SIZE);
+            }
+            uint8_t buf[NB_RECORD_MAX];
+            struct nbd_store_record root;
+            int r = nbd_store_get(f.store, req.id, &root, buf);
+            if (histories[hi].retracted) {
+                assert_int_equal(r, NB_ENOENT);
+            } else {
+                struct nb_state st;
+                assert_int_equal(r, 0);
+                assert_int_equal(nbd_node_derive(&f.node, &root, now, &st), 0);
+                assert_int_equal(st.status, all.status);
+                assert_int_equal(st.n_responses, all.n_responses);
+                assert_int_equal(st.n_applied, all.n_applied);
+                assert_int_equal(st.n_ignored, all.n_ignored);
+                assert_int_equal(st.updated_at, all.updated_at);
+                nb_state_free(&st);
+            }
+            fresh_node_close(&f);
+            more = next_order(order, n);
+        }
+        nb_state_free(&all);
+    }
+    print_message("%zu hostile histories, %u orders of arrival through a node\n", n_histories,
+                  orders);
+}
+
+/*
+ * A request that reaches a node only after its purge time is not stored,
+ * but still clears a retraction by someone else that was waiting for it:
+ * as on the nodes that held the request.
+ */
+static void a_late_target_still_clears_a_bogus_retraction(void **state)
+{
+    struct world *w = *state;
+    struct blob req, bogus, own;
+    struct said v;
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 100, "help with a form", &req);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 1, req.id, NULL, &bogus);
+    acting(w, &w->ann, NB_KIND_RETRACTION, T0 + 2, req.id, NULL, &own);
+    assert_int_equal(from_peer(w, &bogus, T0 + 2, &v), NBD_ACCEPTED);
+    assert_int_equal(from_peer(w, &own, T0 + 2, &v), NBD_ACCEPTED);
+    uint64_t late = T0 + 100 + GRACE + 1;
+    assert_int_equal(from_peer(w, &req, late, &v), NBD_GONE);
+    assert_int_equal(nbd_store_has(w->store, req.id), 0);
+    assert_int_equal(nbd_store_has(w->store, bogus.id), 0);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, bogus.id), 1);
+    assert_int_equal(nbd_store_has(w->store, own.id), 1); /* goes at its own bound */
+}
+
+/*
+ * Cas floods: three records dated in one hour are the most the node keeps
+ * (a small quota for the test), five in one day.  The rest are refused
+ * with the reason, from a client or a peer (a peer's kept out for good, so
+ * reconciliation does not fetch them again), and the node remembers Cas
+ * once per window for the operator.  Ann, posting in the same hour, is not
+ * affected.
+ */
+static void a_member_over_the_quota_is_refused(void **state)
+{
+    struct world *w = *state;
+    struct blob b, annb;
+    struct said v;
+    char title[32];
+    create_neighbourhood(w);
+    nbd_node_set_quota(&w->node, 3, 5);
+    uint64_t hour = T0 - T0 % 3600;
+
+    for (unsigned i = 0; i < 3; i++) {
+        snprintf(title, sizeof(title), "a lift, %u", i);
+        request(w, &w->cas, hour + i, hour + 7200, title, &b);
+        assert_ok(w, &b, hour + 10);
+    }
+    request(w, &w->cas, hour + 3, hour + 7200, "one more lift", &b);
+    assert_refused(w, &b, hour + 10, "refused",
+                   "this member has signed 3 records dated in this hour (UTC), the most a node "
+                   "accepts; wait for the next hour");
+    assert_int_equal(nbd_store_is_tombstoned(w->store, b.id), 0);
+    request(w, &w->cas, hour + 4, hour + 7200, "and another", &b);
+    assert_int_equal(from_peer(w, &b, hour + 10, &v), NBD_OVER_QUOTA);
+    assert_string_equal(v.error, "refused");
+    assert_int_equal(nbd_store_is_tombstoned(w->store, b.id), 1);
+    assert_int_equal(from_peer(w, &b, hour + 10, &v), NBD_GONE);
+
+    /* Someone else in the same hour. */
+    request(w, &w->ann, hour + 5, hour + 7200, "help with a form", &annb);
+    assert_ok(w, &annb, hour + 10);
+
+    /* The next hour has room, until the day is full. */
+    for (unsigned i = 0; i < 2; i++) {
+        snprintf(title, sizeof(title), "a meal, %u", i);
+        request(w, &w->cas, hour + 3600 + i, hour + 7200, title, &b);
+        assert_ok(w, &b, hour + 3610);
+    }
+    request(w, &w->cas, hour + 3602, hour + 7200, "a third meal", &b);
+    assert_refused(w, &b, hour + 3610, "refused",
+                   "this member has signed 5 records dated in this day (UTC), the most a node "
+                   "accepts; wait for the next day");
+
+    /* The operator sees Cas, each window once with its count. */
+    struct nbd_over_quota over[4];
+    size_t n = nbd_node_over_quota(&w->node, hour + 3610, over, 4);
+    assert_int_equal(hour / 86400, (hour + 3600) / 86400); /* both hours in one UTC day */
+    assert_int_equal(n, 2);
+    assert_memory_equal(over[0].author, w->cas.pk, NB_KEY_SIZE);
+    assert_int_equal(over[0].window, 86400);
+    assert_int_equal(over[0].refused, 1);
+    assert_memory_equal(over[1].author, w->cas.pk, NB_KEY_SIZE);
+    assert_int_equal(over[1].window, 3600);
+    assert_int_equal(over[1].window_start, hour);
+    assert_int_equal(over[1].refused, 2);
+    /* A day later the list is empty again. */
+    assert_int_equal(nbd_node_over_quota(&w->node, hour + 3610 + 86401, over, 4), 0);
+}
+
 static void a_message_about_a_request_can_be_retracted(void **state)
 {
     struct world *w = *state;
@@ -1195,6 +1541,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(purged_trees_leave_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(a_version_1_store_is_migrated, setup, teardown),
         cmocka_unit_test_setup_teardown(a_version_2_store_gains_the_block_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_version_3_store_lets_waiting_retractions_decide, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_store_from_a_newer_noaberd_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(a_corrupted_store_is_an_error_not_a_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(without_a_neighbourhood_nothing_is_accepted, setup,
@@ -1217,6 +1565,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_tombstone_remembers_whose_record_it_was, setup, teardown),
         cmocka_unit_test_setup_teardown(a_retraction_of_what_never_arrives_is_purged, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(every_order_through_a_node_ends_with_the_same_records,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_late_target_still_clears_a_bogus_retraction, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_member_over_the_quota_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(purging_an_author_takes_what_rests_on_their_records, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(an_erased_members_tombstones_last, setup, teardown),
