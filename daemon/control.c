@@ -260,7 +260,7 @@ static int op_status(struct request *rq)
         return NB_ENOMEM;
     struct nbd_net_status ns;
     nbd_net_status(rq->ctx->net, &ns);
-    msgpack_pack_map(&fr.pk, 10);
+    msgpack_pack_map(&fr.pk, 11);
     pack_neighbourhood(&fr.pk, rq->ctx->node);
     nb_mp_pack_cstr(&fr.pk, "records");
     msgpack_pack_uint64(&fr.pk, records);
@@ -281,6 +281,24 @@ static int op_status(struct request *rq)
         msgpack_pack_false(&fr.pk);
     nb_mp_pack_cstr(&fr.pk, "data_dir");
     nb_mp_pack_cstr(&fr.pk, rq->ctx->data_dir);
+    /* The members whose records went over a quota in the last day. */
+    struct nbd_over_quota over[NBD_OVER_QUOTA_MAX];
+    size_t n_over = nbd_node_over_quota(rq->ctx->node, rq->ctx->clock(), over, NBD_OVER_QUOTA_MAX);
+    nb_mp_pack_cstr(&fr.pk, "over_quota");
+    msgpack_pack_array(&fr.pk, (uint32_t)n_over);
+    for (size_t i = 0; i < n_over; i++) {
+        msgpack_pack_map(&fr.pk, 5);
+        nb_mp_pack_cstr(&fr.pk, "author");
+        nb_mp_pack_bin(&fr.pk, over[i].author, NB_KEY_SIZE);
+        nb_mp_pack_cstr(&fr.pk, "window");
+        nb_mp_pack_cstr(&fr.pk, over[i].window == 3600 ? "hour" : "day");
+        nb_mp_pack_cstr(&fr.pk, "since");
+        msgpack_pack_uint64(&fr.pk, over[i].window_start);
+        nb_mp_pack_cstr(&fr.pk, "limit");
+        msgpack_pack_uint32(&fr.pk, over[i].limit);
+        nb_mp_pack_cstr(&fr.pk, "refused");
+        msgpack_pack_uint64(&fr.pk, over[i].refused);
+    }
     return frame_end(&fr);
 }
 
