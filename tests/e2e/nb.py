@@ -421,6 +421,15 @@ class Member:
             self._key = self.ok("id", "show")["key"]
         return self._key
 
+    def signer(self):
+        """A Signer with this member's seed, read from the identity file."""
+        with open(self.identity) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == "secret":
+                    return Signer(base32_checked_decode(parts[1], "nbs1", "noaber/secret-seed/v1"))
+        raise AssertionError("%s: the identity file has no secret line" % self.name)
+
     def ask(self, title="Groceries from the market", category="groceries", area="Marollen", *extra):
         return self.ok("ask", "--title", title, "--category", category, "--area", area, *extra)["id"]
 
@@ -429,6 +438,104 @@ class Member:
 
     def show(self, rid):
         return self.ok("show", rid)
+
+
+# --- signing records ------------------------------------------------------------
+#
+# A small pure-Python Ed25519 (RFC 8032) so that tests can sign what the
+# client would never sign: records dated on purpose, another member's
+# retraction, a flood.  Slow (tens of milliseconds a signature) but enough.
+
+_P = 2**255 - 19
+_L = 2**252 + 27742317777372353535851937790883648493
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def _x_from_y(y):
+    xx = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
+    x = pow(xx, (_P + 3) // 8, _P)
+    if (x * x - xx) % _P:
+        x = x * _SQRT_M1 % _P
+    return _P - x if x & 1 else x
+
+
+_BY = 4 * pow(5, _P - 2, _P) % _P
+_BX = _x_from_y(_BY)
+_BASE = (_BX, _BY, 1, _BX * _BY % _P)
+
+
+def _add(p1, p2):
+    x1, y1, z1, t1 = p1
+    x2, y2, z2, t2 = p2
+    a = (y1 - x1) * (y2 - x2) % _P
+    b = (y1 + x1) * (y2 + x2) % _P
+    c = 2 * t1 * t2 * _D % _P
+    d = 2 * z1 * z2 % _P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def _mul(s, pt):
+    q = (0, 1, 1, 0)
+    while s:
+        if s & 1:
+            q = _add(q, pt)
+        pt = _add(pt, pt)
+        s >>= 1
+    return q
+
+
+def _encode_point(pt):
+    x, y, z, _ = pt
+    zi = pow(z, _P - 2, _P)
+    x, y = x * zi % _P, y * zi % _P
+    return (y | (x & 1) << 255).to_bytes(32, "little")
+
+
+class Signer:
+    """A member's key pair from its 32-byte seed, as libsodium derives it."""
+
+    def __init__(self, seed):
+        h = hashlib.sha512(seed).digest()
+        a = int.from_bytes(h[:32], "little")
+        a &= (1 << 254) - 8
+        a |= 1 << 254
+        self.scalar = a
+        self.prefix = h[32:]
+        self.pk = _encode_point(_mul(a, _BASE))
+
+    @classmethod
+    def from_byte(cls, seed_byte):
+        """A test member whose seed is one byte repeated."""
+        return cls(bytes([seed_byte]) * 32)
+
+    def sign(self, msg):
+        r = int.from_bytes(hashlib.sha512(self.prefix + msg).digest(), "little") % _L
+        big_r = _encode_point(_mul(r, _BASE))
+        k = int.from_bytes(hashlib.sha512(big_r + self.pk + msg).digest(), "little") % _L
+        return big_r + ((r + k * self.scalar) % _L).to_bytes(32, "little")
+
+
+KIND = {"request": 1, "offer": 2, "response": 3, "retraction": 9, "profile": 10}
+F_TITLE, F_CATEGORY, F_AREA, F_EXPIRES_AT, F_TARGET, F_NOTE = 1, 3, 9, 10, 12, 14
+
+
+def make_record(member, nid, kind, body, created_at=None):
+    """A signed record (docs/protocol.md, "Records"): canonical msgpack, the
+    signature over the neighbourhood id and the unsigned prefix.  Returns the
+    bytes and the id."""
+    created_at = int(time.time()) if created_at is None else created_at
+    unsigned = b"\x96" + mp_pack(1) + mp_pack(KIND[kind]) + mp_pack(member.pk) + \
+        mp_pack(created_at) + mp_pack(dict(sorted(body.items())))
+    sig = member.sign(b"noaber/record/v1" + nid + unsigned)
+    data = unsigned + mp_pack(sig)
+    return data, hashlib.blake2b(data, digest_size=32).digest()
+
+
+def request_body(title, expires_in=3600, now=None):
+    now = int(time.time()) if now is None else now
+    return {F_TITLE: title, F_CATEGORY: 0, F_AREA: "Marollen", F_EXPIRES_AT: now + expires_in}
 
 
 # --- several nodes -------------------------------------------------------------

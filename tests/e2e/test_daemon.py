@@ -29,89 +29,13 @@ elif not os.environ.get("NOABER_BUILD_ROOT"):
 NOABERD = nb.NOABERD
 
 
-# ---- Ed25519 (RFC 8032), for signing test records -------------------------
-
-P = 2**255 - 19
-L = 2**252 + 27742317777372353535851937790883648493
-D = -121665 * pow(121666, P - 2, P) % P
-SQRT_M1 = pow(2, (P - 1) // 4, P)
-
-
-def _x_from_y(y):
-    xx = (y * y - 1) * pow(D * y * y + 1, P - 2, P) % P
-    x = pow(xx, (P + 3) // 8, P)
-    if (x * x - xx) % P:
-        x = x * SQRT_M1 % P
-    return P - x if x & 1 else x
-
-
-_BY = 4 * pow(5, P - 2, P) % P
-_BX = _x_from_y(_BY)
-BASE = (_BX, _BY, 1, _BX * _BY % P)
-
-
-def _add(p1, p2):
-    x1, y1, z1, t1 = p1
-    x2, y2, z2, t2 = p2
-    a = (y1 - x1) * (y2 - x2) % P
-    b = (y1 + x1) * (y2 + x2) % P
-    c = 2 * t1 * t2 * D % P
-    d = 2 * z1 * z2 % P
-    e, f, g, h = b - a, d - c, d + c, b + a
-    return (e * f % P, g * h % P, f * g % P, e * h % P)
-
-
-def _mul(s, pt):
-    q = (0, 1, 1, 0)
-    while s:
-        if s & 1:
-            q = _add(q, pt)
-        pt = _add(pt, pt)
-        s >>= 1
-    return q
-
-
-def _encode_point(pt):
-    x, y, z, _ = pt
-    zi = pow(z, P - 2, P)
-    x, y = x * zi % P, y * zi % P
-    return (y | (x & 1) << 255).to_bytes(32, "little")
-
-
-class Member:
-    def __init__(self, seed_byte):
-        h = hashlib.sha512(bytes([seed_byte]) * 32).digest()
-        a = int.from_bytes(h[:32], "little")
-        a &= (1 << 254) - 8
-        a |= 1 << 254
-        self.scalar = a
-        self.prefix = h[32:]
-        self.pk = _encode_point(_mul(a, BASE))
-
-    def sign(self, msg):
-        r = int.from_bytes(hashlib.sha512(self.prefix + msg).digest(), "little") % L
-        big_r = _encode_point(_mul(r, BASE))
-        k = int.from_bytes(hashlib.sha512(big_r + self.pk + msg).digest(), "little") % L
-        return big_r + ((r + k * self.scalar) % L).to_bytes(32, "little")
-
-
-KIND = {"request": 1, "offer": 2, "response": 3, "retraction": 9, "profile": 10}
-F_TITLE, F_CATEGORY, F_AREA, F_EXPIRES_AT, F_TARGET, F_NOTE = 1, 3, 9, 10, 12, 14
-
-
-def make_record(member, nid, kind, body, created_at=None):
-    """A signed record: canonical msgpack, signature over the prefix."""
-    created_at = int(time.time()) if created_at is None else created_at
-    unsigned = b"\x96" + enc(1) + enc(KIND[kind]) + enc(member.pk) + enc(created_at) + \
-        enc(dict(sorted(body.items())))
-    sig = member.sign(b"noaber/record/v1" + nid + unsigned)
-    data = unsigned + enc(sig)
-    return data, hashlib.blake2b(data, digest_size=32).digest()
-
-
-def request_body(title, expires_in=3600):
-    return {F_TITLE: title, F_CATEGORY: 0, F_AREA: "Marollen",
-            F_EXPIRES_AT: int(time.time()) + expires_in}
+# The signer lives in nb.py; the names below are what these tests call it.
+Member = nb.Signer.from_byte
+KIND = nb.KIND
+F_TITLE, F_CATEGORY, F_AREA, F_EXPIRES_AT, F_TARGET, F_NOTE = (
+    nb.F_TITLE, nb.F_CATEGORY, nb.F_AREA, nb.F_EXPIRES_AT, nb.F_TARGET, nb.F_NOTE)
+make_record = nb.make_record
+request_body = nb.request_body
 
 
 # ---- the daemon -------------------------------------------------------------
