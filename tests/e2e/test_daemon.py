@@ -3,10 +3,9 @@
 spoken to over its control socket with nb.py's msgpack codec and framing.
 
 Needs NOABER_BUILD_ROOT (set by meson) to find daemon/noaberd.  Python
-standard library only; records are signed with a small pure-Python Ed25519
-so that submit is exercised end to end.
+standard library only; records are signed with nb.py's pure-Python Ed25519
+(nb.Signer) so that submit is exercised end to end.
 """
-import hashlib
 import os
 import signal
 import socket
