@@ -492,7 +492,9 @@ static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t le
 {
     struct nbd_net *net = link->net;
     struct nbd_accept_report why;
-    switch (nbd_node_accept(net->node, bytes, len, id, net->clock(), NBD_FROM_PEER(link), &why)) {
+    enum nbd_accept_verdict v =
+        nbd_node_accept(net->node, bytes, len, id, net->clock(), NBD_FROM_PEER(link), &why);
+    switch (v) {
     case NBD_ACCEPTED:
         link->records_in++;
         retry_pending(net, id);
@@ -518,7 +520,8 @@ static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t le
     case NBD_OVER_QUOTA: /* the node logs the author once per window */
     case NBD_REFUSED:
     case NBD_GONE:
-        nbd_debug("peer %s: record not stored: %s", link_name(link), why.message);
+        nbd_debug("peer %s: record not stored: %s (%s)", link_name(link), nbd_accept_error(v),
+                  nb_error_name(why.code));
         return;
     }
 }

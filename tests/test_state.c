@@ -1402,6 +1402,26 @@ static uint64_t test_seed(void)
     return env != NULL ? strtoull(env, NULL, 0) : 0x6e6f61626572ULL; /* "noaber" */
 }
 
+/*
+ * Shuffles the first n entries of `order` (the p-th order tried); every few
+ * orders a node also holds a duplicate copy of one record, appended.
+ * Returns how many entries to derive from.
+ */
+static size_t another_order(size_t *order, size_t n, unsigned p)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = below(i);
+        size_t tmp = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = tmp;
+    }
+    if (p % 4 == 3) {
+        order[n] = order[below(n)];
+        return n + 1;
+    }
+    return n;
+}
+
 static void every_order_of_a_history_gives_the_same_state(void **state)
 {
     (void)state;
@@ -1425,17 +1445,7 @@ static void every_order_of_a_history_gives_the_same_state(void **state)
         derive_in_order(&h, order, h.n, now, &first);
 
         for (unsigned p = 0; p < 200; p++) {
-            size_t n = h.n;
-            for (size_t i = n; i > 1; i--) {
-                size_t j = below(i);
-                size_t tmp = order[i - 1];
-                order[i - 1] = order[j];
-                order[j] = tmp;
-            }
-            /* Every few orders a node also holds a duplicate copy. */
-            if (p % 4 == 3) {
-                order[n++] = order[below(h.n)];
-            }
+            size_t n = another_order(order, h.n, p);
             derive_in_order(&h, order, n, now, &other);
             if (other.len != first.len || memcmp(other.bytes, first.bytes, first.len) != 0) {
                 fail_msg("seed 0x%llx (NOABER_STATE_SEED), round %u, order %u: a different "
@@ -1558,16 +1568,7 @@ static void hostile_retractions_change_nothing_in_any_order(void **state)
             order[i] = i;
         }
         for (unsigned p = 0; p < 100; p++) {
-            size_t n = h.n;
-            for (size_t i = n; i > 1; i--) {
-                size_t j = below(i);
-                size_t tmp = order[i - 1];
-                order[i - 1] = order[j];
-                order[j] = tmp;
-            }
-            if (p % 4 == 3) {
-                order[n++] = order[below(h.n)];
-            }
+            size_t n = another_order(order, h.n, p);
             derive_in_order(&h, order, n, now, &other);
             if (other.len != expected.len || memcmp(other.bytes, expected.bytes, other.len) != 0) {
                 fail_msg("seed 0x%llx, round %u, order %u: retractions by members who did not "
