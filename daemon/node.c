@@ -746,8 +746,14 @@ static enum nbd_accept_verdict find_target_and_root(struct nbd_node *node, struc
         r = nbd_store_is_tombstoned(node->store, in->rec.target);
         if (r < 0)
             return store_failed(ret, r);
-        if (r == 1)
+        if (r == 1) {
+            /* It can never be stored here: a peer's is kept out, or a peer
+             * that still holds it would offer it at every reconciliation. */
+            r = keep_out(node, in, in->rec.created_at + KEEP_UNSEEN);
+            if (r < 0)
+                return store_failed(ret, r);
             return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_target_gone);
+        }
         memcpy(ret->target, in->rec.target, NB_ID_SIZE);
         return refuse(ret, NBD_NOT_FOUND, NB_ENOENT, msg_not_found);
     }

@@ -1005,6 +1005,15 @@ static void a_tombstone_remembers_whose_record_it_was(void **state)
     assert_int_equal(from_peer(w, &bogus, T0 + 4, &v), NBD_REFUSED);
     assert_string_equal(v.why.message, "only the author of a record can retract it");
     assert_int_equal(nbd_store_is_tombstoned(w->store, bogus.id), 1);
+
+    /* A record acting on the deleted request can never be stored: a
+     * peer's is kept out so reconciliation stops offering it. */
+    struct blob late;
+    acting(w, &w->ann, NB_KIND_RESPONSE, T0 + 5, req.id, NULL, &late);
+    assert_refused(w, &late, T0 + 5, "gone", NULL);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, late.id), 0);
+    assert_int_equal(from_peer(w, &late, T0 + 5, &v), NBD_GONE);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, late.id), 1);
 }
 
 /* A retraction of something that never arrives goes after its bound. */
