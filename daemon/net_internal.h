@@ -160,6 +160,7 @@ struct nbd_pending {
     struct nbd_link *link;
     uint64_t added; /* uv_now() ms */
     uint8_t target[NB_ID_SIZE];
+    uint8_t id[NB_ID_SIZE]; /* the waiting record's, hashed when it arrived */
     size_t len;
     uint8_t *bytes;
 };

@@ -458,16 +458,14 @@ static void retry_pending(struct nbd_net *net, const uint8_t id[NB_ID_SIZE])
         struct nbd_pending p = net->pending[i];
         net->pending[i] = net->pending[--net->n_pending];
         net->pending_bytes -= p.len;
-        uint8_t waiting_id[NB_ID_SIZE];
-        nb_record_id(p.bytes, p.len, waiting_id);
-        accept_record(p.link, p.bytes, p.len, waiting_id, false);
+        accept_record(p.link, p.bytes, p.len, p.id, false);
         free(p.bytes);
         i = 0; /* the array changed under us */
     }
 }
 
 static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t len,
-                            const uint8_t target[NB_ID_SIZE])
+                            const uint8_t id[NB_ID_SIZE], const uint8_t target[NB_ID_SIZE])
 {
     struct nbd_net *net = link->net;
     if (net->n_pending >= NET_PENDING_MAX || net->pending_bytes + len > NET_PENDING_BYTES_MAX)
@@ -480,6 +478,7 @@ static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t 
     p->link = link;
     p->added = uv_now(net->loop);
     memcpy(p->target, target, NB_ID_SIZE);
+    memcpy(p->id, id, NB_ID_SIZE);
     p->len = len;
     p->bytes = copy;
     net->pending_bytes += len;
@@ -512,7 +511,7 @@ static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t le
         return;
     case NBD_NOT_FOUND:
         if (may_wait)
-            wait_for_target(link, bytes, len, why.target);
+            wait_for_target(link, bytes, len, id, why.target);
         return;
     case NBD_INTERNAL:
         nbd_error("storing a peer's record failed: %s", nb_strerror(why.code));
