@@ -5,7 +5,7 @@
  *
  *     bench-make-store --store PATH --count N [--first I] [--time T]
  *                      [--members M] [--out FILE] [--name NAME]
- *     bench-make-store --store PATH --accept FILE
+ *     bench-make-store --store PATH --accept FILE [--quota-hour H --quota-day D]
  *
  * The store is noaberd's own (daemon/store/store.h), opened with the daemon's code;
  * if it has no neighbourhood yet one is created exactly as
@@ -50,7 +50,7 @@
 static const char usage[] =
     "usage: bench-make-store --store PATH --count N [--first I] [--time T]\n"
     "                        [--members M] [--out FILE] [--name NAME]\n"
-    "       bench-make-store --store PATH --accept FILE\n";
+    "       bench-make-store --store PATH --accept FILE [--quota-hour H --quota-day D]\n";
 
 static const char *const areas[] = { "Marollen", "Sint-Gillis", "Kuregem", "Molenbeek", "Elsene" };
 static const char *const titles[] = {
@@ -70,6 +70,7 @@ struct options {
     uint64_t first;
     uint64_t time;
     unsigned members;
+    uint64_t quota_hour, quota_day; /* --accept: the node's quotas, 0 = none */
 };
 
 static int parse_u64(const char *s, uint64_t *ret)
@@ -109,6 +110,10 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->first = n;
         } else if (strcmp(a, "--time") == 0 && parse_u64(v, &n) == 0) {
             o->time = n;
+        } else if (strcmp(a, "--quota-hour") == 0 && parse_u64(v, &n) == 0 && n <= UINT32_MAX) {
+            o->quota_hour = n;
+        } else if (strcmp(a, "--quota-day") == 0 && parse_u64(v, &n) == 0 && n <= UINT32_MAX) {
+            o->quota_day = n;
         } else if (strcmp(a, "--members") == 0 && parse_u64(v, &n) == 0 && n >= 1 &&
                    n <= MEMBERS_MAX) {
             o->members = (unsigned)n;
@@ -226,12 +231,15 @@ static int accept_file(struct nbd_node *node, const char *path)
             goto out;
         }
         uint8_t id[NB_ID_SIZE];
-        struct nbd_verdict v;
+        struct nbd_accept_report why;
         if (count % ACCEPT_BATCH == 0)
             nbd_node_batch_begin(node);
-        r = nbd_node_accept(node, all + pos + 4, n, now, NBD_ORIGIN_LOCAL, id, &v);
-        if (r < 0) {
-            fprintf(stderr, "bench-make-store: record %" PRIu64 " refused: %s\n", count, v.message);
+        nb_record_id(all + pos + 4, n, id);
+        if (nbd_node_accept(node, all + pos + 4, n, id, now, NBD_FROM_CLIENT, &why) !=
+            NBD_ACCEPTED) {
+            r = why.code;
+            fprintf(stderr, "bench-make-store: record %" PRIu64 " refused: %s\n", count,
+                    why.message);
             nbd_node_batch_end(node);
             goto out;
         }
@@ -289,6 +297,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-make-store: cannot read the neighbourhood: %s\n", nb_strerror(r));
         goto out;
     }
+    /* A synthetic store has few authors with many records each: the quota
+     * per author is off unless asked for (to measure what it costs, with
+     * enough --members that none goes over it). */
+    nbd_node_set_quota(&node, (uint32_t)o.quota_hour, (uint32_t)o.quota_day);
     if (!node.has_neighbourhood) {
         struct nbd_verdict v;
         r = nbd_node_create_neighbourhood(&node, o.name, strlen(o.name), &v);

@@ -234,6 +234,9 @@ class Daemon:
         os.makedirs(self.sock_dir, mode=0o700, exist_ok=True)
         os.chmod(self.dir, 0o700)
         self.port = None
+        # The benchmarks' synthetic members sign hundreds of records a day
+        # each: far over the quota per member, which is not what is measured.
+        config = dict({"quota_hour": "0", "quota_day": "0"}, **(config or {}))
         if config is not None:
             path = os.path.join(self.dir, "noaberd.conf")
             with open(path, "w") as f:

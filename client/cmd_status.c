@@ -143,6 +143,24 @@ int cmd_status(struct ctx *ctx, int argc, char **argv)
                    "Peers:", fetching, fetching == 1 ? "" : "s", from, from == 1 ? "" : "s");
         else
             printf("%-15s catching up with %llu peer%s\n", "Peers:", peers, peers == 1 ? "" : "s");
+        /* Members whose records the node refused for their quota lately:
+         * a flood the operator may want to block. */
+        const msgpack_object *over = ctl_get(r, "over_quota");
+        for (uint32_t i = 0;
+             over != NULL && over->type == MSGPACK_OBJECT_ARRAY && i < over->via.array.size; i++) {
+            const msgpack_object *o = &over->via.array.ptr[i];
+            uint8_t author[NB_KEY_SIZE];
+            char member[NB_KEY_SIZE * 2 + 1], window[8];
+            if (ctl_get_bin_exact(o, "author", author, sizeof(author)) < 0) {
+                continue;
+            }
+            nb_hex(author, sizeof(author), member);
+            ctl_get_str(o, "window", window, sizeof(window));
+            printf("%-15s member %.16s: over %llu records in one %s, %llu refused\n",
+                   i == 0 ? "Over quota:" : "", member,
+                   (unsigned long long)ctl_get_uint(o, "limit", 0), window,
+                   (unsigned long long)ctl_get_uint(o, "refused", 0));
+        }
         if (dir[0] != '\0') {
             printf("%-15s %s\n", "Data:", dir);
         }

@@ -18,6 +18,7 @@
 #include "common/path.h"
 #include "daemon/log.h"
 #include "daemon/net/net.h"
+#include "daemon/node.h"
 
 /* Bounds of the expiry settings: long enough for any deployment, short
  * enough that a typo ("1000d") does not silently keep data for years. */
@@ -30,6 +31,9 @@
 #define SYNC_INTERVAL_MAX (24 * 3600)
 #define MAX_PEERS_MAX     1024
 #define PEERS_MAX         64
+/* Records per member per hour or day: 0 turns the quota off; a million is
+ * more than any node could take in. */
+#define QUOTA_MAX 1000000
 
 const char nbd_usage[] =
     "usage: noaberd [options]\n"
@@ -68,6 +72,8 @@ void nbd_config_init(struct nbd_config *cfg)
     cfg->purge_grace = -1;
     cfg->purge_interval = -1;
     cfg->max_peers = -1;
+    cfg->quota_hour = -1;
+    cfg->quota_day = -1;
     cfg->sync_interval = -1;
     cfg->peer_exchange = -1;
     cfg->socket_group_access = -1;
@@ -142,6 +148,8 @@ static const char *const known_keys[] = {
     "max_peers",
     "sync_interval",
     "peer_exchange",
+    "quota_hour",
+    "quota_day",
 };
 #define N_KNOWN_KEYS (sizeof(known_keys) / sizeof(known_keys[0]))
 
@@ -191,6 +199,22 @@ static bool is_space(char c)
 }
 
 /* Stores one key/value pair; writes the problem (without file:line) to err. */
+/* A whole number from min to max, for the setting `key`. */
+static int parse_count(const char *key, const char *value, unsigned long long min,
+                       unsigned long long max, int64_t *ret, char *err, size_t err_size)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (value[0] < '0' || value[0] > '9' || errno != 0 || *end != '\0' || v < min || v > max) {
+        nb_say(err, err_size, "%s must be a number from %llu to %llu, not '%.80s'", key, min, max,
+               value);
+        return NB_EINVAL;
+    }
+    *ret = (int64_t)v;
+    return 0;
+}
+
 static int set_key(struct nbd_config *cfg, const char *key, const char *value, bool from_file,
                    char *err, size_t err_size)
 {
@@ -292,19 +316,12 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
         }
         return 0;
     }
-    if (strcmp(key, "max_peers") == 0) {
-        char *end = NULL;
-        errno = 0;
-        unsigned long long v = strtoull(value, &end, 10);
-        if (value[0] < '0' || value[0] > '9' || errno != 0 || *end != '\0' || v < 1 ||
-            v > MAX_PEERS_MAX) {
-            nb_say(err, err_size, "max_peers must be a number from 1 to %d, not '%.80s'",
-                   MAX_PEERS_MAX, value);
-            return NB_EINVAL;
-        }
-        cfg->max_peers = (int64_t)v;
-        return 0;
-    }
+    if (strcmp(key, "max_peers") == 0)
+        return parse_count(key, value, 1, MAX_PEERS_MAX, &cfg->max_peers, err, err_size);
+    if (strcmp(key, "quota_hour") == 0)
+        return parse_count(key, value, 0, QUOTA_MAX, &cfg->quota_hour, err, err_size);
+    if (strcmp(key, "quota_day") == 0)
+        return parse_count(key, value, 0, QUOTA_MAX, &cfg->quota_day, err, err_size);
     if (strcmp(key, "peer_exchange") == 0) {
         if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
             nb_say(err, err_size, "peer_exchange must be on or off, not '%s'", value);
@@ -738,6 +755,8 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
                                                             : NBD_NET_SYNC_INTERVAL_DEFAULT);
     s.peer_exchange =
         flags->peer_exchange >= 0 ? flags->peer_exchange == 1 : file->peer_exchange != 0;
+    s.quota_hour = (uint32_t)(file->quota_hour >= 0 ? file->quota_hour : NBD_QUOTA_HOUR_DEFAULT);
+    s.quota_day = (uint32_t)(file->quota_day >= 0 ? file->quota_day : NBD_QUOTA_DAY_DEFAULT);
     *ret = s;
     return 0;
 nomem:

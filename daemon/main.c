@@ -159,6 +159,7 @@ static int run(struct daemon *d)
         nbd_error("cannot read the neighbourhood from the store: %s", nb_strerror(r));
         goto fail;
     }
+    nbd_node_set_quota(&d->node, d->settings.quota_hour, d->settings.quota_day);
 
     r = uv_loop_init(&d->loop);
     if (r < 0) {

@@ -1,5 +1,6 @@
 #include "daemon/node.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 
 #include <noaber/error.h>
 
+#include "daemon/log.h"
 #include "proto/mp.h"
 
 #define META_NAME "neighbourhood.name"
@@ -24,6 +26,8 @@ static const char msg_store[] = "the node's store failed; see the daemon's log";
 static const char msg_not_author[] = "only the author of a record can retract it";
 static const char msg_not_lifecycle[] = "this kind of record cannot act on that kind of record";
 static const char msg_blocked[] = "this node's operator blocked this member";
+static const char msg_retracted_first[] =
+    "this record's author retracted it before it reached this node; it is not stored";
 
 static int fail(struct nbd_verdict *v, int code, const char *error, const char *message)
 {
@@ -38,6 +42,8 @@ int nbd_node_init(struct nbd_node *node, struct nbd_store *store, uint64_t purge
     memset(node, 0, sizeof(*node));
     node->store = store;
     node->purge_grace = purge_grace;
+    node->quota_hour = NBD_QUOTA_HOUR_DEFAULT;
+    node->quota_day = NBD_QUOTA_DAY_DEFAULT;
 
     size_t name_len = 0, key_len = 0;
     int r = nbd_store_meta_get(store, META_NAME, (uint8_t *)node->neighbourhood_name, NB_NAME_MAX,
@@ -61,21 +67,23 @@ int nbd_node_init(struct nbd_node *node, struct nbd_store *store, uint64_t purge
 /* A hook call held back until the batch holding its record is committed. */
 struct nbd_deferred {
     uint8_t id[NB_ID_SIZE];
-    size_t off, len; /* the record's bytes in node->deferred_bytes */
-    enum nbd_origin origin;
-    const void *source;
+    uint8_t *bytes; /* the record's own copy: the caller's bytes are gone by then */
+    size_t len;
+    struct nb_record rec; /* decoded from `bytes` when the record came in */
+    struct nbd_origin origin;
 };
 
 static void drop_deferred(struct nbd_node *node)
 {
+    for (size_t i = 0; i < node->n_deferred; i++)
+        free(node->deferred[i].bytes);
     node->n_deferred = 0;
-    node->deferred_used = 0;
 }
 
-/* Keeps a copy of the record for the hooks; they cannot run before the
- * commit, and the caller's bytes are gone by then. */
-static int defer_hooks(struct nbd_node *node, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes,
-                       size_t len, enum nbd_origin origin)
+/* Keeps the record for the hooks; they cannot run before the commit.  Takes
+ * `copy` (the bytes `rec` points into) on success. */
+static int defer_hooks(struct nbd_node *node, const uint8_t id[NB_ID_SIZE], uint8_t *copy,
+                       size_t len, const struct nb_record *rec, struct nbd_origin origin)
 {
     if (node->n_hooks == 0)
         return 0;
@@ -87,45 +95,24 @@ static int defer_hooks(struct nbd_node *node, const uint8_t id[NB_ID_SIZE], cons
         node->deferred = d;
         node->cap_deferred = cap;
     }
-    if (node->deferred_used + len > node->deferred_cap) {
-        size_t cap = node->deferred_cap ? node->deferred_cap * 2 : 65536;
-        while (cap < node->deferred_used + len)
-            cap *= 2;
-        uint8_t *b = realloc(node->deferred_bytes, cap);
-        if (b == NULL)
-            return NB_ENOMEM;
-        node->deferred_bytes = b;
-        node->deferred_cap = cap;
-    }
     struct nbd_deferred *d = &node->deferred[node->n_deferred++];
     memcpy(d->id, id, NB_ID_SIZE);
-    d->off = node->deferred_used;
+    d->bytes = copy;
     d->len = len;
+    d->rec = *rec;
     d->origin = origin;
-    d->source = node->source;
-    memcpy(node->deferred_bytes + node->deferred_used, bytes, len);
-    node->deferred_used += len;
     return 0;
 }
 
 static void run_deferred(struct nbd_node *node)
 {
-    const void *source = node->source;
     /* Hooks announce; they never hand records in (that would change this
      * list while it is walked). */
     for (size_t i = 0; i < node->n_deferred; i++) {
-        struct nbd_deferred d = node->deferred[i];
-        const uint8_t *bytes = node->deferred_bytes + d.off;
-        struct nb_record rec;
-        /* These bytes were opened (verified) before they were stored. */
-        if (nb_record_decode(bytes, d.len, &rec) < 0)
-            continue;
-        node->source = d.source;
+        const struct nbd_deferred *d = &node->deferred[i];
         for (size_t h = 0; h < node->n_hooks; h++)
-            node->hooks[h].fn(node->hooks[h].ctx, d.id, node->deferred_bytes + d.off, d.len, &rec,
-                              d.origin);
+            node->hooks[h].fn(node->hooks[h].ctx, d->id, d->bytes, d->len, &d->rec, &d->origin);
     }
-    node->source = source;
     drop_deferred(node);
 }
 
@@ -169,11 +156,10 @@ void nbd_node_clear(struct nbd_node *node)
     /* A batch left open would otherwise be rolled back by closing the
      * store; commit it rather than lose what it holds. */
     nbd_node_flush(node);
+    drop_deferred(node);
     free(node->deferred);
-    free(node->deferred_bytes);
     node->deferred = NULL;
-    node->deferred_bytes = NULL;
-    node->cap_deferred = node->deferred_cap = 0;
+    node->cap_deferred = 0;
     node->batch_depth = 0;
     node->batch_error = 0;
     sodium_memzero(node->neighbourhood_key, sizeof(node->neighbourhood_key));
@@ -405,71 +391,6 @@ static bool is_lifecycle_kind(unsigned kind)
     }
 }
 
-/* Checks `rec` against the lifecycle of its root. */
-static int check_lifecycle(struct nbd_node *node, const struct nbd_store_record *root,
-                           const struct nb_record *rec, uint64_t now, enum nbd_origin origin,
-                           struct nbd_verdict *v)
-{
-    struct nb_record root_rec;
-    struct nb_state st;
-    const char *reason = NULL;
-    int r;
-
-    memset(&st, 0, sizeof(st));
-    if (origin == NBD_ORIGIN_PEER) {
-        r = nb_record_decode(root->bytes, root->len, &root_rec);
-        if (r < 0)
-            return fail(v, NB_EIO, "internal", msg_store);
-        r = nb_state_admissible(&root_rec, root->id, rec, &reason);
-    } else {
-        r = nbd_node_derive(node, root, now, &st);
-        if (r < 0)
-            return fail(v, r == NB_ENOMEM ? r : NB_EIO, "internal", msg_store);
-        r = nb_state_check(&st, rec, now, &reason);
-        /* The fold orders records by their signed time: a record dated
-         * before the latest applied change would be acknowledged here and
-         * then ignored by every node deriving the state. */
-        if (r == 0 && rec->created_at < st.updated_at) {
-            r = NB_ESTATE;
-            reason = "the record is dated before the latest change to this request or offer: "
-                     "check the clock of the device that signed it";
-        }
-        nb_state_free(&st);
-    }
-    if (r < 0)
-        return fail(v, r, "refused", reason != NULL ? reason : nb_strerror(r));
-    return 0;
-}
-
-/*
- * Refuses a record whose author this node's operator blocked.  A peer's is
- * also tombstoned, for as long as any record may live, so reconciliation
- * stops offering it: otherwise every round would fetch it again.  Returns
- * 0 when the author is not blocked.
- */
-static int refuse_blocked(struct nbd_node *node, const uint8_t id[NB_ID_SIZE],
-                          const struct nb_record *rec, enum nbd_origin origin,
-                          struct nbd_verdict *v)
-{
-    int r = nbd_store_is_blocked(node->store, rec->author);
-    if (r < 0)
-        return fail(v, r, "internal", msg_store);
-    if (r == 0)
-        return 0;
-    if (origin == NBD_ORIGIN_PEER) {
-        r = nbd_store_begin(node->store);
-        if (r == 0)
-            r = nbd_store_purge_tree(node->store, id, true, rec->created_at + NB_EXPIRY_MAX, NULL);
-        if (r == 0)
-            r = nbd_store_commit(node->store);
-        if (r < 0) {
-            nbd_store_rollback(node->store);
-            return fail(v, r, "internal", msg_store);
-        }
-    }
-    return fail(v, NB_EPERM, "refused", msg_blocked);
-}
-
 int nbd_node_block(struct nbd_node *node, const uint8_t member[NB_KEY_SIZE], uint64_t now,
                    uint64_t *ret_deleted, struct nbd_verdict *v)
 {
@@ -509,167 +430,539 @@ int nbd_node_unblock(struct nbd_node *node, const uint8_t member[NB_KEY_SIZE],
     return 0;
 }
 
-int nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len, uint64_t now,
-                    enum nbd_origin origin, uint8_t ret_id[NB_ID_SIZE], struct nbd_verdict *v)
-{
-    uint8_t target_buf[NB_RECORD_MAX];
-    uint8_t root_buf[NB_RECORD_MAX];
-    struct nbd_store_record row, target, root;
+/* ---- accepting a record ---------------------------------------------------- */
+
+/*
+ * How long a retraction of a record the node does not hold is kept: the
+ * longest its target could still be accepted.  A target is signed before
+ * its retraction, at most NB_FUTURE_SKEW ahead of the clock, and lives at
+ * most NB_EXPIRY_MAX past its created_at (docs/protocol.md, "Retention").
+ * A refused record that a peer might offer again is kept out as long.
+ */
+#define KEEP_UNSEEN ((uint64_t)NB_EXPIRY_MAX + NB_FUTURE_SKEW)
+
+/* One record on its way in: what the steps of nbd_node_accept learn. */
+struct incoming {
+    const uint8_t *id;
+    const uint8_t *bytes;
+    size_t len;
+    struct nbd_origin origin;
+    uint64_t now;
+    /* The bytes `rec` points into when the hooks will need them after the
+     * commit: the record is decoded once, from this copy. */
+    uint8_t *copy;
     struct nb_record rec;
-    uint8_t id[NB_ID_SIZE];
+    struct nbd_store_record row; /* what is inserted */
+
+    struct nbd_store_record target, root;
+    uint8_t target_buf[NB_RECORD_MAX], root_buf[NB_RECORD_MAX];
+    bool target_held;
+    /* A retraction: what it deletes now (the target's tree) and until when
+     * the tombstones last. */
+    bool purges_target;
+    bool has_root_expiry;
+    uint64_t root_expiry;
+    /* Too old to be stored, but still able to settle the retractions that
+     * were waiting for it. */
+    bool expired;
+};
+
+static enum nbd_accept_verdict refuse(struct nbd_accept_report *ret,
+                                      enum nbd_accept_verdict verdict, int code,
+                                      const char *message)
+{
+    ret->code = code;
+    ret->message = message;
+    return verdict;
+}
+
+static enum nbd_accept_verdict store_failed(struct nbd_accept_report *ret, int code)
+{
+    return refuse(ret, NBD_INTERNAL, code, msg_store);
+}
+
+const char *nbd_accept_error(enum nbd_accept_verdict verdict)
+{
+    switch (verdict) {
+    case NBD_ACCEPTED:
+        return NULL;
+    case NBD_REFUSED:
+    case NBD_OVER_QUOTA:
+        return "refused";
+    case NBD_INVALID_RECORD:
+        return "invalid_record";
+    case NBD_NOT_FOUND:
+        return "not_found";
+    case NBD_GONE:
+        return "gone";
+    case NBD_INTERNAL:
+        break;
+    }
+    return "internal";
+}
+
+/*
+ * Tombstones a peer's record the node refuses for good, so reconciliation
+ * stops offering it: otherwise every round would fetch it again.
+ */
+static int keep_out(struct nbd_node *node, const struct incoming *in, uint64_t until)
+{
+    if (in->origin.kind != NBD_ORIGIN_PEER)
+        return 0;
+    int r = nbd_store_begin(node->store);
+    if (r == 0)
+        r = nbd_store_tombstone(node->store, in->id, in->rec.author, true, until);
+    if (r == 0)
+        r = nbd_store_commit(node->store);
+    else
+        nbd_store_rollback(node->store);
+    return r;
+}
+
+/* Checks `rec` against the lifecycle of its root. */
+static enum nbd_accept_verdict check_lifecycle(struct nbd_node *node, const struct incoming *in,
+                                               struct nbd_accept_report *ret)
+{
+    const struct nb_record *rec = &in->rec;
+    struct nb_record root_rec;
+    struct nb_state st;
+    const char *reason = NULL;
     int r;
 
-    memset(v, 0, sizeof(*v));
-    if (!node->has_neighbourhood)
-        return fail(v, NB_ESTATE, "refused", msg_no_neighbourhood);
-    if (len == 0 || len > NB_RECORD_MAX)
-        return fail(v, NB_ETOOBIG, "invalid_record", nb_strerror(NB_ETOOBIG));
-
-    /* The id covers every byte, so a stored id means these exact bytes were
-     * verified and accepted before: acknowledge again, idempotently. */
-    nb_record_id(bytes, len, id);
-    r = nbd_store_has(node->store, id);
-    if (r < 0)
-        return fail(v, r, "internal", msg_store);
-    if (r == 1) {
-        memcpy(ret_id, id, NB_ID_SIZE);
-        return 0;
+    memset(&st, 0, sizeof(st));
+    if (in->origin.kind == NBD_ORIGIN_PEER) {
+        r = nb_record_decode(in->root.bytes, in->root.len, &root_rec);
+        if (r < 0)
+            return store_failed(ret, NB_EIO);
+        r = nb_state_admissible(&root_rec, in->root.id, rec, &reason);
+    } else {
+        r = nbd_node_derive(node, &in->root, in->now, &st);
+        if (r < 0)
+            return store_failed(ret, r == NB_ENOMEM ? r : NB_EIO);
+        r = nb_state_check(&st, rec, in->now, &reason);
+        /* The fold orders records by their signed time: a record dated
+         * before the latest applied change would be acknowledged here and
+         * then ignored by every node deriving the state. */
+        if (r == 0 && rec->created_at < st.updated_at) {
+            r = NB_ESTATE;
+            reason = "the record is dated before the latest change to this request or offer: "
+                     "check the clock of the device that signed it";
+        }
+        nb_state_free(&st);
     }
-    r = nbd_store_is_tombstoned(node->store, id);
     if (r < 0)
-        return fail(v, r, "internal", msg_store);
-    if (r == 1)
-        return fail(v, NB_EEXPIRED, "gone", msg_gone);
+        return refuse(ret, NBD_REFUSED, r, reason != NULL ? reason : nb_strerror(r));
+    return NBD_ACCEPTED;
+}
 
-    r = nb_record_open(bytes, len, node->neighbourhood_id, now, &rec);
+/* Remembers an author refused for a quota; true the first time for this
+ * window (the refusal is logged once per author and window). */
+static bool note_over_quota(struct nbd_node *node, const uint8_t author[NB_KEY_SIZE],
+                            uint64_t window_start, uint32_t window, uint32_t limit, uint64_t now)
+{
+    struct nbd_over_quota *slot = NULL;
+    for (size_t i = 0; i < node->n_over_quota; i++) {
+        struct nbd_over_quota *o = &node->over_quota[i];
+        if (memcmp(o->author, author, NB_KEY_SIZE) == 0 && o->window == window &&
+            o->window_start == window_start) {
+            o->refused++;
+            o->last_at = now;
+            return false;
+        }
+    }
+    if (node->n_over_quota < NBD_OVER_QUOTA_MAX) {
+        slot = &node->over_quota[node->n_over_quota++];
+    } else {
+        /* The entry refused longest ago makes room. */
+        slot = &node->over_quota[0];
+        for (size_t i = 1; i < node->n_over_quota; i++)
+            if (node->over_quota[i].last_at < slot->last_at)
+                slot = &node->over_quota[i];
+    }
+    memcpy(slot->author, author, NB_KEY_SIZE);
+    slot->window_start = window_start;
+    slot->window = window;
+    slot->limit = limit;
+    slot->refused = 1;
+    slot->last_at = now;
+    return true;
+}
+
+/*
+ * At most quota_hour records of one author dated in one UTC hour, and
+ * quota_day in one UTC day.  The windows are of created_at, which every
+ * node reads the same, so a flood stops at the first honest node whatever
+ * link it came through.
+ */
+static enum nbd_accept_verdict check_quota(struct nbd_node *node, const struct incoming *in,
+                                           struct nbd_accept_report *ret)
+{
+    const struct {
+        uint32_t seconds, limit;
+        const char *word;
+    } windows[] = {
+        { 3600, node->quota_hour, "hour" },
+        { 86400, node->quota_day, "day" },
+    };
+    for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+        if (windows[i].limit == 0)
+            continue;
+        uint64_t start = in->rec.created_at - in->rec.created_at % windows[i].seconds;
+        uint64_t n = 0;
+        int r = nbd_store_count_author(node->store, in->rec.author, start,
+                                       start + windows[i].seconds, &n);
+        if (r < 0)
+            return store_failed(ret, r);
+        if (n < windows[i].limit)
+            continue;
+        if (note_over_quota(node, in->rec.author, start, windows[i].seconds, windows[i].limit,
+                            in->now)) {
+            char hex[2 * NB_KEY_SIZE + 1];
+            nb_hex(in->rec.author, NB_KEY_SIZE, hex);
+            nbd_warn("member %s signed more than %u records dated in one %s (from %llu); the "
+                     "rest of that %s is refused and not relayed",
+                     hex, windows[i].limit, windows[i].word, (unsigned long long)start,
+                     windows[i].word);
+        }
+        r = keep_out(node, in, in->rec.created_at + KEEP_UNSEEN);
+        if (r < 0)
+            return store_failed(ret, r);
+        snprintf(ret->text, sizeof(ret->text),
+                 "this member has signed %u records dated in this %s (UTC), the most a node "
+                 "accepts; wait for the next %s",
+                 windows[i].limit, windows[i].word, windows[i].word);
+        return refuse(ret, NBD_OVER_QUOTA, NB_EPERM, ret->text);
+    }
+    return NBD_ACCEPTED;
+}
+
+/*
+ * Step 1: the record itself.  Decodes, verifies and validates it (once,
+ * from a copy that outlives the caller's bytes when hooks will announce
+ * it), refuses a blocked author, sets the row's expiry, refuses what has
+ * already expired for good, and applies the author's quota.
+ */
+static enum nbd_accept_verdict check_record(struct nbd_node *node, struct incoming *in,
+                                            struct nbd_accept_report *ret)
+{
+    const uint8_t *bytes = in->bytes;
+    if (node->n_hooks > 0) {
+        in->copy = malloc(in->len);
+        if (in->copy == NULL)
+            return store_failed(ret, NB_ENOMEM);
+        memcpy(in->copy, in->bytes, in->len);
+        bytes = in->copy;
+    }
+    int r = nb_record_open(bytes, in->len, node->neighbourhood_id, in->now, &in->rec);
     if (r < 0)
-        return fail(v, r, "invalid_record", nb_strerror(r));
-    r = refuse_blocked(node, id, &rec, origin, v);
-    if (r != 0)
-        return r;
+        return refuse(ret, NBD_INVALID_RECORD, r, nb_strerror(r));
 
-    memset(&row, 0, sizeof(row));
-    memcpy(row.id, id, NB_ID_SIZE);
-    row.kind = rec.kind;
-    memcpy(row.author, rec.author, NB_KEY_SIZE);
-    row.created_at = rec.created_at;
-    row.bytes = bytes;
-    row.len = len;
-    if (is_root_kind(rec.kind)) {
-        row.has_expiry = true;
-        row.expires_at =
-            NB_HAS(&rec, NB_F_EXPIRES_AT) ? rec.expires_at : rec.created_at + NB_EXPIRY_DEFAULT;
-    } else if (NB_HAS(&rec, NB_F_EXPIRES_AT)) {
-        row.has_expiry = true;
-        row.expires_at = rec.expires_at;
+    r = nbd_store_is_blocked(node->store, in->rec.author);
+    if (r < 0)
+        return store_failed(ret, r);
+    if (r == 1) {
+        /* Kept out for as long as any record may live. */
+        r = keep_out(node, in, in->rec.created_at + NB_EXPIRY_MAX);
+        if (r < 0)
+            return store_failed(ret, r);
+        return refuse(ret, NBD_REFUSED, NB_EPERM, msg_blocked);
+    }
+
+    struct nbd_store_record *row = &in->row;
+    memcpy(row->id, in->id, NB_ID_SIZE);
+    row->kind = in->rec.kind;
+    memcpy(row->author, in->rec.author, NB_KEY_SIZE);
+    row->created_at = in->rec.created_at;
+    row->bytes = in->bytes;
+    row->len = in->len;
+    if (is_root_kind(in->rec.kind)) {
+        row->has_expiry = true;
+        row->expires_at = NB_HAS(&in->rec, NB_F_EXPIRES_AT)
+                              ? in->rec.expires_at
+                              : in->rec.created_at + NB_EXPIRY_DEFAULT;
+    } else if (NB_HAS(&in->rec, NB_F_EXPIRES_AT)) {
+        row->has_expiry = true;
+        row->expires_at = in->rec.expires_at;
     }
     /* A record whose purge time has already passed would be deleted at the
      * next purge; once its tombstone is gone this rule is what keeps it out. */
-    if (row.has_expiry && row.expires_at < now && now - row.expires_at > node->purge_grace)
-        return fail(v, NB_EEXPIRED, "gone", msg_gone);
-
-    bool retract_root = false;
-    bool has_root_expiry = false;
-    uint64_t root_expiry = 0;
-    bool target_gone = false;
-    if (NB_HAS(&rec, NB_F_TARGET)) {
-        memcpy(row.target, rec.target, NB_ID_SIZE);
-        row.has_target = true;
-        r = nbd_store_get(node->store, rec.target, &target, target_buf);
-        if (r == NB_ENOENT) {
-            r = nbd_store_is_tombstoned(node->store, rec.target);
-            if (r < 0)
-                return fail(v, r, "internal", msg_store);
-            if (origin == NBD_ORIGIN_PEER && rec.kind == NB_KIND_RETRACTION) {
-                /* A peer's retraction of a record this node never held (or
-                 * already deleted) is stored all the same and tombstones
-                 * its target: otherwise the deletion would stop here, and
-                 * a node that was away could bring the record back through
-                 * this one.  The author cannot be compared with a record we
-                 * do not hold; the tombstone lasts as long as the
-                 * retraction says, else for good. */
-                target_gone = r == 1;
-                has_root_expiry = row.has_expiry;
-                root_expiry = row.expires_at;
-                goto store;
-            }
-            if (r == 1)
-                return fail(v, NB_EEXPIRED, "gone", msg_target_gone);
-            return fail(v, NB_ENOENT, "not_found", msg_not_found);
-        }
-        if (r < 0)
-            return fail(v, r, "internal", msg_store);
-        if (target.has_root) {
-            r = nbd_store_get(node->store, target.root, &root, root_buf);
-            if (r == NB_ENOENT)
-                return fail(v, NB_EEXPIRED, "gone", msg_target_gone);
-            if (r < 0)
-                return fail(v, r, "internal", msg_store);
-        } else {
-            root = target;
-        }
-        memcpy(row.root, root.id, NB_ID_SIZE);
-        row.has_root = true;
-        has_root_expiry = root.has_expiry;
-        root_expiry = root.expires_at;
-
-        if (rec.kind == NB_KIND_RETRACTION &&
-            sodium_memcmp(target.author, rec.author, NB_KEY_SIZE) != 0)
-            return fail(v, NB_EPERM, "refused", msg_not_author);
-        /* A retraction of something outside the lifecycle (a message
-         * about a request) needs only the author check above. */
-        bool in_lifecycle = is_lifecycle_kind(rec.kind) &&
-                            (rec.kind != NB_KIND_RETRACTION || is_root_kind(target.kind) ||
-                             is_lifecycle_kind(target.kind));
-        if (is_root_kind(root.kind) && in_lifecycle) {
-            r = check_lifecycle(node, &root, &rec, now, origin, v);
-            if (r < 0)
-                return r;
-        } else if (is_lifecycle_kind(rec.kind) && rec.kind != NB_KIND_RETRACTION) {
-            return fail(v, NB_EINVAL, "refused", msg_not_lifecycle);
-        }
-        if (rec.kind == NB_KIND_RETRACTION) {
-            retract_root = memcmp(target.id, root.id, NB_ID_SIZE) == 0;
-            if (retract_root) {
-                /* The retraction outlives what it deleted until the root
-                 * would have expired, so peers learn of the deletion; it
-                 * carries nothing but ids. */
-                row.has_root = false;
-                row.has_expiry = has_root_expiry;
-                row.expires_at = root_expiry;
-            }
-        }
+    if (row->has_expiry && row->expires_at < in->now &&
+        in->now - row->expires_at > node->purge_grace) {
+        in->expired = true;
+        return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_gone);
     }
+    return check_quota(node, in, ret);
+}
 
-store:
-    /* The batch's transaction is begun at its first write; this record's
-     * writes are a savepoint in it, so a failure undoes only them. */
+/*
+ * A retraction of a record the node does not hold, from a peer.  If the
+ * target was purged, the tombstone remembers its author: a retraction by
+ * anyone else is refused (and kept out) as it would have been while the
+ * target was here.  Otherwise the retraction is kept, for as long as its
+ * target could still arrive, and decides nothing yet: settle_retractions()
+ * judges it when the target comes.
+ */
+static enum nbd_accept_verdict retraction_of_unheld(struct nbd_node *node, struct incoming *in,
+                                                    struct nbd_accept_report *ret)
+{
+    struct nbd_tombstone tomb;
+    int r = nbd_store_tombstone_get(node->store, in->rec.target, &tomb);
+    if (r < 0 && r != NB_ENOENT)
+        return store_failed(ret, r);
+    in->row.has_root = false;
+    if (r == 0) {
+        if (tomb.has_author && memcmp(tomb.author, in->rec.author, NB_KEY_SIZE) != 0) {
+            r = keep_out(node, in, in->rec.created_at + KEEP_UNSEEN);
+            if (r < 0)
+                return store_failed(ret, r);
+            return refuse(ret, NBD_REFUSED, NB_EPERM, msg_not_author);
+        }
+        /* It outlives the tombstone, which is what it tells peers about. */
+        in->row.has_expiry = tomb.has_until;
+        in->row.expires_at = tomb.until;
+        return NBD_ACCEPTED;
+    }
+    in->row.has_expiry = true;
+    in->row.expires_at = in->rec.created_at + KEEP_UNSEEN;
+    return NBD_ACCEPTED;
+}
+
+/*
+ * Step 2: the record's target and the request or offer at its root.  A
+ * record that acts on something the node does not hold waits (not_found),
+ * or is gone with it; a peer's retraction is the exception (above).
+ */
+static enum nbd_accept_verdict find_target_and_root(struct nbd_node *node, struct incoming *in,
+                                                    struct nbd_accept_report *ret)
+{
+    if (!NB_HAS(&in->rec, NB_F_TARGET))
+        return NBD_ACCEPTED;
+    memcpy(in->row.target, in->rec.target, NB_ID_SIZE);
+    in->row.has_target = true;
+    int r = nbd_store_get(node->store, in->rec.target, &in->target, in->target_buf);
+    if (r == NB_ENOENT) {
+        if (in->origin.kind == NBD_ORIGIN_PEER && in->rec.kind == NB_KIND_RETRACTION)
+            return retraction_of_unheld(node, in, ret);
+        r = nbd_store_is_tombstoned(node->store, in->rec.target);
+        if (r < 0)
+            return store_failed(ret, r);
+        if (r == 1) {
+            /* It can never be stored here: a peer's is kept out, or a peer
+             * that still holds it would offer it at every reconciliation. */
+            r = keep_out(node, in, in->rec.created_at + KEEP_UNSEEN);
+            if (r < 0)
+                return store_failed(ret, r);
+            return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_target_gone);
+        }
+        memcpy(ret->target, in->rec.target, NB_ID_SIZE);
+        return refuse(ret, NBD_NOT_FOUND, NB_ENOENT, msg_not_found);
+    }
+    if (r < 0)
+        return store_failed(ret, r);
+    in->target_held = true;
+    if (in->target.has_root) {
+        r = nbd_store_get(node->store, in->target.root, &in->root, in->root_buf);
+        if (r == NB_ENOENT)
+            return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_target_gone);
+        if (r < 0)
+            return store_failed(ret, r);
+    } else {
+        in->root = in->target;
+    }
+    memcpy(in->row.root, in->root.id, NB_ID_SIZE);
+    in->row.has_root = true;
+    return NBD_ACCEPTED;
+}
+
+/*
+ * Where a retraction of `target_id` is kept once it applies: a retraction
+ * of a request or offer (or of anything without a root) outlives what it
+ * deleted until that would have expired, so peers learn of the deletion;
+ * one of a record below a root lives and dies with the root.  The same
+ * whether the target was here first or arrived after the retraction.
+ */
+static void place_retraction(struct nbd_store_record *row, const uint8_t target_id[NB_ID_SIZE],
+                             const struct nbd_store_record *root)
+{
+    if (memcmp(target_id, root->id, NB_ID_SIZE) == 0) {
+        row->has_root = false;
+        row->has_expiry = root->has_expiry;
+        row->expires_at = root->expires_at;
+    } else {
+        row->has_root = true;
+        memcpy(row->root, root->id, NB_ID_SIZE);
+    }
+}
+
+/*
+ * Step 3: the rules that need the target.  Only its author may retract a
+ * record; a peer's retraction by anyone else is also kept out, so it is
+ * never fetched again.  Lifecycle records are checked against their root.
+ */
+static enum nbd_accept_verdict check_rules(struct nbd_node *node, struct incoming *in,
+                                           struct nbd_accept_report *ret)
+{
+    if (!in->target_held)
+        return NBD_ACCEPTED;
+    const struct nb_record *rec = &in->rec;
+    if (rec->kind == NB_KIND_RETRACTION &&
+        sodium_memcmp(in->target.author, rec->author, NB_KEY_SIZE) != 0) {
+        int r = keep_out(node, in, rec->created_at + KEEP_UNSEEN);
+        if (r < 0)
+            return store_failed(ret, r);
+        return refuse(ret, NBD_REFUSED, NB_EPERM, msg_not_author);
+    }
+    /* A retraction of something outside the lifecycle (a message about a
+     * request) needs only the author check above. */
+    bool in_lifecycle = is_lifecycle_kind(rec->kind) &&
+                        (rec->kind != NB_KIND_RETRACTION || is_root_kind(in->target.kind) ||
+                         is_lifecycle_kind(in->target.kind));
+    if (is_root_kind(in->root.kind) && in_lifecycle) {
+        enum nbd_accept_verdict v = check_lifecycle(node, in, ret);
+        if (v != NBD_ACCEPTED)
+            return v;
+    } else if (is_lifecycle_kind(rec->kind) && rec->kind != NB_KIND_RETRACTION) {
+        return refuse(ret, NBD_REFUSED, NB_EINVAL, msg_not_lifecycle);
+    }
+    if (rec->kind == NB_KIND_RETRACTION) {
+        /* Deleting at once (not at the next purge) is the point of a
+         * retraction: sealed contact details must not linger. */
+        in->purges_target = true;
+        in->has_root_expiry = in->root.has_expiry;
+        in->root_expiry = in->root.expires_at;
+        place_retraction(&in->row, in->target.id, &in->root);
+    }
+    return NBD_ACCEPTED;
+}
+
+/* The retractions kept for a record that had not arrived yet, a slice at a
+ * time in (created_at, id) order. */
+struct waiting {
+    struct {
+        uint8_t id[NB_ID_SIZE];
+        uint8_t author[NB_KEY_SIZE];
+        uint64_t created_at;
+    } items[32];
+    size_t n;
+    bool more;      /* the slice was full: another follows */
+    bool has_after; /* where the slice starts: after this one */
+    uint64_t after_created_at;
+    uint8_t after_id[NB_ID_SIZE];
+};
+
+static int collect_waiting(void *ctx, const struct nbd_store_record *rec)
+{
+    struct waiting *w = ctx;
+    if (w->has_after &&
+        (rec->created_at < w->after_created_at ||
+         (rec->created_at == w->after_created_at && memcmp(rec->id, w->after_id, NB_ID_SIZE) <= 0)))
+        return 0;
+    if (w->n == sizeof(w->items) / sizeof(w->items[0])) {
+        w->more = true;
+        return 1;
+    }
+    memcpy(w->items[w->n].id, rec->id, NB_ID_SIZE);
+    memcpy(w->items[w->n].author, rec->author, NB_KEY_SIZE);
+    w->items[w->n].created_at = rec->created_at;
+    w->n++;
+    return 0;
+}
+
+/*
+ * Step 4, inside the record's savepoint: the retractions that arrived
+ * before this record.  One by this record's author applies: the record is
+ * not stored (*ret_retracted), its tombstone lasts as a node that held it
+ * would have made it last, and the retraction takes the place it would
+ * have had.  One by anyone else could never have applied: it is deleted and
+ * kept out, exactly as a node holding the record would have refused it.
+ * A record that arrives too old to be stored (in->expired) still settles
+ * the latter; the former stay as they are, and go at their own bound.
+ */
+static int settle_retractions(struct nbd_node *node, const struct incoming *in, bool *ret_retracted)
+{
+    /* The root of this record as a retraction of it would see it. */
+    struct nbd_store_record self_root = in->row.has_root ? in->root : in->row;
+    bool retracted = false;
+    struct waiting w;
+    int r;
+
+    memset(&w, 0, sizeof(w));
+    do {
+        w.n = 0;
+        w.more = false;
+        r = nbd_store_foreach_retraction_of(node->store, in->id, collect_waiting, &w);
+        for (size_t i = 0; i < w.n && r == 0; i++) {
+            if (memcmp(w.items[i].author, in->rec.author, NB_KEY_SIZE) == 0) {
+                if (in->expired)
+                    continue;
+                struct nbd_store_record place = { 0 };
+                place_retraction(&place, in->id, &self_root);
+                retracted = true;
+                r = nbd_store_set_place(node->store, w.items[i].id,
+                                        place.has_root ? place.root : NULL, place.has_expiry,
+                                        place.expires_at);
+            } else {
+                r = nbd_store_purge_tree(node->store, w.items[i].id, true,
+                                         w.items[i].created_at + KEEP_UNSEEN, NULL);
+            }
+        }
+        if (w.n > 0) {
+            w.has_after = true;
+            w.after_created_at = w.items[w.n - 1].created_at;
+            memcpy(w.after_id, w.items[w.n - 1].id, NB_ID_SIZE);
+        }
+    } while (r == 0 && w.more);
+    if (r == 0 && retracted)
+        r = nbd_store_tombstone(node->store, in->id, in->rec.author, self_root.has_expiry,
+                                self_root.expires_at);
+    *ret_retracted = retracted;
+    return r;
+}
+
+/*
+ * Step 5: the writes.  The batch's transaction is begun at its first
+ * write; this record's writes are a savepoint in it, so a failure undoes
+ * only them.
+ */
+static enum nbd_accept_verdict insert(struct nbd_node *node, struct incoming *in,
+                                      struct nbd_accept_report *ret)
+{
+    bool retracted = false;
+    int r;
+
     if (!node->batch_open) {
         r = nbd_store_begin(node->store);
         if (r < 0)
-            return fail(v, r, "internal", msg_store);
+            return store_failed(ret, r);
         node->batch_open = true;
     }
-    size_t n_deferred = node->n_deferred, deferred_used = node->deferred_used;
+    size_t n_deferred = node->n_deferred;
     r = nbd_store_begin(node->store);
     if (r == 0) {
-        /* Deleting at once (not at the next purge) is the point of a
-         * retraction: sealed contact details must not linger. */
-        if (rec.kind == NB_KIND_RETRACTION && !target_gone)
-            r = nbd_store_purge_tree(node->store, rec.target, has_root_expiry, root_expiry, NULL);
+        if (in->purges_target)
+            r = nbd_store_purge_tree(node->store, in->rec.target, in->has_root_expiry,
+                                     in->root_expiry, NULL);
         if (r == 0)
-            r = nbd_store_insert(node->store, &row);
-        if (r == 0)
-            r = defer_hooks(node, id, bytes, len, origin);
+            r = settle_retractions(node, in, &retracted);
+        if (in->expired)
+            retracted = true; /* not stored either */
+        if (r == 0 && !retracted)
+            r = nbd_store_insert(node->store, &in->row);
+        if (r == 0 && !retracted) {
+            r = defer_hooks(node, in->id, in->copy, in->len, &in->rec, in->origin);
+            if (r == 0 && n_deferred < node->n_deferred)
+                in->copy = NULL; /* the deferred call owns it now */
+        }
         if (r == 0)
             r = nbd_store_commit(node->store); /* rolls back itself on failure */
         else
             nbd_store_rollback(node->store);
     }
-    if (r < 0) {
-        /* The record is not in the batch, nor is its hook call. */
+    if (r < 0 && node->n_deferred > n_deferred) {
+        /* The record is not in the batch, nor is its hook call; its copy
+         * goes back to the caller's step to be freed. */
+        in->copy = node->deferred[n_deferred].bytes;
         node->n_deferred = n_deferred;
-        node->deferred_used = deferred_used;
     }
     if (node->batch_depth == 0) {
         /* Not in a batch: this record is its own, durable before the
@@ -680,9 +973,91 @@ store:
             r = c;
     }
     if (r < 0)
-        return fail(v, r, "internal", msg_store);
-    memcpy(ret_id, id, NB_ID_SIZE);
-    return 0;
+        return store_failed(ret, r);
+    if (in->expired)
+        return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_gone);
+    if (retracted)
+        return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_retracted_first);
+    return NBD_ACCEPTED;
+}
+
+enum nbd_accept_verdict nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len,
+                                        const uint8_t id[NB_ID_SIZE], uint64_t now,
+                                        struct nbd_origin origin, struct nbd_accept_report *ret)
+{
+    struct incoming *in;
+    enum nbd_accept_verdict v;
+
+    memset(ret, 0, sizeof(*ret));
+    if (!node->has_neighbourhood)
+        return refuse(ret, NBD_REFUSED, NB_ESTATE, msg_no_neighbourhood);
+    if (len == 0 || len > NB_RECORD_MAX)
+        return refuse(ret, NBD_INVALID_RECORD, NB_ETOOBIG, nb_strerror(NB_ETOOBIG));
+
+    /* The id covers every byte, so a stored id means these exact bytes were
+     * verified and accepted before: acknowledge again, idempotently. */
+    int r = nbd_store_has(node->store, id);
+    if (r < 0)
+        return store_failed(ret, r);
+    if (r == 1)
+        return NBD_ACCEPTED;
+    r = nbd_store_is_tombstoned(node->store, id);
+    if (r < 0)
+        return store_failed(ret, r);
+    if (r == 1)
+        return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_gone);
+
+    /* Two record buffers: too large for every caller's stack. */
+    in = calloc(1, sizeof(*in));
+    if (in == NULL)
+        return store_failed(ret, NB_ENOMEM);
+    in->id = id;
+    in->bytes = bytes;
+    in->len = len;
+    in->origin = origin;
+    in->now = now;
+    v = check_record(node, in, ret);
+    if (in->expired)
+        v = insert(node, in, ret);
+    if (v == NBD_ACCEPTED)
+        v = find_target_and_root(node, in, ret);
+    if (v == NBD_ACCEPTED)
+        v = check_rules(node, in, ret);
+    if (v == NBD_ACCEPTED)
+        v = insert(node, in, ret);
+    free(in->copy);
+    free(in);
+    return v;
+}
+
+void nbd_node_set_quota(struct nbd_node *node, uint32_t per_hour, uint32_t per_day)
+{
+    node->quota_hour = per_hour;
+    node->quota_day = per_day;
+}
+
+size_t nbd_node_over_quota(const struct nbd_node *node, uint64_t now, struct nbd_over_quota *ret,
+                           size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < node->n_over_quota; i++) {
+        const struct nbd_over_quota *o = &node->over_quota[i];
+        if (o->last_at + 86400 < now)
+            continue;
+        /* Insertion by last refusal, most recent first. */
+        size_t at = n < max ? n : max;
+        while (at > 0 && ret[at - 1].last_at < o->last_at) {
+            if (at < max)
+                ret[at] = ret[at - 1];
+            at--;
+        }
+        if (at < max) {
+            ret[at] = *o;
+            if (n < max)
+                n++;
+        }
+    }
+    return n;
 }
 
 /* The requests an ending record (a confirmation or a cancellation) may have

@@ -26,18 +26,75 @@
 #define NBD_HOOKS_MAX 8
 
 /* Where a record came from decides which rules apply (see noaber/state.h). */
-enum nbd_origin {
+enum nbd_origin_kind {
     NBD_ORIGIN_LOCAL = 0, /* a client on the control socket: full state checks */
     NBD_ORIGIN_PEER = 1,  /* another node: only order-independent checks */
 };
 
 /*
+ * Who handed a record in: a client, or a peer and which link.  The node
+ * keeps it with the record until the accept hooks have run, so the sync
+ * layer does not push a record back to the link it came from even when the
+ * hooks run at the end of a batch.
+ */
+struct nbd_origin {
+    enum nbd_origin_kind kind;
+    const void *link; /* the peer link; NULL for a client */
+};
+
+#define NBD_FROM_CLIENT     ((struct nbd_origin){ NBD_ORIGIN_LOCAL, NULL })
+#define NBD_FROM_PEER(link) ((struct nbd_origin){ NBD_ORIGIN_PEER, (link) })
+
+/*
  * Called after a record has been committed (never for duplicates, never for
  * a record whose batch failed to commit).  `bytes` and `rec` are valid during
- * the call only; node->source is what it was when the record was accepted.
+ * the call only.
  */
 typedef void (*nbd_accept_hook)(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes,
-                                size_t len, const struct nb_record *rec, enum nbd_origin origin);
+                                size_t len, const struct nb_record *rec,
+                                const struct nbd_origin *origin);
+
+/*
+ * What nbd_node_accept decided.  The control API's error code for each is
+ * nbd_accept_error(); nothing but the edges (the control reply, the peer
+ * link's log and misbehaviour count) turns it into text.
+ */
+enum nbd_accept_verdict {
+    NBD_ACCEPTED = 0,   /* stored now, or held already */
+    NBD_REFUSED,        /* no neighbourhood, the lifecycle rules, a blocked author */
+    NBD_OVER_QUOTA,     /* the author signed as many records as a node keeps per hour or day */
+    NBD_INVALID_RECORD, /* decoding, signature or validation failed */
+    NBD_NOT_FOUND,      /* the target is not stored (report.target names it) */
+    NBD_GONE,           /* the record or its target was retracted or purged */
+    NBD_INTERNAL,       /* the store failed */
+};
+
+/* "refused", "invalid_record", "not_found", "gone", "internal" (or NULL for
+ * NBD_ACCEPTED). */
+const char *nbd_accept_error(enum nbd_accept_verdict verdict);
+
+/* The reason behind a verdict other than NBD_ACCEPTED. */
+struct nbd_accept_report {
+    int code;                   /* an nb_error code */
+    const char *message;        /* safe to show and to log: never quotes a record */
+    char text[192];             /* where `message` is written when it carries numbers */
+    uint8_t target[NB_ID_SIZE]; /* NBD_NOT_FOUND: the record this one waits for */
+};
+
+/* Records per author per window of created_at; see nbd_node_accept. */
+#define NBD_QUOTA_HOUR_DEFAULT 120
+#define NBD_QUOTA_DAY_DEFAULT  600
+#define NBD_OVER_QUOTA_MAX     16
+
+/* An author whose records went over a quota, for the log and `status`. */
+struct nbd_over_quota {
+    uint8_t author[NB_KEY_SIZE];
+    uint64_t window_start; /* created_at where the full window begins (UTC) */
+    uint32_t window;       /* 3600 or 86400 seconds */
+    uint32_t limit;        /* the quota of that window */
+    uint64_t refused;      /* records refused in that window */
+    uint64_t last_at;      /* the node's clock at the last refusal */
+};
 
 struct nbd_deferred;
 
@@ -56,14 +113,11 @@ struct nbd_node {
     } hooks[NBD_HOOKS_MAX];
     size_t n_hooks;
 
-    /*
-     * Who is handing records in, set by the caller around nbd_node_accept
-     * (the peer link a record came from; NULL for a client).  The node
-     * keeps it with each deferred hook call and sets it back while the
-     * hooks run, so the sync layer does not push a record back to the link
-     * it came from even when the hooks run at the end of a batch.
-     */
-    const void *source;
+    /* Records per author per hour and per day of created_at. */
+    uint32_t quota_hour, quota_day;
+    /* The authors over a quota lately, most recent refusal kept. */
+    struct nbd_over_quota over_quota[NBD_OVER_QUOTA_MAX];
+    size_t n_over_quota;
 
     /* Group commit: see nbd_node_batch_begin. */
     unsigned batch_depth;
@@ -71,8 +125,6 @@ struct nbd_node {
     int batch_error;               /* the first failed commit in this batch, 0 if none */
     struct nbd_deferred *deferred; /* hook calls waiting for the commit */
     size_t n_deferred, cap_deferred;
-    uint8_t *deferred_bytes; /* the records those calls are about */
-    size_t deferred_used, deferred_cap;
 };
 
 /*
@@ -113,22 +165,36 @@ int nbd_node_join_neighbourhood(struct nbd_node *node, const char *name, size_t 
                                 struct nbd_verdict *ret);
 
 /*
- * Accepts a signed record: decode + verify + validate against `now`, the
- * node's rules, then commit.  Returns 0 with ret_id set (also for a record
- * the node already holds), or a negative code with v->error set to the
- * control API's code and v->message to the reason:
- *   refused         the node has no neighbourhood yet, the lifecycle
- *                   rules refuse the record (the reason from noaber/state.h),
- *                   or its author is blocked on this node (a peer's record
- *                   by a blocked author is also tombstoned)
- *   invalid_record  decoding, signature or validation failed
- *   not_found       the target is not stored
- *   gone            the record (or its target) was retracted or expired and
- *                   purged: it is never stored again
- *   internal        the store failed
+ * Accepts a signed record whose id (nb_record_id of `bytes`) the caller has
+ * computed: decode + verify + validate against `now`, the node's rules,
+ * then commit.  NBD_ACCEPTED also for a record the node already holds;
+ * otherwise *ret says why (see enum nbd_accept_verdict).
+ *
+ * A peer's record by a blocked author, over its author's quota, or a
+ * retraction by someone other than the author of what it retracts, is also
+ * tombstoned, so reconciliation stops offering it.  A peer's retraction of
+ * a record the node does not hold is kept; when that record arrives, it is
+ * refused if its author signed the retraction and accepted otherwise (the
+ * retraction is then deleted and tombstoned): docs/protocol.md,
+ * "Retractions".
+ *
+ * Quota: no more than quota_hour records of one author with created_at in
+ * one UTC hour, nor quota_day in one UTC day, are stored.  The first refusal
+ * of an author in a window is logged.
  */
-int nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len, uint64_t now,
-                    enum nbd_origin origin, uint8_t ret_id[NB_ID_SIZE], struct nbd_verdict *v);
+enum nbd_accept_verdict nbd_node_accept(struct nbd_node *node, const uint8_t *bytes, size_t len,
+                                        const uint8_t id[NB_ID_SIZE], uint64_t now,
+                                        struct nbd_origin origin, struct nbd_accept_report *ret);
+
+/* Sets the quotas (records per author per hour and per day; 0 is no quota). */
+void nbd_node_set_quota(struct nbd_node *node, uint32_t per_hour, uint32_t per_day);
+
+/*
+ * The authors refused for their quota in the last day (node clock), most
+ * recent first; returns how many were written to ret (at most max).
+ */
+size_t nbd_node_over_quota(const struct nbd_node *node, uint64_t now, struct nbd_over_quota *ret,
+                           size_t max);
 
 /*
  * Blocks a member on this node: their records, and every record that acts

@@ -837,14 +837,16 @@ int nb_state_derive(const struct nb_record *root, const uint8_t root_id[NB_ID_SI
         const struct entry *e = &entries[k];
         size_t index = SIZE_MAX;
         /* A removed record counts as neither applied nor ignored, so that a
-         * node that purged it and a node that still holds it agree. */
-        if (e->duplicate || e->removed ||
-            (e->rec->kind == NB_KIND_RETRACTION && NB_HAS(e->rec, NB_F_TARGET) &&
-             !same_id(e->rec->target, root_id))) {
+         * node that purged it and a node that still holds it agree.  So
+         * does every retraction left here (none retracts the root, or the
+         * fold would not be here): a node deletes a retraction by someone
+         * other than its target's author as soon as it holds both, and one
+         * whose target it purged cannot be told apart. */
+        if (e->duplicate || e->removed || e->rec->kind == NB_KIND_RETRACTION) {
             continue;
         }
-        if (e->rec->kind == NB_KIND_RETRACTION || same_id(e->id, root_id) ||
-            e->rec->created_at >= st.expires_at || rule(&st, e->rec, &index, NULL) < 0) {
+        if (same_id(e->id, root_id) || e->rec->created_at >= st.expires_at ||
+            rule(&st, e->rec, &index, NULL) < 0) {
             st.n_ignored++;
             continue;
         }

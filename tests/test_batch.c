@@ -31,23 +31,26 @@ struct world {
     struct nbd_store *outside; /* a second connection: sees only commits */
     struct nbd_node node;
     struct member ann, bob;
-    size_t announced;        /* hook calls */
-    size_t visible_at_hook;  /* of them, records the second connection saw */
-    const void *hook_source; /* node->source during the last hook call */
+    size_t announced;       /* hook calls */
+    size_t visible_at_hook; /* of them, records the second connection saw */
+    const void *hook_link;  /* the origin's link in the last hook call */
 };
 
 static void on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
-                      const struct nb_record *rec, enum nbd_origin origin)
+                      const struct nb_record *rec, const struct nbd_origin *origin)
 {
     struct world *w = ctx;
-    (void)bytes;
     (void)len;
-    (void)rec;
-    (void)origin;
     w->announced++;
     if (nbd_store_has(w->outside, id) == 1)
         w->visible_at_hook++;
-    w->hook_source = w->node.source;
+    w->hook_link = origin->link;
+    /* The decoded record the node checked is the one handed over: it
+     * points into the bytes the hook gets, which outlive the caller's. */
+    assert_true(rec->kind == NB_KIND_REQUEST || rec->kind == NB_KIND_RESPONSE);
+    if (rec->kind == NB_KIND_REQUEST)
+        assert_true((const uint8_t *)rec->title.ptr > bytes &&
+                    (const uint8_t *)rec->title.ptr < bytes + len);
 }
 
 static int setup(void **state)
@@ -95,14 +98,10 @@ static void response(struct world *w, const struct member *m, uint64_t created_a
     make_acting(m, w->node.neighbourhood_id, NB_KIND_RESPONSE, created_at, target, NULL, out);
 }
 
-static int accept(struct world *w, const struct blob *b, enum nbd_origin origin,
-                  struct nbd_verdict *v)
+static enum nbd_accept_verdict accept(struct world *w, const struct blob *b,
+                                      struct nbd_origin origin, struct nbd_accept_report *v)
 {
-    uint8_t id[NB_ID_SIZE];
-    int r = nbd_node_accept(&w->node, b->bytes, b->len, T0, origin, id, v);
-    if (r == 0)
-        assert_memory_equal(id, b->id, NB_ID_SIZE);
-    return r;
+    return nbd_node_accept(&w->node, b->bytes, b->len, b->id, T0, origin, v);
 }
 
 /* Bob's response is checked against Ann's request from the same batch, and
@@ -111,16 +110,16 @@ static void test_batch_commits_once_at_the_end(void **state)
 {
     struct world *w = *state;
     struct blob req, resp;
-    struct nbd_verdict v;
+    struct nbd_accept_report v;
     request(w, &w->ann, T0 - 60, "Groceries on Saturday", &req);
     response(w, &w->bob, T0 - 30, req.id, &resp);
 
     nbd_node_batch_begin(&w->node);
-    assert_int_equal(accept(w, &req, NBD_ORIGIN_LOCAL, &v), 0);
-    assert_int_equal(accept(w, &resp, NBD_ORIGIN_LOCAL, &v), 0);
+    assert_int_equal(accept(w, &req, NBD_FROM_CLIENT, &v), NBD_ACCEPTED);
+    assert_int_equal(accept(w, &resp, NBD_FROM_CLIENT, &v), NBD_ACCEPTED);
     /* The same bytes again within the batch are acknowledged once more,
      * not stored twice. */
-    assert_int_equal(accept(w, &req, NBD_ORIGIN_LOCAL, &v), 0);
+    assert_int_equal(accept(w, &req, NBD_FROM_CLIENT, &v), NBD_ACCEPTED);
     assert_int_equal(nbd_store_has(w->store, resp.id), 1);
     assert_int_equal(nbd_store_has(w->outside, req.id), 0);
     assert_int_equal(nbd_store_has(w->outside, resp.id), 0);
@@ -139,17 +138,18 @@ static void test_refusal_inside_a_batch(void **state)
     struct world *w = *state;
     struct blob req, orphan, other;
     uint8_t nowhere[NB_ID_SIZE];
-    struct nbd_verdict v;
+    struct nbd_accept_report v;
     memset(nowhere, 0x5a, sizeof(nowhere));
     request(w, &w->ann, T0 - 60, "Groceries on Saturday", &req);
     response(w, &w->bob, T0 - 30, nowhere, &orphan);
     request(w, &w->bob, T0 - 20, "A lift to the market", &other);
 
     nbd_node_batch_begin(&w->node);
-    assert_int_equal(accept(w, &req, NBD_ORIGIN_LOCAL, &v), 0);
-    assert_int_equal(accept(w, &orphan, NBD_ORIGIN_LOCAL, &v), NB_ENOENT);
-    assert_string_equal(v.error, "not_found");
-    assert_int_equal(accept(w, &other, NBD_ORIGIN_LOCAL, &v), 0);
+    assert_int_equal(accept(w, &req, NBD_FROM_CLIENT, &v), NBD_ACCEPTED);
+    assert_int_equal(accept(w, &orphan, NBD_FROM_CLIENT, &v), NBD_NOT_FOUND);
+    assert_string_equal(nbd_accept_error(NBD_NOT_FOUND), "not_found");
+    assert_memory_equal(v.target, nowhere, NB_ID_SIZE); /* what it waits for */
+    assert_int_equal(accept(w, &other, NBD_FROM_CLIENT, &v), NBD_ACCEPTED);
     assert_int_equal(nbd_node_batch_end(&w->node), 0);
 
     assert_int_equal(nbd_store_has(w->outside, req.id), 1);
@@ -164,28 +164,31 @@ static void test_unbatched_and_source(void **state)
 {
     struct world *w = *state;
     struct blob req, other;
-    struct nbd_verdict v;
+    struct nbd_accept_report v;
     int link = 0;
     request(w, &w->ann, T0 - 60, "Groceries on Saturday", &req);
     request(w, &w->bob, T0 - 20, "A lift to the market", &other);
 
-    assert_int_equal(accept(w, &req, NBD_ORIGIN_LOCAL, &v), 0);
+    assert_int_equal(accept(w, &req, NBD_FROM_CLIENT, &v), NBD_ACCEPTED);
     assert_int_equal(nbd_store_has(w->outside, req.id), 1);
     assert_int_equal(w->announced, 1);
-    assert_null(w->hook_source);
+    assert_null(w->hook_link);
 
     nbd_node_batch_begin(&w->node);
     nbd_node_batch_begin(&w->node); /* batches nest */
-    w->node.source = &link;
-    assert_int_equal(accept(w, &other, NBD_ORIGIN_PEER, &v), 0);
-    w->node.source = NULL;
+    /* The caller's bytes are gone before the batch ends. */
+    struct blob *copy = malloc(sizeof(*copy));
+    assert_non_null(copy);
+    *copy = other;
+    assert_int_equal(accept(w, copy, NBD_FROM_PEER(&link), &v), NBD_ACCEPTED);
+    memset(copy, 0, sizeof(*copy));
+    free(copy);
     assert_int_equal(nbd_node_batch_end(&w->node), 0);
     assert_int_equal(nbd_store_has(w->outside, other.id), 0);
     assert_int_equal(nbd_node_batch_end(&w->node), 0);
     assert_int_equal(nbd_store_has(w->outside, other.id), 1);
     assert_int_equal(w->announced, 2);
-    assert_ptr_equal(w->hook_source, &link);
-    assert_null(w->node.source);
+    assert_ptr_equal(w->hook_link, &link);
 }
 
 /* nbd_node_flush commits early: what a peer is about to be told about is
@@ -194,11 +197,11 @@ static void test_flush(void **state)
 {
     struct world *w = *state;
     struct blob req;
-    struct nbd_verdict v;
+    struct nbd_accept_report v;
     request(w, &w->ann, T0 - 60, "Groceries on Saturday", &req);
 
     nbd_node_batch_begin(&w->node);
-    assert_int_equal(accept(w, &req, NBD_ORIGIN_PEER, &v), 0);
+    assert_int_equal(accept(w, &req, NBD_FROM_PEER(NULL), &v), NBD_ACCEPTED);
     assert_int_equal(nbd_node_flush(&w->node), 0);
     assert_int_equal(nbd_store_has(w->outside, req.id), 1);
     assert_int_equal(w->announced, 1);

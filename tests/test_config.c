@@ -16,6 +16,7 @@
 
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "daemon/node.h"
 
 static int parse(const char *text, struct nbd_config *cfg, char *err, size_t err_size)
 {
@@ -391,6 +392,8 @@ static void peer_settings(void **state)
     assert_null(s.advertise);
     assert_int_equal(s.n_peers, 0);
     assert_int_equal(s.max_peers, 16);
+    assert_int_equal(s.quota_hour, NBD_QUOTA_HOUR_DEFAULT);
+    assert_int_equal(s.quota_day, NBD_QUOTA_DAY_DEFAULT);
     assert_int_equal(s.sync_interval, 300);
     nbd_settings_clear(&s);
     nbd_config_clear(&file);
@@ -404,6 +407,8 @@ static void peer_settings(void **state)
                            "peer = 10.0.0.2:7447\n"
                            "peer = 10.0.0.3:7447\n"
                            "max_peers = 4\n"
+                           "quota_hour = 0\n"
+                           "quota_day = 2000\n"
                            "sync_interval = 2s\n",
                            &file, err, sizeof(err)),
                      0);
@@ -415,6 +420,8 @@ static void peer_settings(void **state)
     assert_string_equal(s.peers[1], "10.0.0.2:7447");
     assert_string_equal(s.peers[2], "10.0.0.3:7447");
     assert_int_equal(s.max_peers, 4);
+    assert_int_equal(s.quota_hour, 0); /* off */
+    assert_int_equal(s.quota_day, 2000);
     assert_int_equal(s.sync_interval, 2);
     nbd_settings_clear(&s);
     nbd_config_clear(&file);
@@ -426,6 +433,9 @@ static void peer_settings(void **state)
     nbd_config_clear(&file);
     assert_int_equal(parse("advertise = 10.0.0.2:0\n", &file, err, sizeof(err)), NB_EINVAL);
     nbd_config_clear(&file);
+    assert_int_equal(parse("quota_hour = lots\n", &file, err, sizeof(err)), NB_EINVAL);
+    assert_string_equal(
+        err, "noaberd.conf:1: quota_hour must be a number from 0 to 1000000, not 'lots'");
     assert_int_equal(parse("max_peers = 0\n", &file, err, sizeof(err)), NB_EINVAL);
     assert_string_equal(err, "noaberd.conf:1: max_peers must be a number from 1 to 1024, not '0'");
     nbd_config_clear(&file);

@@ -413,12 +413,13 @@ static void alice_reconciles_with_a_node_she_dials(void **state)
     uint8_t psk[32], buf[NB_PEER_MSG_MAX], mine[NB_RECORD_MAX], theirs[NB_RECORD_MAX];
     uint8_t mine_id[NB_ID_SIZE], theirs_id[NB_ID_SIZE];
     size_t n, mine_len, theirs_len;
-    struct nbd_verdict v;
+    struct nbd_accept_report v;
     assert_non_null(m);
     assert_int_equal(nb_neighbourhood_psk(w->node.neighbourhood_key, psk), 0);
     sign_request(w, "Alice's own request", w->node.neighbourhood_id, mine, &mine_len, mine_id);
     assert_int_equal(
-        nbd_node_accept(&w->node, mine, mine_len, wall(), NBD_ORIGIN_LOCAL, mine_id, &v), 0);
+        nbd_node_accept(&w->node, mine, mine_len, mine_id, wall(), NBD_FROM_CLIENT, &v),
+        NBD_ACCEPTED);
     sign_request(w, "A request Alice has not seen", w->node.neighbourhood_id, theirs, &theirs_len,
                  theirs_id);
 

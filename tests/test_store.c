@@ -37,7 +37,7 @@ struct world {
 };
 
 static void on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
-                      const struct nb_record *rec, enum nbd_origin origin)
+                      const struct nb_record *rec, const struct nbd_origin *origin)
 {
     struct world *w = ctx;
     (void)id;
@@ -109,31 +109,44 @@ static void acting(struct world *w, const struct member *m, unsigned kind, uint6
     make_acting(m, w->node.neighbourhood_id, kind, created_at, target, who, out);
 }
 
-static int submit(struct world *w, const struct blob *b, uint64_t now, struct nbd_verdict *v)
+/* What the node answered, as the control API or a peer link sees it. */
+struct said {
+    enum nbd_accept_verdict verdict;
+    const char *error; /* the control API's code, NULL when accepted */
+    struct nbd_accept_report why;
+};
+
+/* Hands a record in as a client (link NULL) or from the peer link `link`. */
+static enum nbd_accept_verdict hand_in(struct world *w, const struct blob *b, uint64_t now,
+                                       struct nbd_origin origin, struct said *s)
 {
-    uint8_t id[NB_ID_SIZE];
-    int r = nbd_node_accept(&w->node, b->bytes, b->len, now, NBD_ORIGIN_LOCAL, id, v);
-    if (r == 0)
-        assert_memory_equal(id, b->id, NB_ID_SIZE);
-    return r;
+    s->verdict = nbd_node_accept(&w->node, b->bytes, b->len, b->id, now, origin, &s->why);
+    s->error = nbd_accept_error(s->verdict);
+    return s->verdict;
+}
+
+static enum nbd_accept_verdict from_peer(struct world *w, const struct blob *b, uint64_t now,
+                                         struct said *s)
+{
+    static const int link = 1; /* any address stands for the link */
+    return hand_in(w, b, now, NBD_FROM_PEER(&link), s);
 }
 
 static void assert_ok(struct world *w, const struct blob *b, uint64_t now)
 {
-    struct nbd_verdict v;
-    int r = submit(w, b, now, &v);
-    if (r != 0)
-        fail_msg("refused: %s: %s", v.error, v.message);
+    struct said s;
+    if (hand_in(w, b, now, NBD_FROM_CLIENT, &s) != NBD_ACCEPTED)
+        fail_msg("refused: %s: %s", s.error, s.why.message);
 }
 
 static void assert_refused(struct world *w, const struct blob *b, uint64_t now, const char *error,
                            const char *message)
 {
-    struct nbd_verdict v;
-    assert_true(submit(w, b, now, &v) < 0);
-    assert_string_equal(v.error, error);
+    struct said s;
+    assert_int_not_equal(hand_in(w, b, now, NBD_FROM_CLIENT, &s), NBD_ACCEPTED);
+    assert_string_equal(s.error, error);
     if (message != NULL)
-        assert_string_equal(v.message, message);
+        assert_string_equal(s.why.message, message);
 }
 
 static const char *status_of(struct world *w, const uint8_t id[NB_ID_SIZE], uint64_t now)
@@ -433,7 +446,8 @@ static void a_version_2_store_gains_the_block_list(void **state)
     assert_int_equal(nbd_store_insert(s, &row), 0);
     nbd_store_close(s);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    exec_sql(db, "DROP TABLE blocked; PRAGMA user_version = 2;");
+    exec_sql(db, "DROP TABLE blocked; ALTER TABLE tombstones DROP COLUMN author;"
+                 "PRAGMA user_version = 2;");
     sqlite3_close(db);
 
     int r = nbd_store_open(path, &s, err, sizeof(err));
@@ -448,6 +462,54 @@ static void a_version_2_store_gains_the_block_list(void **state)
     assert_int_equal(nbd_store_foreach_blocked(s, count_blocked, &n), 0);
     assert_int_equal(n, 1);
     nbd_store_close(s);
+}
+
+/*
+ * Version 3 tombstoned the target of any peer's retraction it did not hold.
+ * Version 4 lets the retraction decide when the target arrives: those
+ * tombstones go, other tombstones stay, and every tombstone gains an
+ * author column.
+ */
+static void a_version_3_store_lets_waiting_retractions_decide(void **state)
+{
+    struct world *w = *state;
+    struct blob req, bogus;
+    struct said v;
+    sqlite3 *db;
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 7200, "help with a form", &req);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 1, req.id, NULL, &bogus);
+    assert_int_equal(from_peer(w, &bogus, T0 + 1, &v), NBD_ACCEPTED);
+    close_store(w);
+
+    /* The store as version 3 left it. */
+    assert_int_equal(sqlite3_open(w->path, &db), SQLITE_OK);
+    exec_sql(db, "ALTER TABLE tombstones DROP COLUMN author; PRAGMA user_version = 3;");
+    sqlite3_stmt *st;
+    uint8_t other[NB_ID_SIZE];
+    memset(other, 0x77, sizeof(other));
+    assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO tombstones(id, until) VALUES (?1, NULL)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(st, 1, req.id, NB_ID_SIZE, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_reset(st);
+    sqlite3_bind_blob(st, 1, other, NB_ID_SIZE, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    open_store(w);
+    assert_int_equal(nbd_store_schema_version(w->store), NBD_STORE_SCHEMA_VERSION);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, req.id), 0);
+    struct nbd_tombstone tomb;
+    assert_int_equal(nbd_store_tombstone_get(w->store, other, &tomb), 0);
+    assert_false(tomb.has_author);
+    assert_false(tomb.has_until);
+    /* Ann's request arrives: Cas's retraction could never apply. */
+    assert_int_equal(from_peer(w, &req, T0 + 2, &v), NBD_ACCEPTED);
+    assert_int_equal(nbd_store_has(w->store, bogus.id), 0);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, bogus.id), 1);
 }
 
 static void a_store_from_a_newer_noaberd_is_refused(void **state)
@@ -500,8 +562,9 @@ static void a_corrupted_store_is_an_error_not_a_crash(void **state)
         struct blob b;
         char title[32];
         snprintf(title, sizeof(title), "groceries %u", i);
-        request(w, &w->ann, T0 + i, T0 + 7 * 24 * 3600, title, &b);
-        assert_ok(w, &b, T0 + i);
+        /* Spread out, as one member's records are (the quota per hour). */
+        request(w, &w->ann, T0 + i * 600, T0 + 7 * 24 * 3600, title, &b);
+        assert_ok(w, &b, T0 + i * 600);
     }
     close_store(w);
     memset(junk, 0x5a, sizeof(junk));
@@ -743,8 +806,7 @@ static void peers_records_skip_the_state_checks(void **state)
 {
     struct world *w = *state;
     struct blob req, cancel, late, selfish;
-    uint8_t id[NB_ID_SIZE];
-    struct nbd_verdict v;
+    struct said v;
     create_neighbourhood(w);
     request(w, &w->ann, T0, T0 + 7200, "repairs to a bicycle", &req);
     assert_ok(w, &req, T0);
@@ -753,57 +815,473 @@ static void peers_records_skip_the_state_checks(void **state)
 
     acting(w, &w->bob, NB_KIND_RESPONSE, T0 + 2, req.id, NULL, &late);
     assert_refused(w, &late, T0 + 2, "refused", "this request was cancelled");
-    assert_int_equal(
-        nbd_node_accept(&w->node, late.bytes, late.len, T0 + 2, NBD_ORIGIN_PEER, id, &v), 0);
+    assert_int_equal(from_peer(w, &late, T0 + 2, &v), NBD_ACCEPTED);
     assert_string_equal(status_of(w, req.id, T0 + 3), "cancelled");
 
     /* What no order can make right is refused from peers too. */
     acting(w, &w->ann, NB_KIND_RESPONSE, T0 + 3, req.id, NULL, &selfish);
-    assert_true(
-        nbd_node_accept(&w->node, selfish.bytes, selfish.len, T0 + 3, NBD_ORIGIN_PEER, id, &v) < 0);
+    assert_int_equal(from_peer(w, &selfish, T0 + 3, &v), NBD_REFUSED);
     assert_string_equal(v.error, "refused");
 }
 
+/* The row of a stored record (its root and expiry as the node placed it). */
+static struct nbd_store_record row_of(struct world *w, const uint8_t id[NB_ID_SIZE])
+{
+    static uint8_t buf[NB_RECORD_MAX];
+    struct nbd_store_record row;
+    assert_int_equal(nbd_store_get(w->store, id, &row, buf), 0);
+    return row;
+}
+
+#define KEEP_UNSEEN ((uint64_t)NB_EXPIRY_MAX + NB_FUTURE_SKEW)
+
 /*
- * A node that never saw a request still learns of its retraction from a
- * peer, keeps it (so it passes it on) and refuses the request if a node that
- * was away offers it later: the deletion sticks everywhere.
+ * A node that never saw a request still learns of its author's retraction
+ * from a peer and keeps it (so it passes it on); when a node that was away
+ * offers the request later, it is refused: the deletion sticks everywhere.
  */
-static void a_peers_retraction_of_an_unknown_record_sticks(void **state)
+static void an_authors_retraction_before_its_target_sticks(void **state)
 {
     struct world *w = *state;
-    struct blob req, resp, retract, again;
-    uint8_t id[NB_ID_SIZE];
-    struct nbd_verdict v;
+    struct blob req, retract;
+    struct said v;
     create_neighbourhood(w);
     request(w, &w->ann, T0, T0 + 7200, "help with a form", &req);
     acting(w, &w->ann, NB_KIND_RETRACTION, T0 + 1, req.id, NULL, &retract);
 
     /* From a client the target must be here first. */
     assert_refused(w, &retract, T0 + 1, "not_found", NULL);
-    assert_int_equal(
-        nbd_node_accept(&w->node, retract.bytes, retract.len, T0 + 1, NBD_ORIGIN_PEER, id, &v), 0);
+    assert_int_equal(from_peer(w, &retract, T0 + 1, &v), NBD_ACCEPTED);
     assert_int_equal(nbd_store_has(w->store, retract.id), 1);
-    assert_int_equal(nbd_store_is_tombstoned(w->store, req.id), 1);
-    assert_int_equal(nbd_node_accept(&w->node, req.bytes, req.len, T0 + 2, NBD_ORIGIN_PEER, id, &v),
-                     NB_EEXPIRED);
+    /* Kept for as long as its target could still arrive, and not deciding
+     * anything yet: the target is not tombstoned. */
+    struct nbd_store_record row = row_of(w, retract.id);
+    assert_true(row.has_expiry);
+    assert_int_equal(row.expires_at, T0 + 1 + KEEP_UNSEEN);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, req.id), 0);
+
+    size_t hooks = w->accepted;
+    assert_int_equal(from_peer(w, &req, T0 + 2, &v), NBD_GONE);
     assert_string_equal(v.error, "gone");
+    assert_int_equal(w->accepted, hooks); /* not announced, not relayed */
+    assert_int_equal(nbd_store_has(w->store, req.id), 0);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, req.id), 1);
+    assert_int_equal(count_records(w), 1);
+    /* The retraction now lives as long as the request would have, as on a
+     * node that held the request when the retraction came. */
+    row = row_of(w, retract.id);
+    assert_false(row.has_root);
+    assert_true(row.has_expiry);
+    assert_int_equal(row.expires_at, T0 + 7200);
+    assert_refused(w, &req, T0 + 3, "gone", NULL);
+}
+
+/*
+ * Cas retracts Ann's request on a node that has not seen it yet.  The
+ * retraction is kept but cannot erase the request: when the request comes,
+ * it is stored and announced, and Cas's retraction is deleted and kept out
+ * for good.  On a node that held the request first, the retraction is
+ * refused and kept out too: both end with the same records.
+ */
+static void a_retraction_by_another_member_cannot_censor(void **state)
+{
+    struct world *w = *state;
+    struct blob req, bogus, resp, bogus_resp;
+    struct said v;
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 7200, "help with a form", &req);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 1, req.id, NULL, &bogus);
+
+    assert_int_equal(from_peer(w, &bogus, T0 + 1, &v), NBD_ACCEPTED);
+    size_t hooks = w->accepted;
+    assert_int_equal(from_peer(w, &req, T0 + 2, &v), NBD_ACCEPTED);
+    assert_int_equal(w->accepted, hooks + 1); /* announced: relayed to peers */
+    assert_int_equal(nbd_store_has(w->store, req.id), 1);
+    assert_int_equal(nbd_store_has(w->store, bogus.id), 0);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, bogus.id), 1);
+    assert_string_equal(status_of(w, req.id, T0 + 3), "open");
+    /* A peer that still holds the retraction cannot hand it back. */
+    assert_int_equal(from_peer(w, &bogus, T0 + 3, &v), NBD_GONE);
     assert_int_equal(count_records(w), 1);
 
-    /* A retraction of what was already deleted is kept too. */
-    request(w, &w->bob, T0, T0 + 7200, "a meal on Sunday", &again);
-    assert_ok(w, &again, T0);
-    acting(w, &w->cas, NB_KIND_RESPONSE, T0 + 1, again.id, NULL, &resp);
+    /* After the target: refused, and from a peer kept out as well. */
+    acting(w, &w->bob, NB_KIND_RESPONSE, T0 + 4, req.id, NULL, &resp);
+    assert_ok(w, &resp, T0 + 4);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 5, resp.id, NULL, &bogus_resp);
+    assert_refused(w, &bogus_resp, T0 + 5, "refused", "only the author of a record can retract it");
+    assert_int_equal(nbd_store_is_tombstoned(w->store, bogus_resp.id), 0);
+    assert_int_equal(from_peer(w, &bogus_resp, T0 + 5, &v), NBD_REFUSED);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, bogus_resp.id), 1);
+    assert_int_equal(from_peer(w, &bogus_resp, T0 + 6, &v), NBD_GONE);
+    assert_int_equal(nbd_store_has(w->store, resp.id), 1);
+    assert_int_equal(count_records(w), 2);
+}
+
+/*
+ * After a record was deleted, its tombstone remembers who signed it: a
+ * retraction by its author is still kept (to pass the deletion on), one by
+ * anyone else is refused as it would have been while the record was here.
+ */
+static void a_tombstone_remembers_whose_record_it_was(void **state)
+{
+    struct world *w = *state;
+    struct blob req, resp, first, second, bogus;
+    struct said v;
+    create_neighbourhood(w);
+    request(w, &w->bob, T0, T0 + 7200, "a meal on Sunday", &req);
+    assert_ok(w, &req, T0);
+    acting(w, &w->cas, NB_KIND_RESPONSE, T0 + 1, req.id, NULL, &resp);
     assert_ok(w, &resp, T0 + 1);
-    struct blob first, second;
-    acting(w, &w->bob, NB_KIND_RETRACTION, T0 + 2, again.id, NULL, &first);
+    acting(w, &w->bob, NB_KIND_RETRACTION, T0 + 2, req.id, NULL, &first);
     assert_ok(w, &first, T0 + 2);
+
+    struct nbd_tombstone tomb;
+    assert_int_equal(nbd_store_tombstone_get(w->store, resp.id, &tomb), 0);
+    assert_true(tomb.has_author);
+    assert_memory_equal(tomb.author, w->cas.pk, NB_KEY_SIZE);
+    assert_true(tomb.has_until);
+    assert_int_equal(tomb.until, T0 + 7200);
+
     acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 3, resp.id, NULL, &second);
     assert_refused(w, &second, T0 + 3, "gone", NULL);
-    assert_int_equal(
-        nbd_node_accept(&w->node, second.bytes, second.len, T0 + 3, NBD_ORIGIN_PEER, id, &v), 0);
+    assert_int_equal(from_peer(w, &second, T0 + 3, &v), NBD_ACCEPTED);
     assert_int_equal(nbd_store_has(w->store, second.id), 1);
-    assert_int_equal(nbd_store_is_tombstoned(w->store, resp.id), 1);
+    struct nbd_store_record row = row_of(w, second.id);
+    assert_true(row.has_expiry);
+    assert_int_equal(row.expires_at, T0 + 7200); /* it outlives the tombstone, no more */
+
+    acting(w, &w->ann, NB_KIND_RETRACTION, T0 + 4, resp.id, NULL, &bogus);
+    assert_int_equal(from_peer(w, &bogus, T0 + 4, &v), NBD_REFUSED);
+    assert_string_equal(v.why.message, "only the author of a record can retract it");
+    assert_int_equal(nbd_store_is_tombstoned(w->store, bogus.id), 1);
+
+    /* A record acting on the deleted request can never be stored: a
+     * peer's is kept out so reconciliation stops offering it. */
+    struct blob late;
+    acting(w, &w->ann, NB_KIND_RESPONSE, T0 + 5, req.id, NULL, &late);
+    assert_refused(w, &late, T0 + 5, "gone", NULL);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, late.id), 0);
+    assert_int_equal(from_peer(w, &late, T0 + 5, &v), NBD_GONE);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, late.id), 1);
+}
+
+/* A retraction of something that never arrives goes after its bound. */
+static void a_retraction_of_what_never_arrives_is_purged(void **state)
+{
+    struct world *w = *state;
+    struct blob req, retract;
+    struct said v;
+    uint64_t records = 0, tombstones = 0;
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 7200, "help with a form", &req);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 1, req.id, NULL, &retract);
+    assert_int_equal(from_peer(w, &retract, T0 + 1, &v), NBD_ACCEPTED);
+    uint64_t bound = T0 + 1 + KEEP_UNSEEN;
+    assert_int_equal(nbd_node_purge(&w->node, bound + GRACE, &records, &tombstones), 0);
+    assert_int_equal(nbd_store_has(w->store, retract.id), 1);
+    assert_int_equal(nbd_node_purge(&w->node, bound + GRACE + 1, &records, &tombstones), 0);
+    assert_int_equal(records, 1);
+    assert_int_equal(nbd_store_has(w->store, retract.id), 0);
+    /* Past its bound it is refused by its date alone. */
+    assert_int_equal(from_peer(w, &retract, bound + 2 * GRACE + 2, &v), NBD_GONE);
+}
+
+/* ---- every order through a node ----------------------------------------- */
+
+/* A node of its own, for one order of arrival. */
+struct fresh_node {
+    struct nbd_store *store;
+    struct nbd_node node;
+};
+
+static void fresh_node_open(struct world *w, struct fresh_node *f)
+{
+    char err[256] = "";
+    struct nbd_verdict v;
+    bool already = false;
+    if (nbd_store_open(":memory:", &f->store, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(nbd_node_init(&f->node, f->store, GRACE), 0);
+    assert_int_equal(nbd_node_join_neighbourhood(&f->node, "Marollen", 8, w->node.neighbourhood_key,
+                                                 &already, &v),
+                     0);
+}
+
+static void fresh_node_close(struct fresh_node *f)
+{
+    nbd_node_clear(&f->node);
+    nbd_store_close(f->store);
+}
+
+/* The ids a node holds, in (created_at, id) order, one after the other. */
+struct held {
+    uint8_t ids[16][NB_ID_SIZE];
+    size_t n;
+};
+
+static int collect_held(void *ctx, const struct nbd_store_record *rec)
+{
+    struct held *h = ctx;
+    assert_true(h->n < 16);
+    memcpy(h->ids[h->n++], rec->id, NB_ID_SIZE);
+    return 0;
+}
+
+/* Hands the records to a node from a peer in `order`, retrying those that
+ * waited for their target after each acceptance, as the sync layer does. */
+static void deliver(struct fresh_node *f, const struct blob *const *recs, const size_t *order,
+                    size_t n, uint64_t now)
+{
+    static const int link = 1;
+    bool waiting[16] = { false };
+    for (size_t k = 0; k < n; k++) {
+        struct nbd_accept_report why;
+        const struct blob *b = recs[order[k]];
+        enum nbd_accept_verdict v =
+            nbd_node_accept(&f->node, b->bytes, b->len, b->id, now, NBD_FROM_PEER(&link), &why);
+        if (v == NBD_NOT_FOUND)
+            waiting[order[k]] = true;
+        assert_int_not_equal(v, NBD_INTERNAL);
+        assert_int_not_equal(v, NBD_INVALID_RECORD);
+        for (bool progress = v == NBD_ACCEPTED; progress;) {
+            progress = false;
+            for (size_t i = 0; i < n; i++) {
+                if (!waiting[i])
+                    continue;
+                v = nbd_node_accept(&f->node, recs[i]->bytes, recs[i]->len, recs[i]->id, now,
+                                    NBD_FROM_PEER(&link), &why);
+                if (v != NBD_NOT_FOUND) {
+                    waiting[i] = false;
+                    progress = progress || v == NBD_ACCEPTED;
+                }
+            }
+        }
+    }
+}
+
+static bool next_order(size_t *order, size_t n)
+{
+    size_t i = n - 1;
+    while (i > 0 && order[i - 1] >= order[i])
+        i--;
+    if (i == 0)
+        return false;
+    size_t j = n - 1;
+    while (order[j] <= order[i - 1])
+        j--;
+    size_t t = order[i - 1];
+    order[i - 1] = order[j];
+    order[j] = t;
+    for (size_t a = i, b = n - 1; a < b; a++, b--) {
+        t = order[a];
+        order[a] = order[b];
+        order[b] = t;
+    }
+    return true;
+}
+
+/* The fold over every record of the history, whatever any node kept. */
+static void fold_all(const struct blob *root, const struct blob *const *recs, size_t n,
+                     uint64_t now, struct nb_state *st)
+{
+    struct nb_record root_rec, rel[16];
+    uint8_t ids[16][NB_ID_SIZE];
+    size_t m = 0;
+    assert_int_equal(nb_record_decode(root->bytes, root->len, &root_rec), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i] == root)
+            continue;
+        assert_int_equal(nb_record_decode(recs[i]->bytes, recs[i]->len, &rel[m]), 0);
+        memcpy(ids[m++], recs[i]->id, NB_ID_SIZE);
+    }
+    assert_int_equal(
+        nb_state_derive(&root_rec, root->id, rel, (const uint8_t(*)[NB_ID_SIZE])ids, m, now, st),
+        0);
+}
+
+/*
+ * Hostile histories through real nodes: Cas (and Ann, against Bob's
+ * response) retract records they did not sign, dated before and after
+ * their targets, with duplicates, next to real retractions.  Every order of
+ * arrival must leave a node with the same records, and what it derives from
+ * them must be what the fold derives from the whole history.
+ */
+static void every_order_through_a_node_ends_with_the_same_records(void **state)
+{
+    struct world *w = *state;
+    struct blob req, resp, cas_req_early, cas_req, ann_req, bob_req, cas_resp_early, bob_resp,
+        ann_resp;
+    uint64_t now = T0 + 60;
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 7200, "help with a form", &req);
+    acting(w, &w->bob, NB_KIND_RESPONSE, T0 + 10, req.id, NULL, &resp);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 - 5, req.id, NULL, &cas_req_early);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 20, req.id, NULL, &cas_req);
+    acting(w, &w->ann, NB_KIND_RETRACTION, T0 + 30, req.id, NULL, &ann_req);
+    acting(w, &w->bob, NB_KIND_RETRACTION, T0 + 25, req.id, NULL, &bob_req);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 5, resp.id, NULL, &cas_resp_early);
+    acting(w, &w->bob, NB_KIND_RETRACTION, T0 + 40, resp.id, NULL, &bob_resp);
+    acting(w, &w->ann, NB_KIND_RETRACTION, T0 + 35, resp.id, NULL, &ann_resp);
+
+    const struct {
+        const struct blob *recs[8];
+        size_t n;
+        bool retracted; /* whether the request ends retracted */
+    } histories[] = {
+        { { &req, &cas_req_early }, 2, false },
+        { { &req, &cas_req, &ann_req }, 3, true },
+        { { &req, &resp, &cas_resp_early, &bob_resp }, 4, false },
+        { { &req, &resp, &ann_resp, &cas_req, &cas_req }, 5, false },
+        { { &req, &resp, &ann_req, &cas_req_early, &bob_req }, 5, true },
+        { { &req, &cas_req_early, &bob_req, &cas_req, &cas_req_early, &resp }, 6, false },
+        { { &req, &resp, &cas_resp_early, &ann_resp, &bob_resp, &cas_req }, 6, false },
+    };
+    size_t n_histories = sizeof(histories) / sizeof(histories[0]);
+    unsigned orders = 0;
+
+    for (size_t hi = 0; hi < n_histories; hi++) {
+        size_t n = histories[hi].n;
+        size_t order[8];
+        struct held first = { .n = 0 };
+        struct nb_state all;
+        fold_all(&req, histories[hi].recs, n, now, &all);
+        assert_int_equal(all.status == NB_STATUS_RETRACTED, histories[hi].retracted);
+        for (size_t i = 0; i < n; i++)
+            order[i] = i;
+        bool more = true;
+        for (unsigned o = 0; more; o++, orders++) {
+            struct fresh_node f;
+            struct held held = { .n = 0 };
+            fresh_node_open(w, &f);
+            deliver(&f, histories[hi].recs, order, n, now);
+            assert_int_equal(nbd_store_foreach_ordered(f.store, 0, NULL, collect_held, &held), 0);
+            if (o == 0) {
+                first = held;
+            } else if (held.n != first.n || memcmp(held.ids, first.ids, held.n * NB_ID_SIZE) != 0) {
+                fail_msg("history %zu, order %u: %zu records held, %zu in the first order", hi, o,
+                         held.n, first.n);
+            }
+            /* No retraction by anyone but its target's author survives
+             * where the target is known. */
+            for (size_t i = 0; i < held.n; i++) {
+                assert_memory_not_equal(held.ids[i], cas_req.id, NB_ID_SIZE);
+                assert_memory_not_equal(held.ids[i], cas_req_early.id, NB_ID_SIZE);
+                assert_memory_not_equal(held.ids[i], cas_resp_early.id, NB_ID_SIZE);
+                assert_memory_not_equal(held.ids[i], ann_resp.id, NB_ID_SIZE);
+                assert_memory_not_equal(held.ids[i], bob_req.id, NB_ID_SIZE);
+            }
+            uint8_t buf[NB_RECORD_MAX];
+            struct nbd_store_record root;
+            int r = nbd_store_get(f.store, req.id, &root, buf);
+            if (histories[hi].retracted) {
+                assert_int_equal(r, NB_ENOENT);
+            } else {
+                struct nb_state st;
+                assert_int_equal(r, 0);
+                assert_int_equal(nbd_node_derive(&f.node, &root, now, &st), 0);
+                assert_int_equal(st.status, all.status);
+                assert_int_equal(st.n_responses, all.n_responses);
+                assert_int_equal(st.n_applied, all.n_applied);
+                assert_int_equal(st.n_ignored, all.n_ignored);
+                assert_int_equal(st.updated_at, all.updated_at);
+                nb_state_free(&st);
+            }
+            fresh_node_close(&f);
+            more = next_order(order, n);
+        }
+        nb_state_free(&all);
+    }
+    print_message("%zu hostile histories, %u orders of arrival through a node\n", n_histories,
+                  orders);
+}
+
+/*
+ * A request that reaches a node only after its purge time is not stored,
+ * but still clears a retraction by someone else that was waiting for it:
+ * as on the nodes that held the request.
+ */
+static void a_late_target_still_clears_a_bogus_retraction(void **state)
+{
+    struct world *w = *state;
+    struct blob req, bogus, own;
+    struct said v;
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 100, "help with a form", &req);
+    acting(w, &w->cas, NB_KIND_RETRACTION, T0 + 1, req.id, NULL, &bogus);
+    acting(w, &w->ann, NB_KIND_RETRACTION, T0 + 2, req.id, NULL, &own);
+    assert_int_equal(from_peer(w, &bogus, T0 + 2, &v), NBD_ACCEPTED);
+    assert_int_equal(from_peer(w, &own, T0 + 2, &v), NBD_ACCEPTED);
+    uint64_t late = T0 + 100 + GRACE + 1;
+    assert_int_equal(from_peer(w, &req, late, &v), NBD_GONE);
+    assert_int_equal(nbd_store_has(w->store, req.id), 0);
+    assert_int_equal(nbd_store_has(w->store, bogus.id), 0);
+    assert_int_equal(nbd_store_is_tombstoned(w->store, bogus.id), 1);
+    assert_int_equal(nbd_store_has(w->store, own.id), 1); /* goes at its own bound */
+}
+
+/*
+ * Cas floods: three records dated in one hour are the most the node keeps
+ * (a small quota for the test), five in one day.  The rest are refused
+ * with the reason, from a client or a peer (a peer's kept out for good, so
+ * reconciliation does not fetch them again), and the node remembers Cas
+ * once per window for the operator.  Ann, posting in the same hour, is not
+ * affected.
+ */
+static void a_member_over_the_quota_is_refused(void **state)
+{
+    struct world *w = *state;
+    struct blob b, annb;
+    struct said v;
+    char title[32];
+    create_neighbourhood(w);
+    nbd_node_set_quota(&w->node, 3, 5);
+    uint64_t hour = T0 - T0 % 3600;
+
+    for (unsigned i = 0; i < 3; i++) {
+        snprintf(title, sizeof(title), "a lift, %u", i);
+        request(w, &w->cas, hour + i, hour + 7200, title, &b);
+        assert_ok(w, &b, hour + 10);
+    }
+    request(w, &w->cas, hour + 3, hour + 7200, "one more lift", &b);
+    assert_refused(w, &b, hour + 10, "refused",
+                   "this member has signed 3 records dated in this hour (UTC), the most a node "
+                   "accepts; wait for the next hour");
+    assert_int_equal(nbd_store_is_tombstoned(w->store, b.id), 0);
+    request(w, &w->cas, hour + 4, hour + 7200, "and another", &b);
+    assert_int_equal(from_peer(w, &b, hour + 10, &v), NBD_OVER_QUOTA);
+    assert_string_equal(v.error, "refused");
+    assert_int_equal(nbd_store_is_tombstoned(w->store, b.id), 1);
+    assert_int_equal(from_peer(w, &b, hour + 10, &v), NBD_GONE);
+
+    /* Someone else in the same hour. */
+    request(w, &w->ann, hour + 5, hour + 7200, "help with a form", &annb);
+    assert_ok(w, &annb, hour + 10);
+
+    /* The next hour has room, until the day is full. */
+    for (unsigned i = 0; i < 2; i++) {
+        snprintf(title, sizeof(title), "a meal, %u", i);
+        request(w, &w->cas, hour + 3600 + i, hour + 7200, title, &b);
+        assert_ok(w, &b, hour + 3610);
+    }
+    request(w, &w->cas, hour + 3602, hour + 7200, "a third meal", &b);
+    assert_refused(w, &b, hour + 3610, "refused",
+                   "this member has signed 5 records dated in this day (UTC), the most a node "
+                   "accepts; wait for the next day");
+
+    /* The operator sees Cas, each window once with its count. */
+    struct nbd_over_quota over[4];
+    size_t n = nbd_node_over_quota(&w->node, hour + 3610, over, 4);
+    assert_int_equal(hour / 86400, (hour + 3600) / 86400); /* both hours in one UTC day */
+    assert_int_equal(n, 2);
+    assert_memory_equal(over[0].author, w->cas.pk, NB_KEY_SIZE);
+    assert_int_equal(over[0].window, 86400);
+    assert_int_equal(over[0].refused, 1);
+    assert_memory_equal(over[1].author, w->cas.pk, NB_KEY_SIZE);
+    assert_int_equal(over[1].window, 3600);
+    assert_int_equal(over[1].window_start, hour);
+    assert_int_equal(over[1].refused, 2);
+    /* A day later the list is empty again. */
+    assert_int_equal(nbd_node_over_quota(&w->node, hour + 3610 + 86401, over, 4), 0);
 }
 
 static void a_message_about_a_request_can_be_retracted(void **state)
@@ -954,7 +1432,7 @@ static void a_blocked_member_is_deleted_and_refused(void **state)
     struct world *w = *state;
     struct timelines t;
     struct nbd_verdict v;
-    uint8_t id[NB_ID_SIZE];
+    struct said said;
     create_neighbourhood(w);
     bob_takes_part(w, &t);
 
@@ -973,11 +1451,9 @@ static void a_blocked_member_is_deleted_and_refused(void **state)
     /* From a peer: refused and remembered, so it is not fetched again. */
     struct blob relayed;
     request(w, &w->bob, T0 + 7, T0 + 7200, "a drill for an hour", &relayed);
-    assert_int_equal(
-        nbd_node_accept(&w->node, relayed.bytes, relayed.len, T0 + 7, NBD_ORIGIN_PEER, id, &v),
-        NB_EPERM);
-    assert_string_equal(v.error, "refused");
-    assert_string_equal(v.message, msg_blocked);
+    assert_int_equal(from_peer(w, &relayed, T0 + 7, &said), NBD_REFUSED);
+    assert_string_equal(said.error, "refused");
+    assert_string_equal(said.why.message, msg_blocked);
     assert_int_equal(nbd_store_is_tombstoned(w->store, relayed.id), 1);
     assert_int_equal(nbd_store_has(w->store, relayed.id), 0);
 
@@ -985,9 +1461,7 @@ static void a_blocked_member_is_deleted_and_refused(void **state)
     struct blob late;
     acting(w, &w->ann, NB_KIND_RESPONSE, T0 + 8, t.bob_req.id, NULL, &late);
     assert_refused(w, &late, T0 + 8, "gone", NULL);
-    assert_int_equal(nbd_node_accept(&w->node, t.cas_resp.bytes, t.cas_resp.len, T0 + 8,
-                                     NBD_ORIGIN_PEER, id, &v),
-                     NB_EEXPIRED);
+    assert_int_equal(from_peer(w, &t.cas_resp, T0 + 8, &said), NBD_GONE);
 
     /* Blocking again keeps the first date; the list says who and since. */
     assert_int_equal(nbd_node_block(&w->node, w->bob.pk, T0 + 9, &deleted, &v), 0);
@@ -1025,6 +1499,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(purged_trees_leave_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(a_version_1_store_is_migrated, setup, teardown),
         cmocka_unit_test_setup_teardown(a_version_2_store_gains_the_block_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_version_3_store_lets_waiting_retractions_decide, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_store_from_a_newer_noaberd_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(a_corrupted_store_is_an_error_not_a_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(without_a_neighbourhood_nothing_is_accepted, setup,
@@ -1040,8 +1516,18 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(ended_requests_go_a_grace_after_they_end, setup, teardown),
         cmocka_unit_test_setup_teardown(peers_records_skip_the_state_checks, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_peers_retraction_of_an_unknown_record_sticks, setup,
+        cmocka_unit_test_setup_teardown(an_authors_retraction_before_its_target_sticks, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_retraction_by_another_member_cannot_censor, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_tombstone_remembers_whose_record_it_was, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_retraction_of_what_never_arrives_is_purged, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(every_order_through_a_node_ends_with_the_same_records,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_late_target_still_clears_a_bogus_retraction, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_member_over_the_quota_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(purging_an_author_takes_what_rests_on_their_records, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(an_erased_members_tombstones_last, setup, teardown),

@@ -49,6 +49,29 @@ int nbd_op_hello(struct nbd_request *rq)
     return nbd_reply_end(&fr);
 }
 
+/* The members whose records went over a quota in the last day: the
+ * operator's to look into, so only on the operator's socket. */
+static void pack_over_quota(msgpack_packer *pk, struct nbd_node *node, uint64_t now)
+{
+    struct nbd_over_quota over[NBD_OVER_QUOTA_MAX];
+    size_t n_over = nbd_node_over_quota(node, now, over, NBD_OVER_QUOTA_MAX);
+    nb_mp_pack_cstr(pk, "over_quota");
+    msgpack_pack_array(pk, (uint32_t)n_over);
+    for (size_t i = 0; i < n_over; i++) {
+        msgpack_pack_map(pk, 5);
+        nb_mp_pack_cstr(pk, "author");
+        nb_mp_pack_bin(pk, over[i].author, NB_KEY_SIZE);
+        nb_mp_pack_cstr(pk, "window");
+        nb_mp_pack_cstr(pk, over[i].window == 3600 ? "hour" : "day");
+        nb_mp_pack_cstr(pk, "since");
+        msgpack_pack_uint64(pk, over[i].window_start);
+        nb_mp_pack_cstr(pk, "limit");
+        msgpack_pack_uint32(pk, over[i].limit);
+        nb_mp_pack_cstr(pk, "refused");
+        msgpack_pack_uint64(pk, over[i].refused);
+    }
+}
+
 int nbd_op_status(struct nbd_request *rq)
 {
     uint64_t records = 0, tombstones = 0;
@@ -63,7 +86,7 @@ int nbd_op_status(struct nbd_request *rq)
     /* Where the node keeps its data is the operator's business; a member's
      * program sees counts only (and never a peer's address: that is `peers`). */
     bool operator= rq->ctx->role == NB_CTL_ROLE_OPERATOR;
-    msgpack_pack_map(&fr.pk, operator? 10 : 9);
+    msgpack_pack_map(&fr.pk, operator? 11 : 9);
     pack_neighbourhood(&fr.pk, rq->ctx->node);
     nb_mp_pack_cstr(&fr.pk, "records");
     msgpack_pack_uint64(&fr.pk, records);
@@ -85,6 +108,7 @@ int nbd_op_status(struct nbd_request *rq)
     if (operator) {
         nb_mp_pack_cstr(&fr.pk, "data_dir");
         nb_mp_pack_cstr(&fr.pk, rq->ctx->data_dir);
+        pack_over_quota(&fr.pk, rq->ctx->node, rq->ctx->clock());
     }
     return nbd_reply_end(&fr);
 }

@@ -12,6 +12,27 @@
 #include "daemon/log.h"
 #include "proto/mp.h"
 
+/* The control API's error code for a verdict of the node: the one place
+ * where the node's verdict becomes a word on the wire. */
+static enum nb_ctl_error submit_error(enum nbd_accept_verdict verdict)
+{
+    switch (verdict) {
+    case NBD_REFUSED:
+    case NBD_OVER_QUOTA:
+        return NB_CTL_E_REFUSED;
+    case NBD_INVALID_RECORD:
+        return NB_CTL_E_INVALID_RECORD;
+    case NBD_NOT_FOUND:
+        return NB_CTL_E_NOT_FOUND;
+    case NBD_GONE:
+        return NB_CTL_E_GONE;
+    case NBD_ACCEPTED:
+    case NBD_INTERNAL:
+        break;
+    }
+    return NB_CTL_E_INTERNAL;
+}
+
 int nbd_op_submit(struct nbd_request *rq)
 {
     struct nb_bytes record;
@@ -22,15 +43,16 @@ int nbd_op_submit(struct nbd_request *rq)
         return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,
                                "`record` must be the signed record as msgpack bin");
     uint8_t id[NB_ID_SIZE];
-    struct nbd_verdict v;
-    r = nbd_node_accept(rq->ctx->node, record.ptr, record.len, rq->ctx->clock(), NBD_ORIGIN_LOCAL,
-                        id, &v);
-    if (r < 0) {
+    struct nbd_accept_report why;
+    nb_record_id(record.ptr, record.len, id);
+    enum nbd_accept_verdict v = nbd_node_accept(rq->ctx->node, record.ptr, record.len, id,
+                                                rq->ctx->clock(), NBD_FROM_CLIENT, &why);
+    if (v != NBD_ACCEPTED) {
         /* Only the code is logged, never the record. */
-        nbd_debug("submit refused: %s (%s)", v.error, nb_error_name(v.code));
-        if (nbd_verdict_error(&v) == NB_CTL_E_INTERNAL)
-            nbd_error("storing a record failed: %s", nb_strerror(v.code));
-        return nbd_reply_verdict(rq, &v);
+        nbd_debug("submit refused: %s (%s)", nbd_accept_error(v), nb_error_name(why.code));
+        if (v == NBD_INTERNAL)
+            nbd_error("storing a record failed: %s", nb_strerror(why.code));
+        return nbd_reply_error(rq, submit_error(v), why.message);
     }
     struct nbd_reply fr;
     if (nbd_reply_begin(&fr, rq) < 0)

@@ -491,7 +491,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 }
 
 static void on_record(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
-                      const struct nb_record *rec, enum nbd_origin origin)
+                      const struct nb_record *rec, const struct nbd_origin *origin)
 {
     struct nbd_control *ctl = ctx;
     (void)rec;

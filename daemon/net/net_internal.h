@@ -160,6 +160,7 @@ struct nbd_pending {
     struct nbd_link *link;
     uint64_t added; /* uv_now() ms */
     uint8_t target[NB_ID_SIZE];
+    uint8_t id[NB_ID_SIZE]; /* the waiting record's, hashed when it arrived */
     size_t len;
     uint8_t *bytes;
 };
@@ -225,7 +226,7 @@ void sync_drain(struct nbd_link *link);
 void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg);
 uint64_t sync_fetching(const struct nbd_link *link);
 void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
-                    const struct nb_record *rec, enum nbd_origin origin);
+                    const struct nb_record *rec, const struct nbd_origin *origin);
 int sync_items_get(struct nbd_net *net, struct nbd_items **ret);
 void sync_items_put(struct nbd_items *items);
 void sync_free(struct nbd_net *net);

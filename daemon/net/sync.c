@@ -444,7 +444,8 @@ static void start_round(struct nbd_link *link)
 
 /* ---- receiving ------------------------------------------------------------- */
 
-static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t len, bool may_wait);
+static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t len,
+                          const uint8_t id[NB_ID_SIZE], bool may_wait);
 
 /* Retries the records that were waiting for `id`. */
 static void retry_pending(struct nbd_net *net, const uint8_t id[NB_ID_SIZE])
@@ -457,18 +458,17 @@ static void retry_pending(struct nbd_net *net, const uint8_t id[NB_ID_SIZE])
         struct nbd_pending p = net->pending[i];
         net->pending[i] = net->pending[--net->n_pending];
         net->pending_bytes -= p.len;
-        accept_record(p.link, p.bytes, p.len, false);
+        accept_record(p.link, p.bytes, p.len, p.id, false);
         free(p.bytes);
         i = 0; /* the array changed under us */
     }
 }
 
-static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t len)
+static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t len,
+                            const uint8_t id[NB_ID_SIZE], const uint8_t target[NB_ID_SIZE])
 {
     struct nbd_net *net = link->net;
-    struct nb_record rec;
-    if (net->n_pending >= NET_PENDING_MAX || net->pending_bytes + len > NET_PENDING_BYTES_MAX ||
-        nb_record_decode(bytes, len, &rec) < 0 || !NB_HAS(&rec, NB_F_TARGET))
+    if (net->n_pending >= NET_PENDING_MAX || net->pending_bytes + len > NET_PENDING_BYTES_MAX)
         return;
     uint8_t *copy = malloc(len);
     if (copy == NULL)
@@ -477,29 +477,30 @@ static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t 
     struct nbd_pending *p = &net->pending[net->n_pending++];
     p->link = link;
     p->added = uv_now(net->loop);
-    memcpy(p->target, rec.target, NB_ID_SIZE);
+    memcpy(p->target, target, NB_ID_SIZE);
+    memcpy(p->id, id, NB_ID_SIZE);
     p->len = len;
     p->bytes = copy;
     net->pending_bytes += len;
     nbd_debug("peer %s: a record waits for the record it acts on", link_name(link));
 }
 
-static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t len, bool may_wait)
+/* `id` is the record's, computed once by the caller. */
+static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t len,
+                          const uint8_t id[NB_ID_SIZE], bool may_wait)
 {
     struct nbd_net *net = link->net;
-    struct nbd_verdict v;
-    uint8_t id[NB_ID_SIZE];
-    net->node->source = link;
-    int r = nbd_node_accept(net->node, bytes, len, net->clock(), NBD_ORIGIN_PEER, id, &v);
-    net->node->source = NULL;
-    if (r == 0) {
+    struct nbd_accept_report why;
+    enum nbd_accept_verdict v =
+        nbd_node_accept(net->node, bytes, len, id, net->clock(), NBD_FROM_PEER(link), &why);
+    switch (v) {
+    case NBD_ACCEPTED:
         link->records_in++;
         retry_pending(net, id);
         return;
-    }
-    if (strcmp(v.error, "invalid_record") == 0) {
+    case NBD_INVALID_RECORD:
         link->invalid++;
-        link_warn(link, "sent an invalid record (%s)", nb_error_name(v.code));
+        link_warn(link, "sent an invalid record (%s)", nb_error_name(why.code));
         if (link->invalid > NET_INVALID_MAX && link->state != LINK_CLOSING) {
             nbd_warn("peer %s: more than %d invalid records; closing and not reconnecting for "
                      "10 minutes",
@@ -507,13 +508,20 @@ static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t le
             link->long_backoff = true;
             link_close(link, "too many invalid records");
         }
-    } else if (strcmp(v.error, "not_found") == 0 && may_wait) {
-        wait_for_target(link, bytes, len);
-    } else if (strcmp(v.error, "internal") == 0) {
-        nbd_error("storing a peer's record failed: %s", nb_strerror(v.code));
-    } else {
-        nbd_debug("peer %s: record not stored: %s (%s)", link_name(link), v.error,
-                  nb_error_name(v.code));
+        return;
+    case NBD_NOT_FOUND:
+        if (may_wait)
+            wait_for_target(link, bytes, len, id, why.target);
+        return;
+    case NBD_INTERNAL:
+        nbd_error("storing a peer's record failed: %s", nb_strerror(why.code));
+        return;
+    case NBD_OVER_QUOTA: /* the node logs the author once per window */
+    case NBD_REFUSED:
+    case NBD_GONE:
+        nbd_debug("peer %s: record not stored: %s (%s)", link_name(link), nbd_accept_error(v),
+                  nb_error_name(why.code));
+        return;
     }
 }
 
@@ -533,7 +541,7 @@ static void on_record(struct nbd_link *link, const uint8_t *bytes, size_t len)
         }
         s->rx_tokens -= 1.0;
     }
-    accept_record(link, bytes, len, true);
+    accept_record(link, bytes, len, id, true);
     if (solicited && link->state == LINK_UP) {
         s->round_fetched++;
         s->fetch_progress = uv_now(link->net->loop);
@@ -700,20 +708,18 @@ void sync_link_closed(struct nbd_link *link)
 }
 
 void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
-                    const struct nb_record *rec, enum nbd_origin origin)
+                    const struct nb_record *rec, const struct nbd_origin *origin)
 {
     (void)bytes;
     (void)len;
-    (void)origin;
     struct nbd_net *net = ctx;
     recent_add(net, rec->created_at, id);
     /* A retraction deletes records the hook never hears about. */
     if (rec->kind == NB_KIND_RETRACTION)
         net->items_stale = true;
     for (struct nbd_link *l = net->links; l != NULL; l = l->next) {
-        /* The hooks of a batch run after its commit; node->source is then
-         * the link this record came from (see daemon/node.h). */
-        if (l == net->node->source || l->state != LINK_UP)
+        /* Not back to the link the record came from. */
+        if (l == origin->link || l->state != LINK_UP)
             continue;
         queue_push(l, id);
         sync_drain(l);

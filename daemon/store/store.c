@@ -50,6 +50,16 @@ static const char *const migrations[] = {
 
     /* 2 -> 3: members this node's operator blocked, and since when. */
     "CREATE TABLE blocked (author BLOB PRIMARY KEY NOT NULL, since INTEGER NOT NULL);",
+
+    /* 3 -> 4: a tombstone keeps the author of what it stands for, so that a
+     * retraction arriving after its target was purged is judged as one
+     * arriving before.  Version 3 tombstoned the target of a peer's
+     * retraction it did not hold, whoever signed the retraction; those
+     * tombstones go, and the stored retraction decides when its target
+     * arrives (daemon/node.c, settle_retractions). */
+    "ALTER TABLE tombstones ADD COLUMN author BLOB;"
+    "DELETE FROM tombstones WHERE id IN (SELECT target FROM records WHERE kind = 9"
+    "  AND target IS NOT NULL) AND id NOT IN (SELECT id FROM records);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -85,6 +95,10 @@ enum stmt {
     ST_BLOCK_ADD,
     ST_BLOCK_REMOVE,
     ST_BLOCKED,
+    ST_TOMBSTONE_GET,
+    ST_RETRACTIONS_OF,
+    ST_SET_PLACE,
+    ST_COUNT_AUTHOR,
     ST_COUNT_,
 };
 
@@ -119,8 +133,9 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_TREE] = "WITH RECURSIVE tree(id) AS ("
                 "  SELECT id FROM records WHERE id = ?1"
                 "  UNION SELECT r.id FROM records r JOIN tree t ON r.target = t.id)"
-                " SELECT id FROM tree UNION SELECT id FROM records WHERE root = ?1",
-    [ST_TOMBSTONE] = "INSERT OR REPLACE INTO tombstones(id, until) VALUES (?1, ?2)",
+                " SELECT id, author FROM records WHERE id IN"
+                " (SELECT id FROM tree UNION SELECT id FROM records WHERE root = ?1)",
+    [ST_TOMBSTONE] = "INSERT OR REPLACE INTO tombstones(id, until, author) VALUES (?1, ?2, ?3)",
     [ST_DELETE] = "DELETE FROM records WHERE id = ?1",
     [ST_EXPIRED] = "SELECT id, expires_at FROM records WHERE expires_at IS NOT NULL"
                    " AND expires_at < ?1 LIMIT 256",
@@ -129,6 +144,12 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_BLOCK_ADD] = "INSERT OR IGNORE INTO blocked(author, since) VALUES (?1, ?2)",
     [ST_BLOCK_REMOVE] = "DELETE FROM blocked WHERE author = ?1",
     [ST_BLOCKED] = "SELECT 1 FROM blocked WHERE author = ?1",
+    [ST_TOMBSTONE_GET] = "SELECT until, author FROM tombstones WHERE id = ?1",
+    [ST_RETRACTIONS_OF] = "SELECT " COLUMNS " FROM records WHERE target = ?1 AND kind = 9"
+                          " ORDER BY created_at, id",
+    [ST_SET_PLACE] = "UPDATE records SET root = ?2, expires_at = ?3 WHERE id = ?1",
+    [ST_COUNT_AUTHOR] = "SELECT count(*) FROM records WHERE author = ?1"
+                        " AND created_at >= ?2 AND created_at < ?3",
 };
 
 struct nbd_store {
@@ -701,18 +722,20 @@ out:
 }
 
 /*
- * Ids to purge, each with the integer of the query's second column (a
- * created_at or an until) where it has one.  They are collected before
+ * Ids to purge, each with the second column of the query: an integer (a
+ * created_at or an until) or an author key.  They are collected before
  * anything is deleted: deleting while a statement steps through the same
  * table would change it under the statement.
  */
 struct idlist {
     uint8_t (*ids)[NB_ID_SIZE];
     uint64_t *values;
+    uint8_t (*authors)[NB_KEY_SIZE];
     size_t n, cap;
 };
 
-static int idlist_add(struct idlist *l, const uint8_t id[NB_ID_SIZE], uint64_t value)
+static int idlist_add(struct idlist *l, const uint8_t id[NB_ID_SIZE], uint64_t value,
+                      const uint8_t *author)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
@@ -724,10 +747,19 @@ static int idlist_add(struct idlist *l, const uint8_t id[NB_ID_SIZE], uint64_t v
         if (values == NULL)
             return NB_ENOMEM;
         l->values = values;
+        void *authors = realloc(l->authors, cap * NB_KEY_SIZE);
+        if (authors == NULL)
+            return NB_ENOMEM;
+        l->authors = authors;
         l->cap = cap;
     }
     memcpy(l->ids[l->n], id, NB_ID_SIZE);
-    l->values[l->n++] = value;
+    l->values[l->n] = value;
+    if (author != NULL)
+        memcpy(l->authors[l->n], author, NB_KEY_SIZE);
+    else
+        memset(l->authors[l->n], 0, NB_KEY_SIZE);
+    l->n++;
     return 0;
 }
 
@@ -740,12 +772,14 @@ static int idlist_collect(sqlite3_stmt *st, struct idlist *l)
         int rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
             break;
-        uint8_t one[NB_ID_SIZE];
+        uint8_t one[NB_ID_SIZE], author[NB_KEY_SIZE];
         if (rc != SQLITE_ROW || !blob32(st, 0, one)) {
             r = NB_EIO;
             break;
         }
-        r = idlist_add(l, one, has_value ? (uint64_t)sqlite3_column_int64(st, 1) : 0);
+        bool has_author = has_value && blob32(st, 1, author);
+        uint64_t value = has_value && !has_author ? (uint64_t)sqlite3_column_int64(st, 1) : 0;
+        r = idlist_add(l, one, value, has_author ? author : NULL);
         if (r < 0)
             break;
     }
@@ -757,6 +791,53 @@ static void idlist_free(struct idlist *l)
 {
     free(l->ids);
     free(l->values);
+    free(l->authors);
+}
+
+/* Writes one tombstone; author NULL when it is not known. */
+static int tombstone(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], const uint8_t *author,
+                     bool has_until, uint64_t until)
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_TOMBSTONE, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_blob(st, 1, id, NB_ID_SIZE, SQLITE_STATIC);
+    if (has_until)
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)(until > INT64_MAX ? INT64_MAX : until));
+    if (author != NULL)
+        sqlite3_bind_blob(st, 3, author, NB_KEY_SIZE, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : NB_EIO;
+}
+
+int nbd_store_tombstone(struct nbd_store *s, const uint8_t id[NB_ID_SIZE],
+                        const uint8_t author[NB_KEY_SIZE], bool has_until, uint64_t until)
+{
+    return tombstone(s, id, author, has_until, until);
+}
+
+int nbd_store_tombstone_get(struct nbd_store *s, const uint8_t id[NB_ID_SIZE],
+                            struct nbd_tombstone *ret)
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_TOMBSTONE_GET, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_blob(st, 1, id, NB_ID_SIZE, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(ret, 0, sizeof(*ret));
+        ret->has_until = sqlite3_column_type(st, 0) != SQLITE_NULL;
+        ret->until = ret->has_until ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+        ret->has_author = blob32(st, 1, ret->author);
+        r = 0;
+    } else {
+        r = rc == SQLITE_DONE ? NB_ENOENT : NB_EIO;
+    }
+    sqlite3_reset(st);
+    return r;
 }
 
 int nbd_store_purge_tree(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], bool has_until,
@@ -771,32 +852,22 @@ int nbd_store_purge_tree(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], bool
     r = idlist_collect(st, &l);
     if (r < 0)
         goto out;
-    /* The tombstone goes in even when the record itself is not stored: a
-     * retraction can arrive before what it retracts. */
+    /* The tombstone goes in even when the record itself is not stored (its
+     * author unknown): a blocked author's record from a peer. */
     if (l.n == 0) {
-        r = idlist_add(&l, id, 0);
-        if (r < 0)
-            goto out;
+        r = tombstone(s, id, NULL, has_until, until);
+        goto out;
     }
     uint64_t deleted = 0;
     for (size_t i = 0; i < l.n; i++) {
-        r = stmt_get(s, ST_TOMBSTONE, &st);
+        r = tombstone(s, l.ids[i], l.authors[i], has_until, until);
         if (r < 0)
             goto out;
-        sqlite3_bind_blob(st, 1, l.ids[i], NB_ID_SIZE, SQLITE_STATIC);
-        if (has_until)
-            sqlite3_bind_int64(st, 2, (sqlite3_int64)until);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            r = NB_EIO;
-            goto out;
-        }
         r = stmt_get(s, ST_DELETE, &st);
         if (r < 0)
             goto out;
         sqlite3_bind_blob(st, 1, l.ids[i], NB_ID_SIZE, SQLITE_STATIC);
-        rc = sqlite3_step(st);
+        int rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) {
             r = NB_EIO;
@@ -807,7 +878,65 @@ int nbd_store_purge_tree(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], bool
     if (ret_n != NULL)
         *ret_n = deleted;
 out:
+    if (r == 0 && l.n == 0 && ret_n != NULL)
+        *ret_n = 0;
     idlist_free(&l);
+    return r;
+}
+
+int nbd_store_foreach_retraction_of(struct nbd_store *s, const uint8_t target[NB_ID_SIZE],
+                                    nbd_store_cb cb, void *ctx)
+{
+    /* Not cached: the callback may purge, which runs cached statements. */
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, stmt_sql[ST_RETRACTIONS_OF], -1, &st, NULL) != SQLITE_OK)
+        return NB_EIO;
+    sqlite3_bind_blob(st, 1, target, NB_ID_SIZE, SQLITE_STATIC);
+    int r = run_rows(st, cb, ctx);
+    sqlite3_finalize(st);
+    return r;
+}
+
+int nbd_store_set_place(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], const uint8_t *root,
+                        bool has_expiry, uint64_t expires_at)
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_SET_PLACE, &st);
+    if (r < 0)
+        return r;
+    if (has_expiry && expires_at > INT64_MAX)
+        return NB_EINVAL;
+    sqlite3_bind_blob(st, 1, id, NB_ID_SIZE, SQLITE_STATIC);
+    if (root != NULL)
+        sqlite3_bind_blob(st, 2, root, NB_ID_SIZE, SQLITE_STATIC);
+    if (has_expiry)
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)expires_at);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return NB_EIO;
+    return sqlite3_changes(s->db) == 1 ? 0 : NB_ENOENT;
+}
+
+int nbd_store_count_author(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE], uint64_t from,
+                           uint64_t until, uint64_t *ret_n)
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_COUNT_AUTHOR, &st);
+    if (r < 0)
+        return r;
+    if (until > INT64_MAX)
+        until = INT64_MAX;
+    if (from > until)
+        from = until;
+    sqlite3_bind_blob(st, 1, author, NB_KEY_SIZE, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)from);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)until);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *ret_n = (uint64_t)sqlite3_column_int64(st, 0);
+    else
+        r = NB_EIO;
+    sqlite3_reset(st);
     return r;
 }
 

@@ -20,7 +20,7 @@
 
 #include <noaber/record.h>
 
-#define NBD_STORE_SCHEMA_VERSION 3
+#define NBD_STORE_SCHEMA_VERSION 4
 
 struct nbd_store;
 
@@ -83,6 +83,39 @@ int nbd_store_has(struct nbd_store *s, const uint8_t id[NB_ID_SIZE]);
 /* 1 if the id has a tombstone (it was purged), 0 if not, or a negative code. */
 int nbd_store_is_tombstoned(struct nbd_store *s, const uint8_t id[NB_ID_SIZE]);
 
+/* A tombstone: until when it keeps its record out (for good without), and
+ * the author of the record it stands for, where the node knew it. */
+struct nbd_tombstone {
+    bool has_until;
+    uint64_t until;
+    bool has_author;
+    uint8_t author[NB_KEY_SIZE];
+};
+
+/* The tombstone of `id`, or NB_ENOENT. */
+int nbd_store_tombstone_get(struct nbd_store *s, const uint8_t id[NB_ID_SIZE],
+                            struct nbd_tombstone *ret);
+
+/* Tombstones a record the node does not hold (a peer's record it refuses
+ * for good), keeping its author.  Call inside a transaction. */
+int nbd_store_tombstone(struct nbd_store *s, const uint8_t id[NB_ID_SIZE],
+                        const uint8_t author[NB_KEY_SIZE], bool has_until, uint64_t until);
+
+/* The stored retractions whose target is `target`, in (created_at, id)
+ * order.  The callback may purge. */
+int nbd_store_foreach_retraction_of(struct nbd_store *s, const uint8_t target[NB_ID_SIZE],
+                                    nbd_store_cb cb, void *ctx);
+
+/* Sets a stored record's root (NULL for none) and expiry: a retraction kept
+ * before its target arrived takes the place it would have had.  NB_ENOENT
+ * if the record is not stored. */
+int nbd_store_set_place(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], const uint8_t *root,
+                        bool has_expiry, uint64_t expires_at);
+
+/* How many stored records `author` signed with from <= created_at < until. */
+int nbd_store_count_author(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE], uint64_t from,
+                           uint64_t until, uint64_t *ret_n);
+
 /*
  * Finds the one record whose lowercase-hex id starts with `hex` (4..64 hex
  * digits, either case).  NB_EINVAL for a bad prefix, NB_ENOENT, NB_EAMBIGUOUS.
@@ -113,7 +146,7 @@ int nbd_store_count(struct nbd_store *s, uint64_t *ret_records, uint64_t *ret_to
 /*
  * Deletes record `id` and every record that acts on it (directly or through
  * others: all with root = id, and the subtree of target links below id),
- * leaving a tombstone (id, until) for each.  has_until false keeps the
+ * leaving a tombstone (id, until, author) for each.  has_until false keeps the
  * tombstones forever (records without an expiry, such as profiles).
  * Sets *ret_n to the number of records deleted.  Call inside a transaction.
  */

@@ -269,11 +269,15 @@ def _encode_point(pt):
 
 
 class Signer:
-    """A member key made from one seed byte, signing in Python: for tests
-    that submit records over the control API without the client."""
+    """A member key signing in Python, as libsodium derives it from the
+    32-byte seed (or from one seed byte repeated): for tests that submit what
+    the client would never sign -- records dated on purpose, another member's
+    retraction, a flood."""
 
-    def __init__(self, seed_byte):
-        h = hashlib.sha512(bytes([seed_byte]) * 32).digest()
+    def __init__(self, seed):
+        if isinstance(seed, int):
+            seed = bytes([seed]) * 32
+        h = hashlib.sha512(seed).digest()
         a = int.from_bytes(h[:32], "little")
         a &= (1 << 254) - 8
         a |= 1 << 254
@@ -303,9 +307,9 @@ def make_record(signer, nid, kind, body, created_at=None):
     return data, hashlib.blake2b(data, digest_size=32).digest()
 
 
-def request_body(title, expires_in=3600):
-    return {F_TITLE: title, F_CATEGORY: 0, F_AREA: "Marollen",
-            F_EXPIRES_AT: int(time.time()) + expires_in}
+def request_body(title, expires_in=3600, now=None):
+    now = int(time.time()) if now is None else now
+    return {F_TITLE: title, F_CATEGORY: 0, F_AREA: "Marollen", F_EXPIRES_AT: now + expires_in}
 
 
 # --- processes -----------------------------------------------------------------
@@ -519,6 +523,15 @@ class Member:
         if self._key is None:
             self._key = self.ok("id", "show")["key"]
         return self._key
+
+    def signer(self):
+        """A Signer with this member's seed, read from the identity file."""
+        with open(self.identity) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == "secret":
+                    return Signer(base32_checked_decode(parts[1], "nbs1", "noaber/secret-seed/v1"))
+        raise AssertionError("%s: the identity file has no secret line" % self.name)
 
     def ask(self, title="Groceries from the market", category="groceries", area="Marollen", *extra):
         return self.ok("ask", "--title", title, "--category", category, "--area", area, *extra)["id"]
