@@ -209,6 +209,36 @@ const char *trust_name(const struct trust *t, const uint8_t pk[NB_KEY_SIZE]);
 void member_label(const struct trust *t, const uint8_t pk[NB_KEY_SIZE], bool full, char *buf,
                   size_t size);
 
+/*
+ * The filters `list` and `watch` share (client/cmd_list.c): a request or offer
+ * of this kind, category and area (by the word rule of noaber/area.h), and
+ * with --trusted by a trusted author.  NULL means any.
+ */
+struct list_filters {
+    const char *kind, *status, *category, *area;
+    bool trusted;
+};
+
+/* Checks the values; EXIT_OK or EXIT_USAGE with the option named (printed). */
+int list_filters_check(const struct list_filters *f);
+/* Whether a request or offer passes kind, category, area and trust. */
+bool list_filters_match(const struct ctx *ctx, const struct list_filters *f,
+                        const struct trust *trust, const struct nb_record *rec);
+/*
+ * Whether the member is the one to confirm: the requester of a done-claimed
+ * request (`mine`), or the asker whose ask on an offer is done-claimed
+ * (`response` is the member's own response status, or NULL).
+ */
+bool confirmation_waits(const char *status, bool mine, const char *response, bool is_offer);
+/* Whether an available or paused offer ends within a week (time to renew). */
+bool offer_nears_end(const struct ctx *ctx, const char *status, uint64_t expires_at);
+
+/*
+ * Whether this member was assigned to the request earlier (and may hold its
+ * sealed contact) while someone else is assigned now.
+ */
+bool reassigned_from_me(const struct ctx *ctx, const struct root_view *v);
+
 /* The commands.  Each gets the arguments after its command words. */
 int cmd_id_new(struct ctx *ctx, int argc, char **argv);
 int cmd_id_show(struct ctx *ctx, int argc, char **argv);

@@ -44,25 +44,6 @@ static int split_list(char *list, struct nb_text *out, size_t max)
     return (int)n;
 }
 
-/* Accepts "in-person", "in_person" and "this-week" alike for the enum names. */
-static int parse_enum(int (*parse)(const char *), const char *text)
-{
-    char alt[32];
-    int v = parse(text);
-    if (v >= 0) {
-        return v;
-    }
-    snprintf(alt, sizeof(alt), "%s", text);
-    for (char *p = alt; *p != '\0'; p++) {
-        if (*p == '-') {
-            *p = '_';
-        } else if (*p == '_') {
-            *p = '-';
-        }
-    }
-    return parse(alt);
-}
-
 /*
  * The record's own check names no field; this one says which option is too
  * long or empty, before anything is signed.
@@ -138,7 +119,7 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
     rec.kind = kind;
     set_text(&rec.title, title);
     NB_SET(&rec, NB_F_TITLE);
-    v = parse_enum(nb_category_parse, category);
+    v = parse_spelled(nb_category_parse, category);
     if (v < 0) {
         return fail(EXIT_USAGE,
                     "unknown category \"%s\"; use one of groceries, transport, meals, company, "
@@ -154,7 +135,7 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
         NB_SET(&rec, NB_F_DETAILS);
     }
     if (urgency != NULL) {
-        v = parse_enum(nb_urgency_parse, urgency);
+        v = parse_spelled(nb_urgency_parse, urgency);
         if (v < 0) {
             return fail(EXIT_USAGE,
                         "unknown urgency \"%s\"; use today, this-week, this-month or whenever.",
@@ -168,7 +149,7 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
         NB_SET(&rec, NB_F_WHEN);
     }
     if (mode != NULL) {
-        v = parse_enum(nb_mode_parse, mode);
+        v = parse_spelled(nb_mode_parse, mode);
         if (v < 0) {
             return fail(EXIT_USAGE, "unknown mode \"%s\"; use in-person, remote or either.", mode);
         }

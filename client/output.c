@@ -10,6 +10,7 @@
 #include "common/duration.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -207,6 +208,34 @@ int parse_duration(const char *text, uint64_t *ret_seconds)
     }
     *ret_seconds = seconds;
     return 0;
+}
+
+const char *spelled(const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", name != NULL ? name : "?");
+    for (char *p = buf; *p != '\0'; p++) {
+        if (*p == '_') {
+            *p = '-';
+        }
+    }
+    return buf;
+}
+
+int parse_spelled(int (*parse)(const char *), const char *text)
+{
+    char alt[32];
+    int v = parse(text);
+
+    if (v >= 0 || strlen(text) >= sizeof(alt)) {
+        return v;
+    }
+    snprintf(alt, sizeof(alt), "%s", text);
+    for (char *p = alt; *p != '\0'; p++) {
+        if (*p == '-') {
+            *p = '_';
+        }
+    }
+    return parse(alt);
 }
 
 size_t utf8_width(const char *s)

@@ -80,12 +80,16 @@ static void every_error_names_the_file_and_line(void **state)
         { "log_level = loud\n",
           "noaberd.conf:1: log_level must be error, warn, info or debug, not 'loud'" },
         { "purge_grace = 1fortnight\n",
-          "noaberd.conf:1: purge_grace must be a duration like 90s, 15m, 12h, 1d or 1w (a number and one of the units s, m, h, d or w), not '1fortnight'" },
+          "noaberd.conf:1: purge_grace must be a duration like 90s, 15m, 12h, 1d or 1w (a number "
+          "and one of the units s, m, h, d or w), not '1fortnight'" },
         { "purge_grace = 91d\n", "noaberd.conf:1: purge_grace must be between 0s and 90d" },
         { "purge_interval = 0\n", "noaberd.conf:1: purge_interval must be between 1s and 1d" },
-        { "purge_interval = -5\n", "noaberd.conf:1: purge_interval must be a duration like 90s, 15m, 12h, 1d or 1w (a number and one of the units s, m, h, d or w), not '-5'" },
+        { "purge_interval = -5\n",
+          "noaberd.conf:1: purge_interval must be a duration like 90s, 15m, 12h, 1d or 1w (a "
+          "number and one of the units s, m, h, d or w), not '-5'" },
         { "purge_interval = 99999999999999999999\n",
-          "noaberd.conf:1: purge_interval must be a duration like 90s, 15m, 12h, 1d or 1w (a number and one of the units s, m, h, d or w), not '99999999999999999999'" },
+          "noaberd.conf:1: purge_interval must be a duration like 90s, 15m, 12h, 1d or 1w (a "
+          "number and one of the units s, m, h, d or w), not '99999999999999999999'" },
         { "socket = /a\n# again\nsocket = /b\n",
           "noaberd.conf:3: 'socket' is already set on line 1" },
         { "data_dir = noaber\n",
