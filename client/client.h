@@ -239,6 +239,42 @@ bool offer_nears_end(const struct ctx *ctx, const char *status, uint64_t expires
  */
 bool reassigned_from_me(const struct ctx *ctx, const struct root_view *v);
 
+/*
+ * The members a command may mean (client/members.c): those who responded to a
+ * request or offer (with their response ids), or everyone with a profile.
+ */
+struct member_candidates {
+    const uint8_t (*keys)[NB_KEY_SIZE];
+    const uint8_t (*response_ids)[NB_ID_SIZE]; /* parallel to keys, or NULL */
+    size_t n;
+    const char *hint; /* appended to "not found", e.g. "; `noaber show ID` lists them" */
+};
+
+/*
+ * Finds the member `text` names: a full member key (taken as it is), the
+ * start of a candidate's key as tables print it ("nbm1abcdefgh…"), the id
+ * (or its start) of a candidate's response, or a candidate's profile name
+ * (without case).  `who` says in words who the candidates are ("the members
+ * who responded").  Returns EXIT_OK, or EXIT_USAGE with the problem told on
+ * stderr: nobody matches, or several do (each listed).
+ */
+int member_resolve(const struct member_candidates *c, const struct trust *t, const char *text,
+                   const char *who, uint8_t ret[NB_KEY_SIZE]);
+
+/*
+ * Seals `text` to `member` into `sealed` (NB_SEALED_MAX bytes, the caller
+ * wipes it) and sets rec's sealed field.  `what` names the text in an error
+ * ("the contact").  Returns EXIT_OK or EXIT_ERROR (printed).
+ */
+int seal_text(const char *text, const uint8_t member[NB_KEY_SIZE], struct nb_record *rec,
+              uint8_t sealed[NB_SEALED_MAX], const char *what);
+
+/*
+ * Opens a message sealed to this member into buf (NUL-terminated, checked as
+ * text).  Returns 0, or -1 when it is not to this member or does not open.
+ */
+int open_message(const struct ctx *ctx, const struct nb_record *rec, char *buf, size_t size);
+
 /* The commands.  Each gets the arguments after its command words. */
 int cmd_id_new(struct ctx *ctx, int argc, char **argv);
 int cmd_id_show(struct ctx *ctx, int argc, char **argv);
@@ -268,6 +304,8 @@ int cmd_blocked(struct ctx *ctx, int argc, char **argv);
 int cmd_vouch(struct ctx *ctx, int argc, char **argv);
 int cmd_vouches(struct ctx *ctx, int argc, char **argv);
 int cmd_profile(struct ctx *ctx, int argc, char **argv);
+int cmd_message(struct ctx *ctx, int argc, char **argv);
+int cmd_inbox(struct ctx *ctx, int argc, char **argv);
 
 /* Safe-practice hints (DOMAIN.md), printed after ask and assign. */
 void print_safety_hints(FILE *out);

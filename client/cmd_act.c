@@ -142,36 +142,133 @@ out:
     return rc;
 }
 
+/*
+ * The members who may be assigned on this root: the authors of live
+ * responses (asks), with their response ids.  The arrays are the caller's to
+ * free.
+ */
+static int responders(const struct root_view *v, struct member_candidates *ret,
+                      uint8_t (**ret_keys)[NB_KEY_SIZE], uint8_t (**ret_ids)[NB_ID_SIZE])
+{
+    uint8_t(*keys)[NB_KEY_SIZE] = calloc(v->st.n_responses + 1, NB_KEY_SIZE);
+    uint8_t(*ids)[NB_ID_SIZE] = calloc(v->st.n_responses + 1, NB_ID_SIZE);
+    size_t n = 0;
+
+    if (keys == NULL || ids == NULL) {
+        free(keys);
+        free(ids);
+        return fail(EXIT_ERROR, "out of memory.");
+    }
+    for (size_t i = 0; i < v->st.n_responses; i++) {
+        const struct nb_state_response *r = &v->st.responses[i];
+        if (r->status == NB_RESPONSE_WITHDRAWN) {
+            continue;
+        }
+        memcpy(keys[n], r->author, NB_KEY_SIZE);
+        memcpy(ids[n], r->id, NB_ID_SIZE);
+        n++;
+    }
+    ret->keys = (const uint8_t(*)[NB_KEY_SIZE])keys;
+    ret->response_ids = (const uint8_t(*)[NB_ID_SIZE])ids;
+    ret->n = n;
+    *ret_keys = keys;
+    *ret_ids = ids;
+    return EXIT_OK;
+}
+
+/*
+ * A request already assigned to someone else is re-assigned only on purpose:
+ * the first helper was told they were picked and may hold the sealed
+ * contact, which nobody can take back.
+ */
+static int check_reassign(const struct ctx *ctx, const struct root_view *v, const struct trust *t,
+                          const uint8_t member[NB_KEY_SIZE], bool again)
+{
+    char first[NB_MEMBER_KEY_TEXT_LEN + NB_NAME_MAX + 8];
+
+    if (v->st.kind != NB_KIND_REQUEST || !v->st.has_assignee ||
+        memcmp(v->st.assignee, member, NB_KEY_SIZE) == 0) {
+        return EXIT_OK;
+    }
+    member_label(t, v->st.assignee, false, first, sizeof(first));
+    if (!again) {
+        fail(EXIT_USAGE, "%.8s is already assigned to %s.", v->root.hex, first);
+        fprintf(stderr,
+                "%s\n"
+                "To assign someone else all the same, run the command again with --again; %s\n"
+                "will see that they are no longer assigned.\n",
+                v->st.sealed ? "They already have the contact details you sealed to them, and "
+                               "nobody can take those back."
+                             : "They were told they are the helper.",
+                first);
+        return EXIT_USAGE;
+    }
+    if (!ctx->json) {
+        printf("Warning: %s was assigned before%s.  They will see that they are no longer "
+               "assigned.\n",
+               first,
+               v->st.sealed ? " and already has the contact details you sealed to them; "
+                              "nobody can take those back"
+                            : "");
+    }
+    return EXIT_OK;
+}
+
 int cmd_assign(struct ctx *ctx, int argc, char **argv)
 {
     const char *contact = NULL;
-    const struct opt opts[] = { { "contact", &contact, NULL }, { NULL, NULL, NULL } };
+    bool again = false;
+    const struct opt opts[] = {
+        { "contact", &contact, NULL },
+        { "again", NULL, &again },
+        { NULL, NULL, NULL },
+    };
     const char *pos[2];
     struct root_view v;
+    struct trust trust;
+    struct member_candidates cands;
+    uint8_t(*cand_keys)[NB_KEY_SIZE] = NULL;
+    uint8_t(*cand_ids)[NB_ID_SIZE] = NULL;
     struct nb_record rec;
     uint8_t member[NB_KEY_SIZE];
     uint8_t sealed[NB_SEALED_MAX];
-    char who[64], title[200], human[300];
+    char who[64], title[200], human[300], hint[96];
     int rc;
 
-    rc = parse_args(ctx, argc, argv, opts, pos, 2, 2, "assign ID MEMBER [--contact TEXT]");
+    rc =
+        parse_args(ctx, argc, argv, opts, pos, 2, 2, "assign ID MEMBER [--contact TEXT] [--again]");
     if (rc != 0) {
         return rc;
     }
-    if (nb_member_key_from_text(pos[1], member) != 0) {
-        return fail(EXIT_USAGE,
-                    "\"%s\" is not a member key; it starts with nbm1 and `noaber show ID` "
-                    "lists the members who responded.",
-                    pos[1]);
-    }
     if (contact != NULL &&
         (contact[0] == '\0' || strlen(contact) + NB_SEAL_OVERHEAD > NB_SEALED_MAX)) {
-        return fail(EXIT_USAGE, "--contact takes 1 to %d bytes of text.",
-                    NB_SEALED_MAX - NB_SEAL_OVERHEAD);
+        return fail(EXIT_USAGE,
+                    "--contact takes 1 to %d bytes of text (about as many characters; an "
+                    "accented letter takes two bytes); this one has %zu bytes.",
+                    NB_SEALED_MAX - NB_SEAL_OVERHEAD, strlen(contact));
     }
     rc = begin(ctx, pos[0], &v);
     if (rc != EXIT_OK) {
         return rc;
+    }
+    memset(sealed, 0, sizeof(sealed));
+    rc = trust_load(ctx, &trust);
+    if (rc != EXIT_OK) {
+        root_free(&v);
+        return rc;
+    }
+    rc = responders(&v, &cands, &cand_keys, &cand_ids);
+    if (rc != EXIT_OK) {
+        goto out;
+    }
+    snprintf(hint, sizeof(hint), "; `noaber show %.8s` lists them", v.root.hex);
+    cands.hint = hint;
+    rc = member_resolve(&cands, &trust, pos[1],
+                        v.root.rec.kind == NB_KIND_OFFER ? "the members who asked"
+                                                         : "the members who responded",
+                        member);
+    if (rc != EXIT_OK) {
+        goto out;
     }
     if (memcmp(member, ctx->pk, NB_KEY_SIZE) == 0) {
         rc = fail(EXIT_USAGE,
@@ -180,23 +277,20 @@ int cmd_assign(struct ctx *ctx, int argc, char **argv)
                   v.root.hex);
         goto out;
     }
+    rc = check_reassign(ctx, &v, &trust, member, again);
+    if (rc != EXIT_OK) {
+        goto out;
+    }
     init_record(&rec, NB_KIND_ASSIGNMENT, v.root.id);
     memcpy(rec.member, member, NB_KEY_SIZE);
     NB_SET(&rec, NB_F_MEMBER);
     if (contact != NULL) {
-        size_t len = strlen(contact);
-        /* Only the assignee's secret key opens this: not the node, not its operator. */
-        rc = nb_seal((const uint8_t *)contact, len, member, sealed);
-        if (rc != 0) {
-            rc = fail(EXIT_ERROR, "the contact cannot be sealed to %s: %s.", pos[1],
-                      nb_strerror(rc));
+        rc = seal_text(contact, member, &rec, sealed, "the contact");
+        if (rc != EXIT_OK) {
             goto out;
         }
-        rec.sealed.ptr = sealed;
-        rec.sealed.len = len + NB_SEAL_OVERHEAD;
-        NB_SET(&rec, NB_F_SEALED);
     }
-    short_member(member, who, sizeof(who));
+    member_label(&trust, member, false, who, sizeof(who));
     title_of(&v.root.rec, title, sizeof(title));
     snprintf(human, sizeof(human), "Assigned %s to %s", who, title);
     rc = submit_record(ctx, &rec, human, NULL);
@@ -210,8 +304,28 @@ int cmd_assign(struct ctx *ctx, int argc, char **argv)
     }
 out:
     sodium_memzero(sealed, sizeof(sealed));
+    free(cand_keys);
+    free(cand_ids);
+    trust_free(&trust);
     root_free(&v);
     return rc;
+}
+
+int seal_text(const char *text, const uint8_t member[NB_KEY_SIZE], struct nb_record *rec,
+              uint8_t sealed[NB_SEALED_MAX], const char *what)
+{
+    size_t len = strlen(text);
+    /* Only the member's secret key opens this: not the node, not its operator. */
+    int rc = nb_seal((const uint8_t *)text, len, member, sealed);
+    if (rc != 0) {
+        char key[NB_MEMBER_KEY_TEXT_LEN + 1];
+        nb_member_key_to_text(member, key);
+        return fail(EXIT_ERROR, "%s cannot be sealed to %s: %s.", what, key, nb_strerror(rc));
+    }
+    rec->sealed.ptr = sealed;
+    rec->sealed.len = len + NB_SEAL_OVERHEAD;
+    NB_SET(rec, NB_F_SEALED);
+    return EXIT_OK;
 }
 
 /*

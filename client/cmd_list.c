@@ -481,26 +481,13 @@ static bool open_contact(const struct ctx *ctx, const struct root_view *v,
                          const struct nb_state_step *assignment, char *buf, size_t size)
 {
     const struct nb_record *a;
-    size_t len = 0;
 
     if (!ctx->have_key || !assignment->present) {
         return false;
     }
+    /* Sealed like a message: one way to open what was sealed to this member. */
     a = root_find(v, assignment->id);
-    if (a == NULL || !NB_HAS(a, NB_F_SEALED) || memcmp(a->member, ctx->pk, NB_KEY_SIZE) != 0 ||
-        a->sealed.len < NB_SEAL_OVERHEAD || a->sealed.len - NB_SEAL_OVERHEAD >= size) {
-        return false;
-    }
-    if (nb_unseal(a->sealed.ptr, a->sealed.len, ctx->pk, ctx->sk, (uint8_t *)buf, &len) != 0) {
-        return false;
-    }
-    /* The requester wrote this text; keep terminal control sequences out of it. */
-    if (nb_utf8_check(buf, len, NB_UTF8_NEWLINE) != 0) {
-        sodium_memzero(buf, size);
-        return false;
-    }
-    buf[len] = '\0';
-    return true;
+    return a != NULL && open_message(ctx, a, buf, size) == 0;
 }
 
 /* The assignment whose sealed part this member may open, or NULL. */

@@ -116,6 +116,8 @@ static const struct command commands[] = {
     { NULL, "vouch", cmd_vouch },
     { NULL, "vouches", cmd_vouches },
     { NULL, "profile", cmd_profile },
+    { NULL, "message", cmd_message },
+    { NULL, "inbox", cmd_inbox },
 };
 
 /*

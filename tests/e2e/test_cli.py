@@ -88,5 +88,98 @@ class Words(nb.NodeTest):
         self.assertEqual(ids(a.ok("list", "--status", "done_claimed")), {rid})
 
 
+class Assign(nb.NodeTest):
+    def responded(self):
+        rid = self.alice.ask("Carry a mattress", "repairs")
+        self.bob.ok("profile", "--name", "Bob")
+        self.carol.ok("profile", "--name", "Carol")
+        resp = {}
+        for m in (self.bob, self.carol):
+            m.ok("respond", rid)
+        for r in self.alice.show(rid)["responses"]:
+            resp[r["author"]] = r["id"]
+        return rid, resp
+
+    def test_assign_takes_a_key_prefix_a_response_id_or_a_name(self):
+        a, b, c = self.alice, self.bob, self.carol
+        rid, resp = self.responded()
+        a.ok("assign", rid, b.key[:14] + "\u2026")
+        self.assertEqual(a.show(rid)["assigned"], b.key)
+        a.ok("assign", rid, resp[c.key][:8], "--again")
+        self.assertEqual(a.show(rid)["assigned"], c.key)
+        a.ok("assign", rid, "bob", "--again")
+        self.assertEqual(a.show(rid)["assigned"], b.key)
+
+    def test_an_ambiguous_or_unknown_name_lists_the_candidates(self):
+        a, b, c = self.alice, self.bob, self.carol
+        rid, _ = self.responded()
+        c.ok("profile", "--name", "Bob")  # two members call themselves Bob
+        r = a.run("assign", rid, "Bob")
+        self.assertEqual(r.rc, nb.EXIT_USAGE, r)
+        self.assertIn("names 2 of the members who responded", r.err)
+        self.assertIn(b.key, r.err)
+        self.assertIn(c.key, r.err)
+        r = a.run("assign", rid, "Dave")
+        self.assertEqual(r.rc, nb.EXIT_USAGE, r)
+        self.assertIn("none of the members who responded", r.err)
+        self.assertIsNone(a.show(rid)["assigned"])
+
+    def test_reassigning_needs_again_and_the_first_helper_is_told(self):
+        a, b, c = self.alice, self.bob, self.carol
+        rid, _ = self.responded()
+        a.ok("assign", rid, b.key, "--contact", "Rue Haute 12")
+        r = a.run("assign", rid, c.key, json_out=False)
+        self.assertEqual(r.rc, nb.EXIT_USAGE, r)
+        self.assertIn("already has the contact details", r.err.replace("They already have", "already has"))
+        self.assertIn("--again", r.err)
+        self.assertEqual(a.show(rid)["assigned"], b.key)
+        r = a.run("assign", rid, c.key, "--again", json_out=False)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("already has the contact details", r.out)
+        self.assertEqual(a.show(rid)["assigned"], c.key)
+        shown = b.show(rid)
+        self.assertTrue(shown["reassigned_from_you"])
+        self.assertNotIn("contact", shown)
+        self.assertIn("no longer assigned", b.run("show", rid, json_out=False).out)
+        self.assertFalse(c.show(rid)["reassigned_from_you"])
+
+
+class Messages(nb.NodeTest):
+    def test_a_message_is_sealed_to_its_recipient_and_opened_in_their_inbox(self):
+        a, b, c = self.alice, self.bob, self.carol
+        b.ok("profile", "--name", "Bob")
+        rid = a.ask("Forms in Dutch", "paperwork")
+        b.ok("respond", rid)
+        text = "Can you come at 10? Ring twice — the bell is weak."
+        # By record id: Bob, not the author, writes to Alice about her request.
+        b.ok("message", rid, "Thursday works for me.")
+        # By name: Alice writes to Bob.
+        a.ok("message", "bob", text, "--about", rid)
+        inbox = b.ok("inbox")
+        self.assertEqual([m["text"] for m in inbox], [text])
+        self.assertEqual(inbox[0]["from"], a.key)
+        self.assertEqual(inbox[0]["about"], rid)
+        self.assertEqual([m["text"] for m in a.ok("inbox")], ["Thursday works for me."])
+        self.assertEqual(c.ok("inbox"), [])
+        # The node holds only the sealed box.
+        for top, _, files in os.walk(self.node.data_dir):
+            for f in files:
+                with open(os.path.join(top, f), "rb") as fh:
+                    self.assertNotIn(b"bell is weak", fh.read())
+        out = b.run("inbox", json_out=False).out
+        self.assertIn(text, out)
+
+    def test_message_errors_name_what_is_wrong(self):
+        a = self.alice
+        r = a.run("message", "nobody-known", "hello")
+        self.assertEqual(r.rc, nb.EXIT_USAGE, r)
+        self.assertIn("none of the members", r.err)
+        r = a.run("message", self.bob.key, "x" * 2001)
+        self.assertEqual(r.rc, nb.EXIT_USAGE, r)
+        self.assertIn("2000 bytes", r.err)
+        r = a.run("message", a.key, "hello")
+        self.assertEqual(r.rc, nb.EXIT_USAGE, r)
+
+
 if __name__ == "__main__":
     nb.main()
