@@ -181,5 +181,57 @@ class Messages(nb.NodeTest):
         self.assertEqual(r.rc, nb.EXIT_USAGE, r)
 
 
+class Watching(nb.NodeTest):
+    def test_watch_filters_and_tells_what_is_for_you(self):
+        a, b, c = self.alice, self.bob, self.carol
+        with a.watch("--area", "schaerbeek", "--kind", "request") as w:
+            # A message to the watcher is shown whatever the filters: it tells
+            # when the watch is running.
+            first = w.started(lambda: b.ok("message", a.key, "ping"))
+            self.assertEqual((first["kind"], first["for_you"]), ("message", "message"))
+            c.ask("Elsewhere", "meals", "Marollen")
+            c.offer("An offer in Schaerbeek", "meals", "Schaerbeek 1030")
+            rid = a.ask("Soup", "meals", "Schaerbeek 1030")
+            # Further pings may still arrive: `skip` passes over them.
+            event = w.next(skip=["message"])
+            self.assertEqual((event["id"], event["kind"], event["title"]), (rid, "request", "Soup"))
+            resp = b.ok("respond", rid)["id"]
+            event = w.next(skip=["message"])
+            self.assertEqual((event["id"], event["root"], event["title"]), (resp, rid, "Soup"))
+            self.assertIsNone(event["for_you"])
+            a.ok("assign", rid, b.key)
+            self.assertEqual(w.next(skip=["message"])["kind"], "assignment")
+            claim = b.ok("done", rid)["id"]
+            event = w.next(skip=["message"])
+            self.assertEqual((event["id"], event["for_you"]), (claim, "confirm"))
+        # The requester sees the waiting confirmation in list --mine and show.
+        row = [r for r in a.ok("list", "--mine") if r["id"] == rid][0]
+        self.assertTrue(row["confirmation_waiting"])
+        self.assertTrue(a.show(rid)["confirmation_waiting"])
+        self.assertFalse(b.show(rid)["confirmation_waiting"])
+        self.assertIn("noaber confirm", a.run("show", rid, json_out=False).out)
+        self.assertIn("waiting for your confirmation", a.run("list", "--mine", json_out=False).out)
+        a.ok("confirm", rid)
+        self.assertFalse(a.show(rid)["confirmation_waiting"])
+
+    def test_the_replaced_helper_is_told_on_watch(self):
+        a, b, c = self.alice, self.bob, self.carol
+        rid = a.ask("Carry boxes")
+        b.ok("respond", rid)
+        c.ok("respond", rid)
+        a.ok("assign", rid, b.key, "--contact", "Rue Haute 12")
+        with b.watch("--kind", "offer") as w:
+            w.started(lambda: a.ok("message", b.key, "ping"))
+            a.ok("assign", rid, c.key, "--again")
+            event = w.next(skip=["message"])
+            self.assertEqual((event["kind"], event["for_you"]), ("assignment", "reassigned"))
+
+    def test_watch_checks_its_filters(self):
+        r = self.alice.run("watch", "--category", "gardening")
+        self.assertEqual(r.rc, nb.EXIT_USAGE, r)
+        self.assertIn("--category", r.err)
+        self.assertIn("groceries", r.err)
+
+
 if __name__ == "__main__":
     nb.main()
