@@ -275,6 +275,27 @@ int seal_text(const char *text, const uint8_t member[NB_KEY_SIZE], struct nb_rec
  */
 int open_message(const struct ctx *ctx, const struct nb_record *rec, char *buf, size_t size);
 
+/*
+ * Option checks that name the option (client/options.c).  text_option names
+ * the option as given ("--title", or "TEXT" for an argument): UTF-8
+ * without control characters (line breaks allowed when multiline), min..max
+ * bytes, the limit said in characters and bytes; NULL passes.
+ */
+int text_option(const char *option, const char *value, size_t min, size_t max, bool multiline);
+/* Names exactly the required options that are missing ("ask needs --title
+ * and --area."), then the usage; EXIT_OK when none is. */
+int missing_options(const struct ctx *ctx, const char *usage, const char *const *names,
+                    const char *const *values, size_t n);
+
+enum list_kind { LIST_LANGUAGES, LIST_TAGS };
+/*
+ * Splits a comma list ("nl, fr,en") into `out` (at most `max` items, pointing
+ * into buf) and checks each item: language codes, or tags.  NULL passes.
+ * Returns EXIT_OK or EXIT_USAGE with the option and the item named.
+ */
+int list_option(const char *option, const char *value, enum list_kind kind, char *buf, size_t size,
+                struct nb_text *out, size_t max, uint8_t *ret_n);
+
 /* The commands.  Each gets the arguments after its command words. */
 int cmd_id_new(struct ctx *ctx, int argc, char **argv);
 int cmd_id_show(struct ctx *ctx, int argc, char **argv);

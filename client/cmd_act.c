@@ -79,6 +79,10 @@ int cmd_respond(struct ctx *ctx, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
+    rc = text_option("--note", note, 0, NB_NOTE_MAX, true);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
     rc = begin(ctx, pos[0], &v);
     if (rc != EXIT_OK) {
         return rc;
@@ -240,12 +244,9 @@ int cmd_assign(struct ctx *ctx, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    if (contact != NULL &&
-        (contact[0] == '\0' || strlen(contact) + NB_SEAL_OVERHEAD > NB_SEALED_MAX)) {
-        return fail(EXIT_USAGE,
-                    "--contact takes 1 to %d bytes of text (about as many characters; an "
-                    "accented letter takes two bytes); this one has %zu bytes.",
-                    NB_SEALED_MAX - NB_SEAL_OVERHEAD, strlen(contact));
+    rc = text_option("--contact", contact, 1, NB_SEALED_MAX - NB_SEAL_OVERHEAD, true);
+    if (rc != EXIT_OK) {
+        return rc;
     }
     rc = begin(ctx, pos[0], &v);
     if (rc != EXIT_OK) {
@@ -406,6 +407,14 @@ static int simple_action(struct ctx *ctx, int argc, char **argv, const struct si
     rc = parse_args(ctx, argc, argv, a->note_option != NULL ? opts : NULL, pos, 1, 1, a->usage);
     if (rc != 0) {
         return rc;
+    }
+    if (a->note_option != NULL) {
+        char option[32];
+        snprintf(option, sizeof(option), "--%s", a->note_option);
+        rc = text_option(option, note, 0, NB_NOTE_MAX, true);
+        if (rc != EXIT_OK) {
+            return rc;
+        }
     }
     rc = begin(ctx, pos[0], &v);
     if (rc != EXIT_OK) {

@@ -130,23 +130,16 @@ int cmd_message(struct ctx *ctx, int argc, char **argv)
     uint64_t lifetime = MESSAGE_LIFETIME;
     bool have_about = false;
     char who[NB_MEMBER_KEY_TEXT_LEN + NB_NAME_MAX + 8], human[200];
-    size_t len;
     int rc;
 
     rc = parse_args(ctx, argc, argv, opts, pos, 2, 2, message_usage);
     if (rc != 0) {
         return rc;
     }
-    len = strlen(pos[1]);
-    if (len == 0 || len + NB_SEAL_OVERHEAD > NB_SEALED_MAX) {
-        return fail(EXIT_USAGE,
-                    "TEXT takes 1 to %d bytes (about as many characters; an accented letter "
-                    "takes two bytes); this one has %zu characters in %zu bytes.",
-                    NB_SEALED_MAX - NB_SEAL_OVERHEAD, utf8_width(pos[1]), len);
-    }
-    if (nb_utf8_check(pos[1], len, NB_UTF8_NEWLINE) != 0) {
-        return fail(EXIT_USAGE, "TEXT is not UTF-8 text (or has control characters other than "
-                                "line breaks); check the terminal's character set.");
+    /* The text is an argument, not an option; it is named as the usage names it. */
+    rc = text_option("TEXT", pos[1], 1, NB_SEALED_MAX - NB_SEAL_OVERHEAD, true);
+    if (rc != EXIT_OK) {
+        return rc;
     }
     if (expires != NULL && (parse_duration(expires, &lifetime) != 0 || lifetime > NB_EXPIRY_MAX)) {
         return fail(EXIT_USAGE,

@@ -16,53 +16,6 @@ static const char offer_usage[] =
     "       [--expires DURATION] [--languages L,L] [--tags T,T]\n"
     "       [--mode in-person|remote|either] [--on-behalf-of NAME]";
 
-/*
- * Splits a comma list in place into `out`; empty items are skipped.  Returns
- * the count, or -1 when there are more than `max` items.
- */
-static int split_list(char *list, struct nb_text *out, size_t max)
-{
-    size_t n = 0;
-    char *save = NULL;
-
-    for (char *item = strtok_r(list, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
-        while (*item == ' ') {
-            item++;
-        }
-        size_t len = strlen(item);
-        while (len > 0 && item[len - 1] == ' ') {
-            item[--len] = '\0';
-        }
-        if (len == 0) {
-            continue;
-        }
-        if (n == max) {
-            return -1;
-        }
-        set_text(&out[n++], item);
-    }
-    return (int)n;
-}
-
-/*
- * The record's own check names no field; this one says which option is too
- * long or empty, before anything is signed.
- */
-static int check_length(const char *option, const char *value, size_t min, size_t max)
-{
-    size_t n = value != NULL ? strlen(value) : min;
-
-    if (n >= min && n <= max) {
-        return EXIT_OK;
-    }
-    if (min == 0) {
-        return fail(EXIT_USAGE, "--%s takes at most %zu bytes of text; this one has %zu.", option,
-                    max, n);
-    }
-    return fail(EXIT_USAGE, "--%s takes %zu to %zu bytes of text; this one has %zu.", option, min,
-                max, n);
-}
-
 static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char *usage)
 {
     const char *title = NULL, *category = NULL, *area = NULL, *details = NULL;
@@ -93,23 +46,25 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
     if (rc != 0) {
         return rc;
     }
-    if (title == NULL || category == NULL || area == NULL) {
-        fail(EXIT_USAGE, "%s needs --title, --category and --area.", ctx->command);
-        fprintf(stderr, "usage: noaber %s\n", usage);
-        return EXIT_USAGE;
-    }
-    rc = check_length("title", title, 1, NB_TITLE_MAX);
-    if (rc == EXIT_OK) {
-        rc = check_length("area", area, 1, NB_AREA_MAX);
+    {
+        const char *const names[] = { "title", "category", "area" };
+        const char *const values[] = { title, category, area };
+        rc = missing_options(ctx, usage, names, values, 3);
     }
     if (rc == EXIT_OK) {
-        rc = check_length("details", details, 0, NB_DETAILS_MAX);
+        rc = text_option("--title", title, 1, NB_TITLE_MAX, false);
     }
     if (rc == EXIT_OK) {
-        rc = check_length("when", when, 1, NB_WHEN_MAX);
+        rc = text_option("--area", area, 1, NB_AREA_MAX, false);
     }
     if (rc == EXIT_OK) {
-        rc = check_length("on-behalf-of", on_behalf_of, 1, NB_NAME_MAX);
+        rc = text_option("--details", details, 0, NB_DETAILS_MAX, true);
+    }
+    if (rc == EXIT_OK) {
+        rc = text_option("--when", when, 1, NB_WHEN_MAX, false);
+    }
+    if (rc == EXIT_OK) {
+        rc = text_option("--on-behalf-of", on_behalf_of, 1, NB_NAME_MAX, false);
     }
     if (rc != EXIT_OK) {
         return rc;
@@ -122,8 +77,9 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
     v = parse_spelled(nb_category_parse, category);
     if (v < 0) {
         return fail(EXIT_USAGE,
-                    "unknown category \"%s\"; use one of groceries, transport, meals, company, "
-                    "paperwork, repairs, care, childcare, pets, other (and --tags for more).",
+                    "--category: \"%s\" is not a category; use one of groceries, transport, "
+                    "meals, company, paperwork, repairs, care, childcare, pets, other (and --tags "
+                    "for more).",
                     category);
     }
     rec.category = (uint8_t)v;
@@ -138,7 +94,8 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
         v = parse_spelled(nb_urgency_parse, urgency);
         if (v < 0) {
             return fail(EXIT_USAGE,
-                        "unknown urgency \"%s\"; use today, this-week, this-month or whenever.",
+                        "--urgency: \"%s\" is not an urgency; use today, this-week, "
+                        "this-month or whenever.",
                         urgency);
         }
         rec.urgency = (uint8_t)v;
@@ -151,29 +108,25 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
     if (mode != NULL) {
         v = parse_spelled(nb_mode_parse, mode);
         if (v < 0) {
-            return fail(EXIT_USAGE, "unknown mode \"%s\"; use in-person, remote or either.", mode);
+            return fail(EXIT_USAGE,
+                        "--mode: \"%s\" is not a mode; use in-person, remote or either.", mode);
         }
         rec.mode = (uint8_t)v;
         NB_SET(&rec, NB_F_MODE);
     }
+    rc = list_option("languages", languages, LIST_LANGUAGES, languages_buf, sizeof(languages_buf),
+                     rec.languages, NB_LANGUAGES_MAX, &rec.n_languages);
+    if (rc == EXIT_OK) {
+        rc = list_option("tags", tags, LIST_TAGS, tags_buf, sizeof(tags_buf), rec.tags, NB_TAGS_MAX,
+                         &rec.n_tags);
+    }
+    if (rc != EXIT_OK) {
+        return rc;
+    }
     if (languages != NULL) {
-        snprintf(languages_buf, sizeof(languages_buf), "%s", languages);
-        v = split_list(languages_buf, rec.languages, NB_LANGUAGES_MAX);
-        if (v < 0 || strlen(languages) >= sizeof(languages_buf)) {
-            return fail(EXIT_USAGE, "--languages takes at most %d languages, like nl,fr,en.",
-                        NB_LANGUAGES_MAX);
-        }
-        rec.n_languages = (uint8_t)v;
         NB_SET(&rec, NB_F_LANGUAGES);
     }
     if (tags != NULL) {
-        snprintf(tags_buf, sizeof(tags_buf), "%s", tags);
-        v = split_list(tags_buf, rec.tags, NB_TAGS_MAX);
-        if (v < 0 || strlen(tags) >= sizeof(tags_buf)) {
-            return fail(EXIT_USAGE, "--tags takes at most %d tags of up to %d bytes each.",
-                        NB_TAGS_MAX, NB_TAG_MAX);
-        }
-        rec.n_tags = (uint8_t)v;
         NB_SET(&rec, NB_F_TAGS);
     }
     if (on_behalf_of != NULL) {

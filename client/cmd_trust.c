@@ -352,7 +352,10 @@ int cmd_vouch(struct ctx *ctx, int argc, char **argv)
     if (retract && note != NULL) {
         return fail(EXIT_USAGE, "--note is for a new vouch, not with --retract.");
     }
-    rc = member_arg(pos[0], member);
+    rc = text_option("--note", note, 0, NB_NOTE_MAX, true);
+    if (rc == EXIT_OK) {
+        rc = member_arg(pos[0], member);
+    }
     if (rc == EXIT_OK) {
         rc = identity_load(ctx);
     }
@@ -533,32 +536,6 @@ int cmd_vouches(struct ctx *ctx, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* Splits "nl, fr,en" in place; returns the count or -1 when there are too many. */
-static int split_languages(char *list, struct nb_text *out, size_t max)
-{
-    size_t n = 0;
-    char *save = NULL;
-
-    for (char *item = strtok_r(list, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
-        size_t len;
-        while (*item == ' ') {
-            item++;
-        }
-        len = strlen(item);
-        while (len > 0 && item[len - 1] == ' ') {
-            item[--len] = '\0';
-        }
-        if (len == 0) {
-            continue;
-        }
-        if (n == max) {
-            return -1;
-        }
-        set_text(&out[n++], item);
-    }
-    return (int)n;
-}
-
 /*
  * The newest profile wins, and created_at has one-second resolution: a new
  * profile must come at least a second after the member's previous one, or
@@ -613,6 +590,16 @@ int cmd_profile(struct ctx *ctx, int argc, char **argv)
         fprintf(stderr, "usage: noaber %s\n", usage);
         return EXIT_USAGE;
     }
+    rc = text_option("--name", name, 1, NB_NAME_MAX, false);
+    if (rc == EXIT_OK) {
+        rc = text_option("--about", about, 0, NB_ABOUT_MAX, true);
+    }
+    if (rc == EXIT_OK) {
+        rc = text_option("--area", area, 1, NB_AREA_MAX, false);
+    }
+    if (rc != EXIT_OK) {
+        return rc;
+    }
     memset(&rec, 0, sizeof(rec));
     rec.kind = NB_KIND_PROFILE;
     set_text(&rec.name, name);
@@ -625,15 +612,12 @@ int cmd_profile(struct ctx *ctx, int argc, char **argv)
         set_text(&rec.area, area);
         NB_SET(&rec, NB_F_AREA);
     }
+    rc = list_option("languages", languages, LIST_LANGUAGES, languages_buf, sizeof(languages_buf),
+                     rec.languages, NB_LANGUAGES_MAX, &rec.n_languages);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
     if (languages != NULL) {
-        int v;
-        snprintf(languages_buf, sizeof(languages_buf), "%s", languages);
-        v = split_languages(languages_buf, rec.languages, NB_LANGUAGES_MAX);
-        if (v < 0 || strlen(languages) >= sizeof(languages_buf)) {
-            return fail(EXIT_USAGE, "--languages takes at most %d languages, like nl,fr,en.",
-                        NB_LANGUAGES_MAX);
-        }
-        rec.n_languages = (uint8_t)v;
         NB_SET(&rec, NB_F_LANGUAGES);
     }
     rc = identity_load(ctx);

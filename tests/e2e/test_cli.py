@@ -233,5 +233,46 @@ class Watching(nb.NodeTest):
         self.assertIn("groceries", r.err)
 
 
+class Errors(nb.NodeTest):
+    def assertUsage(self, r, *words):
+        self.assertEqual(r.rc, nb.EXIT_USAGE, r)
+        for w in words:
+            self.assertIn(w, r.err, r)
+
+    def test_errors_name_the_option_and_what_it_takes(self):
+        a = self.alice
+        ask = ("ask", "--title", "Soup", "--category", "meals", "--area", "Marollen")
+        self.assertUsage(a.run(*ask, "--languages", "nl,Français"),
+                         "--languages", "Français", "not a language code", "fr, nl, en")
+        self.assertUsage(a.run("profile", "--name", "Ann", "--languages", "Nederlands"),
+                         "--languages", "Nederlands", "two-letter codes")
+        self.assertUsage(a.run(*ask, "--category", "gardening"), "--category", "gardening", "groceries")
+        self.assertUsage(a.run(*ask, "--urgency", "asap"), "--urgency", "this-week")
+        self.assertUsage(a.run("list", "--status", "finished"), "--status", "done-claimed")
+        # Exactly the missing options are named.
+        self.assertUsage(a.run("ask", "--title", "Soup", "--category", "meals"), "ask needs --area.")
+        self.assertUsage(a.run("ask", "--category", "meals"), "ask needs --title and --area.")
+        self.assertUsage(a.run("offer"), "offer needs --title, --category and --area.")
+        self.assertEqual(a.ok("list"), [])  # nothing was posted
+
+    def test_text_that_is_not_utf8_names_the_option(self):
+        title = b"Soup \xe9t\xe9"  # Latin-1, as a terminal in another locale sends it
+        argv = [nb.NOABER, "--socket", self.node.socket, "--identity", self.alice.identity, "ask",
+                "--title", title, "--category", "meals", "--area", "Marollen"]
+        proc = subprocess.run(argv, capture_output=True, env=self.node.env())
+        self.assertEqual(proc.returncode, nb.EXIT_USAGE, proc)
+        self.assertIn(b"--title is not UTF-8 text", proc.stderr)
+
+    def test_limits_are_said_in_characters_and_bytes(self):
+        a = self.alice
+        title = "é" * 70  # 70 characters, 140 bytes
+        r = a.run("ask", "--title", title, "--category", "meals", "--area", "Marollen")
+        self.assertUsage(r, "--title is too long", "120 bytes", "120 characters",
+                         "70 characters in 140 bytes")
+        r = a.run("respond", "abcd", "--note", "x" * 501)
+        self.assertUsage(r, "--note is too long", "500 characters")
+        self.assertIn("at most 120 characters", a.run("help", json_out=False).out)
+
+
 if __name__ == "__main__":
     nb.main()
