@@ -326,6 +326,7 @@ int cmd_vouch(struct ctx *ctx, int argc, char **argv);
 int cmd_vouches(struct ctx *ctx, int argc, char **argv);
 int cmd_profile(struct ctx *ctx, int argc, char **argv);
 int cmd_message(struct ctx *ctx, int argc, char **argv);
+int cmd_renew(struct ctx *ctx, int argc, char **argv);
 int cmd_inbox(struct ctx *ctx, int argc, char **argv);
 
 /* Safe-practice hints (DOMAIN.md), printed after ask and assign. */

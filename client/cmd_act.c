@@ -393,6 +393,45 @@ struct simple_action {
     const char *then; /* printed on success (not with --json), or NULL */
 };
 
+/*
+ * Pausing a paused offer or resuming an available one changes nothing, and
+ * the node refuses it; say which command the offerer meant instead.
+ */
+static int check_pause(const struct root_view *v, bool pause)
+{
+    const char *hex = v->root.hex;
+
+    if (v->root.rec.kind != NB_KIND_OFFER) {
+        return fail(EXIT_USAGE, "%.8s is a request; only a standing offer is %s.", hex,
+                    pause ? "paused" : "resumed");
+    }
+    switch (v->st.status) {
+    case NB_STATUS_AVAILABLE:
+        return pause ? EXIT_OK
+                     : fail(EXIT_USAGE,
+                            "offer %.8s is not paused: it is available already (`noaber pause "
+                            "%.8s` pauses it).",
+                            hex, hex);
+    case NB_STATUS_PAUSED:
+        return !pause ? EXIT_OK
+                      : fail(EXIT_USAGE,
+                             "offer %.8s is paused already; `noaber resume %.8s` makes it "
+                             "available again.",
+                             hex, hex);
+    case NB_STATUS_EXPIRED:
+        return fail(EXIT_USAGE,
+                    "offer %.8s has expired; `noaber renew %.8s` puts it up again as a new "
+                    "offer.",
+                    hex, hex);
+    case NB_STATUS_WITHDRAWN:
+        return fail(EXIT_USAGE,
+                    "offer %.8s was withdrawn and stays so; `noaber offer ...` posts a new one.",
+                    hex);
+    default:
+        return EXIT_OK;
+    }
+}
+
 static int simple_action(struct ctx *ctx, int argc, char **argv, const struct simple_action *a)
 {
     const char *note = NULL;
@@ -419,6 +458,12 @@ static int simple_action(struct ctx *ctx, int argc, char **argv, const struct si
     rc = begin(ctx, pos[0], &v);
     if (rc != EXIT_OK) {
         return rc;
+    }
+    if (a->kind == NB_KIND_PAUSE) {
+        rc = check_pause(&v, a->paused != 0);
+        if (rc != EXIT_OK) {
+            goto out;
+        }
     }
     target = v.root.id;
     if (v.root.rec.kind == NB_KIND_OFFER && a->on_offer != OFFER_ITSELF) {
@@ -522,4 +567,134 @@ int cmd_resume(struct ctx *ctx, int argc, char **argv)
         "resume ID", NB_KIND_PAUSE, NULL, OFFER_ITSELF, 0, "Resumed your offer ", "", NULL,
     };
     return simple_action(ctx, argc, argv, &resume);
+}
+
+/* Copies what a neighbour wrote in an offer; the new record points into `from`. */
+static void copy_offer(const struct nb_record *from, struct nb_record *to)
+{
+    static const unsigned fields[] = {
+        NB_F_TITLE, NB_F_DETAILS,   NB_F_CATEGORY, NB_F_TAGS, NB_F_URGENCY,
+        NB_F_WHEN,  NB_F_LANGUAGES, NB_F_AREA,     NB_F_MODE, NB_F_ON_BEHALF_OF,
+    };
+    memset(to, 0, sizeof(*to));
+    to->kind = NB_KIND_OFFER;
+    to->title = from->title;
+    to->details = from->details;
+    to->category = from->category;
+    memcpy(to->tags, from->tags, sizeof(to->tags));
+    to->n_tags = from->n_tags;
+    to->urgency = from->urgency;
+    to->when = from->when;
+    to->mode = from->mode;
+    memcpy(to->languages, from->languages, sizeof(to->languages));
+    to->n_languages = from->n_languages;
+    to->area = from->area;
+    to->on_behalf_of = from->on_behalf_of;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (NB_HAS(from, fields[i])) {
+            NB_SET(to, fields[i]);
+        }
+    }
+}
+
+/*
+ * Renewing a standing offer (docs/protocol.md, "Renewing a standing offer"):
+ * a record's expiry is signed and cannot change, so the renewal is a new
+ * offer with the same text and a new expiry, and a withdrawal of the old
+ * one (unless it has expired already).  Help agreed on the old offer goes on
+ * there; neighbours who asked and were not assigned yet ask again on the new
+ * one.
+ */
+int cmd_renew(struct ctx *ctx, int argc, char **argv)
+{
+    const char *expires = NULL;
+    const struct opt opts[] = { { "expires", &expires, NULL }, { NULL, NULL, NULL } };
+    const char *pos[1];
+    struct root_view v;
+    struct nb_record rec;
+    uint8_t new_id[NB_ID_SIZE];
+    char new_hex[NB_ID_SIZE * 2 + 1], rel[48], title[200];
+    uint64_t lifetime = 0;
+    size_t pending = 0;
+    bool json = ctx->json;
+    int rc;
+
+    rc = parse_args(ctx, argc, argv, opts, pos, 1, 1, "renew ID [--expires DURATION]");
+    if (rc != 0) {
+        return rc;
+    }
+    if (expires != NULL && (parse_duration(expires, &lifetime) != 0 || lifetime > NB_EXPIRY_MAX)) {
+        return fail(EXIT_USAGE,
+                    "--expires: \"%s\" is not a duration from 1 second to 90 days, such as 12h, "
+                    "3d or 2w.",
+                    expires);
+    }
+    rc = begin(ctx, pos[0], &v);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    if (v.root.rec.kind != NB_KIND_OFFER || memcmp(v.root.rec.author, ctx->pk, NB_KEY_SIZE) != 0) {
+        rc = fail(EXIT_USAGE,
+                  "%.8s is not a standing offer of yours; renew keeps your own offer up (a "
+                  "request is posted again with `noaber ask`).",
+                  v.root.hex);
+        goto out;
+    }
+    if (v.st.status == NB_STATUS_WITHDRAWN || v.st.status == NB_STATUS_RETRACTED) {
+        rc = fail(EXIT_USAGE, "offer %.8s was withdrawn; `noaber offer ...` posts a new one.",
+                  v.root.hex);
+        goto out;
+    }
+    if (lifetime == 0) {
+        /* As long as the offer was meant to stand the first time. */
+        lifetime = v.st.expires_at > v.root.rec.created_at ? v.st.expires_at - v.root.rec.created_at
+                                                           : NB_EXPIRY_DEFAULT;
+    }
+    for (size_t i = 0; i < v.st.n_responses; i++) {
+        pending += v.st.responses[i].status == NB_RESPONSE_PENDING;
+    }
+    copy_offer(&v.root.rec, &rec);
+    rec.expires_at = (ctx->min_created_at > ctx->now ? ctx->min_created_at : ctx->now) + lifetime;
+    NB_SET(&rec, NB_F_EXPIRES_AT);
+    ctx->json = false;
+    rc = submit_record(ctx, &rec, NULL, new_id);
+    if (rc == EXIT_OK && v.st.status != NB_STATUS_EXPIRED) {
+        struct nb_record w;
+        init_record(&w, NB_KIND_WITHDRAWAL, v.root.id);
+        rc = submit_record(ctx, &w, NULL, NULL);
+    }
+    ctx->json = json;
+    if (rc != EXIT_OK) {
+        goto out;
+    }
+    nb_hex(new_id, NB_ID_SIZE, new_hex);
+    if (ctx->json) {
+        json_object_begin(&ctx->j);
+        json_key(&ctx->j, "id");
+        json_string(&ctx->j, new_hex);
+        json_key(&ctx->j, "replaces");
+        json_string(&ctx->j, v.root.hex);
+        json_key(&ctx->j, "expires_at");
+        json_uint(&ctx->j, rec.expires_at);
+        json_object_end(&ctx->j);
+        json_finish(&ctx->j);
+        goto out;
+    }
+    title_of(&v.root.rec, title, sizeof(title));
+    format_relative(ctx->now, rec.expires_at, rel, sizeof(rel));
+    printf("Renewed your offer %s: it is up again as %.8s until %s.\n", title, new_hex, rel);
+    if (v.st.status != NB_STATUS_EXPIRED) {
+        printf("The old offer %.8s is withdrawn; help agreed on it goes on there.\n", v.root.hex);
+    }
+    if (pending > 0) {
+        printf("%zu neighbour%s asked and %s not assigned yet; they see the old offer withdrawn "
+               "and can ask again on %.8s.\n",
+               pending, pending == 1 ? "" : "s", pending == 1 ? "was" : "were", new_hex);
+    }
+    if (v.st.paused) {
+        printf("The new offer is available; `noaber pause %.8s` pauses it again.\n", new_hex);
+    }
+out:
+    root_free(&v);
+    return rc;
 }

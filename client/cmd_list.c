@@ -773,9 +773,11 @@ static void show_notices(const struct ctx *ctx, const struct root_view *v)
         v->st.kind == NB_KIND_OFFER) {
         if (offer_nears_end(ctx, nb_status_name(v->st.status), v->st.expires_at)) {
             format_relative(ctx->now, v->st.expires_at, rel, sizeof(rel));
-            printf("\nYour offer ends %s: `noaber renew %.8s` keeps it up for another %u "
-                   "days.\n",
-                   rel, v->root.hex, NB_EXPIRY_MAX / 86400);
+            printf("\nYour offer ends %s: `noaber renew %.8s` keeps it up.\n", rel, v->root.hex);
+        }
+        if (v->st.status == NB_STATUS_EXPIRED) {
+            printf("\nYour offer has expired: `noaber renew %.8s` puts it up again.\n",
+                   v->root.hex);
         }
         if (v->st.status == NB_STATUS_PAUSED) {
             printf("\nYour offer is paused: `noaber resume %.8s` makes it available again.\n",

@@ -131,6 +131,7 @@ static const struct command commands[] = {
     { NULL, "retract", cmd_retract },
     { NULL, "pause", cmd_pause },
     { NULL, "resume", cmd_resume },
+    { NULL, "renew", cmd_renew },
     { NULL, "watch", cmd_watch },
     { NULL, "status", cmd_status },
     { NULL, "invite", cmd_invite },

@@ -274,5 +274,58 @@ class Errors(nb.NodeTest):
         self.assertIn("at most 120 characters", a.run("help", json_out=False).out)
 
 
+class Offers(nb.NodeTest):
+    def test_an_offer_near_its_end_says_so_and_renews_in_one_command(self):
+        a, b, c = self.alice, self.bob, self.carol
+        oid = a.offer("Lifts on Tuesdays", "transport", "Marollen", "--expires", "2d",
+                      "--details", "Up to three people", "--languages", "nl,fr")
+        b.ok("respond", oid)
+        self.assertIn("renew %s" % oid[:8], a.run("show", oid, json_out=False).out)
+        self.assertIn("renew %s" % oid[:8], a.run("list", "--mine", json_out=False).out)
+        self.assertNotIn("renew", b.run("show", oid, json_out=False).out)
+        old = a.show(oid)
+
+        r = a.run("renew", oid, json_out=False)
+        self.assertEqual(r.rc, 0, r)
+        self.assertIn("1 neighbour asked", r.out)
+        mine = a.ok("list", "--mine")
+        self.assertEqual(len(mine), 2)
+        new = [x for x in mine if x["id"] != oid][0]
+        self.assertEqual(a.show(oid)["status"], "withdrawn")
+        shown = a.show(new["id"])
+        self.assertEqual(shown["status"], "available")
+        for field in ("title", "details", "category", "area", "languages"):
+            self.assertEqual(shown[field], old[field], field)
+        # As long as it stood the first time: two days (give or take the seconds between).
+        self.assertAlmostEqual(shown["expires_at"] - shown["created_at"], 2 * 86400, delta=5)
+        r = c.run("renew", new["id"])
+        self.assertEqual(r.rc, nb.EXIT_USAGE, r)
+        self.assertIn("not a standing offer of yours", r.err)
+
+        # Renewing the withdrawn one is refused; the new one renews with --expires.
+        r = a.run("renew", oid)
+        self.assertEqual(r.rc, nb.EXIT_USAGE, r)
+        self.assertIn("was withdrawn", r.err)
+        r = a.run("renew", new["id"], "--expires", "60d")
+        self.assertEqual(r.rc, 0, r)
+        self.assertAlmostEqual(r.json()["expires_at"] - a.show(r.json()["id"])["created_at"],
+                               60 * 86400, delta=5)
+
+    def test_resume_and_pause_name_the_command_that_was_meant(self):
+        a = self.alice
+        oid = a.offer()
+        r = a.run("resume", oid)
+        self.assertEqual(r.rc, nb.EXIT_USAGE, r)
+        self.assertIn("is not paused", r.err)
+        self.assertIn("noaber pause %s" % oid[:8], r.err)
+        a.ok("pause", oid)
+        r = a.run("pause", oid)
+        self.assertEqual(r.rc, nb.EXIT_USAGE, r)
+        self.assertIn("noaber resume %s" % oid[:8], r.err)
+        self.assertIn("noaber resume", a.run("show", oid, json_out=False).out)
+        a.ok("resume", oid)
+        self.assertEqual(a.show(oid)["status"], "available")
+
+
 if __name__ == "__main__":
     nb.main()
