@@ -1417,9 +1417,7 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
 }
 
-/* Creates the socket's directory 0700 if missing, and refuses one that other
- * users could enter (the socket is the node's whole API) or that is not ours. */
-static int prepare_dir(const char *socket_path, char *err, size_t err_size)
+int nbd_control_prepare_dir(const char *socket_path, bool create, char *err, size_t err_size)
 {
     char dir[4096];
     size_t n = strlen(socket_path);
@@ -1435,11 +1433,13 @@ static int prepare_dir(const char *socket_path, char *err, size_t err_size)
         dir[1] = '\0';
     else
         *slash = '\0';
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+    if (create && mkdir(dir, 0700) < 0 && errno != EEXIST) {
         snprintf(err, err_size, "cannot create the socket directory %s: %s", dir, strerror(errno));
         return NB_EIO;
     }
     struct stat st;
+    if (!create && stat(dir, &st) < 0 && errno == ENOENT)
+        return 0; /* created 0700 at start-up, if its parent lets it */
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
         snprintf(err, err_size, "the socket directory %s is not a directory", dir);
         return NB_EIO;
@@ -1498,7 +1498,7 @@ int nbd_control_start(struct nbd_control *ctl, uv_loop_t *loop, const struct nbd
     memset(ctl, 0, sizeof(*ctl));
     ctl->loop = loop;
     ctl->ctx = *ctx;
-    r = prepare_dir(socket_path, err, err_size);
+    r = nbd_control_prepare_dir(socket_path, true, err, err_size);
     if (r < 0)
         return r;
     r = remove_stale(socket_path, err, err_size);
