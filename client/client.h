@@ -162,6 +162,21 @@ struct root_view {
 /* Fetches and derives; returns EXIT_OK or an exit code (message printed). */
 int root_load(struct ctx *ctx, const char *prefix, struct root_view *ret);
 void root_free(struct root_view *v);
+/* A record fetched by id without a word on failure (it may be gone already). */
+struct looked_up {
+    struct ctl_reply reply; /* owns what rec points into */
+    struct nb_record rec;
+    bool ok;
+};
+bool lookup_quiet(struct ctx *ctx, const uint8_t id[NB_ID_SIZE], struct looked_up *ret);
+void looked_up_free(struct looked_up *l);
+
+/*
+ * An id prefix that several records start with: says so, lists the ones the
+ * daemon's `ambiguous` reply names (id, kind, title) and returns EXIT_USAGE.
+ */
+int ambiguous_failure(struct ctx *ctx, const struct ctl_reply *reply, const char *prefix);
+
 /* The related record with this id, or NULL. */
 const struct nb_record *root_find(const struct root_view *v, const uint8_t id[NB_ID_SIZE]);
 

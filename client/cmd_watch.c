@@ -24,41 +24,6 @@ static const char watch_usage[] = "watch [--kind request|offer] [--category C] [
 /* Responses, assignments and the rest point at their root through targets. */
 #define WATCH_HOPS_MAX 3
 
-/* A record fetched by id without a word on failure: it may be gone already. */
-struct quiet {
-    struct ctl_reply reply;
-    struct nb_record rec;
-    bool ok;
-};
-
-static bool get_quiet(struct ctx *ctx, const uint8_t id[NB_ID_SIZE], struct quiet *ret)
-{
-    struct ctl_req req;
-    const uint8_t *bytes;
-    size_t len;
-
-    memset(ret, 0, sizeof(*ret));
-    ctl_req_begin(&ctx->ctl, &req, "get", 1);
-    ctl_req_bin(&req, "record_id", id, NB_ID_SIZE);
-    if (ctl_call(&ctx->ctl, &req, &ret->reply) != 0) {
-        return false;
-    }
-    ret->ok = ret->reply.ok && ctl_get_bin(ret->reply.result, "record", &bytes, &len) == 0 &&
-              nb_record_decode(bytes, len, &ret->rec) == 0;
-    if (!ret->ok) {
-        ctl_reply_free(&ret->reply);
-    }
-    return ret->ok;
-}
-
-static void quiet_free(struct quiet *q)
-{
-    if (q->ok) {
-        ctl_reply_free(&q->reply);
-    }
-    q->ok = false;
-}
-
 /* What an event means for the member watching, if anything. */
 enum for_you {
     FOR_YOU_NOTHING,
@@ -73,7 +38,7 @@ static const char *const for_you_names[] = { NULL, "message", "confirm", "reassi
 struct event {
     struct nb_record rec;
     char hex[NB_ID_SIZE * 2 + 1];
-    struct quiet root; /* when the record is not itself the root */
+    struct looked_up root; /* when the record is not itself the root */
     const struct nb_record *root_rec;
     uint8_t root_id[NB_ID_SIZE];
     enum for_you for_you;
@@ -96,7 +61,7 @@ static bool find_root(struct ctx *ctx, struct event *e, const uint8_t id[NB_ID_S
     }
     memcpy(next, e->rec.target, NB_ID_SIZE);
     for (int hop = 0; hop < WATCH_HOPS_MAX; hop++) {
-        if (!get_quiet(ctx, next, &e->root)) {
+        if (!lookup_quiet(ctx, next, &e->root)) {
             return false;
         }
         if (hop == 0 && e->root.rec.kind == NB_KIND_ASSIGNMENT && ctx->have_key) {
@@ -111,9 +76,9 @@ static bool find_root(struct ctx *ctx, struct event *e, const uint8_t id[NB_ID_S
             break;
         }
         memcpy(next, e->root.rec.target, NB_ID_SIZE);
-        quiet_free(&e->root);
+        looked_up_free(&e->root);
     }
-    quiet_free(&e->root);
+    looked_up_free(&e->root);
     return false;
 }
 
@@ -269,7 +234,7 @@ static void on_event(struct ctx *ctx, const struct list_filters *f, bool filteri
      * for this member is shown whatever the filters. */
     if (filtering && e.for_you == FOR_YOU_NOTHING &&
         (e.root_rec == NULL || !list_filters_match(ctx, f, trust, e.root_rec))) {
-        quiet_free(&e.root);
+        looked_up_free(&e.root);
         return;
     }
     if (ctx->json) {
@@ -277,7 +242,7 @@ static void on_event(struct ctx *ctx, const struct list_filters *f, bool filteri
     } else {
         print_human(ctx, &e);
     }
-    quiet_free(&e.root);
+    looked_up_free(&e.root);
 }
 
 int cmd_watch(struct ctx *ctx, int argc, char **argv)

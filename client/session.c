@@ -168,6 +168,11 @@ int fetch_record(struct ctx *ctx, const char *prefix, struct fetched *ret)
                     "shows the ids).",
                     lower);
     }
+    if (!ret->reply.ok && strcmp(ret->reply.error, "ambiguous") == 0) {
+        rc = ambiguous_failure(ctx, &ret->reply, lower);
+        fetched_free(ret);
+        return rc;
+    }
     if (!ret->reply.ok) {
         char what[96];
         snprintf(what, sizeof(what), "looking up %s", lower);

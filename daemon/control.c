@@ -660,6 +660,38 @@ static int record_status(struct nbd_node *node, const struct nbd_store_record *r
     return 0;
 }
 
+/* How many of the ids an ambiguous prefix matches the reply names. */
+#define AMBIGUOUS_MATCHES_MAX 10
+
+/*
+ * `ambiguous`, with the ids the prefix matches (the first ten in id order)
+ * as `matches`, so that the client can show them to the person who typed it.
+ */
+static int ambiguous_reply(struct request *rq, const char *prefix)
+{
+    uint8_t ids[AMBIGUOUS_MATCHES_MAX][NB_ID_SIZE];
+    size_t n = 0;
+    struct frame fr;
+
+    if (nbd_store_prefix_matches(rq->ctx->node->store, prefix, ids, AMBIGUOUS_MATCHES_MAX, &n) < 0)
+        n = 0;
+    if (frame_begin(&fr, rq->out) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 5);
+    pack_id(&fr.pk, true, rq->id);
+    nb_mp_pack_cstr(&fr.pk, "ok");
+    msgpack_pack_false(&fr.pk);
+    nb_mp_pack_cstr(&fr.pk, "error");
+    nb_mp_pack_cstr(&fr.pk, "ambiguous");
+    nb_mp_pack_cstr(&fr.pk, "message");
+    nb_mp_pack_cstr(&fr.pk, "several records start with this prefix; give more digits");
+    nb_mp_pack_cstr(&fr.pk, "matches");
+    msgpack_pack_array(&fr.pk, n);
+    for (size_t i = 0; i < n; i++)
+        nb_mp_pack_bin(&fr.pk, ids[i], NB_ID_SIZE);
+    return frame_end(&fr);
+}
+
 static int op_get(struct request *rq)
 {
     struct nbd_node *node = rq->ctx->node;
@@ -690,8 +722,7 @@ static int op_get(struct request *rq)
             return error_reply(rq->out, true, rq->id, "bad_request",
                                "`prefix` must be 4 to 64 hex digits");
         if (r == NB_EAMBIGUOUS)
-            return error_reply(rq->out, true, rq->id, "ambiguous",
-                               "several records start with this prefix; give more digits");
+            return ambiguous_reply(rq, prefix);
         if (r == NB_ENOENT)
             return error_reply(rq->out, true, rq->id, "not_found",
                                "no record on this node starts with this prefix");

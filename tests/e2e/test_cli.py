@@ -327,5 +327,24 @@ class Offers(nb.NodeTest):
         self.assertEqual(a.show(oid)["status"], "available")
 
 
+class AmbiguousIds(nb.NodeTest):
+    def test_an_ambiguous_prefix_lists_the_matches_and_exits_2(self):
+        # Post until two ids share their first four hex digits (a birthday
+        # collision: a few hundred records; the bound is never reached).
+        seen = {}
+        for i in range(5000):
+            rid = self.alice.ask("Task %d" % i)
+            if rid[:4] in seen:
+                break
+            seen[rid[:4]] = rid
+        first, second = seen[rid[:4]], rid
+        r = self.alice.run("show", rid[:4], json_out=False)
+        self.assertEqual(r.rc, nb.EXIT_USAGE, r)
+        self.assertIn("several records start with %s" % rid[:4], r.err)
+        for match in (first, second):
+            self.assertIn(match[:16] + "  request", r.err)
+        self.assertEqual(self.alice.run("respond", rid[:4]).rc, nb.EXIT_USAGE)
+
+
 if __name__ == "__main__":
     nb.main()
