@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <qrencode.h>
 #include <sodium.h>
 
 #include <noaber/error.h>
@@ -31,10 +32,57 @@ static void format_date(uint64_t t, char *buf, size_t size)
     }
 }
 
+/* Light modules around the code, as the QR specification asks for. */
+#define QR_QUIET_ZONE 4
+
+/*
+ * Prints the code as a QR code for a phone to scan when it is handed over in
+ * person: two rows of modules per line with the Unicode half blocks.  Light
+ * modules are printed as blocks and dark ones as spaces, so that on a
+ * terminal with light text on a dark background the code appears dark on
+ * light, as scanners expect.  Returns EXIT_OK or EXIT_ERROR (printed).
+ */
+static int print_qr(const char *code, FILE *out)
+{
+    /* Byte mode keeps the code exactly as `noaber join` takes it; level L:
+     * a screen is not a damaged label. */
+    QRcode *qr = QRcode_encodeString(code, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
+    if (qr == NULL) {
+        return fail(EXIT_ERROR, "the code cannot be drawn as a QR code (libqrencode failed).");
+    }
+    int width = qr->width, side = width + 2 * QR_QUIET_ZONE;
+    for (int y = 0; y < side; y += 2) {
+        for (int x = 0; x < side; x++) {
+            bool light[2];
+            for (int k = 0; k < 2; k++) {
+                int my = y + k - QR_QUIET_ZONE, mx = x - QR_QUIET_ZONE;
+                bool inside = my >= 0 && my < width && mx >= 0 && mx < width;
+                /* Below the last row is outside the code: light. */
+                light[k] = !inside || (qr->data[my * width + mx] & 1) == 0;
+            }
+            fputs(light[0] && light[1] ? "\u2588"
+                  : light[0]           ? "\u2580"
+                  : light[1]           ? "\u2584"
+                                       : " ",
+                  out);
+        }
+        fputc('\n', out);
+    }
+    /* The modules spell the neighbourhood key too. */
+    sodium_memzero(qr->data, (size_t)width * (size_t)width);
+    QRcode_free(qr);
+    return EXIT_OK;
+}
+
 int cmd_invite(struct ctx *ctx, int argc, char **argv)
 {
     const char *expires = NULL;
-    const struct opt opts[] = { { "expires", &expires, NULL }, { NULL, NULL, NULL } };
+    bool qr = false;
+    const struct opt opts[] = {
+        { "expires", &expires, NULL },
+        { "qr", NULL, &qr },
+        { NULL, NULL, NULL },
+    };
     uint64_t seconds = INVITE_DEFAULT_SECONDS;
     struct ctl_req req;
     struct ctl_reply reply;
@@ -42,7 +90,7 @@ int cmd_invite(struct ctx *ctx, int argc, char **argv)
     char when[96], rel[64];
     int rc;
 
-    rc = parse_args(ctx, argc, argv, opts, NULL, 0, 0, "invite [--expires DURATION]");
+    rc = parse_args(ctx, argc, argv, opts, NULL, 0, 0, "invite [--expires DURATION] [--qr]");
     if (rc != 0) {
         return rc;
     }
@@ -87,13 +135,19 @@ int cmd_invite(struct ctx *ctx, int argc, char **argv)
                "give it to one person you trust, in person or over a private channel, never\n"
                "in a group chat or on the web.  A node that joined stays in the neighbourhood\n"
                "after the code expires.\n"
-               "\n"
-               "%s\n",
-               ctx->neighbourhood, when, rel, code);
+               "\n",
+               ctx->neighbourhood, when, rel);
+        if (qr) {
+            printf("The same code for a phone to scan (the code is below it in text):\n\n");
+            rc = print_qr(code, stdout);
+            printf("\n");
+        }
+        /* The code alone on the last line: `noaber invite | tail -n 1`. */
+        printf("%s\n", code);
         fflush(stdout);
     }
     sodium_memzero(code, sizeof(code));
-    return EXIT_OK;
+    return rc;
 }
 
 /* Reads one code from standard input (so it stays out of shell history). */

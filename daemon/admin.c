@@ -272,7 +272,7 @@ out:;
 
 /*
  * Whether start-up can use the data directory: an existing one must be a
- * directory of this user's that they can write, a missing one is created
+ * directory this user can write, a missing one is created
  * (mode 0700) in the nearest existing parent, which must be writable.
  */
 static int check_data_dir(const char *dir, char *err, size_t err_size)
@@ -285,7 +285,7 @@ static int check_data_dir(const char *dir, char *err, size_t err_size)
             snprintf(err, err_size, "the data directory %s is not a directory", dir);
             return NB_EIO;
         }
-        if (st.st_uid != geteuid() || access(dir, W_OK | X_OK) < 0) {
+        if (access(dir, W_OK | X_OK) < 0) {
             snprintf(err, err_size,
                      "the data directory %s belongs to uid %u and this user (uid %u) cannot "
                      "write it; run noaberd as its owner or choose another data_dir",

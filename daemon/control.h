@@ -123,7 +123,8 @@ void nbd_control_stop(struct nbd_control *ctl);
  * when other users could enter it (the socket is the node's whole API), when
  * it is not this user's, or when the path is too long for a Unix socket.
  * Start-up and `noaberd --check-config` (create false: a missing directory
- * is fine) check the same things.  Returns 0 or an NB_E* code with a
+ * is fine, and root may check a directory another user owns, as for the
+ * system service) check the same things.  Returns 0 or an NB_E* code with a
  * sentence in err.
  */
 int nbd_control_prepare_dir(const char *socket_path, bool create, char *err, size_t err_size);
