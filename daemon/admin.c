@@ -1015,6 +1015,20 @@ int nbd_admin_erase_member(int argc, char **argv)
            "their tombstones keep them from coming back\n",
            (unsigned long long)authored, a.positional, (unsigned long long)deleted);
     printf("backups taken before now still hold them: delete or re-take those backups\n");
+    /* A tombstone is this node's own: nothing here reaches the copies on
+     * the other nodes of the neighbourhood, which is what an erasure
+     * request (GDPR art. 17) is about.  Say so, with what to ask. */
+    printf("\n"
+           "This erased the member's records on this node only.  The other nodes of the\n"
+           "neighbourhood still hold their copies, and a node that does not erase them\n"
+           "keeps them until they expire.  Ask the operator of each other node to run\n"
+           "\n"
+           "    noaberd erase-member %s\n"
+           "\n"
+           "on their node (`noaber peers` lists the nodes this one knows), or ask the\n"
+           "member, if they still have their key, to retract their records with\n"
+           "`noaber retract ID`: a retraction reaches every node.\n",
+           a.positional);
     status = 0;
 out:
     if (in_txn)

@@ -313,6 +313,11 @@ class Operator(nb.NodeTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         # Her request and her assignment, with Bob's response to the request.
         self.assertIn("erased 2 records by %s, 3 records in all" % alice_key, r.stdout)
+        # What it does not reach, and what to ask the other operators.
+        self.assertIn("on this node only", r.stdout)
+        self.assertIn("other nodes of the\nneighbourhood still hold their copies", r.stdout)
+        self.assertIn("noaberd erase-member %s" % alice_key, r.stdout)
+        self.assertIn("noaber retract ID", r.stdout)
         with sqlite3.connect(path) as db:
             left = db.execute("SELECT count(*) FROM records WHERE author = ?",
                               (alice_raw,)).fetchone()[0]
