@@ -177,6 +177,14 @@ void looked_up_free(struct looked_up *l);
  */
 int ambiguous_failure(struct ctx *ctx, const struct ctl_reply *reply, const char *prefix);
 
+/*
+ * Sends a `list` request and checks that the reply has its items.  Returns
+ * EXIT_OK with the reply to free and *ret_items in it, or an exit code
+ * (told on stderr) and nothing to free.
+ */
+int call_list(struct ctx *ctx, struct ctl_req *req, struct ctl_reply *ret, const char *what,
+              const msgpack_object **ret_items);
+
 /* The related record with this id, or NULL. */
 const struct nb_record *root_find(const struct root_view *v, const uint8_t id[NB_ID_SIZE]);
 
@@ -310,6 +318,22 @@ enum list_kind { LIST_LANGUAGES, LIST_TAGS };
  */
 int list_option(const char *option, const char *value, enum list_kind kind, char *buf, size_t size,
                 struct nb_text *out, size_t max, uint8_t *ret_n);
+
+/*
+ * The identity (required with need_key, else if there is one), the session
+ * with a neighbourhood, and the trust it derives: what reading commands
+ * begin with.  Returns EXIT_OK (with *ret to free) or an exit code (printed).
+ */
+int session_with_trust(struct ctx *ctx, bool need_key, struct trust *ret);
+
+/*
+ * An --expires value: a duration from 1 second to 90 days.  Returns EXIT_OK
+ * with *ret_seconds set (left alone when value is NULL), or EXIT_USAGE.
+ */
+int expires_option(const char *value, uint64_t *ret_seconds);
+
+/* Whether s is nothing but hex digits (either case). */
+bool is_hex_text(const char *s);
 
 /* The commands.  Each gets the arguments after its command words. */
 int cmd_id_new(struct ctx *ctx, int argc, char **argv);

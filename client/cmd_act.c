@@ -623,11 +623,9 @@ int cmd_renew(struct ctx *ctx, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    if (expires != NULL && (parse_duration(expires, &lifetime) != 0 || lifetime > NB_EXPIRY_MAX)) {
-        return fail(EXIT_USAGE,
-                    "--expires: \"%s\" is not a duration from 1 second to 90 days, such as 12h, "
-                    "3d or 2w.",
-                    expires);
+    rc = expires_option(expires, &lifetime);
+    if (rc != EXIT_OK) {
+        return rc;
     }
     rc = begin(ctx, pos[0], &v);
     if (rc != EXIT_OK) {

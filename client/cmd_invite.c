@@ -20,7 +20,6 @@
 #include "client.h"
 
 #define INVITE_DEFAULT_SECONDS (7 * 86400ull)
-#define INVITE_MAX_SECONDS     (90 * 86400ull)
 
 /* "2026-12-08 14:05" in local time: the same in every language. */
 static void format_date(uint64_t t, char *buf, size_t size)
@@ -94,10 +93,10 @@ int cmd_invite(struct ctx *ctx, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    if (expires != NULL &&
-        (parse_duration(expires, &seconds) != 0 || seconds < 1 || seconds > INVITE_MAX_SECONDS)) {
-        return fail(EXIT_USAGE,
-                    "--expires takes a duration such as 90m, 12h, 3d or 2w, at most 90 days.");
+    /* An invite lasts as long as a record may: 1 second to 90 days. */
+    rc = expires_option(expires, &seconds);
+    if (rc != EXIT_OK) {
+        return rc;
     }
     rc = session_open(ctx, true);
     if (rc != EXIT_OK) {

@@ -261,17 +261,8 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
     if (all) {
         limit = LIST_MAX;
     }
-    if (rc == EXIT_OK && (mine || helping || f.trusted)) {
-        rc = identity_load(ctx);
-    } else if (rc == EXIT_OK) {
-        /* Without an identity nobody is trusted, but the list still works. */
-        identity_try_load(ctx);
-    }
     if (rc == EXIT_OK) {
-        rc = session_open(ctx, true);
-    }
-    if (rc == EXIT_OK) {
-        rc = trust_load(ctx, &trust);
+        rc = session_with_trust(ctx, mine || helping || f.trusted, &trust);
     }
     if (rc != EXIT_OK) {
         return rc;
@@ -302,16 +293,10 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
     if (helping) {
         ctl_req_bin(&req, "responder", ctx->pk, NB_KEY_SIZE);
     }
-    rc = call_daemon(ctx, &req, &reply, "the list");
+    rc = call_list(ctx, &req, &reply, "the list", &items);
     if (rc != EXIT_OK) {
         trust_free(&trust);
         return rc;
-    }
-    items = ctl_get(reply.result, "items");
-    if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY) {
-        ctl_reply_free(&reply);
-        trust_free(&trust);
-        return fail(EXIT_ERROR, "noaberd's list reply has no items.");
     }
     more = items->via.array.size > limit;
 

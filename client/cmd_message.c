@@ -21,21 +21,6 @@ static const char message_usage[] = "message MEMBER|ID TEXT [--about ID] [--expi
 /* The most messages `inbox` opens: the newest ones. */
 #define INBOX_MAX 500
 
-static bool looks_like_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 4 || n > NB_ID_SIZE * 2) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-              (s[i] >= 'A' && s[i] <= 'F'))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /*
  * The other party of a request or offer for this member: the author for
  * anyone else; for the author, the member of the response or assignment
@@ -141,28 +126,21 @@ int cmd_message(struct ctx *ctx, int argc, char **argv)
     if (rc != EXIT_OK) {
         return rc;
     }
-    if (expires != NULL && (parse_duration(expires, &lifetime) != 0 || lifetime > NB_EXPIRY_MAX)) {
-        return fail(EXIT_USAGE,
-                    "--expires: \"%s\" is not a duration from 1 second to 90 days, such as 12h, "
-                    "3d or 2w.",
-                    expires);
+    rc = expires_option(expires, &lifetime);
+    if (rc != EXIT_OK) {
+        return rc;
     }
     if (about_id != NULL && check_id(about_id) != EXIT_OK) {
         return EXIT_USAGE;
     }
-    rc = identity_load(ctx);
-    if (rc == EXIT_OK) {
-        rc = session_open(ctx, true);
-    }
-    if (rc == EXIT_OK) {
-        rc = trust_load(ctx, &trust);
-    }
+    rc = session_with_trust(ctx, true, &trust);
     if (rc != EXIT_OK) {
         return rc;
     }
     memset(sealed, 0, sizeof(sealed));
     memset(&about, 0, sizeof(about));
-    if (looks_like_id(pos[0]) && about_id == NULL) {
+    if (strlen(pos[0]) >= 4 && strlen(pos[0]) <= NB_ID_SIZE * 2 && is_hex_text(pos[0]) &&
+        about_id == NULL) {
         /* A record id: the message goes to the other party of that request or offer. */
         rc = root_load(ctx, pos[0], &about);
         have_about = rc == EXIT_OK;
@@ -256,13 +234,7 @@ int cmd_inbox(struct ctx *ctx, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    rc = identity_load(ctx);
-    if (rc == EXIT_OK) {
-        rc = session_open(ctx, true);
-    }
-    if (rc == EXIT_OK) {
-        rc = trust_load(ctx, &trust);
-    }
+    rc = session_with_trust(ctx, true, &trust);
     if (rc != EXIT_OK) {
         return rc;
     }
@@ -270,16 +242,10 @@ int cmd_inbox(struct ctx *ctx, int argc, char **argv)
     ctl_req_str(&req, "kind", "message");
     ctl_req_bin(&req, "member", ctx->pk, NB_KEY_SIZE);
     ctl_req_uint(&req, "limit", INBOX_MAX);
-    rc = call_daemon(ctx, &req, &reply, "the messages");
+    rc = call_list(ctx, &req, &reply, "the messages", &items);
     if (rc != EXIT_OK) {
         trust_free(&trust);
         return rc;
-    }
-    items = ctl_get(reply.result, "items");
-    if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY) {
-        ctl_reply_free(&reply);
-        trust_free(&trust);
-        return fail(EXIT_ERROR, "noaberd's list reply has no items.");
     }
     if (ctx->json) {
         json_array_begin(&ctx->j);

@@ -133,15 +133,9 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
         set_text(&rec.on_behalf_of, on_behalf_of);
         NB_SET(&rec, NB_F_ON_BEHALF_OF);
     }
-    if (expires != NULL) {
-        if (parse_duration(expires, &lifetime) != 0) {
-            return fail(EXIT_USAGE,
-                        "--expires takes a duration such as 90m, 12h, 3d or 2w, not \"%s\".",
-                        expires);
-        }
-        if (lifetime > NB_EXPIRY_MAX) {
-            return fail(EXIT_USAGE, "--expires is at most 90 days (%s asked for more).", expires);
-        }
+    rc = expires_option(expires, &lifetime);
+    if (rc != EXIT_OK) {
+        return rc;
     }
     rec.expires_at = ctx->now + lifetime;
     NB_SET(&rec, NB_F_EXPIRES_AT);

@@ -34,23 +34,11 @@ static int list_kind(struct ctx *ctx, const char *kind, struct ctl_reply *ret,
                      const msgpack_object **ret_items)
 {
     struct ctl_req req;
-    const msgpack_object *items;
-    int rc;
 
     ctl_req_begin(&ctx->ctl, &req, "list", 2);
     ctl_req_str(&req, "kind", kind);
     ctl_req_uint(&req, "limit", TRUST_LIST_LIMIT);
-    rc = call_daemon(ctx, &req, ret, kind[0] == 'v' ? "the vouches" : "the profiles");
-    if (rc != EXIT_OK) {
-        return rc;
-    }
-    items = ctl_get(ret->result, "items");
-    if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY) {
-        ctl_reply_free(ret);
-        return fail(EXIT_ERROR, "noaberd's list reply has no items.");
-    }
-    *ret_items = items;
-    return EXIT_OK;
+    return call_list(ctx, &req, ret, kind[0] == 'v' ? "the vouches" : "the profiles", ret_items);
 }
 
 /* Decodes the i-th listed record of `kind`; returns 0 or -1 (skip it). */

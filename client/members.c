@@ -3,7 +3,6 @@
  * of it as `list` and `show` print it (nbm1abcdefgh…), the id of their
  * response, or their profile name.  Shared by `assign` and `message`.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +23,6 @@ static size_t key_prefix_len(const char *text)
         return n - 3;
     }
     return n;
-}
-
-static bool is_hex_text(const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (!isxdigit((unsigned char)*s)) {
-            return false;
-        }
-    }
-    return true;
 }
 
 /* Whether candidate i is named by `text` in the way `how` says. */

@@ -4,6 +4,7 @@
  * own validation (libnoaber) would refuse the same values, but it cannot say
  * which option they came from.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -142,4 +143,31 @@ int list_option(const char *option, const char *value, enum list_kind kind, char
     }
     *ret_n = (uint8_t)n;
     return EXIT_OK;
+}
+
+int expires_option(const char *value, uint64_t *ret_seconds)
+{
+    uint64_t seconds;
+
+    if (value == NULL) {
+        return EXIT_OK;
+    }
+    if (parse_duration(value, &seconds) != 0 || seconds > NB_EXPIRY_MAX) {
+        return fail(EXIT_USAGE,
+                    "--expires: \"%s\" is not a duration from 1 second to 90 days, such as 90m, "
+                    "12h, 3d or 2w.",
+                    value);
+    }
+    *ret_seconds = seconds;
+    return EXIT_OK;
+}
+
+bool is_hex_text(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (!isxdigit((unsigned char)*s)) {
+            return false;
+        }
+    }
+    return true;
 }

@@ -161,3 +161,40 @@ int ambiguous_failure(struct ctx *ctx, const struct ctl_reply *reply, const char
     }
     return EXIT_USAGE;
 }
+
+int call_list(struct ctx *ctx, struct ctl_req *req, struct ctl_reply *ret, const char *what,
+              const msgpack_object **ret_items)
+{
+    const msgpack_object *items;
+    int rc = call_daemon(ctx, req, ret, what);
+
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    items = ctl_get(ret->result, "items");
+    if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY) {
+        ctl_reply_free(ret);
+        return fail(EXIT_ERROR, "noaberd's list reply has no items.");
+    }
+    *ret_items = items;
+    return EXIT_OK;
+}
+
+int session_with_trust(struct ctx *ctx, bool need_key, struct trust *ret)
+{
+    int rc = EXIT_OK;
+
+    if (need_key) {
+        rc = identity_load(ctx);
+    } else {
+        /* Without an identity nobody is trusted, but reading works. */
+        identity_try_load(ctx);
+    }
+    if (rc == EXIT_OK) {
+        rc = session_open(ctx, true);
+    }
+    if (rc == EXIT_OK) {
+        rc = trust_load(ctx, ret);
+    }
+    return rc;
+}

@@ -5,42 +5,11 @@
 #include <string.h>
 
 /*
- * The base letters of U+00C0..U+017F, in lower case; "" for the few that are
- * not letters (× and ÷).  Two-letter entries are ligatures and ß.
+ * The base letters of U+00E0..U+017F, in lower case; "" for ÷, which is not
+ * a letter.  Two-letter entries are ligatures, thorn and the like.  The
+ * capitals U+00C0..U+00DE are their small letters minus 0x20 (but × and ß).
  */
 static const char *const latin_base[] = {
-    /* U+00C0 */ "a",
-    "a",
-    "a",
-    "a",
-    "a",
-    "a",
-    "ae",
-    "c",
-    "e",
-    "e",
-    "e",
-    "e",
-    "i",
-    "i",
-    "i",
-    "i",
-    /* U+00D0 */ "d",
-    "n",
-    "o",
-    "o",
-    "o",
-    "o",
-    "o",
-    "",
-    "o",
-    "u",
-    "u",
-    "u",
-    "u",
-    "y",
-    "th",
-    "ss",
     /* U+00E0 */ "a",
     "a",
     "a",
@@ -203,6 +172,21 @@ static const char *const latin_base[] = {
     "s",
 };
 
+/* The base letters of U+00C0..U+017F, or NULL outside that block. */
+static const char *latin_letter(uint32_t cp)
+{
+    if (cp == 0xD7) {
+        return ""; /* × */
+    }
+    if (cp == 0xDF) {
+        return "ss"; /* ß */
+    }
+    if (cp >= 0xC0 && cp <= 0xDE) {
+        cp += 0x20;
+    }
+    return cp >= 0xE0 && cp <= 0x17F ? latin_base[cp - 0xE0] : NULL;
+}
+
 /*
  * Decodes one UTF-8 character at s[*i]; returns it and advances *i, or
  * returns UINT32_MAX (a separator) for an invalid byte, advancing by one.
@@ -271,8 +255,7 @@ static size_t fold_char(uint32_t cp, const unsigned char *raw, size_t raw_len, c
             return SIZE_MAX; /* a separator */
         }
         base = one;
-    } else if (cp >= 0xC0 && cp <= 0x17F) {
-        base = latin_base[cp - 0xC0];
+    } else if ((base = latin_letter(cp)) != NULL) {
         if (base[0] == '\0') {
             return SIZE_MAX;
         }
