@@ -9,6 +9,7 @@
  * a letter.  Two-letter entries are ligatures, thorn and the like.  The
  * capitals U+00C0..U+00DE are their small letters minus 0x20 (but × and ß).
  */
+/* clang-format off: sixteen code points a row, as Unicode charts show them. */
 static const char *const latin_base[] = {
     /* U+00E0 */ "a",
     "a",
@@ -171,6 +172,7 @@ static const char *const latin_base[] = {
     "z",
     "s",
 };
+/* clang-format on */
 
 /* The base letters of U+00C0..U+017F, or NULL outside that block. */
 static const char *latin_letter(uint32_t cp)
