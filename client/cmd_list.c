@@ -88,8 +88,9 @@ static void state_words(const struct ctx *ctx, const struct state_in_words *s, c
         snprintf(buf, size, "done — waiting for your confirmation");
     } else if (s->response != NULL && s->is_offer) {
         /* The member asked for someone's offer: their ask is what counts. */
+        char ask[32];
         snprintf(buf, size, "%s — your ask is %s", spelled(s->status, word, sizeof(word)),
-                 strcmp(s->response, "done_claimed") == 0 ? "done, to confirm" : s->response);
+                 spelled(s->response, ask, sizeof(ask)));
     } else if (strcmp(s->status, "open") == 0 || strcmp(s->status, "available") == 0) {
         if (s->response != NULL) {
             snprintf(buf, size, "%s — you responded", s->status);

@@ -29,7 +29,7 @@ int root_load(struct ctx *ctx, const char *prefix, struct root_view *ret)
 
         if (!NB_HAS(&cur.rec, NB_F_TARGET) || hop == TARGET_HOPS_MAX) {
             rc = fail(EXIT_ERROR, "%.8s is a %s, not a request or an offer.", cur.hex,
-                      nb_kind_name(cur.rec.kind) != NULL ? nb_kind_name(cur.rec.kind) : "record");
+                      kind_words(cur.rec.kind));
             fetched_free(&cur);
             goto fail;
         }
@@ -150,7 +150,7 @@ int ambiguous_failure(struct ctx *ctx, const struct ctl_reply *reply, const char
             fprintf(stderr, "  %.16s\n", hex);
             continue;
         }
-        kind = nb_kind_name(l.rec.kind) != NULL ? nb_kind_name(l.rec.kind) : "record";
+        kind = kind_words(l.rec.kind);
         if (NB_HAS(&l.rec, NB_F_TITLE)) {
             shorten(l.rec.title.ptr, l.rec.title.len, 40, title, sizeof(title));
             fprintf(stderr, "  %.16s  %s \"%s\"\n", hex, kind, title);
