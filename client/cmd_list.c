@@ -557,7 +557,8 @@ static const struct nb_state_response *own_response(const struct ctx *ctx,
 
 bool reassigned_from_me(const struct ctx *ctx, const struct root_view *v)
 {
-    if (!ctx->have_key || v->st.kind != NB_KIND_REQUEST ||
+    /* A helper who withdrew left by themselves: nobody replaced them. */
+    if (!ctx->have_key || v->st.kind != NB_KIND_REQUEST || own_response(ctx, v) == NULL ||
         (v->st.has_assignee && memcmp(v->st.assignee, ctx->pk, NB_KEY_SIZE) == 0)) {
         return false;
     }
