@@ -321,10 +321,10 @@ int list_option(const char *option, const char *value, enum list_kind kind, char
 
 /*
  * The identity (required with need_key, else if there is one), the session
- * with a neighbourhood, and the trust it derives: what reading commands
- * begin with.  Returns EXIT_OK (with *ret to free) or an exit code (printed).
+ * (see session_open), and the trust it derives: what reading commands begin
+ * with.  Returns EXIT_OK (with *ret to free) or an exit code (printed).
  */
-int session_with_trust(struct ctx *ctx, bool need_key, struct trust *ret);
+int session_with_trust(struct ctx *ctx, bool need_key, bool need_neighbourhood, struct trust *ret);
 
 /*
  * An --expires value: a duration from 1 second to 90 days.  Returns EXIT_OK

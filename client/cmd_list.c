@@ -263,7 +263,7 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
         limit = LIST_MAX;
     }
     if (rc == EXIT_OK) {
-        rc = session_with_trust(ctx, mine || helping || f.trusted, &trust);
+        rc = session_with_trust(ctx, mine || helping || f.trusted, true, &trust);
     }
     if (rc != EXIT_OK) {
         return rc;
@@ -909,11 +909,7 @@ int cmd_show(struct ctx *ctx, int argc, char **argv)
         return EXIT_USAGE;
     }
     /* Without an identity `show` still works; it just cannot open sealed parts. */
-    identity_try_load(ctx);
-    rc = session_open(ctx, true);
-    if (rc == EXIT_OK) {
-        rc = trust_load(ctx, &trust);
-    }
+    rc = session_with_trust(ctx, false, true, &trust);
     if (rc == EXIT_OK) {
         rc = root_load(ctx, pos[0], &v);
         if (rc != EXIT_OK) {

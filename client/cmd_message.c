@@ -133,7 +133,7 @@ int cmd_message(struct ctx *ctx, int argc, char **argv)
     if (about_id != NULL && check_id(about_id) != EXIT_OK) {
         return EXIT_USAGE;
     }
-    rc = session_with_trust(ctx, true, &trust);
+    rc = session_with_trust(ctx, true, true, &trust);
     if (rc != EXIT_OK) {
         return rc;
     }
@@ -234,7 +234,7 @@ int cmd_inbox(struct ctx *ctx, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    rc = session_with_trust(ctx, true, &trust);
+    rc = session_with_trust(ctx, true, true, &trust);
     if (rc != EXIT_OK) {
         return rc;
     }

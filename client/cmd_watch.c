@@ -269,18 +269,9 @@ int cmd_watch(struct ctx *ctx, int argc, char **argv)
         return rc;
     }
     filtering = f.kind != NULL || f.category != NULL || f.area != NULL || f.trusted;
-    if (f.trusted) {
-        rc = identity_load(ctx);
-    } else {
-        /* Without an identity nothing is "for you", but watching works. */
-        identity_try_load(ctx);
-    }
-    if (rc == EXIT_OK) {
-        rc = session_open(ctx, false);
-    }
-    if (rc == EXIT_OK) {
-        rc = trust_load(ctx, &trust);
-    }
+    /* Without an identity nothing is "for you", but watching works, on a
+     * node without a neighbourhood too (it may be joining one). */
+    rc = session_with_trust(ctx, f.trusted, false, &trust);
     if (rc != EXIT_OK) {
         return rc;
     }

@@ -180,7 +180,7 @@ int call_list(struct ctx *ctx, struct ctl_req *req, struct ctl_reply *ret, const
     return EXIT_OK;
 }
 
-int session_with_trust(struct ctx *ctx, bool need_key, struct trust *ret)
+int session_with_trust(struct ctx *ctx, bool need_key, bool need_neighbourhood, struct trust *ret)
 {
     int rc = EXIT_OK;
 
@@ -191,7 +191,7 @@ int session_with_trust(struct ctx *ctx, bool need_key, struct trust *ret)
         identity_try_load(ctx);
     }
     if (rc == EXIT_OK) {
-        rc = session_open(ctx, true);
+        rc = session_open(ctx, need_neighbourhood);
     }
     if (rc == EXIT_OK) {
         rc = trust_load(ctx, ret);
