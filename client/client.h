@@ -144,15 +144,6 @@ void print_record_id(struct ctx *ctx, const char *hex, const char *human);
 const char *kind_words(unsigned kind);
 /* Sets a text field from a C string. */
 void set_text(struct nb_text *t, const char *s);
-/*
- * Splits a comma list ("nl, fr,en") in place into `out`; spaces around items
- * and empty items are dropped.  Returns the count, or -1 when there are more
- * than `max` items.
- */
-int split_list(char *list, struct nb_text *out, size_t max);
-/* Sets the record's languages from --languages (split in `buf`, which must
- * outlive the record); a usage error and EXIT_USAGE when they do not fit. */
-int set_languages(struct nb_record *rec, const char *languages, char *buf, size_t size);
 /* "nbm1abcdefgh…": a member key shortened for a table. */
 void short_member(const uint8_t pk[NB_KEY_SIZE], char *buf, size_t size);
 
@@ -174,6 +165,29 @@ struct root_view {
 /* Fetches and derives; returns EXIT_OK or an exit code (message printed). */
 int root_load(struct ctx *ctx, const char *prefix, struct root_view *ret);
 void root_free(struct root_view *v);
+/* A record fetched by id without a word on failure (it may be gone already). */
+struct looked_up {
+    struct ctl_reply reply; /* owns what rec points into */
+    struct nb_record rec;
+    bool ok;
+};
+bool lookup_quiet(struct ctx *ctx, const uint8_t id[NB_ID_SIZE], struct looked_up *ret);
+void looked_up_free(struct looked_up *l);
+
+/*
+ * An id prefix that several records start with: says so, lists the ones the
+ * daemon's `ambiguous` reply names (id, kind, title) and returns EXIT_USAGE.
+ */
+int ambiguous_failure(struct ctx *ctx, const struct ctl_reply *reply, const char *prefix);
+
+/*
+ * Sends a `list` request and checks that the reply has its items.  Returns
+ * EXIT_OK with the reply to free and *ret_items in it, or an exit code
+ * (told on stderr) and nothing to free.
+ */
+int call_list(struct ctx *ctx, struct ctl_req *req, struct ctl_reply *ret, const char *what,
+              const msgpack_object **ret_items);
+
 /* The related record with this id, or NULL. */
 const struct nb_record *root_find(const struct root_view *v, const uint8_t id[NB_ID_SIZE]);
 
@@ -221,6 +235,109 @@ const char *trust_name(const struct trust *t, const uint8_t pk[NB_KEY_SIZE]);
 void member_label(const struct trust *t, const uint8_t pk[NB_KEY_SIZE], bool full, char *buf,
                   size_t size);
 
+/*
+ * The filters `list` and `watch` share (client/cmd_list.c): a request or offer
+ * of this kind, category and area (by the word rule of noaber/area.h), and
+ * with --trusted by a trusted author.  NULL means any.
+ */
+struct list_filters {
+    const char *kind, *status, *category, *area;
+    bool trusted;
+};
+
+/* Checks the values; EXIT_OK or EXIT_USAGE with the option named (printed). */
+int list_filters_check(const struct list_filters *f);
+/* Whether a request or offer passes kind, category, area and trust. */
+bool list_filters_match(const struct ctx *ctx, const struct list_filters *f,
+                        const struct trust *trust, const struct nb_record *rec);
+/*
+ * Whether the member is the one to confirm: the requester of a done-claimed
+ * request (`mine`), or the asker whose ask on an offer is done-claimed
+ * (`response` is the member's own response status, or NULL).
+ */
+bool confirmation_waits(const char *status, bool mine, const char *response, bool is_offer);
+/* Whether an available or paused offer ends within a week (time to renew). */
+bool offer_nears_end(const struct ctx *ctx, const char *status, uint64_t expires_at);
+
+/*
+ * Whether this member was assigned to the request earlier (and may hold its
+ * sealed contact) while someone else is assigned now.
+ */
+bool reassigned_from_me(const struct ctx *ctx, const struct root_view *v);
+
+/*
+ * The members a command may mean (client/members.c): those who responded to a
+ * request or offer (with their response ids), or everyone with a profile.
+ */
+struct member_candidates {
+    const uint8_t (*keys)[NB_KEY_SIZE];
+    const uint8_t (*response_ids)[NB_ID_SIZE]; /* parallel to keys, or NULL */
+    size_t n;
+    const char *hint; /* appended to "not found", e.g. "; `noaber show ID` lists them" */
+};
+
+/*
+ * Finds the member `text` names: a full member key (taken as it is), the
+ * start of a candidate's key as tables print it ("nbm1abcdefgh…"), the id
+ * (or its start) of a candidate's response, or a candidate's profile name
+ * (without case).  `who` says in words who the candidates are ("the members
+ * who responded").  Returns EXIT_OK, or EXIT_USAGE with the problem told on
+ * stderr: nobody matches, or several do (each listed).
+ */
+int member_resolve(const struct member_candidates *c, const struct trust *t, const char *text,
+                   const char *who, uint8_t ret[NB_KEY_SIZE]);
+
+/*
+ * Seals `text` to `member` into `sealed` (NB_SEALED_MAX bytes, the caller
+ * wipes it) and sets rec's sealed field.  `what` names the text in an error
+ * ("the contact").  Returns EXIT_OK or EXIT_ERROR (printed).
+ */
+int seal_text(const char *text, const uint8_t member[NB_KEY_SIZE], struct nb_record *rec,
+              uint8_t sealed[NB_SEALED_MAX], const char *what);
+
+/*
+ * Opens a message sealed to this member into buf (NUL-terminated, checked as
+ * text).  Returns 0, or -1 when it is not to this member or does not open.
+ */
+int open_message(const struct ctx *ctx, const struct nb_record *rec, char *buf, size_t size);
+
+/*
+ * Option checks that name the option (client/options.c).  text_option names
+ * the option as given ("--title", or "TEXT" for an argument): UTF-8
+ * without control characters (line breaks allowed when multiline), min..max
+ * bytes, the limit said in characters and bytes; NULL passes.
+ */
+int text_option(const char *option, const char *value, size_t min, size_t max, bool multiline);
+/* Names exactly the required options that are missing ("ask needs --title
+ * and --area."), then the usage; EXIT_OK when none is. */
+int missing_options(const struct ctx *ctx, const char *usage, const char *const *names,
+                    const char *const *values, size_t n);
+
+enum list_kind { LIST_LANGUAGES, LIST_TAGS };
+/*
+ * Splits a comma list ("nl, fr,en") into `out` (at most `max` items, pointing
+ * into buf) and checks each item: language codes, or tags.  NULL passes.
+ * Returns EXIT_OK or EXIT_USAGE with the option and the item named.
+ */
+int list_option(const char *option, const char *value, enum list_kind kind, char *buf, size_t size,
+                struct nb_text *out, size_t max, uint8_t *ret_n);
+
+/*
+ * The identity (required with need_key, else if there is one), the session
+ * (see session_open), and the trust it derives: what reading commands begin
+ * with.  Returns EXIT_OK (with *ret to free) or an exit code (printed).
+ */
+int session_with_trust(struct ctx *ctx, bool need_key, bool need_neighbourhood, struct trust *ret);
+
+/*
+ * An --expires value: a duration from 1 second to 90 days.  Returns EXIT_OK
+ * with *ret_seconds set (left alone when value is NULL), or EXIT_USAGE.
+ */
+int expires_option(const char *value, uint64_t *ret_seconds);
+
+/* Whether s is nothing but hex digits (either case). */
+bool is_hex_text(const char *s);
+
 /* The commands.  Each gets the arguments after its command words. */
 int cmd_id_new(struct ctx *ctx, int argc, char **argv);
 int cmd_id_show(struct ctx *ctx, int argc, char **argv);
@@ -250,6 +367,9 @@ int cmd_blocked(struct ctx *ctx, int argc, char **argv);
 int cmd_vouch(struct ctx *ctx, int argc, char **argv);
 int cmd_vouches(struct ctx *ctx, int argc, char **argv);
 int cmd_profile(struct ctx *ctx, int argc, char **argv);
+int cmd_message(struct ctx *ctx, int argc, char **argv);
+int cmd_renew(struct ctx *ctx, int argc, char **argv);
+int cmd_inbox(struct ctx *ctx, int argc, char **argv);
 
 /* Safe-practice hints (DOMAIN.md), printed after ask and assign. */
 void print_safety_hints(FILE *out);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <qrencode.h>
 #include <sodium.h>
 
 #include <noaber/error.h>
@@ -19,7 +20,6 @@
 #include "client.h"
 
 #define INVITE_DEFAULT_SECONDS (7 * 86400ull)
-#define INVITE_MAX_SECONDS     (90 * 86400ull)
 
 /* "2026-12-08 14:05" in local time: the same in every language. */
 static void format_date(uint64_t t, char *buf, size_t size)
@@ -31,10 +31,58 @@ static void format_date(uint64_t t, char *buf, size_t size)
     }
 }
 
+/* Light modules around the code, as the QR specification asks for. */
+#define QR_QUIET_ZONE 4
+
+/*
+ * Prints the code as a QR code for a phone to scan when it is handed over in
+ * person: two rows of modules per line with the Unicode half blocks.  Light
+ * modules are printed as blocks and dark ones as spaces, so that on a
+ * terminal with light text on a dark background the code appears dark on
+ * light, as scanners expect.  Returns EXIT_OK or EXIT_ERROR (printed).
+ */
+static int print_qr(const char *code, FILE *out)
+{
+    /* Byte mode alone (QRcode_encodeString would switch to numeric mode for
+     * runs of digits) keeps the code exactly as `noaber join` takes it and
+     * as `qrencode -8` draws it; level L: a screen is not a damaged label. */
+    QRcode *qr = QRcode_encodeData((int)strlen(code), (const unsigned char *)code, 0, QR_ECLEVEL_L);
+    if (qr == NULL) {
+        return fail(EXIT_ERROR, "the code cannot be drawn as a QR code (libqrencode failed).");
+    }
+    int width = qr->width, side = width + 2 * QR_QUIET_ZONE;
+    for (int y = 0; y < side; y += 2) {
+        for (int x = 0; x < side; x++) {
+            bool light[2];
+            for (int k = 0; k < 2; k++) {
+                int my = y + k - QR_QUIET_ZONE, mx = x - QR_QUIET_ZONE;
+                bool inside = my >= 0 && my < width && mx >= 0 && mx < width;
+                /* Below the last row is outside the code: light. */
+                light[k] = !inside || (qr->data[my * width + mx] & 1) == 0;
+            }
+            fputs(light[0] && light[1] ? "\u2588"
+                  : light[0]           ? "\u2580"
+                  : light[1]           ? "\u2584"
+                                       : " ",
+                  out);
+        }
+        fputc('\n', out);
+    }
+    /* The modules spell the neighbourhood key too. */
+    sodium_memzero(qr->data, (size_t)width * (size_t)width);
+    QRcode_free(qr);
+    return EXIT_OK;
+}
+
 int cmd_invite(struct ctx *ctx, int argc, char **argv)
 {
     const char *expires = NULL;
-    const struct opt opts[] = { { "expires", &expires, NULL }, { NULL, NULL, NULL } };
+    bool qr = false;
+    const struct opt opts[] = {
+        { "expires", &expires, NULL },
+        { "qr", NULL, &qr },
+        { NULL, NULL, NULL },
+    };
     uint64_t seconds = INVITE_DEFAULT_SECONDS;
     struct ctl_req req;
     struct ctl_reply reply;
@@ -42,14 +90,14 @@ int cmd_invite(struct ctx *ctx, int argc, char **argv)
     char when[96], rel[64];
     int rc;
 
-    rc = parse_args(ctx, argc, argv, opts, NULL, 0, 0, "invite [--expires DURATION]");
+    rc = parse_args(ctx, argc, argv, opts, NULL, 0, 0, "invite [--expires DURATION] [--qr]");
     if (rc != 0) {
         return rc;
     }
-    if (expires != NULL &&
-        (parse_duration(expires, &seconds) != 0 || seconds < 1 || seconds > INVITE_MAX_SECONDS)) {
-        return fail(EXIT_USAGE,
-                    "--expires takes a duration such as 90m, 12h, 3d or 2w, at most 90 days.");
+    /* An invite lasts as long as a record may: 1 second to 90 days. */
+    rc = expires_option(expires, &seconds);
+    if (rc != EXIT_OK) {
+        return rc;
     }
     rc = session_open(ctx, true);
     if (rc != EXIT_OK) {
@@ -87,13 +135,19 @@ int cmd_invite(struct ctx *ctx, int argc, char **argv)
                "give it to one person you trust, in person or over a private channel, never\n"
                "in a group chat or on the web.  A node that joined stays in the neighbourhood\n"
                "after the code expires.\n"
-               "\n"
-               "%s\n",
-               ctx->neighbourhood, when, rel, code);
+               "\n",
+               ctx->neighbourhood, when, rel);
+        if (qr) {
+            printf("The same code for a phone to scan (the code is below it in text):\n\n");
+            rc = print_qr(code, stdout);
+            printf("\n");
+        }
+        /* The code alone on the last line: `noaber invite | tail -n 1`. */
+        printf("%s\n", code);
         fflush(stdout);
     }
     sodium_memzero(code, sizeof(code));
-    return EXIT_OK;
+    return rc;
 }
 
 /* Reads one code from standard input (so it stays out of shell history). */

@@ -3,18 +3,28 @@
  * request or offer in full, with its responses and, for the assigned helper
  * only, the contact details sealed to them.
  */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include <noaber/area.h>
 #include <noaber/error.h>
 
 #include "client.h"
 
 static const char list_usage[] = "list [--kind request|offer] [--status S] [--category C] "
-                                 "[--area A] [--mine] [--trusted]";
+                                 "[--area A] [--mine] [--helping] [--trusted] [--limit N] [--all]";
+
+/* What `list` shows unless told otherwise, and the most a node lists at once. */
+#define LIST_DEFAULT 50
+#define LIST_MAX     500
+
+/* An offer of one's own that ends within this long is pointed at `renew`. */
+#define RENEW_NOTICE (7u * 24 * 3600)
 
 static void json_member(struct json *j, const uint8_t pk[NB_KEY_SIZE])
 {
@@ -49,38 +59,65 @@ static void json_id(struct json *j, const char *key, const uint8_t id[NB_ID_SIZE
     json_string(j, hex);
 }
 
-/* "open — 2 responses", "assigned to nbm1abc…": the state in words. */
-static void state_words(const char *status, uint64_t responses, const uint8_t *assigned, char *buf,
+/*
+ * A request or offer's state in words for one member: "open — 2 responses",
+ * "assigned to you", "done — waiting for your confirmation".  `response` is
+ * the member's own response's status when they responded (list --helping),
+ * else NULL.
+ */
+struct state_in_words {
+    const char *status;
+    uint64_t responses;
+    const uint8_t *assigned;
+    bool mine;            /* the member posted it */
+    const char *response; /* the member's response's status, or NULL */
+    bool is_offer;
+};
+
+static void state_words(const struct ctx *ctx, const struct state_in_words *s, char *buf,
                         size_t size)
 {
-    char who[64];
+    char who[64], word[32];
+    bool assigned_me =
+        s->assigned != NULL && ctx->have_key && memcmp(s->assigned, ctx->pk, NB_KEY_SIZE) == 0;
 
-    if (assigned != NULL) {
-        short_member(assigned, who, sizeof(who));
+    if (s->assigned != NULL) {
+        short_member(s->assigned, who, sizeof(who));
     }
-    if (strcmp(status, "open") == 0 || strcmp(status, "available") == 0) {
-        if (responses == 0) {
-            snprintf(buf, size, "%s — no responses yet", status);
+    if (confirmation_waits(s->status, s->mine, s->response, s->is_offer)) {
+        snprintf(buf, size, "done — waiting for your confirmation");
+    } else if (s->response != NULL && s->is_offer) {
+        /* The member asked for someone's offer: their ask is what counts. */
+        char ask[32];
+        snprintf(buf, size, "%s — your ask is %s", spelled(s->status, word, sizeof(word)),
+                 spelled(s->response, ask, sizeof(ask)));
+    } else if (strcmp(s->status, "open") == 0 || strcmp(s->status, "available") == 0) {
+        if (s->response != NULL) {
+            snprintf(buf, size, "%s — you responded", s->status);
+        } else if (s->responses == 0) {
+            snprintf(buf, size, "%s — no responses yet", s->status);
         } else {
-            snprintf(buf, size, "%s — %llu response%s", status, (unsigned long long)responses,
-                     responses == 1 ? "" : "s");
+            snprintf(buf, size, "%s — %llu response%s", s->status, (unsigned long long)s->responses,
+                     s->responses == 1 ? "" : "s");
         }
-    } else if (strcmp(status, "assigned") == 0 && assigned != NULL) {
-        snprintf(buf, size, "assigned to %s", who);
-    } else if (strcmp(status, "done_claimed") == 0) {
+    } else if (strcmp(s->status, "assigned") == 0 && assigned_me) {
+        snprintf(buf, size, "assigned to you");
+    } else if (strcmp(s->status, "assigned") == 0 && s->assigned != NULL) {
+        snprintf(buf, size, "assigned to %s%s", who, s->response != NULL ? " (not you)" : "");
+    } else if (strcmp(s->status, "done_claimed") == 0) {
         snprintf(buf, size, "done, waiting for confirmation");
-    } else if (strcmp(status, "done") == 0) {
+    } else if (strcmp(s->status, "done") == 0) {
         snprintf(buf, size, "done and confirmed");
     } else {
-        snprintf(buf, size, "%s", status);
+        snprintf(buf, size, "%s", spelled(s->status, word, sizeof(word)));
     }
 }
 
-static int check_filter(int (*parse)(const char *), const char *value, const char *what,
+static int check_filter(int (*parse)(const char *), const char *value, const char *option,
                         const char *choices)
 {
-    if (value != NULL && parse(value) < 0) {
-        return fail(EXIT_USAGE, "unknown %s \"%s\"; use %s.", what, value, choices);
+    if (value != NULL && parse_spelled(parse, value) < 0) {
+        return fail(EXIT_USAGE, "--%s: \"%s\" is not one of %s.", option, value, choices);
     }
     return EXIT_OK;
 }
@@ -91,13 +128,99 @@ static int parse_list_kind(const char *name)
     return k == NB_KIND_REQUEST || k == NB_KIND_OFFER ? k : -1;
 }
 
+int list_filters_check(const struct list_filters *f)
+{
+    int rc = check_filter(parse_list_kind, f->kind, "kind", "request or offer");
+    if (rc == EXIT_OK) {
+        rc = check_filter(nb_status_parse, f->status, "status",
+                          "open, assigned, done-claimed, done, cancelled, expired, available, "
+                          "paused or withdrawn");
+    }
+    if (rc == EXIT_OK) {
+        rc = check_filter(nb_category_parse, f->category, "category",
+                          "groceries, transport, meals, company, paperwork, repairs, care, "
+                          "childcare, pets or other");
+    }
+    if (rc == EXIT_OK && f->area != NULL &&
+        (f->area[0] == '\0' || strlen(f->area) > NB_AREA_MAX ||
+         nb_utf8_check(f->area, strlen(f->area), 0) != 0)) {
+        rc = fail(EXIT_USAGE,
+                  "--area takes a neighbourhood name or a postcode of 1 to %d characters of "
+                  "text (at most %d bytes).",
+                  NB_AREA_MAX, NB_AREA_MAX);
+    }
+    return rc;
+}
+
+bool list_filters_match(const struct ctx *ctx, const struct list_filters *f,
+                        const struct trust *trust, const struct nb_record *rec)
+{
+    if (f->kind != NULL && (int)rec->kind != parse_list_kind(f->kind)) {
+        return false;
+    }
+    if (f->category != NULL &&
+        (!NB_HAS(rec, NB_F_CATEGORY) ||
+         (int)rec->category != parse_spelled(nb_category_parse, f->category))) {
+        return false;
+    }
+    if (f->area != NULL &&
+        (!NB_HAS(rec, NB_F_AREA) ||
+         !nb_area_match(f->area, strlen(f->area), rec->area.ptr, rec->area.len))) {
+        return false;
+    }
+    if (f->trusted && !trust_is_trusted(trust, rec->author)) {
+        return false;
+    }
+    (void)ctx;
+    return true;
+}
+
+bool confirmation_waits(const char *status, bool mine, const char *response, bool is_offer)
+{
+    if (!is_offer) {
+        return mine && strcmp(status, "done_claimed") == 0;
+    }
+    return response != NULL && strcmp(response, "done_claimed") == 0;
+}
+
+/* The sentences printed under the table: offers near their end, confirmations. */
+struct list_notes {
+    char text[2048];
+    size_t used;
+};
+
+static void note_add(struct list_notes *n, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void note_add(struct list_notes *n, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+
+    if (n->used >= sizeof(n->text)) {
+        return;
+    }
+    va_start(ap, fmt);
+    w = vsnprintf(n->text + n->used, sizeof(n->text) - n->used, fmt, ap);
+    va_end(ap);
+    n->used += w > 0 ? (size_t)w : 0;
+}
+
 int cmd_list(struct ctx *ctx, int argc, char **argv)
 {
-    const char *kind = NULL, *status = NULL, *category = NULL, *area = NULL;
-    bool mine = false, trusted_only = false;
+    struct list_filters f = { 0 };
+    const char *limit_text = NULL;
+    bool mine = false, helping = false, all = false;
     const struct opt opts[] = {
-        { "kind", &kind, NULL }, { "status", &status, NULL }, { "category", &category, NULL },
-        { "area", &area, NULL }, { "mine", NULL, &mine },     { "trusted", NULL, &trusted_only },
+        { "kind", &f.kind, NULL },
+        { "status", &f.status, NULL },
+        { "category", &f.category, NULL },
+        { "area", &f.area, NULL },
+        { "mine", NULL, &mine },
+        { "helping", NULL, &helping },
+        { "trusted", NULL, &f.trusted },
+        { "limit", &limit_text, NULL },
+        { "all", NULL, &all },
         { NULL, NULL, NULL },
     };
     struct trust trust;
@@ -105,67 +228,78 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
     struct ctl_reply reply;
     const msgpack_object *items;
     struct table t;
-    size_t nargs = 0;
+    struct list_notes notes = { .used = 0 };
+    uint64_t limit = LIST_DEFAULT;
+    size_t nargs = 0, shown = 0;
+    bool more = false;
+    char status_arg[32];
     int rc;
 
     rc = parse_args(ctx, argc, argv, opts, NULL, 0, 0, list_usage);
     if (rc != 0) {
         return rc;
     }
-    rc = check_filter(parse_list_kind, kind, "kind", "request or offer");
-    if (rc == EXIT_OK) {
-        rc = check_filter(nb_status_parse, status, "status",
-                          "open, assigned, done_claimed, done, cancelled, expired, available, "
-                          "paused or withdrawn");
+    rc = list_filters_check(&f);
+    if (rc == EXIT_OK && limit_text != NULL && all) {
+        rc = fail(EXIT_USAGE, "--limit and --all do not go together; use one of them.");
+    }
+    if (rc == EXIT_OK && mine && helping) {
+        rc = fail(EXIT_USAGE,
+                  "--mine (what you posted) and --helping (what you responded to) do not go "
+                  "together; use one of them.");
+    }
+    if (rc == EXIT_OK && limit_text != NULL) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long n = strtoull(limit_text, &end, 10);
+        if (errno != 0 || end == limit_text || *end != '\0' || limit_text[0] == '-' || n == 0 ||
+            n > LIST_MAX) {
+            rc = fail(EXIT_USAGE, "--limit: \"%s\" is not a number from 1 to %d.", limit_text,
+                      LIST_MAX);
+        }
+        limit = n;
+    }
+    if (all) {
+        limit = LIST_MAX;
     }
     if (rc == EXIT_OK) {
-        rc = check_filter(nb_category_parse, category, "category",
-                          "groceries, transport, meals, company, paperwork, repairs, care, "
-                          "childcare, pets or other");
-    }
-    if (rc == EXIT_OK && (mine || trusted_only)) {
-        rc = identity_load(ctx);
-    } else if (rc == EXIT_OK) {
-        /* Without an identity nobody is trusted, but the list still works. */
-        identity_try_load(ctx);
-    }
-    if (rc == EXIT_OK) {
-        rc = session_open(ctx, true);
-    }
-    if (rc == EXIT_OK) {
-        rc = trust_load(ctx, &trust);
+        rc = session_with_trust(ctx, mine || helping || f.trusted, true, &trust);
     }
     if (rc != EXIT_OK) {
         return rc;
     }
-    nargs = (kind != NULL) + (status != NULL) + (category != NULL) + (area != NULL) + mine;
+    /* One more than asked: whether the list was cut is then known. */
+    nargs = 1 + (f.kind != NULL) + (f.status != NULL) + (f.category != NULL) + (f.area != NULL) +
+            mine + helping;
     ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_LIST, nargs);
-    if (kind != NULL) {
-        ctl_req_str(&req, "kind", kind);
+    ctl_req_uint(&req, "limit", limit < LIST_MAX ? limit + 1 : LIST_MAX);
+    if (f.kind != NULL) {
+        ctl_req_str(&req, "kind", f.kind);
     }
-    if (status != NULL) {
-        ctl_req_str(&req, "status", status);
+    if (f.status != NULL) {
+        /* The daemon takes the protocol's spelling (done_claimed). */
+        int st = parse_spelled(nb_status_parse, f.status);
+        snprintf(status_arg, sizeof(status_arg), "%s", nb_status_name((unsigned)st));
+        ctl_req_str(&req, "status", status_arg);
     }
-    if (category != NULL) {
-        ctl_req_str(&req, "category", category);
+    if (f.category != NULL) {
+        ctl_req_str(&req, "category", f.category);
     }
-    if (area != NULL) {
-        ctl_req_str(&req, "area", area);
+    if (f.area != NULL) {
+        ctl_req_str(&req, "area", f.area);
     }
     if (mine) {
         ctl_req_bin(&req, "author", ctx->pk, NB_KEY_SIZE);
     }
-    rc = call_daemon(ctx, &req, &reply, "the list");
+    if (helping) {
+        ctl_req_bin(&req, "responder", ctx->pk, NB_KEY_SIZE);
+    }
+    rc = call_list(ctx, &req, &reply, "the list", &items);
     if (rc != EXIT_OK) {
         trust_free(&trust);
         return rc;
     }
-    items = ctl_get(reply.result, "items");
-    if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY) {
-        ctl_reply_free(&reply);
-        trust_free(&trust);
-        return fail(EXIT_ERROR, "noaberd's list reply has no items.");
-    }
+    more = items->via.array.size > limit;
 
     table_init(&t, 7);
     if (ctx->json) {
@@ -174,17 +308,17 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
         const char *head[] = { "ID", "KIND", "STATE", "TITLE", "AREA", "BY", "POSTED" };
         table_add(&t, head);
     }
-    for (uint32_t i = 0; i < items->via.array.size; i++) {
+    for (uint32_t i = 0; i < items->via.array.size && i < limit; i++) {
         const msgpack_object *it = &items->via.array.ptr[i];
         const uint8_t *bytes;
         size_t len;
         struct nb_record rec;
         uint8_t id[NB_ID_SIZE];
         uint8_t assigned[NB_KEY_SIZE];
-        bool has_assigned;
-        char hex[NB_ID_SIZE * 2 + 1], st[32];
-        uint64_t responses;
-        bool trusted;
+        bool has_assigned, trusted, waits;
+        char hex[NB_ID_SIZE * 2 + 1], st[32], response[32];
+        struct state_in_words sw;
+        uint64_t expires_at;
 
         if (ctl_get_bin(it, "record", &bytes, &len) != 0 ||
             nb_record_decode(bytes, len, &rec) != 0 ||
@@ -192,13 +326,24 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
             continue;
         }
         trusted = trust_is_trusted(&trust, rec.author);
-        if (trusted_only && !trusted) {
+        if (f.trusted && !trusted) {
             continue;
         }
+        shown++;
         nb_hex(id, NB_ID_SIZE, hex);
         ctl_get_str(it, "status", st, sizeof(st));
-        responses = ctl_get_uint(it, "responses", 0);
+        response[0] = '\0';
+        ctl_get_str(it, "response", response, sizeof(response));
         has_assigned = ctl_get_bin_exact(it, "assigned", assigned, NB_KEY_SIZE) == 0;
+        expires_at =
+            NB_HAS(&rec, NB_F_EXPIRES_AT) ? rec.expires_at : rec.created_at + NB_EXPIRY_DEFAULT;
+        sw.status = st;
+        sw.responses = ctl_get_uint(it, "responses", 0);
+        sw.assigned = has_assigned ? assigned : NULL;
+        sw.mine = ctx->have_key && memcmp(rec.author, ctx->pk, NB_KEY_SIZE) == 0;
+        sw.response = response[0] != '\0' ? response : NULL;
+        sw.is_offer = rec.kind == NB_KIND_OFFER;
+        waits = confirmation_waits(st, sw.mine, sw.response, sw.is_offer);
         if (ctx->json) {
             json_object_begin(&ctx->j);
             json_key(&ctx->j, "id");
@@ -221,26 +366,42 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
             json_key(&ctx->j, "created_at");
             json_uint(&ctx->j, rec.created_at);
             json_key(&ctx->j, "expires_at");
-            json_uint(&ctx->j, NB_HAS(&rec, NB_F_EXPIRES_AT) ? rec.expires_at
-                                                             : rec.created_at + NB_EXPIRY_DEFAULT);
+            json_uint(&ctx->j, expires_at);
             json_key(&ctx->j, "responses");
-            json_uint(&ctx->j, responses);
+            json_uint(&ctx->j, sw.responses);
             json_key(&ctx->j, "assigned");
             if (has_assigned) {
                 json_member(&ctx->j, assigned);
             } else {
                 json_null(&ctx->j);
             }
+            if (helping) {
+                json_key(&ctx->j, "your_response");
+                json_string(&ctx->j, response);
+            }
+            json_key(&ctx->j, "confirmation_waiting");
+            json_bool(&ctx->j, waits);
             json_object_end(&ctx->j);
         } else {
-            char words[96], title[200], area_buf[100], posted[48];
+            char words[160], title[200], area_buf[100], posted[48], rel[48];
             char by[NB_MEMBER_KEY_TEXT_LEN + NB_NAME_MAX + 16];
             const char *row[7];
-            state_words(st, responses, has_assigned ? assigned : NULL, words, sizeof(words));
+            state_words(ctx, &sw, words, sizeof(words));
             shorten(rec.title.ptr, rec.title.len, 40, title, sizeof(title));
             shorten(rec.area.ptr, rec.area.len, 20, area_buf, sizeof(area_buf));
             format_relative(ctx->now, rec.created_at < ctx->now ? rec.created_at : ctx->now, posted,
                             sizeof(posted));
+            if (waits) {
+                note_add(&notes,
+                         "%.8s \"%s\" was marked done: `noaber confirm %.8s` confirms it.\n", hex,
+                         title, hex);
+            }
+            if (sw.mine && sw.is_offer && offer_nears_end(ctx, st, expires_at)) {
+                format_relative(ctx->now, expires_at, rel, sizeof(rel));
+                note_add(&notes,
+                         "Your offer %.8s \"%s\" ends %s: `noaber renew %.8s` keeps it up.\n", hex,
+                         title, rel, hex);
+            }
             hex[8] = '\0';
             row[0] = hex;
             row[1] = nb_kind_name(rec.kind) != NULL ? nb_kind_name(rec.kind) : "?";
@@ -248,7 +409,7 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
             row[3] = title;
             row[4] = area_buf;
             member_label(&trust, rec.author, false, by, sizeof(by));
-            if (ctx->have_key && memcmp(rec.author, ctx->pk, NB_KEY_SIZE) == 0) {
+            if (sw.mine) {
                 strcat(by, " (you)");
             }
             row[5] = by;
@@ -259,18 +420,43 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
     if (ctx->json) {
         json_array_end(&ctx->j);
         json_finish(&ctx->j);
-    } else if (t.nrows <= 1 && trusted_only) {
+    } else if (t.nrows <= 1 && f.trusted) {
         printf("Nothing matches from members you trust.  `noaber vouch MEMBER` vouches for a "
                "member; `noaber list` without --trusted shows everyone's.\n");
+    } else if (t.nrows <= 1 && helping) {
+        printf("You have not responded to anything that is still on this node.  `noaber list` "
+               "shows what is open; `noaber respond ID` offers your help.\n");
     } else if (t.nrows <= 1) {
         printf("Nothing matches.  `noaber ask` posts a request, `noaber offer` an offer.\n");
     } else {
         table_print(&t, stdout);
+        if (notes.used > 0) {
+            printf("\n%s", notes.text);
+        }
+    }
+    if (!ctx->json && more) {
+        if (limit < LIST_MAX) {
+            fprintf(stderr,
+                    "noaber: showing the newest %zu; there are more: `--limit N` shows up to N "
+                    "(at most %d), `--all` the newest %d.\n",
+                    shown, LIST_MAX, LIST_MAX);
+        } else {
+            fprintf(stderr,
+                    "noaber: showing the newest %d, the most a node lists at once; narrow the "
+                    "list with --kind, --status, --category or --area.\n",
+                    LIST_MAX);
+        }
     }
     table_free(&t);
     ctl_reply_free(&reply);
     trust_free(&trust);
     return EXIT_OK;
+}
+
+bool offer_nears_end(const struct ctx *ctx, const char *status, uint64_t expires_at)
+{
+    return (strcmp(status, "available") == 0 || strcmp(status, "paused") == 0) &&
+           expires_at > ctx->now && expires_at - ctx->now <= RENEW_NOTICE;
 }
 
 /*
@@ -281,26 +467,13 @@ static bool open_contact(const struct ctx *ctx, const struct root_view *v,
                          const struct nb_state_step *assignment, char *buf, size_t size)
 {
     const struct nb_record *a;
-    size_t len = 0;
 
     if (!ctx->have_key || !assignment->present) {
         return false;
     }
+    /* Sealed like a message: one way to open what was sealed to this member. */
     a = root_find(v, assignment->id);
-    if (a == NULL || !NB_HAS(a, NB_F_SEALED) || memcmp(a->member, ctx->pk, NB_KEY_SIZE) != 0 ||
-        a->sealed.len < NB_SEAL_OVERHEAD || a->sealed.len - NB_SEAL_OVERHEAD >= size) {
-        return false;
-    }
-    if (nb_unseal(a->sealed.ptr, a->sealed.len, ctx->pk, ctx->sk, (uint8_t *)buf, &len) != 0) {
-        return false;
-    }
-    /* The requester wrote this text; keep terminal control sequences out of it. */
-    if (nb_utf8_check(buf, len, NB_UTF8_NEWLINE) != 0) {
-        sodium_memzero(buf, size);
-        return false;
-    }
-    buf[len] = '\0';
-    return true;
+    return a != NULL && open_message(ctx, a, buf, size) == 0;
 }
 
 /* The assignment whose sealed part this member may open, or NULL. */
@@ -364,6 +537,51 @@ static const struct nb_record *confirmation_of(const struct root_view *v)
         }
     }
     return NULL;
+}
+
+/* The member's own live response (or ask) on this root, or NULL. */
+static const struct nb_state_response *own_response(const struct ctx *ctx,
+                                                    const struct root_view *v)
+{
+    if (!ctx->have_key) {
+        return NULL;
+    }
+    for (size_t i = v->st.n_responses; i-- > 0;) {
+        const struct nb_state_response *r = &v->st.responses[i];
+        if (memcmp(r->author, ctx->pk, NB_KEY_SIZE) == 0 && r->status != NB_RESPONSE_WITHDRAWN) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+bool reassigned_from_me(const struct ctx *ctx, const struct root_view *v)
+{
+    /* A helper who withdrew left by themselves: nobody replaced them. */
+    if (!ctx->have_key || v->st.kind != NB_KIND_REQUEST || own_response(ctx, v) == NULL ||
+        (v->st.has_assignee && memcmp(v->st.assignee, ctx->pk, NB_KEY_SIZE) == 0)) {
+        return false;
+    }
+    for (size_t i = 0; i < v->n_related; i++) {
+        const struct nb_record *a = &v->related[i];
+        if (a->kind == NB_KIND_ASSIGNMENT &&
+            memcmp(a->author, v->root.rec.author, NB_KEY_SIZE) == 0 &&
+            memcmp(a->member, ctx->pk, NB_KEY_SIZE) == 0 && v->st.has_assignee) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether this member is the one to confirm a done claim on this root. */
+static bool show_confirmation_waits(const struct ctx *ctx, const struct root_view *v)
+{
+    const struct nb_state_response *own = own_response(ctx, v);
+    bool mine = ctx->have_key && memcmp(v->root.rec.author, ctx->pk, NB_KEY_SIZE) == 0;
+
+    return confirmation_waits(nb_status_name(v->st.status), mine,
+                              own != NULL ? nb_response_status_name(own->status) : NULL,
+                              v->st.kind == NB_KIND_OFFER);
 }
 
 static void show_json(struct ctx *ctx, const struct root_view *v, const struct trust *trust,
@@ -488,6 +706,10 @@ static void show_json(struct ctx *ctx, const struct root_view *v, const struct t
         json_key(j, "paused");
         json_bool(j, v->st.paused);
     }
+    json_key(j, "confirmation_waiting");
+    json_bool(j, show_confirmation_waits(ctx, v));
+    json_key(j, "reassigned_from_you");
+    json_bool(j, reassigned_from_me(ctx, v));
     json_object_end(j);
     json_finish(j);
 }
@@ -519,13 +741,47 @@ static void trust_words(const struct ctx *ctx, const struct trust *t, const uint
     }
 }
 
+/* What this member has to do or know about the root, in sentences. */
+static void show_notices(const struct ctx *ctx, const struct root_view *v)
+{
+    char rel[48];
+
+    if (show_confirmation_waits(ctx, v)) {
+        printf("\nThe helper marked it done and waits for you: `noaber confirm %.8s` confirms it "
+               "(--thanks \"...\" adds a thank-you).\n",
+               v->root.hex);
+    }
+    if (reassigned_from_me(ctx, v)) {
+        printf("\nYou are no longer assigned: the requester assigned someone else.  If they "
+               "sealed contact details to you, please forget them; you have nothing more to "
+               "do.\n");
+    }
+    if (ctx->have_key && memcmp(v->root.rec.author, ctx->pk, NB_KEY_SIZE) == 0 &&
+        v->st.kind == NB_KIND_OFFER) {
+        if (offer_nears_end(ctx, nb_status_name(v->st.status), v->st.expires_at)) {
+            format_relative(ctx->now, v->st.expires_at, rel, sizeof(rel));
+            printf("\nYour offer ends %s: `noaber renew %.8s` keeps it up.\n", rel, v->root.hex);
+        }
+        if (v->st.status == NB_STATUS_EXPIRED) {
+            printf("\nYour offer has expired: `noaber renew %.8s` puts it up again.\n",
+                   v->root.hex);
+        }
+        if (v->st.status == NB_STATUS_PAUSED) {
+            printf("\nYour offer is paused: `noaber resume %.8s` makes it available again.\n",
+                   v->root.hex);
+        }
+    }
+}
+
 static void show_human(struct ctx *ctx, const struct root_view *v, const struct trust *trust,
                        const char *contact)
 {
     const struct nb_record *r = &v->root.rec;
     const uint8_t *assigned = assigned_member(v);
     const struct nb_record *conf = confirmation_of(v);
-    char buf[256], who[64], rel[48];
+    const struct nb_state_response *own = own_response(ctx, v);
+    struct state_in_words sw;
+    char buf[256], who[64], rel[48], word[32];
     size_t live = 0;
 
     for (size_t i = 0; i < v->st.n_responses; i++) {
@@ -533,15 +789,21 @@ static void show_human(struct ctx *ctx, const struct root_view *v, const struct 
     }
     printf("%s %.8s: %.*s\n", r->kind == NB_KIND_OFFER ? "Offer" : "Request", v->root.hex,
            (int)r->title.len, r->title.ptr);
-    state_words(nb_status_name(v->st.status), live, assigned, buf, sizeof(buf));
+    sw.status = nb_status_name(v->st.status);
+    sw.responses = live;
+    sw.assigned = assigned;
+    sw.mine = ctx->have_key && memcmp(r->author, ctx->pk, NB_KEY_SIZE) == 0;
+    sw.response = own != NULL ? nb_response_status_name(own->status) : NULL;
+    sw.is_offer = r->kind == NB_KIND_OFFER;
+    state_words(ctx, &sw, buf, sizeof(buf));
     line("State:", buf);
     line("Category:",
          nb_category_name(r->category) != NULL ? nb_category_name(r->category) : "other");
     if (NB_HAS(r, NB_F_URGENCY)) {
-        line("Urgency:", nb_urgency_name(r->urgency));
+        line("Urgency:", spelled(nb_urgency_name(r->urgency), word, sizeof(word)));
     }
     if (NB_HAS(r, NB_F_MODE)) {
-        line("Help:", nb_mode_name(r->mode));
+        line("Help:", spelled(nb_mode_name(r->mode), word, sizeof(word)));
     }
     line_text("Area:", r->area);
     if (NB_HAS(r, NB_F_WHEN)) {
@@ -603,7 +865,7 @@ static void show_human(struct ctx *ctx, const struct root_view *v, const struct 
             }
             row[0] = id;
             row[1] = member;
-            row[2] = nb_response_status_name(s->status);
+            row[2] = spelled(nb_response_status_name(s->status), word, sizeof(word));
             row[3] = rel;
             row[4] = note;
             if (ctx->have_key) {
@@ -626,6 +888,7 @@ static void show_human(struct ctx *ctx, const struct root_view *v, const struct 
     if (conf != NULL && NB_HAS(conf, NB_F_NOTE) && conf->note.len > 0) {
         printf("Thanks: %.*s\n", (int)conf->note.len, conf->note.ptr);
     }
+    show_notices(ctx, v);
 }
 
 int cmd_show(struct ctx *ctx, int argc, char **argv)
@@ -646,11 +909,7 @@ int cmd_show(struct ctx *ctx, int argc, char **argv)
         return EXIT_USAGE;
     }
     /* Without an identity `show` still works; it just cannot open sealed parts. */
-    identity_try_load(ctx);
-    rc = session_open(ctx, true);
-    if (rc == EXIT_OK) {
-        rc = trust_load(ctx, &trust);
-    }
+    rc = session_with_trust(ctx, false, true, &trust);
     if (rc == EXIT_OK) {
         rc = root_load(ctx, pos[0], &v);
         if (rc != EXIT_OK) {

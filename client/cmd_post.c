@@ -16,44 +16,6 @@ static const char offer_usage[] =
     "       [--expires DURATION] [--languages L,L] [--tags T,T]\n"
     "       [--mode in-person|remote|either] [--on-behalf-of NAME]";
 
-/* Accepts "in-person", "in_person" and "this-week" alike for the enum names. */
-static int parse_enum(int (*parse)(const char *), const char *text)
-{
-    char alt[32];
-    int v = parse(text);
-    if (v >= 0) {
-        return v;
-    }
-    snprintf(alt, sizeof(alt), "%s", text);
-    for (char *p = alt; *p != '\0'; p++) {
-        if (*p == '-') {
-            *p = '_';
-        } else if (*p == '_') {
-            *p = '-';
-        }
-    }
-    return parse(alt);
-}
-
-/*
- * The record's own check names no field; this one says which option is too
- * long or empty, before anything is signed.
- */
-static int check_length(const char *option, const char *value, size_t min, size_t max)
-{
-    size_t n = value != NULL ? strlen(value) : min;
-
-    if (n >= min && n <= max) {
-        return EXIT_OK;
-    }
-    if (min == 0) {
-        return fail(EXIT_USAGE, "--%s takes at most %zu bytes of text; this one has %zu.", option,
-                    max, n);
-    }
-    return fail(EXIT_USAGE, "--%s takes %zu to %zu bytes of text; this one has %zu.", option, min,
-                max, n);
-}
-
 static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char *usage)
 {
     const char *title = NULL, *category = NULL, *area = NULL, *details = NULL;
@@ -84,23 +46,25 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
     if (rc != 0) {
         return rc;
     }
-    if (title == NULL || category == NULL || area == NULL) {
-        fail(EXIT_USAGE, "%s needs --title, --category and --area.", ctx->command);
-        fprintf(stderr, "usage: noaber %s\n", usage);
-        return EXIT_USAGE;
-    }
-    rc = check_length("title", title, 1, NB_TITLE_MAX);
-    if (rc == EXIT_OK) {
-        rc = check_length("area", area, 1, NB_AREA_MAX);
+    {
+        const char *const names[] = { "title", "category", "area" };
+        const char *const values[] = { title, category, area };
+        rc = missing_options(ctx, usage, names, values, 3);
     }
     if (rc == EXIT_OK) {
-        rc = check_length("details", details, 0, NB_DETAILS_MAX);
+        rc = text_option("--title", title, 1, NB_TITLE_MAX, false);
     }
     if (rc == EXIT_OK) {
-        rc = check_length("when", when, 1, NB_WHEN_MAX);
+        rc = text_option("--area", area, 1, NB_AREA_MAX, false);
     }
     if (rc == EXIT_OK) {
-        rc = check_length("on-behalf-of", on_behalf_of, 1, NB_NAME_MAX);
+        rc = text_option("--details", details, 0, NB_DETAILS_MAX, true);
+    }
+    if (rc == EXIT_OK) {
+        rc = text_option("--when", when, 1, NB_WHEN_MAX, false);
+    }
+    if (rc == EXIT_OK) {
+        rc = text_option("--on-behalf-of", on_behalf_of, 1, NB_NAME_MAX, false);
     }
     if (rc != EXIT_OK) {
         return rc;
@@ -110,11 +74,12 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
     rec.kind = kind;
     set_text(&rec.title, title);
     NB_SET(&rec, NB_F_TITLE);
-    v = parse_enum(nb_category_parse, category);
+    v = parse_spelled(nb_category_parse, category);
     if (v < 0) {
         return fail(EXIT_USAGE,
-                    "unknown category \"%s\"; use one of groceries, transport, meals, company, "
-                    "paperwork, repairs, care, childcare, pets, other (and --tags for more).",
+                    "--category: \"%s\" is not a category; use one of groceries, transport, "
+                    "meals, company, paperwork, repairs, care, childcare, pets, other (and --tags "
+                    "for more).",
                     category);
     }
     rec.category = (uint8_t)v;
@@ -126,10 +91,11 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
         NB_SET(&rec, NB_F_DETAILS);
     }
     if (urgency != NULL) {
-        v = parse_enum(nb_urgency_parse, urgency);
+        v = parse_spelled(nb_urgency_parse, urgency);
         if (v < 0) {
             return fail(EXIT_USAGE,
-                        "unknown urgency \"%s\"; use today, this-week, this-month or whenever.",
+                        "--urgency: \"%s\" is not an urgency; use today, this-week, "
+                        "this-month or whenever.",
                         urgency);
         }
         rec.urgency = (uint8_t)v;
@@ -140,40 +106,36 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
         NB_SET(&rec, NB_F_WHEN);
     }
     if (mode != NULL) {
-        v = parse_enum(nb_mode_parse, mode);
+        v = parse_spelled(nb_mode_parse, mode);
         if (v < 0) {
-            return fail(EXIT_USAGE, "unknown mode \"%s\"; use in-person, remote or either.", mode);
+            return fail(EXIT_USAGE,
+                        "--mode: \"%s\" is not a mode; use in-person, remote or either.", mode);
         }
         rec.mode = (uint8_t)v;
         NB_SET(&rec, NB_F_MODE);
     }
-    if (languages != NULL &&
-        set_languages(&rec, languages, languages_buf, sizeof(languages_buf)) != EXIT_OK) {
-        return EXIT_USAGE;
+    rc = list_option("languages", languages, LIST_LANGUAGES, languages_buf, sizeof(languages_buf),
+                     rec.languages, NB_LANGUAGES_MAX, &rec.n_languages);
+    if (rc == EXIT_OK) {
+        rc = list_option("tags", tags, LIST_TAGS, tags_buf, sizeof(tags_buf), rec.tags, NB_TAGS_MAX,
+                         &rec.n_tags);
+    }
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    if (languages != NULL) {
+        NB_SET(&rec, NB_F_LANGUAGES);
     }
     if (tags != NULL) {
-        snprintf(tags_buf, sizeof(tags_buf), "%s", tags);
-        v = split_list(tags_buf, rec.tags, NB_TAGS_MAX);
-        if (v < 0 || strlen(tags) >= sizeof(tags_buf)) {
-            return fail(EXIT_USAGE, "--tags takes at most %d tags of up to %d bytes each.",
-                        NB_TAGS_MAX, NB_TAG_MAX);
-        }
-        rec.n_tags = (uint8_t)v;
         NB_SET(&rec, NB_F_TAGS);
     }
     if (on_behalf_of != NULL) {
         set_text(&rec.on_behalf_of, on_behalf_of);
         NB_SET(&rec, NB_F_ON_BEHALF_OF);
     }
-    if (expires != NULL) {
-        if (parse_duration(expires, &lifetime) != 0) {
-            return fail(EXIT_USAGE,
-                        "--expires takes a duration such as 90m, 12h, 3d or 2w, not \"%s\".",
-                        expires);
-        }
-        if (lifetime > NB_EXPIRY_MAX) {
-            return fail(EXIT_USAGE, "--expires is at most 90 days (%s asked for more).", expires);
-        }
+    rc = expires_option(expires, &lifetime);
+    if (rc != EXIT_OK) {
+        return rc;
     }
     rec.expires_at = ctx->now + lifetime;
     NB_SET(&rec, NB_F_EXPIRES_AT);

@@ -34,23 +34,11 @@ static int list_kind(struct ctx *ctx, const char *kind, struct ctl_reply *ret,
                      const msgpack_object **ret_items)
 {
     struct ctl_req req;
-    const msgpack_object *items;
-    int rc;
 
     ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_LIST, 2);
     ctl_req_str(&req, "kind", kind);
     ctl_req_uint(&req, "limit", TRUST_LIST_LIMIT);
-    rc = call_daemon(ctx, &req, ret, kind[0] == 'v' ? "the vouches" : "the profiles");
-    if (rc != EXIT_OK) {
-        return rc;
-    }
-    items = ctl_get(ret->result, "items");
-    if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY) {
-        ctl_reply_free(ret);
-        return fail(EXIT_ERROR, "noaberd's list reply has no items.");
-    }
-    *ret_items = items;
-    return EXIT_OK;
+    return call_list(ctx, &req, ret, kind[0] == 'v' ? "the vouches" : "the profiles", ret_items);
 }
 
 /* Decodes the i-th listed record of `kind`; returns 0 or -1 (skip it). */
@@ -352,7 +340,10 @@ int cmd_vouch(struct ctx *ctx, int argc, char **argv)
     if (retract && note != NULL) {
         return fail(EXIT_USAGE, "--note is for a new vouch, not with --retract.");
     }
-    rc = member_arg(pos[0], member);
+    rc = text_option("--note", note, 0, NB_NOTE_MAX, true);
+    if (rc == EXIT_OK) {
+        rc = member_arg(pos[0], member);
+    }
     if (rc == EXIT_OK) {
         rc = identity_load(ctx);
     }
@@ -581,6 +572,16 @@ int cmd_profile(struct ctx *ctx, int argc, char **argv)
         fprintf(stderr, "usage: noaber %s\n", usage);
         return EXIT_USAGE;
     }
+    rc = text_option("--name", name, 1, NB_NAME_MAX, false);
+    if (rc == EXIT_OK) {
+        rc = text_option("--about", about, 0, NB_ABOUT_MAX, true);
+    }
+    if (rc == EXIT_OK) {
+        rc = text_option("--area", area, 1, NB_AREA_MAX, false);
+    }
+    if (rc != EXIT_OK) {
+        return rc;
+    }
     memset(&rec, 0, sizeof(rec));
     rec.kind = NB_KIND_PROFILE;
     set_text(&rec.name, name);
@@ -593,9 +594,13 @@ int cmd_profile(struct ctx *ctx, int argc, char **argv)
         set_text(&rec.area, area);
         NB_SET(&rec, NB_F_AREA);
     }
-    if (languages != NULL &&
-        set_languages(&rec, languages, languages_buf, sizeof(languages_buf)) != EXIT_OK) {
-        return EXIT_USAGE;
+    rc = list_option("languages", languages, LIST_LANGUAGES, languages_buf, sizeof(languages_buf),
+                     rec.languages, NB_LANGUAGES_MAX, &rec.n_languages);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    if (languages != NULL) {
+        NB_SET(&rec, NB_F_LANGUAGES);
     }
     rc = identity_load(ctx);
     if (rc == EXIT_OK) {

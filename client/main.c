@@ -14,7 +14,8 @@
 
 #include "client.h"
 
-static const char usage_text[] =
+/* In two parts: C17 compilers need only take string literals up to 4095 bytes. */
+static const char usage_people[] =
     "usage: noaber [--json] [--socket PATH] [--identity FILE] COMMAND [ARGS]\n"
     "\n"
     "Your identity:\n"
@@ -26,19 +27,34 @@ static const char usage_text[] =
     "      [--expires DURATION] [--languages L,L] [--tags T,T]\n"
     "      [--mode in-person|remote|either] [--on-behalf-of NAME]\n"
     "  offer ...                  a standing offer, same options as ask\n"
-    "  list [--kind K] [--status S] [--category C] [--area A] [--mine] [--trusted]\n"
+    "  list [--kind K] [--status S] [--category C] [--area A] [--mine] [--helping]\n"
+    "       [--trusted] [--limit N] [--all]\n"
+    "                             the newest 50 (or N, or 500); --mine what you posted,\n"
+    "                             --helping what you responded to\n"
     "  show ID                    one request or offer with its responses\n"
     "  respond ID [--note N]      offer to help with a request, or ask for an offer\n"
     "  withdraw ID                withdraw your response to ID, or your offer ID\n"
-    "  assign ID MEMBER [--contact TEXT]\n"
-    "                             pick a helper (or, on your offer, an asker); the\n"
-    "                             contact is sealed so only MEMBER can read it\n"
+    "  assign ID MEMBER [--contact TEXT] [--again]\n"
+    "                             pick a helper (or, on your offer, an asker): their\n"
+    "                             key or its start, their response id or their name;\n"
+    "                             the contact is sealed so only MEMBER can read it;\n"
+    "                             --again to replace a helper already assigned\n"
     "  done ID                    say the task is done (the helper)\n"
     "  confirm ID [--thanks TEXT] confirm it was done (the one helped)\n"
     "  cancel ID                  cancel your request\n"
     "  retract ID                 delete one of your records everywhere\n"
     "  pause ID, resume ID        pause or resume your standing offer\n"
+    "  renew ID [--expires DURATION]\n"
+    "                             keep your standing offer up (a new offer, default 90 days)\n"
     "\n"
+    "Messages:\n"
+    "  message MEMBER|ID TEXT [--about ID] [--expires DURATION]\n"
+    "                             a message sealed to MEMBER (or to the other party of\n"
+    "                             request or offer ID); only they can read it\n"
+    "  inbox                      open the messages sealed to you\n"
+    "\n";
+
+static const char usage_node[] =
     "Trust:\n"
     "  vouch MEMBER [--note N]    say you know MEMBER: you trust them and the members\n"
     "                             they vouch for (list --trusted, show)\n"
@@ -49,12 +65,14 @@ static const char usage_text[] =
     "\n"
     "The node:\n"
     "  neighbourhood create NAME  start a neighbourhood on this node\n"
-    "  invite [--expires DURATION]\n"
+    "  invite [--expires DURATION] [--qr]\n"
     "                             a code another node joins with (default 7 days);\n"
-    "                             it holds the neighbourhood key: keep it secret\n"
+    "                             it holds the neighbourhood key: keep it secret;\n"
+    "                             --qr also draws it as a QR code to scan\n"
     "  join CODE                  make this node join the neighbourhood of an invite\n"
     "                             (`join -` reads the code from standard input)\n"
-    "  watch                      print new records as they arrive\n"
+    "  watch [--kind K] [--category C] [--area A] [--trusted]\n"
+    "                             print new records as they arrive, and what is for you\n"
     "  status                     the node's neighbourhood, records and peers\n"
     "  peers                      the other nodes this node knows and its links to them\n"
     "  peer add HOST:PORT         connect to another node of the neighbourhood\n"
@@ -68,6 +86,10 @@ static const char usage_text[] =
     "DURATION is a number and a unit: 90m, 12h, 3d, 2w (default 7d, at most 90 days).\n"
     "Categories: groceries transport meals company paperwork repairs care childcare\n"
     "pets other.  Urgency: today this-week this-month whenever.\n"
+    "--area matches by word or postcode, without case or accents: Schaerbeek finds\n"
+    "\"Schaerbeek 1030\".  Languages are codes: fr, nl, en, ar, tr.\n"
+    "Text limits count bytes: --title at most 120 characters, --details 2000,\n"
+    "--area 64, --when 100, --note 500 -- fewer with accented letters (é is 2 bytes).\n"
     "\n"
     "Options, before or after the command:\n"
     "  --json             print JSON instead of text\n"
@@ -80,6 +102,12 @@ static const char usage_text[] =
     "\n"
     "Exit codes: 0 ok, 1 other error, 2 usage error, 3 noaberd unreachable,\n"
     "4 refused by noaberd (the reason is printed).\n";
+
+static void print_usage(FILE *out)
+{
+    fputs(usage_people, out);
+    fputs(usage_node, out);
+}
 
 struct command {
     const char *group; /* "id", "neighbourhood", or NULL for one-word commands */
@@ -104,6 +132,7 @@ static const struct command commands[] = {
     { NULL, "retract", cmd_retract },
     { NULL, "pause", cmd_pause },
     { NULL, "resume", cmd_resume },
+    { NULL, "renew", cmd_renew },
     { NULL, "watch", cmd_watch },
     { NULL, "status", cmd_status },
     { NULL, "invite", cmd_invite },
@@ -116,6 +145,8 @@ static const struct command commands[] = {
     { NULL, "vouch", cmd_vouch },
     { NULL, "vouches", cmd_vouches },
     { NULL, "profile", cmd_profile },
+    { NULL, "message", cmd_message },
+    { NULL, "inbox", cmd_inbox },
 };
 
 /*
@@ -308,7 +339,7 @@ int main(int argc, char **argv)
         }
     }
     if (i >= argc) {
-        fputs(usage_text, stderr);
+        print_usage(stderr);
         return EXIT_USAGE;
     }
     if (strcmp(argv[i], "--version") == 0) {
@@ -317,7 +348,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0 ||
         strcmp(argv[i], "-h") == 0) {
-        fputs(usage_text, stdout);
+        print_usage(stdout);
         return EXIT_OK;
     }
     for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {

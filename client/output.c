@@ -7,8 +7,10 @@
  * `noaber --json watch`.
  */
 #include "output.h"
+#include "common/duration.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,37 +198,44 @@ void format_relative(uint64_t now, uint64_t t, char *buf, size_t size)
 
 int parse_duration(const char *text, uint64_t *ret_seconds)
 {
-    char *end = NULL;
-    unsigned long long n;
-    uint64_t unit;
+    uint64_t seconds;
 
-    if (text == NULL || text[0] < '0' || text[0] > '9') {
+    /* The syntax is the daemon's (common/duration.h); a client option's
+     * duration is never zero, and anything beyond a year is a typo (the
+     * daemon refuses more than 90 days anyway). */
+    if (nb_duration_parse(text, &seconds) != 0 || seconds == 0 || seconds > 366ull * 86400) {
         return -1;
     }
-    errno = 0;
-    n = strtoull(text, &end, 10);
-    if (errno != 0 || end == text) {
-        return -1;
-    }
-    if (strcmp(end, "s") == 0) {
-        unit = 1;
-    } else if (strcmp(end, "m") == 0) {
-        unit = 60;
-    } else if (strcmp(end, "h") == 0) {
-        unit = 3600;
-    } else if (strcmp(end, "d") == 0) {
-        unit = 86400;
-    } else if (strcmp(end, "w") == 0) {
-        unit = 7 * 86400;
-    } else {
-        return -1;
-    }
-    /* Anything beyond a year is a typo; the daemon refuses more than 90 days anyway. */
-    if (n == 0 || n > 366ull * 86400 / unit) {
-        return -1;
-    }
-    *ret_seconds = (uint64_t)n * unit;
+    *ret_seconds = seconds;
     return 0;
+}
+
+const char *spelled(const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", name != NULL ? name : "?");
+    for (char *p = buf; *p != '\0'; p++) {
+        if (*p == '_') {
+            *p = '-';
+        }
+    }
+    return buf;
+}
+
+int parse_spelled(int (*parse)(const char *), const char *text)
+{
+    char alt[32];
+    int v = parse(text);
+
+    if (v >= 0 || strlen(text) >= sizeof(alt)) {
+        return v;
+    }
+    snprintf(alt, sizeof(alt), "%s", text);
+    for (char *p = alt; *p != '\0'; p++) {
+        if (*p == '-') {
+            *p = '_';
+        }
+    }
+    return parse(alt);
 }
 
 size_t utf8_width(const char *s)

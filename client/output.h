@@ -44,8 +44,22 @@ void json_write_escaped(FILE *out, const char *s, size_t len);
 /* "5 min ago", "in 6 days", "just now": `t` relative to `now`, into buf. */
 void format_relative(uint64_t now, uint64_t t, char *buf, size_t size);
 
-/* Parses "3d", "12h", "90m", "2w", "45s" into seconds.  Returns 0 or -1. */
+/* A positive duration of at most a year in the syntax of common/duration.h
+ * ("3d", "12h", "90m", "2w", "45s", "45") into seconds.  Returns 0 or -1. */
 int parse_duration(const char *text, uint64_t *ret_seconds);
+
+/*
+ * A protocol name (this_week, in_person, done_claimed) as a person types it in
+ * an option and reads it in noaber's text: with hyphens (this-week,
+ * in-person, done-claimed).  Returns buf.
+ */
+const char *spelled(const char *name, char *buf, size_t size);
+
+/*
+ * Parses a name with the protocol's parser, taking the hyphens of the options
+ * ("in-person") as well as the underscores of the protocol ("in_person").
+ */
+int parse_spelled(int (*parse)(const char *), const char *text);
 
 /*
  * An aligned table: add rows of cells, then print.  Column widths count

@@ -2,6 +2,7 @@
  * Loading a request or offer with its timeline and deriving its state with
  * libnoaber, so the client shows exactly what every node would derive.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@ int root_load(struct ctx *ctx, const char *prefix, struct root_view *ret)
 
         if (!NB_HAS(&cur.rec, NB_F_TARGET) || hop == TARGET_HOPS_MAX) {
             rc = fail(EXIT_ERROR, "%.8s is a %s, not a request or an offer.", cur.hex,
-                      nb_kind_name(cur.rec.kind) != NULL ? nb_kind_name(cur.rec.kind) : "record");
+                      kind_words(cur.rec.kind));
             fetched_free(&cur);
             goto fail;
         }
@@ -97,4 +98,103 @@ const struct nb_record *root_find(const struct root_view *v, const uint8_t id[NB
         }
     }
     return NULL;
+}
+
+bool lookup_quiet(struct ctx *ctx, const uint8_t id[NB_ID_SIZE], struct looked_up *ret)
+{
+    struct ctl_req req;
+    const uint8_t *bytes;
+    size_t len;
+
+    memset(ret, 0, sizeof(*ret));
+    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_GET, 1);
+    ctl_req_bin(&req, "record_id", id, NB_ID_SIZE);
+    if (ctl_call(&ctx->ctl, &req, &ret->reply) != 0) {
+        return false;
+    }
+    ret->ok = ret->reply.ok && ctl_get_bin(ret->reply.result, "record", &bytes, &len) == 0 &&
+              nb_record_decode(bytes, len, &ret->rec) == 0;
+    if (!ret->ok) {
+        ctl_reply_free(&ret->reply);
+    }
+    return ret->ok;
+}
+
+void looked_up_free(struct looked_up *l)
+{
+    if (l->ok) {
+        ctl_reply_free(&l->reply);
+    }
+    l->ok = false;
+}
+
+int ambiguous_failure(struct ctx *ctx, const struct ctl_reply *reply, const char *prefix)
+{
+    const msgpack_object *matches = ctl_get(reply->root, "matches");
+    uint32_t n =
+        matches != NULL && matches->type == MSGPACK_OBJECT_ARRAY ? matches->via.array.size : 0;
+
+    fail(EXIT_USAGE, "several records start with %s; type more digits of the one you mean%s",
+         prefix, n > 0 ? ":" : ".");
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *m = &matches->via.array.ptr[i];
+        char hex[NB_ID_SIZE * 2 + 1], title[200];
+        struct looked_up l;
+        const char *kind;
+
+        if (m->type != MSGPACK_OBJECT_BIN || m->via.bin.size != NB_ID_SIZE) {
+            continue;
+        }
+        nb_hex((const uint8_t *)m->via.bin.ptr, NB_ID_SIZE, hex);
+        if (!lookup_quiet(ctx, (const uint8_t *)m->via.bin.ptr, &l)) {
+            fprintf(stderr, "  %.16s\n", hex);
+            continue;
+        }
+        kind = kind_words(l.rec.kind);
+        if (NB_HAS(&l.rec, NB_F_TITLE)) {
+            shorten(l.rec.title.ptr, l.rec.title.len, 40, title, sizeof(title));
+            fprintf(stderr, "  %.16s  %s \"%s\"\n", hex, kind, title);
+        } else {
+            fprintf(stderr, "  %.16s  %s\n", hex, kind);
+        }
+        looked_up_free(&l);
+    }
+    return EXIT_USAGE;
+}
+
+int call_list(struct ctx *ctx, struct ctl_req *req, struct ctl_reply *ret, const char *what,
+              const msgpack_object **ret_items)
+{
+    const msgpack_object *items;
+    int rc = call_daemon(ctx, req, ret, what);
+
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    items = ctl_get(ret->result, "items");
+    if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY) {
+        ctl_reply_free(ret);
+        return fail(EXIT_ERROR, "noaberd's list reply has no items.");
+    }
+    *ret_items = items;
+    return EXIT_OK;
+}
+
+int session_with_trust(struct ctx *ctx, bool need_key, bool need_neighbourhood, struct trust *ret)
+{
+    int rc = EXIT_OK;
+
+    if (need_key) {
+        rc = identity_load(ctx);
+    } else {
+        /* Without an identity nobody is trusted, but reading works. */
+        identity_try_load(ctx);
+    }
+    if (rc == EXIT_OK) {
+        rc = session_open(ctx, need_neighbourhood);
+    }
+    if (rc == EXIT_OK) {
+        rc = trust_load(ctx, ret);
+    }
+    return rc;
 }

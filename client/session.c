@@ -172,6 +172,11 @@ int fetch_record(struct ctx *ctx, const char *prefix, struct fetched *ret)
                     "shows the ids).",
                     lower);
     }
+    if (!ret->reply.ok && ret->reply.error == NB_CTL_E_AMBIGUOUS) {
+        rc = ambiguous_failure(ctx, &ret->reply, lower);
+        fetched_free(ret);
+        return rc;
+    }
     if (!ret->reply.ok) {
         char what[96];
         snprintf(what, sizeof(what), "looking up %s", lower);
@@ -314,43 +319,6 @@ void set_text(struct nb_text *t, const char *s)
 {
     t->ptr = s;
     t->len = strlen(s);
-}
-
-int split_list(char *list, struct nb_text *out, size_t max)
-{
-    size_t n = 0;
-    char *save = NULL;
-
-    for (char *item = strtok_r(list, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
-        while (*item == ' ') {
-            item++;
-        }
-        size_t len = strlen(item);
-        while (len > 0 && item[len - 1] == ' ') {
-            item[--len] = '\0';
-        }
-        if (len == 0) {
-            continue;
-        }
-        if (n == max) {
-            return -1;
-        }
-        set_text(&out[n++], item);
-    }
-    return (int)n;
-}
-
-int set_languages(struct nb_record *rec, const char *languages, char *buf, size_t size)
-{
-    snprintf(buf, size, "%s", languages);
-    int v = split_list(buf, rec->languages, NB_LANGUAGES_MAX);
-    if (v < 0 || strlen(languages) >= size) {
-        return fail(EXIT_USAGE, "--languages takes at most %d languages, like nl,fr,en.",
-                    NB_LANGUAGES_MAX);
-    }
-    rec->n_languages = (uint8_t)v;
-    NB_SET(rec, NB_F_LANGUAGES);
-    return EXIT_OK;
 }
 
 void short_member(const uint8_t pk[NB_KEY_SIZE], char *buf, size_t size)

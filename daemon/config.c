@@ -16,6 +16,7 @@
 
 #include "common/message.h"
 #include "common/path.h"
+#include "common/duration.h"
 #include "daemon/log.h"
 #include "daemon/net/net.h"
 #include "daemon/node.h"
@@ -91,46 +92,6 @@ void nbd_config_clear(struct nbd_config *cfg)
         free(cfg->peers[i]);
     free(cfg->peers);
     nbd_config_init(cfg);
-}
-
-int nbd_parse_duration(const char *text, int64_t *ret_seconds)
-{
-    const char *p = text;
-    if (*p < '0' || *p > '9')
-        return NB_EINVAL;
-    uint64_t v = 0;
-    while (*p >= '0' && *p <= '9') {
-        v = v * 10 + (uint64_t)(*p - '0');
-        if (v > 100000000000ull) /* far beyond any bound; stops overflow */
-            return NB_EINVAL;
-        p++;
-    }
-    uint64_t unit = 1;
-    switch (*p) {
-    case '\0':
-        break;
-    case 's':
-        p++;
-        break;
-    case 'm':
-        unit = 60;
-        p++;
-        break;
-    case 'h':
-        unit = 3600;
-        p++;
-        break;
-    case 'd':
-        unit = 24 * 3600;
-        p++;
-        break;
-    default:
-        return NB_EINVAL;
-    }
-    if (*p != '\0')
-        return NB_EINVAL;
-    *ret_seconds = (int64_t)(v * unit);
-    return 0;
 }
 
 static const char *const known_keys[] = {
@@ -253,23 +214,25 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
     }
     if (strcmp(key, "purge_grace") == 0 || strcmp(key, "purge_interval") == 0) {
         bool grace = key[6] == 'g';
-        int64_t seconds;
-        if (nbd_parse_duration(value, &seconds) < 0) {
-            nb_say(err, err_size, "%s must be a duration like 90s, 15m, 12h or 1d, not '%s'", key,
-                   value);
+        uint64_t seconds;
+        if (nb_duration_parse(value, &seconds) < 0) {
+            nb_say(err, err_size,
+                   "%s must be a duration like 90s, 15m, 12h, 1d or 1w (a number and one of "
+                   "the units " NB_DURATION_UNITS "), not '%s'",
+                   key, value);
             return NB_EINVAL;
         }
-        int64_t lo = grace ? 0 : PURGE_INTERVAL_MIN;
-        int64_t hi = grace ? PURGE_GRACE_MAX : PURGE_INTERVAL_MAX;
+        uint64_t lo = grace ? 0 : PURGE_INTERVAL_MIN;
+        uint64_t hi = grace ? PURGE_GRACE_MAX : PURGE_INTERVAL_MAX;
         if (seconds < lo || seconds > hi) {
-            nb_say(err, err_size, "%s must be between %llds and %llds", key, (long long)lo,
-                   (long long)hi);
+            nb_say(err, err_size, "%s must be between %s and %s", key, grace ? "0s" : "1s",
+                   grace ? "90d" : "1d");
             return NB_EINVAL;
         }
         if (grace)
-            cfg->purge_grace = seconds;
+            cfg->purge_grace = (int64_t)seconds;
         else
-            cfg->purge_interval = seconds;
+            cfg->purge_interval = (int64_t)seconds;
         return 0;
     }
     if (strcmp(key, "discovery") == 0) {
@@ -331,15 +294,15 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
         return 0;
     }
     if (strcmp(key, "sync_interval") == 0) {
-        int64_t seconds;
-        if (nbd_parse_duration(value, &seconds) < 0 || seconds < SYNC_INTERVAL_MIN ||
+        uint64_t seconds;
+        if (nb_duration_parse(value, &seconds) < 0 || seconds < SYNC_INTERVAL_MIN ||
             seconds > SYNC_INTERVAL_MAX) {
             nb_say(err, err_size,
                    "sync_interval must be a duration from 1s to 1d like 30s or 5m, not '%.80s'",
                    value);
             return NB_EINVAL;
         }
-        cfg->sync_interval = seconds;
+        cfg->sync_interval = (int64_t)seconds;
         return 0;
     }
     if (strcmp(key, "socket_group_access") == 0) {

@@ -115,7 +115,4 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
                          struct nbd_settings *ret, char *err, size_t err_size);
 void nbd_settings_clear(struct nbd_settings *s);
 
-/* Parses a duration "90", "90s", "15m", "12h", "2d" into seconds. */
-int nbd_parse_duration(const char *text, int64_t *ret_seconds);
-
 #endif

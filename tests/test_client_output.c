@@ -126,7 +126,10 @@ static void durations_take_one_number_and_one_unit(void **state)
     assert_int_equal(parse_duration("45s", &s), 0);
     assert_int_equal(s, 45);
 
-    const char *bad[] = { "",    "d",   "3",  "3x",  "3dd",
+    assert_int_equal(parse_duration("3", &s), 0);
+    assert_int_equal(s, 3);
+
+    const char *bad[] = { "",    "d",   "0",  "3x",  "3dd",
                           "-3d", " 3d", "0d", "3 d", "99999999999999999999d",
                           "400d" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

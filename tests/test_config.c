@@ -14,6 +14,7 @@
 
 #include <noaber/error.h>
 
+#include "common/duration.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/node.h"
@@ -35,13 +36,13 @@ static void a_full_file_sets_every_key(void **state)
                        "  socket=/run/noaber/noaberd.sock  \n"
                        "log_level = debug\r\n"
                        "\t# indented comment\n"
-                       "purge_grace = 2d\n"
+                       "purge_grace = 1w\n"
                        "purge_interval = 90s";
     assert_int_equal(parse(text, &cfg, err, sizeof(err)), 0);
     assert_string_equal(cfg.data_dir, "/var/lib/noaber");
     assert_string_equal(cfg.socket_path, "/run/noaber/noaberd.sock");
     assert_int_equal(cfg.log_level, NBD_LOG_DEBUG);
-    assert_int_equal(cfg.purge_grace, 2 * 24 * 3600);
+    assert_int_equal(cfg.purge_grace, 7 * 24 * 3600);
     assert_int_equal(cfg.purge_interval, 90);
     nbd_config_clear(&cfg);
 }
@@ -79,15 +80,17 @@ static void every_error_names_the_file_and_line(void **state)
         { " = 3\n", "noaberd.conf:1: missing key before '='" },
         { "log_level = loud\n",
           "noaberd.conf:1: log_level must be error, warn, info or debug, not 'loud'" },
-        { "purge_grace = 1w\n",
-          "noaberd.conf:1: purge_grace must be a duration like 90s, 15m, 12h or 1d, not '1w'" },
-        { "purge_grace = 91d\n", "noaberd.conf:1: purge_grace must be between 0s and 7776000s" },
-        { "purge_interval = 0\n", "noaberd.conf:1: purge_interval must be between 1s and 86400s" },
+        { "purge_grace = 1fortnight\n",
+          "noaberd.conf:1: purge_grace must be a duration like 90s, 15m, 12h, 1d or 1w (a number "
+          "and one of the units s, m, h, d or w), not '1fortnight'" },
+        { "purge_grace = 91d\n", "noaberd.conf:1: purge_grace must be between 0s and 90d" },
+        { "purge_interval = 0\n", "noaberd.conf:1: purge_interval must be between 1s and 1d" },
         { "purge_interval = -5\n",
-          "noaberd.conf:1: purge_interval must be a duration like 90s, 15m, 12h or 1d, not '-5'" },
+          "noaberd.conf:1: purge_interval must be a duration like 90s, 15m, 12h, 1d or 1w (a "
+          "number and one of the units s, m, h, d or w), not '-5'" },
         { "purge_interval = 99999999999999999999\n",
-          "noaberd.conf:1: purge_interval must be a duration like 90s, 15m, 12h or 1d, not "
-          "'99999999999999999999'" },
+          "noaberd.conf:1: purge_interval must be a duration like 90s, 15m, 12h, 1d or 1w (a "
+          "number and one of the units s, m, h, d or w), not '99999999999999999999'" },
         { "socket = /a\n# again\nsocket = /b\n",
           "noaberd.conf:3: 'socket' is already set on line 1" },
         { "data_dir = noaber\n",
@@ -313,17 +316,24 @@ static void bad_flags_are_named(void **state)
 static void durations_have_units(void **state)
 {
     (void)state;
-    int64_t s = -1;
-    assert_int_equal(nbd_parse_duration("45", &s), 0);
+    uint64_t s = 1;
+    assert_int_equal(nb_duration_parse("45", &s), 0);
     assert_int_equal(s, 45);
-    assert_int_equal(nbd_parse_duration("15m", &s), 0);
+    assert_int_equal(nb_duration_parse("15m", &s), 0);
     assert_int_equal(s, 900);
-    assert_int_equal(nbd_parse_duration("12h", &s), 0);
+    assert_int_equal(nb_duration_parse("12h", &s), 0);
     assert_int_equal(s, 43200);
-    assert_int_equal(nbd_parse_duration("", &s), NB_EINVAL);
-    assert_int_equal(nbd_parse_duration("5 m", &s), NB_EINVAL);
-    assert_int_equal(nbd_parse_duration("1dd", &s), NB_EINVAL);
-    assert_int_equal(s, 43200);
+    /* Weeks, as the client's --expires takes them: one syntax for both. */
+    assert_int_equal(nb_duration_parse("1w", &s), 0);
+    assert_int_equal(s, 7 * 86400);
+    assert_int_equal(nb_duration_parse("0", &s), 0);
+    assert_int_equal(s, 0);
+    const char *bad[] = { "", "5 m", "1dd", "1.5h", "-1d", "d", "99999999999999999999s" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        s = 43200;
+        assert_int_equal(nb_duration_parse(bad[i], &s), -1);
+        assert_int_equal(s, 43200);
+    }
 }
 
 /* LAN discovery and peer exchange are on unless the operator turns them off. */

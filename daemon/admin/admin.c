@@ -19,6 +19,7 @@
 
 #include "common/path.h"
 #include "daemon/config.h"
+#include "daemon/control/control.h"
 #include "daemon/lock.h"
 #include "daemon/store/store.h"
 #include "daemon/store/store_admin.h"
@@ -241,6 +242,48 @@ out:;
 
 /* ---- --check-config ------------------------------------------------------ */
 
+/*
+ * Whether start-up can use the data directory: an existing one must be a
+ * directory this user can write, a missing one is created
+ * (mode 0700) in the nearest existing parent, which must be writable.
+ */
+static int check_data_dir(const char *dir, char *err, size_t err_size)
+{
+    char parent[4096];
+    struct stat st;
+
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            snprintf(err, err_size, "the data directory %s is not a directory", dir);
+            return NB_EIO;
+        }
+        if (access(dir, W_OK | X_OK) < 0) {
+            snprintf(err, err_size,
+                     "the data directory %s belongs to uid %u and this user (uid %u) cannot "
+                     "write it; run noaberd as its owner or choose another data_dir",
+                     dir, (unsigned)st.st_uid, (unsigned)geteuid());
+            return NB_EPERM;
+        }
+        return 0;
+    }
+    snprintf(parent, sizeof(parent), "%s", dir);
+    for (char *slash = strrchr(parent, '/'); slash != NULL; slash = strrchr(parent, '/')) {
+        *slash = '\0';
+        const char *p = parent[0] != '\0' ? parent : "/";
+        if (stat(p, &st) == 0) {
+            if (access(p, W_OK | X_OK) < 0) {
+                snprintf(err, err_size,
+                         "the data directory %.400s does not exist and %.400s, where it would be "
+                         "created, is not writable by this user",
+                         dir, p);
+                return NB_EPERM;
+            }
+            return 0;
+        }
+    }
+    return 0;
+}
+
 int nbd_admin_check_config(int argc, char **argv)
 {
     struct nbd_options opts;
@@ -270,6 +313,13 @@ int nbd_admin_check_config(int argc, char **argv)
         goto out;
     }
     if (nbd_settings_resolve(&opts.flags, &file, &settings, err, sizeof(err)) < 0) {
+        fprintf(stderr, "noaberd: %s\n", err);
+        goto out;
+    }
+    /* What start-up checks besides the config: a data directory it can use
+     * and a socket directory it will not refuse. */
+    if (check_data_dir(settings.data_dir, err, sizeof(err)) < 0 ||
+        nbd_control_prepare_dir(settings.socket_path, false, err, sizeof(err)) < 0) {
         fprintf(stderr, "noaberd: %s\n", err);
         goto out;
     }
@@ -753,6 +803,20 @@ int nbd_admin_erase_member(int argc, char **argv)
            "their tombstones keep them from coming back\n",
            (unsigned long long)authored, a.positional, (unsigned long long)deleted);
     printf("backups taken before now still hold them: delete or re-take those backups\n");
+    /* A tombstone is this node's own: nothing here reaches the copies on
+     * the other nodes of the neighbourhood, which is what an erasure
+     * request (GDPR art. 17) is about.  Say so, with what to ask. */
+    printf("\n"
+           "This erased the member's records on this node only.  The other nodes of the\n"
+           "neighbourhood still hold their copies, and a node that does not erase them\n"
+           "keeps them until they expire.  Ask the operator of each other node to run\n"
+           "\n"
+           "    noaberd erase-member %s\n"
+           "\n"
+           "on their node (`noaber peers` lists the nodes this one knows), or ask the\n"
+           "member, if they still have their key, to retract their records with\n"
+           "`noaber retract ID`: a retraction reaches every node.\n",
+           a.positional);
     status = 0;
 out:
     if (in_txn)

@@ -121,4 +121,15 @@ int nbd_control_start(struct nbd_control *ctl, uv_loop_t *loop, const struct nbd
  */
 void nbd_control_stop(struct nbd_control *ctl);
 
+/*
+ * The socket's directory: created 0700 if missing (with `create`), refused
+ * when other users could enter it (the socket is the node's whole API), when
+ * it is not this user's, or when the path is too long for a Unix socket.
+ * Start-up and `noaberd --check-config` (create false: a missing directory
+ * is fine, and root may check a directory another user owns, as for the
+ * system service) check the same things.  Returns 0 or an NB_E* code with a
+ * sentence in err.
+ */
+int nbd_control_prepare_dir(const char *socket_path, bool create, char *err, size_t err_size);
+
 #endif

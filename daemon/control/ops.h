@@ -42,6 +42,10 @@ int nbd_reply_begin(struct nbd_reply *fr, struct nbd_request *rq);
 int nbd_reply_end(struct nbd_reply *fr);
 /* Appends an error reply to `rq`. */
 int nbd_reply_error(struct nbd_request *rq, enum nb_ctl_error error, const char *message);
+/* Begins an error reply to `rq` that carries `extra` more keys (packed by the
+ * caller, then nbd_reply_end), such as the matches of an ambiguous prefix. */
+int nbd_reply_error_begin(struct nbd_reply *fr, struct nbd_request *rq, enum nb_ctl_error error,
+                          const char *message, uint32_t extra);
 /* Appends the error reply a node's verdict asks for. */
 int nbd_reply_verdict(struct nbd_request *rq, const struct nbd_verdict *v);
 /* The error code of a node's verdict: the one place where the node's

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include <noaber/area.h>
 #include <noaber/error.h>
 #include <noaber/state.h>
 
@@ -113,6 +114,31 @@ static int record_status(struct nbd_node *node, const struct nbd_store_record *r
     return 0;
 }
 
+/* How many of the ids an ambiguous prefix matches the reply names. */
+#define AMBIGUOUS_MATCHES_MAX 10
+
+/*
+ * `ambiguous`, with the ids the prefix matches (the first ten in id order)
+ * as `matches`, so that the client can show them to the person who typed it.
+ */
+static int ambiguous_reply(struct nbd_request *rq, const char *prefix)
+{
+    uint8_t ids[AMBIGUOUS_MATCHES_MAX][NB_ID_SIZE];
+    size_t n = 0;
+    struct nbd_reply fr;
+
+    if (nbd_store_prefix_matches(rq->ctx->node->store, prefix, ids, AMBIGUOUS_MATCHES_MAX, &n) < 0)
+        n = 0;
+    if (nbd_reply_error_begin(&fr, rq, NB_CTL_E_AMBIGUOUS,
+                              "several records start with this prefix; give more digits", 1) < 0)
+        return NB_ENOMEM;
+    nb_mp_pack_cstr(&fr.pk, "matches");
+    msgpack_pack_array(&fr.pk, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        nb_mp_pack_bin(&fr.pk, ids[i], NB_ID_SIZE);
+    return nbd_reply_end(&fr);
+}
+
 int nbd_op_get(struct nbd_request *rq)
 {
     struct nbd_node *node = rq->ctx->node;
@@ -140,8 +166,7 @@ int nbd_op_get(struct nbd_request *rq)
         if (r == NB_EINVAL)
             return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, "`prefix` must be 4 to 64 hex digits");
         if (r == NB_EAMBIGUOUS)
-            return nbd_reply_error(rq, NB_CTL_E_AMBIGUOUS,
-                                   "several records start with this prefix; give more digits");
+            return ambiguous_reply(rq, prefix);
         if (r == NB_ENOENT)
             return nbd_reply_error(rq, NB_CTL_E_NOT_FOUND,
                                    "no record on this node starts with this prefix");
@@ -211,11 +236,61 @@ struct list_query {
     int status;   /* enum nb_status, or -1 */
     int category; /* or -1 */
     struct nb_text area;
+    bool has_member, has_responder;
+    uint8_t member[NB_KEY_SIZE];    /* only records whose `member` field is this */
+    uint8_t responder[NB_KEY_SIZE]; /* only roots this member responded to */
     size_t limit;
     size_t n;
     msgpack_sbuffer items;
     msgpack_packer pk;
 };
+
+/*
+ * The filters of `list` that look at the record itself: the area by the word
+ * rule of noaber/area.h (what a neighbour types, not the exact text), and the
+ * member a message or vouch names.
+ */
+static bool list_record_matches(const struct list_query *q, const struct nb_record *rec)
+{
+    if (q->area.ptr != NULL &&
+        (!NB_HAS(rec, NB_F_AREA) ||
+         !nb_area_match(q->area.ptr, q->area.len, rec->area.ptr, rec->area.len)))
+        return false;
+    if (q->has_member &&
+        (!NB_HAS(rec, NB_F_MEMBER) || memcmp(rec->member, q->member, NB_KEY_SIZE) != 0))
+        return false;
+    return true;
+}
+
+/* The status of the responder's live response on this request or offer, or
+ * NULL (no responder asked for, or none of theirs that is not withdrawn). */
+static const char *list_responder_status(const struct list_query *q, const struct nb_state *st)
+{
+    if (!q->has_responder)
+        return NULL;
+    for (size_t i = st->n_responses; i-- > 0;) {
+        const struct nb_state_response *r = &st->responses[i];
+        if (r->status != NB_RESPONSE_WITHDRAWN && memcmp(r->author, q->responder, NB_KEY_SIZE) == 0)
+            return nb_response_status_name(r->status);
+    }
+    return NULL;
+}
+
+/* `member` and `responder` (optional 32-byte keys); -1 when one is malformed. */
+static int list_member_args(const struct nbd_request *rq, struct list_query *q)
+{
+    if (nb_mp_map_get(rq->map, "member") != NULL) {
+        if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, q->member) < 0)
+            return -1;
+        q->has_member = true;
+    }
+    if (nb_mp_map_get(rq->map, "responder") != NULL) {
+        if (nb_mp_map_bin_exact(rq->map, "responder", NB_KEY_SIZE, q->responder) < 0)
+            return -1;
+        q->has_responder = true;
+    }
+    return 0;
+}
 
 static int list_add(void *ctx, const struct nbd_store_record *row)
 {
@@ -225,8 +300,7 @@ static int list_add(void *ctx, const struct nbd_store_record *row)
         return 0; /* a damaged row is not listed */
     if (q->category >= 0 && (!NB_HAS(&rec, NB_F_CATEGORY) || rec.category != q->category))
         return 0;
-    if (q->area.ptr != NULL && (!NB_HAS(&rec, NB_F_AREA) || rec.area.len != q->area.len ||
-                                memcmp(rec.area.ptr, q->area.ptr, q->area.len) != 0))
+    if (!list_record_matches(q, &rec))
         return 0;
 
     const char *status = "stored";
@@ -234,6 +308,9 @@ static int list_add(void *ctx, const struct nbd_store_record *row)
     bool has_assignee = false;
     uint8_t assignee[NB_KEY_SIZE];
     int status_code = -1;
+    const char *responder_status = NULL;
+    if (q->has_responder && row->kind != NB_KIND_REQUEST && row->kind != NB_KIND_OFFER)
+        return 0;
     if (row->kind == NB_KIND_REQUEST || row->kind == NB_KIND_OFFER) {
         struct nb_state st;
         int r = nbd_node_derive(q->node, row, q->now, &st);
@@ -249,12 +326,19 @@ static int list_add(void *ctx, const struct nbd_store_record *row)
             has_assignee = true;
             memcpy(assignee, st.assignee, NB_KEY_SIZE);
         }
+        responder_status = list_responder_status(q, &st);
         nb_state_free(&st);
+        if (q->has_responder && responder_status == NULL)
+            return 0;
     }
     if (q->status >= 0 && status_code != q->status)
         return 0;
 
-    msgpack_pack_map(&q->pk, 5);
+    msgpack_pack_map(&q->pk, q->has_responder ? 6 : 5);
+    if (q->has_responder) {
+        nb_mp_pack_cstr(&q->pk, "response");
+        nb_mp_pack_cstr(&q->pk, responder_status);
+    }
     nb_mp_pack_cstr(&q->pk, "id");
     nb_mp_pack_bin(&q->pk, row->id, NB_ID_SIZE);
     nb_mp_pack_cstr(&q->pk, "record");
@@ -310,6 +394,9 @@ int nbd_op_list(struct nbd_request *rq)
     if (nb_mp_map_get(rq->map, "area") != NULL &&
         nb_mp_map_text(rq->map, "area", 1, NB_AREA_MAX, 0, &q.area) < 0)
         return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, "`area` must be 1 to 64 bytes of text");
+    if (list_member_args(rq, &q) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,
+                               "`member` and `responder` must be 32-byte member keys as bin");
     if (nb_mp_map_get(rq->map, "author") != NULL) {
         if (nb_mp_map_bin_exact(rq->map, "author", NB_KEY_SIZE, author) < 0)
             return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,

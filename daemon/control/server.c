@@ -107,21 +107,37 @@ static void pack_id(msgpack_packer *pk, bool has_id, uint64_t id)
         msgpack_pack_nil(pk);
 }
 
+/* Begins an error reply whose map holds `extra` more keys after the four
+ * every error has; the caller packs them and ends the frame. */
+static int error_begin(struct nbd_reply *fr, msgpack_sbuffer *out, bool has_id, uint64_t id,
+                       enum nb_ctl_error error, const char *message, uint32_t extra)
+{
+    if (frame_begin(fr, out) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr->pk, 4 + extra);
+    pack_id(&fr->pk, has_id, id);
+    nb_mp_pack_cstr(&fr->pk, "ok");
+    msgpack_pack_false(&fr->pk);
+    nb_mp_pack_cstr(&fr->pk, "error");
+    nb_mp_pack_cstr(&fr->pk, nb_ctl_error_name(error));
+    nb_mp_pack_cstr(&fr->pk, "message");
+    nb_mp_pack_cstr(&fr->pk, message);
+    return 0;
+}
+
 static int error_reply(msgpack_sbuffer *out, bool has_id, uint64_t id, enum nb_ctl_error error,
                        const char *message)
 {
     struct nbd_reply fr;
-    if (frame_begin(&fr, out) < 0)
+    if (error_begin(&fr, out, has_id, id, error, message, 0) < 0)
         return NB_ENOMEM;
-    msgpack_pack_map(&fr.pk, 4);
-    pack_id(&fr.pk, has_id, id);
-    nb_mp_pack_cstr(&fr.pk, "ok");
-    msgpack_pack_false(&fr.pk);
-    nb_mp_pack_cstr(&fr.pk, "error");
-    nb_mp_pack_cstr(&fr.pk, nb_ctl_error_name(error));
-    nb_mp_pack_cstr(&fr.pk, "message");
-    nb_mp_pack_cstr(&fr.pk, message);
     return nbd_reply_end(&fr);
+}
+
+int nbd_reply_error_begin(struct nbd_reply *fr, struct nbd_request *rq, enum nb_ctl_error error,
+                          const char *message, uint32_t extra)
+{
+    return error_begin(fr, rq->out, true, rq->id, error, message, extra);
 }
 
 int nbd_control_error_frame(msgpack_sbuffer *out, enum nb_ctl_error error, const char *message)
@@ -545,9 +561,7 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
 }
 
-/* Creates the socket's directory 0700 if missing, and refuses one that other
- * users could enter (the socket is the node's whole API) or that is not ours. */
-static int prepare_dir(const char *socket_path, char *err, size_t err_size)
+int nbd_control_prepare_dir(const char *socket_path, bool create, char *err, size_t err_size)
 {
     char dir[4096];
     size_t n = strlen(socket_path);
@@ -563,16 +577,20 @@ static int prepare_dir(const char *socket_path, char *err, size_t err_size)
         dir[1] = '\0';
     else
         *slash = '\0';
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+    if (create && mkdir(dir, 0700) < 0 && errno != EEXIST) {
         snprintf(err, err_size, "cannot create the socket directory %s: %s", dir, strerror(errno));
         return NB_EIO;
     }
     struct stat st;
+    if (!create && stat(dir, &st) < 0 && errno == ENOENT)
+        return 0; /* created 0700 at start-up, if its parent lets it */
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
         snprintf(err, err_size, "the socket directory %s is not a directory", dir);
         return NB_EIO;
     }
-    if (st.st_uid != geteuid()) {
+    /* root checking a service's config cannot know which user the
+     * service runs as: only the owner that start-up compares with is. */
+    if (st.st_uid != geteuid() && (create || geteuid() != 0)) {
         snprintf(err, err_size,
                  "refusing the socket directory %s: it belongs to uid %u, not to this user", dir,
                  (unsigned)st.st_uid);
@@ -626,7 +644,7 @@ int nbd_control_start(struct nbd_control *ctl, uv_loop_t *loop, const struct nbd
     memset(ctl, 0, sizeof(*ctl));
     ctl->loop = loop;
     ctl->ctx = *ctx;
-    r = prepare_dir(socket_path, err, err_size);
+    r = nbd_control_prepare_dir(socket_path, true, err, err_size);
     if (r < 0)
         return r;
     r = remove_stale(socket_path, err, err_size);

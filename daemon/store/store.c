@@ -114,7 +114,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_TOMBSTONED] = "SELECT 1 FROM tombstones WHERE id = ?1",
     /* Ids are compared as blobs in the range [prefix, prefix + 1). */
     [ST_PREFIX] = "SELECT id FROM records WHERE id >= ?1 AND (?2 IS NULL OR id < ?2)"
-                  " ORDER BY id LIMIT 2",
+                  " ORDER BY id LIMIT ?3",
     [ST_IN_ROOT] = "SELECT " COLUMNS " FROM records WHERE root = ?1 ORDER BY created_at, id",
     [ST_NEWEST_ROOTS] = "SELECT " COLUMNS " FROM records WHERE kind IN (1, 2)"
                         " ORDER BY created_at DESC, id DESC",
@@ -567,7 +567,8 @@ static int hexval(char c)
     return -1;
 }
 
-int nbd_store_find_prefix(struct nbd_store *s, const char *hex, uint8_t ret_id[NB_ID_SIZE])
+int nbd_store_prefix_matches(struct nbd_store *s, const char *hex, uint8_t (*ret_ids)[NB_ID_SIZE],
+                             size_t max, size_t *ret_n)
 {
     size_t n = strlen(hex);
     if (n < 4 || n > 2 * NB_ID_SIZE)
@@ -603,29 +604,36 @@ int nbd_store_find_prefix(struct nbd_store *s, const char *hex, uint8_t ret_id[N
     sqlite3_bind_blob(st, 1, lo, NB_ID_SIZE, SQLITE_STATIC);
     if (has_hi)
         sqlite3_bind_blob(st, 2, hi, NB_ID_SIZE, SQLITE_STATIC);
-    uint8_t found[NB_ID_SIZE];
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        r = NB_ENOENT;
-        goto out;
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+    size_t count = 0;
+    for (;;) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW || count == max || !blob32(st, 0, ret_ids[count])) {
+            r = NB_EIO;
+            break;
+        }
+        count++;
     }
-    if (rc != SQLITE_ROW || !blob32(st, 0, found)) {
-        r = NB_EIO;
-        goto out;
-    }
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        r = NB_EAMBIGUOUS;
-        goto out;
-    }
-    if (rc != SQLITE_DONE) {
-        r = NB_EIO;
-        goto out;
-    }
-    memcpy(ret_id, found, NB_ID_SIZE);
-out:
     sqlite3_reset(st);
+    *ret_n = count;
     return r;
+}
+
+int nbd_store_find_prefix(struct nbd_store *s, const char *hex, uint8_t ret_id[NB_ID_SIZE])
+{
+    uint8_t found[2][NB_ID_SIZE];
+    size_t n = 0;
+    int r = nbd_store_prefix_matches(s, hex, found, 2, &n);
+    if (r < 0)
+        return r;
+    if (n == 0)
+        return NB_ENOENT;
+    if (n > 1)
+        return NB_EAMBIGUOUS;
+    memcpy(ret_id, found[0], NB_ID_SIZE);
+    return 0;
 }
 
 /* Steps a bound statement of COLUMNS rows through cb. */

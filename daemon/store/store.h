@@ -121,6 +121,13 @@ int nbd_store_count_author(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE
  * digits, either case).  NB_EINVAL for a bad prefix, NB_ENOENT, NB_EAMBIGUOUS.
  */
 int nbd_store_find_prefix(struct nbd_store *s, const char *hex, uint8_t ret_id[NB_ID_SIZE]);
+/*
+ * The ids starting with the hex prefix, in id order, at most `max` of them,
+ * into ret_ids; *ret_n is how many.  NB_EINVAL for a prefix that is not 4 to
+ * 64 hex digits.
+ */
+int nbd_store_prefix_matches(struct nbd_store *s, const char *hex, uint8_t (*ret_ids)[NB_ID_SIZE],
+                             size_t max, size_t *ret_n);
 
 /* Records whose root is `root`, in (created_at, id) order. */
 int nbd_store_foreach_in_root(struct nbd_store *s, const uint8_t root[NB_ID_SIZE], nbd_store_cb cb,

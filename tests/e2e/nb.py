@@ -9,6 +9,7 @@ identity file against that node; `Control` speaks the control API directly
 import hashlib
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -542,6 +543,57 @@ class Member:
     def show(self, rid):
         return self.ok("show", rid)
 
+    def watch(self, *args):
+        """Starts `noaber --json watch ARGS`; use the Watch as a context manager."""
+        return Watch(self, args)
+
+
+class Watch:
+    """A running `noaber --json watch`, read one JSON line at a time."""
+
+    def __init__(self, member, args):
+        argv = [NOABER, "--socket", member.node.socket, "--identity", member.identity, "--json", "watch"]
+        self.proc = subprocess.Popen(argv + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=member.node.env())
+
+    def next(self, timeout=20, skip=()):
+        """The next event whose kind is not in `skip`, or None when none
+        arrives within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(0, deadline - time.monotonic()))
+            if not ready:
+                return None
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError("watch ended: %s" % self.proc.stderr.read())
+            event = json.loads(line)
+            if event.get("kind") not in skip:
+                return event
+
+    def started(self, poke, timeout=20):
+        """Calls poke() until an event arrives (the daemon has then begun to
+        send events to this watch); returns that event."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            poke()
+            event = self.next(0.5)
+            if event is not None:
+                return event
+        raise AssertionError("watch printed nothing within %d s" % timeout)
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 # --- several nodes -------------------------------------------------------------
 
@@ -696,11 +748,14 @@ class NetNode(Node):
 
 
 class NodeTest(unittest.TestCase):
-    """A test case with one running node with a neighbourhood and three members."""
+    """A test case with one running node with a neighbourhood and three members.
+    A subclass sets `config` to lines of noaberd.conf its node needs."""
+
+    config = ()
 
     def setUp(self):
         require_binaries()
-        self.node = Node()
+        self.node = Node(config=list(self.config))
         self.addCleanup(self.node.cleanup)
         self.node.start()
         self.node.create_neighbourhood("Marollen")

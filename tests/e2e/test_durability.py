@@ -103,15 +103,18 @@ class Durability(unittest.TestCase):
                 reply = c.call("get", record_id=bytes.fromhex(self.printed[i]))
                 self.assertTrue(reply["ok"], (i, reply))
         # With 1,000 ids, some share their first 4 hex digits (about 7 pairs are
-        # expected): such a prefix names no record, and the client says so.
+        # expected): such a prefix names no record, and the client says so,
+        # lists the records it matches, and exits with the usage code.
         by_prefix = {}
         for rid in self.printed.values():
             by_prefix.setdefault(rid[:4], []).append(rid)
         shared = [p for p, ids in by_prefix.items() if len(ids) > 1]
         if shared:
             r = self.alice.run("show", shared[0])
-            self.assertEqual(r.rc, nb.EXIT_ERROR, repr(r))
+            self.assertEqual(r.rc, nb.EXIT_USAGE, repr(r))
             self.assertIn("several records", r.err)
+            for rid in by_prefix[shared[0]]:
+                self.assertIn(rid[:16], r.err)
             longer = by_prefix[shared[0]][0][:12]
             self.assertEqual(self.alice.ok("show", longer)["id"], by_prefix[shared[0]][0])
         else:

@@ -42,17 +42,19 @@ class CheckConfig(unittest.TestCase):
         return path
 
     def test_a_good_config_passes_and_shows_the_settings(self):
+        # The packaged config's keys, in directories of this test's own.
         path = self.write(
             "# the packaged config\n"
-            "data_dir = /var/lib/noaber\n"
-            "socket = /run/noaber/noaberd.sock\n"
+            "data_dir = %s\n"
+            "socket = %s/run/noaber/noaberd.sock\n"
             "socket_group_access = on\n"
             "log_level = info\n"
+            "purge_grace = 1w\n" % (self.node.data_dir, self.node.tmp)
         )
         r = noaberd(self.node, "--check-config", "--config", path)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(path + ": ok", r.stdout)
-        self.assertIn("data_dir = /var/lib/noaber", r.stdout)
+        self.assertIn("data_dir = %s" % self.node.data_dir, r.stdout)
         self.assertIn("socket_group_access = on", r.stdout)
         # It checks and exits: nothing was created.
         self.assertFalse(os.path.exists(self.node.data_dir))
@@ -68,6 +70,31 @@ class CheckConfig(unittest.TestCase):
         r = noaberd(self.node, "--check-config", "--config", path)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("%s:1: socket_group_access must be on or off, not 'yes'" % path, r.stderr)
+
+    def test_it_refuses_what_start_up_would_refuse(self):
+        # A socket directory every user can enter: start-up refuses it, so
+        # the check does too, in the same words.
+        run_dir = os.path.join(self.node.tmp, "open")
+        os.mkdir(run_dir)
+        os.chmod(run_dir, 0o755)
+        path = self.write("data_dir = %s\nsocket = %s/noaberd.sock\n" % (self.node.data_dir, run_dir))
+        r = noaberd(self.node, "--check-config", "--config", path)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("refusing the socket directory %s: every user can enter it (mode 0755)" % run_dir,
+                      r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.node.socket = os.path.join(run_dir, "noaberd.sock")
+        self.node.config_lines = ["data_dir = " + self.node.data_dir]
+        with self.assertRaises(RuntimeError) as started:
+            self.node.start(timeout=10)
+        self.assertIn("every user can enter it (mode 0755)", str(started.exception))
+        # A data directory that is a file.
+        afile = os.path.join(self.node.tmp, "afile")
+        open(afile, "w").close()
+        path = self.write("data_dir = %s\n" % afile)
+        r = noaberd(self.node, "--check-config", "--config", path)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("the data directory %s is not a directory" % afile, r.stderr)
 
     def test_a_missing_config_file_is_an_error(self):
         missing = os.path.join(self.node.tmp, "nope.conf")
@@ -291,6 +318,11 @@ class Operator(nb.NodeTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         # Her request and her assignment, with Bob's response to the request.
         self.assertIn("erased 2 records by %s, 3 records in all" % alice_key, r.stdout)
+        # What it does not reach, and what to ask the other operators.
+        self.assertIn("on this node only", r.stdout)
+        self.assertIn("other nodes of the\nneighbourhood still hold their copies", r.stdout)
+        self.assertIn("noaberd erase-member %s" % alice_key, r.stdout)
+        self.assertIn("noaber retract ID", r.stdout)
         with sqlite3.connect(path) as db:
             left = db.execute("SELECT count(*) FROM records WHERE author = ?",
                               (alice_raw,)).fetchone()[0]
