@@ -66,6 +66,7 @@ void nbd_config_init(struct nbd_config *cfg)
     cfg->max_peers = -1;
     cfg->sync_interval = -1;
     cfg->peer_exchange = -1;
+    cfg->peer_exchange_allow_loopback = -1;
     cfg->socket_group_access = -1;
     cfg->discovery = -1;
 }
@@ -136,9 +137,13 @@ int nbd_parse_duration(const char *text, int64_t *ret_seconds)
 }
 
 static const char *const known_keys[] = {
-    "data_dir",      "socket", "log_level", "purge_grace", "purge_interval", "socket_group_access",
-    "discovery",     "listen", "advertise", "peer",        "max_peers",      "sync_interval",
-    "peer_exchange",
+    "data_dir",       "socket",
+    "log_level",      "purge_grace",
+    "purge_interval", "socket_group_access",
+    "discovery",      "listen",
+    "advertise",      "peer",
+    "max_peers",      "sync_interval",
+    "peer_exchange",  "peer_exchange_allow_loopback",
 };
 #define N_KNOWN_KEYS (sizeof(known_keys) / sizeof(known_keys[0]))
 
@@ -299,12 +304,15 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
         cfg->max_peers = (int64_t)v;
         return 0;
     }
-    if (strcmp(key, "peer_exchange") == 0) {
+    if (strcmp(key, "peer_exchange") == 0 || strcmp(key, "peer_exchange_allow_loopback") == 0) {
         if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
-            say(err, err_size, "peer_exchange must be on or off, not '%s'", value);
+            say(err, err_size, "%s must be on or off, not '%s'", key, value);
             return NB_EINVAL;
         }
-        cfg->peer_exchange = value[1] == 'n';
+        if (strcmp(key, "peer_exchange") == 0)
+            cfg->peer_exchange = value[1] == 'n';
+        else
+            cfg->peer_exchange_allow_loopback = value[1] == 'n';
         return 0;
     }
     if (strcmp(key, "sync_interval") == 0) {
@@ -706,6 +714,9 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
                                                             : NBD_NET_SYNC_INTERVAL_DEFAULT);
     s.peer_exchange =
         flags->peer_exchange >= 0 ? flags->peer_exchange == 1 : file->peer_exchange != 0;
+    s.peer_exchange_allow_loopback = flags->peer_exchange_allow_loopback >= 0
+                                         ? flags->peer_exchange_allow_loopback == 1
+                                         : file->peer_exchange_allow_loopback == 1;
     *ret = s;
     return 0;
 nomem:

@@ -36,9 +36,10 @@ struct nbd_config {
     char *advertise;         /* address told to peers, or NULL */
     char **peers;            /* `peer` lines (repeatable) */
     size_t n_peers;
-    int64_t max_peers;     /* or -1 */
-    int64_t sync_interval; /* seconds, or -1 */
-    int peer_exchange;     /* 1 on, 0 off, or -1 */
+    int64_t max_peers;                /* or -1 */
+    int64_t sync_interval;            /* seconds, or -1 */
+    int peer_exchange;                /* 1 on, 0 off, or -1 */
+    int peer_exchange_allow_loopback; /* 1 on, 0 off, or -1 */
 };
 
 /* What the command line asked for besides settings. */
@@ -90,9 +91,10 @@ struct nbd_settings {
     char *advertise; /* NULL: derived from listen (daemon/net.h) */
     char **peers;    /* flags' and file's together */
     size_t n_peers;
-    unsigned max_peers;     /* default 16 */
-    uint64_t sync_interval; /* seconds, default 300 */
-    bool peer_exchange;     /* default on */
+    unsigned max_peers;                /* default 16 */
+    uint64_t sync_interval;            /* seconds, default 300 */
+    bool peer_exchange;                /* default on */
+    bool peer_exchange_allow_loopback; /* default off */
 };
 
 /*

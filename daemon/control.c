@@ -187,17 +187,26 @@ enum op {
     OP_BLOCK,
     OP_UNBLOCK,
     OP_BLOCKED,
+    OP_PEER_REMOVE,
     OP_COUNT_,
 };
 
 static const char *const op_names[OP_COUNT_] = {
-    [OP_HELLO] = "hello",       [OP_NEIGHBOURHOOD_CREATE] = "neighbourhood.create",
-    [OP_SUBMIT] = "submit",     [OP_GET] = "get",
-    [OP_LIST] = "list",         [OP_WATCH] = "watch",
-    [OP_STATUS] = "status",     [OP_PEERS] = "peers",
-    [OP_PEER_ADD] = "peer.add", [OP_INVITE] = "invite",
-    [OP_JOIN] = "join",         [OP_BLOCK] = "block",
-    [OP_UNBLOCK] = "unblock",   [OP_BLOCKED] = "blocked",
+    [OP_HELLO] = "hello",
+    [OP_NEIGHBOURHOOD_CREATE] = "neighbourhood.create",
+    [OP_SUBMIT] = "submit",
+    [OP_GET] = "get",
+    [OP_LIST] = "list",
+    [OP_WATCH] = "watch",
+    [OP_STATUS] = "status",
+    [OP_PEERS] = "peers",
+    [OP_PEER_ADD] = "peer.add",
+    [OP_INVITE] = "invite",
+    [OP_JOIN] = "join",
+    [OP_BLOCK] = "block",
+    [OP_UNBLOCK] = "unblock",
+    [OP_BLOCKED] = "blocked",
+    [OP_PEER_REMOVE] = "peer.remove",
 };
 
 struct request {
@@ -349,6 +358,18 @@ static int op_peers(struct request *rq)
     return frame_end(&fr);
 }
 
+/* The answer of peer.add and peer.remove: {address}. */
+static int address_reply(struct request *rq, const char *address)
+{
+    struct frame fr;
+    if (ok_begin(&fr, rq->out, rq->id) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 1);
+    nb_mp_pack_cstr(&fr.pk, "address");
+    nb_mp_pack_cstr(&fr.pk, address);
+    return frame_end(&fr);
+}
+
 static int op_peer_add(struct request *rq)
 {
     char address[NBD_NET_ADDRESS_MAX + 1];
@@ -370,13 +391,28 @@ static int op_peer_add(struct request *rq)
     if (r < 0)
         return error_reply(rq->out, true, rq->id, "internal", nb_strerror(r));
     nbd_info("peer address %s added by a client", address);
-    struct frame fr;
-    if (ok_begin(&fr, rq->out, rq->id) < 0)
-        return NB_ENOMEM;
-    msgpack_pack_map(&fr.pk, 1);
-    nb_mp_pack_cstr(&fr.pk, "address");
-    nb_mp_pack_cstr(&fr.pk, address);
-    return frame_end(&fr);
+    return address_reply(rq, address);
+}
+
+/* peer.remove: the operator forgets an address (docs/control-api.md). */
+static int op_peer_remove(struct request *rq)
+{
+    char address[NBD_NET_ADDRESS_MAX + 1];
+    if (arg_word(rq->map, "address", address, sizeof(address)) < 0)
+        return error_reply(rq->out, true, rq->id, "bad_request", "`address` must be HOST:PORT");
+    if (rq->ctx->net == NULL)
+        return error_reply(rq->out, true, rq->id, "refused", "this noaberd has no peer network");
+    int r = nbd_net_remove_address(rq->ctx->net, address);
+    if (r == NB_EINVAL)
+        return error_reply(rq->out, true, rq->id, "bad_request",
+                           "`address` must be HOST:PORT (an IPv6 host in brackets)");
+    if (r == NB_ENOENT)
+        return error_reply(rq->out, true, rq->id, "refused",
+                           "this node does not know that address (`noaber peers` lists them)");
+    if (r < 0)
+        return error_reply(rq->out, true, rq->id, "internal", nb_strerror(r));
+    nbd_info("peer address %s removed by a client", address);
+    return address_reply(rq, address);
 }
 
 /* ---- invites ------------------------------------------------------------ */
@@ -1077,6 +1113,9 @@ int nbd_control_handle(const struct nbd_control_ctx *ctx, const uint8_t *body, s
         break;
     case OP_PEER_ADD:
         r = op_peer_add(&rq);
+        break;
+    case OP_PEER_REMOVE:
+        r = op_peer_remove(&rq);
         break;
     case OP_INVITE:
         r = op_invite(&rq);

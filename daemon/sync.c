@@ -207,7 +207,7 @@ static int send_record_by_id(struct nbd_link *link, const uint8_t id[NB_ID_SIZE]
     uint8_t out[NB_RECORD_MAX + 16];
     struct nbd_store_record row;
     size_t n;
-    int r = nbd_store_get(link->net->node->store, id, &row, bytes);
+    int r = nbd_store_get(link_net(link)->node->store, id, &row, bytes);
     if (r < 0)
         return r; /* deleted since: nothing to send */
     r = nb_peer_encode_record(bytes, row.len, out, sizeof(out), &n);
@@ -263,8 +263,20 @@ static void set_synced(struct nbd_link *link)
         link->peer->synced = true;
     /* Records still waiting for their target will not get it from this
      * peer: it has sent everything it holds. */
-    drop_pending(link->net, link);
+    drop_pending(link_net(link), link);
 }
+
+/* A peer that broke a bound of reconciliation: the link ends and the peer
+ * is refused for a while, as after too many invalid messages. */
+static void misbehaved(struct nbd_link *link, const char *why)
+{
+    link_warn(link, "%s; closing and refusing it for a while", why);
+    nbd_info("peer %s: misbehaving: %s", link_name(link), why);
+    link->long_backoff = true;
+    link_close(link, why);
+}
+
+static void start_round(struct nbd_link *link);
 
 /* The initiator sends `synced` once the round's fetches are answered and
  * its pushes are handed to the socket. */
@@ -274,12 +286,29 @@ static void maybe_synced(struct nbd_link *link)
     if (!s->round_open || s->reconciling || s->need_pos < s->need.count || s->wanted_n > 0 ||
         s->q_len > 0 || link->state != LINK_UP)
         return;
+    if (s->partial) {
+        /* A round cut short at NET_RECONCILE_IDS_MAX: the peer is not in
+         * sync yet, so no `synced`; the next round starts now and finds
+         * fewer differences, unless this one brought nothing at all. */
+        bool progress = s->round_fetched > 0 || s->have.count > 0;
+        s->partial = false;
+        s->round_open = false;
+        nb_negentropy_ids_free(&s->have);
+        nb_negentropy_ids_free(&s->need);
+        s->need_pos = 0;
+        if (!progress) {
+            misbehaved(link, "named more records in reconciliation than it sent");
+            return;
+        }
+        start_round(link);
+        return;
+    }
     uint8_t buf[8];
     size_t n;
     /* `synced` (and this node's own in_sync) say the round's records are
      * held: the batch they arrived in is committed first (daemon/node.h);
      * if that fails the round stays open and the next one fetches again. */
-    if (nbd_node_flush(link->net->node) < 0)
+    if (nbd_node_flush(link_net(link)->node) < 0)
         return;
     if (nb_peer_encode_synced(buf, sizeof(buf), &n) < 0 || link_send(link, buf, n) < 0)
         return;
@@ -304,7 +333,7 @@ void sync_drain(struct nbd_link *link)
     struct nbd_sync *s = &link->sync;
     if (link->state != LINK_UP)
         return;
-    refill(&s->tx_tokens, &s->tx_at, uv_now(link->net->loop), NET_TX_RATE, NET_TX_BURST);
+    refill(&s->tx_tokens, &s->tx_at, uv_now(link_net(link)->loop), NET_TX_RATE, NET_TX_BURST);
     while (s->q_len > 0 && s->tx_tokens >= 1.0 && link_queued(link) < NET_TX_LOW_WATER &&
            link->state == LINK_UP) {
         uint8_t id[NB_ID_SIZE];
@@ -365,7 +394,7 @@ static void send_wants(struct nbd_link *link)
         s->wanted_n += batch;
         qsort(s->wanted, s->wanted_n, NB_ID_SIZE, id_cmp);
         s->need_pos += batch;
-        s->fetch_progress = uv_now(link->net->loop);
+        s->fetch_progress = uv_now(link_net(link)->loop);
     }
 }
 
@@ -374,7 +403,7 @@ static void send_wants(struct nbd_link *link)
 static void reconciled(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
-    struct nbd_store *store = link->net->node->store;
+    struct nbd_store *store = link_net(link)->node->store;
     s->reconciling = false;
     s->ne_open = false;
     sync_items_put(s->snap);
@@ -410,8 +439,8 @@ static void start_round(struct nbd_link *link)
     int r;
     if (s->reconciling || s->round_open)
         return;
-    s->round_started = uv_now(link->net->loop);
-    r = sync_items_get(link->net, &s->snap);
+    s->round_started = uv_now(link_net(link)->loop);
+    r = sync_items_get(link_net(link), &s->snap);
     if (r < 0) {
         nbd_error("cannot read the store's items for reconciliation: %s", nb_strerror(r));
         return;
@@ -465,7 +494,7 @@ static void retry_pending(struct nbd_net *net, const uint8_t id[NB_ID_SIZE])
 
 static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t len)
 {
-    struct nbd_net *net = link->net;
+    struct nbd_net *net = link_net(link);
     struct nb_record rec;
     if (net->n_pending >= NET_PENDING_MAX || net->pending_bytes + len > NET_PENDING_BYTES_MAX ||
         nb_record_decode(bytes, len, &rec) < 0 || !NB_HAS(&rec, NB_F_TARGET))
@@ -486,7 +515,7 @@ static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t 
 
 static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t len, bool may_wait)
 {
-    struct nbd_net *net = link->net;
+    struct nbd_net *net = link_net(link);
     struct nbd_verdict v;
     uint8_t id[NB_ID_SIZE];
     net->node->source = link;
@@ -498,15 +527,7 @@ static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t le
         return;
     }
     if (strcmp(v.error, "invalid_record") == 0) {
-        link->invalid++;
-        link_warn(link, "sent an invalid record (%s)", nb_error_name(v.code));
-        if (link->invalid > NET_INVALID_MAX && link->state != LINK_CLOSING) {
-            nbd_warn("peer %s: more than %d invalid records; closing and not reconnecting for "
-                     "10 minutes",
-                     link_name(link), NET_INVALID_MAX);
-            link->long_backoff = true;
-            link_close(link, "too many invalid records");
-        }
+        link_invalid(link, "sent an invalid record (%s)", nb_error_name(v.code));
     } else if (strcmp(v.error, "not_found") == 0 && may_wait) {
         wait_for_target(link, bytes, len);
     } else if (strcmp(v.error, "internal") == 0) {
@@ -524,7 +545,7 @@ static void on_record(struct nbd_link *link, const uint8_t *bytes, size_t len)
     nb_record_id(bytes, len, id);
     bool solicited = wanted_remove(s, id);
     if (!solicited) {
-        refill(&s->rx_tokens, &s->rx_at, uv_now(link->net->loop), NET_RX_RATE, NET_RX_BURST);
+        refill(&s->rx_tokens, &s->rx_at, uv_now(link_net(link)->loop), NET_RX_RATE, NET_RX_BURST);
         if (s->rx_tokens < 1.0) {
             if (!s->rx_drop_logged)
                 link_warn(link, "pushes more than 1000 records a second; dropping the excess");
@@ -536,7 +557,7 @@ static void on_record(struct nbd_link *link, const uint8_t *bytes, size_t len)
     accept_record(link, bytes, len, true);
     if (solicited && link->state == LINK_UP) {
         s->round_fetched++;
-        s->fetch_progress = uv_now(link->net->loop);
+        s->fetch_progress = uv_now(link_net(link)->loop);
         send_wants(link);
         maybe_synced(link);
     }
@@ -558,6 +579,28 @@ static void on_want(struct nbd_link *link, const struct nb_peer_msg *msg)
     }
 }
 
+/*
+ * Runs one of the peer's `neg` messages through the session, charging the
+ * time it takes to the peer's CPU bucket: a peer can make each message
+ * cost at most a pass over our items, and the bucket bounds how many such
+ * passes it gets.
+ */
+static int reconcile_step(struct nbd_link *link, const uint8_t *bytes, size_t len, uint8_t **reply,
+                          size_t *reply_len, struct nb_negentropy_ids *have,
+                          struct nb_negentropy_ids *need)
+{
+    struct nbd_sync *s = &link->sync;
+    uint64_t now = uv_now(link_net(link)->loop);
+    s->cpu_tokens += (double)(now - s->cpu_at) * 1e6 * NET_RECONCILE_CPU_SHARE;
+    if (s->cpu_tokens > (double)NET_RECONCILE_CPU_BURST_NS)
+        s->cpu_tokens = (double)NET_RECONCILE_CPU_BURST_NS;
+    s->cpu_at = now;
+    uint64_t started = uv_hrtime();
+    int r = nb_negentropy_reconcile(&s->ne, bytes, len, reply, reply_len, have, need);
+    s->cpu_tokens -= (double)(uv_hrtime() - started);
+    return r;
+}
+
 static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
 {
     struct nbd_sync *s = &link->sync;
@@ -566,13 +609,13 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
     int r;
     if (link->outbound) {
         if (!s->reconciling) {
-            link_warn(link, "sent a reconciliation message we did not ask for");
+            link_invalid(link, "sent a reconciliation message we did not ask for");
             return;
         }
-        r = nb_negentropy_reconcile(&s->ne, bytes, len, &reply, &reply_len, &s->have, &s->need);
+        r = reconcile_step(link, bytes, len, &reply, &reply_len, &s->have, &s->need);
     } else {
         if (!s->ne_open) {
-            r = sync_items_get(link->net, &s->snap);
+            r = sync_items_get(link_net(link), &s->snap);
             if (r < 0) {
                 nbd_error("cannot read the store's items for reconciliation: %s", nb_strerror(r));
                 link_close(link, "store failed");
@@ -585,13 +628,38 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
             }
             s->ne_open = true;
         }
-        r = nb_negentropy_reconcile(&s->ne, bytes, len, &reply, &reply_len, NULL, NULL);
+        r = reconcile_step(link, bytes, len, &reply, &reply_len, NULL, NULL);
     }
     if (r < 0) {
-        link_warn(link, "sent a malformed reconciliation message (%s); closing", nb_error_name(r));
+        /* A broken `neg` leaves no session to continue: the link closes,
+         * and the message counts toward the peer's invalid ones. */
         link->invalid++;
+        link_warn(link, "sent a malformed reconciliation message (%s); closing", nb_error_name(r));
         link_close(link, "malformed reconciliation message");
         return;
+    }
+    if (s->cpu_tokens < 0) {
+        free(reply);
+        misbehaved(link, "made reconciliation cost more CPU time than a peer may use");
+        return;
+    }
+    if (reply != NULL && link->outbound) {
+        if (s->rounds >= NET_RECONCILE_MSGS_MAX) {
+            free(reply);
+            misbehaved(link, "needed more than 1024 reconciliation messages in one round");
+            return;
+        }
+        if (s->have.count + s->need.count > NET_RECONCILE_IDS_MAX) {
+            /* Enough differences for one round: fetch and push these
+             * first, so the lists stay bounded whatever the peer says. */
+            free(reply);
+            nbd_info("peer %s: reconciliation round stopped at %zu differences; the next round "
+                     "continues",
+                     link_name(link), s->have.count + s->need.count);
+            s->partial = true;
+            reconciled(link);
+            return;
+        }
     }
     if (reply != NULL) {
         uint8_t out[NB_PEER_MSG_MAX];
@@ -623,7 +691,7 @@ void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg)
     case NB_PEER_MISSING:
         for (size_t i = 0; i < msg->n_ids; i++)
             wanted_remove(s, msg->ids[i]);
-        s->fetch_progress = uv_now(link->net->loop);
+        s->fetch_progress = uv_now(link_net(link)->loop);
         send_wants(link);
         maybe_synced(link);
         break;
@@ -649,10 +717,11 @@ void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg)
 void sync_link_up(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
-    uint64_t now = uv_now(link->net->loop);
+    uint64_t now = uv_now(link_net(link)->loop);
     s->tx_tokens = NET_TX_BURST;
     s->rx_tokens = NET_RX_BURST;
-    s->tx_at = s->rx_at = now;
+    s->cpu_tokens = (double)NET_RECONCILE_CPU_BURST_NS;
+    s->tx_at = s->rx_at = s->cpu_at = now;
     if (link->outbound)
         start_round(link);
 }
@@ -664,13 +733,16 @@ void sync_tick(struct nbd_link *link, uint64_t now)
     if (link->state != LINK_UP)
         return;
     if (s->wanted_n > 0 && now - s->fetch_progress > NET_FETCH_STALL_MS) {
-        link_warn(link, "did not answer %zu wanted records; giving up on them", s->wanted_n);
+        /* A peer that does not answer has no reason to be asked for the
+         * rest of the round either: the next round asks again. */
+        link_warn(link, "did not answer %zu wanted records; giving up on this round's fetches",
+                  s->wanted_n);
         s->wanted_n = 0;
-        send_wants(link);
+        s->need_pos = s->need.count;
         maybe_synced(link);
     }
     if (link->outbound && !s->reconciling && !s->round_open &&
-        now - s->round_started >= link->net->sync_interval_ms)
+        now - s->round_started >= link_net(link)->sync_interval_ms)
         start_round(link);
 }
 
@@ -684,10 +756,10 @@ uint64_t sync_fetching(const struct nbd_link *link)
 void sync_link_closed(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
-    drop_pending(link->net, link);
+    drop_pending(link_net(link), link);
     sync_items_put(s->snap);
     s->snap = NULL;
-    s->reconciling = s->ne_open = s->round_open = false;
+    s->reconciling = s->ne_open = s->round_open = s->partial = false;
     nb_negentropy_ids_free(&s->have);
     nb_negentropy_ids_free(&s->need);
     s->need_pos = 0;
@@ -710,7 +782,7 @@ void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *byte
     /* A retraction deletes records the hook never hears about. */
     if (rec->kind == NB_KIND_RETRACTION)
         net->items_stale = true;
-    for (struct nbd_link *l = net->links; l != NULL; l = l->next) {
+    for (struct nbd_link *l = net->host.links; l != NULL; l = l->next) {
         /* The hooks of a batch run after its commit; node->source is then
          * the link this record came from (see daemon/node.h). */
         if (l == net->node->source || l->state != LINK_UP)
