@@ -23,8 +23,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nb  # noqa: E402
 
-HOSTILE = sys.argv.pop(1) if len(sys.argv) > 1 else os.path.join(
-    os.environ.get("NOABER_BUILD_ROOT", "build"), "tests", "hostile-peer")
+# The hostile-peer binary: the first argument when run as a test (see
+# tests/meson.build), else from the build directory.
+HOSTILE = os.path.join(os.environ.get("NOABER_BUILD_ROOT", "build"), "tests", "hostile-peer")
 
 # How much more memory than before the attack the victim may use at its
 # peak.  The attacks grew it by 600 MB and more without bound; a bounded
@@ -45,8 +46,8 @@ def memory_kib(node):
 class Hostile:
     """One hostile-peer process; its event lines are collected as they come."""
 
-    def __init__(self, mode, key, *args):
-        self.proc = subprocess.Popen([HOSTILE, mode, "--key", key.hex()] + list(args),
+    def __init__(self, mode, key, *args, binary=None):
+        self.proc = subprocess.Popen([binary or HOSTILE, mode, "--key", key.hex()] + list(args),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self.lines = []
@@ -266,4 +267,6 @@ class AttackTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and os.path.isfile(sys.argv[1]):
+        HOSTILE = sys.argv.pop(1)
     nb.main()
