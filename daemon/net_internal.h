@@ -43,6 +43,8 @@
 #define NET_PUSH_QUEUE_MAX (256u * 1024)
 /* Wanted ids in flight per link: two `want` batches. */
 #define NET_WANTED_MAX (2 * NB_PEER_IDS_MAX)
+/* The longest one call spends looking up needed ids in the store. */
+#define NET_WANT_SCAN_NS (20u * 1000 * 1000)
 /* A fetch that makes no progress for this long is given up. */
 #define NET_FETCH_STALL_MS 60000
 /* Nodes and addresses refused for a while after too many invalid

@@ -368,19 +368,39 @@ static bool wanted_remove(struct nbd_sync *s, const uint8_t id[NB_ID_SIZE])
     return true;
 }
 
+/*
+ * Asks for the next needed ids, as many as may be in flight.  Ids retracted
+ * or purged here (tombstoned) and ids that arrived meanwhile (a push from
+ * another link) are skipped; they are looked up a batch at a time and for at
+ * most NET_WANT_SCAN_NS per call, so a round with many ids does not stall
+ * the loop: sync_tick continues the scan.
+ */
 static void send_wants(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
+    struct nbd_store *store = link_net(link)->node->store;
     uint8_t buf[NB_PEER_IDS_MAX * (NB_ID_SIZE + 2) + 16];
-    while (s->need_pos < s->need.count && link->state == LINK_UP) {
-        size_t batch = s->need.count - s->need_pos;
-        if (batch > NB_PEER_IDS_MAX)
-            batch = NB_PEER_IDS_MAX;
-        if (s->wanted_n + batch > NET_WANTED_MAX)
-            break;
+    uint8_t ids[NB_PEER_IDS_MAX][NB_ID_SIZE];
+    uint64_t started = uv_hrtime();
+    while (s->need_pos < s->need.count && link->state == LINK_UP &&
+           s->wanted_n + NB_PEER_IDS_MAX <= NET_WANTED_MAX &&
+           uv_hrtime() - started < NET_WANT_SCAN_NS) {
+        size_t batch = 0;
+        while (batch < NB_PEER_IDS_MAX && s->need_pos < s->need.count) {
+            const uint8_t *id = s->need.ids[s->need_pos++];
+            if (nbd_store_is_tombstoned(store, id) != 0)
+                continue;
+            int held = nbd_store_has(store, id);
+            if (held > 0)
+                s->round_fetched++; /* it came meanwhile, from another link */
+            else if (held == 0)
+                memcpy(ids[batch++], id, NB_ID_SIZE);
+        }
+        if (batch == 0)
+            continue;
         size_t n;
-        const uint8_t(*ids)[NB_ID_SIZE] = (const uint8_t(*)[NB_ID_SIZE])s->need.ids + s->need_pos;
-        if (nb_peer_encode_ids(NB_PEER_WANT, ids, batch, buf, sizeof(buf), &n) < 0 ||
+        if (nb_peer_encode_ids(NB_PEER_WANT, (const uint8_t(*)[NB_ID_SIZE])ids, batch, buf,
+                               sizeof(buf), &n) < 0 ||
             link_send(link, buf, n) < 0)
             return;
         if (s->wanted == NULL) {
@@ -393,7 +413,6 @@ static void send_wants(struct nbd_link *link)
         memcpy(s->wanted[s->wanted_n], ids, batch * NB_ID_SIZE);
         s->wanted_n += batch;
         qsort(s->wanted, s->wanted_n, NB_ID_SIZE, id_cmp);
-        s->need_pos += batch;
         s->fetch_progress = uv_now(link_net(link)->loop);
     }
 }
@@ -403,7 +422,6 @@ static void send_wants(struct nbd_link *link)
 static void reconciled(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
-    struct nbd_store *store = link_net(link)->node->store;
     s->reconciling = false;
     s->ne_open = false;
     sync_items_put(s->snap);
@@ -414,17 +432,8 @@ static void reconciled(struct nbd_link *link)
     nb_negentropy_ids_sort_unique(&s->need);
     for (size_t i = 0; i < s->have.count; i++)
         queue_push(link, s->have.ids[i]);
-    /* Never ask for what was retracted or purged here, nor for what
-     * arrived meanwhile (a push from another link). */
-    size_t keep = 0;
-    for (size_t i = 0; i < s->need.count; i++) {
-        if (nbd_store_is_tombstoned(store, s->need.ids[i]) == 0 &&
-            nbd_store_has(store, s->need.ids[i]) == 0)
-            memmove(s->need.ids[keep++], s->need.ids[i], NB_ID_SIZE);
-    }
-    nbd_debug("peer %s: reconciled: %zu to push, %zu to fetch", link_name(link), s->have.count,
-              keep);
-    s->need.count = keep;
+    nbd_debug("peer %s: reconciled: %zu to push, %zu to fetch at most", link_name(link),
+              s->have.count, s->need.count);
     s->need_pos = 0;
     s->round_open = true;
     send_wants(link);
@@ -732,6 +741,10 @@ void sync_tick(struct nbd_link *link, uint64_t now)
     sync_drain(link);
     if (link->state != LINK_UP)
         return;
+    if (s->round_open && s->need_pos < s->need.count) {
+        send_wants(link);
+        maybe_synced(link);
+    }
     if (s->wanted_n > 0 && now - s->fetch_progress > NET_FETCH_STALL_MS) {
         /* A peer that does not answer has no reason to be asked for the
          * rest of the round either: the next round asks again. */
