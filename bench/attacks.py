@@ -14,7 +14,6 @@ script (bench/README.md, "Attacks").  Nothing is asserted.
 """
 import argparse
 import os
-import socket
 import sys
 import threading
 import time
@@ -49,6 +48,14 @@ def main():
         victim.create_neighbourhood("Marollen")
         code = victim.invite()
         return victim, code, bytes(nb.invite_decode(code)["key"])
+
+    def pair_with_honest():
+        """A victim and an honest node linked to it; returns (victim, key)."""
+        victim, code, key = pair()
+        honest = node("honest")
+        honest.join(nb.invite_only_maker(code))
+        wait(lambda: linked(victim, honest), 60)
+        return victim, key
 
     def linked(a, b):
         try:
@@ -100,10 +107,7 @@ def main():
     try:
         only = args.only.split(",")
         if "neg-bomb" in only:
-            victim, code, key = pair()
-            honest = node("honest")
-            honest.join(nb.invite_only_maker(code))
-            wait(lambda: linked(victim, honest), 60)
+            victim, key = pair_with_honest()
             before, _ = ta.memory_kib(victim)
             port = nb.free_port()
             h = ta.Hostile("neg-bomb", key, "--listen", "127.0.0.2:%d" % port, "--seconds",
@@ -125,21 +129,7 @@ def main():
             stop, held = threading.Event(), []
 
             def flood():
-                n = 0
-                while not stop.is_set():
-                    s = socket.socket()
-                    try:
-                        s.bind(("127.0.0.2", 0))
-                        s.settimeout(1)
-                        s.connect(("127.0.0.1", victim.peer_port))
-                        held.append(s)
-                    except OSError:
-                        s.close()
-                    n += 1
-                    if n >= 500:
-                        time.sleep(1 / 60)
-                for s in held:
-                    s.close()
+                ta.half_open_flood(victim.peer_port, 500, lambda n: "127.0.0.2", stop, held)
 
             t = threading.Thread(target=flood, daemon=True)
             t.start()
@@ -194,10 +184,7 @@ def main():
                                       "ok" if add.rc == 0 else "refused", len(kept)))
 
         if "invalid" in only:
-            victim, code, key = pair()
-            honest = node("honest")
-            honest.join(nb.invite_only_maker(code))
-            wait(lambda: linked(victim, honest), 60)
+            victim, key = pair_with_honest()
             before, _ = ta.memory_kib(victim)
             w = Watch(victim)
             h = ta.Hostile("invalid", key, "--from", "127.0.0.2", "--to", victim.address,

@@ -28,13 +28,11 @@ const char *link_name(const struct nbd_link *link)
     return link->remote;
 }
 
-void link_warn(struct nbd_link *link, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 0)))
+warn_v(struct nbd_link *link, const char *fmt, va_list ap)
 {
     char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
     /* Warnings about a peer are written once per link, never per message:
      * a broken or hostile peer must not be able to flood the log. */
     if (link->warned) {
@@ -45,15 +43,21 @@ void link_warn(struct nbd_link *link, const char *fmt, ...)
     nbd_warn("peer %s: %s", link->remote, buf);
 }
 
-void link_invalid(struct nbd_link *link, const char *fmt, ...)
+void link_warn(struct nbd_link *link, const char *fmt, ...)
 {
-    char buf[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    warn_v(link, fmt, ap);
+    va_end(ap);
+}
+
+void link_invalid(struct nbd_link *link, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    warn_v(link, fmt, ap);
     va_end(ap);
     link->invalid++;
-    link_warn(link, "%s", buf);
     /* Malformed messages, invalid records and broken rules all count: a
      * peer that keeps sending what we cannot use is cut off, whatever
      * kind of garbage it sends. */

@@ -192,7 +192,18 @@ static int peer_read(struct world *w, struct peer *p, bool transport, const uint
 
 /* The initiator's side of the handshake; returns -1 if Alice's node closed
  * before its first transport frame (or before answering message 1). */
+static int peer_handshake_with(struct world *w, struct peer *p, const uint8_t psk[32],
+                               const uint8_t *payload1, size_t payload1_len, bool with_hello);
+
 static int peer_handshake(struct world *w, struct peer *p, const uint8_t psk[32])
+{
+    return peer_handshake_with(w, p, psk, NULL, 0, true);
+}
+
+/* The same, with a payload in message 1 and with or without a hello in
+ * message 3: what a careless or hostile initiator might send. */
+static int peer_handshake_with(struct world *w, struct peer *p, const uint8_t psk[32],
+                               const uint8_t *payload1, size_t payload1_len, bool with_hello)
 {
     uint8_t out[NB_FRAME_HEADER_SIZE + NB_FRAME_MAX_BODY], hello[NB_PEER_HELLO_MAX];
     uint8_t payload[NB_FRAME_MAX_BODY];
@@ -201,7 +212,8 @@ static int peer_handshake(struct world *w, struct peer *p, const uint8_t psk[32]
     struct nb_noise_cipher send_c, recv_c;
 
     assert_int_equal(nb_noise_handshake_init_peer(&p->hs, NB_NOISE_INITIATOR, p->node_sk, psk), 0);
-    assert_int_equal(nb_frame_handshake_write(&p->hs, NULL, 0, out, sizeof(out), &n), 0);
+    assert_int_equal(nb_frame_handshake_write(&p->hs, payload1, payload1_len, out, sizeof(out), &n),
+                     0);
     peer_write(p, out, n);
     if (peer_read(w, p, false, &body, &blen) < 0)
         return -1;
@@ -210,7 +222,8 @@ static int peer_handshake(struct world *w, struct peer *p, const uint8_t psk[32]
     assert_int_equal(nb_peer_hello_decode(payload, plen, &p->hello), 0);
     assert_int_equal(nb_peer_hello_encode("127.0.0.1:9", "test_net", hello, sizeof(hello), &hlen),
                      0);
-    assert_int_equal(nb_frame_handshake_write(&p->hs, hello, hlen, out, sizeof(out), &n), 0);
+    assert_int_equal(
+        nb_frame_handshake_write(&p->hs, hello, with_hello ? hlen : 0, out, sizeof(out), &n), 0);
     peer_write(p, out, n);
     assert_int_equal(nb_noise_handshake_split(&p->hs, &send_c, &recv_c, NULL), 0);
     assert_int_equal(nb_frame_link_init(&p->fl, &send_c, &recv_c, 0), 0);
@@ -400,6 +413,31 @@ static void too_many_invalid_records_end_the_link_and_refuse_the_node(void **sta
     free(m);
 }
 
+/* docs/protocol.md, "Connections": payload 1 is empty and payload 3 is a
+ * hello; an initiator that breaks either rule gets no session. */
+static void a_handshake_must_follow_the_payload_rules(void **state)
+{
+    struct world *w = *state;
+    uint8_t psk[32];
+    static const uint8_t chatter[] = { 0x81, 0xa1, 'v', 0x01 };
+    assert_int_equal(nb_neighbourhood_psk(w->node.neighbourhood_key, psk), 0);
+    for (int rule = 0; rule < 2; rule++) {
+        struct peer p;
+        peer_connect(w, &p);
+        int r = rule == 0 ? peer_handshake_with(w, &p, psk, chatter, sizeof(chatter), true)
+                          : peer_handshake_with(w, &p, psk, NULL, 0, false);
+        assert_int_equal(r, -1);
+        assert_true(pump_until(w, 2000, no_peer, w->net));
+        peer_close(&p);
+    }
+    /* Within the rules the same node gets in. */
+    struct peer ok;
+    peer_connect(w, &ok);
+    assert_int_equal(peer_handshake(w, &ok, psk), 0);
+    assert_true(pump_until(w, 2000, one_peer, w->net));
+    peer_close(&ok);
+}
+
 static void a_peer_of_another_neighbourhood_is_refused(void **state)
 {
     struct world *w = *state;
@@ -576,6 +614,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_peer_speaks_the_protocol, setup, teardown),
         cmocka_unit_test_setup_teardown(too_many_invalid_records_end_the_link_and_refuse_the_node,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(a_handshake_must_follow_the_payload_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(a_peer_of_another_neighbourhood_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_node_that_dials_itself_forgets_that_address, setup,

@@ -43,6 +43,27 @@ def memory_kib(node):
     return int(fields["VmRSS"][0]), int(fields["VmHWM"][0])
 
 
+def half_open_flood(port, first, source, stop, held):
+    """Opens `first` TCP connections to 127.0.0.1:port that never start a
+    handshake (connection n from address source(n)), then 60 more a second
+    until `stop` is set; keeps them in `held` and closes them at the end."""
+    n = 0
+    while not stop.is_set():
+        s = socket.socket()
+        try:
+            s.bind((source(n), 0))
+            s.settimeout(1)
+            s.connect(("127.0.0.1", port))
+            held.append(s)
+        except OSError:
+            s.close()
+        n += 1
+        if n >= first:
+            time.sleep(1 / 60)
+    for s in held:
+        s.close()
+
+
 class Hostile:
     """One hostile-peer process; its event lines are collected as they come."""
 
@@ -157,26 +178,12 @@ class AttackTest(unittest.TestCase):
         stop = threading.Event()
         held = []
 
+        # 100 connections from one address and 300 from 40 others.
+        def source(n):
+            return "127.0.0.%d" % (2 + (n % 40 if n >= 100 else 0))
+
         def flood():
-            # 100 connections from one address and 300 from 40 others,
-            # none of which starts a handshake, then 60 new ones a second
-            # until the test ends.
-            n = 0
-            while not stop.is_set():
-                src = "127.0.0.%d" % (2 + (n % 40 if n >= 100 else 0))
-                try:
-                    s = socket.socket()
-                    s.bind((src, 0))
-                    s.settimeout(1)
-                    s.connect(("127.0.0.1", victim.peer_port))
-                    held.append(s)
-                except OSError:
-                    s.close()
-                n += 1
-                if n >= 400:
-                    time.sleep(1 / 60)
-            for s in held:
-                s.close()
+            half_open_flood(victim.peer_port, 400, source, stop, held)
 
         t = threading.Thread(target=flood, daemon=True)
         t.start()
