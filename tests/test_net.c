@@ -608,6 +608,54 @@ static void a_node_that_dials_itself_forgets_that_address(void **state)
     assert_true(st.in_sync); /* alone again */
 }
 
+static int count_sources(void *ctx, const struct nbd_peer_info *info)
+{
+    unsigned *counts = ctx;
+    counts[info->source]++;
+    return 0;
+}
+
+static unsigned known_from(struct world *w, enum nbd_peer_source source)
+{
+    unsigned counts[NBD_SOURCE_INBOUND + 1] = { 0 };
+    nbd_net_foreach_peer(w->net, count_sources, counts);
+    return counts[source];
+}
+
+/* docs/protocol.md, "Address table": learned addresses get a small share
+ * and never a local one; the operator's own always find room. */
+static void the_address_table_keeps_room_for_the_operator(void **state)
+{
+    struct world *w = *state;
+    char a[64];
+    assert_int_equal(nbd_net_add_address(w->net, "127.0.0.9:7447", NULL, NBD_SOURCE_EXCHANGE),
+                     NB_ETOOBIG);
+    assert_int_equal(nbd_net_add_address(w->net, "[fe80::1]:7447", NULL, NBD_SOURCE_EXCHANGE),
+                     NB_ETOOBIG);
+    assert_int_equal(nbd_net_add_address(w->net, "169.254.3.4:7447", NULL, NBD_SOURCE_EXCHANGE),
+                     NB_ETOOBIG);
+    for (int i = 0; i < 9; i++) {
+        snprintf(a, sizeof(a), "198.51.100.%d:7447", i + 1);
+        assert_int_equal(nbd_net_add_address(w->net, a, NULL, NBD_SOURCE_EXCHANGE),
+                         i < 8 ? 0 : NB_ETOOBIG);
+    }
+    assert_int_equal(known_from(w, NBD_SOURCE_EXCHANGE), 8);
+    /* 256 of the operator's addresses: the learned ones make way. */
+    for (int i = 0; i < NBD_NET_KNOWN_MAX; i++) {
+        snprintf(a, sizeof(a), "203.0.113.%d:%d", i % 200 + 1, 7000 + i);
+        assert_int_equal(nbd_net_add_address(w->net, a, NULL, NBD_SOURCE_MANUAL), 0);
+    }
+    assert_int_equal(known_from(w, NBD_SOURCE_EXCHANGE), 0);
+    assert_int_equal(known_from(w, NBD_SOURCE_MANUAL), NBD_NET_KNOWN_MAX);
+    /* Only a table full of the operator's own addresses refuses one. */
+    assert_int_equal(nbd_net_add_address(w->net, "192.0.2.1:7447", NULL, NBD_SOURCE_MANUAL),
+                     NB_ETOOBIG);
+    assert_int_equal(nbd_net_remove_address(w->net, "203.0.113.1:7000"), 0);
+    assert_int_equal(nbd_net_remove_address(w->net, "203.0.113.1:7000"), NB_ENOENT);
+    assert_int_equal(nbd_net_add_address(w->net, "192.0.2.1:7447", NULL, NBD_SOURCE_MANUAL), 0);
+    assert_int_equal(known_from(w, NBD_SOURCE_MANUAL), NBD_NET_KNOWN_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -620,6 +668,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_node_that_dials_itself_forgets_that_address, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(alice_reconciles_with_a_node_she_dials, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_address_table_keeps_room_for_the_operator, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
