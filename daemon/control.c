@@ -269,7 +269,7 @@ static int op_status(struct request *rq)
         return NB_ENOMEM;
     struct nbd_net_status ns;
     nbd_net_status(rq->ctx->net, &ns);
-    msgpack_pack_map(&fr.pk, 10);
+    msgpack_pack_map(&fr.pk, 12);
     pack_neighbourhood(&fr.pk, rq->ctx->node);
     nb_mp_pack_cstr(&fr.pk, "records");
     msgpack_pack_uint64(&fr.pk, records);
@@ -290,6 +290,12 @@ static int op_status(struct request *rq)
         msgpack_pack_false(&fr.pk);
     nb_mp_pack_cstr(&fr.pk, "data_dir");
     nb_mp_pack_cstr(&fr.pk, rq->ctx->data_dir);
+    /* What a node under attack shows its operator (docs/protocol.md,
+     * "Limits"). */
+    nb_mp_pack_cstr(&fr.pk, "peers_handshaking");
+    msgpack_pack_uint32(&fr.pk, ns.handshaking);
+    nb_mp_pack_cstr(&fr.pk, "addresses_refused");
+    msgpack_pack_uint32(&fr.pk, ns.addresses_refused);
     return frame_end(&fr);
 }
 

@@ -1328,7 +1328,13 @@ void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret)
         return;
     }
     bool all_synced = true;
+    uint64_t now = uv_now(net->loop);
+    for (size_t i = 0; i < NET_BANS_MAX; i++)
+        if (net->address_bans[i].until > now)
+            ret->addresses_refused++;
     for (const struct nbd_link *l = net->host.links; l != NULL; l = l->next) {
+        if (!l->outbound && l->state != LINK_UP && l->state != LINK_CLOSING)
+            ret->handshaking++;
         if (l->state != LINK_UP)
             continue;
         ret->connected++;

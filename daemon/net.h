@@ -182,6 +182,8 @@ struct nbd_net_status {
      * connected to none is not.
      */
     bool in_sync;
+    unsigned handshaking;       /* incoming connections still in their handshake */
+    unsigned addresses_refused; /* addresses banned for now (docs/protocol.md, "Limits") */
 };
 void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret);
 

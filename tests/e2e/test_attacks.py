@@ -197,6 +197,8 @@ class AttackTest(unittest.TestCase):
         self.addCleanup(t.join)
         self.addCleanup(stop.set)
         nb.wait_for("the flood to open its connections", lambda: len(held) >= 400)
+        # The victim holds at most 64 of them in the handshake, 8 per address.
+        self.assertLessEqual(victim.call("status")["peers_handshaking"], 64)
         honest = self.node("honest").start()
         honest.join(nb.invite_only_maker(code))
         self.wait_linked(victim, honest)
@@ -274,6 +276,7 @@ class AttackTest(unittest.TestCase):
         self.assertEqual(bad.count("refused"), 2, bad.lines)
         self.assertTrue(self.log_lines(victim, "more than 16 invalid messages"))
         self.assertTrue(self.log_lines(victim, "address banned for now"))
+        self.assertEqual(victim.call("status")["addresses_refused"], 1)
         # Nodes elsewhere are not caught by the ban.
         self.assertIn(honest.node_key, victim.connected_keys())
         self.assert_converges(victim, honest, "Company after the ban")
