@@ -543,10 +543,17 @@ static const uint8_t *opener_key(const struct nbd_link *l)
 static int send_peers(struct nbd_link *link);
 
 /* How much a link has given: records accepted from it, on this link and
- * earlier ones to the same address. */
-static uint64_t useful_records(const struct nbd_link *l)
+ * earlier ones to the address it serves or says it listens on, if that
+ * address belongs to the same node key (so a newcomer cannot take over an
+ * honest node's history by naming its address). */
+static uint64_t useful_records(struct nbd_net *net, const struct nbd_link *l)
 {
-    return l->records_in + (l->peer != NULL ? l->peer->records_in : 0);
+    const struct nbd_peer *p = l->peer;
+    if (p == NULL && !l->outbound && l->hello.has_listen)
+        p = find_address(net, l->hello.listen);
+    if (p == NULL || !p->has_node || sodium_memcmp(p->node, l->node, NB_KEY_SIZE) != 0)
+        return l->records_in;
+    return l->records_in + p->records_in;
 }
 
 /* Established links in the address group of l (l included). */
@@ -584,7 +591,7 @@ static bool make_room(struct nbd_net *net, struct nbd_link *link)
         if (l->outbound || (l->state != LINK_UP && l != link))
             continue;
         unsigned g = group_links(net, l);
-        uint64_t u = useful_records(l);
+        uint64_t u = useful_records(net, l);
         if (victim == NULL || g > vg || (g == vg && u < vu) ||
             (g == vg && u == vu && l->up_since >= victim->up_since)) {
             victim = l;
