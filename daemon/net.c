@@ -660,7 +660,11 @@ static void on_link_up(void *ctx, struct nbd_link *link)
         if (!is_own_address(net, link->hello.listen))
             p = add_peer(net, link->hello.listen, link->node, NBD_SOURCE_EXCHANGE, from, false,
                          &changed);
-        if (p != NULL && p->link == NULL) {
+        /* A known address whose node key differs stays with its node: an
+         * incoming link only says where it listens, and could name anyone's
+         * address. */
+        if (p != NULL && p->link == NULL &&
+            (!p->has_node || sodium_memcmp(p->node, link->node, NB_KEY_SIZE) == 0)) {
             p->link = link;
             link->peer = p;
         }
