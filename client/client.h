@@ -360,6 +360,7 @@ int cmd_status(struct ctx *ctx, int argc, char **argv);
 int cmd_invite(struct ctx *ctx, int argc, char **argv);
 int cmd_join(struct ctx *ctx, int argc, char **argv);
 int cmd_peer_add(struct ctx *ctx, int argc, char **argv);
+int cmd_peer_remove(struct ctx *ctx, int argc, char **argv);
 int cmd_peers(struct ctx *ctx, int argc, char **argv);
 int cmd_block(struct ctx *ctx, int argc, char **argv);
 int cmd_unblock(struct ctx *ctx, int argc, char **argv);

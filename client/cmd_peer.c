@@ -1,6 +1,7 @@
 /*
- * `noaber peer add HOST:PORT` and `noaber peers`: an operator tells the node
- * about another node and sees how its links are doing.
+ * `noaber peer add HOST:PORT`, `noaber peer remove HOST:PORT` and `noaber
+ * peers`: an operator tells the node about another node, makes it forget
+ * one, and sees how its links are doing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,14 +12,17 @@
 
 #include "client.h"
 
-int cmd_peer_add(struct ctx *ctx, int argc, char **argv)
+/* `peer add` and `peer remove`: one address to the daemon, {address} back;
+ * `done` and `after` frame the address in what the operator reads. */
+static int peer_address_op(struct ctx *ctx, int argc, char **argv, const char *op,
+                           const char *usage, const char *done, const char *after)
 {
     const char *pos[1];
     struct ctl_req req;
     struct ctl_reply reply;
     int rc;
 
-    rc = parse_args(ctx, argc, argv, NULL, pos, 1, 1, "peer add HOST:PORT");
+    rc = parse_args(ctx, argc, argv, NULL, pos, 1, 1, usage);
     if (rc != 0)
         return rc;
     if (nb_peer_address_parse(pos[0], strlen(pos[0]), false, NULL, NULL) != 0)
@@ -29,7 +33,7 @@ int cmd_peer_add(struct ctx *ctx, int argc, char **argv)
     rc = session_open(ctx, false);
     if (rc != EXIT_OK)
         return rc;
-    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_PEER_ADD, 1);
+    ctl_req_begin(&ctx->ctl, &req, op, 1);
     ctl_req_str(&req, "address", pos[0]);
     rc = call_daemon(ctx, &req, &reply, "the peer address");
     if (rc != EXIT_OK) {
@@ -43,11 +47,25 @@ int cmd_peer_add(struct ctx *ctx, int argc, char **argv)
         json_object_end(&ctx->j);
         json_finish(&ctx->j);
     } else {
-        printf("The node will connect to %s and keep it among its peers.\n"
-               "`noaber peers` shows how the link is doing.\n",
-               pos[0]);
+        printf("%s %s%s", done, pos[0], after);
     }
     return EXIT_OK;
+}
+
+int cmd_peer_add(struct ctx *ctx, int argc, char **argv)
+{
+    return peer_address_op(ctx, argc, argv, "peer.add", "peer add HOST:PORT",
+                           "The node will connect to",
+                           " and keep it among its peers.\n"
+                           "`noaber peers` shows how the link is doing.\n");
+}
+
+int cmd_peer_remove(struct ctx *ctx, int argc, char **argv)
+{
+    return peer_address_op(ctx, argc, argv, "peer.remove", "peer remove HOST:PORT",
+                           "The node has forgotten",
+                           " and closed its link there, if any.\n"
+                           "An address from the config file comes back when noaberd restarts.\n");
 }
 
 /* "12s ago", "3m ago", "2h ago", "4d ago", or "never". */

@@ -76,6 +76,7 @@ static const char usage_node[] =
     "  status                     the node's neighbourhood, records and peers\n"
     "  peers                      the other nodes this node knows and its links to them\n"
     "  peer add HOST:PORT         connect to another node of the neighbourhood\n"
+    "  peer remove HOST:PORT      forget a node's address and close the link there\n"
     "  block MEMBER               delete a member's records from this node and refuse\n"
     "                             their new ones (other nodes keep theirs)\n"
     "  unblock MEMBER             accept the member's new records again\n"
@@ -138,6 +139,7 @@ static const struct command commands[] = {
     { NULL, "invite", cmd_invite },
     { NULL, "join", cmd_join },
     { "peer", "add", cmd_peer_add },
+    { "peer", "remove", cmd_peer_remove },
     { NULL, "peers", cmd_peers },
     { NULL, "block", cmd_block },
     { NULL, "unblock", cmd_unblock },

@@ -31,6 +31,7 @@
 #define NB_CTL_OP_STATUS               "status"
 #define NB_CTL_OP_PEERS                "peers"
 #define NB_CTL_OP_PEER_ADD             "peer.add"
+#define NB_CTL_OP_PEER_REMOVE          "peer.remove"
 #define NB_CTL_OP_INVITE               "invite"
 #define NB_CTL_OP_JOIN                 "join"
 #define NB_CTL_OP_BLOCK                "block"

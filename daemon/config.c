@@ -77,6 +77,7 @@ void nbd_config_init(struct nbd_config *cfg)
     cfg->quota_day = -1;
     cfg->sync_interval = -1;
     cfg->peer_exchange = -1;
+    cfg->peer_exchange_allow_loopback = -1;
     cfg->socket_group_access = -1;
     cfg->discovery = -1;
 }
@@ -109,6 +110,7 @@ static const char *const known_keys[] = {
     "max_peers",
     "sync_interval",
     "peer_exchange",
+    "peer_exchange_allow_loopback",
     "quota_hour",
     "quota_day",
 };
@@ -285,12 +287,15 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
         return parse_count(key, value, 0, QUOTA_MAX, &cfg->quota_hour, err, err_size);
     if (strcmp(key, "quota_day") == 0)
         return parse_count(key, value, 0, QUOTA_MAX, &cfg->quota_day, err, err_size);
-    if (strcmp(key, "peer_exchange") == 0) {
+    if (strcmp(key, "peer_exchange") == 0 || strcmp(key, "peer_exchange_allow_loopback") == 0) {
         if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
-            nb_say(err, err_size, "peer_exchange must be on or off, not '%s'", value);
+            nb_say(err, err_size, "%s must be on or off, not '%s'", key, value);
             return NB_EINVAL;
         }
-        cfg->peer_exchange = value[1] == 'n';
+        if (strcmp(key, "peer_exchange") == 0)
+            cfg->peer_exchange = value[1] == 'n';
+        else
+            cfg->peer_exchange_allow_loopback = value[1] == 'n';
         return 0;
     }
     if (strcmp(key, "sync_interval") == 0) {
@@ -720,6 +725,9 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
         flags->peer_exchange >= 0 ? flags->peer_exchange == 1 : file->peer_exchange != 0;
     s.quota_hour = (uint32_t)(file->quota_hour >= 0 ? file->quota_hour : NBD_QUOTA_HOUR_DEFAULT);
     s.quota_day = (uint32_t)(file->quota_day >= 0 ? file->quota_day : NBD_QUOTA_DAY_DEFAULT);
+    s.peer_exchange_allow_loopback = flags->peer_exchange_allow_loopback >= 0
+                                         ? flags->peer_exchange_allow_loopback == 1
+                                         : file->peer_exchange_allow_loopback == 1;
     *ret = s;
     return 0;
 nomem:

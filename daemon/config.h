@@ -37,11 +37,12 @@ struct nbd_config {
     char *advertise;         /* address told to peers, or NULL */
     char **peers;            /* `peer` lines (repeatable) */
     size_t n_peers;
-    int64_t max_peers;     /* or -1 */
-    int64_t sync_interval; /* seconds, or -1 */
-    int peer_exchange;     /* 1 on, 0 off, or -1 */
-    int64_t quota_hour;    /* records per member per hour, or -1 */
-    int64_t quota_day;     /* records per member per day, or -1 */
+    int64_t max_peers;                /* or -1 */
+    int64_t sync_interval;            /* seconds, or -1 */
+    int peer_exchange;                /* 1 on, 0 off, or -1 */
+    int peer_exchange_allow_loopback; /* 1 on, 0 off, or -1 */
+    int64_t quota_hour;               /* records per member per hour, or -1 */
+    int64_t quota_day;                /* records per member per day, or -1 */
 };
 
 /* What the command line asked for besides settings. */
@@ -96,11 +97,12 @@ struct nbd_settings {
     char *advertise; /* NULL: derived from listen (daemon/net/net.h) */
     char **peers;    /* flags' and file's together */
     size_t n_peers;
-    unsigned max_peers;     /* default 16 */
-    uint64_t sync_interval; /* seconds, default 300 */
-    bool peer_exchange;     /* default on */
-    uint32_t quota_hour;    /* default NBD_QUOTA_HOUR_DEFAULT, 0 = none */
-    uint32_t quota_day;     /* default NBD_QUOTA_DAY_DEFAULT, 0 = none */
+    unsigned max_peers;                /* default 16 */
+    uint64_t sync_interval;            /* seconds, default 300 */
+    bool peer_exchange;                /* default on */
+    bool peer_exchange_allow_loopback; /* default off */
+    uint32_t quota_hour;               /* default NBD_QUOTA_HOUR_DEFAULT, 0 = none */
+    uint32_t quota_day;                /* default NBD_QUOTA_DAY_DEFAULT, 0 = none */
 };
 
 /*

@@ -185,8 +185,19 @@ static int peer_read(struct world *w, struct peer *p, bool transport, const uint
 }
 
 /* The initiator's side of the handshake; returns -1 if Alice's node closed
- * before its first transport frame. */
+ * before its first transport frame (or before answering message 1). */
+static int peer_handshake_with(struct world *w, struct peer *p, const uint8_t psk[32],
+                               const uint8_t *payload1, size_t payload1_len, bool with_hello);
+
 static int peer_handshake(struct world *w, struct peer *p, const uint8_t psk[32])
+{
+    return peer_handshake_with(w, p, psk, NULL, 0, true);
+}
+
+/* The same, with a payload in message 1 and with or without a hello in
+ * message 3: what a careless or hostile initiator might send. */
+static int peer_handshake_with(struct world *w, struct peer *p, const uint8_t psk[32],
+                               const uint8_t *payload1, size_t payload1_len, bool with_hello)
 {
     uint8_t out[NB_FRAME_HEADER_SIZE + NB_FRAME_MAX_BODY], hello[NB_PEER_HELLO_MAX];
     uint8_t payload[NB_FRAME_MAX_BODY];
@@ -195,15 +206,18 @@ static int peer_handshake(struct world *w, struct peer *p, const uint8_t psk[32]
     struct nb_noise_cipher send_c, recv_c;
 
     assert_int_equal(nb_noise_handshake_init_peer(&p->hs, NB_NOISE_INITIATOR, p->node_sk, psk), 0);
-    assert_int_equal(nb_frame_handshake_write(&p->hs, NULL, 0, out, sizeof(out), &n), 0);
+    assert_int_equal(nb_frame_handshake_write(&p->hs, payload1, payload1_len, out, sizeof(out), &n),
+                     0);
     peer_write(p, out, n);
-    assert_int_equal(peer_read(w, p, false, &body, &blen), 0);
+    if (peer_read(w, p, false, &body, &blen) < 0)
+        return -1;
     assert_int_equal(nb_noise_handshake_read(&p->hs, body, blen, payload, sizeof(payload), &plen),
                      0);
     assert_int_equal(nb_peer_hello_decode(payload, plen, &p->hello), 0);
     assert_int_equal(nb_peer_hello_encode("127.0.0.1:9", "test_net", hello, sizeof(hello), &hlen),
                      0);
-    assert_int_equal(nb_frame_handshake_write(&p->hs, hello, hlen, out, sizeof(out), &n), 0);
+    assert_int_equal(
+        nb_frame_handshake_write(&p->hs, hello, with_hello ? hlen : 0, out, sizeof(out), &n), 0);
     peer_write(p, out, n);
     assert_int_equal(nb_noise_handshake_split(&p->hs, &send_c, &recv_c, NULL), 0);
     assert_int_equal(nb_frame_link_init(&p->fl, &send_c, &recv_c, 0), 0);
@@ -365,18 +379,48 @@ static void too_many_invalid_records_end_the_link_and_refuse_the_node(void **sta
     assert_int_equal(nbd_store_count(w->store, &records, NULL), 0);
     assert_int_equal(records, 0);
 
-    /* The same node is refused when it comes back, right after the
-     * handshake. */
-    struct peer again;
-    peer_connect(w, &again);
-    memcpy(again.node_pk, p.node_pk, NB_KEY_SIZE);
-    memcpy(again.node_sk, p.node_sk, NB_NODE_SECRET_KEY_SIZE);
-    int r = peer_handshake(w, &again, psk);
-    if (r == 0)
-        assert_int_equal(peer_expect(w, &again, NB_PEER_PONG, m), -1);
-    peer_close(&again);
+    /* The same node is refused when it comes back, and so is its address
+     * under a fresh node key: either before the handshake or right after
+     * it, never with a link that stays up. */
+    for (int fresh = 0; fresh < 2; fresh++) {
+        struct peer again;
+        peer_connect(w, &again);
+        if (!fresh) {
+            memcpy(again.node_pk, p.node_pk, NB_KEY_SIZE);
+            memcpy(again.node_sk, p.node_sk, NB_NODE_SECRET_KEY_SIZE);
+        }
+        int r = peer_handshake(w, &again, psk);
+        if (r == 0)
+            assert_int_equal(peer_expect(w, &again, NB_PEER_PONG, m), -1);
+        peer_close(&again);
+    }
     peer_close(&p);
     free(m);
+}
+
+/* docs/protocol.md, "Connections": payload 1 is empty and payload 3 is a
+ * hello; an initiator that breaks either rule gets no session. */
+static void a_handshake_must_follow_the_payload_rules(void **state)
+{
+    struct world *w = *state;
+    uint8_t psk[32];
+    static const uint8_t chatter[] = { 0x81, 0xa1, 'v', 0x01 };
+    assert_int_equal(nb_neighbourhood_psk(w->node.neighbourhood_key, psk), 0);
+    for (int rule = 0; rule < 2; rule++) {
+        struct peer p;
+        peer_connect(w, &p);
+        int r = rule == 0 ? peer_handshake_with(w, &p, psk, chatter, sizeof(chatter), true)
+                          : peer_handshake_with(w, &p, psk, NULL, 0, false);
+        assert_int_equal(r, -1);
+        assert_true(pump_until(w, 2000, no_peer, w->net));
+        peer_close(&p);
+    }
+    /* Within the rules the same node gets in. */
+    struct peer ok;
+    peer_connect(w, &ok);
+    assert_int_equal(peer_handshake(w, &ok, psk), 0);
+    assert_true(pump_until(w, 2000, one_peer, w->net));
+    peer_close(&ok);
 }
 
 static void a_peer_of_another_neighbourhood_is_refused(void **state)
@@ -550,17 +594,68 @@ static void a_node_that_dials_itself_forgets_that_address(void **state)
     assert_true(st.in_sync); /* alone again */
 }
 
+static int count_sources(void *ctx, const struct nbd_peer_info *info)
+{
+    unsigned *counts = ctx;
+    counts[info->source]++;
+    return 0;
+}
+
+static unsigned known_from(struct world *w, enum nbd_peer_source source)
+{
+    unsigned counts[NBD_SOURCE_INBOUND + 1] = { 0 };
+    nbd_net_foreach_peer(w->net, count_sources, counts);
+    return counts[source];
+}
+
+/* docs/protocol.md, "Address table": learned addresses get a small share
+ * and never a local one; the operator's own always find room. */
+static void the_address_table_keeps_room_for_the_operator(void **state)
+{
+    struct world *w = *state;
+    char a[64];
+    assert_int_equal(nbd_net_add_address(w->net, "127.0.0.9:7447", NULL, NBD_SOURCE_EXCHANGE),
+                     NB_ETOOBIG);
+    assert_int_equal(nbd_net_add_address(w->net, "[fe80::1]:7447", NULL, NBD_SOURCE_EXCHANGE),
+                     NB_ETOOBIG);
+    assert_int_equal(nbd_net_add_address(w->net, "169.254.3.4:7447", NULL, NBD_SOURCE_EXCHANGE),
+                     NB_ETOOBIG);
+    for (int i = 0; i < 9; i++) {
+        snprintf(a, sizeof(a), "198.51.100.%d:7447", i + 1);
+        assert_int_equal(nbd_net_add_address(w->net, a, NULL, NBD_SOURCE_EXCHANGE),
+                         i < 8 ? 0 : NB_ETOOBIG);
+    }
+    assert_int_equal(known_from(w, NBD_SOURCE_EXCHANGE), 8);
+    /* 256 of the operator's addresses: the learned ones make way. */
+    for (int i = 0; i < NBD_NET_KNOWN_MAX; i++) {
+        snprintf(a, sizeof(a), "203.0.113.%d:%d", i % 200 + 1, 7000 + i);
+        assert_int_equal(nbd_net_add_address(w->net, a, NULL, NBD_SOURCE_MANUAL), 0);
+    }
+    assert_int_equal(known_from(w, NBD_SOURCE_EXCHANGE), 0);
+    assert_int_equal(known_from(w, NBD_SOURCE_MANUAL), NBD_NET_KNOWN_MAX);
+    /* Only a table full of the operator's own addresses refuses one. */
+    assert_int_equal(nbd_net_add_address(w->net, "192.0.2.1:7447", NULL, NBD_SOURCE_MANUAL),
+                     NB_ETOOBIG);
+    assert_int_equal(nbd_net_remove_address(w->net, "203.0.113.1:7000"), 0);
+    assert_int_equal(nbd_net_remove_address(w->net, "203.0.113.1:7000"), NB_ENOENT);
+    assert_int_equal(nbd_net_add_address(w->net, "192.0.2.1:7447", NULL, NBD_SOURCE_MANUAL), 0);
+    assert_int_equal(known_from(w, NBD_SOURCE_MANUAL), NBD_NET_KNOWN_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_peer_speaks_the_protocol, setup, teardown),
         cmocka_unit_test_setup_teardown(too_many_invalid_records_end_the_link_and_refuse_the_node,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(a_handshake_must_follow_the_payload_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(a_peer_of_another_neighbourhood_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_node_that_dials_itself_forgets_that_address, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(alice_reconciles_with_a_node_she_dials, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_address_table_keeps_room_for_the_operator, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

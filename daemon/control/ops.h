@@ -70,6 +70,7 @@ int nbd_op_watch(struct nbd_request *rq);
 /* the peer network (ops_peers.c) */
 int nbd_op_peers(struct nbd_request *rq);
 int nbd_op_peer_add(struct nbd_request *rq);
+int nbd_op_peer_remove(struct nbd_request *rq);
 /* this node's blocks (ops_block.c) */
 int nbd_op_block(struct nbd_request *rq);
 int nbd_op_unblock(struct nbd_request *rq);

@@ -86,7 +86,7 @@ int nbd_op_status(struct nbd_request *rq)
     /* Where the node keeps its data is the operator's business; a member's
      * program sees counts only (and never a peer's address: that is `peers`). */
     bool operator= rq->ctx->role == NB_CTL_ROLE_OPERATOR;
-    msgpack_pack_map(&fr.pk, operator? 11 : 9);
+    msgpack_pack_map(&fr.pk, operator? 13 : 11);
     pack_neighbourhood(&fr.pk, rq->ctx->node);
     nb_mp_pack_cstr(&fr.pk, "records");
     msgpack_pack_uint64(&fr.pk, records);
@@ -105,6 +105,11 @@ int nbd_op_status(struct nbd_request *rq)
         msgpack_pack_true(&fr.pk);
     else
         msgpack_pack_false(&fr.pk);
+    /* What a node under attack shows (docs/protocol.md, "Limits"). */
+    nb_mp_pack_cstr(&fr.pk, "peers_handshaking");
+    msgpack_pack_uint32(&fr.pk, ns.handshaking);
+    nb_mp_pack_cstr(&fr.pk, "addresses_refused");
+    msgpack_pack_uint32(&fr.pk, ns.addresses_refused);
     if (operator) {
         nb_mp_pack_cstr(&fr.pk, "data_dir");
         nb_mp_pack_cstr(&fr.pk, rq->ctx->data_dir);

@@ -74,6 +74,18 @@ int nbd_op_peers(struct nbd_request *rq)
     return nbd_reply_end(&fr);
 }
 
+/* The answer of peer.add and peer.remove: {address}. */
+static int address_reply(struct nbd_request *rq, const char *address)
+{
+    struct nbd_reply fr;
+    if (nbd_reply_begin(&fr, rq) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 1);
+    nb_mp_pack_cstr(&fr.pk, "address");
+    nb_mp_pack_cstr(&fr.pk, address);
+    return nbd_reply_end(&fr);
+}
+
 int nbd_op_peer_add(struct nbd_request *rq)
 {
     char address[NBD_NET_ADDRESS_MAX + 1];
@@ -95,11 +107,26 @@ int nbd_op_peer_add(struct nbd_request *rq)
     if (r < 0)
         return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nb_strerror(r));
     nbd_info("peer address %s added by a client", address);
-    struct nbd_reply fr;
-    if (nbd_reply_begin(&fr, rq) < 0)
-        return NB_ENOMEM;
-    msgpack_pack_map(&fr.pk, 1);
-    nb_mp_pack_cstr(&fr.pk, "address");
-    nb_mp_pack_cstr(&fr.pk, address);
-    return nbd_reply_end(&fr);
+    return address_reply(rq, address);
+}
+
+/* peer.remove: the operator forgets an address (docs/control-api.md). */
+int nbd_op_peer_remove(struct nbd_request *rq)
+{
+    char address[NBD_NET_ADDRESS_MAX + 1];
+    if (nbd_request_word(rq->map, "address", address, sizeof(address)) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, "`address` must be HOST:PORT");
+    if (rq->ctx->net == NULL)
+        return nbd_reply_error(rq, NB_CTL_E_REFUSED, "this noaberd has no peer network");
+    int r = nbd_net_remove_address(rq->ctx->net, address);
+    if (r == NB_EINVAL)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,
+                               "`address` must be HOST:PORT (an IPv6 host in brackets)");
+    if (r == NB_ENOENT)
+        return nbd_reply_error(rq, NB_CTL_E_REFUSED,
+                               "this node does not know that address (`noaber peers` lists them)");
+    if (r < 0)
+        return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nb_strerror(r));
+    nbd_info("peer address %s removed by a client", address);
+    return address_reply(rq, address);
 }

@@ -228,6 +228,7 @@ static const struct op ops[] = {
     { NB_CTL_OP_JOIN, NB_CTL_ROLE_OPERATOR, nbd_op_join },
     { NB_CTL_OP_PEERS, NB_CTL_ROLE_OPERATOR, nbd_op_peers },
     { NB_CTL_OP_PEER_ADD, NB_CTL_ROLE_OPERATOR, nbd_op_peer_add },
+    { NB_CTL_OP_PEER_REMOVE, NB_CTL_ROLE_OPERATOR, nbd_op_peer_remove },
     { NB_CTL_OP_BLOCK, NB_CTL_ROLE_OPERATOR, nbd_op_block },
     { NB_CTL_OP_UNBLOCK, NB_CTL_ROLE_OPERATOR, nbd_op_unblock },
     { NB_CTL_OP_BLOCKED, NB_CTL_ROLE_OPERATOR, nbd_op_blocked },

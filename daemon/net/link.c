@@ -1,7 +1,8 @@
 /*
  * One TCP link to another node: the Noise handshake with hellos, encrypted
- * frames, keepalive, the bound on queued output, and dispatch of decoded
- * messages to daemon/sync.c and daemon/net.c.
+ * frames, keepalive and the bound on queued output.  What happens on the
+ * link is reported to its host's events (daemon/net/link.h); this file calls
+ * nothing in daemon/net/net.c or daemon/net/sync.c.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
 #include <noaber/error.h>
 
 #include "daemon/log.h"
-#include "daemon/net/net_internal.h"
+#include "daemon/net/link.h"
 
 struct wreq {
     uv_write_t req;
@@ -27,13 +28,11 @@ const char *link_name(const struct nbd_link *link)
     return link->remote;
 }
 
-void link_warn(struct nbd_link *link, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 0)))
+warn_v(struct nbd_link *link, const char *fmt, va_list ap)
 {
     char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
     /* Warnings about a peer are written once per link, never per message:
      * a broken or hostile peer must not be able to flood the log. */
     if (link->warned) {
@@ -44,6 +43,32 @@ void link_warn(struct nbd_link *link, const char *fmt, ...)
     nbd_warn("peer %s: %s", link->remote, buf);
 }
 
+void link_warn(struct nbd_link *link, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    warn_v(link, fmt, ap);
+    va_end(ap);
+}
+
+void link_invalid(struct nbd_link *link, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    warn_v(link, fmt, ap);
+    va_end(ap);
+    link->invalid++;
+    /* Malformed messages, invalid records and broken rules all count: a
+     * peer that keeps sending what we cannot use is cut off, whatever
+     * kind of garbage it sends. */
+    if (link->invalid > NET_INVALID_MAX && link->state != LINK_CLOSING) {
+        nbd_warn("peer %s: more than %d invalid messages; closing and refusing it for a while",
+                 link->remote, NET_INVALID_MAX);
+        link->long_backoff = true;
+        link_close(link, "too many invalid messages");
+    }
+}
+
 size_t link_queued(const struct nbd_link *link)
 {
     return uv_stream_get_write_queue_size((const uv_stream_t *)&link->tcp);
@@ -52,8 +77,8 @@ size_t link_queued(const struct nbd_link *link)
 static void on_link_closed(uv_handle_t *h)
 {
     struct nbd_link *link = container_of((uv_tcp_t *)h, struct nbd_link, tcp);
-    struct nbd_net *net = link->net;
-    for (struct nbd_link **p = &net->links; *p != NULL; p = &(*p)->next) {
+    struct nbd_link_host *host = link->host;
+    for (struct nbd_link **p = &host->links; *p != NULL; p = &(*p)->next) {
         if (*p == link) {
             *p = link->next;
             break;
@@ -66,35 +91,16 @@ static void on_link_closed(uv_handle_t *h)
 
 void link_close(struct nbd_link *link, const char *why)
 {
-    struct nbd_net *net = link->net;
+    struct nbd_link_host *host = link->host;
     if (link->state == LINK_CLOSING)
         return;
     enum link_state was = link->state;
     link->state = LINK_CLOSING;
-    uint64_t now = uv_now(net->loop);
     if (was == LINK_UP)
         nbd_info("peer %s: link closed: %s", link->remote, why);
     else
         nbd_debug("peer %s: connection closed: %s", link->remote, why);
-    sync_link_closed(link);
-    if (link->long_backoff && link->has_node && !net->stopping)
-        net_ban(net, link->node);
-    struct nbd_peer *peer = link->peer;
-    if (peer != NULL && peer->link == link) {
-        peer->link = NULL;
-        peer->records_in += link->records_in;
-        peer->records_out += link->records_out;
-        peer->invalid += link->invalid;
-        snprintf(peer->last_error, sizeof(peer->last_error), "%s", why);
-        if (!net->stopping && !link->no_backoff) {
-            /* A link that stayed up long enough proves the address good:
-             * the next attempt starts again from the shortest delay. */
-            if (was == LINK_UP && now - link->up_since >= NET_STABLE_MS)
-                peer->failures = 0;
-            net_peer_failed(net, peer, why, link->long_backoff);
-        }
-    }
-    link->peer = NULL;
+    host->ev.closed(host->ev.ctx, link, was == LINK_UP, why);
     uv_read_stop((uv_stream_t *)&link->tcp);
     uv_close((uv_handle_t *)&link->tcp, on_link_closed);
 }
@@ -109,7 +115,7 @@ static void on_written(uv_write_t *req, int status)
         return;
     }
     if (status == 0 && link->state == LINK_UP)
-        sync_drain(link);
+        link->host->ev.written(link->host->ev.ctx, link);
 }
 
 /* Queues `len` bytes that are already a frame. */
@@ -128,7 +134,7 @@ static int write_raw(struct nbd_link *link, const uint8_t *bytes, size_t len)
         free(w);
         return NB_EIO;
     }
-    link->last_tx = uv_now(link->net->loop);
+    link->last_tx = uv_now(link->host->loop);
     return 0;
 }
 
@@ -158,7 +164,7 @@ int link_send(struct nbd_link *link, const uint8_t *msg, size_t len)
         link_close(link, uv_strerror(r));
         return NB_EIO;
     }
-    link->last_tx = uv_now(link->net->loop);
+    link->last_tx = uv_now(link->host->loop);
     /* A peer that does not read its input holds our memory hostage; it
      * catches up at the next reconciliation instead. */
     if (link_queued(link) > NET_OUTPUT_MAX) {
@@ -177,29 +183,35 @@ static int send_small(struct nbd_link *link, enum nb_peer_type type, uint64_t no
     return r < 0 ? r : link_send(link, buf, n);
 }
 
+void link_ip_name(const struct sockaddr *sa, char *ip, size_t ip_size, uint16_t *port)
+{
+    ip[0] = '\0';
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        uv_ip4_name(a, ip, ip_size);
+        if (port != NULL)
+            *port = ntohs(a->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        uv_ip6_name(a, ip, ip_size);
+        if (port != NULL)
+            *port = ntohs(a->sin6_port);
+    }
+}
+
 static void remote_name(struct nbd_link *link)
 {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
-    char ip[64] = "?";
     uint16_t port = 0;
-    if (uv_tcp_getpeername(&link->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-            uv_ip4_name(a, ip, sizeof(ip));
-            port = ntohs(a->sin_port);
-            snprintf(link->remote, sizeof(link->remote), "%s:%u", ip, port);
-            return;
-        }
-        if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-            uv_ip6_name(a, ip, sizeof(ip));
-            port = ntohs(a->sin6_port);
-            snprintf(link->remote, sizeof(link->remote), "[%s]:%u", ip, port);
-            return;
-        }
-    }
     snprintf(link->remote, sizeof(link->remote), "unknown");
+    if (uv_tcp_getpeername(&link->tcp, (struct sockaddr *)&ss, &len) < 0)
+        return;
+    link_ip_name((const struct sockaddr *)&ss, link->remote_ip, sizeof(link->remote_ip), &port);
+    if (ss.ss_family == AF_INET)
+        snprintf(link->remote, sizeof(link->remote), "%s:%u", link->remote_ip, port);
+    else if (ss.ss_family == AF_INET6)
+        snprintf(link->remote, sizeof(link->remote), "[%s]:%u", link->remote_ip, port);
 }
 
 /* ---- handshake ------------------------------------------------------------ */
@@ -211,7 +223,8 @@ static int write_handshake(struct nbd_link *link, bool with_hello)
     size_t plen = 0, n;
     int r;
     if (with_hello) {
-        const char *listen = link->net->advertise[0] != '\0' ? link->net->advertise : NULL;
+        const char *adv = link->host->advertise;
+        const char *listen = adv != NULL && adv[0] != '\0' ? adv : NULL;
         r = nb_peer_hello_encode(listen, "noaberd " NOABER_VERSION, payload, sizeof(payload),
                                  &plen);
         if (r < 0)
@@ -241,8 +254,8 @@ static int split(struct nbd_link *link)
 static void established(struct nbd_link *link)
 {
     link->state = LINK_UP;
-    link->up_since = uv_now(link->net->loop);
-    net_link_up(link);
+    link->up_since = uv_now(link->host->loop);
+    link->host->ev.up(link->host->ev.ctx, link);
 }
 
 /* One handshake frame from the peer. */
@@ -267,9 +280,23 @@ static void on_handshake_frame(struct nbd_link *link, const uint8_t *body, size_
         }
         return;
     }
-    link->hs_reads++;
-    if (plen > 0) {
-        if (nb_peer_hello_decode(payload, plen, &link->hello) < 0) {
+    /* Message 1 travels before any key is agreed, so its payload must be
+     * empty; messages 2 and 3 must carry the sender's hello
+     * (docs/protocol.md, "Connections").  A peer that breaks either rule
+     * is not one we can speak with. */
+    bool first = link->hs_reads++ == 0 && responder;
+    if (first && plen > 0) {
+        link_warn(link, "sent a payload in handshake message 1; closing");
+        link_close(link, "payload in handshake message 1");
+        return;
+    }
+    if (!first) {
+        if (plen == 0) {
+            link_warn(link, "sent no hello in its handshake; closing");
+            link_close(link, "no hello");
+            return;
+        }
+        if (plen > NB_PEER_HELLO_MAX || nb_peer_hello_decode(payload, plen, &link->hello) < 0) {
             link_warn(link, "sent a malformed hello; closing");
             link_close(link, "malformed hello");
             return;
@@ -314,12 +341,7 @@ static void on_message(struct nbd_link *link, const uint8_t *plain, size_t len)
         return; /* an empty frame is a keepalive */
     int r = nb_peer_msg_decode(plain, len, &link->msg);
     if (r < 0) {
-        link->invalid++;
-        link_warn(link, "sent a malformed message (%s)", nb_error_name(r));
-        if (link->invalid > NET_INVALID_MAX) {
-            link->long_backoff = true;
-            link_close(link, "too many invalid messages");
-        }
+        link_invalid(link, "sent a malformed message (%s)", nb_error_name(r));
         return;
     }
     switch (link->msg.type) {
@@ -328,18 +350,9 @@ static void on_message(struct nbd_link *link, const uint8_t *plain, size_t len)
         break;
     case NB_PEER_PONG:
         break;
-    case NB_PEER_PEERS:
-        net_learn_addresses(link->net, &link->msg);
-        break;
-    case NB_PEER_NEG:
-    case NB_PEER_WANT:
-    case NB_PEER_RECORD:
-    case NB_PEER_MISSING:
-    case NB_PEER_SYNCED:
-        sync_on_message(link, &link->msg);
-        break;
     default:
-        break; /* later versions' messages */
+        link->host->ev.message(link->host->ev.ctx, link, &link->msg);
+        break;
     }
 }
 
@@ -367,15 +380,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     const uint8_t *p = (const uint8_t *)buf->base;
     size_t left = (size_t)nread;
-    struct nbd_net *net = link->net;
-    link->last_rx = uv_now(net->loop);
-    link->last_contact = net->clock();
+    struct nbd_link_host *host = link->host;
+    link->last_rx = uv_now(host->loop);
+    link->last_contact = host->clock();
     link->bytes_in += (uint64_t)nread;
-    /* Group commit: the records in one read (dozens during a sync) are
-     * committed together, with one fsync, before any of them is pushed on
-     * to other peers (daemon/node.h).  A failed commit loses nothing a peer
-     * was promised: the records are fetched again at the next round. */
-    nbd_node_batch_begin(net->node);
+    host->ev.read_begin(host->ev.ctx, link);
     while (left > 0 && link->state != LINK_CLOSING) {
         size_t used = 0;
         if (link->state == LINK_HANDSHAKE) {
@@ -410,42 +419,34 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             if (link->state != LINK_UP)
                 break;
         }
-        if (link->peer != NULL) {
-            link->peer->has_last_contact = true;
-            link->peer->last_contact = link->last_contact;
-        }
         on_message(link, plain, plen);
     }
-    int r = nbd_node_batch_end(net->node);
-    if (r < 0)
-        nbd_error("storing records from peer %s failed: %s; they are fetched again at the next "
-                  "round",
-                  link_name(link), nb_strerror(r));
+    host->ev.read_end(host->ev.ctx, link);
 }
 
 /* ---- opening ----------------------------------------------------------- */
 
-static struct nbd_link *link_new(struct nbd_net *net, bool outbound)
+static struct nbd_link *link_new(struct nbd_link_host *host, bool outbound)
 {
     struct nbd_link *link = calloc(1, sizeof(*link));
     if (link == NULL)
         return NULL;
-    link->net = net;
+    link->host = host;
     link->outbound = outbound;
-    link->started = link->last_rx = link->last_tx = uv_now(net->loop);
-    uv_tcp_init(net->loop, &link->tcp);
+    link->started = link->last_rx = link->last_tx = uv_now(host->loop);
+    uv_tcp_init(host->loop, &link->tcp);
     nb_frame_decoder_init(&link->fl.dec, NB_FRAME_MAX_BODY);
-    link->next = net->links;
-    net->links = link;
+    link->next = host->links;
+    host->links = link;
     return link;
 }
 
 static int start_handshake(struct nbd_link *link)
 {
-    struct nbd_net *net = link->net;
+    struct nbd_link_host *host = link->host;
     int r = nb_noise_handshake_init_peer(&link->hs,
                                          link->outbound ? NB_NOISE_INITIATOR : NB_NOISE_RESPONDER,
-                                         net->node_sk, net->psk);
+                                         host->node_sk, host->psk);
     if (r < 0)
         return r;
     link->state = LINK_HANDSHAKE;
@@ -459,35 +460,23 @@ static int start_handshake(struct nbd_link *link)
     return 0;
 }
 
-static unsigned count_links(const struct nbd_net *net)
+struct nbd_link *link_accept(struct nbd_link_host *host, uv_stream_t *server)
 {
-    unsigned n = 0;
-    for (const struct nbd_link *l = net->links; l != NULL; l = l->next)
-        if (l->state != LINK_CLOSING)
-            n++;
-    return n;
-}
-
-int link_accept(struct nbd_net *net)
-{
-    struct nbd_link *link = link_new(net, false);
+    struct nbd_link *link = link_new(host, false);
     if (link == NULL)
-        return NB_ENOMEM;
+        return NULL;
     link->state = LINK_HANDSHAKE;
-    if (uv_accept((uv_stream_t *)&net->server, (uv_stream_t *)&link->tcp) < 0) {
+    if (uv_accept(server, (uv_stream_t *)&link->tcp) < 0) {
         link_close(link, "accept failed");
-        return NB_EIO;
+        return NULL;
     }
     remote_name(link);
-    if (count_links(net) > net->max_peers) {
-        nbd_debug("peer %s: refused, already %u links (max_peers)", link->remote, net->max_peers);
-        link_close(link, "max_peers reached");
-        return 0;
-    }
     nbd_debug("peer %s: incoming connection", link->remote);
-    if (start_handshake(link) < 0)
+    if (start_handshake(link) < 0) {
         link_close(link, "cannot start the handshake");
-    return 0;
+        return NULL;
+    }
+    return link;
 }
 
 static void on_connected(uv_connect_t *req, int status)
@@ -503,21 +492,22 @@ static void on_connected(uv_connect_t *req, int status)
         link_close(link, "cannot start the handshake");
 }
 
-int link_dial(struct nbd_net *net, struct nbd_peer *peer, const struct sockaddr *addr)
+struct nbd_link *link_dial(struct nbd_link_host *host, const char *remote,
+                           const struct sockaddr *addr)
 {
-    struct nbd_link *link = link_new(net, true);
+    struct nbd_link *link = link_new(host, true);
     if (link == NULL)
-        return NB_ENOMEM;
-    link->peer = peer;
-    peer->link = link;
-    snprintf(link->remote, sizeof(link->remote), "%s", peer->address);
+        return NULL;
+    snprintf(link->remote, sizeof(link->remote), "%s", remote);
+    link_ip_name(addr, link->remote_ip, sizeof(link->remote_ip), NULL);
     int r = uv_tcp_connect(&link->connect, &link->tcp, addr, on_connected);
     if (r < 0) {
+        link->no_backoff = true; /* the host has not taken it yet */
         link_close(link, uv_strerror(r));
-        return NB_EIO;
+        return NULL;
     }
     nbd_debug("peer %s: connecting", link->remote);
-    return 0;
+    return link;
 }
 
 void link_tick(struct nbd_link *link, uint64_t now)

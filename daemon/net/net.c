@@ -1,13 +1,14 @@
 /*
  * The network layer's top: the node key, the table of known addresses
  * (sources, backoff, persistence in the store), the listener, dialing, the
- * periodic tick, and the API of daemon/net.h.
+ * periodic tick, and the API of daemon/net/net.h.
  */
 #include "daemon/net/net.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -64,30 +65,90 @@ static struct nbd_peer *find_address(struct nbd_net *net, const char *address)
 static struct nbd_link *find_up_node(struct nbd_net *net, const uint8_t node[NB_KEY_SIZE],
                                      const struct nbd_link *except)
 {
-    for (struct nbd_link *l = net->links; l != NULL; l = l->next)
+    for (struct nbd_link *l = net->host.links; l != NULL; l = l->next)
         if (l != except && l->state == LINK_UP && l->has_node &&
             sodium_memcmp(l->node, node, NB_KEY_SIZE) == 0)
             return l;
     return NULL;
 }
 
-void net_save_peers(struct nbd_net *net)
+/* Addresses other nodes told us of, as opposed to those the operator gave
+ * (config, invite, `peer add`), which are never pushed out. */
+static bool learned(const struct nbd_peer *p)
+{
+    return p->source == NBD_SOURCE_EXCHANGE || p->source == NBD_SOURCE_DISCOVERY;
+}
+
+/*
+ * The group an IP counts in for the limits on handshakes, links and
+ * learned addresses, and for bans: an IPv4 address alone, the /64 of an
+ * IPv6 address (one machine usually holds a whole /64, so counting its
+ * addresses one by one would let it take every slot).
+ */
+static void address_group(const char *ip, char *out, size_t size)
+{
+    unsigned char b[16];
+    char text[INET6_ADDRSTRLEN];
+    if (strchr(ip, ':') != NULL && uv_inet_pton(AF_INET6, ip, b) == 0) {
+        memset(b + 8, 0, 8);
+        if (uv_inet_ntop(AF_INET6, b, text, sizeof(text)) == 0) {
+            snprintf(out, size, "%s/64", text);
+            return;
+        }
+    }
+    snprintf(out, size, "%s", ip);
+}
+
+static bool same_group(const struct nbd_link *l, const char *group)
+{
+    char g[64];
+    address_group(l->remote_ip, g, sizeof(g));
+    return strcmp(g, group) == 0;
+}
+
+/*
+ * Loopback, link-local and unspecified addresses (and the name localhost):
+ * they name this machine or its own link, so a remote peer that names one
+ * either made a mistake or wants us to dial services here.  Private ranges
+ * are not among them: neighbourhood nodes often share a LAN.
+ */
+static bool local_only_host(const char *host)
+{
+    unsigned char b[16];
+    static const unsigned char zero[16];
+    if (uv_inet_pton(AF_INET, host, b) == 0)
+        return b[0] == 127 || b[0] == 0 || (b[0] == 169 && b[1] == 254);
+    if (uv_inet_pton(AF_INET6, host, b) == 0) {
+        if (memcmp(b, zero, 10) == 0 && b[10] == 0xff && b[11] == 0xff)
+            return b[12] == 127 || b[12] == 0 || (b[12] == 169 && b[13] == 254);
+        if (memcmp(b, zero, 15) == 0 && b[15] <= 1)
+            return true;
+        return b[0] == 0xfe && (b[1] & 0xc0) == 0x80;
+    }
+    size_t n = strlen(host);
+    return strcasecmp(host, "localhost") == 0 ||
+           (n > 10 && strcasecmp(host + n - 10, ".localhost") == 0);
+}
+
+static void net_save_peers(struct nbd_net *net)
 {
     /* The table is small (at most NBD_NET_KNOWN_MAX rows): it is written
-     * whole, as msgpack [[address, node key or nil, source], ...]. */
+     * whole, as msgpack [[address, node key or nil, source, verified, last
+     * contact], ...].  Unverified addresses are not saved: what a peer
+     * named and nobody has reached yet does not outlive a restart. */
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     size_t n = 0;
     for (struct nbd_peer *p = net->peers; p != NULL; p = p->next)
-        if (!p->self)
+        if (!p->self && (!learned(p) || p->verified))
             n++;
     msgpack_pack_array(&pk, n);
     for (struct nbd_peer *p = net->peers; p != NULL; p = p->next) {
-        if (p->self)
+        if (p->self || (learned(p) && !p->verified))
             continue;
-        msgpack_pack_array(&pk, 3);
+        msgpack_pack_array(&pk, 5);
         msgpack_pack_str(&pk, strlen(p->address));
         msgpack_pack_str_body(&pk, p->address, strlen(p->address));
         if (p->has_node) {
@@ -97,6 +158,11 @@ void net_save_peers(struct nbd_net *net)
             msgpack_pack_nil(&pk);
         }
         msgpack_pack_uint32(&pk, (uint32_t)p->source);
+        if (p->verified)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
+        msgpack_pack_uint64(&pk, p->has_last_contact ? p->last_contact : 0);
     }
     if (sb.data != NULL &&
         nbd_store_meta_set(net->node->store, META_PEERS, (const uint8_t *)sb.data, sb.size) < 0)
@@ -104,8 +170,85 @@ void net_save_peers(struct nbd_net *net)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Takes a row out of the table and frees it (later, if its name is being
+ * resolved: on_resolved frees it). */
+static void remove_peer(struct nbd_net *net, struct nbd_peer *peer)
+{
+    for (struct nbd_peer **pp = &net->peers; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == peer) {
+            *pp = peer->next;
+            net->n_peers--;
+            break;
+        }
+    }
+    if (peer->link != NULL) {
+        peer->link->peer = NULL;
+        peer->link = NULL;
+    }
+    if (peer->resolving) {
+        peer->forget = true;
+        uv_cancel((uv_req_t *)&peer->resolve);
+        return;
+    }
+    free(peer);
+}
+
+/* Makes room for an address the operator gave: the learned address worth
+ * least goes (unverified before verified, then the one heard of longest
+ * ago).  False if every row is the operator's own. */
+static bool evict_learned(struct nbd_net *net)
+{
+    struct nbd_peer *worst = NULL;
+    for (struct nbd_peer *p = net->peers; p != NULL; p = p->next) {
+        if (!learned(p) || p->link != NULL)
+            continue;
+        if (worst == NULL || (worst->verified && !p->verified) ||
+            (worst->verified == p->verified && p->last_contact < worst->last_contact))
+            worst = p;
+    }
+    if (worst == NULL)
+        return false;
+    nbd_debug("forgetting peer address %s to make room", worst->address);
+    remove_peer(net, worst);
+    return true;
+}
+
+/*
+ * Whether an address another node named may enter the table: not a local
+ * address (unless peer_exchange_allow_loopback), and within the share of
+ * unverified addresses one source and all sources may hold.
+ */
+static bool may_learn(struct nbd_net *net, const char *address, const char *from)
+{
+    char host[NB_PEER_ADDRESS_MAX + 1];
+    if (nb_peer_address_parse(address, strlen(address), false, host, NULL) < 0)
+        return false;
+    if (!net->allow_loopback && local_only_host(host)) {
+        nbd_debug("not learning peer address %s: loopback or link-local", address);
+        return false;
+    }
+    unsigned all = 0, mine = 0;
+    for (const struct nbd_peer *p = net->peers; p != NULL; p = p->next) {
+        if (!learned(p) || p->verified)
+            continue;
+        all++;
+        if (strcmp(p->learned_from, from) == 0)
+            mine++;
+    }
+    if (mine >= NET_UNVERIFIED_PER_SOURCE || all >= NET_UNVERIFIED_MAX)
+        return false;
+    return net->n_peers < NBD_NET_KNOWN_MAX;
+}
+
+/*
+ * Adds a row, or returns the row the address already has.  `from` is the
+ * address group of the node that named a learned address ("" otherwise);
+ * `verified` skips the limits on unverified addresses (rows read back from
+ * the store were reached before).
+ */
 static struct nbd_peer *add_peer(struct nbd_net *net, const char *address, const uint8_t *node,
-                                 enum nbd_peer_source source, bool *ret_new)
+                                 enum nbd_peer_source source, const char *from, bool verified,
+                                 bool *ret_new)
 {
     *ret_new = false;
     struct nbd_peer *p = find_address(net, address);
@@ -117,13 +260,21 @@ static struct nbd_peer *add_peer(struct nbd_net *net, const char *address, const
         }
         return p;
     }
-    if (net->n_peers >= NBD_NET_KNOWN_MAX)
+    bool is_learned = source == NBD_SOURCE_EXCHANGE || source == NBD_SOURCE_DISCOVERY;
+    if (is_learned && !verified) {
+        if (!may_learn(net, address, from))
+            return NULL;
+    } else if (net->n_peers >= NBD_NET_KNOWN_MAX && (is_learned || !evict_learned(net))) {
         return NULL;
+    }
     p = calloc(1, sizeof(*p));
     if (p == NULL)
         return NULL;
     snprintf(p->address, sizeof(p->address), "%s", address);
+    snprintf(p->learned_from, sizeof(p->learned_from), "%s", from);
     p->source = source;
+    p->verified = verified;
+    p->learned_at = uv_now(net->loop);
     if (node != NULL) {
         memcpy(p->node, node, NB_KEY_SIZE);
         p->has_node = true;
@@ -154,14 +305,15 @@ int nbd_net_add_address(struct nbd_net *net, const char *address,
         is_own_address(net, address))
         return NB_EEXIST;
     bool changed;
-    struct nbd_peer *p = add_peer(net, address, node_key, source, &changed);
+    struct nbd_peer *p =
+        add_peer(net, address, node_key, source, nbd_peer_source_name(source), false, &changed);
     if (p == NULL)
         return NB_ETOOBIG;
     if (source == NBD_SOURCE_MANUAL || source == NBD_SOURCE_INVITE || source == NBD_SOURCE_CONFIG) {
         /* Someone asked for this address just now: try it at once. */
         p->failures = 0;
         p->next_attempt = 0;
-        if (p->source == NBD_SOURCE_EXCHANGE || p->source == NBD_SOURCE_DISCOVERY) {
+        if (learned(p)) {
             p->source = source;
             changed = true;
         }
@@ -171,9 +323,26 @@ int nbd_net_add_address(struct nbd_net *net, const char *address,
     return 0;
 }
 
+int nbd_net_remove_address(struct nbd_net *net, const char *address)
+{
+    if (address == NULL || nb_peer_address_parse(address, strlen(address), false, NULL, NULL) < 0)
+        return NB_EINVAL;
+    struct nbd_peer *p = find_address(net, address);
+    if (p == NULL || p->self)
+        return NB_ENOENT;
+    struct nbd_link *link = p->link;
+    remove_peer(net, p);
+    if (link != NULL) {
+        link->no_backoff = true;
+        link_close(link, "address removed by the operator");
+    }
+    net_save_peers(net);
+    return 0;
+}
+
 static void load_peers(struct nbd_net *net)
 {
-    size_t cap = NBD_NET_KNOWN_MAX * (NBD_NET_ADDRESS_MAX + 48) + 16;
+    size_t cap = NBD_NET_KNOWN_MAX * (NBD_NET_ADDRESS_MAX + 64) + 16;
     uint8_t *buf = malloc(cap);
     size_t len = 0;
     struct nb_mp_doc doc = { 0 };
@@ -193,14 +362,24 @@ static void load_peers(struct nbd_net *net)
         const msgpack_object *el;
         size_t m;
         struct nb_text addr;
-        uint64_t source;
+        uint64_t source, contact = 0;
         uint8_t key[NB_KEY_SIZE];
-        bool has_key = false;
+        bool has_key = false, verified = false;
         char text[NBD_NET_ADDRESS_MAX + 1];
-        if (nb_mp_get_array(&rows[i], 3, &el, &m) < 0 || m != 3 ||
+        /* Rows of three are from before addresses were verified: their
+         * learned addresses were all passed on by nodes we had reached. */
+        if (nb_mp_get_array(&rows[i], 5, &el, &m) < 0 || (m != 3 && m != 5) ||
             nb_mp_get_str(&el[0], 3, NBD_NET_ADDRESS_MAX, &addr) < 0 ||
             nb_mp_get_uint(&el[2], NBD_SOURCE_DISCOVERY, &source) < 0)
             continue;
+        if (m == 5) {
+            if (el[3].type != MSGPACK_OBJECT_BOOLEAN ||
+                nb_mp_get_uint(&el[4], UINT64_MAX, &contact) < 0)
+                continue;
+            verified = el[3].via.boolean;
+        } else {
+            verified = true;
+        }
         if (el[1].type != MSGPACK_OBJECT_NIL) {
             if (nb_mp_get_bin_exact(&el[1], NB_KEY_SIZE, key) < 0)
                 continue;
@@ -211,14 +390,50 @@ static void load_peers(struct nbd_net *net)
         if (nb_peer_address_parse(text, addr.len, false, NULL, NULL) < 0)
             continue;
         bool added;
-        add_peer(net, text, has_key ? key : NULL, (enum nbd_peer_source)source, &added);
+        struct nbd_peer *p = add_peer(net, text, has_key ? key : NULL, (enum nbd_peer_source)source,
+                                      "", verified, &added);
+        if (p != NULL && added && contact > 0) {
+            p->has_last_contact = true;
+            p->last_contact = contact;
+        }
     }
 out:
     nb_mp_doc_free(&doc);
     free(buf);
 }
 
-void net_peer_failed(struct nbd_net *net, struct nbd_peer *peer, const char *why, bool long_backoff)
+/*
+ * Forgets learned addresses that did not prove themselves: unverified ones
+ * after NET_UNVERIFIED_TRIES failed dials or NET_UNVERIFIED_MS, verified
+ * ones after NET_LEARNED_TTL_S without contact.
+ */
+static void age_addresses(struct nbd_net *net, uint64_t now)
+{
+    uint64_t wall = net->clock();
+    bool changed = false;
+    for (struct nbd_peer *p = net->peers, *next; p != NULL; p = next) {
+        next = p->next;
+        if (!learned(p) || p->link != NULL || p->resolving)
+            continue;
+        bool stale;
+        if (!p->verified)
+            stale = p->failures >= NET_UNVERIFIED_TRIES || now - p->learned_at > NET_UNVERIFIED_MS;
+        else
+            stale = p->has_last_contact && wall > p->last_contact &&
+                    wall - p->last_contact > NET_LEARNED_TTL_S;
+        if (!stale)
+            continue;
+        nbd_debug("forgetting peer address %s (%s)", p->address,
+                  p->verified ? "no contact for 30 days" : "never reached");
+        changed = changed || p->verified;
+        remove_peer(net, p);
+    }
+    if (changed)
+        net_save_peers(net);
+}
+
+static void peer_failed(struct nbd_net *net, struct nbd_peer *peer, const char *why,
+                        bool long_backoff)
 {
     uint64_t now = uv_now(net->loop);
     uint64_t delay;
@@ -244,23 +459,56 @@ void net_peer_failed(struct nbd_net *net, struct nbd_peer *peer, const char *why
 
 /* ---- links coming up -------------------------------------------------------- */
 
-/* A node that sent too many invalid records is refused for 10 minutes
+/*
+ * A node that sent too many invalid messages is refused for 10 minutes
  * whichever side dials: backing off its address alone would not stop it
- * from dialing us again at once. */
-void net_ban(struct nbd_net *net, const uint8_t node[NB_KEY_SIZE])
+ * from dialing us again at once.  Its IP (an IPv6 /64) is refused too, so a
+ * fresh node key does not get it back in; each new ban of the same address
+ * within NET_BAN_DECAY_MS doubles that one, and a quiet address is
+ * forgiven.
+ */
+static void ban(struct nbd_net *net, const struct nbd_link *link)
 {
     uint64_t now = uv_now(net->loop);
     size_t slot = 0;
-    for (size_t i = 0; i < NET_BANS_MAX; i++) {
-        if (memcmp(net->bans[i].node, node, NB_KEY_SIZE) == 0 || net->bans[i].until <= now) {
-            slot = i;
-            break;
+    if (link->has_node) {
+        for (size_t i = 0; i < NET_BANS_MAX; i++) {
+            if (memcmp(net->bans[i].node, link->node, NB_KEY_SIZE) == 0 ||
+                net->bans[i].until <= now) {
+                slot = i;
+                break;
+            }
+            if (net->bans[i].until < net->bans[slot].until)
+                slot = i;
         }
-        if (net->bans[i].until < net->bans[slot].until)
-            slot = i;
+        memcpy(net->bans[slot].node, link->node, NB_KEY_SIZE);
+        net->bans[slot].until = now + NET_BACKOFF_BAD_MS;
     }
-    memcpy(net->bans[slot].node, node, NB_KEY_SIZE);
-    net->bans[slot].until = now + NET_BACKOFF_BAD_MS;
+    if (link->remote_ip[0] == '\0')
+        return;
+    char group[64];
+    address_group(link->remote_ip, group, sizeof(group));
+    slot = NET_BANS_MAX;
+    for (size_t i = 0; i < NET_BANS_MAX && slot == NET_BANS_MAX; i++)
+        if (strcmp(net->address_bans[i].group, group) == 0)
+            slot = i;
+    if (slot == NET_BANS_MAX) {
+        slot = 0;
+        for (size_t i = 1; i < NET_BANS_MAX; i++)
+            if (net->address_bans[i].last < net->address_bans[slot].last)
+                slot = i;
+        snprintf(net->address_bans[slot].group, sizeof(net->address_bans[slot].group), "%s", group);
+        net->address_bans[slot].strikes = 0;
+    }
+    struct nbd_address_ban *b = &net->address_bans[slot];
+    if (b->strikes > 0 && now - b->last >= NET_BAN_DECAY_MS)
+        b->strikes = 0;
+    unsigned doublings = b->strikes < NET_BAN_DOUBLINGS ? b->strikes : NET_BAN_DOUBLINGS;
+    b->strikes++;
+    b->last = now;
+    b->until = now + ((uint64_t)NET_BACKOFF_BAD_MS << doublings);
+    nbd_warn("refusing connections from %s for %llu minutes", group,
+             (unsigned long long)((b->until - now) / 60000));
 }
 
 static bool banned(struct nbd_net *net, const uint8_t node[NB_KEY_SIZE])
@@ -268,6 +516,15 @@ static bool banned(struct nbd_net *net, const uint8_t node[NB_KEY_SIZE])
     uint64_t now = uv_now(net->loop);
     for (size_t i = 0; i < NET_BANS_MAX; i++)
         if (net->bans[i].until > now && memcmp(net->bans[i].node, node, NB_KEY_SIZE) == 0)
+            return true;
+    return false;
+}
+
+static bool address_banned(struct nbd_net *net, const char *group)
+{
+    uint64_t now = uv_now(net->loop);
+    for (size_t i = 0; i < NET_BANS_MAX; i++)
+        if (net->address_bans[i].until > now && strcmp(net->address_bans[i].group, group) == 0)
             return true;
     return false;
 }
@@ -280,12 +537,80 @@ static bool key_less(const uint8_t a[NB_KEY_SIZE], const uint8_t b[NB_KEY_SIZE])
 /* The node key of the side that opened the link. */
 static const uint8_t *opener_key(const struct nbd_link *l)
 {
-    return l->outbound ? l->net->node_pk : l->node;
+    return l->outbound ? link_net(l)->node_pk : l->node;
 }
 
-void net_link_up(struct nbd_link *link)
+static int send_peers(struct nbd_link *link);
+
+/* How much a link has given: records accepted from it, on this link and
+ * earlier ones to the address it serves or says it listens on, if that
+ * address belongs to the same node key (so a newcomer cannot take over an
+ * honest node's history by naming its address). */
+static uint64_t useful_records(struct nbd_net *net, const struct nbd_link *l)
 {
-    struct nbd_net *net = link->net;
+    const struct nbd_peer *p = l->peer;
+    if (p == NULL && !l->outbound && l->hello.has_listen)
+        p = find_address(net, l->hello.listen);
+    if (p == NULL || !p->has_node || sodium_memcmp(p->node, l->node, NB_KEY_SIZE) != 0)
+        return l->records_in;
+    return l->records_in + p->records_in;
+}
+
+/* Established links in the address group of l (l included). */
+static unsigned group_links(struct nbd_net *net, const struct nbd_link *l)
+{
+    char group[64];
+    unsigned n = 0;
+    address_group(l->remote_ip, group, sizeof(group));
+    for (const struct nbd_link *o = net->host.links; o != NULL; o = o->next)
+        if ((o->state == LINK_UP || o == l) && same_group(o, group))
+            n++;
+    return n;
+}
+
+/*
+ * A link came up while max_peers links are established: one inbound link
+ * goes, the newcomer included.  The one to go is in the address group with
+ * the most links (so many sessions from one place lose to one from
+ * elsewhere), then the one that brought the fewest records, then the
+ * youngest.  Links this node dialed are never the ones to go: an attacker
+ * does not choose them.  Returns false if the newcomer itself was closed.
+ */
+static bool make_room(struct nbd_net *net, struct nbd_link *link)
+{
+    unsigned up = 0;
+    for (const struct nbd_link *l = net->host.links; l != NULL; l = l->next)
+        if (l != link && l->state == LINK_UP)
+            up++;
+    if (up < net->max_peers)
+        return true;
+    struct nbd_link *victim = NULL;
+    unsigned vg = 0;
+    uint64_t vu = 0;
+    for (struct nbd_link *l = net->host.links; l != NULL; l = l->next) {
+        if (l->outbound || (l->state != LINK_UP && l != link))
+            continue;
+        unsigned g = group_links(net, l);
+        uint64_t u = useful_records(net, l);
+        if (victim == NULL || g > vg || (g == vg && u < vu) ||
+            (g == vg && u == vu && l->up_since >= victim->up_since)) {
+            victim = l;
+            vg = g;
+            vu = u;
+        }
+    }
+    if (victim == NULL)
+        victim = link;
+    nbd_debug("peer %s: %u links (max_peers); closing %s", link->remote, net->max_peers,
+              victim->remote);
+    victim->no_backoff = victim != link || !link->outbound;
+    link_close(victim, victim == link ? "max_peers reached" : "made room for another node");
+    return victim != link;
+}
+
+static void on_link_up(void *ctx, struct nbd_link *link)
+{
+    struct nbd_net *net = ctx;
     char text[NB_NODE_KEY_TEXT_LEN + 1];
     nb_node_key_to_text(link->node, text);
 
@@ -303,7 +628,7 @@ void net_link_up(struct nbd_link *link)
         nbd_debug("peer %s: node %s sent too many invalid records; refused for now", link->remote,
                   text);
         link->no_backoff = !link->outbound;
-        link_close(link, "refused for 10 minutes after too many invalid records");
+        link_close(link, "refused for a while after too many invalid messages");
         return;
     }
     /* At most one session per pair of nodes.  When both dialed at once,
@@ -322,15 +647,24 @@ void net_link_up(struct nbd_link *link)
         if (loser == link)
             return;
     }
+    if (!make_room(net, link))
+        return;
 
     /* An inbound link tells where its node listens: that address becomes
      * known (so it is dialed after a restart) and this link serves it. */
     if (!link->outbound && link->hello.has_listen) {
         bool changed = false;
         struct nbd_peer *p = NULL;
+        char from[64];
+        address_group(link->remote_ip, from, sizeof(from));
         if (!is_own_address(net, link->hello.listen))
-            p = add_peer(net, link->hello.listen, link->node, NBD_SOURCE_EXCHANGE, &changed);
-        if (p != NULL && p->link == NULL) {
+            p = add_peer(net, link->hello.listen, link->node, NBD_SOURCE_EXCHANGE, from, false,
+                         &changed);
+        /* A known address whose node key differs stays with its node: an
+         * incoming link only says where it listens, and could name anyone's
+         * address. */
+        if (p != NULL && p->link == NULL &&
+            (!p->has_node || sodium_memcmp(p->node, link->node, NB_KEY_SIZE) == 0)) {
             p->link = link;
             link->peer = p;
         }
@@ -348,16 +682,22 @@ void net_link_up(struct nbd_link *link)
             net_save_peers(net);
         }
         peer->last_error[0] = '\0';
+        /* We dialed this address and a node of the neighbourhood answered:
+         * it is no longer just something a peer said. */
+        if (link->outbound && !peer->verified) {
+            peer->verified = true;
+            net_save_peers(net);
+        }
     }
     nbd_info("peer %s: connected (%s, node %s)", link->remote,
              link->outbound ? "outgoing" : "incoming", text);
-    net_send_peers(link);
+    send_peers(link);
     sync_link_up(link);
 }
 
-int net_send_peers(struct nbd_link *link)
+static int send_peers(struct nbd_link *link)
 {
-    struct nbd_net *net = link->net;
+    struct nbd_net *net = link_net(link);
     static struct nb_peer_addr addrs[NB_PEER_ADDRS_MAX];
     uint8_t buf[NB_PEER_ADDRS_MAX * (NB_PEER_ADDRESS_MAX + 48) + 16];
     size_t n = 0, len;
@@ -366,7 +706,7 @@ int net_send_peers(struct nbd_link *link)
     for (struct nbd_peer *p = net->peers; p != NULL && n < NB_PEER_ADDRS_MAX; p = p->next) {
         if (net->no_peer_exchange)
             break;
-        if (p->self || !p->has_node || !p->has_last_contact ||
+        if (p->self || !p->has_node || !p->has_last_contact || (learned(p) && !p->verified) ||
             memcmp(p->node, link->node, NB_KEY_SIZE) == 0)
             continue;
         memcpy(addrs[n].node_key, p->node, NB_KEY_SIZE);
@@ -379,11 +719,14 @@ int net_send_peers(struct nbd_link *link)
     return link_send(link, buf, len);
 }
 
-void net_learn_addresses(struct nbd_net *net, const struct nb_peer_msg *msg)
+static void learn_addresses(struct nbd_net *net, const struct nbd_link *link,
+                            const struct nb_peer_msg *msg)
 {
     bool changed = false;
+    char from[64];
     if (net->no_peer_exchange)
         return;
+    address_group(link->remote_ip, from, sizeof(from));
     for (size_t i = 0; i < msg->n_addrs; i++) {
         const struct nb_peer_addr *a = &msg->addrs[i];
         if (sodium_memcmp(a->node_key, net->node_pk, NB_KEY_SIZE) == 0 ||
@@ -398,11 +741,79 @@ void net_learn_addresses(struct nbd_net *net, const struct nb_peer_msg *msg)
         if (known)
             continue;
         bool added;
-        if (add_peer(net, a->address, a->node_key, NBD_SOURCE_EXCHANGE, &added) != NULL && added)
+        if (add_peer(net, a->address, a->node_key, NBD_SOURCE_EXCHANGE, from, false, &added) !=
+                NULL &&
+            added)
             changed = true;
     }
     if (changed)
         net_save_peers(net);
+}
+
+/* ---- what links report ------------------------------------------------------ */
+
+static void on_link_message(void *ctx, struct nbd_link *link, const struct nb_peer_msg *msg)
+{
+    if (msg->type == NB_PEER_PEERS)
+        learn_addresses(ctx, link, msg);
+    else
+        sync_on_message(link, msg);
+}
+
+static void on_link_written(void *ctx, struct nbd_link *link)
+{
+    (void)ctx;
+    sync_drain(link);
+}
+
+static void on_link_closed(void *ctx, struct nbd_link *link, bool was_up, const char *why)
+{
+    struct nbd_net *net = ctx;
+    uint64_t now = uv_now(net->loop);
+    sync_link_closed(link);
+    if (link->long_backoff && !net->stopping)
+        ban(net, link);
+    struct nbd_peer *peer = link->peer;
+    if (peer != NULL && peer->link == link) {
+        peer->link = NULL;
+        peer->records_in += link->records_in;
+        peer->records_out += link->records_out;
+        peer->invalid += link->invalid;
+        snprintf(peer->last_error, sizeof(peer->last_error), "%s", why);
+        if (!net->stopping && !link->no_backoff) {
+            /* A link that stayed up long enough proves the address good:
+             * the next attempt starts again from the shortest delay. */
+            if (was_up && now - link->up_since >= NET_STABLE_MS)
+                peer->failures = 0;
+            peer_failed(net, peer, why, link->long_backoff);
+        }
+    }
+    link->peer = NULL;
+}
+
+static void on_read_begin(void *ctx, struct nbd_link *link)
+{
+    struct nbd_net *net = ctx;
+    (void)link;
+    /* Group commit: the records in one read (dozens during a sync) are
+     * committed together, with one fsync, before any of them is pushed on
+     * to other peers (daemon/node.h).  A failed commit loses nothing a peer
+     * was promised: the records are fetched again at the next round. */
+    nbd_node_batch_begin(net->node);
+}
+
+static void on_read_end(void *ctx, struct nbd_link *link)
+{
+    struct nbd_net *net = ctx;
+    if (link->state == LINK_UP && link->peer != NULL) {
+        link->peer->has_last_contact = true;
+        link->peer->last_contact = link->last_contact;
+    }
+    int r = nbd_node_batch_end(net->node);
+    if (r < 0)
+        nbd_error("storing records from peer %s failed: %s; they are fetched again at the next "
+                  "round",
+                  link_name(link), nb_strerror(r));
 }
 
 /* ---- dialing -------------------------------------------------------------- */
@@ -412,10 +823,15 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     struct nbd_peer *peer = container_of(req, struct nbd_peer, resolve);
     struct nbd_net *net = req->data;
     peer->resolving = false;
+    if (peer->forget) {
+        uv_freeaddrinfo(res);
+        free(peer);
+        return;
+    }
     if (status < 0 || res == NULL) {
         if (status != UV_ECANCELED && !net->stopping) {
             nbd_warn("peer %s: cannot resolve the address: %s", peer->address, uv_strerror(status));
-            net_peer_failed(net, peer, "cannot resolve the address", false);
+            peer_failed(net, peer, "cannot resolve the address", false);
         }
         uv_freeaddrinfo(res);
         return;
@@ -429,9 +845,24 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
             break;
         }
     }
-    if (!net->stopping && net->running && peer->link == NULL &&
-        link_dial(net, peer, pick->ai_addr) < 0)
-        net_peer_failed(net, peer, "cannot open a connection", false);
+    char ip[64];
+    link_ip_name(pick->ai_addr, ip, sizeof(ip), NULL);
+    if (peer->source == NBD_SOURCE_EXCHANGE && !net->allow_loopback && local_only_host(ip)) {
+        /* A name another node gave us that leads back to this machine. */
+        nbd_debug("peer %s: resolves to %s, a local address; forgetting it", peer->address, ip);
+        uv_freeaddrinfo(res);
+        remove_peer(net, peer);
+        return;
+    }
+    if (!net->stopping && net->running && peer->link == NULL) {
+        struct nbd_link *link = link_dial(&net->host, peer->address, pick->ai_addr);
+        if (link != NULL) {
+            link->peer = peer;
+            peer->link = link;
+        } else {
+            peer_failed(net, peer, "cannot open a connection", false);
+        }
+    }
     uv_freeaddrinfo(res);
 }
 
@@ -449,26 +880,49 @@ static void dial(struct nbd_net *net, struct nbd_peer *peer)
     hints.ai_socktype = SOCK_STREAM;
     peer->resolve.data = net;
     if (uv_getaddrinfo(net->loop, &peer->resolve, on_resolved, host, port, &hints) < 0) {
-        net_peer_failed(net, peer, "cannot resolve the address", false);
+        peer_failed(net, peer, "cannot resolve the address", false);
         return;
     }
     peer->resolving = true;
 }
 
-static unsigned active_links(const struct nbd_net *net)
+/* Whether the node may dial one more address: while established links
+ * and dials in progress leave room under max_peers, and always for up to
+ * NET_OUTBOUND_KEEP links of its own. */
+static bool room_to_dial(const struct nbd_net *net)
 {
-    unsigned n = 0;
-    for (const struct nbd_link *l = net->links; l != NULL; l = l->next)
-        if (l->state != LINK_CLOSING)
-            n++;
-    return n;
+    unsigned busy = 0, out = 0;
+    for (const struct nbd_link *l = net->host.links; l != NULL; l = l->next) {
+        if (l->state == LINK_CLOSING)
+            continue;
+        if (l->outbound)
+            out++;
+        if (l->outbound || l->state == LINK_UP)
+            busy++;
+    }
+    unsigned keep = net->max_peers < NET_OUTBOUND_KEEP ? net->max_peers : NET_OUTBOUND_KEEP;
+    return busy < net->max_peers || out < keep;
+}
+
+/* Dials to addresses nobody has reached yet take a token: a peer that names
+ * many addresses cannot make us dial them all at once. */
+static bool take_dial_token(struct nbd_net *net, uint64_t now)
+{
+    net->dial_tokens += (double)(now - net->dial_at) * NET_UNVERIFIED_DIAL_RATE / 1000.0;
+    if (net->dial_tokens > NET_UNVERIFIED_DIAL_BURST)
+        net->dial_tokens = NET_UNVERIFIED_DIAL_BURST;
+    net->dial_at = now;
+    if (net->dial_tokens < 1.0)
+        return false;
+    net->dial_tokens -= 1.0;
+    return true;
 }
 
 static void on_tick(uv_timer_t *t)
 {
     struct nbd_net *net = container_of(t, struct nbd_net, tick);
     uint64_t now = uv_now(net->loop);
-    for (struct nbd_link *l = net->links, *next; l != NULL; l = next) {
+    for (struct nbd_link *l = net->host.links, *next; l != NULL; l = next) {
         next = l->next;
         link_tick(l, now);
         if (l->state == LINK_UP)
@@ -477,14 +931,17 @@ static void on_tick(uv_timer_t *t)
     sync_expire_pending(net, now);
     if (!net->running || net->stopping)
         return;
-    unsigned n = active_links(net);
-    for (struct nbd_peer *p = net->peers; p != NULL && n < net->max_peers; p = p->next) {
+    age_addresses(net, now);
+    for (struct nbd_peer *p = net->peers; p != NULL && room_to_dial(net); p = p->next) {
         if (p->self || p->link != NULL || p->resolving || p->next_attempt > now)
             continue;
         if (p->has_node && find_up_node(net, p->node, NULL) != NULL)
             continue;
+        if (learned(p) && !p->verified && !take_dial_token(net, now))
+            continue;
         dial(net, p);
-        n++;
+        if (p->resolving)
+            return; /* one new dial per tick: room_to_dial counts links, not lookups */
     }
 }
 
@@ -497,7 +954,56 @@ static void on_connection(uv_stream_t *server, int status)
         nbd_warn("accepting a peer connection failed: %s", uv_strerror(status));
         return;
     }
-    link_accept(net);
+    struct nbd_link *link = link_accept(&net->host, server);
+    if (link == NULL || link->state == LINK_CLOSING)
+        return;
+    char group[64];
+    address_group(link->remote_ip, group, sizeof(group));
+    if (address_banned(net, group)) {
+        nbd_debug("peer %s: refused, address banned for now", link->remote);
+        link->no_backoff = true;
+        link_close(link, "address refused for a while after too many invalid messages");
+        return;
+    }
+    /* Handshakes in progress are bounded apart from established links, per
+     * address and in all, so connections that never finish their handshake
+     * cannot keep honest nodes out (docs/protocol.md, "Limits"). */
+    unsigned total = 0, same = 0;
+    for (const struct nbd_link *l = net->host.links; l != NULL; l = l->next) {
+        if (l->outbound || l->state == LINK_UP || l->state == LINK_CLOSING)
+            continue;
+        total++;
+        if (same_group(l, group))
+            same++;
+    }
+    if (same > NET_HANDSHAKE_PER_ADDRESS) {
+        nbd_debug("peer %s: refused, %u handshakes already in progress from %s", link->remote,
+                  same - 1, group);
+        link_close(link, "too many handshakes from this address");
+        return;
+    }
+    if (total > NET_HANDSHAKE_MAX) {
+        /* Full: the oldest handshake of the address with the most of them
+         * gives way, so a flood from a few places cannot keep out others. */
+        struct nbd_link *victim = NULL;
+        unsigned vn = 0;
+        for (struct nbd_link *l = net->host.links; l != NULL; l = l->next) {
+            if (l->outbound || l->state == LINK_UP || l->state == LINK_CLOSING)
+                continue;
+            char g[64];
+            unsigned n = 0;
+            address_group(l->remote_ip, g, sizeof(g));
+            for (const struct nbd_link *o = net->host.links; o != NULL; o = o->next)
+                if (!o->outbound && o->state != LINK_UP && o->state != LINK_CLOSING &&
+                    same_group(o, g))
+                    n++;
+            if (victim == NULL || n > vn || (n == vn && l->started < victim->started)) {
+                victim = l;
+                vn = n;
+            }
+        }
+        link_close(victim, "too many handshakes in progress");
+    }
 }
 
 static bool wildcard_host(const char *host)
@@ -592,6 +1098,23 @@ int nbd_net_new(uv_loop_t *loop, struct nbd_node *node, const struct nbd_net_con
     net->clock = cfg->clock;
     net->max_peers = cfg->max_peers ? cfg->max_peers : NBD_NET_MAX_PEERS_DEFAULT;
     net->no_peer_exchange = cfg->no_peer_exchange;
+    net->allow_loopback = cfg->peer_exchange_allow_loopback;
+    net->dial_tokens = NET_UNVERIFIED_DIAL_BURST;
+    net->dial_at = uv_now(loop);
+    net->host.loop = loop;
+    net->host.node_sk = net->node_sk;
+    net->host.psk = net->psk;
+    net->host.advertise = net->advertise;
+    net->host.clock = cfg->clock;
+    net->host.ev = (struct nbd_link_events){
+        .ctx = net,
+        .up = on_link_up,
+        .message = on_link_message,
+        .written = on_link_written,
+        .closed = on_link_closed,
+        .read_begin = on_read_begin,
+        .read_end = on_read_end,
+    };
     net->sync_interval_ms =
         1000 * (cfg->sync_interval ? cfg->sync_interval : NBD_NET_SYNC_INTERVAL_DEFAULT);
     net->listen = strdup(cfg->listen != NULL ? cfg->listen : "0.0.0.0:7447");
@@ -791,7 +1314,7 @@ int nbd_net_foreach_peer(struct nbd_net *net, nbd_peer_cb cb, void *ctx)
         if (r != 0)
             return r;
     }
-    for (struct nbd_link *l = net->links; l != NULL; l = l->next) {
+    for (struct nbd_link *l = net->host.links; l != NULL; l = l->next) {
         if (l->peer != NULL || l->outbound || l->state == LINK_CLOSING)
             continue;
         if (l->state == LINK_UP && shown_before(net, NULL, l))
@@ -816,7 +1339,13 @@ void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret)
         return;
     }
     bool all_synced = true;
-    for (const struct nbd_link *l = net->links; l != NULL; l = l->next) {
+    uint64_t now = uv_now(net->loop);
+    for (size_t i = 0; i < NET_BANS_MAX; i++)
+        if (net->address_bans[i].until > now)
+            ret->addresses_refused++;
+    for (const struct nbd_link *l = net->host.links; l != NULL; l = l->next) {
+        if (!l->outbound && l->state != LINK_UP && l->state != LINK_CLOSING)
+            ret->handshaking++;
         if (l->state != LINK_UP)
             continue;
         ret->connected++;
@@ -850,7 +1379,7 @@ void nbd_net_stop(struct nbd_net *net)
     for (struct nbd_peer *p = net->peers; p != NULL; p = p->next)
         if (p->resolving)
             uv_cancel((uv_req_t *)&p->resolve);
-    for (struct nbd_link *l = net->links, *next; l != NULL; l = next) {
+    for (struct nbd_link *l = net->host.links, *next; l != NULL; l = next) {
         next = l->next;
         link_close(l, "the node is stopping");
     }

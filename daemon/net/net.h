@@ -5,17 +5,17 @@
  * The layers, one file each:
  *
  *   proto/peerwire.c   pure encode/decode of hellos and peer messages
- *   daemon/link.c      one TCP link: Noise handshake, frames, keepalive,
+ *   daemon/net/link.c      one TCP link: Noise handshake, frames, keepalive,
  *                      output bound, rate limit, message dispatch
- *   daemon/sync.c      reconciliation over a link: negentropy, want/record/
+ *   daemon/net/sync.c      reconciliation over a link: negentropy, want/record/
  *                      missing, push of accepted records, waiting records,
  *                      the cached item set
- *   daemon/net.c       the table of known addresses (sources, backoff,
+ *   daemon/net/net.c       the table of known addresses (sources, backoff,
  *                      persistence), the listener, dialing, and this API
  *
  * Everything runs on the loop thread.  The net object is owned by main.c;
  * control.c (ops `peers`, `peer.add`, `status`, `invite` and `join`) and
- * daemon/discovery.c call in here.
+ * daemon/net/discovery.c call in here.
  */
 #ifndef NOABERD_NET_H
 #define NOABERD_NET_H
@@ -35,8 +35,10 @@
 #define NBD_NET_SYNC_INTERVAL_DEFAULT 300 /* seconds */
 /* "HOST:PORT" with a DNS name of at most 253 bytes, or a bracketed IPv6. */
 #define NBD_NET_ADDRESS_MAX 260
-/* Known addresses kept (and persisted); exchange and discovery entries
- * beyond this are not added. */
+/* Known addresses kept.  Addresses the operator gives (config, invite,
+ * `peer add`) push out learned ones when the table is full; learned ones
+ * (exchange, discovery) beyond it are not added (docs/protocol.md,
+ * "Address table"). */
 #define NBD_NET_KNOWN_MAX 256
 
 /* Where a known address came from (docs/protocol.md, "Reconnecting"). */
@@ -65,6 +67,10 @@ struct nbd_net_config {
     /* peer_exchange = off: `peers` messages go out empty and incoming ones
      * are ignored, so the node links only to the addresses it was given. */
     bool no_peer_exchange;
+    /* Dial loopback and link-local addresses that other nodes name (off
+     * by default: such an address can only lead back to this machine or
+     * its link; the end-to-end tests, all on 127.0.0.1, turn it on). */
+    bool peer_exchange_allow_loopback;
     uint64_t (*clock)(void); /* wall clock, seconds since the epoch */
 };
 
@@ -105,6 +111,14 @@ bool nbd_net_running(const struct nbd_net *net);
  */
 int nbd_net_add_address(struct nbd_net *net, const char *address,
                         const uint8_t node_key[NB_KEY_SIZE], enum nbd_peer_source source);
+
+/*
+ * Forgets a known address (`noaber peer remove`): its link, if any, is
+ * closed and it is no longer dialed or passed on.  An address from the
+ * config file comes back at the next start.  Returns 0, NB_EINVAL (not
+ * HOST:PORT) or NB_ENOENT (not known).
+ */
+int nbd_net_remove_address(struct nbd_net *net, const char *address);
 
 /* This node's public node key (the Noise static key). */
 const uint8_t *nbd_net_node_key(const struct nbd_net *net);
@@ -168,6 +182,8 @@ struct nbd_net_status {
      * connected to none is not.
      */
     bool in_sync;
+    unsigned handshaking;       /* incoming connections still in their handshake */
+    unsigned addresses_refused; /* addresses banned for now (docs/protocol.md, "Limits") */
 };
 void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret);
 

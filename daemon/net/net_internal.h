@@ -1,7 +1,8 @@
 /*
- * What daemon/net.c, daemon/link.c and daemon/sync.c share.  Nothing
- * outside these three files includes this header: the rest of the daemon
- * uses daemon/net.h.
+ * What daemon/net/net.c and daemon/net/sync.c share: the network object, the table
+ * of known addresses and the limits of the layers above the link.  Nothing
+ * outside these files includes this header: the rest of the daemon uses
+ * daemon/net/net.h, and daemon/net/link.c sees only daemon/net/link.h.
  */
 #ifndef NOABERD_NET_INTERNAL_H
 #define NOABERD_NET_INTERNAL_H
@@ -12,27 +13,20 @@
 
 #include <uv.h>
 
-#include <noaber/frame.h>
 #include <noaber/negentropy.h>
-#include <noaber/noise.h>
 #include <noaber/peerwire.h>
 
+#include "daemon/net/link.h"
 #include "daemon/net/net.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#include "daemon/net/sync.h"
 
 /* Limits of docs/protocol.md, "Limits" and "Reconnecting" (milliseconds
  * where they are times). */
 #define NET_TICK_MS          250
-#define NET_OUTPUT_MAX       (8u * 1024 * 1024)
-#define NET_PING_IDLE_MS     30000
-#define NET_SILENT_MS        90000
-#define NET_HANDSHAKE_MS     30000
 #define NET_BACKOFF_FIRST_MS 1000
 #define NET_BACKOFF_MAX_MS   300000
 #define NET_BACKOFF_BAD_MS   600000
 #define NET_STABLE_MS        60000
-#define NET_INVALID_MAX      16
 /* The receiver's bucket for unsolicited records. */
 #define NET_RX_RATE  1000.0
 #define NET_RX_BURST 5000.0
@@ -49,10 +43,49 @@
 #define NET_PUSH_QUEUE_MAX (256u * 1024)
 /* Wanted ids in flight per link: two `want` batches. */
 #define NET_WANTED_MAX (2 * NB_PEER_IDS_MAX)
+/* The longest one call spends looking up needed ids in the store. */
+#define NET_WANT_SCAN_NS (20u * 1000 * 1000)
 /* A fetch that makes no progress for this long is given up. */
 #define NET_FETCH_STALL_MS 60000
-/* Nodes refused for a while after sending too many invalid records. */
-#define NET_BANS_MAX 32
+/* Nodes and addresses refused for a while after too many invalid
+ * messages (docs/protocol.md, "Limits"). */
+#define NET_BANS_MAX 64
+/* A ban's strikes are forgotten after this long without a new one; each
+ * strike before that doubles the next ban, up to 2^4 times the first. */
+#define NET_BAN_DECAY_MS  (6u * 3600 * 1000)
+#define NET_BAN_DOUBLINGS 4
+
+/* Connections still in the handshake: per address (an IPv6 /64 counts as
+ * one address) and in all.  Established links count apart, against
+ * max_peers. */
+#define NET_HANDSHAKE_PER_ADDRESS 8
+#define NET_HANDSHAKE_MAX         64
+/* Outbound links the node keeps dialing for even when inbound links fill
+ * max_peers: a node that is only ever dialed can be surrounded. */
+#define NET_OUTBOUND_KEEP 4
+
+/* The address table (docs/protocol.md, "Address table"): addresses other
+ * nodes named are unverified until a handshake there succeeds. */
+#define NET_UNVERIFIED_MAX        64
+#define NET_UNVERIFIED_PER_SOURCE 8
+#define NET_UNVERIFIED_TRIES      3
+#define NET_UNVERIFIED_MS         (3600u * 1000)
+/* A verified address learned from others with no contact this long (wall
+ * clock seconds) is forgotten. */
+#define NET_LEARNED_TTL_S (30u * 24 * 3600)
+/* Dials to unverified addresses: one every 2 s, bursts of 4. */
+#define NET_UNVERIFIED_DIAL_RATE  0.5
+#define NET_UNVERIFIED_DIAL_BURST 4.0
+
+/* Bounds on one reconciliation (docs/protocol.md, "Limits").  ids: what the
+ * initiator accumulates in one round (have + need) before it ends the round
+ * early, fetches and starts another; messages: `neg` messages in one round,
+ * either side; CPU: the time spent on a peer's `neg` messages is taken from
+ * a bucket that refills at 1/10 of wall-clock time up to 10 s. */
+#define NET_RECONCILE_IDS_MAX      (1u << 17)
+#define NET_RECONCILE_MSGS_MAX     1024
+#define NET_RECONCILE_CPU_BURST_NS (10ull * 1000 * 1000 * 1000)
+#define NET_RECONCILE_CPU_SHARE    0.1
 
 /* Records waiting for their target, over all links. */
 #define NET_PENDING_MAX       4096
@@ -60,8 +93,6 @@
 /* A pushed record whose target has not come in this long is dropped; the
  * next reconciliation brings both again. */
 #define NET_PENDING_MS 120000
-
-struct nbd_link;
 
 /* A known address (one row of `peers` with its dial state). */
 struct nbd_peer {
@@ -81,78 +112,12 @@ struct nbd_peer {
     uint64_t records_in, records_out, invalid; /* of closed links */
     bool synced;
     char last_error[160];
-};
-
-/* A refcounted, sorted snapshot of the node's items for negentropy. */
-struct nbd_items {
-    unsigned refs;
-    struct nb_negentropy_item *items;
-    size_t count;
-    struct nb_negentropy_storage storage;
-};
-
-/* Reconciliation and record exchange over one link (daemon/sync.c). */
-struct nbd_sync {
-    /* Initiator: one reconciliation at a time. */
-    bool reconciling;
-    bool round_open; /* reconciled; `synced` not yet sent for this round */
-    uint64_t round_started;
-    struct nbd_items *snap;
-    struct nb_negentropy ne;
-    bool ne_open;
-    struct nb_negentropy_ids have, need;
-    size_t need_pos;
-    uint8_t (*wanted)[NB_ID_SIZE]; /* sorted */
-    size_t wanted_n;
-    uint64_t fetch_progress; /* uv_now() of the last wanted record or missing */
-    /* Both: records to push, oldest first, paced by the send bucket. */
-    uint8_t (*queue)[NB_ID_SIZE];
-    size_t q_head, q_len, q_cap;
-    double tx_tokens;
-    uint64_t tx_at;
-    double rx_tokens;
-    uint64_t rx_at;
-    bool rx_drop_logged;
-    bool synced; /* a reconciliation completed on this link */
-    /* The initiator's figures for the current round, logged at `synced`. */
-    unsigned rounds;
-    uint64_t round_bytes_in, round_bytes_out, round_pushed, round_fetched;
-};
-
-enum link_state {
-    LINK_CONNECTING = 0, /* outbound TCP connect */
-    LINK_HANDSHAKE,      /* Noise messages */
-    LINK_WAIT_FIRST,     /* initiator: waiting for the responder's first frame */
-    LINK_UP,
-    LINK_CLOSING,
-};
-
-struct nbd_link {
-    uv_tcp_t tcp;
-    uv_connect_t connect;
-    struct nbd_link *next;
-    struct nbd_net *net;
-    struct nbd_peer *peer; /* NULL for an inbound link not tied to an address */
-    bool outbound;
-    enum link_state state;
-    char remote[NBD_NET_ADDRESS_MAX + 1]; /* IP:PORT as seen on the socket */
-    struct nb_noise_handshake hs;
-    unsigned hs_reads; /* handshake messages read from the peer */
-    struct nb_frame_link fl;
-    bool has_node;
-    uint8_t node[NB_KEY_SIZE];
-    struct nb_peer_hello hello;
-    uint64_t started, up_since, last_rx, last_tx, last_ping; /* uv_now() ms */
-    uint64_t last_contact;                                   /* wall clock */
-    uint64_t ping_nonce;
-    uint64_t records_in, records_out, invalid;
-    uint64_t bytes_in, bytes_out; /* on the wire, frames and handshake included */
-    bool warned;                  /* one warning per bad peer */
-    bool long_backoff;
-    bool no_backoff;
-    struct nbd_sync sync;
-    struct nb_peer_msg msg; /* decode scratch */
-    uint8_t rbuf[65536];
+    /* Learned addresses (exchange, discovery) count as unverified until a
+     * handshake with a dial to them succeeds. */
+    bool verified;
+    uint64_t learned_at;   /* uv_now() ms */
+    char learned_from[64]; /* the address group of the peer that named it */
+    bool forget;           /* removed while its name was being resolved */
 };
 
 /* A record that arrived before its target. */
@@ -163,6 +128,13 @@ struct nbd_pending {
     uint8_t id[NB_ID_SIZE]; /* the waiting record's, hashed when it arrived */
     size_t len;
     uint8_t *bytes;
+};
+
+/* An address (group) refused for a while; see ban() in daemon/net/net.c. */
+struct nbd_address_ban {
+    char group[64];
+    uint64_t until, last; /* uv_now() ms */
+    unsigned strikes;
 };
 
 struct nbd_net {
@@ -185,51 +157,27 @@ struct nbd_net {
     uint8_t psk[NB_NEIGHBOURHOOD_PSK_SIZE];
     struct nbd_peer *peers;
     size_t n_peers;
-    struct nbd_link *links;
+    struct nbd_link_host host; /* the links, in host.links */
+    bool allow_loopback;
     struct {
         uint8_t node[NB_KEY_SIZE];
         uint64_t until; /* uv_now() ms */
     } bans[NET_BANS_MAX];
+    struct nbd_address_ban address_bans[NET_BANS_MAX];
+    double dial_tokens;
+    uint64_t dial_at;
     struct nbd_pending pending[NET_PENDING_MAX];
     size_t n_pending, pending_bytes;
-    /* The item cache (daemon/sync.c). */
+    /* The item cache (daemon/net/sync.c). */
     struct nbd_items *items;
     struct nb_negentropy_item *recent;
     size_t recent_n, recent_cap;
     bool items_stale;
 };
 
-/* net.c */
-void net_peer_failed(struct nbd_net *net, struct nbd_peer *peer, const char *why,
-                     bool long_backoff);
-void net_link_up(struct nbd_link *link);
-void net_learn_addresses(struct nbd_net *net, const struct nb_peer_msg *msg);
-void net_save_peers(struct nbd_net *net);
-void net_ban(struct nbd_net *net, const uint8_t node[NB_KEY_SIZE]);
-int net_send_peers(struct nbd_link *link);
-
-/* link.c */
-int link_accept(struct nbd_net *net);
-int link_dial(struct nbd_net *net, struct nbd_peer *peer, const struct sockaddr *addr);
-int link_send(struct nbd_link *link, const uint8_t *msg, size_t len);
-void link_close(struct nbd_link *link, const char *why);
-void link_tick(struct nbd_link *link, uint64_t now);
-void link_warn(struct nbd_link *link, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-size_t link_queued(const struct nbd_link *link);
-const char *link_name(const struct nbd_link *link);
-
-/* sync.c */
-void sync_link_up(struct nbd_link *link);
-void sync_link_closed(struct nbd_link *link);
-void sync_tick(struct nbd_link *link, uint64_t now);
-void sync_drain(struct nbd_link *link);
-void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg);
-uint64_t sync_fetching(const struct nbd_link *link);
-void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
-                    const struct nb_record *rec, const struct nbd_origin *origin);
-int sync_items_get(struct nbd_net *net, struct nbd_items **ret);
-void sync_items_put(struct nbd_items *items);
-void sync_free(struct nbd_net *net);
-void sync_expire_pending(struct nbd_net *net, uint64_t now);
+static inline struct nbd_net *link_net(const struct nbd_link *link)
+{
+    return container_of(link->host, struct nbd_net, host);
+}
 
 #endif

@@ -207,7 +207,7 @@ static int send_record_by_id(struct nbd_link *link, const uint8_t id[NB_ID_SIZE]
     uint8_t out[NB_RECORD_MAX + 16];
     struct nbd_store_record row;
     size_t n;
-    int r = nbd_store_get(link->net->node->store, id, &row, bytes);
+    int r = nbd_store_get(link_net(link)->node->store, id, &row, bytes);
     if (r < 0)
         return r; /* deleted since: nothing to send */
     r = nb_peer_encode_record(bytes, row.len, out, sizeof(out), &n);
@@ -263,8 +263,20 @@ static void set_synced(struct nbd_link *link)
         link->peer->synced = true;
     /* Records still waiting for their target will not get it from this
      * peer: it has sent everything it holds. */
-    drop_pending(link->net, link);
+    drop_pending(link_net(link), link);
 }
+
+/* A peer that broke a bound of reconciliation: the link ends and the peer
+ * is refused for a while, as after too many invalid messages. */
+static void misbehaved(struct nbd_link *link, const char *why)
+{
+    link_warn(link, "%s; closing and refusing it for a while", why);
+    nbd_info("peer %s: misbehaving: %s", link_name(link), why);
+    link->long_backoff = true;
+    link_close(link, why);
+}
+
+static void start_round(struct nbd_link *link);
 
 /* The initiator sends `synced` once the round's fetches are answered and
  * its pushes are handed to the socket. */
@@ -274,12 +286,29 @@ static void maybe_synced(struct nbd_link *link)
     if (!s->round_open || s->reconciling || s->need_pos < s->need.count || s->wanted_n > 0 ||
         s->q_len > 0 || link->state != LINK_UP)
         return;
+    if (s->partial) {
+        /* A round cut short at NET_RECONCILE_IDS_MAX: the peer is not in
+         * sync yet, so no `synced`; the next round starts now and finds
+         * fewer differences, unless this one brought nothing at all. */
+        bool progress = s->round_fetched > 0 || s->have.count > 0;
+        s->partial = false;
+        s->round_open = false;
+        nb_negentropy_ids_free(&s->have);
+        nb_negentropy_ids_free(&s->need);
+        s->need_pos = 0;
+        if (!progress) {
+            misbehaved(link, "named more records in reconciliation than it sent");
+            return;
+        }
+        start_round(link);
+        return;
+    }
     uint8_t buf[8];
     size_t n;
     /* `synced` (and this node's own in_sync) say the round's records are
      * held: the batch they arrived in is committed first (daemon/node.h);
      * if that fails the round stays open and the next one fetches again. */
-    if (nbd_node_flush(link->net->node) < 0)
+    if (nbd_node_flush(link_net(link)->node) < 0)
         return;
     if (nb_peer_encode_synced(buf, sizeof(buf), &n) < 0 || link_send(link, buf, n) < 0)
         return;
@@ -304,7 +333,7 @@ void sync_drain(struct nbd_link *link)
     struct nbd_sync *s = &link->sync;
     if (link->state != LINK_UP)
         return;
-    refill(&s->tx_tokens, &s->tx_at, uv_now(link->net->loop), NET_TX_RATE, NET_TX_BURST);
+    refill(&s->tx_tokens, &s->tx_at, uv_now(link_net(link)->loop), NET_TX_RATE, NET_TX_BURST);
     while (s->q_len > 0 && s->tx_tokens >= 1.0 && link_queued(link) < NET_TX_LOW_WATER &&
            link->state == LINK_UP) {
         uint8_t id[NB_ID_SIZE];
@@ -339,19 +368,39 @@ static bool wanted_remove(struct nbd_sync *s, const uint8_t id[NB_ID_SIZE])
     return true;
 }
 
+/*
+ * Asks for the next needed ids, as many as may be in flight.  Ids retracted
+ * or purged here (tombstoned) and ids that arrived meanwhile (a push from
+ * another link) are skipped; they are looked up a batch at a time and for at
+ * most NET_WANT_SCAN_NS per call, so a round with many ids does not stall
+ * the loop: sync_tick continues the scan.
+ */
 static void send_wants(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
+    struct nbd_store *store = link_net(link)->node->store;
     uint8_t buf[NB_PEER_IDS_MAX * (NB_ID_SIZE + 2) + 16];
-    while (s->need_pos < s->need.count && link->state == LINK_UP) {
-        size_t batch = s->need.count - s->need_pos;
-        if (batch > NB_PEER_IDS_MAX)
-            batch = NB_PEER_IDS_MAX;
-        if (s->wanted_n + batch > NET_WANTED_MAX)
-            break;
+    uint8_t ids[NB_PEER_IDS_MAX][NB_ID_SIZE];
+    uint64_t started = uv_hrtime();
+    while (s->need_pos < s->need.count && link->state == LINK_UP &&
+           s->wanted_n + NB_PEER_IDS_MAX <= NET_WANTED_MAX &&
+           uv_hrtime() - started < NET_WANT_SCAN_NS) {
+        size_t batch = 0;
+        while (batch < NB_PEER_IDS_MAX && s->need_pos < s->need.count) {
+            const uint8_t *id = s->need.ids[s->need_pos++];
+            if (nbd_store_is_tombstoned(store, id) != 0)
+                continue;
+            int held = nbd_store_has(store, id);
+            if (held > 0)
+                s->round_fetched++; /* it came meanwhile, from another link */
+            else if (held == 0)
+                memcpy(ids[batch++], id, NB_ID_SIZE);
+        }
+        if (batch == 0)
+            continue;
         size_t n;
-        const uint8_t(*ids)[NB_ID_SIZE] = (const uint8_t(*)[NB_ID_SIZE])s->need.ids + s->need_pos;
-        if (nb_peer_encode_ids(NB_PEER_WANT, ids, batch, buf, sizeof(buf), &n) < 0 ||
+        if (nb_peer_encode_ids(NB_PEER_WANT, (const uint8_t(*)[NB_ID_SIZE])ids, batch, buf,
+                               sizeof(buf), &n) < 0 ||
             link_send(link, buf, n) < 0)
             return;
         if (s->wanted == NULL) {
@@ -364,8 +413,7 @@ static void send_wants(struct nbd_link *link)
         memcpy(s->wanted[s->wanted_n], ids, batch * NB_ID_SIZE);
         s->wanted_n += batch;
         qsort(s->wanted, s->wanted_n, NB_ID_SIZE, id_cmp);
-        s->need_pos += batch;
-        s->fetch_progress = uv_now(link->net->loop);
+        s->fetch_progress = uv_now(link_net(link)->loop);
     }
 }
 
@@ -374,7 +422,6 @@ static void send_wants(struct nbd_link *link)
 static void reconciled(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
-    struct nbd_store *store = link->net->node->store;
     s->reconciling = false;
     s->ne_open = false;
     sync_items_put(s->snap);
@@ -385,17 +432,8 @@ static void reconciled(struct nbd_link *link)
     nb_negentropy_ids_sort_unique(&s->need);
     for (size_t i = 0; i < s->have.count; i++)
         queue_push(link, s->have.ids[i]);
-    /* Never ask for what was retracted or purged here, nor for what
-     * arrived meanwhile (a push from another link). */
-    size_t keep = 0;
-    for (size_t i = 0; i < s->need.count; i++) {
-        if (nbd_store_is_tombstoned(store, s->need.ids[i]) == 0 &&
-            nbd_store_has(store, s->need.ids[i]) == 0)
-            memmove(s->need.ids[keep++], s->need.ids[i], NB_ID_SIZE);
-    }
-    nbd_debug("peer %s: reconciled: %zu to push, %zu to fetch", link_name(link), s->have.count,
-              keep);
-    s->need.count = keep;
+    nbd_debug("peer %s: reconciled: %zu to push, %zu to fetch at most", link_name(link),
+              s->have.count, s->need.count);
     s->need_pos = 0;
     s->round_open = true;
     send_wants(link);
@@ -410,8 +448,8 @@ static void start_round(struct nbd_link *link)
     int r;
     if (s->reconciling || s->round_open)
         return;
-    s->round_started = uv_now(link->net->loop);
-    r = sync_items_get(link->net, &s->snap);
+    s->round_started = uv_now(link_net(link)->loop);
+    r = sync_items_get(link_net(link), &s->snap);
     if (r < 0) {
         nbd_error("cannot read the store's items for reconciliation: %s", nb_strerror(r));
         return;
@@ -467,7 +505,7 @@ static void retry_pending(struct nbd_net *net, const uint8_t id[NB_ID_SIZE])
 static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t len,
                             const uint8_t id[NB_ID_SIZE], const uint8_t target[NB_ID_SIZE])
 {
-    struct nbd_net *net = link->net;
+    struct nbd_net *net = link_net(link);
     if (net->n_pending >= NET_PENDING_MAX || net->pending_bytes + len > NET_PENDING_BYTES_MAX)
         return;
     uint8_t *copy = malloc(len);
@@ -489,7 +527,7 @@ static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t 
 static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t len,
                           const uint8_t id[NB_ID_SIZE], bool may_wait)
 {
-    struct nbd_net *net = link->net;
+    struct nbd_net *net = link_net(link);
     struct nbd_accept_report why;
     enum nbd_accept_verdict v =
         nbd_node_accept(net->node, bytes, len, id, net->clock(), NBD_FROM_PEER(link), &why);
@@ -499,15 +537,7 @@ static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t le
         retry_pending(net, id);
         return;
     case NBD_INVALID_RECORD:
-        link->invalid++;
-        link_warn(link, "sent an invalid record (%s)", nb_error_name(why.code));
-        if (link->invalid > NET_INVALID_MAX && link->state != LINK_CLOSING) {
-            nbd_warn("peer %s: more than %d invalid records; closing and not reconnecting for "
-                     "10 minutes",
-                     link_name(link), NET_INVALID_MAX);
-            link->long_backoff = true;
-            link_close(link, "too many invalid records");
-        }
+        link_invalid(link, "sent an invalid record (%s)", nb_error_name(why.code));
         return;
     case NBD_NOT_FOUND:
         if (may_wait)
@@ -532,7 +562,7 @@ static void on_record(struct nbd_link *link, const uint8_t *bytes, size_t len)
     nb_record_id(bytes, len, id);
     bool solicited = wanted_remove(s, id);
     if (!solicited) {
-        refill(&s->rx_tokens, &s->rx_at, uv_now(link->net->loop), NET_RX_RATE, NET_RX_BURST);
+        refill(&s->rx_tokens, &s->rx_at, uv_now(link_net(link)->loop), NET_RX_RATE, NET_RX_BURST);
         if (s->rx_tokens < 1.0) {
             if (!s->rx_drop_logged)
                 link_warn(link, "pushes more than 1000 records a second; dropping the excess");
@@ -544,7 +574,7 @@ static void on_record(struct nbd_link *link, const uint8_t *bytes, size_t len)
     accept_record(link, bytes, len, id, true);
     if (solicited && link->state == LINK_UP) {
         s->round_fetched++;
-        s->fetch_progress = uv_now(link->net->loop);
+        s->fetch_progress = uv_now(link_net(link)->loop);
         send_wants(link);
         maybe_synced(link);
     }
@@ -566,6 +596,28 @@ static void on_want(struct nbd_link *link, const struct nb_peer_msg *msg)
     }
 }
 
+/*
+ * Runs one of the peer's `neg` messages through the session, charging the
+ * time it takes to the peer's CPU bucket: a peer can make each message
+ * cost at most a pass over our items, and the bucket bounds how many such
+ * passes it gets.
+ */
+static int reconcile_step(struct nbd_link *link, const uint8_t *bytes, size_t len, uint8_t **reply,
+                          size_t *reply_len, struct nb_negentropy_ids *have,
+                          struct nb_negentropy_ids *need)
+{
+    struct nbd_sync *s = &link->sync;
+    uint64_t now = uv_now(link_net(link)->loop);
+    s->cpu_tokens += (double)(now - s->cpu_at) * 1e6 * NET_RECONCILE_CPU_SHARE;
+    if (s->cpu_tokens > (double)NET_RECONCILE_CPU_BURST_NS)
+        s->cpu_tokens = (double)NET_RECONCILE_CPU_BURST_NS;
+    s->cpu_at = now;
+    uint64_t started = uv_hrtime();
+    int r = nb_negentropy_reconcile(&s->ne, bytes, len, reply, reply_len, have, need);
+    s->cpu_tokens -= (double)(uv_hrtime() - started);
+    return r;
+}
+
 static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
 {
     struct nbd_sync *s = &link->sync;
@@ -574,13 +626,13 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
     int r;
     if (link->outbound) {
         if (!s->reconciling) {
-            link_warn(link, "sent a reconciliation message we did not ask for");
+            link_invalid(link, "sent a reconciliation message we did not ask for");
             return;
         }
-        r = nb_negentropy_reconcile(&s->ne, bytes, len, &reply, &reply_len, &s->have, &s->need);
+        r = reconcile_step(link, bytes, len, &reply, &reply_len, &s->have, &s->need);
     } else {
         if (!s->ne_open) {
-            r = sync_items_get(link->net, &s->snap);
+            r = sync_items_get(link_net(link), &s->snap);
             if (r < 0) {
                 nbd_error("cannot read the store's items for reconciliation: %s", nb_strerror(r));
                 link_close(link, "store failed");
@@ -593,13 +645,38 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
             }
             s->ne_open = true;
         }
-        r = nb_negentropy_reconcile(&s->ne, bytes, len, &reply, &reply_len, NULL, NULL);
+        r = reconcile_step(link, bytes, len, &reply, &reply_len, NULL, NULL);
     }
     if (r < 0) {
-        link_warn(link, "sent a malformed reconciliation message (%s); closing", nb_error_name(r));
+        /* A broken `neg` leaves no session to continue: the link closes,
+         * and the message counts toward the peer's invalid ones. */
         link->invalid++;
+        link_warn(link, "sent a malformed reconciliation message (%s); closing", nb_error_name(r));
         link_close(link, "malformed reconciliation message");
         return;
+    }
+    if (s->cpu_tokens < 0) {
+        free(reply);
+        misbehaved(link, "made reconciliation cost more CPU time than a peer may use");
+        return;
+    }
+    if (reply != NULL && link->outbound) {
+        if (s->rounds >= NET_RECONCILE_MSGS_MAX) {
+            free(reply);
+            misbehaved(link, "needed more than 1024 reconciliation messages in one round");
+            return;
+        }
+        if (s->have.count + s->need.count > NET_RECONCILE_IDS_MAX) {
+            /* Enough differences for one round: fetch and push these
+             * first, so the lists stay bounded whatever the peer says. */
+            free(reply);
+            nbd_info("peer %s: reconciliation round stopped at %zu differences; the next round "
+                     "continues",
+                     link_name(link), s->have.count + s->need.count);
+            s->partial = true;
+            reconciled(link);
+            return;
+        }
     }
     if (reply != NULL) {
         uint8_t out[NB_PEER_MSG_MAX];
@@ -631,7 +708,7 @@ void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg)
     case NB_PEER_MISSING:
         for (size_t i = 0; i < msg->n_ids; i++)
             wanted_remove(s, msg->ids[i]);
-        s->fetch_progress = uv_now(link->net->loop);
+        s->fetch_progress = uv_now(link_net(link)->loop);
         send_wants(link);
         maybe_synced(link);
         break;
@@ -657,10 +734,11 @@ void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg)
 void sync_link_up(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
-    uint64_t now = uv_now(link->net->loop);
+    uint64_t now = uv_now(link_net(link)->loop);
     s->tx_tokens = NET_TX_BURST;
     s->rx_tokens = NET_RX_BURST;
-    s->tx_at = s->rx_at = now;
+    s->cpu_tokens = (double)NET_RECONCILE_CPU_BURST_NS;
+    s->tx_at = s->rx_at = s->cpu_at = now;
     if (link->outbound)
         start_round(link);
 }
@@ -671,14 +749,21 @@ void sync_tick(struct nbd_link *link, uint64_t now)
     sync_drain(link);
     if (link->state != LINK_UP)
         return;
-    if (s->wanted_n > 0 && now - s->fetch_progress > NET_FETCH_STALL_MS) {
-        link_warn(link, "did not answer %zu wanted records; giving up on them", s->wanted_n);
-        s->wanted_n = 0;
+    if (s->round_open && s->need_pos < s->need.count) {
         send_wants(link);
         maybe_synced(link);
     }
+    if (s->wanted_n > 0 && now - s->fetch_progress > NET_FETCH_STALL_MS) {
+        /* A peer that does not answer has no reason to be asked for the
+         * rest of the round either: the next round asks again. */
+        link_warn(link, "did not answer %zu wanted records; giving up on this round's fetches",
+                  s->wanted_n);
+        s->wanted_n = 0;
+        s->need_pos = s->need.count;
+        maybe_synced(link);
+    }
     if (link->outbound && !s->reconciling && !s->round_open &&
-        now - s->round_started >= link->net->sync_interval_ms)
+        now - s->round_started >= link_net(link)->sync_interval_ms)
         start_round(link);
 }
 
@@ -692,10 +777,10 @@ uint64_t sync_fetching(const struct nbd_link *link)
 void sync_link_closed(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
-    drop_pending(link->net, link);
+    drop_pending(link_net(link), link);
     sync_items_put(s->snap);
     s->snap = NULL;
-    s->reconciling = s->ne_open = s->round_open = false;
+    s->reconciling = s->ne_open = s->round_open = s->partial = false;
     nb_negentropy_ids_free(&s->have);
     nb_negentropy_ids_free(&s->need);
     s->need_pos = 0;
@@ -717,7 +802,7 @@ void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *byte
     /* A retraction deletes records the hook never hears about. */
     if (rec->kind == NB_KIND_RETRACTION)
         net->items_stale = true;
-    for (struct nbd_link *l = net->links; l != NULL; l = l->next) {
+    for (struct nbd_link *l = net->host.links; l != NULL; l = l->next) {
         /* Not back to the link the record came from. */
         if (l == origin->link || l->state != LINK_UP)
             continue;

@@ -693,10 +693,15 @@ def wait_for(what, fn, timeout=60, interval=0.2):
 class NetNode(Node):
     """A node that accepts other nodes on 127.0.0.1 at a fixed free port (so
     it comes back at the same address after a restart), with a short
-    reconciliation interval; LAN discovery off unless asked."""
+    reconciliation interval; LAN discovery off unless asked.  Every node of
+    a test listens on loopback, so it dials loopback addresses other nodes
+    name (peer_exchange_allow_loopback, off by default)."""
 
-    def __init__(self, name, sync_interval="2s", config=(), **kw):
-        super().__init__(name, peer_port=free_port(), config=["sync_interval = " + sync_interval] + list(config), **kw)
+    def __init__(self, name, sync_interval="2s", config=(), allow_loopback=True, **kw):
+        config = ["sync_interval = " + sync_interval] + list(config)
+        if allow_loopback:
+            config.append("peer_exchange_allow_loopback = on")
+        super().__init__(name, peer_port=free_port(), config=config, **kw)
         self.operator = Member(self, "operator")
 
     def __repr__(self):

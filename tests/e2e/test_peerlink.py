@@ -147,15 +147,16 @@ class PeerLinkTest(unittest.TestCase):
         alice_node.start()
         mallory_node.start()
         nb.wait_for("alice's node to cut mallory's node off",
-                 lambda: self.log_lines(alice_node, "more than 16 invalid records"))
+                 lambda: self.log_lines(alice_node, "more than 16 invalid messages"))
         self.assertEqual(alice_node.call("status")["records"], 0)
         rows = alice_node.call("peers")
         self.assertEqual(len(rows), 1, rows)
         self.assertGreater(rows[0]["invalid"], 16)
         self.assertNotEqual(rows[0]["state"], "connected")
-        # It stays cut off: when mallory's node dials again it is refused.
+        # It stays cut off: when mallory's node dials again it is refused,
+        # by its address, before the handshake.
         nb.wait_for("mallory's node to be refused again",
-                 lambda: self.log_lines(alice_node, "refused for now"), timeout=20)
+                 lambda: self.log_lines(alice_node, "address banned for now"), timeout=20)
         self.assertEqual(alice_node.call("status")["records"], 0)
         # One warning about the bad records, not one per record.
         warnings = [l for l in self.log_lines(alice_node, "sent an invalid record")

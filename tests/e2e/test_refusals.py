@@ -218,7 +218,7 @@ class ClientErrors(nb.NodeTest):
         self.assertIn('"id" has no subcommand "frob"; use new or show.', r.err)
         r = self.alice.run("peer")
         self.assertEqual(r.rc, nb.EXIT_USAGE, repr(r))
-        self.assertIn('"peer" needs a subcommand: add.', r.err)
+        self.assertIn('"peer" needs a subcommand: add or remove.', r.err)
 
     def test_identity_is_never_overwritten(self):
         key = self.alice.key

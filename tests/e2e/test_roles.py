@@ -24,6 +24,7 @@ OPERATOR_OPS = {
     "join": {"code": "nbi1notacode"},
     "peers": {},
     "peer.add": {"address": "127.0.0.1:9"},
+    "peer.remove": {"address": "127.0.0.1:9"},
     "block": {"member": b"\x01" * 32},
     "unblock": {"member": b"\x01" * 32},
     "blocked": {},

@@ -1,0 +1,77 @@
+/*
+ * Reconciliation and record exchange over one link (daemon/net/sync.c): the
+ * state a link carries for it and what daemon/net/net.c calls.
+ */
+#ifndef NOABERD_SYNC_H
+#define NOABERD_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <noaber/negentropy.h>
+#include <noaber/peerwire.h>
+#include <noaber/record.h>
+
+#include "daemon/node.h"
+
+struct nbd_link;
+struct nbd_net;
+
+/* A refcounted, sorted snapshot of the node's items for negentropy. */
+struct nbd_items {
+    unsigned refs;
+    struct nb_negentropy_item *items;
+    size_t count;
+    struct nb_negentropy_storage storage;
+};
+
+/* Reconciliation and record exchange over one link (daemon/net/sync.c). */
+struct nbd_sync {
+    /* Initiator: one reconciliation at a time. */
+    bool reconciling;
+    bool round_open; /* reconciled; `synced` not yet sent for this round */
+    uint64_t round_started;
+    struct nbd_items *snap;
+    struct nb_negentropy ne;
+    bool ne_open;
+    struct nb_negentropy_ids have, need;
+    size_t need_pos;
+    uint8_t (*wanted)[NB_ID_SIZE]; /* sorted */
+    size_t wanted_n;
+    uint64_t fetch_progress; /* uv_now() of the last wanted record or missing */
+    /* Both: records to push, oldest first, paced by the send bucket. */
+    uint8_t (*queue)[NB_ID_SIZE];
+    size_t q_head, q_len, q_cap;
+    double tx_tokens;
+    uint64_t tx_at;
+    double rx_tokens;
+    uint64_t rx_at;
+    bool rx_drop_logged;
+    bool synced; /* a reconciliation completed on this link */
+    /* The round stopped at NET_RECONCILE_IDS_MAX differences: once they
+     * are fetched and pushed, another round starts at once. */
+    bool partial;
+    /* Nanoseconds of reconciliation work this peer may still make us do
+     * (a bucket, see NET_RECONCILE_CPU_SHARE). */
+    double cpu_tokens;
+    uint64_t cpu_at;
+    /* The initiator's figures for the current round, logged at `synced`. */
+    unsigned rounds;
+    uint64_t round_bytes_in, round_bytes_out, round_pushed, round_fetched;
+};
+
+void sync_link_up(struct nbd_link *link);
+void sync_link_closed(struct nbd_link *link);
+void sync_tick(struct nbd_link *link, uint64_t now);
+void sync_drain(struct nbd_link *link);
+void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg);
+uint64_t sync_fetching(const struct nbd_link *link);
+void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
+                    const struct nb_record *rec, const struct nbd_origin *origin);
+int sync_items_get(struct nbd_net *net, struct nbd_items **ret);
+void sync_items_put(struct nbd_items *items);
+void sync_free(struct nbd_net *net);
+void sync_expire_pending(struct nbd_net *net, uint64_t now);
+
+#endif
