@@ -50,6 +50,14 @@ static const char *const migrations[] = {
 
     /* 2 -> 3: members this node's operator blocked, and since when. */
     "CREATE TABLE blocked (author BLOB PRIMARY KEY NOT NULL, since INTEGER NOT NULL);",
+
+    /* 3 -> 4: welcome links the operator handed out (only a hash of each
+     * token is kept) and the browsers they admitted (daemon/welcome.c). */
+    "CREATE TABLE welcome_tokens (hash BLOB PRIMARY KEY NOT NULL, name TEXT,"
+    "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);"
+    "CREATE TABLE devices (id INTEGER PRIMARY KEY, member BLOB NOT NULL, name TEXT,"
+    "  device TEXT, admitted_at INTEGER NOT NULL, revoked_at INTEGER);"
+    "CREATE INDEX devices_member ON devices(member);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -323,6 +331,11 @@ void nbd_store_close(struct nbd_store *s)
         sqlite3_finalize(s->stmts[i]);
     sqlite3_close(s->db);
     free(s);
+}
+
+sqlite3 *nbd_store_db(struct nbd_store *s)
+{
+    return s->db;
 }
 
 int nbd_store_schema_version(struct nbd_store *s)
