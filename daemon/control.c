@@ -18,6 +18,7 @@
 #include <noaber/state.h>
 
 #include "daemon/log.h"
+#include "daemon/welcome.h"
 #include "proto/mp.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -1002,6 +1003,227 @@ static int op_blocked(struct request *rq)
     return frame_end(&fr);
 }
 
+/* ---- welcome links and devices (daemon/welcome.c) ----------------------- */
+
+#define WELCOME_DEFAULT_SECONDS (7 * 86400ull)
+#define WELCOME_MAX_SECONDS     (90 * 86400ull)
+
+static const char msg_store_failed[] = "the node's store failed; see the daemon's log";
+
+/* An optional text argument: 0 (absent: buf is ""), or < 0 when malformed. */
+static int arg_optional_text(const msgpack_object *map, const char *key, size_t max, char *buf)
+{
+    struct nb_text t;
+    int r = nb_mp_map_text(map, key, 1, max, 0, &t);
+
+    buf[0] = '\0';
+    if (r == NB_ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    memcpy(buf, t.ptr, t.len);
+    buf[t.len] = '\0';
+    return 0;
+}
+
+/* welcome {name?, expires?}: a one-time token that admits one browser. */
+static int op_welcome(struct request *rq)
+{
+    char name[NB_NAME_MAX + 1], token[NBD_WELCOME_TOKEN_LEN + 1];
+    uint64_t seconds = WELCOME_DEFAULT_SECONDS, now = rq->ctx->clock();
+    int r;
+
+    if (arg_optional_text(rq->map, "name", NB_NAME_MAX, name) < 0)
+        return error_reply(rq->out, true, rq->id, "bad_request",
+                           "`name` is 1 to 64 bytes of text without control characters");
+    r = nb_mp_map_uint(rq->map, "expires", WELCOME_MAX_SECONDS, &seconds);
+    if ((r < 0 && r != NB_ENOENT) || seconds < 1)
+        return error_reply(rq->out, true, rq->id, "bad_request",
+                           "`expires` is a number of seconds from 1 to 7776000 (90 days)");
+    if (!rq->ctx->node->has_neighbourhood)
+        return error_reply(rq->out, true, rq->id, "refused",
+                           "this node has no neighbourhood yet: run `noaber neighbourhood "
+                           "create NAME` or `noaber join CODE` first");
+    if (nbd_welcome_make(rq->ctx->node->store, name, now, now + seconds, token) < 0) {
+        nbd_error("making a welcome token failed");
+        return error_reply(rq->out, true, rq->id, "internal", msg_store_failed);
+    }
+    nbd_info("a welcome link was made (valid %llu s)", (unsigned long long)seconds);
+    struct frame fr;
+    if (ok_begin(&fr, rq->out, rq->id) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 2);
+    nb_mp_pack_cstr(&fr.pk, "token");
+    nb_mp_pack_cstr(&fr.pk, token);
+    nb_mp_pack_cstr(&fr.pk, "expires_at");
+    msgpack_pack_uint64(&fr.pk, now + seconds);
+    sodium_memzero(token, sizeof(token));
+    return frame_end(&fr);
+}
+
+/* welcome.redeem {token, member, device?}: the browser's key is admitted. */
+static int op_welcome_redeem(struct request *rq)
+{
+    char token[NBD_WELCOME_TOKEN_LEN + 8], device[NBD_DEVICE_NAME_MAX + 1];
+    uint8_t member[NB_KEY_SIZE];
+    int64_t id;
+
+    if (arg_word(rq->map, "token", token, sizeof(token)) < 0)
+        return error_reply(rq->out, true, rq->id, "bad_request", "`token` is the welcome token");
+    if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, member) < 0)
+        return error_reply(rq->out, true, rq->id, "bad_request", msg_member_arg);
+    if (arg_optional_text(rq->map, "device", NBD_DEVICE_NAME_MAX, device) < 0)
+        return error_reply(rq->out, true, rq->id, "bad_request",
+                           "`device` is 1 to 64 bytes of text without control characters");
+    id = nbd_welcome_redeem(rq->ctx->node->store, token, member, device, rq->ctx->clock());
+    sodium_memzero(token, sizeof(token));
+    if (id == NB_ENOENT)
+        return error_reply(rq->out, true, rq->id, "not_found",
+                           "this welcome link is unknown or was already used: ask for a new one");
+    if (id == NB_EEXPIRED)
+        return error_reply(rq->out, true, rq->id, "gone",
+                           "this welcome link has expired: ask for a new one");
+    if (id < 0) {
+        nbd_error("redeeming a welcome token failed");
+        return error_reply(rq->out, true, rq->id, "internal", msg_store_failed);
+    }
+    nbd_info("a welcome link was used: device %lld admitted", (long long)id);
+    struct frame fr;
+    if (ok_begin(&fr, rq->out, rq->id) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 2);
+    nb_mp_pack_cstr(&fr.pk, "admitted");
+    msgpack_pack_true(&fr.pk);
+    nb_mp_pack_cstr(&fr.pk, "device_id");
+    msgpack_pack_uint64(&fr.pk, (uint64_t)id);
+    return frame_end(&fr);
+}
+
+/* welcome.check {member}: whether one of the member's devices is admitted. */
+static int op_welcome_check(struct request *rq)
+{
+    uint8_t member[NB_KEY_SIZE];
+    int r;
+
+    if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, member) < 0)
+        return error_reply(rq->out, true, rq->id, "bad_request", msg_member_arg);
+    r = nbd_welcome_admitted(rq->ctx->node->store, member);
+    if (r < 0)
+        return error_reply(rq->out, true, rq->id, "internal", msg_store_failed);
+    struct frame fr;
+    if (ok_begin(&fr, rq->out, rq->id) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 1);
+    nb_mp_pack_cstr(&fr.pk, "admitted");
+    if (r == 1)
+        msgpack_pack_true(&fr.pk);
+    else
+        msgpack_pack_false(&fr.pk);
+    return frame_end(&fr);
+}
+
+static void pack_text_or_nil(msgpack_packer *pk, const char *key, const char *value)
+{
+    nb_mp_pack_cstr(pk, key);
+    if (value != NULL)
+        nb_mp_pack_cstr(pk, value);
+    else
+        msgpack_pack_nil(pk);
+}
+
+static int count_device(void *ctx, const struct nbd_device *d)
+{
+    (void)d;
+    (*(uint32_t *)ctx)++;
+    return 0;
+}
+
+static int pack_device(void *ctx, const struct nbd_device *d)
+{
+    msgpack_packer *pk = ctx;
+    msgpack_pack_map(pk, 6);
+    nb_mp_pack_cstr(pk, "device_id");
+    msgpack_pack_uint64(pk, (uint64_t)d->id);
+    nb_mp_pack_cstr(pk, "member");
+    nb_mp_pack_bin(pk, d->member, NB_KEY_SIZE);
+    pack_text_or_nil(pk, "name", d->name);
+    pack_text_or_nil(pk, "device", d->device);
+    nb_mp_pack_cstr(pk, "admitted_at");
+    msgpack_pack_uint64(pk, d->admitted_at);
+    nb_mp_pack_cstr(pk, "revoked_at");
+    if (d->revoked)
+        msgpack_pack_uint64(pk, d->revoked_at);
+    else
+        msgpack_pack_nil(pk);
+    return 0;
+}
+
+static int op_devices(struct request *rq)
+{
+    struct nbd_store *store = rq->ctx->node->store;
+    uint32_t n = 0;
+
+    /* Counted, then packed, as op_blocked does. */
+    if (nbd_welcome_foreach_device(store, count_device, &n) < 0)
+        return error_reply(rq->out, true, rq->id, "internal", msg_store_failed);
+    struct frame fr;
+    if (ok_begin(&fr, rq->out, rq->id) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 1);
+    nb_mp_pack_cstr(&fr.pk, "devices");
+    msgpack_pack_array(&fr.pk, n);
+    if (nbd_welcome_foreach_device(store, pack_device, &fr.pk) < 0)
+        return NB_ENOMEM;
+    return frame_end(&fr);
+}
+
+static int op_device_revoke(struct request *rq)
+{
+    uint64_t id;
+    int r;
+
+    if (nb_mp_map_uint(rq->map, "device_id", INT64_MAX, &id) < 0)
+        return error_reply(rq->out, true, rq->id, "bad_request",
+                           "`device_id` is the number `devices` shows");
+    r = nbd_welcome_revoke(rq->ctx->node->store, (int64_t)id, rq->ctx->clock());
+    if (r == NB_ENOENT)
+        return error_reply(rq->out, true, rq->id, "not_found",
+                           "no admitted device has that number");
+    if (r < 0)
+        return error_reply(rq->out, true, rq->id, "internal", msg_store_failed);
+    nbd_info("device %llu was revoked", (unsigned long long)id);
+    struct frame fr;
+    if (ok_begin(&fr, rq->out, rq->id) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 1);
+    nb_mp_pack_cstr(&fr.pk, "device_id");
+    msgpack_pack_uint64(&fr.pk, id);
+    return frame_end(&fr);
+}
+
+static const struct {
+    const char *name;
+    int (*run)(struct request *rq);
+} welcome_ops[] = {
+    { "welcome", op_welcome },
+    { "welcome.redeem", op_welcome_redeem },
+    { "welcome.check", op_welcome_check },
+    { "devices", op_devices },
+    { "device.revoke", op_device_revoke },
+};
+
+/* Runs a welcome op; false when `op` is not one of them. */
+static bool welcome_op(struct request *rq, const char *op, int *ret)
+{
+    for (size_t i = 0; i < sizeof(welcome_ops) / sizeof(welcome_ops[0]); i++) {
+        if (strcmp(op, welcome_ops[i].name) == 0) {
+            *ret = welcome_ops[i].run(rq);
+            return true;
+        }
+    }
+    return false;
+}
+
 int nbd_control_handle(const struct nbd_control_ctx *ctx, const uint8_t *body, size_t len,
                        msgpack_sbuffer *out)
 {
@@ -1094,6 +1316,9 @@ int nbd_control_handle(const struct nbd_control_ctx *ctx, const uint8_t *body, s
         r = op_blocked(&rq);
         break;
     default:
+        /* Welcome links and devices (daemon/welcome.c). */
+        if (welcome_op(&rq, op, &r))
+            break;
         r = error_reply(out, true, rq.id, "unknown_op", "this noaberd does not know that op");
         break;
     }
