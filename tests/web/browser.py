@@ -135,3 +135,64 @@ class StaticServer:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+NOABER_WEB = os.path.join(nb.BUILD_ROOT, "web", "noaber-web")
+
+
+class Web:
+    """One noaber-web for a node, on a free port of 127.0.0.1; always
+    stop() it (tests use addCleanup)."""
+
+    def __init__(self, node):
+        import subprocess
+        import time
+
+        self.node = node
+        self.port = nb.free_port()
+        self.host = "127.0.0.1:%d" % self.port
+        self.url = "http://" + self.host
+        self.log_path = os.path.join(node.tmp, "noaber-web.log")
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [NOABER_WEB, "--listen", self.host, "--control-socket", node.socket,
+             "--page-dir", PAGE_DIR, "--log-level", "debug"],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("noaber-web exited with %d:\n%s" % (self.proc.returncode, self.log()))
+            try:
+                if self.request("GET", "/api/info")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("noaber-web did not answer on %s:\n%s" % (self.url, self.log()))
+            time.sleep(0.05)
+
+    def request(self, method, path, body=None, headers=None):
+        """(status, headers, body bytes) of one HTTP request."""
+        import http.client
+
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            c.close()
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
