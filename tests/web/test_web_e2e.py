@@ -135,6 +135,7 @@ class WebEndToEnd(unittest.TestCase):
         self.wait(maria, "the request in the list",
                   lambda d: "A lift to the hospital on Tuesday" in d.find_element(By.ID, "near-list").text)
         self.shoot(maria, "near-you")
+        self.record_load_bytes(maria)
 
         listed = a.operator.ok("list")
         mine = [r for r in listed if r["title"] == "A lift to the hospital on Tuesday"]
@@ -168,6 +169,25 @@ class WebEndToEnd(unittest.TestCase):
                   lambda d: "Groceries from the market" in d.find_element(By.ID, "near-list").text)
 
         self.refusals(a, web_a, maria)
+
+    def record_load_bytes(self, b):
+        """Writes the bytes the page took to load, first and then cached, to
+        BUILD/web-screenshots/load-bytes.json: a figure, not a pass/fail."""
+        measure = ("const n = performance.getEntriesByType('navigation')[0];"
+                   "const r = performance.getEntriesByType('resource');"
+                   "return {document: n.transferSize, resources: r.reduce((s, e) => s + e.transferSize, 0),"
+                   " files: r.map((e) => [e.name.replace(location.origin, ''), e.transferSize])};")
+        b.driver.get(b.driver.current_url.split("#")[0] + "#near")
+        b.driver.refresh()
+        self.heading(b, "Near you")
+        cached = b.driver.execute_script(measure)
+        fresh = self.browser(PHONE)
+        fresh.driver.get(b.driver.current_url.split("#")[0])
+        self.heading(fresh, "You need a welcome link")
+        first = fresh.driver.execute_script(measure)
+        with open(os.path.join(SHOTS, "load-bytes.json"), "w") as f:
+            json.dump({"first_load": first, "cached": cached}, f, indent=1)
+        self.assertGreater(first["resources"], 0)
 
     def refusals(self, node, web, b):
         from selenium.webdriver.common.by import By
