@@ -2,6 +2,7 @@
 """Assembles the web page in the build directory.
 
     build_page.py SRC_DIR OUT_DIR STAMP FILE...
+    build_page.py --install SRC_DIR REL_DIR FILE...   (meson install script)
 
 Copies each FILE (relative to SRC_DIR) to OUT_DIR, after checking every
 vendored file against vendor/SHA256SUMS: a file that does not match fails the
@@ -20,7 +21,13 @@ BARE = b'from"libsodium"'
 
 
 def main():
-    src, out, stamp, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    if sys.argv[1] == '--install':
+        # Installs into $DESTDIR$prefix/REL_DIR, the same way as the build.
+        src, rel, files = sys.argv[2], sys.argv[3], sys.argv[4:]
+        out = os.path.join(os.environ['MESON_INSTALL_DESTDIR_PREFIX'], rel)
+        stamp = None
+    else:
+        src, out, stamp, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
     sums = {}
     with open(os.path.join(src, 'vendor', 'SHA256SUMS')) as f:
         for line in f:
@@ -53,8 +60,9 @@ def main():
                 with gzip.GzipFile(fileobj=raw, mode='wb', compresslevel=9, mtime=0) as z:
                     z.write(data)
             os.replace(dest + '.gz.tmp', dest + '.gz')
-    with open(stamp, 'w') as f:
-        f.write('\n'.join(files) + '\n')
+    if stamp is not None:
+        with open(stamp, 'w') as f:
+            f.write('\n'.join(files) + '\n')
 
 
 if __name__ == '__main__':
