@@ -993,31 +993,37 @@ void web_api_pack_op(msgpack_sbuffer *req, uint64_t id, const char *op,
     }
 }
 
-/* The `result` map of an ok reply, in a decoded document; NULL otherwise. */
-static const msgpack_object *ok_result(const struct nb_mp_doc *doc)
+/* Decodes a reply into `doc` and returns the value of `key` in its result
+ * map; NULL (and `doc` freed) when the frame is not an ok reply with it. */
+static const msgpack_object *result_field(const uint8_t *frame, size_t len, const char *key,
+                                          struct nb_mp_doc *doc)
 {
-    const msgpack_object *ok = map_get(&doc->unpacked.data, "ok");
-    const msgpack_object *res = map_get(&doc->unpacked.data, "result");
+    const msgpack_object *ok, *res, *v = NULL;
 
-    if (ok == NULL || ok->type != MSGPACK_OBJECT_BOOLEAN || !ok->via.boolean || res == NULL ||
-        res->type != MSGPACK_OBJECT_MAP) {
+    if (nb_mp_decode(frame, len, WEB_REPLY_MAX, WEB_CONTROL_DEPTH, doc) != 0) {
         return NULL;
     }
-    return res;
+    ok = map_get(&doc->unpacked.data, "ok");
+    res = map_get(&doc->unpacked.data, "result");
+    if (ok != NULL && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean && res != NULL) {
+        v = map_get(res, key);
+    }
+    if (v == NULL) {
+        nb_mp_doc_free(doc);
+    }
+    return v;
 }
 
 int web_api_hello_neighbourhood(const uint8_t *frame, size_t len, uint8_t ret_id[NB_ID_SIZE])
 {
     struct nb_mp_doc doc;
-    const msgpack_object *res, *nid;
+    const msgpack_object *nid = result_field(frame, len, "neighbourhood_id", &doc);
     int r = -1;
 
-    if (nb_mp_decode(frame, len, WEB_REPLY_MAX, WEB_CONTROL_DEPTH, &doc) != 0) {
+    if (nid == NULL) {
         return -1;
     }
-    res = ok_result(&doc);
-    nid = res != NULL ? map_get(res, "neighbourhood_id") : NULL;
-    if (nid != NULL && nid->type == MSGPACK_OBJECT_BIN && nid->via.bin.size == NB_ID_SIZE) {
+    if (nid->type == MSGPACK_OBJECT_BIN && nid->via.bin.size == NB_ID_SIZE) {
         memcpy(ret_id, nid->via.bin.ptr, NB_ID_SIZE);
         r = 0;
     }
@@ -1028,15 +1034,13 @@ int web_api_hello_neighbourhood(const uint8_t *frame, size_t len, uint8_t ret_id
 int web_api_admitted(const uint8_t *frame, size_t len)
 {
     struct nb_mp_doc doc;
-    const msgpack_object *res, *adm;
+    const msgpack_object *adm = result_field(frame, len, "admitted", &doc);
     int r = -1;
 
-    if (nb_mp_decode(frame, len, WEB_REPLY_MAX, WEB_CONTROL_DEPTH, &doc) != 0) {
+    if (adm == NULL) {
         return -1;
     }
-    res = ok_result(&doc);
-    adm = res != NULL ? map_get(res, "admitted") : NULL;
-    if (adm != NULL && adm->type == MSGPACK_OBJECT_BOOLEAN) {
+    if (adm->type == MSGPACK_OBJECT_BOOLEAN) {
         r = adm->via.boolean ? 1 : 0;
     }
     nb_mp_doc_free(&doc);

@@ -98,6 +98,17 @@ function errorBox(messages) {
   return box;
 }
 
+// Shows the error summary in `holder` when there are problems; returns
+// whether there were any.
+function showErrors(holder, bad) {
+  holder.replaceChildren();
+  if (bad.length === 0) return false;
+  const box = errorBox(bad);
+  holder.append(box);
+  box.focus();
+  return true;
+}
+
 function field(id, label, input, hint) {
   const parts = [el('label', { for: id, text: label })];
   if (hint) {
@@ -188,21 +199,13 @@ function welcomeScreen(token) {
     const bad = [];
     if (n === '') bad.push(['welcome-name', t('error_name_missing')]);
     else if (bytesOf(n) > 64) bad.push(['welcome-name', t('error_name_long')]);
-    errors.replaceChildren();
-    if (bad.length) {
-      const box = errorBox(bad);
-      errors.append(box);
-      box.focus();
-      return;
-    }
+    if (showErrors(errors, bad)) return;
     try {
       await join(token, n);
     } catch (err) {
       const text = err instanceof api.ApiError && (err.status === 404 || err.status === 410)
         ? t('welcome_used') : problem(err);
-      const box = errorBox([['welcome-name', text]]);
-      errors.replaceChildren(box);
-      box.focus();
+      showErrors(errors, [['welcome-name', text]]);
     }
   });
   show(t('welcome_title', vars), el('p', { text: t('welcome_intro', vars) }), errors, form);
@@ -361,13 +364,7 @@ function askScreen() {
     if (v.area === '') bad.push(['ask-area', t('error_area_missing')]);
     else if (bytesOf(v.area) > 64) bad.push(['ask-area', t('error_area_long')]);
     if (bytesOf(v.details) > 2000) bad.push(['ask-details', t('error_details_long')]);
-    errors.replaceChildren();
-    if (bad.length) {
-      const box = errorBox(bad);
-      errors.append(box);
-      box.focus();
-      return;
-    }
+    if (showErrors(errors, bad)) return;
     const created = now();
     const body = {
       title: v.title,
@@ -381,9 +378,7 @@ function askScreen() {
     try {
       await send({ kind: 'request', created_at: created, body });
     } catch (err) {
-      const box = errorBox([['ask-title', problem(err)]]);
-      errors.replaceChildren(box);
-      box.focus();
+      showErrors(errors, [['ask-title', problem(err)]]);
       return;
     }
     history.replaceState(null, '', '#near');
