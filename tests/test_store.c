@@ -484,7 +484,8 @@ static void a_version_2_store_gains_the_block_list(void **state)
     assert_int_equal(nbd_store_insert(s, &row), 0);
     nbd_store_close(s);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    exec_sql(db, "DROP TABLE blocked; PRAGMA user_version = 2;");
+    exec_sql(db, "DROP TABLE blocked; DROP TABLE welcome_tokens; DROP TABLE devices;"
+                 "PRAGMA user_version = 2;");
     sqlite3_close(db);
 
     int r = nbd_store_open(path, &s, err, sizeof(err));

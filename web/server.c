@@ -27,6 +27,9 @@
 #define STREAMS_MAX      128
 #define STREAM_QUEUE_MAX (4u * 1024u * 1024u)
 #define PATH_MAX_LEN     200
+/* How often an idle event stream gets a comment line: it keeps proxies from
+ * closing it, and finds browsers that went away (their write fails). */
+#define KEEPALIVE_MS 30000
 
 /*
  * What the page may do, for every reply: its own scripts and styles only (no
@@ -177,6 +180,16 @@ static void on_watch_event(void *arg, const uint8_t *frame, size_t len)
         stream_resume(c);
     }
     web_buf_free(&ev);
+}
+
+static void on_keepalive(uv_timer_t *t)
+{
+    struct web_server *s = t->data;
+
+    for (struct sse_client *c = s->streams; c != NULL; c = c->next) {
+        web_buf_puts(&c->queue, ": keepalive\n\n");
+        stream_resume(c);
+    }
 }
 
 static void on_watch_closed(void *arg)
@@ -755,6 +768,9 @@ int web_server_start(struct web_server *s, uv_loop_t *loop, const struct web_con
     info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
     uv_timer_init(loop, &s->timer);
     s->timer.data = s;
+    uv_timer_init(loop, &s->keepalive);
+    s->keepalive.data = s;
+    uv_timer_start(&s->keepalive, on_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
     uv_poll_init(loop, &s->poll, info->epoll_fd);
     s->poll.data = s;
     uv_poll_start(&s->poll, UV_READABLE, on_poll);
@@ -776,6 +792,8 @@ void web_server_stop(struct web_server *s)
     uv_poll_stop(&s->poll);
     uv_close((uv_handle_t *)&s->poll, NULL);
     uv_close((uv_handle_t *)&s->timer, NULL);
+    uv_timer_stop(&s->keepalive);
+    uv_close((uv_handle_t *)&s->keepalive, NULL);
     web_ctl_close(&s->ctl);
     web_ctl_close(&s->watch);
 }

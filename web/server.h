@@ -29,6 +29,7 @@ struct web_server {
     struct MHD_Daemon *mhd;
     uv_poll_t poll;
     uv_timer_t timer;
+    uv_timer_t keepalive; /* a comment line on every event stream, now and then */
     struct web_ctl ctl;   /* calls */
     struct web_ctl watch; /* the node's new records, for every event stream */
     bool watching;
