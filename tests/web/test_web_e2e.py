@@ -70,6 +70,23 @@ class WebEndToEnd(unittest.TestCase):
         self.wait(b, "the heading %r" % text,
                   lambda d: d.find_element(By.ID, "screen-title").text == text)
 
+    def active(self, b):
+        return b.driver.switch_to.active_element
+
+    def type(self, b, *keys):
+        """Keys sent to whatever has the focus, as a keyboard would."""
+        self.active(b).send_keys(*keys)
+
+    def tab_to(self, b, is_target, most=30):
+        """Presses Tab until the focused element is the one wanted."""
+        from selenium.webdriver.common.keys import Keys
+
+        for _ in range(most):
+            self.type(b, Keys.TAB)
+            if is_target(self.active(b)):
+                return
+        self.fail("Tab never reached the element (last: %s)" % self.active(b).get_attribute("outerHTML"))
+
     def shoot(self, b, name):
         for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
             b.driver.set_window_size(*size)
@@ -91,7 +108,6 @@ class WebEndToEnd(unittest.TestCase):
     def test_ask_for_help_and_respond_across_two_nodes(self):
         from selenium.webdriver.common.by import By
         from selenium.webdriver.common.keys import Keys
-        from selenium.webdriver.support.ui import Select
 
         a, b_node = self.node("a"), self.node("b")
         a.create_neighbourhood("Marollen")
@@ -120,16 +136,23 @@ class WebEndToEnd(unittest.TestCase):
         self.wait(other, "that the link was used",
                   lambda d: "already used" in d.find_element(By.CLASS_NAME, "error-summary").text)
 
-        # Maria asks for help through the form.
-        maria.driver.find_element(By.CSS_SELECTOR, "a[href='#ask']").click()
+        # Maria asks for help through the form, by keyboard alone: Tab from
+        # the screen's heading to the "Ask for help" button, then field by
+        # field, as a person who cannot use a mouse would.
+        self.tab_to(maria, lambda e: e.tag_name == "a" and e.get_attribute("href").endswith("#ask"))
+        maria.driver.switch_to.active_element.send_keys(Keys.ENTER)
         self.heading(maria, "Ask for help")
         self.shoot(maria, "ask")
-        maria.driver.find_element(By.ID, "ask-title").send_keys("A lift to the hospital on Tuesday")
-        Select(maria.driver.find_element(By.ID, "ask-category")).select_by_visible_text("Transport")
-        maria.driver.find_element(By.ID, "ask-area").send_keys("Marollen")
-        Select(maria.driver.find_element(By.ID, "ask-urgency")).select_by_visible_text("This week")
-        maria.driver.find_element(By.ID, "ask-details").send_keys("The appointment is at ten.")
-        maria.driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        self.tab_to(maria, lambda e: e.get_attribute("id") == "ask-title")
+        self.type(maria, "A lift to the hospital on Tuesday", Keys.TAB)
+        self.assertEqual(self.active(maria).get_attribute("id"), "ask-category")
+        self.type(maria, "Transport", Keys.TAB)
+        self.type(maria, "Marollen", Keys.TAB)
+        self.assertEqual(self.active(maria).get_attribute("id"), "ask-urgency")
+        self.type(maria, "This week", Keys.TAB)
+        self.type(maria, "The appointment is at ten.", Keys.TAB)
+        self.assertEqual(self.active(maria).tag_name, "button")
+        self.type(maria, Keys.ENTER)
         self.wait(maria, "that the request was sent",
                   lambda d: "Your request was sent" in d.find_element(By.ID, "main").text)
         self.wait(maria, "the request in the list",
@@ -144,6 +167,9 @@ class WebEndToEnd(unittest.TestCase):
         self.assertEqual(mine[0]["category"], "transport")
         self.assertEqual(mine[0]["author_name"], "Maria")
         rid = mine[0]["id"]
+        shown = a.operator.ok("show", rid)
+        self.assertEqual(shown["urgency"], "this_week")
+        self.assertEqual(shown["details"], "The appointment is at ten.")
 
         # Bob, on the second node, sees it arrive and says he can help.
         bob = self.browser(DESKTOP)
