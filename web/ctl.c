@@ -57,7 +57,9 @@ static void on_closed(uv_handle_t *h)
     struct web_ctl *c = h->data;
 
     c->state = WEB_CTL_CLOSED;
-    c->in_len = 0;
+    free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
     fail_all(&c->calls);
     fail_all(&c->queued);
     if (c->on_close != NULL) {

@@ -188,11 +188,20 @@ class Web:
             return f.read().decode(errors="replace")
 
     def stop(self):
+        """Stops noaber-web with SIGTERM; it must exit cleanly (0), which
+        under ASan also means no leak and no error."""
+        import subprocess
+
+        killed = False
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(10)
-            except Exception:
+            except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                killed = True
         self._log.close()
+        if killed or self.proc.returncode != 0:
+            raise AssertionError("noaber-web did not stop cleanly (%s):\n%s"
+                                 % ("killed" if killed else "exit %d" % self.proc.returncode, self.log()))
