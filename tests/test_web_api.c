@@ -300,6 +300,11 @@ static void sessions_need_a_fresh_signed_challenge(void **state)
     sodium_bin2hex(cookie, sizeof(cookie), token, sizeof(token));
     assert_int_equal(web_session_find(&s, cookie, 1001, who), 0);
     assert_memory_equal(who, pk, 32);
+    /* The node's word that the member is admitted holds for a minute. */
+    assert_false(web_session_needs_check(&s, cookie, 1000 + WEB_RECHECK_SECONDS - 1));
+    assert_true(web_session_needs_check(&s, cookie, 1000 + WEB_RECHECK_SECONDS));
+    web_session_checked(&s, cookie, 1000 + WEB_RECHECK_SECONDS);
+    assert_false(web_session_needs_check(&s, cookie, 1000 + WEB_RECHECK_SECONDS + 1));
     assert_int_equal(web_session_find(&s, cookie, 1000 + WEB_SESSION_SECONDS, who), -1);
     assert_int_equal(web_session_find(&s, "00", 1001, who), -1);
     web_session_drop(&s, cookie);

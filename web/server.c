@@ -31,6 +31,8 @@
  * closing it, and finds browsers that went away (their write fails). */
 #define KEEPALIVE_MS 30000
 
+#define CLEAR_COOKIE WEB_COOKIE_NAME "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+
 /*
  * What the page may do, for every reply: its own scripts and styles only (no
  * inline script or style), WebAssembly for libsodium.js, requests to this
@@ -48,13 +50,15 @@ struct sse_client {
     struct web_buf queue;
     size_t sent;
     bool suspended;
-    bool closed; /* the node's watch ended: end the stream */
+    bool closed;                         /* the node's watch ended: end the stream */
+    char cookie[2 * WEB_TOKEN_SIZE + 1]; /* the session the stream was opened with */
 };
 
 struct web_req {
     struct web_server *srv;
     struct MHD_Connection *conn;
-    enum { REQ_BODY, REQ_WAITING, REQ_READY } state;
+    /* REQ_CHECKED: the node confirmed the session's member; plan again. */
+    enum { REQ_BODY, REQ_WAITING, REQ_CHECKED, REQ_READY } state;
     uint8_t body[WEB_BODY_MAX];
     size_t body_len;
     bool too_big;
@@ -185,9 +189,17 @@ static void on_watch_event(void *arg, const uint8_t *frame, size_t len)
 static void on_keepalive(uv_timer_t *t)
 {
     struct web_server *s = t->data;
+    uint8_t member[NB_KEY_SIZE];
 
     for (struct sse_client *c = s->streams; c != NULL; c = c->next) {
-        web_buf_puts(&c->queue, ": keepalive\n\n");
+        /* A stream whose admission is due to be confirmed again ends; the
+         * browser reconnects, and the new request asks the node. */
+        if (web_session_needs_check(s->sessions, c->cookie, wall_now()) ||
+            web_session_find(s->sessions, c->cookie, wall_now(), member) != 0) {
+            c->closed = true;
+        } else {
+            web_buf_puts(&c->queue, ": keepalive\n\n");
+        }
         stream_resume(c);
     }
 }
@@ -265,7 +277,7 @@ static void stream_free(void *cls)
     free(c);
 }
 
-static enum MHD_Result start_stream(struct web_req *q)
+static enum MHD_Result start_stream(struct web_req *q, const char *cookie)
 {
     struct web_server *s = q->srv;
     struct sse_client *c;
@@ -286,6 +298,7 @@ static enum MHD_Result start_stream(struct web_req *q)
     }
     c->srv = s;
     c->conn = q->conn;
+    snprintf(c->cookie, sizeof(c->cookie), "%s", cookie != NULL ? cookie : "");
     /* A first comment line, so that the browser sees the stream open. */
     web_buf_puts(&c->queue, ": noaber\n\n");
     r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, c, stream_free);
@@ -421,6 +434,33 @@ static void on_hello_for_sign_in(void *arg, const uint8_t *frame, size_t len)
     msgpack_sbuffer_destroy(&req);
 }
 
+/* The node's answer to welcome.check for a session whose admission was
+ * confirmed more than WEB_RECHECK_SECONDS ago. */
+static void on_recheck(void *arg, const uint8_t *frame, size_t len)
+{
+    struct web_req *q = arg;
+    const char *cookie = MHD_lookup_connection_value(q->conn, MHD_COOKIE_KIND, WEB_COOKIE_NAME);
+    int admitted = frame != NULL ? web_api_admitted(frame, len) : -1;
+
+    if (admitted == 1) {
+        web_session_checked(q->srv->sessions, cookie, wall_now());
+        q->state = REQ_CHECKED;
+        MHD_resume_connection(q->conn);
+        kick(q->srv);
+        return;
+    }
+    if (admitted == 0) {
+        web_session_drop(q->srv->sessions, cookie);
+        snprintf(q->set_cookie, sizeof(q->set_cookie), "%s", CLEAR_COOKIE);
+        set_error(q, 403, "not_admitted",
+                  "this device is not welcomed on this node any more: ask the coordinator for a "
+                  "new link.");
+    } else {
+        set_error(q, 502, "node", "the node cannot be reached; try again in a moment.");
+    }
+    resume(q);
+}
+
 static enum MHD_Result handle_api(struct web_req *q, const char *url, const char *method)
 {
     struct MHD_Connection *c = q->conn;
@@ -447,6 +487,14 @@ static enum MHD_Result handle_api(struct web_req *q, const char *url, const char
     in.body_len = q->body_len;
     in.body_too_big = q->too_big;
     in.has_session = web_session_find(s->sessions, cookie, wall_now(), in.member) == 0;
+    if (in.has_session && web_session_needs_check(s->sessions, cookie, wall_now())) {
+        /* Asked before anything else: a revoked device reads nothing more. */
+        msgpack_sbuffer_init(&req);
+        web_api_pack_op(&req, web_ctl_next_id(&s->ctl), "welcome.check", in.member);
+        send_control(q, &req, on_recheck);
+        msgpack_sbuffer_destroy(&req);
+        return MHD_YES;
+    }
 
     msgpack_sbuffer_init(&req);
     if (web_api_plan(&in, web_ctl_next_id(&s->ctl), &req, &q->plan, &err) != 0) {
@@ -481,13 +529,12 @@ static enum MHD_Result handle_api(struct web_req *q, const char *url, const char
         struct web_buf b = { 0 };
         web_session_drop(s->sessions, cookie);
         web_buf_puts(&b, "{}");
-        ret = reply_buf(c, 200, &b,
-                        WEB_COOKIE_NAME "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+        ret = reply_buf(c, 200, &b, CLEAR_COOKIE);
         web_buf_free(&b);
         break;
     }
     case WEB_DO_EVENTS:
-        ret = start_stream(q);
+        ret = start_stream(q, cookie);
         break;
     }
 out:
@@ -670,6 +717,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return handle_api(q, url, method);
     case REQ_WAITING:
         return MHD_YES; /* spurious: still waiting for the node */
+    case REQ_CHECKED:
+        q->state = REQ_BODY;
+        return handle_api(q, url, method);
     case REQ_READY:
         ret = reply_buf(c, q->status, &q->json, q->set_cookie);
         return ret;

@@ -65,6 +65,7 @@ int web_session_new(struct web_sessions *s, const uint8_t member[NB_KEY_SIZE], u
             randombytes_buf(s->sessions[i].token, WEB_TOKEN_SIZE);
             memcpy(s->sessions[i].member, member, NB_KEY_SIZE);
             s->sessions[i].expires_at = now + WEB_SESSION_SECONDS;
+            s->sessions[i].checked_at = now;
             memcpy(ret_token, s->sessions[i].token, WEB_TOKEN_SIZE);
             return 0;
         }
@@ -109,5 +110,21 @@ void web_session_drop(struct web_sessions *s, const char *cookie)
 
     if (i >= 0) {
         memset(&s->sessions[i], 0, sizeof(s->sessions[i]));
+    }
+}
+
+bool web_session_needs_check(const struct web_sessions *s, const char *cookie, uint64_t now)
+{
+    int i = slot_of(s, cookie, now);
+
+    return i >= 0 && s->sessions[i].checked_at + WEB_RECHECK_SECONDS <= now;
+}
+
+void web_session_checked(struct web_sessions *s, const char *cookie, uint64_t now)
+{
+    int i = slot_of(s, cookie, now);
+
+    if (i >= 0) {
+        s->sessions[i].checked_at = now;
     }
 }

@@ -22,6 +22,10 @@
 #define WEB_CHALLENGE_SECONDS 300
 #define WEB_SESSION_SECONDS   (12 * 3600)
 #define WEB_COOKIE_NAME       "noaber_session"
+/* How long the node's word that a member is admitted holds: after that, the
+ * next request of the session asks the node again, so that a revoked device
+ * loses its session within a minute. */
+#define WEB_RECHECK_SECONDS 60
 
 struct web_sessions {
     struct {
@@ -33,6 +37,7 @@ struct web_sessions {
         uint8_t token[WEB_TOKEN_SIZE];
         uint8_t member[NB_KEY_SIZE];
         uint64_t expires_at;
+        uint64_t checked_at; /* when the node last said the member is admitted */
     } sessions[WEB_SESSIONS_MAX];
 };
 
@@ -54,5 +59,8 @@ int web_session_new(struct web_sessions *s, const uint8_t member[NB_KEY_SIZE], u
 int web_session_find(const struct web_sessions *s, const char *cookie, uint64_t now,
                      uint8_t ret_member[NB_KEY_SIZE]);
 void web_session_drop(struct web_sessions *s, const char *cookie);
+/* Whether the session's admission must be asked of the node again. */
+bool web_session_needs_check(const struct web_sessions *s, const char *cookie, uint64_t now);
+void web_session_checked(struct web_sessions *s, const char *cookie, uint64_t now);
 
 #endif

@@ -286,9 +286,14 @@ return {status: res.status, body: await res.json()};
         self.assertEqual(headers["Content-Encoding"], "gzip")
         self.assertEqual(web.request("GET", "/../store.sqlite")[0], 404)
 
-        # A revoked device cannot sign in again.
+        # A revoked device loses its session within a minute (noaber-web asks
+        # the node again), and cannot sign in again.
         device = node.operator.ok("devices")["devices"][0]["device_id"]
         node.operator.ok("device", "revoke", str(device))
+        nb.wait_for("the revoked device's session to end",
+                    lambda: web.request("GET", "/api/list", headers={"Cookie": cookie})[0] == 403,
+                    timeout=120, interval=1)
+        self.assertEqual(web.request("GET", "/api/list", headers={"Cookie": cookie})[0], 401)
         out = b.run_async("return (await fetch('/api/session', {method: 'DELETE'})).status;")
         self.assertEqual(out, 200)
         b.driver.refresh()
