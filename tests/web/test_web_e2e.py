@@ -185,6 +185,10 @@ class WebEndToEnd(unittest.TestCase):
                   lambda d: "You said you can help" in d.find_element(By.ID, "near-list").text)
         nb.wait_for("Bob's response on the first node",
                     lambda: len(a.operator.ok("show", rid)["responses"]) == 1, timeout=90)
+        # After a reload the page still knows Bob offered to help.
+        bob.driver.refresh()
+        self.wait(bob, "that Bob can help, after a reload",
+                  lambda d: "You said you can help" in d.find_element(By.ID, "near-list").text)
 
         # Maria's list updates by itself (server-sent events): a request made
         # with noaber on the node shows up without a reload.

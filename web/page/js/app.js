@@ -241,6 +241,24 @@ function deviceLabel() {
 // ---------------------------------------------------------------------------
 // Near you
 
+// The requests this member already said they can help with, from their own
+// responses on the node, so that the page says so after a reload too.
+async function loadMyResponses() {
+  try {
+    const res = await api.list({ kind: 'response', author: hexOf(state.member.publicKey), limit: 500 });
+    for (const item of res.items) {
+      try {
+        const rec = R.verifyRecord(R.fromBase64(item.record), state.nid);
+        state.helping.add(hexOf(rec.body.target));
+      } catch (e) {
+        // A record that does not verify is not counted.
+      }
+    }
+  } catch (e) {
+    // Without it the page offers "I can help" again; the node refuses nothing.
+  }
+}
+
 async function loadNames() {
   try {
     const res = await api.list({ kind: 'profile', limit: 500 });
@@ -259,8 +277,8 @@ async function loadNames() {
   }
 }
 
-function requestCard(item) {
-  const rec = R.verifyRecord(R.fromBase64(item.record), state.nid);
+// One open request, already verified (rec is what verifyRecord returned).
+function requestCard(item, rec) {
   const b = rec.body;
   const who = state.names.get(hexOf(rec.author)) || t('near_someone');
   const urgency = b.urgency !== undefined ? R.URGENCIES[b.urgency] : 'whenever';
@@ -308,7 +326,7 @@ async function nearScreen(notice) {
   show(t('near_title'), status, el('p', { class: 'hint', text: t('near_live') }),
     el('p', {}, el('a', { href: '#ask', class: 'button primary', text: t('ask_button') })),
     listEl);
-  await loadNames();
+  await Promise.all([loadNames(), loadMyResponses()]);
   await refreshNear(listEl);
   if (state.events === null) {
     state.events = api.events((ev) => {
@@ -326,14 +344,19 @@ async function refreshNear(listEl) {
     listEl.replaceChildren(el('li', { class: 'notice', text: problem(e) }));
     return;
   }
-  const cards = [];
+  // Most urgent first, then newest (the node lists newest first).
+  const shown = [];
   for (const item of res.items) {
     try {
-      cards.push(requestCard(item));
+      const rec = R.verifyRecord(R.fromBase64(item.record), state.nid);
+      shown.push({ item, rec });
     } catch (e) {
       // A record that does not verify is not shown.
     }
   }
+  const urgency = (s) => s.rec.body.urgency ?? R.URGENCIES.indexOf('whenever');
+  shown.sort((a, b) => urgency(a) - urgency(b));
+  const cards = shown.map((s) => requestCard(s.item, s.rec));
   listEl.replaceChildren(...cards);
   if (cards.length === 0) listEl.append(el('li', { class: 'empty', text: t('near_empty') }));
 }
