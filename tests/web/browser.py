@@ -144,12 +144,14 @@ class Web:
     """One noaber-web for a node, on a free port of 127.0.0.1; always
     stop() it (tests use addCleanup)."""
 
-    def __init__(self, node):
+    def __init__(self, node, port=None):
+        """port: the port of an earlier noaber-web of the node (a restart
+        keeps the page's origin), else a free one."""
         import subprocess
         import time
 
         self.node = node
-        self.port = nb.free_port()
+        self.port = port or nb.free_port()
         self.host = "127.0.0.1:%d" % self.port
         self.url = "http://" + self.host
         self.log_path = os.path.join(node.tmp, "noaber-web.log")

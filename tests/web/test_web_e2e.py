@@ -35,8 +35,8 @@ class WebEndToEnd(unittest.TestCase):
         self.addCleanup(n.cleanup)
         return n.start()
 
-    def web(self, node):
-        w = browser.Web(node)
+    def web(self, node, port=None):
+        w = browser.Web(node, port)
         self.addCleanup(w.stop)
         return w
 
@@ -190,8 +190,12 @@ class WebEndToEnd(unittest.TestCase):
         self.wait(bob, "that Bob can help, after a reload",
                   lambda d: "You said you can help" in d.find_element(By.ID, "near-list").text)
 
-        # Maria's list updates by itself (server-sent events): a request made
-        # with noaber on the node shows up without a reload.
+        # noaber-web restarts (its sessions are in memory): Maria's page signs
+        # in again by itself.  Her list updates by itself (server-sent
+        # events): a request made with noaber on the node shows up without a
+        # reload.
+        web_a.stop()
+        web_a = self.web(a, port=web_a.port)
         carol = a.member("carol")
         carol.new_identity()
         carol.ask("Groceries from the market")

@@ -10,7 +10,14 @@ export class ApiError extends Error {
   }
 }
 
-async function call(method, path, body) {
+// Signs in again (set by the page): a session ends after 12 hours or when
+// noaber-web restarts, and the page should not ask the person for anything.
+let reauth = null;
+export function onSessionEnded(fn) {
+  reauth = fn;
+}
+
+async function call(method, path, body, retry = true) {
   const init = { method, headers: {}, credentials: 'same-origin', cache: 'no-store' };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
@@ -27,6 +34,10 @@ async function call(method, path, body) {
     json = await res.json();
   } catch (e) {
     throw new ApiError(res.status, 'bad_reply', 'the server sent no JSON');
+  }
+  if (res.status === 401 && retry && reauth && !path.startsWith('/api/session')) {
+    await reauth();
+    return call(method, path, body, false);
   }
   if (!res.ok) throw new ApiError(res.status, json.error, json.message);
   return json;
@@ -49,9 +60,16 @@ export function list(filters = {}) {
 }
 
 // New records as the node stores them; onRecord gets {id, record} (hex id,
-// base64 record).  EventSource reconnects by itself after an interruption.
-export function events(onRecord) {
+// base64 record).  EventSource reconnects by itself after an interruption,
+// but not after a refusal (the session ended): then onClosed runs.  onOpen
+// runs each time the stream (re)opens: records stored while it was
+// interrupted came without an event.
+export function events(onRecord, onClosed, onOpen) {
   const es = new EventSource('/api/events');
+  es.onopen = () => onOpen();
+  es.onerror = () => {
+    if (es.readyState === EventSource.CLOSED) onClosed();
+  };
   es.onmessage = (e) => {
     try {
       const ev = JSON.parse(e.data);

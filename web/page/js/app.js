@@ -151,16 +151,27 @@ async function signIn() {
 
 async function send(rec) {
   const signed = R.signRecord(rec, state.member, state.nid);
-  try {
-    return await api.submit(R.toBase64(signed.bytes));
-  } catch (e) {
-    if (e.status === 401) {
-      // The session ended (expired, or noaber-web restarted): sign in again, once.
-      await signIn();
-      return api.submit(R.toBase64(signed.bytes));
-    }
-    throw e;
-  }
+  return api.submit(R.toBase64(signed.bytes));
+}
+
+// The live list: refreshed on every new record; when the stream is refused
+// (the session ended), sign in again and listen again, a little later.
+function watch() {
+  const refresh = () => {
+    const l = document.getElementById('near-list');
+    if (l) refreshNear(l);
+  };
+  state.events = api.events(refresh, () => {
+    state.events = null;
+    setTimeout(async () => {
+      try {
+        await signIn();
+        watch();
+      } catch (e) {
+        // Not admitted any more, or the node is away: the next screen says so.
+      }
+    }, 5000);
+  }, refresh);
 }
 
 function problem(e) {
@@ -328,12 +339,7 @@ async function nearScreen(notice) {
     listEl);
   await Promise.all([loadNames(), loadMyResponses()]);
   await refreshNear(listEl);
-  if (state.events === null) {
-    state.events = api.events((ev) => {
-      const l = document.getElementById('near-list');
-      if (l) refreshNear(l);
-    });
-  }
+  if (state.events === null) watch();
 }
 
 async function refreshNear(listEl) {
@@ -437,6 +443,7 @@ async function start() {
     return;
   }
   state.nid = R.fromHex(state.info.neighbourhood_id);
+  api.onSessionEnded(() => signIn());
   state.clockOffset = state.info.now - Math.floor(Date.now() / 1000);
   const saved = await keys.load();
   if (saved && !location.hash.startsWith('#welcome=')) {
