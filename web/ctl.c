@@ -75,6 +75,12 @@ static void shut(struct web_ctl *c)
     }
 }
 
+void web_ctl_fail_pending(struct web_ctl *c)
+{
+    fail_all(&c->calls);
+    fail_all(&c->queued);
+}
+
 void web_ctl_close(struct web_ctl *c)
 {
     shut(c);

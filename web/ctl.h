@@ -49,5 +49,9 @@ void web_ctl_call(struct web_ctl *c, const char *body, size_t len, web_ctl_reply
 /* Forgets the callback of pending calls with this arg (their HTTP request went away). */
 void web_ctl_cancel(struct web_ctl *c, void *arg);
 void web_ctl_close(struct web_ctl *c);
+/* Runs the callback of every pending call now, without a reply (shutdown:
+ * the HTTP requests waiting for them must be answered before libmicrohttpd
+ * stops). */
+void web_ctl_fail_pending(struct web_ctl *c);
 
 #endif

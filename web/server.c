@@ -831,6 +831,9 @@ int web_server_start(struct web_server *s, uv_loop_t *loop, const struct web_con
 void web_server_stop(struct web_server *s)
 {
     s->stopping = true;
+    /* Requests waiting for the node are answered (502) and resumed first:
+     * libmicrohttpd must not stop with a connection suspended. */
+    web_ctl_fail_pending(&s->ctl);
     for (struct sse_client *c = s->streams; c != NULL; c = c->next) {
         c->closed = true;
         stream_resume(c);
