@@ -143,7 +143,18 @@ class WebEndToEnd(unittest.TestCase):
         maria.driver.switch_to.active_element.send_keys(Keys.ENTER)
         self.heading(maria, "Ask for help")
         self.shoot(maria, "ask")
-        self.tab_to(maria, lambda e: e.get_attribute("id") == "ask-title")
+        # Sent empty: the error summary says what is missing, takes the
+        # focus, and its first link leads to the field.
+        self.tab_to(maria, lambda e: e.tag_name == "button")
+        self.type(maria, Keys.ENTER)
+        self.wait(maria, "the error summary",
+                  lambda d: "error-summary" in (self.active(maria).get_attribute("class") or ""))
+        summary = self.active(maria).text
+        self.assertIn("Say what you need help with", summary)
+        self.assertIn("Say where, roughly", summary)
+        self.tab_to(maria, lambda e: e.tag_name == "a" and e.get_attribute("href").endswith("#ask-title"))
+        self.type(maria, Keys.ENTER)
+        self.assertEqual(self.active(maria).get_attribute("id"), "ask-title")
         self.type(maria, "A lift to the hospital on Tuesday", Keys.TAB)
         self.assertEqual(self.active(maria).get_attribute("id"), "ask-category")
         self.type(maria, "Transport", Keys.TAB)

@@ -134,9 +134,14 @@ function bytesOf(text) {
   return new TextEncoder().encode(text).length;
 }
 
-// Line endings as records carry them (docs/protocol.md, "Text").
-function clean(text) {
-  return text.replace(/\r\n?/g, '\n').trim();
+// Text as records carry it (docs/protocol.md, "Text"): line feeds only in
+// multi-line fields, tabs as spaces, no other control characters (a paste
+// can bring them).
+function clean(text, multiline = false) {
+  let t = text.replace(/\r\n?/g, '\n').replace(/\t/g, ' ');
+  if (!multiline) t = t.replace(/\n+/g, ' ');
+  // eslint-disable-next-line no-control-regex
+  return t.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, '').trim();
 }
 
 // ---------------------------------------------------------------------------
@@ -175,6 +180,7 @@ function watch() {
 }
 
 function problem(e) {
+  if (e instanceof R.RecordError) return t('error_invalid');
   if (e instanceof api.ApiError && e.status !== 0) {
     return t('error_refused', { message: e.message });
   }
@@ -386,10 +392,10 @@ function askScreen() {
     el('button', { type: 'submit', class: 'primary', text: t('ask_button') }));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const v = { title: clean(title.value), area: clean(area.value), details: clean(details.value) };
+    const v = { title: clean(title.value), area: clean(area.value), details: clean(details.value, true) };
     const bad = [];
     if (v.title === '') bad.push(['ask-title', t('error_title_missing')]);
-    else if (bytesOf(v.title) > 120 || v.title.includes('\n')) bad.push(['ask-title', t('error_title_long')]);
+    else if (bytesOf(v.title) > 120) bad.push(['ask-title', t('error_title_long')]);
     if (v.area === '') bad.push(['ask-area', t('error_area_missing')]);
     else if (bytesOf(v.area) > 64) bad.push(['ask-area', t('error_area_long')]);
     if (bytesOf(v.details) > 2000) bad.push(['ask-details', t('error_details_long')]);

@@ -54,6 +54,7 @@ export const catalogs = {
     error_details_long: 'Make the details shorter: at most 2000 letters',
     error_name_missing: 'Say how your neighbours should call you',
     error_name_long: 'Make the name shorter: at most 64 letters',
+    error_invalid: 'This cannot be sent as it is. Check the text for unusual characters and try again.',
     error_network: 'The page cannot reach the node. Check your connection and try again.',
     error_refused: 'The node did not accept this: {message}',
     time_now: 'just now',

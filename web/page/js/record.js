@@ -388,6 +388,10 @@ function badControl(s, multiline) {
 }
 
 function checkText(field, s) {
+  // A lone surrogate would be signed as U+FFFD: refused, not changed.
+  if (typeof s.isWellFormed === 'function' && !s.isWellFormed()) {
+    fail('utf8', `${field.name} is not valid text`);
+  }
   const n = utf8.encode(s).length;
   if (badControl(s, field.ml === true)) fail('utf8', `${field.name} has a control character`);
   if (n < field.min || n > field.max) {
