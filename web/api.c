@@ -450,31 +450,32 @@ static bool method_ok(enum web_route r, const char *method)
 }
 
 /*
- * A state-changing request must come from this page: the browser says so
- * with Origin (scheme://host of the page that sent it) and Sec-Fetch-Site.
- * A request that carries neither is not from a browser that protects its
- * users, and is refused too.
+ * A state-changing request must come from this page.  Browsers say where a
+ * request comes from in Sec-Fetch-Site, which no page can set: when it is
+ * there, it decides (a reverse proxy may rewrite Host, so Origin cannot be
+ * compared then).  Browsers that do not send it (plain HTTP on a LAN
+ * address) send Origin, which must be this server's scheme and Host.  A
+ * request with neither is not from a browser that protects its user, and is
+ * refused too.
  */
 static bool same_origin(const struct web_input *in)
 {
-    if (in->sec_fetch_site != NULL && strcmp(in->sec_fetch_site, "same-origin") != 0) {
+    const char *rest;
+
+    if (in->sec_fetch_site != NULL) {
+        return strcmp(in->sec_fetch_site, "same-origin") == 0;
+    }
+    if (in->origin == NULL || in->host == NULL) {
         return false;
     }
-    if (in->origin != NULL) {
-        const char *rest;
-        if (in->host == NULL) {
-            return false;
-        }
-        if (strncmp(in->origin, "http://", 7) == 0) {
-            rest = in->origin + 7;
-        } else if (strncmp(in->origin, "https://", 8) == 0) {
-            rest = in->origin + 8;
-        } else {
-            return false;
-        }
-        return strcasecmp(rest, in->host) == 0;
+    if (strncmp(in->origin, "http://", 7) == 0) {
+        rest = in->origin + 7;
+    } else if (strncmp(in->origin, "https://", 8) == 0) {
+        rest = in->origin + 8;
+    } else {
+        return false;
     }
-    return in->sec_fetch_site != NULL;
+    return strcasecmp(rest, in->host) == 0;
 }
 
 static bool is_json(const char *content_type)
