@@ -210,10 +210,11 @@ static int json_string(const uint8_t *p, size_t len, size_t *i, struct json_obje
             return -1;
         }
         if (c != '\\') {
-            if (put_utf8(o, 0) != 0) {
+            /* Bytes are copied as they are; the node checks text is UTF-8. */
+            if (o->used + 1 >= sizeof(o->scratch)) {
                 return -1;
             }
-            o->scratch[o->used - 1] = (char)c;
+            o->scratch[o->used++] = (char)c;
             (*i)++;
             continue;
         }
