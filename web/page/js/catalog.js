@@ -40,7 +40,7 @@ export const catalogs = {
     ask_what: 'What do you need help with?',
     ask_category: 'What kind of help?',
     ask_area: 'Where, roughly?',
-    ask_area_hint: 'Your street or postcode area, never your address.',
+    ask_area_hint: 'Your neighbourhood or postcode, never your street or address.',
     ask_urgency: 'How soon?',
     ask_details: 'More details (if you want)',
     ask_details_hint: 'Do not write your address or health details here: everyone in the neighbourhood can read this. You give your address only to the helper you choose.',
