@@ -1,0 +1,195 @@
+"""A request's whole life in the page, in Chromium, across two nodes.
+
+Alice (on node A, her own browser profile) asks for help; Bob (on node B,
+another profile) says he can help; Alice sees "1 neighbour offered to help",
+chooses Bob and types her address, which her browser seals to Bob's key;
+Bob's "Your tasks" opens it; Bob says he has done it; Alice confirms with
+thanks, and Bob sees the thanks.  `noaber show` on node B shows the same
+request done.  A request made with `noaber` on node A is acted on in Bob's
+page: he responds there, its author assigns him with `noaber assign
+--contact`, and Bob reads that contact in the page.  Neither address is ever
+in clear in either node's files or log, nor in noaber-web's log.  Every
+step is taken by keyboard alone.  Screenshots of each screen go to
+BUILD/web-screenshots/.
+"""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import browser  # noqa: E402
+import nb  # noqa: E402
+
+ADDRESS = "Blaesstraat 40, bell 3, 0470 11 22 33"
+CLI_CONTACT = "Hoogstraat 7, call 0499 88 77 66 first"
+# The whole texts and distinctive parts of them, as they might be stored.
+NEEDLES = [ADDRESS, "Blaesstraat 40", "0470 11 22 33", CLI_CONTACT, "Hoogstraat 7", "0499 88 77 66"]
+
+
+class Lifecycle(browser.PageTest):
+    def press(self, b, describe, is_target):
+        """Tabs to an element and presses Enter on it, as a keyboard user."""
+        from selenium.webdriver.common.keys import Keys
+
+        self.tab_to(b, is_target, most=60)
+        self.type(b, Keys.ENTER)
+
+    def link_to(self, fragment):
+        return lambda e: e.tag_name == "a" and (e.get_attribute("href") or "").endswith(fragment)
+
+    def button(self, text):
+        return lambda e: e.tag_name == "button" and e.text == text
+
+    def text_of(self, b, id_):
+        from selenium.webdriver.common.by import By
+
+        return b.driver.find_element(By.ID, id_).text
+
+    def go(self, b, fragment, heading):
+        """Goes to a screen from the menu, by keyboard: focus the page's top
+        (as a reload does) and Tab to the menu's link."""
+        b.driver.execute_script("document.getElementById('screen-title').focus()")
+        from selenium.webdriver.common.keys import Keys
+
+        # Shift-Tab back into the menu, which comes before the content.
+        for _ in range(12):
+            self.type(b, Keys.SHIFT, Keys.TAB)
+            e = self.active(b)
+            if e.tag_name == "a" and (e.get_attribute("href") or "").endswith(fragment):
+                self.type(b, Keys.ENTER)
+                self.heading(b, heading)
+                return
+        self.fail("the menu has no link to %s" % fragment)
+
+    def node_files(self, node, web):
+        paths = [node.log_path, web.log_path]
+        for top, _, files in os.walk(node.data_dir):
+            paths += [os.path.join(top, f) for f in files]
+        return paths
+
+    def assert_nowhere_in_clear(self, node, web):
+        paths = self.node_files(node, web)
+        self.assertTrue([p for p in paths if p.endswith("-wal")], paths)
+        for path in paths:
+            with open(path, "rb") as f:
+                data = f.read()
+            for needle in NEEDLES:
+                for form in (needle.encode(), needle.encode("utf-16-le")):
+                    self.assertNotIn(form, data, "%r found in %s" % (needle, path))
+
+    def test_request_from_ask_to_thanks_across_two_nodes(self):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        a, b_node = self.node("a"), self.node("b")
+        a.create_neighbourhood("Marollen")
+        b_node.join(nb.invite_only_maker(a.invite()))
+        web_a, web_b = self.web(a), self.web(b_node)
+
+        alice = self.browser(browser.PHONE)
+        self.join(alice, self.welcome_link(a, web_a, "Alice"), "Alice")
+        bob = self.browser(browser.DESKTOP)
+        self.join(bob, self.welcome_link(b_node, web_b, "Bob"), "Bob")
+
+        # Alice asks, by keyboard.
+        self.press(alice, "Ask for help", self.link_to("#ask"))
+        self.heading(alice, "Ask for help")
+        self.tab_to(alice, lambda e: e.get_attribute("id") == "ask-title")
+        for keys in ("Hang a shelf in the kitchen", "Repairs", "Marollen 1000", "This week",
+                     "Two screws, I have the drill."):
+            self.type(alice, keys, Keys.TAB)
+        self.type(alice, Keys.ENTER)
+        self.wait(alice, "that the request was sent",
+                  lambda d: "Your request was sent" in d.find_element(By.ID, "main").text)
+
+        # Your requests: waiting.
+        self.go(alice, "#mine", "Your requests")
+        self.wait(alice, "the request, waiting",
+                  lambda d: "Waiting for a neighbour" in self.text_of(alice, "live-list"))
+        rid = alice.driver.find_element(By.CSS_SELECTOR, "#live-list li[data-id]").get_attribute("data-id")
+
+        # Bob sees it on node B and says he can help, by keyboard.
+        self.wait(bob, "Alice's request on node B",
+                  lambda d: "Hang a shelf" in self.text_of(bob, "near-list"), timeout=90)
+        self.press(bob, "I can help", self.button("I can help"))
+        self.wait(bob, "that Bob can help", lambda d: "You said you can help" in self.text_of(bob, "near-list"))
+
+        # Alice's list says so without a reload: choose one.
+        self.wait(alice, "that one neighbour offered to help",
+                  lambda d: "1 neighbour offered to help" in self.text_of(alice, "live-list"), timeout=90)
+        self.shoot(alice, "your-requests")
+        self.press(alice, "the request", self.link_to("#request=" + rid))
+        self.heading(alice, "Hang a shelf in the kitchen")
+        self.wait(alice, "Bob among the helpers", lambda d: "Choose Bob" in self.text_of(alice, "live-list"))
+        self.assertIn("Never hand over your keys", self.text_of(alice, "main"))
+        self.shoot(alice, "request-choose")
+        self.press(alice, "Choose Bob", lambda e: e.tag_name == "a" and e.text == "Choose Bob")
+        self.heading(alice, "Choose Bob as your helper")
+        self.assertIn("Only Bob will be able to read this", self.text_of(alice, "main"))
+        # Sent empty: the error summary leads to the field.
+        self.press(alice, "the button", self.button("Choose Bob and send them this"))
+        self.wait(alice, "the error summary",
+                  lambda d: "error-summary" in (self.active(alice).get_attribute("class") or ""))
+        self.press(alice, "the summary's link", self.link_to("#choose-contact"))
+        self.assertEqual(self.active(alice).get_attribute("id"), "choose-contact")
+        self.shoot(alice, "choose-address")
+        self.type(alice, ADDRESS, Keys.TAB)
+        self.type(alice, Keys.ENTER)
+        self.heading(alice, "Hang a shelf in the kitchen")
+        self.wait(alice, "that Bob is helping", lambda d: "Bob is helping you" in self.text_of(alice, "live-list"))
+
+        # Bob's tasks open the address, sealed to him.
+        self.go(bob, "#tasks", "Your tasks")
+        self.wait(bob, "Alice's address", lambda d: ADDRESS in self.text_of(bob, "live-list"), timeout=90)
+        self.assertIn("Alice chose you", self.text_of(bob, "live-list"))
+        self.shoot(bob, "your-tasks")
+        self.press(bob, "I have done it", self.button("I have done it"))
+        self.wait(bob, "that Bob said it is done",
+                  lambda d: "You said it is done" in self.text_of(bob, "live-list"))
+
+        # Alice confirms with thanks.
+        self.wait(alice, "the claim", lambda d: "Bob says it is done" in self.text_of(alice, "live-list"),
+                  timeout=90)
+        self.press(alice, "Say it is done", self.link_to("#confirm=" + rid))
+        self.heading(alice, "Was it done?")
+        self.shoot(alice, "confirm")
+        self.tab_to(alice, lambda e: e.get_attribute("id") == "confirm-thanks")
+        self.type(alice, "Thank you Bob, it looks great!", Keys.TAB)
+        self.type(alice, Keys.ENTER)
+        self.wait(alice, "that the request is done", lambda d: "Done" in self.text_of(alice, "live-list"))
+        self.wait(bob, "Alice's thanks",
+                  lambda d: "Alice said thank you: Thank you Bob, it looks great!" in self.text_of(bob, "live-list"),
+                  timeout=90)
+
+        # The same request, seen through noaber on node B.
+        viewer = b_node.member("viewer")
+        viewer.new_identity()
+        shown = viewer.show(rid)
+        self.assertEqual(shown["status"], "done", shown)
+        self.assertEqual(shown["title"], "Hang a shelf in the kitchen")
+
+        # A request made with noaber on node A, acted on in Bob's page.
+        carol = a.member("carol")
+        carol.new_identity()
+        carol.ok("profile", "--name", "Carol")
+        cid = carol.ask("Walk the dog on Sunday", "pets", "Marollen")
+        self.go(bob, "#near", "Near you")
+        self.wait(bob, "Carol's request on node B", lambda d: "Walk the dog" in self.text_of(bob, "near-list"),
+                  timeout=90)
+        card = bob.driver.find_element(By.CSS_SELECTOR, "li[data-id='%s']" % cid)
+        card.find_element(By.TAG_NAME, "button").click()
+        nb.wait_for("Bob's response on node A", lambda: len(carol.show(cid)["responses"]) == 1, timeout=90)
+        carol.ok("assign", cid, "Bob", "--contact", CLI_CONTACT)
+        self.go(bob, "#tasks", "Your tasks")
+        self.wait(bob, "Carol's contact", lambda d: CLI_CONTACT in self.text_of(bob, "live-list"), timeout=90)
+
+        for node, web in ((a, web_a), (b_node, web_b)):
+            self.assert_nowhere_in_clear(node, web)
+
+
+if __name__ == "__main__":
+    browser.require_chromium()
+    nb.require_binaries()
+    unittest.main(verbosity=2)
