@@ -79,19 +79,38 @@ class Lifecycle(browser.PageTest):
                 for form in (needle.encode(), needle.encode("utf-16-le")):
                     self.assertNotIn(form, data, "%r found in %s" % (needle, path))
 
-    def test_request_from_ask_to_thanks_across_two_nodes(self):
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.common.keys import Keys
-
+    def two_neighbours(self):
+        """Node A with Alice's page (a phone), node B with Bob's (a desktop)."""
         a, b_node = self.node("a"), self.node("b")
         a.create_neighbourhood("Marollen")
         b_node.join(nb.invite_only_maker(a.invite()))
         web_a, web_b = self.web(a), self.web(b_node)
-
         alice = self.browser(browser.PHONE)
         self.join(alice, self.welcome_link(a, web_a, "Alice"), "Alice")
         bob = self.browser(browser.DESKTOP)
         self.join(bob, self.welcome_link(b_node, web_b, "Bob"), "Bob")
+        return a, b_node, web_a, web_b, alice, bob
+
+    def spy_notifications(self, b):
+        """Grants the page notifications and records what it shows (headless
+        Chromium draws none): window.shown lists their texts."""
+        b.driver.execute_script(
+            "window.shown = [];"
+            "window.Notification = class { static permission = 'granted';"
+            " constructor(title, o) { window.shown.push(o.body); } };")
+
+    def notified(self, b, text):
+        self.wait(b, "the notification %r" % text,
+                  lambda d: text in self.text_of(b, "said") and text in d.execute_script("return window.shown"),
+                  timeout=90)
+
+    def test_request_from_ask_to_thanks_across_two_nodes(self):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        a, b_node, web_a, web_b, alice, bob = self.two_neighbours()
+        self.spy_notifications(alice)
+        self.spy_notifications(bob)
 
         # Alice asks, by keyboard.
         self.press(alice, "Ask for help", self.link_to("#ask"))
@@ -116,7 +135,9 @@ class Lifecycle(browser.PageTest):
         self.press(bob, "I can help", self.button("I can help"))
         self.wait(bob, "that Bob can help", lambda d: "You said you can help" in self.text_of(bob, "near-list"))
 
-        # Alice's list says so without a reload: choose one.
+        # Alice is told while her page is open, and her list says so without
+        # a reload: choose one.
+        self.notified(alice, 'Bob can help: "Hang a shelf in the kitchen"')
         self.wait(alice, "that one neighbour offered to help",
                   lambda d: "1 neighbour offered to help" in self.text_of(alice, "live-list"), timeout=90)
         self.shoot(alice, "your-requests")
@@ -140,6 +161,24 @@ class Lifecycle(browser.PageTest):
         self.heading(alice, "Hang a shelf in the kitchen")
         self.wait(alice, "that Bob is helping", lambda d: "Bob is helping you" in self.text_of(alice, "live-list"))
 
+        self.notified(bob, 'Alice chose you: "Hang a shelf in the kitchen"')
+
+        # Dave (noaber, node A) responds too; choosing him would need a
+        # warning first: Bob already has the address.
+        dave = a.member("dave")
+        dave.new_identity()
+        dave.ok("profile", "--name", "Dave")
+        dave.ok("respond", rid)
+        self.wait(alice, "Dave among the helpers", lambda d: "Choose Dave" in self.text_of(alice, "live-list"),
+                  timeout=30)
+        self.press(alice, "Choose Dave", lambda e: e.tag_name == "a" and e.text == "Choose Dave")
+        self.heading(alice, "Choose Dave as your helper")
+        self.assertIn("Bob was your helper and already received your address. Nobody can take that back.",
+                      self.text_of(alice, "main"))
+        self.shoot(alice, "choose-again-warning")
+        alice.driver.back()
+        self.heading(alice, "Hang a shelf in the kitchen")
+
         # Bob's tasks open the address, sealed to him.
         self.go(bob, "#tasks", "Your tasks")
         self.wait(bob, "Alice's address", lambda d: ADDRESS in self.text_of(bob, "live-list"), timeout=90)
@@ -150,6 +189,7 @@ class Lifecycle(browser.PageTest):
                   lambda d: "You said it is done" in self.text_of(bob, "live-list"))
 
         # Alice confirms with thanks.
+        self.notified(alice, 'Bob says "Hang a shelf in the kitchen" is done. Please confirm.')
         self.wait(alice, "the claim", lambda d: "Bob says it is done" in self.text_of(alice, "live-list"),
                   timeout=90)
         self.press(alice, "Say it is done", self.link_to("#confirm=" + rid))
