@@ -25,7 +25,9 @@ import nb  # noqa: E402
 ADDRESS = "Blaesstraat 40, bell 3, 0470 11 22 33"
 CLI_CONTACT = "Hoogstraat 7, call 0499 88 77 66 first"
 # The whole texts and distinctive parts of them, as they might be stored.
-NEEDLES = [ADDRESS, "Blaesstraat 40", "0470 11 22 33", CLI_CONTACT, "Hoogstraat 7", "0499 88 77 66"]
+MESSAGE = "Ring twice, the bell is weak: flat 2B"
+NEEDLES = [ADDRESS, "Blaesstraat 40", "0470 11 22 33", CLI_CONTACT, "Hoogstraat 7", "0499 88 77 66",
+           MESSAGE, "flat 2B"]
 
 
 class Lifecycle(browser.PageTest):
@@ -227,6 +229,182 @@ class Lifecycle(browser.PageTest):
 
         for node, web in ((a, web_a), (b_node, web_b)):
             self.assert_nowhere_in_clear(node, web)
+
+    def test_offers_profile_vouch_messages_and_filters(self):
+        """Bob offers lifts; a matching request made with noaber tells him;
+        Alice asks for his offer, he says yes and says it is done, she
+        confirms; he pauses, resumes, renews and withdraws it.  Alice renames
+        herself, vouches for Bob from a card, filters the list, and sends
+        Bob a sealed message that his page opens."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        a, b_node, web_a, web_b, alice, bob = self.two_neighbours()
+        self.spy_notifications(bob)
+
+        # Bob offers lifts, by keyboard.
+        self.go(bob, "#offers", "Offers")
+        self.press(bob, "Offer help regularly", self.link_to("#offer-new"))
+        self.heading(bob, "Offer help regularly")
+        self.shoot(bob, "offer-new")
+        self.tab_to(bob, lambda e: e.get_attribute("id") == "offer-title")
+        for keys in ("Lifts to the hospital", "Transport", "Marollen", "Tuesday mornings", "30"):
+            self.type(bob, keys, Keys.TAB)
+        self.type(bob, Keys.ENTER)
+        self.heading(bob, "Offers")
+        self.wait(bob, "Bob's offer", lambda d: "Lifts to the hospital" in self.text_of(bob, "my-offers"))
+        oid = bob.driver.find_element(By.CSS_SELECTOR, "#my-offers li[data-id]").get_attribute("data-id")
+        viewer = a.member("viewer")
+        viewer.new_identity()
+        nb.wait_for("Bob's offer on node A", lambda: viewer.run("show", oid).rc == 0, timeout=90)
+        self.assertEqual(viewer.show(oid)["status"], "available")
+
+        # A request that matches his offer, made with noaber on node A.
+        carol = a.member("carol")
+        carol.new_identity()
+        carol.ask("A lift to the dentist", "transport", "Marollen 1000")
+        self.notified(bob, 'A new request matches your offer: "A lift to the dentist"')
+
+        # Alice asks for Bob's offer.
+        self.go(alice, "#offers", "Offers")
+        self.wait(alice, "Bob's offer on node A", lambda d: "Lifts to the hospital" in self.text_of(alice, "other-offers"),
+                  timeout=90)
+        self.press(alice, "Ask for this", self.button("Ask for this"))
+        self.wait(alice, "that Alice asked", lambda d: "Bob has not answered yet" in self.text_of(alice, "other-offers"))
+        self.shoot(alice, "offers")
+
+        # Bob says yes, then that it is done.
+        self.wait(bob, "Alice's ask", lambda d: "1 neighbour asked for it" in self.text_of(bob, "my-offers"),
+                  timeout=90)
+        self.press(bob, "the offer", self.link_to("#offer=" + oid))
+        self.heading(bob, "Lifts to the hospital")
+        self.press(bob, "Say yes to Alice", self.button("Say yes to Alice"))
+        self.wait(bob, "the yes", lambda d: "You said yes to Alice." in self.text_of(bob, "live-list"))
+        self.shoot(bob, "offer")
+        self.press(bob, "I have done it", self.button("I have done it"))
+        self.wait(bob, "the claim", lambda d: "Alice will confirm" in self.text_of(bob, "live-list"))
+        self.wait(alice, "Bob's claim", lambda d: "Bob says it is done" in self.text_of(alice, "other-offers"),
+                  timeout=90)
+        self.press(alice, "Yes, it is done", self.button("Yes, it is done"))
+        self.wait(alice, "the ask done", lambda d: "Done" in self.text_of(alice, "other-offers"))
+        self.wait(bob, "the ask done", lambda d: "Done" in self.text_of(bob, "live-list"), timeout=90)
+
+        # Pause, resume, renew, withdraw.
+        self.press(bob, "Pause", self.button("Pause this offer"))
+        self.wait(bob, "the pause", lambda d: "Paused" in self.text_of(bob, "live-list"))
+        nb.wait_for("the pause on node A", lambda: viewer.show(oid)["status"] == "paused", timeout=90)
+        self.press(bob, "Offer it again", self.button("Offer it again"))
+        self.wait(bob, "the offer again", lambda d: "Paused" not in self.text_of(bob, "live-list"))
+        self.press(bob, "Renew", self.button("Renew this offer"))
+        self.wait(bob, "the renewed offer", lambda d: ("#offer=" + oid) not in d.current_url, timeout=30)
+        new_oid = bob.driver.current_url.split("#offer=")[1]
+        self.heading(bob, "Lifts to the hospital")
+        nb.wait_for("the old offer withdrawn on node A", lambda: viewer.show(oid)["status"] == "withdrawn",
+                    timeout=90)
+        self.press(bob, "Stop this offer", self.button("Stop this offer"))
+        self.heading(bob, "Offers")
+        nb.wait_for("the renewed offer withdrawn on node A",
+                    lambda: viewer.run("show", new_oid).rc == 0 and viewer.show(new_oid)["status"] == "withdrawn",
+                    timeout=90)
+
+        # Alice renames herself; node B knows her by her new name.
+        self.go(alice, "#you", "You")
+        field = alice.driver.find_element(By.ID, "you-name")
+        field.clear()
+        field.send_keys("Alice M.", Keys.ENTER)
+        self.wait(alice, "the new name", lambda d: "Neighbours now see you as Alice M." in self.text_of(alice, "said"))
+        self.shoot(alice, "you")
+
+        # She vouches for Bob from his card, and filters the list.
+        self.go(alice, "#near", "Near you")
+        bob.driver.get(web_b.url + "/#ask")
+        self.heading(bob, "Ask for help")
+        bob.driver.find_element(By.ID, "ask-title").send_keys("Company for a walk")
+        bob.driver.find_element(By.ID, "ask-area").send_keys("Sablon 1000")
+        bob.driver.find_element(By.ID, "ask-title").submit()
+        self.wait(alice, "Bob's request", lambda d: "Company for a walk" in self.text_of(alice, "near-list"), timeout=90)
+        self.press(alice, "I know Bob", self.link_to("#vouch=" + key_of(bob)))
+        self.heading(alice, "Do you know Bob?")
+        self.shoot(alice, "vouch")
+        self.press(alice, "I know Bob", self.button("I know Bob"))
+        self.wait(alice, "the vouch", lambda d: "You vouched for Bob." in self.text_of(alice, "said"))
+        self.heading(alice, "Near you")
+        self.wait(alice, "Bob known", lambda d: "Known to people you trust: you" in self.text_of(alice, "near-list"))
+        alice_text = a.operator.ok("devices")["devices"][0]["member"]
+        bob_text = b_node.operator.ok("devices")["devices"][0]["member"]
+        nb.wait_for("Alice's vouch on node A", lambda: bob_text in json_text(viewer.ok("vouches", alice_text)),
+                    timeout=90)
+        alice.driver.find_element(By.CSS_SELECTOR, ".filter-box summary").click()
+        self.shoot(alice, "near-filters")
+        area = alice.driver.find_element(By.ID, "filter-area")
+        area.send_keys("sablon", Keys.ENTER)
+        self.wait(alice, "the filtered list", lambda d: "Company for a walk" in self.text_of(alice, "near-list")
+                  and "A lift to the dentist" not in self.text_of(alice, "near-list"))
+        area.clear()
+        alice.driver.find_element(By.ID, "filter-trusted").click()
+        alice.driver.find_element(By.ID, "filter-area").submit()
+        self.wait(alice, "only trusted authors", lambda d: "Company for a walk" in self.text_of(alice, "near-list")
+                  and "A lift to the dentist" not in self.text_of(alice, "near-list"))
+
+        # A sealed message to Bob, opened in his page.
+        bob_key = key_of(bob)
+        alice.driver.get(web_a.url + "/#message=" + bob_key + ":")
+        self.heading(alice, "A message for Bob")
+        self.shoot(alice, "message")
+        alice.driver.find_element(By.ID, "message-text").send_keys(MESSAGE)
+        alice.driver.find_element(By.ID, "message-text").submit()
+        self.wait(alice, "that it was sent", lambda d: "Only Bob can read it" in self.text_of(alice, "said"))
+        bob.driver.get(web_b.url + "/#you")
+        self.heading(bob, "You")
+        self.wait(bob, "the message", lambda d: MESSAGE in self.text_of(bob, "inbox"), timeout=90)
+        self.assertIn("From Alice M.", self.text_of(bob, "inbox"))
+
+        for node, web in ((a, web_a), (b_node, web_b)):
+            self.assert_nowhere_in_clear(node, web)
+
+    def test_the_page_can_be_installed(self):
+        """The web app manifest and its icons, served by noaber-web, and
+        linked from the page that Chromium loads."""
+        import json
+
+        a = self.node("a")
+        a.create_neighbourhood("Marollen")
+        web = self.web(a)
+        status, headers, body = web.request("GET", "/manifest.webmanifest")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(headers["Content-Type"], "application/manifest+json")
+        manifest = json.loads(body)
+        self.assertEqual(manifest["display"], "standalone")
+        sizes = set()
+        for icon in manifest["icons"]:
+            status, headers, body = web.request("GET", icon["src"])
+            self.assertEqual(status, 200, icon)
+            self.assertEqual(headers["Content-Type"].split(";")[0], icon["type"])
+            sizes.add(icon["sizes"])
+            if icon["type"] == "image/png":
+                w, h = (int(x) for x in icon["sizes"].split("x"))
+                self.assertEqual(body[:8], b"\x89PNG\r\n\x1a\n")
+                self.assertEqual((int.from_bytes(body[16:20], "big"), int.from_bytes(body[20:24], "big")), (w, h))
+        self.assertTrue({"192x192", "512x512"} <= sizes, sizes)
+        b = self.browser(browser.PHONE)
+        b.driver.get(web.url + "/")
+        self.heading(b, "You need a welcome link")
+        linked = b.run_async("const r = await fetch(document.querySelector('link[rel=manifest]').href);"
+                             "return (await r.json()).name;")
+        self.assertEqual(linked, "Noaber")
+
+
+def key_of(b):
+    """A page's member key (hex), as its own page knows it."""
+    return b.run_async(
+        "const k = await import('/js/keystore.js'); const R = await import('/js/record.js'); await R.init();"
+        "const s = await k.load(); return R.toHex(R.memberFromSeed(s.seed).publicKey);")
+
+
+def json_text(v):
+    import json
+
+    return json.dumps(v)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ const state = {
   names: new Map(), // member key hex -> profile name
   helping: new Set(), // ids of requests this member said they can help with
   vouches: [],     // [{author, member}] as hex, from the vouch records
+  lastCreated: 0,  // created_at of the last record this page signed
   filters: { category: '', area: '', urgency: '', language: '', trusted: false },
   events: null,
   liveRefresh: null, // redraws the live part of the screen shown, if it has one
@@ -116,8 +117,13 @@ async function signIn() {
   await api.signIn(hexOf(state.member.publicKey), ch.challenge, R.toBase64(sig));
 }
 
+// Records are folded in (created_at, kind, id) order: two of this member's
+// records in the same second (pause, then resume) could be folded the other
+// way round.  Each record this page signs is dated after the one before.
 async function send(rec) {
-  const signed = R.signRecord(rec, state.member, state.nid);
+  const created = Math.max(rec.created_at, state.lastCreated + 1);
+  state.lastCreated = created;
+  const signed = R.signRecord({ ...rec, created_at: created }, state.member, state.nid);
   return api.submit(R.toBase64(signed.bytes));
 }
 
@@ -316,16 +322,16 @@ async function loadMyResponses() {
 async function loadNames() {
   try {
     const res = await api.list({ kind: 'profile', limit: 500 });
-    // Newest first: the first profile of each author is the one that counts.
+    // Newest first: the first profile of each author is the one that counts
+    // (a name changed since the last look replaces the old one).
+    const names = new Map();
     for (const item of res.items) {
-      try {
-        const rec = R.verifyRecord(R.fromBase64(item.record), state.nid);
-        const key = hexOf(rec.author);
-        if (!state.names.has(key)) state.names.set(key, rec.body.name);
-      } catch (e) {
-        // A record that does not verify is not shown.
-      }
+      const rec = L.verified(app, item.record);
+      if (rec === null) continue; // A record that does not verify is not shown.
+      const key = hexOf(rec.author);
+      if (!names.has(key)) names.set(key, rec.body.name);
     }
+    state.names = names;
   } catch (e) {
     // Names are a nicety: the list still shows without them.
   }

@@ -93,6 +93,7 @@ export const catalogs = {
     offers_others: 'Offers near you',
     offers_others_empty: 'Nobody offers regular help yet.',
     offer_state_available: 'Neighbours can ask for it',
+    offer_state_asked_one: '1 neighbour asked for it — say yes to them',
     offer_state_asked: '{n} neighbours asked for it — say yes to them',
     offer_state_paused: 'Paused: nobody can ask for it now',
     offer_state_withdrawn: 'Withdrawn',

@@ -86,7 +86,10 @@ async function refreshOffers(app, live) {
 }
 
 function offerState(status, asks) {
-  if (status === 'available') return asks > 0 ? t('offer_state_asked', { n: asks }) : t('offer_state_available');
+  if (status === 'available') {
+    if (asks === 0) return t('offer_state_available');
+    return asks === 1 ? t('offer_state_asked_one') : t('offer_state_asked', { n: asks });
+  }
   return t('offer_state_' + status);
 }
 
@@ -146,7 +149,8 @@ export async function offerScreen(app, id) {
 
 function drawOffer(app, root, live) {
   const target = R.fromHex(root.id);
-  const parts = [el('p', { class: 'state', text: offerState(root.status, root.responses.length) })];
+  const pending = root.responses.filter((ask) => askStatus(root, ask) === 'pending').length;
+  const parts = [el('p', { class: 'state', text: offerState(root.status, pending) })];
   if (!root.mine) {
     live.replaceChildren(...parts);
     return;
