@@ -285,9 +285,43 @@ class PageTest(unittest.TestCase):
         self.fail("Tab never reached the element (last: %s)" % self.active(b).get_attribute("outerHTML"))
 
     def shoot(self, b, name):
+        """Screenshots at phone and desktop width (the browser keeps its own
+        size afterwards); at phone width the screen must also fit."""
+        before = b.driver.get_window_size()
         for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
             b.driver.set_window_size(*size)
+            if label == "phone":
+                self.assert_fits_a_phone(b, name)
             b.driver.save_screenshot(os.path.join(SHOTS, "%s-%s.png" % (name, label)))
+        b.driver.set_window_size(before["width"], before["height"])
+
+    # What WEB.md asks of every screen on a 360 px phone: nothing wider than
+    # the screen, text of at least 18 px, touch targets of at least 44 px.
+    LAYOUT = r"""
+const bad = [];
+const width = document.documentElement.clientWidth;
+if (document.documentElement.scrollWidth > width) bad.push('wider than the screen: ' + document.documentElement.scrollWidth);
+const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0
+  && getComputedStyle(e).visibility !== 'hidden' && !e.closest('.skip'); };
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+  const e = n.parentElement;
+  if (!n.textContent.trim() || !visible(e) || e.closest('noscript')) continue;
+  const px = parseFloat(getComputedStyle(e).fontSize);
+  if (px < 18) bad.push('text of ' + px + ' px: ' + n.textContent.trim().slice(0, 40));
+}
+for (const e of document.querySelectorAll('a, button, input, select, textarea, summary')) {
+  if (!visible(e)) continue;
+  const r = e.getBoundingClientRect();
+  const small = e.type === 'checkbox' ? r.height < 24 : r.height < 44;
+  if (small) bad.push('a target of ' + Math.round(r.height) + ' px: ' + (e.textContent || e.id).trim().slice(0, 40));
+}
+return bad;
+"""
+
+    def assert_fits_a_phone(self, b, name):
+        bad = b.driver.execute_script(self.LAYOUT)
+        self.assertEqual(bad, [], "the screen %r at %d px" % (name, PHONE[0]))
 
     def join(self, b, link, name):
         """Opens a welcome link and joins with `name`, by keyboard only."""

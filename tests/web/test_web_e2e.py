@@ -83,7 +83,16 @@ class WebEndToEnd(browser.PageTest):
         self.assertEqual(self.active(maria).get_attribute("id"), "ask-urgency")
         self.type(maria, "This week", Keys.TAB)
         self.type(maria, "The appointment is at ten.", Keys.TAB)
+        self.assertEqual(self.active(maria).get_attribute("id"), "ask-for")
+        self.type(maria, Keys.TAB)
         self.assertEqual(self.active(maria).tag_name, "button")
+        self.type(maria, Keys.ENTER)
+        # Nothing is sent before she has checked it.
+        self.heading(maria, "Check your request")
+        self.assertIn("A lift to the hospital on Tuesday", self.active(maria).find_element("xpath", "..").text)
+        self.shoot(maria, "ask-check")
+        self.tab_to(maria, lambda e: e.tag_name == "button")
+        self.assertEqual(self.active(maria).text, "Send my request")
         self.type(maria, Keys.ENTER)
         self.wait(maria, "that the request was sent",
                   lambda d: "Your request was sent" in d.find_element(By.ID, "main").text)

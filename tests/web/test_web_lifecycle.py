@@ -119,9 +119,20 @@ class Lifecycle(browser.PageTest):
         self.heading(alice, "Ask for help")
         self.tab_to(alice, lambda e: e.get_attribute("id") == "ask-title")
         for keys in ("Hang a shelf in the kitchen", "Repairs", "Marollen 1000", "This week",
-                     "Two screws, I have the drill."):
+                     "Two screws, I have the drill.", "J.D."):
             self.type(alice, keys, Keys.TAB)
         self.type(alice, Keys.ENTER)
+        self.heading(alice, "Check your request")
+        # "Change" goes back to the form with what she typed, at the field.
+        self.press(alice, "Change", lambda e: e.tag_name == "a" and e.text.startswith("Change"))
+        self.heading(alice, "Ask for help")
+        self.wait(alice, "the title field, kept", lambda d: self.active(alice).get_attribute("id") == "ask-title")
+        self.assertEqual(self.active(alice).get_attribute("value"), "Hang a shelf in the kitchen")
+        self.tab_to(alice, lambda e: e.tag_name == "button")
+        self.type(alice, Keys.ENTER)
+        self.heading(alice, "Check your request")
+        self.assertIn("J.D.", self.text_of(alice, "main"))
+        self.press(alice, "Send my request", self.button("Send my request"))
         self.wait(alice, "that the request was sent",
                   lambda d: "Your request was sent" in d.find_element(By.ID, "main").text)
 
@@ -211,6 +222,7 @@ class Lifecycle(browser.PageTest):
         shown = viewer.show(rid)
         self.assertEqual(shown["status"], "done", shown)
         self.assertEqual(shown["title"], "Hang a shelf in the kitchen")
+        self.assertEqual(shown["on_behalf_of"], "J.D.")
 
         # A request made with noaber on node A, acted on in Bob's page.
         carol = a.member("carol")
@@ -322,6 +334,8 @@ class Lifecycle(browser.PageTest):
         bob.driver.find_element(By.ID, "ask-title").send_keys("Company for a walk")
         bob.driver.find_element(By.ID, "ask-area").send_keys("Sablon 1000")
         bob.driver.find_element(By.ID, "ask-title").submit()
+        self.heading(bob, "Check your request")
+        bob.driver.find_element(By.ID, "ask-send").click()
         self.wait(alice, "Bob's request", lambda d: "Company for a walk" in self.text_of(alice, "near-list"), timeout=90)
         self.press(alice, "I know Bob", self.link_to("#vouch=" + key_of(bob)))
         self.heading(alice, "Do you know Bob?")

@@ -24,6 +24,7 @@ const state = {
   helping: new Set(), // ids of requests this member said they can help with
   vouches: [],     // [{author, member}] as hex, from the vouch records
   lastCreated: 0,  // created_at of the last record this page signed
+  askDraft: null,  // the request being asked, between the form and "check your request"
   filters: { category: '', area: '', urgency: '', language: '', trusted: false },
   events: null,
   liveRefresh: null, // redraws the live part of the screen shown, if it has one
@@ -475,11 +476,15 @@ async function refreshNear(listEl) {
 // Ask for help
 
 function askScreen() {
-  const title = el('input', { type: 'text', maxlength: '120', required: true });
-  const category = select(R.CATEGORIES.map((c, i) => [String(i), t('category_' + c)]), '0');
-  const area = el('input', { type: 'text', maxlength: '64', required: true, autocomplete: 'off' });
-  const urgency = select(R.URGENCIES.map((u, i) => [String(i), t('urgency_' + u)]), '1');
+  // What the person typed stays when they come back from "check your request".
+  const d = state.askDraft || { title: '', category: '0', area: '', urgency: '1', details: '', onBehalf: '' };
+  const title = el('input', { type: 'text', maxlength: '120', required: true, value: d.title });
+  const category = select(R.CATEGORIES.map((c, i) => [String(i), t('category_' + c)]), d.category);
+  const area = el('input', { type: 'text', maxlength: '64', required: true, autocomplete: 'off', value: d.area });
+  const urgency = select(R.URGENCIES.map((u, i) => [String(i), t('urgency_' + u)]), d.urgency);
   const details = el('textarea', { rows: '5', maxlength: '2000' });
+  details.value = d.details;
+  const onBehalf = el('input', { type: 'text', maxlength: '64', autocomplete: 'off', value: d.onBehalf });
   const errors = el('div');
   const form = el('form', { novalidate: true },
     field('ask-title', t('ask_what'), title),
@@ -487,37 +492,85 @@ function askScreen() {
     field('ask-area', t('ask_area'), area, t('ask_area_hint')),
     field('ask-urgency', t('ask_urgency'), urgency),
     field('ask-details', t('ask_details'), details, t('ask_details_hint')),
-    el('button', { type: 'submit', class: 'primary', text: t('ask_button') }));
-  form.addEventListener('submit', async (e) => {
+    field('ask-for', t('ask_for'), onBehalf, t('ask_for_hint')),
+    el('button', { type: 'submit', class: 'primary', text: t('ask_continue') }));
+  form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const v = { title: clean(title.value), area: clean(area.value), details: clean(details.value, true) };
+    const v = {
+      title: clean(title.value), category: category.value, area: clean(area.value),
+      urgency: urgency.value, details: clean(details.value, true), onBehalf: clean(onBehalf.value),
+    };
     const bad = [];
     if (v.title === '') bad.push(['ask-title', t('error_title_missing')]);
     else if (bytesOf(v.title) > 120) bad.push(['ask-title', t('error_title_long')]);
     if (v.area === '') bad.push(['ask-area', t('error_area_missing')]);
     else if (bytesOf(v.area) > 64) bad.push(['ask-area', t('error_area_long')]);
     if (bytesOf(v.details) > 2000) bad.push(['ask-details', t('error_details_long')]);
+    if (bytesOf(v.onBehalf) > 64) bad.push(['ask-for', t('error_for_long')]);
     if (showErrors(errors, bad)) return;
+    state.askDraft = v;
+    location.hash = '#ask-check';
+  });
+  show(t('ask_title'), el('p', { text: t('ask_intro') }), errors, form);
+}
+
+// "Check your request": everything at once, each with a way to change it,
+// before anything is sent (GOV.UK's "check your answers").
+function askCheckScreen() {
+  const v = state.askDraft;
+  if (!v) {
+    location.hash = '#ask';
+    return;
+  }
+  const rows = [
+    [t('ask_what'), v.title, 'ask-title'],
+    [t('ask_category'), t('category_' + R.CATEGORIES[Number(v.category)]), 'ask-category'],
+    [t('ask_area'), v.area, 'ask-area'],
+    [t('ask_urgency'), t('urgency_' + R.URGENCIES[Number(v.urgency)]), 'ask-urgency'],
+    [t('ask_details'), v.details || t('ask_check_none'), 'ask-details'],
+    [t('ask_for'), v.onBehalf || t('ask_check_none'), 'ask-for'],
+  ];
+  const list = el('dl', { class: 'check-list' });
+  for (const [label, value, id] of rows) {
+    const change = el('a', { href: '#ask', text: t('ask_change') });
+    change.append(el('span', { class: 'visually-hidden', text: ' ' + label }));
+    change.addEventListener('click', (e) => {
+      e.preventDefault();
+      location.hash = '#ask';
+      // The form is drawn on the hash change; then the field gets the focus.
+      window.addEventListener('hashchange', () => setTimeout(() => document.getElementById(id)?.focus(), 0), { once: true });
+    });
+    list.append(el('div', { class: 'check-row' }, el('dt', { text: label }), el('dd', { class: 'details', text: value }),
+      el('dd', {}, change)));
+  }
+  const errors = el('div');
+  const button = el('button', { type: 'button', class: 'primary', text: t('ask_send') });
+  button.addEventListener('click', async () => {
+    button.disabled = true;
     const created = now();
     const body = {
       title: v.title,
-      category: Number(category.value),
-      urgency: Number(urgency.value),
+      category: Number(v.category),
+      urgency: Number(v.urgency),
       area: v.area,
       expires_at: created + REQUEST_LIFETIME,
       languages: [language()],
     };
     if (v.details !== '') body.details = v.details;
+    if (v.onBehalf !== '') body.on_behalf_of = v.onBehalf;
     try {
       await send({ kind: 'request', created_at: created, body });
     } catch (err) {
-      showErrors(errors, [['ask-title', problem(err)]]);
+      button.disabled = false;
+      showErrors(errors, [['ask-send', problem(err)]]);
       return;
     }
+    state.askDraft = null;
     history.replaceState(null, '', '#near');
     await nearScreen(t('ask_sent'));
   });
-  show(t('ask_title'), el('p', { text: t('ask_intro') }), errors, form);
+  button.id = 'ask-send';
+  show(t('ask_check_title'), errors, list, el('p', { class: 'hint', text: t('ask_check_note') }), button);
 }
 
 // ---------------------------------------------------------------------------
@@ -536,11 +589,12 @@ async function route() {
   state.liveRefresh = null;
   const [screen, arg = ''] = hash.slice(1).split('=');
   const [id, member] = arg.split(':');
-  if (screen !== 'near' && screen !== 'ask' && screen !== '') {
+  if (!['near', 'ask', 'ask-check', ''].includes(screen)) {
     await Promise.all([loadNames(), loadVouches()]);
     if (state.events === null) watch();
   }
   if (screen === 'ask') askScreen();
+  else if (screen === 'ask-check') askCheckScreen();
   else if (screen === 'mine') await L.myRequestsScreen(app);
   else if (screen === 'request') await L.requestScreen(app, id);
   else if (screen === 'choose') await L.chooseScreen(app, id, member);
