@@ -409,6 +409,7 @@ function taskCard(app, root, me) {
   else if (root.status === 'cancelled' || root.status === 'expired') words = t('mine_state_' + root.status);
   else if (chosen && root.status === 'done_claimed') words = t('tasks_state_claimed', { name: requester });
   else if (chosen) words = t('tasks_state_chosen', { name: requester });
+  else if (!root.responses.some((r) => r.author === me)) words = t('tasks_state_withdrawn');
   else if (root.assignment) words = t('tasks_state_other');
   else words = t('tasks_state_waiting', { name: requester });
   card.append(el('p', { class: 'state state-' + root.status, text: words }));
@@ -440,6 +441,15 @@ function taskCard(app, root, me) {
         saidThen(app, t('tasks_done_sent', { name: requester }))));
       card.append(done);
     }
+  }
+  // Withdrawing: a helper who can no longer come says so, and the request
+  // is open again for someone else (not once they said it is done).
+  const mine = root.responses.find((r) => r.author === me);
+  if (mine && (root.status === 'open' || root.status === 'assigned')) {
+    const stop = actionButton(t('tasks_withdraw_button'), () => act(app, stop,
+      { kind: 'withdrawal', body: { target: R.fromHex(mine.id) } },
+      saidThen(app, t('tasks_withdrawn', { name: requester }))), 'secondary');
+    card.append(' ', stop);
   }
   return card;
 }
