@@ -44,6 +44,19 @@ class Lifecycle(browser.PageTest):
     def button(self, text):
         return lambda e: e.tag_name == "button" and e.text == text
 
+    def ask(self, b, web, title, area):
+        """Asks for help through the form (the keyboard path has its own test)."""
+        from selenium.webdriver.common.by import By
+
+        b.driver.get(web.url + "/#ask")
+        self.heading(b, "Ask for help")
+        b.driver.find_element(By.ID, "ask-title").send_keys(title)
+        b.driver.find_element(By.ID, "ask-area").send_keys(area)
+        b.driver.find_element(By.ID, "ask-title").submit()
+        self.heading(b, "Check your request")
+        b.driver.find_element(By.ID, "ask-send").click()
+        self.heading(b, "Near you")
+
     def text_of(self, b, id_):
         from selenium.webdriver.common.by import By
 
@@ -65,21 +78,10 @@ class Lifecycle(browser.PageTest):
                 return
         self.fail("the menu has no link to %s" % fragment)
 
-    def node_files(self, node, web):
-        paths = [node.log_path, web.log_path]
-        for top, _, files in os.walk(node.data_dir):
-            paths += [os.path.join(top, f) for f in files]
-        return paths
-
     def assert_nowhere_in_clear(self, node, web):
-        paths = self.node_files(node, web)
+        paths = nb.files_of(node) + [web.log_path]
         self.assertTrue([p for p in paths if p.endswith("-wal")], paths)
-        for path in paths:
-            with open(path, "rb") as f:
-                data = f.read()
-            for needle in NEEDLES:
-                for form in (needle.encode(), needle.encode("utf-16-le")):
-                    self.assertNotIn(form, data, "%r found in %s" % (needle, path))
+        self.assertEqual(nb.found_in_clear(paths, NEEDLES), [])
 
     def two_neighbours(self):
         """Node A with Alice's page (a phone), node B with Bob's (a desktop)."""
@@ -245,14 +247,7 @@ class Lifecycle(browser.PageTest):
         nb.wait_for("Carol's request open again on node A", lambda: carol.show(cid)["status"] == "open", timeout=90)
 
         # Alice cancels a request, then deletes it: gone on node B too.
-        alice.driver.get(web_a.url + "/#ask")
-        self.heading(alice, "Ask for help")
-        alice.driver.find_element(By.ID, "ask-title").send_keys("Water my plants")
-        alice.driver.find_element(By.ID, "ask-area").send_keys("Marollen")
-        alice.driver.find_element(By.ID, "ask-title").submit()
-        self.heading(alice, "Check your request")
-        self.press(alice, "Send my request", self.button("Send my request"))
-        self.heading(alice, "Near you")
+        self.ask(alice, web_a, "Water my plants", "Marollen")
         self.go(alice, "#mine", "Your requests")
         self.wait(alice, "the new request", lambda d: "Water my plants" in self.text_of(alice, "live-list"))
         wid = alice.driver.find_element(By.XPATH, "//a[text()='Water my plants']").get_attribute("href").split("=")[1]
@@ -363,13 +358,7 @@ class Lifecycle(browser.PageTest):
 
         # She vouches for Bob from his card, and filters the list.
         self.go(alice, "#near", "Near you")
-        bob.driver.get(web_b.url + "/#ask")
-        self.heading(bob, "Ask for help")
-        bob.driver.find_element(By.ID, "ask-title").send_keys("Company for a walk")
-        bob.driver.find_element(By.ID, "ask-area").send_keys("Sablon 1000")
-        bob.driver.find_element(By.ID, "ask-title").submit()
-        self.heading(bob, "Check your request")
-        bob.driver.find_element(By.ID, "ask-send").click()
+        self.ask(bob, web_b, "Company for a walk", "Sablon 1000")
         self.wait(alice, "Bob's request", lambda d: "Company for a walk" in self.text_of(alice, "near-list"), timeout=90)
         self.press(alice, "I know Bob", self.link_to("#vouch=" + key_of(bob)))
         self.heading(alice, "Do you know Bob?")

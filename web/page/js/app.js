@@ -6,7 +6,7 @@ import * as R from './record.js';
 import * as api from './api.js';
 import * as keys from './keystore.js';
 import { t, setLanguage, chooseLanguage, catalogs, language } from './catalog.js';
-import { el, show, field, select, showErrors, bytesOf, clean } from './ui.js';
+import { el, show, field, select, showErrors, clean, textProblem } from './ui.js';
 import * as L from './lifecycle.js';
 import * as O from './offers.js';
 import * as Y from './you.js';
@@ -257,10 +257,7 @@ function welcomeScreen(token) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const n = clean(name.value);
-    const bad = [];
-    if (n === '') bad.push(['welcome-name', t('error_name_missing')]);
-    else if (bytesOf(n) > 64) bad.push(['welcome-name', t('error_name_long')]);
-    if (showErrors(errors, bad)) return;
+    if (showErrors(errors, textProblem('welcome-name', n, 64, t('error_name_missing'), t('error_name_long')))) return;
     try {
       await join(token, n);
     } catch (err) {
@@ -500,13 +497,12 @@ function askScreen() {
       title: clean(title.value), category: category.value, area: clean(area.value),
       urgency: urgency.value, details: clean(details.value, true), onBehalf: clean(onBehalf.value),
     };
-    const bad = [];
-    if (v.title === '') bad.push(['ask-title', t('error_title_missing')]);
-    else if (bytesOf(v.title) > 120) bad.push(['ask-title', t('error_title_long')]);
-    if (v.area === '') bad.push(['ask-area', t('error_area_missing')]);
-    else if (bytesOf(v.area) > 64) bad.push(['ask-area', t('error_area_long')]);
-    if (bytesOf(v.details) > 2000) bad.push(['ask-details', t('error_details_long')]);
-    if (bytesOf(v.onBehalf) > 64) bad.push(['ask-for', t('error_for_long')]);
+    const bad = [
+      ...textProblem('ask-title', v.title, 120, t('error_title_missing'), t('error_title_long')),
+      ...textProblem('ask-area', v.area, 64, t('error_area_missing'), t('error_area_long')),
+      ...textProblem('ask-details', v.details, 2000, null, t('error_details_long')),
+      ...textProblem('ask-for', v.onBehalf, 64, null, t('error_for_long')),
+    ];
     if (showErrors(errors, bad)) return;
     state.askDraft = v;
     location.hash = '#ask-check';

@@ -9,7 +9,7 @@
 import * as R from './record.js';
 import * as api from './api.js';
 import { t } from './catalog.js';
-import { el, show, field, showErrors, bytesOf, clean } from './ui.js';
+import { el, show, field, showErrors, clean, textProblem } from './ui.js';
 
 // Verifies a base64 record; null when it does not verify (it is not shown).
 export function verified(app, b64) {
@@ -72,6 +72,45 @@ export async function loadRoot(app, id) {
     responses: [...responses.values()].filter((r) => !r.withdrawn),
     assignment, everSealed, claims,
   };
+}
+
+// loadRoot for a screen: on failure the screen says why (under `title`)
+// and the result is null.
+export async function rootOrSay(app, id, title) {
+  try {
+    return await loadRoot(app, id);
+  } catch (e) {
+    show(title, notice(app.problem(e), 'alert'));
+    return null;
+  }
+}
+
+// A screen about one request or offer that redraws itself (draw(app, root,
+// holder)) whenever a record arrives.
+export async function liveRootScreen(app, id, title, draw) {
+  const live = el('div', { id: 'live-list', 'aria-live': 'polite' });
+  const root = await rootOrSay(app, id, title);
+  if (root === null) return;
+  show(root.rec.body.title, live);
+  app.state.liveRefresh = async () => {
+    try {
+      draw(app, await loadRoot(app, id), live);
+    } catch (e) {
+      live.replaceChildren(notice(app.problem(e), 'alert'));
+    }
+  };
+  draw(app, root, live);
+}
+
+// One page of the node's list, or null when the node could not be asked
+// (the holder then says why).
+export async function listOrSay(app, holder, query) {
+  try {
+    return await api.list(query);
+  } catch (e) {
+    holder.replaceChildren(el('li', { class: 'notice', text: app.problem(e) }));
+    return null;
+  }
 }
 
 // The note of the requester's confirmation, if there is one: the thanks.
@@ -153,13 +192,8 @@ export async function myRequestsScreen(app) {
 }
 
 async function refreshMine(app, list) {
-  let res;
-  try {
-    res = await api.list({ kind: 'request', author: hex(app.state.member.publicKey), limit: 100 });
-  } catch (e) {
-    list.replaceChildren(el('li', { class: 'notice', text: app.problem(e) }));
-    return;
-  }
+  const res = await listOrSay(app, list, { kind: 'request', author: hex(app.state.member.publicKey), limit: 100 });
+  if (res === null) return;
   const cards = [];
   for (const item of res.items) {
     const rec = verified(app, item.record);
@@ -177,23 +211,7 @@ async function refreshMine(app, list) {
 // One of my requests: its state, the neighbours who offered to help (choose
 // one), and what can be done now.
 export async function requestScreen(app, id) {
-  const live = el('div', { id: 'live-list', 'aria-live': 'polite' });
-  let root;
-  try {
-    root = await loadRoot(app, id);
-  } catch (e) {
-    show(t('mine_title'), notice(app.problem(e), 'alert'));
-    return;
-  }
-  show(root.rec.body.title, live);
-  app.state.liveRefresh = async () => {
-    try {
-      drawRequest(app, await loadRoot(app, id), live);
-    } catch (e) {
-      live.replaceChildren(notice(app.problem(e), 'alert'));
-    }
-  };
-  drawRequest(app, root, live);
+  await liveRootScreen(app, id, t('mine_title'), drawRequest);
 }
 
 function drawRequest(app, root, holder) {
@@ -255,13 +273,8 @@ function drawRequest(app, root, holder) {
 // someone else was chosen before and already received a sealed address, the
 // screen first says so: nobody can take that back.
 export async function chooseScreen(app, id, member) {
-  let root;
-  try {
-    root = await loadRoot(app, id);
-  } catch (e) {
-    show(t('mine_title'), notice(app.problem(e), 'alert'));
-    return;
-  }
+  const root = await rootOrSay(app, id, t('mine_title'));
+  if (root === null) return;
   const name = nameOf(app, member);
   if (!root.mine || !root.responses.some((r) => r.author === member)) {
     show(t('choose_title', { name }), notice(t('choose_not_possible'), 'alert'));
@@ -282,9 +295,8 @@ export async function chooseScreen(app, id, member) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const text = clean(contact.value, true);
-    const bad = [];
-    if (text === '') bad.push(['choose-contact', t('error_contact_missing')]);
-    else if (bytesOf(text) > R.SEALED_MAX - R.SEAL_OVERHEAD) bad.push(['choose-contact', t('error_contact_long')]);
+    const bad = textProblem('choose-contact', text, R.SEALED_MAX - R.SEAL_OVERHEAD, t('error_contact_missing'),
+      t('error_contact_long'));
     if (showErrors(errors, bad)) return;
     const body = { target: R.fromHex(id), member: R.fromHex(member) };
     try {
@@ -306,13 +318,8 @@ export async function chooseScreen(app, id, member) {
 
 // Confirming that it was done, with thanks if the person wants.
 export async function confirmScreen(app, id) {
-  let root;
-  try {
-    root = await loadRoot(app, id);
-  } catch (e) {
-    show(t('mine_title'), notice(app.problem(e), 'alert'));
-    return;
-  }
+  const root = await rootOrSay(app, id, t('mine_title'));
+  if (root === null) return;
   const name = nameOf(app, root.assignment ? root.assignment.body.member : '');
   const thanks = el('textarea', { rows: '3', maxlength: '500' });
   const errors = el('div');
@@ -322,7 +329,7 @@ export async function confirmScreen(app, id) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const note = clean(thanks.value, true);
-    if (showErrors(errors, bytesOf(note) > 500 ? [['confirm-thanks', t('error_thanks_long')]] : [])) return;
+    if (showErrors(errors, textProblem('confirm-thanks', note, 500, null, t('error_thanks_long')))) return;
     const body = { target: R.fromHex(id) };
     if (note !== '') body.note = note;
     try {
@@ -340,13 +347,8 @@ export async function confirmScreen(app, id) {
 // Cancel (the request stays, closed) or retract (it is deleted everywhere):
 // each has its own page that says what happens before it happens.
 export async function endScreen(app, id, kind) {
-  let root;
-  try {
-    root = await loadRoot(app, id);
-  } catch (e) {
-    show(t('mine_title'), notice(app.problem(e), 'alert'));
-    return;
-  }
+  const root = await rootOrSay(app, id, t('mine_title'));
+  if (root === null) return;
   const button = actionButton(t(kind + '_button'), () => act(app, button,
     { kind: kind === 'cancel' ? 'cancellation' : 'retraction', body: { target: R.fromHex(id) } },
     async () => {
@@ -369,13 +371,8 @@ export async function tasksScreen(app) {
 
 async function refreshTasks(app, list) {
   const me = hex(app.state.member.publicKey);
-  let res;
-  try {
-    res = await api.list({ kind: 'response', author: me, limit: 100 });
-  } catch (e) {
-    list.replaceChildren(el('li', { class: 'notice', text: app.problem(e) }));
-    return;
-  }
+  const res = await listOrSay(app, list, { kind: 'response', author: me, limit: 100 });
+  if (res === null) return;
   const targets = [];
   for (const item of res.items) {
     const rec = verified(app, item.record);

@@ -5,8 +5,10 @@
 import * as R from './record.js';
 import * as api from './api.js';
 import { t, language } from './catalog.js';
-import { el, show, field, select, showErrors, bytesOf, clean } from './ui.js';
-import { verified, nameOf, loadRoot, safety, act, saidThen, actionButton as button } from './lifecycle.js';
+import { el, show, field, select, showErrors, clean, textProblem } from './ui.js';
+import {
+  verified, nameOf, loadRoot, liveRootScreen, safety, act, saidThen, actionButton as button,
+} from './lifecycle.js';
 
 const DAY = 86400;
 const LIFETIMES = [30, 60, 90];
@@ -128,23 +130,7 @@ async function otherOfferCard(app, id, rec, asked, loaded) {
 // One of my offers: who asked (say yes to them), and pause, resume,
 // withdraw, renew.
 export async function offerScreen(app, id) {
-  const live = el('div', { id: 'live-list', 'aria-live': 'polite' });
-  let root;
-  try {
-    root = await loadRoot(app, id);
-  } catch (e) {
-    show(t('offers_title'), el('p', { class: 'notice', role: 'alert', text: app.problem(e) }));
-    return;
-  }
-  show(root.rec.body.title, live);
-  app.state.liveRefresh = async () => {
-    try {
-      drawOffer(app, await loadRoot(app, id), live);
-    } catch (e) {
-      live.replaceChildren(el('p', { class: 'notice', role: 'alert', text: app.problem(e) }));
-    }
-  };
-  drawOffer(app, root, live);
+  await liveRootScreen(app, id, t('offers_title'), drawOffer);
 }
 
 function drawOffer(app, root, live) {
@@ -246,12 +232,11 @@ export function newOfferScreen(app) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const v = { title: clean(title.value), area: clean(area.value), when: clean(when.value) };
-    const bad = [];
-    if (v.title === '') bad.push(['offer-title', t('error_offer_missing')]);
-    else if (bytesOf(v.title) > 120) bad.push(['offer-title', t('error_title_long')]);
-    if (v.area === '') bad.push(['offer-area', t('error_area_missing')]);
-    else if (bytesOf(v.area) > 64) bad.push(['offer-area', t('error_area_long')]);
-    if (bytesOf(v.when) > 100) bad.push(['offer-when', t('error_when_long')]);
+    const bad = [
+      ...textProblem('offer-title', v.title, 120, t('error_offer_missing'), t('error_title_long')),
+      ...textProblem('offer-area', v.area, 64, t('error_area_missing'), t('error_area_long')),
+      ...textProblem('offer-when', v.when, 100, null, t('error_when_long')),
+    ];
     if (showErrors(errors, bad)) return;
     const created = app.now();
     const body = {

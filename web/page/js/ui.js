@@ -93,3 +93,11 @@ export function clean(text, multiline = false) {
   // eslint-disable-next-line no-control-regex
   return t.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, '').trim();
 }
+
+// The problem with a text field, as the error summary lists it: empty (when
+// `missing` is given) or longer than `max` bytes; [] when there is none.
+export function textProblem(id, text, max, missing, long) {
+  if (text === '' && missing) return [[id, missing]];
+  if (bytesOf(text) > max) return [[id, long]];
+  return [];
+}

@@ -6,7 +6,7 @@ import * as R from './record.js';
 import * as api from './api.js';
 import * as keys from './keystore.js';
 import { t, language } from './catalog.js';
-import { el, show, field, showErrors, bytesOf, clean } from './ui.js';
+import { el, show, field, showErrors, clean, textProblem } from './ui.js';
 import { verified, nameOf, act, saidThen, actionButton } from './lifecycle.js';
 
 // How long a message stays on the nodes (as `noaber message`).
@@ -25,10 +25,7 @@ export async function youScreen(app) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const n = clean(name.value);
-    const bad = [];
-    if (n === '') bad.push(['you-name', t('error_name_missing')]);
-    else if (bytesOf(n) > 64) bad.push(['you-name', t('error_name_long')]);
-    if (showErrors(errors, bad)) return;
+    if (showErrors(errors, textProblem('you-name', n, 64, t('error_name_missing'), t('error_name_long')))) return;
     try {
       await app.send({ kind: 'profile', created_at: app.now(), body: { name: n, languages: [language()] } });
       const saved = await keys.load();
@@ -148,9 +145,8 @@ export function messageScreen(app, member, about) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const v = clean(text.value, true);
-    const bad = [];
-    if (v === '') bad.push(['message-text', t('error_message_missing')]);
-    else if (bytesOf(v) > R.SEALED_MAX - R.SEAL_OVERHEAD) bad.push(['message-text', t('error_contact_long')]);
+    const bad = textProblem('message-text', v, R.SEALED_MAX - R.SEAL_OVERHEAD, t('error_message_missing'),
+      t('error_contact_long'));
     if (showErrors(errors, bad)) return;
     const created = app.now();
     const body = { expires_at: created + MESSAGE_LIFETIME, member: R.fromHex(member) };
