@@ -25,6 +25,7 @@ const state = {
   vouches: [],     // [{author, member}] as hex, from the vouch records
   lastCreated: 0,  // created_at of the last record this page signed
   askDraft: null,  // the request being asked, between the form and "check your request"
+  keepSaid: false, // whether the next screen keeps the line say() wrote
   filters: { category: '', area: '', urgency: '', language: '', trusted: false },
   events: null,
   liveRefresh: null, // redraws the live part of the screen shown, if it has one
@@ -70,6 +71,7 @@ function renderChrome() {
 function say(text) {
   const box = document.getElementById('said');
   box.textContent = '';
+  state.keepSaid = true;
   // A change of text is what screen readers announce.
   setTimeout(() => { box.textContent = text; }, 50);
 }
@@ -583,6 +585,9 @@ async function route() {
     return;
   }
   state.liveRefresh = null;
+  // What was said stays for the screen that follows it, not for the next.
+  if (!state.keepSaid) document.getElementById('said').textContent = '';
+  state.keepSaid = false;
   const [screen, arg = ''] = hash.slice(1).split('=');
   const [id, member] = arg.split(':');
   if (!['near', 'ask', 'ask-check', ''].includes(screen)) {
@@ -606,6 +611,16 @@ async function route() {
   else await nearScreen();
 }
 
+// Asks again, at each start, that the browser keep this site's data (the
+// key): a browser that said no once may say yes once the page is installed.
+async function keepStorage() {
+  try {
+    if (navigator.storage && !(await navigator.storage.persisted())) await navigator.storage.persist();
+  } catch (e) {
+    // A request only: the key is kept until someone clears the data.
+  }
+}
+
 // What the screens of lifecycle.js get from the page.
 const app = { state, send, now, ago, problem, say, knownMark };
 
@@ -624,6 +639,7 @@ async function start() {
   const saved = await keys.load();
   if (saved && !location.hash.startsWith('#welcome=')) {
     state.member = R.memberFromSeed(saved.seed);
+    keepStorage();
     try {
       await signIn();
     } catch (e) {
