@@ -147,6 +147,7 @@ class Lifecycle(browser.PageTest):
         # Bob sees it on node B and says he can help, by keyboard.
         self.wait(bob, "Alice's request on node B",
                   lambda d: "Hang a shelf" in self.text_of(bob, "near-list"), timeout=90)
+        self.assertIn("Asked by Alice for J.D.", self.text_of(bob, "near-list"))
         self.press(bob, "I can help", self.button("I can help"))
         self.wait(bob, "that Bob can help", lambda d: "You said you can help" in self.text_of(bob, "near-list"))
 
@@ -371,10 +372,12 @@ class Lifecycle(browser.PageTest):
         bob_text = b_node.operator.ok("devices")["devices"][0]["member"]
         nb.wait_for("Alice's vouch on node A", lambda: bob_text in json_text(viewer.ok("vouches", alice_text)),
                     timeout=90)
-        alice.driver.find_element(By.CSS_SELECTOR, ".filter-box summary").click()
+        # The filters, by keyboard: open them, type a part of the area.
+        self.press(alice, "Filter the list", lambda e: e.tag_name == "summary")
+        self.tab_to(alice, lambda e: e.get_attribute("id") == "filter-area")
         self.shoot(alice, "near-filters")
+        self.type(alice, "sablon", Keys.ENTER)
         area = alice.driver.find_element(By.ID, "filter-area")
-        area.send_keys("sablon", Keys.ENTER)
         self.wait(alice, "the filtered list", lambda d: "Company for a walk" in self.text_of(alice, "near-list")
                   and "A lift to the dentist" not in self.text_of(alice, "near-list"))
         area.clear()

@@ -73,7 +73,11 @@ function say(text) {
   box.textContent = '';
   state.keepSaid = true;
   // A change of text is what screen readers announce.
-  setTimeout(() => { box.textContent = text; }, 50);
+  setTimeout(() => {
+    box.textContent = text;
+    // After a button whose card was redrawn, the keyboard goes on from here.
+    if (document.activeElement === document.body || document.activeElement === null) box.focus();
+  }, 50);
 }
 
 // The members this member trusts: themselves, those they vouch for, and
@@ -130,15 +134,43 @@ async function send(rec) {
   return api.submit(R.toBase64(signed.bytes));
 }
 
+// A redrawn list must not take the keyboard's place away: the control that
+// had the focus is remembered by what it is (its tag, text and card) and
+// the same control of the new list gets the focus back.
+function focusedControl() {
+  const a = document.activeElement;
+  if (!a || a === document.body || !document.getElementById('main').contains(a)) return null;
+  const card = a.closest('[data-id], [data-member]');
+  return { element: a, tag: a.tagName, text: a.textContent,
+    card: card ? card.dataset.id || card.dataset.member : null };
+}
+
+function refocus(was) {
+  if (was === null || document.body.contains(was.element)) return;
+  for (const e of document.getElementById('main').querySelectorAll(was.tag)) {
+    const card = e.closest('[data-id], [data-member]');
+    if (e.textContent === was.text && (card ? card.dataset.id || card.dataset.member : null) === was.card) {
+      e.focus();
+      return;
+    }
+  }
+}
+
 // The live list: refreshed on every new record; when the stream is refused
 // (the session ended), sign in again and listen again, a little later.
 function watch() {
   const refresh = async () => {
     const l = document.getElementById('near-list');
-    if (l) refreshNear(l);
+    if (l) {
+      const focus = focusedControl();
+      await refreshNear(l);
+      refocus(focus);
+    }
     if (state.liveRefresh) {
       await Promise.all([loadNames(), loadVouches()]);
-      state.liveRefresh();
+      const focus = focusedControl();
+      await state.liveRefresh();
+      refocus(focus);
     }
   };
   const onRecord = (ev) => {
@@ -350,7 +382,8 @@ function requestCard(item, rec) {
       el('span', { class: 'tag urgency-' + urgency, text: t('urgency_' + urgency) })),
     el('p', { text: b.area }),
     b.details ? el('p', { class: 'details', text: b.details }) : null,
-    el('p', { class: 'meta', text: t('near_by', { name: who }) + ' · ' + t('near_posted', { when: ago(rec.created_at) }) }));
+    el('p', { class: 'meta', text: (b.on_behalf_of ? t('near_by_for', { name: who, for: b.on_behalf_of })
+      : t('near_by', { name: who })) + ' · ' + t('near_posted', { when: ago(rec.created_at) }) }));
   const mine = hexOf(rec.author) === hexOf(state.member.publicKey);
   if (!mine) {
     card.append(knownMark(hexOf(rec.author)),

@@ -209,6 +209,7 @@ export const catalogs = {
     near_empty: 'Nobody has asked for help yet.',
     near_live: 'This list updates by itself.',
     near_by: 'Asked by {name}',
+    near_by_for: 'Asked by {name} for {for}',
     near_someone: 'a neighbour',
     near_posted: 'Asked {when}',
     near_help: 'I can help',
