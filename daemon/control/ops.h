@@ -75,5 +75,7 @@ int nbd_op_peer_remove(struct nbd_request *rq);
 int nbd_op_block(struct nbd_request *rq);
 int nbd_op_unblock(struct nbd_request *rq);
 int nbd_op_blocked(struct nbd_request *rq);
+/* the unmet-need overview (ops_report.c) */
+int nbd_op_report(struct nbd_request *rq);
 
 #endif
