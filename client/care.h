@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
+
 #include "client.h"
 
 #define CASE_LABEL_MAX  24   /* initials or a first name */
@@ -110,6 +112,43 @@ int draw_qr(struct _cairo *cr, const char *text, double x, double y, double side
  */
 typedef int (*list_open_fn)(void *arg, const struct nb_record *rec, const uint8_t id[NB_ID_SIZE]);
 int list_open(struct ctx *ctx, const char *kind, const char *status, list_open_fn fn, void *arg);
+
+/*
+ * A report as decoded from its signed body (client/cmd_report.c).  `owned`
+ * says whether `bytes` is this struct's to free.
+ */
+struct report_doc {
+    msgpack_unpacked u;
+    const msgpack_object *body;
+    const uint8_t *bytes;
+    size_t len;
+    bool owned;
+    bool is_signed;
+    uint8_t key[NB_KEY_SIZE];
+    uint8_t sig[NB_SIG_SIZE];
+};
+void report_doc_free(struct report_doc *d);
+
+enum report_check {
+    REPORT_GOOD = 0,
+    REPORT_UNSIGNED,      /* no signature, or not a report file at all */
+    REPORT_UNKNOWN,       /* signed part of an unknown format */
+    REPORT_BAD_SIGNATURE, /* the signature does not match the body and its key */
+    REPORT_CHANGED,       /* signed, but the file differs from the signed body */
+};
+/*
+ * Checks a report file's text (any bytes): returns an enum report_check.
+ * On REPORT_GOOD, *d holds the signed body (free with report_doc_free) and
+ * key_text the report key as nbm1... text.
+ */
+int report_check(const char *text, size_t len, struct report_doc *d, char *key_text,
+                 size_t key_size);
+
+/*
+ * Decodes a caseload's plaintext (client/caseload.c): true when it is one.
+ * *c is filled either way; free it with caseload_free.
+ */
+bool caseload_decode(const uint8_t *buf, size_t len, struct caseload *c);
 
 int cmd_intake(struct ctx *ctx, int argc, char **argv);
 int cmd_people(struct ctx *ctx, int argc, char **argv);

@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "care.h"
+#include "proto/mp.h"
 
 #define CASE_MAGIC     "NBCASE1\n"
 #define CASE_MAGIC_LEN 8
@@ -120,12 +121,15 @@ static bool decode_person(const msgpack_object *o, struct case_person *p)
     return true;
 }
 
-static bool decode(const uint8_t *buf, size_t len, struct caseload *c)
+bool caseload_decode(const uint8_t *buf, size_t len, struct caseload *c)
 {
     msgpack_unpacked u;
     bool ok = false;
+    size_t end;
     msgpack_unpacked_init(&u);
-    if (msgpack_unpack_next(&u, (const char *)buf, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
+    /* Bounded first: msgpack-c allocates for a count before its elements. */
+    if (nb_mp_check(buf, len, CASE_FILE_MAX, 6, &end) == 0 && end == len &&
+        msgpack_unpack_next(&u, (const char *)buf, len, NULL) == MSGPACK_UNPACK_SUCCESS &&
         u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 2) {
         const msgpack_object *a = u.data.via.array.ptr;
         ok = get_text(&a[0], c->my_phone, sizeof(c->my_phone)) &&
@@ -198,7 +202,7 @@ int caseload_load(struct ctx *ctx, struct caseload *ret)
                   "%s does not open with your identity: it belongs to another member key, or "
                   "it is damaged.  It is left as it is.",
                   path);
-    } else if (!decode(plain, box - crypto_secretbox_MACBYTES, ret)) {
+    } else if (!caseload_decode(plain, box - crypto_secretbox_MACBYTES, ret)) {
         caseload_free(ret);
         rc = fail(EXIT_ERROR, "%s opens but its contents are damaged; it is left as it is.", path);
     }

@@ -22,6 +22,7 @@
 
 #include "care.h"
 #include "common/report.h"
+#include "proto/mp.h"
 
 static const char report_usage[] =
     "report [--since D] [--by category|area|month] [--format text|csv|json] [--png FILE]\n"
@@ -47,23 +48,17 @@ static const char suppressed_note[] =
     "fewer than 5 values, so that nobody can be picked out.  No member keys, titles or texts "
     "are in this report.";
 
-struct report_doc {
-    msgpack_unpacked u;
-    const msgpack_object *body;
-    const uint8_t *bytes;
-    size_t len;
-    bool is_signed;
-    uint8_t key[NB_KEY_SIZE];
-    uint8_t sig[NB_SIG_SIZE];
-};
-
 static int doc_decode(const uint8_t *bytes, size_t len, struct report_doc *d)
 {
     char format[32];
+    size_t end;
+    d->owned = true;
     msgpack_unpacked_init(&d->u);
     d->bytes = bytes;
     d->len = len;
-    if (msgpack_unpack_next(&d->u, (const char *)bytes, len, NULL) != MSGPACK_UNPACK_SUCCESS ||
+    /* Bounded first: msgpack-c allocates for a count before its elements. */
+    if (nb_mp_check(bytes, len, NB_CTL_FRAME_MAX, 4, &end) != 0 || end != len ||
+        msgpack_unpack_next(&d->u, (const char *)bytes, len, NULL) != MSGPACK_UNPACK_SUCCESS ||
         d->u.data.type != MSGPACK_OBJECT_MAP) {
         return -1;
     }
@@ -417,70 +412,119 @@ static bool json_field(const char *text, const char *key, char *buf, size_t size
     return true;
 }
 
-static int verify(struct ctx *ctx, const char *path, const char *want_key)
+int report_check(const char *text, size_t len, struct report_doc *d, char *key_text,
+                 size_t key_size)
 {
-    char *text = NULL, *b64 = NULL, *again = NULL;
-    char sig_hex[NB_SIG_SIZE * 2 + 8], key_text[128], name[NB_NAME_MAX * 4 + 1], from[32], to[32];
+    char *b64 = NULL, *again = NULL;
+    char sig_hex[NB_SIG_SIZE * 2 + 8];
     uint8_t *body = NULL;
-    size_t len = 0, body_len = 0, again_len = 0;
-    struct report_doc d;
-    int rc;
+    size_t body_len = 0, again_len = 0;
+    enum report_check r = REPORT_UNSIGNED;
 
-    memset(&d, 0, sizeof(d));
-    rc = read_file(path, &text, &len);
-    if (rc != EXIT_OK) {
-        return rc;
-    }
+    memset(d, 0, sizeof(*d));
+    key_text[0] = '\0';
     b64 = malloc(len + 1);
     body = malloc(len + 1);
-    if (b64 == NULL || body == NULL || !json_field(text, "body", b64, len + 1) ||
+    if (b64 == NULL || body == NULL || memchr(text, '\0', len) != NULL ||
+        !json_field(text, "body", b64, len + 1) ||
         !json_field(text, "sig", sig_hex, sizeof(sig_hex)) ||
-        nb_unhex(sig_hex, d.sig, NB_SIG_SIZE) != 0 ||
+        nb_unhex(sig_hex, d->sig, NB_SIG_SIZE) != 0 ||
         sodium_base642bin(body, len + 1, b64, strlen(b64), NULL, &body_len, NULL,
                           sodium_base64_VARIANT_ORIGINAL) != 0) {
-        rc = fail(EXIT_ERROR,
-                  "%s is not a signed overview: it has no signature (the node's operator has not "
-                  "set share_report = on) or it is damaged.",
-                  path);
         goto out;
     }
-    if (doc_decode(body, body_len, &d) != 0) {
-        rc = fail(EXIT_ERROR, "%s: the signed part is not an overview this client knows.", path);
+    r = REPORT_UNKNOWN;
+    {
+        int dr = doc_decode(body, body_len, d);
+        body = NULL; /* d owns it now */
+        if (dr != 0) {
+            goto out;
+        }
+    }
+    r = REPORT_BAD_SIGNATURE;
+    ctl_get_str(d->body, "report_key", key_text, key_size);
+    if (nb_member_key_from_text(key_text, d->key) != 0 ||
+        nb_report_verify(d->bytes, d->len, d->key, d->sig) != 0) {
         goto out;
     }
-    ctl_get_str(d.body, "report_key", key_text, sizeof(key_text));
-    if (nb_member_key_from_text(key_text, d.key) != 0 ||
-        nb_report_verify(body, body_len, d.key, d.sig) != 0) {
-        rc =
-            fail(EXIT_REFUSED, "%s: the signature does not match: do not trust this report.", path);
-        goto out;
-    }
-    d.is_signed = true;
+    d->is_signed = true;
     /* Every other byte must be what the signed body renders to. */
     {
         FILE *mem = open_memstream(&again, &again_len);
         if (mem == NULL) {
-            rc = fail(EXIT_ERROR, "out of memory.");
+            r = REPORT_UNKNOWN;
             goto out;
         }
-        render_json(&d, mem);
+        render_json(d, mem);
         fclose(mem);
     }
-    if (again_len != len || memcmp(again, text, len) != 0) {
+    r = again_len == len && memcmp(again, text, len) == 0 ? REPORT_GOOD : REPORT_CHANGED;
+out:
+    free(again);
+    free(b64);
+    free(body);
+    if (r != REPORT_GOOD) {
+        report_doc_free(d);
+    }
+    /* On success the body stays with d (d->bytes), freed by report_doc_free. */
+    return (int)r;
+}
+
+void report_doc_free(struct report_doc *d)
+{
+    msgpack_unpacked_destroy(&d->u); /* nothing to do when zeroed */
+    if (d->owned) {
+        free((void *)d->bytes);
+    }
+    memset(d, 0, sizeof(*d));
+}
+
+static int verify(struct ctx *ctx, const char *path, const char *want_key)
+{
+    char *text = NULL;
+    char key_text[128], name[NB_NAME_MAX * 4 + 1], from[32], to[32];
+    size_t len = 0;
+    struct report_doc d;
+    int rc = read_file(path, &text, &len);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    switch ((enum report_check)report_check(text, len, &d, key_text, sizeof(key_text))) {
+    case REPORT_UNSIGNED:
+        rc = fail(EXIT_ERROR,
+                  "%s is not a signed overview: it has no signature (the node's operator has not "
+                  "set share_report = on) or it is damaged.",
+                  path);
+        break;
+    case REPORT_UNKNOWN:
+        rc = fail(EXIT_ERROR, "%s: the signed part is not an overview this client knows.", path);
+        break;
+    case REPORT_BAD_SIGNATURE:
+        rc =
+            fail(EXIT_REFUSED, "%s: the signature does not match: do not trust this report.", path);
+        break;
+    case REPORT_CHANGED:
         rc = fail(EXIT_REFUSED,
                   "%s: the signature is good but the file was changed around it: do not trust "
                   "the numbers in it.",
                   path);
-        goto out;
+        break;
+    case REPORT_GOOD:
+        break;
+    }
+    free(text);
+    if (rc != EXIT_OK) {
+        return rc;
     }
     if (want_key != NULL && strcmp(want_key, key_text) != 0) {
-        rc = fail(EXIT_REFUSED, "%s is signed by %s, not by the key %s you expected.", path,
-                  key_text, want_key);
-        goto out;
+        report_doc_free(&d);
+        return fail(EXIT_REFUSED, "%s is signed by %s, not by the key %s you expected.", path,
+                    key_text, want_key);
     }
     ctl_get_str(d.body, "neighbourhood", name, sizeof(name));
     format_day(ctl_get_uint(d.body, "since", 0), from, sizeof(from));
     format_day(ctl_get_uint(d.body, "until", 0), to, sizeof(to));
+    report_doc_free(&d);
     if (ctx->json) {
         json_object_begin(&ctx->j);
         json_key(&ctx->j, "valid");
@@ -497,15 +541,7 @@ static int verify(struct ctx *ctx, const char *path, const char *want_key)
                                 : "; compare it with the key the node's operator gave you");
         printf("Neighbourhood \"%s\", requests posted from %s to %s (UTC).\n", name, from, to);
     }
-out:
-    if (d.body != NULL) {
-        msgpack_unpacked_destroy(&d.u);
-    }
-    free(again);
-    free(body);
-    free(b64);
-    free(text);
-    return rc;
+    return EXIT_OK;
 }
 
 /* --since: a date (YYYY-MM-DD, UTC) or a duration back from now (4w). */
@@ -617,7 +653,8 @@ int cmd_report(struct ctx *ctx, int argc, char **argv)
     if (rc == EXIT_OK && png != NULL) {
         rc = render_png(&d, png);
     }
-    msgpack_unpacked_destroy(&d.u);
+    d.owned = false; /* the bytes belong to the reply */
+    report_doc_free(&d);
     ctl_reply_free(&reply);
     return rc;
 }
