@@ -15,6 +15,7 @@
 
 #define NB_REPORT_FORMAT   "noaber-report-1"
 #define NB_REPORT_CONTEXT  "noaber report v1" /* signed before the body, with its NUL */
+#define NB_REPORT_KEY_FILE "report.key"       /* in the data directory: the Ed25519 report key */
 #define NB_REPORT_MIN_CELL 5 /* counts from 1 to 4 are suppressed, medians of fewer values */
 
 enum nb_report_by {

@@ -259,7 +259,7 @@ static int pack_body(struct report *rep, const struct nbd_control_ctx *ctx,
 static int report_key(const char *data_dir, uint8_t pk[NB_KEY_SIZE], uint8_t sk[NB_SECRET_KEY_SIZE])
 {
     char msg[NB_KEYFILE_MSG_MAX];
-    char *path = nb_path_join(data_dir, "report.key");
+    char *path = nb_path_join(data_dir, NB_REPORT_KEY_FILE);
     if (path == NULL)
         return NB_ENOMEM;
     int r = nb_keyfile_read(path, pk, sk, msg, sizeof(msg));
