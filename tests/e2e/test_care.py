@@ -70,12 +70,6 @@ class Care(unittest.TestCase):
     def calls(self):
         return {c["label"]: c for c in self.mia.ok("calls")["calls"]}
 
-    def node_files(self, node):
-        paths = [node.log_path]
-        for top, _, files in os.walk(node.data_dir):
-            paths += [os.path.join(top, f) for f in files]
-        return paths
-
     def test_a_coordinator_takes_three_phone_intakes_and_the_overview_shows_what_happened(self):
         mia, bob, dan = self.mia, self.bob, self.dan
         mia.ok("people", "--my-phone", MIA_PHONE)
@@ -154,6 +148,8 @@ class Care(unittest.TestCase):
         self.assertIsNone(rows["transport"]["posted"])
         self.assertIsNone(rows["company"]["expired_unhelped"])
         self.assertIn("suppressed", report["suppressed"])
+        self.assertEqual(mia.ok("report", "--since", "2099-01-01")["total"]["posted"], 0)
+        self.assertEqual(mia.run("report", "--since", "yesterday").rc, nb.EXIT_USAGE)
         self.assertEqual(report["neighbourhood"], "Marollen")
         self.assertTrue(report["node"].startswith("nbn1"), report["node"])
         text = json.dumps(report)
@@ -225,16 +221,11 @@ class Care(unittest.TestCase):
         # The caseload is on Mia's side only, encrypted; no node holds the notes.
         caseload = mia.identity + ".caseload"
         self.assertTrue(os.path.exists(caseload))
-        files = [caseload]
-        for node in (self.buurthuis, self.volunteers):
-            self.assertTrue([p for p in self.node_files(node) if p.endswith("-wal")])
-            files += self.node_files(node)
-        for path in files:
-            with open(path, "rb") as f:
-                data = f.read()
-            for secret in SECRETS:
-                for form in (secret.encode(), secret.encode("utf-16-le")):
-                    self.assertNotIn(form, data, "%r found in %s" % (secret, path))
+        self.buurthuis.assert_nowhere_in_clear(SECRETS, extra=[caseload])
+        self.volunteers.assert_nowhere_in_clear(SECRETS)
+        # The search does find what the neighbourhood may see: a title.
+        with self.assertRaises(AssertionError):
+            self.buurthuis.assert_nowhere_in_clear(["Company on Sunday afternoon"])
 
     def test_a_caseload_opens_only_with_its_identity_and_labels_stay_short(self):
         mia = self.mia
