@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
 
 #include "care.h"
 
@@ -392,45 +395,74 @@ static int care_view(struct ctx *ctx, bool calls_only, const char *only_label)
     return EXIT_OK;
 }
 
+/* Changes the caseload itself: the coordinator's phone, or forgets a person. */
+static int people_edit(struct ctx *ctx, const char *my_phone, const char *forget)
+{
+    struct caseload cl;
+    char phone[CASE_FIELD_MAX + 1] = "";
+    int rc = set_field("--my-phone", my_phone, phone, sizeof(phone), false);
+    if (rc == EXIT_OK) {
+        rc = identity_load(ctx);
+    }
+    if (rc == EXIT_OK) {
+        rc = caseload_load(ctx, &cl);
+    }
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    if (forget != NULL) {
+        struct case_person *p = caseload_find(&cl, forget);
+        if (p == NULL) {
+            caseload_free(&cl);
+            return fail(EXIT_USAGE, "nobody called %s is in your caseload.", forget);
+        }
+        /* Their requests stay on the nodes (under the label) until they end;
+         * what the caseload knew about the person is gone. */
+        size_t i = (size_t)(p - cl.people);
+        sodium_memzero(p, sizeof(*p));
+        memmove(p, p + 1, (cl.n_people - i - 1) * sizeof(*p));
+        cl.n_people--;
+    } else {
+        snprintf(cl.my_phone, sizeof(cl.my_phone), "%s", phone);
+    }
+    rc = caseload_save(ctx, &cl);
+    caseload_free(&cl);
+    if (rc == EXIT_OK && ctx->json) {
+        json_object_begin(&ctx->j);
+        json_key(&ctx->j, forget != NULL ? "forgot" : "my_phone");
+        json_string(&ctx->j, forget != NULL ? forget : phone);
+        json_object_end(&ctx->j);
+        json_finish(&ctx->j);
+    } else if (rc == EXIT_OK && forget != NULL) {
+        printf("%s is no longer in your caseload: their name, phone, address and notes are "
+               "deleted.\n",
+               forget);
+    } else if (rc == EXIT_OK) {
+        printf("Your phone number is kept in your caseload: helpers of people who chose "
+               "--contact me get it, and `noaber sheet` prints it.\n");
+    }
+    return rc;
+}
+
 int cmd_people(struct ctx *ctx, int argc, char **argv)
 {
-    const char *my_phone = NULL;
+    const char *my_phone = NULL, *forget = NULL;
     const char *pos[1] = { NULL };
     const struct opt opts[] = {
         { "my-phone", &my_phone, NULL },
+        { "forget", &forget, NULL },
         { NULL, NULL, NULL },
     };
-    int rc = parse_args(ctx, argc, argv, opts, pos, 0, 1, "people [LABEL] [--my-phone NUMBER]");
+    int rc = parse_args(ctx, argc, argv, opts, pos, 0, 1,
+                        "people [LABEL] [--my-phone NUMBER] [--forget LABEL]");
     if (rc != 0) {
         return rc;
     }
-    if (my_phone != NULL) {
-        struct caseload cl;
-        char phone[CASE_FIELD_MAX + 1];
-        rc = set_field("--my-phone", my_phone, phone, sizeof(phone), false);
-        if (rc == EXIT_OK) {
-            rc = identity_load(ctx);
-        }
-        if (rc == EXIT_OK) {
-            rc = caseload_load(ctx, &cl);
-        }
-        if (rc != EXIT_OK) {
-            return rc;
-        }
-        snprintf(cl.my_phone, sizeof(cl.my_phone), "%s", phone);
-        rc = caseload_save(ctx, &cl);
-        caseload_free(&cl);
-        if (rc == EXIT_OK && ctx->json) {
-            json_object_begin(&ctx->j);
-            json_key(&ctx->j, "my_phone");
-            json_string(&ctx->j, phone);
-            json_object_end(&ctx->j);
-            json_finish(&ctx->j);
-        } else if (rc == EXIT_OK) {
-            printf("Your phone number is kept in your caseload: helpers of people who chose "
-                   "--contact me get it, and `noaber sheet` prints it.\n");
-        }
-        return rc;
+    if (my_phone != NULL && forget != NULL) {
+        return fail(EXIT_USAGE, "--my-phone and --forget go in separate commands.");
+    }
+    if (my_phone != NULL || forget != NULL) {
+        return people_edit(ctx, my_phone, forget);
     }
     return care_view(ctx, false, pos[0]);
 }

@@ -59,7 +59,7 @@ static const char usage_people[] =
     "                             a request taken by phone; the neighbourhood sees only\n"
     "                             LABEL (initials or a first name), the rest stays in\n"
     "                             your caseload, encrypted to your identity\n"
-    "  people [LABEL] [--my-phone NUMBER]\n"
+    "  people [LABEL] [--my-phone NUMBER] [--forget LABEL]\n"
     "                             your people and their requests\n"
     "  calls [--done ID]          who to phone, and about what\n"
     "  sheet --out FILE.pdf [--page URL] [--phone NUMBER]\n"

@@ -242,6 +242,12 @@ class Care(unittest.TestCase):
         self.assertEqual(r.rc, nb.EXIT_ERROR, r)
         self.assertIn("does not open with your identity", r.err)
         self.assertEqual(len(mia.ok("people")["people"]), 1)
+        # Forgetting a person deletes what the caseload knew about them.
+        self.assertEqual(mia.ok("people", "--forget", "m.")["forgot"], "m.")
+        self.assertEqual(mia.ok("people")["people"], [])
+        with open(mia.identity + ".caseload", "rb") as f:
+            self.assertEqual(f.read(8), b"NBCASE1\n")
+        self.assertEqual(mia.run("people", "--forget", "M.").rc, nb.EXIT_USAGE)
 
 
 if __name__ == "__main__":
