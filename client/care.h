@@ -104,6 +104,8 @@ int post_submit(struct ctx *ctx, uint8_t kind, const struct post_fields *f,
  */
 struct _cairo;
 int draw_qr(struct _cairo *cr, const char *text, double x, double y, double side);
+/* Releases Cairo's and fontconfig's caches once a command has drawn. */
+void drawing_done(void);
 
 /*
  * Calls fn for each request or offer (`kind`) in `status` the node lists,

@@ -74,7 +74,9 @@ static bool get_text(const msgpack_object *o, char *buf, size_t size)
     if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size) {
         return false;
     }
-    memcpy(buf, o->via.str.ptr, o->via.str.size);
+    if (o->via.str.size > 0) { /* an empty str may have no pointer */
+        memcpy(buf, o->via.str.ptr, o->via.str.size);
+    }
     buf[o->via.str.size] = '\0';
     return true;
 }

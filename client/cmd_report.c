@@ -166,6 +166,7 @@ static void render_text(const struct report_doc *d, FILE *out)
         }
     }
     table_print(&t, out);
+    table_free(&t);
 }
 
 static void render_csv(const struct report_doc *d, FILE *out)
@@ -355,6 +356,7 @@ static int render_png(const struct report_doc *d, const char *path)
     cairo_destroy(cr);
     cairo_status_t st = cairo_surface_write_to_png(surf, path);
     cairo_surface_destroy(surf);
+    drawing_done();
     if (st != CAIRO_STATUS_SUCCESS) {
         return fail(EXIT_ERROR, "cannot write the chart %s: %s.", path, cairo_status_to_string(st));
     }
