@@ -129,7 +129,11 @@ static void render_text(const struct report_doc *d, FILE *out)
     format_day(ctl_get_uint(d->body, "until", 0), to, sizeof(to));
     fprintf(out, "Unmet-need overview of the neighbourhood \"%s\"%s%s\n", name,
             node[0] != '\0' ? ", node " : "", node);
-    fprintf(out, "Requests posted from %s to %s (UTC) that the node still holds.\n", from, to);
+    if (ctl_get_uint(d->body, "since", 0) == 0) {
+        fprintf(out, "Requests posted up to %s (UTC) that the node still holds.\n", to);
+    } else {
+        fprintf(out, "Requests posted from %s to %s (UTC) that the node still holds.\n", from, to);
+    }
     if (d->is_signed) {
         fprintf(out, "Signed by the node's report key %s: the neighbourhood shares it.\n", key);
     } else {

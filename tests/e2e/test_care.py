@@ -171,6 +171,8 @@ class Care(unittest.TestCase):
         with open(signed) as f:
             key = json.load(f)["report_key"]
         self.assertEqual(mia.run("report", "--verify", signed, "--key", key).rc, 0)
+        wrong = mia.run("report", "--verify", signed, "--key", mia.key)
+        self.assertEqual(wrong.rc, nb.EXIT_REFUSED, wrong)
         with open(signed) as f:
             data = f.read()
         forged = os.path.join(self.buurthuis.tmp, "forged.json")
