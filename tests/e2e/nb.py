@@ -687,28 +687,6 @@ def invite_only_maker(code):
     return invite_encode(inv["name"], inv["key"], inv["expires_at"], inv["addresses"][:1])
 
 
-def files_of(node):
-    """Every file a node wrote: its data directory and its log."""
-    paths = [node.log_path]
-    for top, _, files in os.walk(node.data_dir):
-        paths += [os.path.join(top, f) for f in files]
-    return paths
-
-
-def found_in_clear(paths, needles):
-    """The (needle, path) pairs where a needle is stored in clear, as UTF-8
-    or UTF-16 (how a database or a log might hold it)."""
-    found = []
-    for path in paths:
-        with open(path, "rb") as f:
-            data = f.read()
-        for needle in needles:
-            for form in (needle.encode(), needle.encode("utf-16-le")):
-                if form in data:
-                    found.append((needle, path))
-    return found
-
-
 def free_port():
     """A TCP port nothing listens on right now (on 127.0.0.1)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

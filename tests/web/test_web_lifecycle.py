@@ -78,11 +78,6 @@ class Lifecycle(browser.PageTest):
                 return
         self.fail("the menu has no link to %s" % fragment)
 
-    def assert_nowhere_in_clear(self, node, web):
-        paths = nb.files_of(node) + [web.log_path]
-        self.assertTrue([p for p in paths if p.endswith("-wal")], paths)
-        self.assertEqual(nb.found_in_clear(paths, NEEDLES), [])
-
     def two_neighbours(self):
         """Node A with Alice's page (a phone), node B with Bob's (a desktop)."""
         a, b_node = self.node("a"), self.node("b")
@@ -270,7 +265,7 @@ class Lifecycle(browser.PageTest):
         nb.wait_for("the request deleted on node B", lambda: viewer.run("show", wid).rc != 0, timeout=90)
 
         for node, web in ((a, web_a), (b_node, web_b)):
-            self.assert_nowhere_in_clear(node, web)
+            node.assert_nowhere_in_clear(NEEDLES, extra=[web.log_path])
 
     def test_offers_profile_vouch_messages_and_filters(self):
         """Bob offers lifts; a matching request made with noaber tells him;
@@ -400,7 +395,7 @@ class Lifecycle(browser.PageTest):
         self.assertIn("From Alice M.", self.text_of(bob, "inbox"))
 
         for node, web in ((a, web_a), (b_node, web_b)):
-            self.assert_nowhere_in_clear(node, web)
+            node.assert_nowhere_in_clear(NEEDLES, extra=[web.log_path])
 
     def test_the_page_can_be_installed(self):
         """The web app manifest and its icons, served by noaber-web, and
