@@ -40,9 +40,11 @@ export async function loadRoot(app, id) {
   let assignment = null; // the request's current assignment
   let everSealed = new Set(); // members who received a sealed part on this root
   const claims = [];
+  let latest = root.created_at;
   for (const b64 of res.timeline) {
     const rec = verified(app, b64);
     if (rec === null) continue;
+    latest = Math.max(latest, rec.created_at);
     const rid = hex(rec.id);
     const target = rec.body.target ? hex(rec.body.target) : null;
     const author = hex(rec.author);
@@ -70,7 +72,7 @@ export async function loadRoot(app, id) {
   return {
     id: res.id, rec: root, status: res.status, mine: rootAuthor === hex(app.state.member.publicKey),
     responses: [...responses.values()].filter((r) => !r.withdrawn),
-    assignment, everSealed, claims,
+    assignment, everSealed, claims, latest,
   };
 }
 
@@ -155,12 +157,19 @@ export function actionButton(text, onClick, cls = 'primary') {
   return b;
 }
 
-// Sends one record from a button; says what went wrong next to it.  Returns
+// The date of a record that acts on `root`: now, but never before the
+// latest record about it (the node refuses a record dated before the latest
+// change, and a neighbour's clock may be a little ahead of this one).
+export function dateAfter(app, root) {
+  return Math.max(app.now(), root.latest + 1);
+}
+
+// Sends one record from a button (`root`, when given, is what it acts on); says what went wrong next to it.  Returns
 // whether it was sent.
-export async function act(app, button, rec, then) {
+export async function act(app, button, { root, ...rec }, then) {
   button.disabled = true;
   try {
-    await app.send({ created_at: app.now(), ...rec });
+    await app.send({ created_at: root ? dateAfter(app, root) : app.now(), ...rec });
   } catch (e) {
     button.disabled = false;
     const p = notice(app.problem(e), 'alert');
@@ -303,7 +312,7 @@ export async function chooseScreen(app, id, member) {
       // Sealed here, in this browser: only the chosen helper's key opens it
       // (the same bytes as `noaber assign --contact`).
       body.sealed = R.seal(text, R.fromHex(member));
-      await app.send({ kind: 'assignment', created_at: app.now(), body });
+      await app.send({ kind: 'assignment', created_at: dateAfter(app, root), body });
     } catch (err) {
       showErrors(errors, [['choose-contact', app.problem(err)]]);
       return;
@@ -312,8 +321,9 @@ export async function chooseScreen(app, id, member) {
     location.hash = '#request=' + id;
     app.say(t('choose_done', { name }));
   });
-  show(t('choose_title', { name }), warning,
-    el('p', { text: t('choose_intro', { name }) }), app.knownMark(member), safety(), errors, form);
+  // The error summary at the top, where it is seen first (GOV.UK).
+  show(t('choose_title', { name }), errors, warning,
+    el('p', { text: t('choose_intro', { name }) }), app.knownMark(member), safety(), form);
 }
 
 // Confirming that it was done, with thanks if the person wants.
@@ -333,7 +343,7 @@ export async function confirmScreen(app, id) {
     const body = { target: R.fromHex(id) };
     if (note !== '') body.note = note;
     try {
-      await app.send({ kind: 'confirmation', created_at: app.now(), body });
+      await app.send({ kind: 'confirmation', created_at: dateAfter(app, root), body });
     } catch (err) {
       showErrors(errors, [['confirm-thanks', app.problem(err)]]);
       return;
@@ -350,7 +360,7 @@ export async function endScreen(app, id, kind) {
   const root = await rootOrSay(app, id, t('mine_title'));
   if (root === null) return;
   const button = actionButton(t(kind + '_button'), () => act(app, button,
-    { kind: kind === 'cancel' ? 'cancellation' : 'retraction', body: { target: R.fromHex(id) } },
+    { root, kind: kind === 'cancel' ? 'cancellation' : 'retraction', body: { target: R.fromHex(id) } },
     async () => {
       location.hash = kind === 'cancel' ? '#request=' + id : '#mine';
       app.say(t(kind + '_done'));
@@ -434,7 +444,7 @@ function taskCard(app, root, me) {
       text: t('message_to', { name: requester }) })));
     if (root.status === 'assigned') {
       const done = actionButton(t('tasks_done_button'), () => act(app, done,
-        { kind: 'done_claim', body: { target: R.fromHex(root.id) } },
+        { root, kind: 'done_claim', body: { target: R.fromHex(root.id) } },
         saidThen(app, t('tasks_done_sent', { name: requester }))));
       card.append(done);
     }
@@ -444,7 +454,7 @@ function taskCard(app, root, me) {
   const mine = root.responses.find((r) => r.author === me);
   if (mine && (root.status === 'open' || root.status === 'assigned')) {
     const stop = actionButton(t('tasks_withdraw_button'), () => act(app, stop,
-      { kind: 'withdrawal', body: { target: R.fromHex(mine.id) } },
+      { root, kind: 'withdrawal', body: { target: R.fromHex(mine.id) } },
       saidThen(app, t('tasks_withdrawn', { name: requester }))), 'secondary');
     card.append(' ', stop);
   }

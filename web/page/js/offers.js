@@ -7,7 +7,7 @@ import * as api from './api.js';
 import { t, language } from './catalog.js';
 import { el, show, field, select, showErrors, clean, textProblem } from './ui.js';
 import {
-  verified, nameOf, loadRoot, liveRootScreen, safety, act, saidThen, actionButton as button,
+  verified, nameOf, loadRoot, liveRootScreen, safety, act, saidThen, actionButton as button, dateAfter,
 } from './lifecycle.js';
 
 const DAY = 86400;
@@ -117,7 +117,7 @@ async function otherOfferCard(app, id, rec, asked, loaded) {
   card.append(el('p', { class: 'state', text: t('ask_state_' + status, { name: who }) }));
   if (status === 'done_claimed') {
     const yes = button(t('ask_confirm_button'), () => act(app, yes,
-      { kind: 'confirmation', body: { target: mine.assignment.id } }, saidThen(app, t('confirm_done'))));
+      { root, kind: 'confirmation', body: { target: mine.assignment.id } }, saidThen(app, t('confirm_done'))));
     card.append(yes);
   }
   if (status === 'assigned' || status === 'done_claimed') {
@@ -152,11 +152,11 @@ function drawOffer(app, root, live) {
         el('p', { class: 'state', text: t('offer_ask_state_' + status, { name: who }) }));
       if (status === 'pending' && root.status !== 'withdrawn') {
         const yes = button(t('offer_yes_button', { name: who }), () => act(app, yes,
-          { kind: 'assignment', body: { target, member: R.fromHex(ask.author) } }, saidThen(app, t('offer_yes_done', { name: who }))));
+          { root, kind: 'assignment', body: { target, member: R.fromHex(ask.author) } }, saidThen(app, t('offer_yes_done', { name: who }))));
         li.append(yes);
       } else if (status === 'assigned') {
         const done = button(t('tasks_done_button'), () => act(app, done,
-          { kind: 'done_claim', body: { target: ask.assignment.id } }, saidThen(app, t('tasks_done_sent', { name: who }))));
+          { root, kind: 'done_claim', body: { target: ask.assignment.id } }, saidThen(app, t('tasks_done_sent', { name: who }))));
         li.append(done);
       }
       if (status === 'assigned' || status === 'done_claimed') {
@@ -169,11 +169,11 @@ function drawOffer(app, root, live) {
   }
   if (root.status === 'available') {
     const pause = button(t('offer_pause_button'), () => act(app, pause,
-      { kind: 'pause', body: { target, paused: true } }, saidThen(app, t('offer_paused'))), 'secondary');
+      { root, kind: 'pause', body: { target, paused: true } }, saidThen(app, t('offer_paused'))), 'secondary');
     parts.push(pause, ' ');
   } else if (root.status === 'paused') {
     const resume = button(t('offer_resume_button'), () => act(app, resume,
-      { kind: 'pause', body: { target, paused: false } }, saidThen(app, t('offer_resumed'))));
+      { root, kind: 'pause', body: { target, paused: false } }, saidThen(app, t('offer_resumed'))));
     parts.push(resume, ' ');
   }
   if (root.status === 'available' || root.status === 'paused' || root.status === 'expired') {
@@ -182,7 +182,7 @@ function drawOffer(app, root, live) {
   }
   if (root.status === 'available' || root.status === 'paused') {
     const withdraw = button(t('offer_withdraw_button'), async () => {
-      if (await act(app, withdraw, { kind: 'withdrawal', body: { target } }, saidThen(app, t('offer_withdrawn')))) {
+      if (await act(app, withdraw, { root, kind: 'withdrawal', body: { target } }, saidThen(app, t('offer_withdrawn')))) {
         location.hash = '#offers';
       }
     }, 'warning-button');
@@ -194,7 +194,7 @@ function drawOffer(app, root, live) {
 // Renewing is a new offer with the same words for as long again, and the
 // withdrawal of the old one (as `noaber renew` does).
 async function renewOffer(app, root, b) {
-  const created = app.now();
+  const created = dateAfter(app, root);
   const old = root.rec.body;
   const lifetime = Math.min(Math.max(old.expires_at - root.rec.created_at, DAY), R.EXPIRY_MAX);
   const body = { ...old, expires_at: created + lifetime };
