@@ -1,5 +1,6 @@
 #include "daemon/node.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <noaber/error.h>
 
 #include "daemon/log.h"
+#include "daemon/marker.h"
 #include "proto/mp.h"
 
 #define META_NAME "neighbourhood.name"
@@ -56,10 +58,23 @@ int nbd_node_init(struct nbd_node *node, struct nbd_store *store, uint64_t purge
     r = nbd_store_meta_get(store, META_KEY, node->neighbourhood_key, NB_NEIGHBOURHOOD_KEY_SIZE,
                            &key_len);
     if (r < 0 || key_len != NB_NEIGHBOURHOOD_KEY_SIZE)
-        return NB_EIO;
+        return r < 0 ? r : NB_EDAMAGED;
     r = nb_neighbourhood_id(node->neighbourhood_key, node->neighbourhood_id);
     if (r < 0)
         return r;
+    /* A changed byte in the key would make the node sign and check under
+     * another neighbourhood: every record refused, silently.  The id kept
+     * beside the key tells. */
+    uint8_t kept_id[NB_NEIGHBOURHOOD_ID_SIZE];
+    size_t id_len = 0;
+    r = nbd_store_meta_get(store, META_ID, kept_id, sizeof(kept_id), &id_len);
+    if (r < 0 && r != NB_ENOENT)
+        return r;
+    if (r == 0 && (id_len != sizeof(kept_id) ||
+                   sodium_memcmp(kept_id, node->neighbourhood_id, sizeof(kept_id)) != 0)) {
+        sodium_memzero(node->neighbourhood_key, sizeof(node->neighbourhood_key));
+        return NB_EDAMAGED;
+    }
     node->has_neighbourhood = true;
     return 0;
 }
@@ -148,7 +163,17 @@ int nbd_node_batch_end(struct nbd_node *node)
     nbd_node_flush(node);
     int r = node->batch_error;
     node->batch_error = 0;
+    /* Reads in the batch may have met damaged records; the batch is over,
+     * so removing them cannot disturb it. */
+    nbd_node_repair(node);
     return r;
+}
+
+int nbd_node_repair(struct nbd_node *node)
+{
+    if (node->batch_depth > 0 || node->batch_open)
+        return 0;
+    return nbd_store_repair(node->store, node->on_repaired, node->repaired_ctx);
 }
 
 void nbd_node_clear(struct nbd_node *node)
@@ -221,6 +246,11 @@ static int keep_neighbourhood(struct nbd_node *node, const char *name, size_t le
     memcpy(node->neighbourhood_key, key, NB_NEIGHBOURHOOD_KEY_SIZE);
     memcpy(node->neighbourhood_id, id, sizeof(id));
     node->has_neighbourhood = true;
+    /* The store holds the neighbourhood now; without the marker a lost
+     * store would later look like a new node.  The daemon writes a missing
+     * marker again at its next start. */
+    if (node->marker_dir != NULL && nbd_marker_write(node->marker_dir, id) < 0)
+        nbd_warn("cannot write %s/%s: %s", node->marker_dir, NBD_MARKER_NAME, strerror(errno));
     return 0;
 }
 

@@ -160,7 +160,30 @@ enum nb_ctl_error nbd_verdict_error(const struct nbd_verdict *v)
 
 int nbd_reply_verdict(struct nbd_request *rq, const struct nbd_verdict *v)
 {
-    return nbd_reply_error(rq, nbd_verdict_error(v), v->message);
+    enum nb_ctl_error e = nbd_verdict_error(v);
+    if (e == NB_CTL_E_INTERNAL && nbd_store_error_code(v->code) != NB_CTL_E_INTERNAL)
+        return nbd_reply_store_error(rq, v->code, "writing to the store");
+    return nbd_reply_error(rq, e, v->message);
+}
+
+enum nb_ctl_error nbd_store_error_code(int code)
+{
+    switch (code) {
+    case NB_EDAMAGED:
+        return NB_CTL_E_DAMAGED;
+    case NB_ENOSPC:
+        return NB_CTL_E_NO_SPACE;
+    default:
+        return NB_CTL_E_INTERNAL;
+    }
+}
+
+int nbd_reply_store_error(struct nbd_request *rq, int code, const char *doing)
+{
+    char why[512];
+    nbd_store_explain(rq->ctx->node->store, code, why, sizeof(why));
+    nbd_error("%s failed: %s", doing, why);
+    return nbd_reply_error(rq, nbd_store_error_code(code), why);
 }
 
 int nbd_control_event_frame(msgpack_sbuffer *out, const uint8_t id[NB_ID_SIZE],
@@ -486,12 +509,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         /* Nothing the replies of this read say may stand: drop them all,
          * say why once and close, so the client sees every request of the
          * read fail and none acknowledged. */
-        nbd_error("committing submitted records failed: %s", nb_strerror(committed));
+        char why[512], message[640];
+        nbd_store_explain(node->store, committed, why, sizeof(why));
+        nbd_error("committing submitted records failed: %s", why);
+        snprintf(message, sizeof(message),
+                 "the node's store failed to commit (%s); nothing of the last requests is "
+                 "acknowledged",
+                 why);
         out.size = 0;
         events.size = 0;
-        nbd_control_error_frame(&out, NB_CTL_E_INTERNAL,
-                                "the node's store failed to commit; nothing of the last requests "
-                                "is acknowledged (see the daemon's log)");
+        nbd_control_error_frame(&out, nbd_store_error_code(committed), message);
         c->close_after_flush = true;
     } else if (events.size > 0 && msgpack_sbuffer_write(&out, events.data, events.size) != 0) {
         conn_close(c);

@@ -1370,6 +1370,20 @@ void nbd_net_records_deleted(struct nbd_net *net)
         net->items_stale = true;
 }
 
+void nbd_net_refetch(struct nbd_net *net)
+{
+    if (net == NULL)
+        return;
+    net->items_stale = true;
+    /* Each outbound link starts its next round at its next tick rather than
+     * a whole sync interval later: the record is wanted now. */
+    uint64_t now = uv_now(net->loop);
+    uint64_t due = now >= net->sync_interval_ms ? now - net->sync_interval_ms : 0;
+    for (struct nbd_link *l = net->host.links; l != NULL; l = l->next)
+        if (l->sync.round_started > due)
+            l->sync.round_started = due;
+}
+
 void nbd_net_stop(struct nbd_net *net)
 {
     if (net == NULL || net->stopping)

@@ -195,6 +195,13 @@ void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret);
 void nbd_net_records_deleted(struct nbd_net *net);
 
 /*
+ * As nbd_net_records_deleted, for records the node wants back from its
+ * peers (damaged ones it removed): every link reconciles again at once
+ * instead of at the next sync interval.
+ */
+void nbd_net_refetch(struct nbd_net *net);
+
+/*
  * Closes every link and the listener and stops the timers; the handles
  * finish closing in the loop.  Links are closed after their queued output
  * is handed to the kernel.
