@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Faults an operator meets (docs/operating.md, "When things go wrong"), through
+the real binaries: a record changed on disk is never served and comes back
+from a peer; damaged indexes read as damage; a changed neighbourhood key stops
+the node at start; a lost store does not start as a new node; a backup of a
+damaged store fails.  The full disk is test_full_disk.py's."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import nb  # noqa: E402
+
+
+def noaberd(node, *args, timeout=120):
+    return subprocess.run([nb.NOABERD, *args], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=timeout, env=node.env())
+
+
+def store_path(node):
+    return os.path.join(node.data_dir, "store.sqlite")
+
+
+def full_id(node, prefix):
+    """The full id of a record, from the (stopped) node's store."""
+    with sqlite3.connect(store_path(node)) as db:
+        for (rid,) in db.execute("SELECT id FROM records"):
+            if rid.hex().startswith(prefix):
+                return rid.hex()
+    raise AssertionError("no record starts with " + prefix)
+
+
+def flip_record_byte(node, rid, title):
+    """Changes one byte of the record's title in the stopped node's store,
+    as a failing disk would: the title reads differently, the id stays."""
+    with sqlite3.connect(store_path(node)) as db:
+        (blob,) = db.execute("SELECT bytes FROM records WHERE id = ?", (bytes.fromhex(rid),)).fetchone()
+        at = bytes(blob).index(title.encode())
+        damaged = bytearray(blob)
+        damaged[at] ^= 0x01  # "Groceries" becomes "Froceries"
+        db.execute("UPDATE records SET bytes = ? WHERE id = ?", (bytes(damaged), bytes.fromhex(rid)))
+    return bytes(damaged[at:at + len(title)]).decode()
+
+
+class Damage(unittest.TestCase):
+    def setUp(self):
+        nb.require_binaries()
+
+    def node(self, name):
+        n = nb.NetNode(name, config=["peer_exchange = off"])
+        self.addCleanup(n.cleanup)
+        return n.start()
+
+    def test_a_changed_byte_is_refused_logged_once_and_fetched_again_from_a_peer(self):
+        a, b = self.node("A"), self.node("B")
+        a.create_neighbourhood("Marollen")
+        b.join(nb.invite_only_maker(a.invite()))
+        alice = a.member("alice")
+        alice.new_identity()
+        title = "Groceries from the market"
+        rid = alice.ask(title)
+        nb.wait_for("the request on B", lambda: b.has(rid))
+        b.stop()
+        altered = flip_record_byte(b, full_id(b, rid), title)
+        b.start()
+
+        r = b.operator.run("show", rid)
+        self.assertNotEqual(r.rc, 0, repr(r))
+        self.assertNotIn(altered, r.out + r.err)
+        self.assertIn("damaged", r.err)
+        self.assertIn("noaberd fsck", r.err)
+        # The node removed the damaged copy and fetched the record again.
+        shown = nb.wait_for("the intact record back on B",
+                            lambda: (lambda r: r.json() if r.rc == 0 else None)(b.operator.run("show", rid)))
+        self.assertEqual(shown["title"], title)
+        lines = [line for line in b.log().splitlines() if "was damaged in the store" in line]
+        self.assertEqual(len(lines), 1, b.log())
+        self.assertIn(full_id(b, rid) if b.proc is None else rid, lines[0])
+        # A listing never shows the damaged bytes either.
+        self.assertNotIn(altered, b.operator.run("list").out)
+
+    def test_a_lone_node_refuses_a_damaged_record_and_lists_the_rest(self):
+        n = nb.Node()
+        self.addCleanup(n.cleanup)
+        n.start()
+        n.create_neighbourhood("Marollen")
+        alice = n.member("alice")
+        alice.new_identity()
+        title = "Groceries from the market"
+        rid = alice.ask(title)
+        other = alice.ask("A ladder for the gutter")
+        n.stop()
+        altered = flip_record_byte(n, full_id(n, rid), title)
+        n.start()
+        r = alice.run("show", rid)
+        self.assertEqual(r.rc, nb.EXIT_ERROR, repr(r))
+        self.assertIn("damaged", r.err)
+        self.assertNotIn(altered, r.out + r.err)
+        listed = alice.run("list")
+        self.assertEqual(listed.rc, 0, repr(listed))
+        self.assertIn(other[:8], listed.out)
+        self.assertNotIn(altered, listed.out)
+
+    def test_a_damaged_index_reads_as_damage_not_internal(self):
+        n = nb.Node()
+        self.addCleanup(n.cleanup)
+        n.start()
+        n.create_neighbourhood("Marollen")
+        alice = n.member("alice")
+        alice.new_identity()
+        rid = alice.ask()
+        n.stop()
+        full = bytes.fromhex(full_id(n, rid))
+        # The last byte of the id in the id index's entry changes; the table
+        # row keeps the right id, and the page stays a valid b-tree.
+        with sqlite3.connect(store_path(n)) as db:
+            page_size = db.execute("PRAGMA page_size").fetchone()[0]
+            pages = {p for (p,) in db.execute(
+                "SELECT pageno FROM dbstat WHERE name = 'sqlite_autoindex_records_1'")}
+        with open(store_path(n), "r+b") as f:
+            data = f.read()
+            at = -1
+            while True:
+                at = data.find(full, at + 1)
+                self.assertNotEqual(at, -1, "the id is not in the index's pages")
+                if at // page_size + 1 in pages:
+                    break
+            f.seek(at + len(full) - 1)
+            f.write(bytes([full[-1] ^ 0x01]))
+        r = noaberd(n, "fsck", "--data-dir", n.data_dir)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("missing from index", r.stdout)
+        n.start()
+        # The short prefix a person types finds the damaged index entry,
+        # which leads to a row with another id.
+        r = alice.run("show", rid[:12])
+        self.assertNotEqual(r.rc, 0, repr(r))
+        self.assertIn("damaged", r.err)
+        self.assertIn("noaberd fsck", r.err)
+        self.assertNotIn("internal", r.err)
+        # The row the damaged entry leads to goes, with the entry, so that a
+        # peer's copy can take its place.
+        nb.wait_for("the damage in the log", lambda: "was damaged in the store" in n.log())
+
+    def test_a_changed_neighbourhood_key_stops_the_node_at_start(self):
+        n = nb.Node()
+        self.addCleanup(n.cleanup)
+        n.start()
+        n.create_neighbourhood("Marollen")
+        n.stop()
+        with sqlite3.connect(store_path(n)) as db:
+            (key,) = db.execute("SELECT value FROM meta WHERE key = 'neighbourhood.key'").fetchone()
+            key = bytearray(key)
+            key[5] ^= 0x40
+            db.execute("UPDATE meta SET value = ? WHERE key = 'neighbourhood.key'", (bytes(key),))
+        with self.assertRaises(RuntimeError):
+            n.start()
+        self.assertIn("does not match the neighbourhood's id: the store is damaged", n.log())
+        self.assertIn("restore the store from a backup", n.log())
+        n.stopped()
+
+    def test_a_backup_of_a_damaged_store_fails_and_writes_nothing(self):
+        n = nb.Node()
+        self.addCleanup(n.cleanup)
+        n.start()
+        n.create_neighbourhood("Marollen")
+        alice = n.member("alice")
+        alice.new_identity()
+        rid = alice.ask()
+        n.stop()
+        flip_record_byte(n, full_id(n, rid), "Groceries")
+        dest = os.path.join(n.tmp, "backup")
+        r = noaberd(n, "backup", dest, "--data-dir", n.data_dir)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("is damaged", r.stderr)
+        self.assertIn("no backup was written", r.stderr)
+        self.assertIn("do not hash to its id", r.stdout)
+        self.assertFalse(os.path.exists(os.path.join(dest, "store.sqlite")))
+        self.assertFalse(os.path.exists(os.path.join(dest, "store.sqlite.partial")))
+
+
+class LostStore(unittest.TestCase):
+    def setUp(self):
+        nb.require_binaries()
+        self.node = nb.Node()
+        self.addCleanup(self.node.cleanup)
+        self.node.start()
+        self.node.create_neighbourhood("Marollen")
+        self.marker = os.path.join(self.node.data_dir, "neighbourhood.id")
+
+    def test_an_emptied_store_does_not_start_as_a_new_node(self):
+        self.assertTrue(os.path.exists(self.marker))
+        self.node.stop()
+        before = len(self.node.log())
+        with open(store_path(self.node), "wb"):
+            pass  # truncated to 0 bytes
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(store_path(self.node) + suffix):
+                os.unlink(store_path(self.node) + suffix)
+        with self.assertRaises(RuntimeError):
+            self.node.start()
+        self.node.stopped()
+        log = self.node.log()[before:]
+        self.assertIn("holds no neighbourhood, but this node belonged to neighbourhood", log)
+        self.assertIn("restore the store from a backup", log)
+        self.assertIn("remove " + self.marker, log)
+        self.assertNotIn("run `noaber neighbourhood create", log)
+
+        r = noaberd(self.node, "fsck", "--data-dir", self.node.data_dir)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("the store was lost or replaced", r.stdout)
+
+        # Starting afresh is a decision the operator takes by removing the marker.
+        os.unlink(self.marker)
+        self.node.start()
+        self.assertIn("no neighbourhood yet", self.node.log())
+
+    def test_the_marker_is_written_again_for_a_node_that_predates_it(self):
+        self.node.stop()
+        os.unlink(self.marker)
+        self.node.start()
+        with open(self.marker) as f:
+            marked = f.read().strip()
+        with self.node.control() as c:
+            nid = c.call("status")["result"]["neighbourhood_id"]
+        self.assertEqual(marked, nid.hex())
+
+
+if __name__ == "__main__":
+    nb.require_binaries()
+    unittest.main(verbosity=2)
