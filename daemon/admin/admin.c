@@ -732,8 +732,7 @@ int nbd_admin_backup(int argc, char **argv)
                           "listed above); no backup was written.  Run `noaberd fsck` and "
                           "repair the store before backing it up, and keep the backups "
                           "you already have",
-                          src, (unsigned long long)check.bad,
-                          (unsigned long long)check.store_bad);
+                          src, (unsigned long long)check.bad, (unsigned long long)check.store_bad);
         unlink(partial);
         goto out;
     }

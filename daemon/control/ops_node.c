@@ -86,7 +86,7 @@ int nbd_op_status(struct nbd_request *rq)
     /* Where the node keeps its data is the operator's business; a member's
      * program sees counts only (and never a peer's address: that is `peers`). */
     bool operator= rq->ctx->role == NB_CTL_ROLE_OPERATOR;
-    msgpack_pack_map(&fr.pk, operator? 13 : 11);
+    msgpack_pack_map(&fr.pk, operator? 16 : 14);
     pack_neighbourhood(&fr.pk, rq->ctx->node);
     nb_mp_pack_cstr(&fr.pk, "records");
     msgpack_pack_uint64(&fr.pk, records);
@@ -105,6 +105,18 @@ int nbd_op_status(struct nbd_request *rq)
         msgpack_pack_true(&fr.pk);
     else
         msgpack_pack_false(&fr.pk);
+    /* Why the node is not in sync, where it is something to act on. */
+    nb_mp_pack_cstr(&fr.pk, "peers_silent");
+    msgpack_pack_uint32(&fr.pk, ns.silent);
+    nb_mp_pack_cstr(&fr.pk, "peers_retrying");
+    msgpack_pack_uint32(&fr.pk, ns.retrying);
+    nb_mp_pack_cstr(&fr.pk, "retry_reason");
+    if (ns.retrying == 0)
+        msgpack_pack_nil(&fr.pk);
+    else if (ns.retry_code == NB_EFUTURE)
+        nb_mp_pack_cstr(&fr.pk, "records created in this node's future: check the clocks");
+    else
+        nb_mp_pack_cstr(&fr.pk, nb_strerror(ns.retry_code));
     /* What a node under attack shows (docs/protocol.md, "Limits"). */
     nb_mp_pack_cstr(&fr.pk, "peers_handshaking");
     msgpack_pack_uint32(&fr.pk, ns.handshaking);

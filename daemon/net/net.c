@@ -810,10 +810,16 @@ static void on_read_end(void *ctx, struct nbd_link *link)
         link->peer->last_contact = link->last_contact;
     }
     int r = nbd_node_batch_end(net->node);
-    if (r < 0)
-        nbd_error("storing records from peer %s failed: %s; they are fetched again at the next "
-                  "round",
-                  link_name(link), nb_strerror(r));
+    if (r < 0) {
+        char why[512];
+        nbd_error("storing records from peer %s failed: %s; they are fetched again",
+                  link_name(link), nbd_store_explain(net->node->store, r, why, sizeof(why)));
+        /* The round cannot count as synced; closing it now lets the retry
+         * start after its backoff (daemon/net/sync.c, not_kept). */
+        link->sync.unstored++;
+        link->sync.unstored_code = r;
+        sync_drain(link);
+    }
 }
 
 /* ---- dialing -------------------------------------------------------------- */
@@ -1242,7 +1248,8 @@ static void fill_from_link(struct nbd_peer_info *info, const struct nbd_link *l)
         info->has_last_contact = true;
         info->last_contact = l->last_contact;
     }
-    info->synced = l->sync.synced;
+    info->silent = l->state == LINK_UP && uv_now(l->host->loop) - l->last_rx >= NET_QUIET_MS;
+    info->synced = l->sync.synced && !info->silent && l->sync.retry_ms == 0;
     info->fetching = sync_fetching(l);
     info->records_in += l->records_in;
     info->records_out += l->records_out;
@@ -1354,6 +1361,14 @@ void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret)
             ret->fetching_from++;
         if (!l->sync.synced)
             all_synced = false;
+        if (now - l->last_rx >= NET_QUIET_MS) {
+            ret->silent++;
+            all_synced = false;
+        }
+        if (l->sync.retry_ms > 0) {
+            ret->retrying++;
+            ret->retry_code = l->sync.unstored_code;
+        }
     }
     for (const struct nbd_peer *p = net->peers; p != NULL; p = p->next)
         if (!p->self)

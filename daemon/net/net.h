@@ -156,6 +156,7 @@ struct nbd_peer_info {
     bool has_last_contact;
     uint64_t last_contact; /* wall clock seconds of the last frame received */
     bool synced;
+    bool silent;       /* connected, but nothing heard for NET_QUIET_MS */
     uint64_t fetching; /* records wanted and not yet received */
     uint64_t records_in, records_out, invalid;
     const char *last_error; /* NULL if none */
@@ -182,6 +183,9 @@ struct nbd_net_status {
      * connected to none is not.
      */
     bool in_sync;
+    unsigned silent;            /* established links quiet for NET_QUIET_MS (15 s): not in sync */
+    unsigned retrying;          /* links whose last round brought records the node could not keep */
+    int retry_code;             /* why, for one of them: NB_ENOSPC, NB_EFUTURE (a clock), ... */
     unsigned handshaking;       /* incoming connections still in their handshake */
     unsigned addresses_refused; /* addresses banned for now (docs/protocol.md, "Limits") */
 };

@@ -56,6 +56,13 @@ struct nbd_sync {
      * (a bucket, see NET_RECONCILE_CPU_SHARE). */
     double cpu_tokens;
     uint64_t cpu_at;
+    /* Records of this round the node could not keep: its store failed (a
+     * full disk) or they were created in its future (a clock apart).  A
+     * round with any is not in sync, and the next starts after
+     * retry_ms, doubling up to the sync interval, not a whole interval on. */
+    uint64_t unstored;
+    int unstored_code;
+    uint64_t retry_ms;
     /* The initiator's figures for the current round, logged at `synced`. */
     unsigned rounds;
     uint64_t round_bytes_in, round_bytes_out, round_pushed, round_fetched;

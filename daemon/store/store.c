@@ -611,8 +611,7 @@ static void note_damaged(struct nbd_store *s, const uint8_t id[NB_ID_SIZE])
  * the row waits for nbd_store_repair.  (About a microsecond per record:
  * bench/read_check.c.)
  */
-static int read_row(struct nbd_store *s, sqlite3_stmt *st, bool check,
-                    struct nbd_store_record *rec)
+static int read_row(struct nbd_store *s, sqlite3_stmt *st, bool check, struct nbd_store_record *rec)
 {
     memset(rec, 0, sizeof(*rec));
     if (!blob32(st, 0, rec->id) || !blob32(st, 2, rec->author))
