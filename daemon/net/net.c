@@ -816,9 +816,7 @@ static void on_read_end(void *ctx, struct nbd_link *link)
                   link_name(link), nbd_store_explain(net->node->store, r, why, sizeof(why)));
         /* The round cannot count as synced; closing it now lets the retry
          * start after its backoff (daemon/net/sync.c, not_kept). */
-        link->sync.unstored++;
-        link->sync.unstored_code = r;
-        sync_drain(link);
+        sync_not_kept(link, r);
     }
 }
 

@@ -287,6 +287,29 @@ static void not_kept(struct nbd_link *link)
     s->unstored = 0;
 }
 
+/* A record from this peer the node could not keep: the link is not in sync
+ * from now on.  Outside a round (a record pushed live) no round's end will
+ * notice, so the retry is scheduled here, once until a round goes well. */
+static void unkept(struct nbd_link *link, int code)
+{
+    struct nbd_sync *s = &link->sync;
+    bool first = s->unstored == 0;
+    s->unstored++;
+    s->unstored_code = code;
+    s->synced = false;
+    if (link->peer != NULL)
+        link->peer->synced = false;
+    if (first && link->outbound && !s->reconciling && !s->round_open && s->retry_ms == 0)
+        not_kept(link);
+}
+
+void sync_not_kept(struct nbd_link *link, int code)
+{
+    unkept(link, code);
+    /* A round whose records were not committed ends now, not in sync. */
+    sync_drain(link);
+}
+
 static void set_synced(struct nbd_link *link)
 {
     if (link->sync.unstored > 0) {
@@ -506,6 +529,8 @@ static void start_round(struct nbd_link *link)
     nb_negentropy_ids_free(&s->have);
     nb_negentropy_ids_free(&s->need);
     s->need_pos = 0;
+    /* What earlier pushes could not keep, this round fetches again. */
+    s->unstored = 0;
     s->reconciling = true;
     s->ne_open = true;
     s->rounds = 1;
@@ -581,8 +606,7 @@ static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t le
          * about the peer: it is not held against the peer, but the link is
          * not in sync while it lasts. */
         if (why.code == NB_EFUTURE) {
-            link->sync.unstored++;
-            link->sync.unstored_code = why.code;
+            unkept(link, why.code);
             return;
         }
         link_invalid(link, "sent an invalid record (%s)", nb_error_name(why.code));
@@ -594,8 +618,7 @@ static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t le
     case NBD_INTERNAL:
         if (link->sync.unstored == 0)
             nbd_error("storing a peer's record failed: %s", nb_strerror(why.code));
-        link->sync.unstored++;
-        link->sync.unstored_code = why.code;
+        unkept(link, why.code);
         return;
     case NBD_OVER_QUOTA: /* the node logs the author once per window */
     case NBD_REFUSED:

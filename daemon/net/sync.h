@@ -72,6 +72,9 @@ void sync_link_up(struct nbd_link *link);
 void sync_link_closed(struct nbd_link *link);
 void sync_tick(struct nbd_link *link, uint64_t now);
 void sync_drain(struct nbd_link *link);
+/* Records of `link` were not kept (a failed commit, `code`): the link is not
+ * in sync, and a round comes again after a backoff. */
+void sync_not_kept(struct nbd_link *link, int code);
 void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg);
 uint64_t sync_fetching(const struct nbd_link *link);
 void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
