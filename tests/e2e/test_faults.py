@@ -3,12 +3,17 @@
 the real binaries: a record changed on disk is never served and comes back
 from a peer; damaged indexes read as damage; a changed neighbourhood key stops
 the node at start; a lost store does not start as a new node; a backup of a
-damaged store fails.  The full disk is test_full_disk.py's."""
+damaged store fails; a peer that stops answering is not counted as up to
+date; a local user cannot hold the control socket.  The full disk is
+test_full_disk.py's."""
 
+import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -228,6 +233,101 @@ class LostStore(unittest.TestCase):
         with self.node.control() as c:
             nid = c.call("status")["result"]["neighbourhood_id"]
         self.assertEqual(marked, nid.hex())
+
+
+class SilentPeer(unittest.TestCase):
+    def test_a_peer_that_stops_answering_is_not_counted_as_up_to_date(self):
+        nb.require_binaries()
+        a = nb.NetNode("A", config=["peer_exchange = off"])
+        b = nb.NetNode("B", config=["peer_exchange = off"])
+        for n in (a, b):
+            self.addCleanup(n.cleanup)
+            n.start()
+        a.create_neighbourhood("Marollen")
+        b.join(nb.invite_only_maker(a.invite()))
+        nb.wait_for("A up to date", lambda: a.status().get("in_sync") and a.status()["peers"] == 1)
+        # B stops answering, its links left up: as a partition that drops
+        # packets looks from A.
+        os.kill(b.proc.pid, signal.SIGSTOP)
+        try:
+            out = nb.wait_for("A to say B is silent",
+                              lambda: (lambda o: o if "silent" in o else None)(
+                                  a.operator.run("status", json_out=False).out))
+            print("A's status with B stopped: " + [l for l in out.splitlines() if "Peers:" in l][0])
+            self.assertIn("not up to date: 1 of 1 peer silent for over 15 s", out)
+            self.assertFalse(a.status()["in_sync"])
+            self.assertIn("silent", a.operator.run("peers", json_out=False).out)
+        finally:
+            os.kill(b.proc.pid, signal.SIGCONT)
+        nb.wait_for("A up to date again",
+                    lambda: "up to date with 1 peer" in a.operator.run("status", json_out=False).out)
+
+
+# Run as another user in the socket's group: opens connections to the
+# socket until refused, reports what it saw, then holds them without a word.
+HOLDER = r"""
+import json, socket, struct, sys, time
+path, n = sys.argv[1], int(sys.argv[2])
+held, refused = [], None
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.settimeout(0.5)
+    try:
+        head = s.recv(4)
+    except socket.timeout:
+        held.append(s)
+        continue
+    if len(head) == 4:
+        body = s.recv(struct.unpack(">I", head)[0])
+        refused = body.decode("utf-8", "replace")
+    break
+print(json.dumps({"held": len(held), "refused": refused}), flush=True)
+t0 = time.monotonic()
+closed = 0
+for s in held:
+    s.settimeout(120)
+    if s.recv(1) == b"":
+        closed += 1
+print(json.dumps({"closed": closed, "after": round(time.monotonic() - t0)}), flush=True)
+"""
+
+
+class ControlSocket(unittest.TestCase):
+    def setUp(self):
+        nb.require_binaries()
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run a second user")
+        self.node = nb.Node(config=["socket_group_access = on"])
+        self.addCleanup(self.node.cleanup)
+        os.chmod(self.node.tmp, 0o750)  # the socket's directory: the group may enter
+        self.node.start()
+
+    def test_one_user_cannot_hold_the_socket_and_idle_connections_close(self):
+        def other_user():
+            os.setgid(0)  # the socket's group, as members of `noaber` are
+            os.setuid(65534)
+        # The system's python: the test's own may live where that user
+        # cannot read.
+        python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+        holder = subprocess.Popen([python, "-c", HOLDER, self.node.socket, "64"],
+                                  stdout=subprocess.PIPE, text=True, preexec_fn=other_user)
+        def stop_holder():
+            holder.kill()
+            holder.wait()
+            holder.stdout.close()
+        self.addCleanup(stop_holder)
+        first = json.loads(holder.stdout.readline())
+        self.assertEqual(first["held"], 16, first)
+        self.assertIn("this user already has 16 control connections open", first["refused"])
+        # The operator still gets in, with the other user's 16 held.
+        with self.node.control() as c:
+            self.assertTrue(c.call("hello")["ok"])
+        self.assertEqual(self.node.member("alice").run("status").rc, 0)
+        # Idle connections are closed by the daemon.
+        second = json.loads(holder.stdout.readline())
+        self.assertEqual(second["closed"], 16, second)
+        self.assertIn("refusing a control connection from uid 65534", self.node.log())
 
 
 if __name__ == "__main__":
