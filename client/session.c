@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <noaber/error.h>
 #include <noaber/identity.h>
@@ -237,6 +238,74 @@ int timeline_record(const struct fetched *f, size_t i, struct nb_record *ret_rec
     return 0;
 }
 
+/* How long noaber waits for a daemon that dropped the connection before
+ * answering a submit (a restart) to come back, and how often it tries. */
+#define RESUBMIT_SECONDS 30
+#define RESUBMIT_TRIES   3
+
+/*
+ * Hands the signed bytes to the daemon.  When the connection drops before
+ * the answer, the record may or may not be stored: the same bytes go again
+ * (a node stores a record once, whatever number of times it is submitted),
+ * never a record signed anew, which would be a second post.
+ */
+static int submit_bytes(struct ctx *ctx, const uint8_t *buf, size_t len,
+                        const uint8_t id[NB_ID_SIZE], const char *what, struct ctl_reply *reply)
+{
+    char path[CTL_PATH_LEN];
+    char hex[NB_ID_SIZE * 2 + 1];
+    nb_hex(id, NB_ID_SIZE, hex);
+    snprintf(path, sizeof(path), "%s", ctx->ctl.path);
+    for (int attempt = 1;; attempt++) {
+        struct ctl_req req;
+        ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_SUBMIT, 1);
+        ctl_req_bin(&req, "record", buf, len);
+        int rc = ctl_call(&ctx->ctl, &req, reply);
+        if (rc == 0 && reply->ok) {
+            if (attempt > 1) {
+                fprintf(stderr, "noaber: noaberd took %s on attempt %d (id %.16s).\n", what,
+                        attempt, hex);
+            }
+            return EXIT_OK;
+        }
+        if (rc == 0) {
+            rc = reply_failure(ctx, reply, what);
+            ctl_reply_free(reply);
+            return rc;
+        }
+        if ((rc != CTL_ECLOSED && rc != CTL_ETIMEDOUT) || attempt == RESUBMIT_TRIES) {
+            if (attempt > 1) {
+                fprintf(stderr,
+                        "noaber: %s (id %.16s) may or may not be stored: `noaber show %.12s` "
+                        "tells; running the same command again would sign a second one.\n",
+                        what, hex, hex);
+            }
+            return call_failure(ctx, rc);
+        }
+        fprintf(stderr,
+                "noaber: noaberd at %s %s; sending the same signed bytes of %s again (id "
+                "%.16s), which a node stores only once.\n",
+                path,
+                rc == CTL_ECLOSED ? "closed the connection before it answered"
+                                  : "did not answer in time",
+                what, hex);
+        ctl_close(&ctx->ctl);
+        int waited_ms = 0;
+        while (ctl_connect(&ctx->ctl, path) != 0) {
+            if (waited_ms >= RESUBMIT_SECONDS * 1000) {
+                return fail(EXIT_UNREACHABLE,
+                            "noaberd at %s did not come back within %d seconds; %s (id %.16s) "
+                            "may or may not be stored: `noaber show %.12s` tells once it is "
+                            "back; running the same command again would sign a second one.",
+                            path, RESUBMIT_SECONDS, what, hex, hex);
+            }
+            struct timespec pause = { .tv_sec = 0, .tv_nsec = 200 * 1000 * 1000 };
+            nanosleep(&pause, NULL);
+            waited_ms += 200;
+        }
+    }
+}
+
 int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
                   uint8_t ret_id[NB_ID_SIZE])
 {
@@ -246,7 +315,6 @@ int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
     char hex[NB_ID_SIZE * 2 + 1];
     char what[64];
     size_t len = 0;
-    struct ctl_req req;
     struct ctl_reply reply;
     int rc;
 
@@ -266,15 +334,13 @@ int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
         return fail(EXIT_ERROR, "the %s cannot be signed: %s.", kind_words(rec->kind),
                     nb_strerror(rc));
     }
-    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_SUBMIT, 1);
-    ctl_req_bin(&req, "record", buf, len);
     snprintf(what, sizeof(what), "the %s", kind_words(rec->kind));
-    rc = call_daemon(ctx, &req, &reply, what);
+    nb_record_id(buf, len, id);
+    rc = submit_bytes(ctx, buf, len, id, what, &reply);
     if (rc != EXIT_OK) {
         return rc;
     }
     /* The id is ours to compute; the daemon's echo must agree with it. */
-    nb_record_id(buf, len, id);
     if (ctl_get_bin_exact(reply.result, "id", echoed, NB_ID_SIZE) == 0 &&
         memcmp(echoed, id, NB_ID_SIZE) != 0) {
         ctl_reply_free(&reply);

@@ -12,7 +12,10 @@ import os
 import signal
 import sqlite3
 import subprocess
+import socket
+import struct
 import sys
+import threading
 import time
 import unittest
 
@@ -328,6 +331,96 @@ class ControlSocket(unittest.TestCase):
         second = json.loads(holder.stdout.readline())
         self.assertEqual(second["closed"], 16, second)
         self.assertIn("refusing a control connection from uid 65534", self.node.log())
+
+
+def read_frame(sock):
+    head = b""
+    while len(head) < 4:
+        chunk = sock.recv(4 - len(head))
+        if not chunk:
+            return None
+        head += chunk
+    n = struct.unpack(">I", head)[0]
+    body = b""
+    while len(body) < n:
+        chunk = sock.recv(n - len(body))
+        if not chunk:
+            return None
+        body += chunk
+    return head + body
+
+
+class LosingProxy:
+    """A control socket in front of the daemon's that passes everything on,
+    except that it loses the answer to the first `submit`: the daemon
+    stores the record, and the client sees its connection close."""
+
+    def __init__(self, target, path):
+        self.target = target
+        self.path = path
+        self.lost = threading.Event()
+        self.submits = 0
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(path)
+        self.server.listen(4)
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(client,), daemon=True).start()
+
+    def serve(self, client):
+        with client, socket.socket(socket.AF_UNIX) as daemon:
+            daemon.connect(self.target)
+            while True:
+                request = read_frame(client)
+                if request is None:
+                    return
+                daemon.sendall(request)
+                reply = read_frame(daemon)
+                if reply is None:
+                    return
+                if nb.mp_unpack(request[4:]).get("op") == "submit":
+                    self.submits += 1
+                    if not self.lost.is_set():
+                        self.lost.set()
+                        return  # the record is stored; its answer is lost
+                client.sendall(reply)
+
+    def close(self):
+        self.server.close()
+
+
+class Retry(unittest.TestCase):
+    def test_a_lost_answer_resubmits_the_same_signed_bytes_and_stores_one_record(self):
+        nb.require_binaries()
+        n = nb.Node()
+        self.addCleanup(n.cleanup)
+        n.start()
+        n.create_neighbourhood("Marollen")
+        proxy = LosingProxy(n.socket, os.path.join(n.tmp, "losing.sock"))
+        self.addCleanup(proxy.close)
+        alice = n.member("alice")
+        alice.new_identity()
+        alice.socket = proxy.path
+        r = alice.run("ask", "--title", "Soup for a neighbour with flu", "--category", "meals",
+                      "--area", "Marollen")
+        self.assertEqual(r.rc, 0, repr(r))
+        print("noaber after a lost answer: " + r.err.strip().replace("\n", " / "))
+        self.assertIn("closed the connection before it answered; sending the same signed bytes",
+                      r.err)
+        self.assertIn("stores only once", r.err)
+        self.assertEqual(proxy.submits, 2)
+        rid = r.json()["id"]
+        self.assertIn(rid[:16], r.err)
+        # One record, under the id the client printed.
+        with n.control() as c:
+            items = c.call("list", limit=500)["result"]["items"]
+        self.assertEqual([i["id"].hex() for i in items], [rid])
 
 
 if __name__ == "__main__":
