@@ -173,6 +173,12 @@ int cmd_status(struct ctx *ctx, int argc, char **argv)
                    (unsigned long long)ctl_get_uint(o, "limit", 0), window,
                    (unsigned long long)ctl_get_uint(o, "refused", 0));
         }
+        char clocks[400];
+        uint64_t node_now = ctl_get_uint(r, "now", 0);
+        if (node_now != 0 &&
+            clock_problem(ctx->now, node_now, ctl_get_uint(r, "peers_now", 0),
+                          ctl_get_uint(r, "peers_clocks", 0), clocks, sizeof(clocks)) != NULL)
+            printf("%-15s %s\n", "Clock:", clocks);
         if (dir[0] != '\0') {
             printf("%-15s %s\n", "Data:", dir);
         }

@@ -88,10 +88,16 @@ int session_open(struct ctx *ctx, bool need_neighbourhood)
     }
     r = reply.result;
     ctx->daemon_now = ctl_get_uint(r, "now", 0);
+    ctx->peers_now = ctl_get_uint(r, "peers_now", 0);
+    ctx->peers_clocks = ctl_get_uint(r, "peers_clocks", 0);
     ctx->have_neighbourhood = ctl_get_bin_exact(r, "neighbourhood_id", ctx->neighbourhood_id,
                                                 NB_NEIGHBOURHOOD_ID_SIZE) == 0;
     ctl_get_str(r, "neighbourhood", ctx->neighbourhood, sizeof(ctx->neighbourhood));
     ctl_reply_free(&reply);
+    char clocks[400];
+    if (ctx->daemon_now != 0 && clock_problem(ctx->now, ctx->daemon_now, ctx->peers_now,
+                                              ctx->peers_clocks, clocks, sizeof(clocks)) != NULL)
+        fprintf(stderr, "noaber: warning: %s\n", clocks);
     if (need_neighbourhood && !ctx->have_neighbourhood) {
         return fail(EXIT_ERROR,
                     "the node at %s has no neighbourhood yet; an operator creates one with "
@@ -99,6 +105,81 @@ int session_open(struct ctx *ctx, bool need_neighbourhood)
                     ctx->ctl.path);
     }
     return EXIT_OK;
+}
+
+/* Clocks further apart than this are worth a word: well inside the 600 s a
+ * record may be ahead of a node (NB_FUTURE_SKEW), so people hear of it
+ * before posts are refused. */
+#define CLOCK_APART_MAX 120
+
+static uint64_t apart(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
+/* "3 min", "2 hours", "365 days": how far apart. */
+static void amount(uint64_t d, char *buf, size_t size)
+{
+    if (d < 120)
+        snprintf(buf, size, "%llu s", (unsigned long long)d);
+    else if (d < 7200)
+        snprintf(buf, size, "%llu min", (unsigned long long)(d / 60));
+    else if (d < 2 * 86400)
+        snprintf(buf, size, "%llu hours", (unsigned long long)(d / 3600));
+    else
+        snprintf(buf, size, "%llu days", (unsigned long long)(d / 86400));
+}
+
+const char *clock_problem(uint64_t mine, uint64_t node, uint64_t peers, uint64_t n_peers, char *buf,
+                          size_t size)
+{
+    char by[32];
+    if (peers != 0 && apart(node, peers) > CLOCK_APART_MAX) {
+        const char *dir = node > peers ? "ahead of" : "behind";
+        amount(apart(node, peers), by, sizeof(by));
+        if (apart(mine, peers) <= CLOCK_APART_MAX)
+            /* This computer sides with the peers: the node is the odd one. */
+            snprintf(buf, size,
+                     "noaberd's clock is %s %s its peers' and this computer's: its operator "
+                     "should set it right (NTP); until then it refuses records%s",
+                     by, dir,
+                     node > peers ? " and takes new posts for expired ones"
+                                  : " as dated in the future");
+        else if (apart(mine, node) <= CLOCK_APART_MAX && n_peers == 1)
+            /* This computer sides with the node: the one peer is the odd one. */
+            snprintf(buf, size,
+                     "noaberd's only peer has a clock %s %s this node's and this computer's: "
+                     "its operator should set it right (NTP); records are refused between the "
+                     "two until then",
+                     by, peers > node ? "ahead of" : "behind");
+        else if (n_peers == 1)
+            snprintf(buf, size,
+                     "noaberd's clock is %s %s its only peer's: one of the two is wrong; check "
+                     "both (NTP), as records are refused between them until they agree",
+                     by, dir);
+        else
+            snprintf(buf, size,
+                     "noaberd's clock is %s %s its peers'%s: set it right (NTP); until then "
+                     "records are refused between them",
+                     by, dir,
+                     apart(mine, node) <= CLOCK_APART_MAX ? ", and so is this computer's" : "");
+        return buf;
+    }
+    if (apart(mine, node) <= CLOCK_APART_MAX)
+        return NULL;
+    amount(apart(mine, node), by, sizeof(by));
+    if (peers != 0)
+        snprintf(buf, size,
+                 "this computer's clock is %s %s noaberd's and its peers': set it right (NTP); "
+                 "until then the node refuses what you post%s",
+                 by, mine > node ? "ahead of" : "behind",
+                 mine > node ? " as dated in the future" : " as already expired");
+    else
+        snprintf(buf, size,
+                 "this computer's clock is %s %s noaberd's, and the node has no peer to tell "
+                 "which one is right: check both (NTP)",
+                 by, mine > node ? "ahead of" : "behind");
+    return buf;
 }
 
 static bool is_hex(const char *s)

@@ -21,6 +21,12 @@ static const char msg_no_neighbourhood[] =
     "this node has no neighbourhood yet: run `noaber neighbourhood create NAME` first";
 static const char msg_gone[] =
     "this record was retracted or has expired and was deleted; it is not stored again";
+/* A member's program signs with its own clock: a new post that arrives
+ * already expired says that clock and this node's disagree, not that anyone
+ * retracted anything. */
+static const char msg_expired_on_arrival[] =
+    "this record had expired by this node's clock before it arrived: the clock of the computer "
+    "that signed it and the node's disagree; check both (`noaber status` compares them)";
 static const char msg_target_gone[] =
     "the record this one acts on was retracted or has expired and was deleted";
 static const char msg_not_found[] = "the record this one acts on is not on this node";
@@ -511,6 +517,16 @@ static enum nbd_accept_verdict store_failed(struct nbd_accept_report *ret, int c
     return refuse(ret, NBD_INTERNAL, code, msg_store);
 }
 
+/* A record too old to be stored: gone, from a peer; from a member's own
+ * program, new and already expired, a sign of clocks that disagree. */
+static enum nbd_accept_verdict refuse_expired(const struct incoming *in,
+                                              struct nbd_accept_report *ret)
+{
+    if (in->origin.kind != NBD_ORIGIN_PEER)
+        return refuse(ret, NBD_REFUSED, NB_EEXPIRED, msg_expired_on_arrival);
+    return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_gone);
+}
+
 const char *nbd_accept_error(enum nbd_accept_verdict verdict)
 {
     switch (verdict) {
@@ -719,7 +735,7 @@ static enum nbd_accept_verdict check_record(struct nbd_node *node, struct incomi
     if (row->has_expiry && row->expires_at < in->now &&
         in->now - row->expires_at > node->purge_grace) {
         in->expired = true;
-        return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_gone);
+        return refuse_expired(in, ret);
     }
     return check_quota(node, in, ret);
 }
@@ -1005,7 +1021,7 @@ static enum nbd_accept_verdict insert(struct nbd_node *node, struct incoming *in
     if (r < 0)
         return store_failed(ret, r);
     if (in->expired)
-        return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_gone);
+        return refuse_expired(in, ret);
     if (retracted)
         return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_retracted_first);
     return NBD_ACCEPTED;

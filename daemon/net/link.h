@@ -96,6 +96,10 @@ struct nbd_link {
     bool has_node;
     uint8_t node[NB_KEY_SIZE];
     struct nb_peer_hello hello;
+    /* The peer's clock minus ours at the handshake, in seconds, where its
+     * hello said its time (docs/protocol.md, "Hello"). */
+    bool has_clock_offset;
+    int64_t clock_offset;
     uint64_t started, up_since, last_rx, last_tx, last_ping; /* uv_now() ms */
     uint64_t last_contact;                                   /* wall clock */
     uint64_t ping_nonce;

@@ -1336,6 +1336,30 @@ int nbd_net_foreach_peer(struct nbd_net *net, nbd_peer_cb cb, void *ctx)
     return 0;
 }
 
+static int offset_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median offset, so that one peer with a wrong clock does not make
+ * this node's look wrong. */
+static void peers_clock(const struct nbd_net *net, struct nbd_net_status *ret)
+{
+    int64_t offsets[64];
+    size_t n = 0;
+    for (const struct nbd_link *l = net->host.links; l != NULL && n < 64; l = l->next)
+        if (l->state == LINK_UP && l->has_clock_offset)
+            offsets[n++] = l->clock_offset;
+    if (n == 0)
+        return;
+    qsort(offsets, n, sizeof(offsets[0]), offset_cmp);
+    ret->has_peers_clock = true;
+    ret->peers_clocks = (unsigned)n;
+    ret->peers_clock_offset =
+        n % 2 == 1 ? offsets[n / 2] : (offsets[n / 2 - 1] + offsets[n / 2]) / 2;
+}
+
 void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret)
 {
     memset(ret, 0, sizeof(*ret));
@@ -1371,6 +1395,7 @@ void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret)
     for (const struct nbd_peer *p = net->peers; p != NULL; p = p->next)
         if (!p->self)
             ret->known++;
+    peers_clock(net, ret);
     if (ret->connected == 0)
         ret->in_sync = ret->known == 0;
     else

@@ -183,7 +183,12 @@ struct nbd_net_status {
      * connected to none is not.
      */
     bool in_sync;
-    unsigned silent;            /* established links quiet for NET_QUIET_MS (15 s): not in sync */
+    unsigned silent; /* established links quiet for NET_QUIET_MS (15 s): not in sync */
+    /* The median of the connected peers' clocks minus this node's, over the
+     * peers whose hello said their time. */
+    bool has_peers_clock;
+    int64_t peers_clock_offset;
+    unsigned peers_clocks;      /* how many peers it is the median of */
     unsigned retrying;          /* links whose last round brought records the node could not keep */
     int retry_code;             /* why, for one of them: NB_ENOSPC, NB_EFUTURE (a clock), ... */
     unsigned handshaking;       /* incoming connections still in their handshake */
