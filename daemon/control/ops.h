@@ -60,6 +60,9 @@ enum nb_ctl_error nbd_verdict_error(const struct nbd_verdict *v);
 int nbd_reply_store_error(struct nbd_request *rq, int code, const char *doing);
 /* The control API's code for a failure of the store. */
 enum nb_ctl_error nbd_store_error_code(int code);
+/* Sentences more than one op answers with. */
+extern const char nbd_msg_store_failed[];
+extern const char nbd_msg_member_arg[];
 
 /* Copies a short str argument into a NUL-terminated buffer; 0 or < 0. */
 int nbd_request_word(const msgpack_object *map, const char *key, char *buf, size_t cap);
@@ -84,5 +87,11 @@ int nbd_op_peer_remove(struct nbd_request *rq);
 int nbd_op_block(struct nbd_request *rq);
 int nbd_op_unblock(struct nbd_request *rq);
 int nbd_op_blocked(struct nbd_request *rq);
+/* welcome links and admitted devices (ops_welcome.c) */
+int nbd_op_welcome(struct nbd_request *rq);
+int nbd_op_welcome_redeem(struct nbd_request *rq);
+int nbd_op_welcome_check(struct nbd_request *rq);
+int nbd_op_devices(struct nbd_request *rq);
+int nbd_op_device_revoke(struct nbd_request *rq);
 
 #endif

@@ -93,9 +93,9 @@ static void pack_over_quota(msgpack_packer *pk, struct nbd_node *node, uint64_t 
 int nbd_op_status(struct nbd_request *rq)
 {
     uint64_t records = 0, tombstones = 0;
-    if (nbd_store_count(rq->ctx->node->store, &records, &tombstones) < 0)
-        return nbd_reply_error(rq, NB_CTL_E_INTERNAL,
-                               "the node's store failed; see the daemon's log");
+    int r = nbd_store_count(rq->ctx->node->store, &records, &tombstones);
+    if (r < 0)
+        return nbd_reply_store_error(rq, r, "counting the store's records");
     struct nbd_reply fr;
     if (nbd_reply_begin(&fr, rq) < 0)
         return NB_ENOMEM;
