@@ -24,19 +24,13 @@
 #include <noaber/identity.h>
 #include <noaber/record.h>
 
+#include "bench/timed_args.h"
 #include "daemon/store/store.h"
 
 #define IDS_MAX 100000
 
 static uint8_t (*ids)[NB_ID_SIZE];
 static size_t n_ids;
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int collect(void *ctx, const struct nbd_store_record *rec)
 {
@@ -85,20 +79,11 @@ static double hash_rate(struct nbd_store *s, double seconds)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
-    double seconds = 2.0;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--store") == 0)
-            path = argv[i + 1];
-        else if (strcmp(argv[i], "--seconds") == 0)
-            seconds = atof(argv[i + 1]);
-        else
-            path = NULL;
-    }
-    if (path == NULL || argc % 2 == 0 || !(seconds > 0)) {
-        fputs("usage: bench-read-check --store PATH [--seconds S]\n", stderr);
+    const char *path;
+    double seconds;
+    if (timed_args(argc, argv, "--store", "bench-read-check --store PATH [--seconds S]", &path,
+                   &seconds) < 0)
         return 2;
-    }
     if (nb_init() < 0)
         return 1;
     char err[1024];

@@ -756,9 +756,16 @@ static void expired_requests_are_purged_with_their_timeline(void **state)
     assert_int_equal(count_records(w), 0);
     assert_refused(w, &req, T0 + 3602 + GRACE, "gone", NULL);
 
-    /* A request whose purge time passed before it arrived is not stored. */
+    /* A request whose purge time passed before it arrived is not stored:
+     * from a peer it is gone; from a member's program, a new post already
+     * expired, it says that the clocks disagree, never "retracted". */
     request(w, &w->cas, T0, T0 + 60, "old news", &old);
-    assert_refused(w, &old, T0 + 61 + GRACE, "gone", NULL);
+    struct said s;
+    assert_refused(w, &old, T0 + 61 + GRACE, "refused", NULL);
+    assert_int_equal(hand_in(w, &old, T0 + 61 + GRACE, NBD_FROM_CLIENT, &s), NBD_REFUSED);
+    assert_null(strstr(s.why.message, "retracted"));
+    assert_non_null(strstr(s.why.message, "clock"));
+    assert_int_equal(from_peer(w, &old, T0 + 61 + GRACE, &s), NBD_GONE);
 }
 
 /*

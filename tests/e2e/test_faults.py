@@ -42,6 +42,17 @@ def full_id(node, prefix):
     raise AssertionError("no record starts with " + prefix)
 
 
+def lone_node(test):
+    """A running node with a neighbourhood, and Alice with an identity."""
+    n = nb.Node()
+    test.addCleanup(n.cleanup)
+    n.start()
+    n.create_neighbourhood("Marollen")
+    alice = n.member("alice")
+    alice.new_identity()
+    return n, alice
+
+
 def flip_record_byte(node, rid, title):
     """Changes one byte of the record's title in the stopped node's store,
     as a failing disk would: the title reads differently, the id stays."""
@@ -92,12 +103,7 @@ class Damage(unittest.TestCase):
         self.assertNotIn(altered, b.operator.run("list").out)
 
     def test_a_lone_node_refuses_a_damaged_record_and_lists_the_rest(self):
-        n = nb.Node()
-        self.addCleanup(n.cleanup)
-        n.start()
-        n.create_neighbourhood("Marollen")
-        alice = n.member("alice")
-        alice.new_identity()
+        n, alice = lone_node(self)
         title = "Groceries from the market"
         rid = alice.ask(title)
         other = alice.ask("A ladder for the gutter")
@@ -114,12 +120,7 @@ class Damage(unittest.TestCase):
         self.assertNotIn(altered, listed.out)
 
     def test_a_damaged_index_reads_as_damage_not_internal(self):
-        n = nb.Node()
-        self.addCleanup(n.cleanup)
-        n.start()
-        n.create_neighbourhood("Marollen")
-        alice = n.member("alice")
-        alice.new_identity()
+        n, alice = lone_node(self)
         rid = alice.ask()
         n.stop()
         full = bytes.fromhex(full_id(n, rid))
@@ -172,12 +173,7 @@ class Damage(unittest.TestCase):
         n.stopped()
 
     def test_a_backup_of_a_damaged_store_fails_and_writes_nothing(self):
-        n = nb.Node()
-        self.addCleanup(n.cleanup)
-        n.start()
-        n.create_neighbourhood("Marollen")
-        alice = n.member("alice")
-        alice.new_identity()
+        n, alice = lone_node(self)
         rid = alice.ask()
         n.stop()
         flip_record_byte(n, full_id(n, rid), "Groceries")
@@ -398,14 +394,9 @@ class LosingProxy:
 class Retry(unittest.TestCase):
     def test_a_lost_answer_resubmits_the_same_signed_bytes_and_stores_one_record(self):
         nb.require_binaries()
-        n = nb.Node()
-        self.addCleanup(n.cleanup)
-        n.start()
-        n.create_neighbourhood("Marollen")
+        n, alice = lone_node(self)
         proxy = LosingProxy(n.socket, os.path.join(n.tmp, "losing.sock"))
         self.addCleanup(proxy.close)
-        alice = n.member("alice")
-        alice.new_identity()
         alice.socket = proxy.path
         r = alice.run("ask", "--title", "Soup for a neighbour with flu", "--category", "meals",
                       "--area", "Marollen")
