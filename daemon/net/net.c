@@ -1152,7 +1152,13 @@ int nbd_net_new(uv_loop_t *loop, struct nbd_node *node, const struct nbd_net_con
         r = nb_node_from_seed(seed, net->node_pk, net->node_sk);
     sodium_memzero(seed, sizeof(seed));
     if (r < 0) {
-        snprintf(err, err_size, "node key: %s", msg[0] ? msg : nb_strerror(r));
+        /* The fix, not only the file: the node key is the node's identity
+         * to its peers, and a new one is a new node to them (its address
+         * bans and their address books start over), which is harmless. */
+        snprintf(err, err_size,
+                 "node key: %s; restore %s from a backup, or move it aside to make this node a "
+                 "new node key at the next start (its peers then see a new node)",
+                 msg[0] ? msg : nb_strerror(r), path);
         goto fail;
     }
     char text[NB_NODE_KEY_TEXT_LEN + 1];

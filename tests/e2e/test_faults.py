@@ -172,6 +172,22 @@ class Damage(unittest.TestCase):
         self.assertIn("restore the store from a backup", n.log())
         n.stopped()
 
+    def test_a_damaged_node_key_names_the_fix(self):
+        n, _ = lone_node(self)
+        n.stop()
+        path = os.path.join(n.data_dir, "node.key")
+        with open(path) as f:
+            text = f.read()
+        at = text.index("nbn1") + 10
+        with open(path, "w") as f:
+            f.write(text[:at] + ("q" if text[at] != "q" else "p") + text[at + 1:])
+        before = len(n.log())
+        with self.assertRaises(RuntimeError):
+            n.start()
+        n.stopped()
+        log = n.log()[before:]
+        self.assertIn("restore %s from a backup, or move it aside" % path, log)
+
     def test_a_backup_of_a_damaged_store_fails_and_writes_nothing(self):
         n, alice = lone_node(self)
         rid = alice.ask()
