@@ -97,7 +97,8 @@ def expected_figures(p, peers=True):
     """Every figure a run with parameters p writes (peers: noaberd has peer
     networking).  The smoke test checks the CSV against this list."""
     f = ["ingest.verify_raw", "ingest.record_open", "ingest.node_accept",
-         "ingest.control_serial", "ingest.control_pipelined"]
+         "ingest.control_serial", "ingest.control_pipelined",
+         "store.read_unchecked", "store.read_checked", "store.read_id_hash"]
     for n in p["recon_n"]:
         for k in p["recon_k"]:
             for m in ("bytes_up", "bytes_down", "bytes_total", "round_trips"):
@@ -344,7 +345,7 @@ class Bench:
         self.noaber = os.path.join(self.build, "client", "noaber")
         self.tool = lambda name: os.path.join(self.build, "bench", "bench-" + name)
         for exe in (self.noaberd, self.noaber, self.tool("make-store"), self.tool("ingest"),
-                    self.tool("verify"), self.tool("reconcile")):
+                    self.tool("verify"), self.tool("reconcile"), self.tool("read-check")):
             if not os.access(exe, os.X_OK):
                 raise BenchError("%s is not built" % exe)
         self._stores = {}
@@ -426,6 +427,16 @@ class Bench:
         d = self.node_with("accept", p["store_n"])
         out = run(pin(0, [self.tool("make-store"), "--store", d.store, "--accept", local]))
         self.add("ingest.node_accept", kv(out)["rate"], "records/s", *base)
+
+        # Every read for a client or a peer hashes the record and compares
+        # it with its id (damage is never served): what that costs.
+        out = kv(run(pin(0, [self.tool("read-check"), "--store", d.store,
+                             "--seconds", str(p["verify_seconds"])])))
+        unchecked = 1.0 / (1.0 / out["checked"] - 1.0 / out["hash"])
+        self.add("store.read_id_hash", out["hash"], "hashes/s")
+        self.add("store.read_unchecked", unchecked, "reads/s")
+        self.add("store.read_checked", out["checked"], "reads/s",
+                 "the same reads without the id check (1/checked - 1/hash)", unchecked)
 
         d = self.node_with("ingest", p["store_n"], core=0)
         d.start()

@@ -125,7 +125,23 @@ struct nbd_node {
     int batch_error;               /* the first failed commit in this batch, 0 if none */
     struct nbd_deferred *deferred; /* hook calls waiting for the commit */
     size_t n_deferred, cap_deferred;
+
+    /* Called once for each damaged record the node removed from its store
+     * (nbd_node_repair); NULL for none. */
+    nbd_store_damaged_cb on_repaired;
+    void *repaired_ctx;
+    /* The data directory where taking a neighbourhood writes the marker
+     * (daemon/marker.h); NULL for none. */
+    const char *marker_dir;
 };
+
+/*
+ * Removes the records that reads found damaged (nbd_store_repair), so that
+ * a peer's copy takes their place.  Runs by itself at the end of each
+ * outermost batch; the daemon calls it from its timer as well.  Returns how
+ * many it removed or a negative code.
+ */
+int nbd_node_repair(struct nbd_node *node);
 
 /*
  * The outcome of an operation for the person or peer that asked: an nb_error

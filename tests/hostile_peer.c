@@ -181,7 +181,7 @@ static int handshake(struct session *s, bool initiator)
     if (nb_node_from_seed(seed, pk, sk) < 0 ||
         nb_noise_handshake_init_peer(&s->hs, initiator ? NB_NOISE_INITIATOR : NB_NOISE_RESPONDER,
                                      sk, opt.psk) < 0 ||
-        nb_peer_hello_encode(NULL, "hostile-peer", hello, sizeof(hello), &hlen) < 0)
+        nb_peer_hello_encode(NULL, "hostile-peer", 0, hello, sizeof(hello), &hlen) < 0)
         return -1;
     nb_frame_decoder_init(&s->fl.dec, NB_FRAME_MAX_BODY);
     s->have = 0;

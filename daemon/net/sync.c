@@ -256,8 +256,67 @@ static void drop_pending(struct nbd_net *net, const struct nbd_link *link)
     }
 }
 
+/* The first wait before fetching again after records could not be kept. */
+#define NET_RETRY_FIRST_MS 1000
+
+/*
+ * The round is over but records of it could not be kept: the link is not in
+ * sync, the log says why, and (on the initiator's side) the next round comes
+ * after a backoff rather than a whole sync interval later.
+ */
+static void not_kept(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    struct nbd_net *net = link_net(link);
+    s->retry_ms = s->retry_ms == 0 ? NET_RETRY_FIRST_MS : s->retry_ms * 2;
+    if (s->retry_ms > net->sync_interval_ms)
+        s->retry_ms = net->sync_interval_ms;
+    nbd_warn("peer %s: %llu record%s of this round could not be kept (%s): not in sync; "
+             "fetching again in %llu s",
+             link_name(link), (unsigned long long)s->unstored, s->unstored == 1 ? "" : "s",
+             s->unstored_code == NB_EFUTURE
+                 ? "created in this node's future: check both nodes' clocks"
+                 : nb_strerror(s->unstored_code),
+             (unsigned long long)((s->retry_ms + 999) / 1000));
+    s->synced = false;
+    if (link->peer != NULL)
+        link->peer->synced = false;
+    uint64_t now = uv_now(net->loop);
+    uint64_t due = now + s->retry_ms;
+    s->round_started = due >= net->sync_interval_ms ? due - net->sync_interval_ms : 0;
+    s->unstored = 0;
+}
+
+/* A record from this peer the node could not keep: the link is not in sync
+ * from now on.  Outside a round (a record pushed live) no round's end will
+ * notice, so the retry is scheduled here, once until a round goes well. */
+static void unkept(struct nbd_link *link, int code)
+{
+    struct nbd_sync *s = &link->sync;
+    bool first = s->unstored == 0;
+    s->unstored++;
+    s->unstored_code = code;
+    s->synced = false;
+    if (link->peer != NULL)
+        link->peer->synced = false;
+    if (first && link->outbound && !s->reconciling && !s->round_open && s->retry_ms == 0)
+        not_kept(link);
+}
+
+void sync_not_kept(struct nbd_link *link, int code)
+{
+    unkept(link, code);
+    /* A round whose records were not committed ends now, not in sync. */
+    sync_drain(link);
+}
+
 static void set_synced(struct nbd_link *link)
 {
+    if (link->sync.unstored > 0) {
+        not_kept(link);
+        return;
+    }
+    link->sync.retry_ms = 0;
     link->sync.synced = true;
     if (link->peer != NULL)
         link->peer->synced = true;
@@ -308,14 +367,18 @@ static void maybe_synced(struct nbd_link *link)
     /* `synced` (and this node's own in_sync) say the round's records are
      * held: the batch they arrived in is committed first (daemon/node.h);
      * if that fails the round stays open and the next one fetches again. */
-    if (nbd_node_flush(link_net(link)->node) < 0)
+    int flushed = nbd_node_flush(link_net(link)->node);
+    if (flushed < 0) {
+        /* Inside a read, the read's end reports it and comes back here. */
+        link->sync.unstored_code = flushed;
         return;
+    }
     if (nb_peer_encode_synced(buf, sizeof(buf), &n) < 0 || link_send(link, buf, n) < 0)
         return;
     s->round_open = false;
     /* What a round cost, for operators who wonder about their uplink and
      * for comparing with bench/reconcile. */
-    nbd_log(s->synced ? NBD_LOG_DEBUG : NBD_LOG_INFO,
+    nbd_log(s->synced || s->unstored > 0 ? NBD_LOG_DEBUG : NBD_LOG_INFO,
             "peer %s: synchronised: %u reconciliation round%s, %zu record%s pushed, %llu "
             "fetched, %llu bytes sent, %llu received",
             link_name(link), s->rounds, s->rounds == 1 ? "" : "s", s->have.count,
@@ -466,6 +529,8 @@ static void start_round(struct nbd_link *link)
     nb_negentropy_ids_free(&s->have);
     nb_negentropy_ids_free(&s->need);
     s->need_pos = 0;
+    /* What earlier pushes could not keep, this round fetches again. */
+    s->unstored = 0;
     s->reconciling = true;
     s->ne_open = true;
     s->rounds = 1;
@@ -537,6 +602,13 @@ static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t le
         retry_pending(net, id);
         return;
     case NBD_INVALID_RECORD:
+        /* A record from the future says as much about this node's clock as
+         * about the peer: it is not held against the peer, but the link is
+         * not in sync while it lasts. */
+        if (why.code == NB_EFUTURE) {
+            unkept(link, why.code);
+            return;
+        }
         link_invalid(link, "sent an invalid record (%s)", nb_error_name(why.code));
         return;
     case NBD_NOT_FOUND:
@@ -544,7 +616,9 @@ static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t le
             wait_for_target(link, bytes, len, id, why.target);
         return;
     case NBD_INTERNAL:
-        nbd_error("storing a peer's record failed: %s", nb_strerror(why.code));
+        if (link->sync.unstored == 0)
+            nbd_error("storing a peer's record failed: %s", nb_strerror(why.code));
+        unkept(link, why.code);
         return;
     case NBD_OVER_QUOTA: /* the node logs the author once per window */
     case NBD_REFUSED:

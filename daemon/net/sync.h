@@ -56,6 +56,13 @@ struct nbd_sync {
      * (a bucket, see NET_RECONCILE_CPU_SHARE). */
     double cpu_tokens;
     uint64_t cpu_at;
+    /* Records of this round the node could not keep: its store failed (a
+     * full disk) or they were created in its future (a clock apart).  A
+     * round with any is not in sync, and the next starts after
+     * retry_ms, doubling up to the sync interval, not a whole interval on. */
+    uint64_t unstored;
+    int unstored_code;
+    uint64_t retry_ms;
     /* The initiator's figures for the current round, logged at `synced`. */
     unsigned rounds;
     uint64_t round_bytes_in, round_bytes_out, round_pushed, round_fetched;
@@ -65,6 +72,9 @@ void sync_link_up(struct nbd_link *link);
 void sync_link_closed(struct nbd_link *link);
 void sync_tick(struct nbd_link *link, uint64_t now);
 void sync_drain(struct nbd_link *link);
+/* Records of `link` were not kept (a failed commit, `code`): the link is not
+ * in sync, and a round comes again after a backoff. */
+void sync_not_kept(struct nbd_link *link, int code);
 void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg);
 uint64_t sync_fetching(const struct nbd_link *link);
 void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,

@@ -319,11 +319,14 @@ def request_body(title, expires_in=3600, now=None):
 class Node:
     """One noaberd in a fresh temporary directory; use as a context manager."""
 
-    def __init__(self, name="node", peer_port=None, discovery=False, config=(), tmp=None):
+    def __init__(self, name="node", peer_port=None, discovery=False, config=(), tmp=None,
+                 clock=None):
         """peer_port: accept other nodes on 127.0.0.1:peer_port (see NetNode).
         discovery: leave LAN discovery on (every other test turns it off).
         config: extra lines for the node's config file.
-        tmp: a directory of the caller's for the node's files (else a new one)."""
+        tmp: a directory of the caller's for the node's files (else a new one).
+        clock: an offset such as "+1d" or "-365d": noaberd, and the noaber of
+        its members, run under libfaketime with their clocks that far off."""
         self.tmp = tmp if tmp is not None else tempfile.mkdtemp(prefix="nb-e2e-")
         self.name = name
         self.peer_port = peer_port
@@ -338,6 +341,7 @@ class Node:
         os.makedirs(self.home, exist_ok=True)
         self.proc = None
         self._log = None
+        self.wrapper = ["faketime", "-f", clock] if clock else []
 
     def env(self):
         env = dict(os.environ)
@@ -348,6 +352,9 @@ class Node:
         # Nor the places systemd would give a service.
         for k in ("NOABER_SOCKET", "NOABER_IDENTITY", "STATE_DIRECTORY", "RUNTIME_DIRECTORY"):
             env.pop(k, None)
+        if self.wrapper:
+            # Only the wall clock is off: timers run on the monotonic one.
+            env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
         return env
 
     @property
@@ -356,7 +363,7 @@ class Node:
         return "127.0.0.1:%d" % self.peer_port
 
     def argv(self):
-        argv = [NOABERD, "--data-dir", self.data_dir, "--socket", self.socket, "--log-level", "debug"]
+        argv = self.wrapper + [NOABERD, "--data-dir", self.data_dir, "--socket", self.socket, "--log-level", "debug"]
         # Tests never send beacons to the machine's network unless they are
         # about discovery.
         if not self.discovery:
@@ -511,7 +518,7 @@ class Member:
 
     def run(self, *args, json_out=True, timeout=60, stdin=None):
         """stdin: text for noaber's standard input (else it reads nothing)."""
-        argv = [NOABER, "--socket", self.socket, "--identity", self.identity]
+        argv = self.node.wrapper + [NOABER, "--socket", self.socket, "--identity", self.identity]
         if json_out:
             argv.append("--json")
         argv += list(args)
