@@ -40,10 +40,15 @@ enum nbd_origin_kind {
 struct nbd_origin {
     enum nbd_origin_kind kind;
     const void *link; /* the peer link; NULL for a client */
+    /* The node asked the peer for it (a reconciliation's fetch), rather
+     * than the peer pushing it: the sync layer does not push such backlog
+     * on, since every other peer's own reconciliation finds it. */
+    bool fetched;
 };
 
-#define NBD_FROM_CLIENT     ((struct nbd_origin){ NBD_ORIGIN_LOCAL, NULL })
-#define NBD_FROM_PEER(link) ((struct nbd_origin){ NBD_ORIGIN_PEER, (link) })
+#define NBD_FROM_CLIENT             ((struct nbd_origin){ NBD_ORIGIN_LOCAL, NULL, false })
+#define NBD_FROM_PEER(link)         ((struct nbd_origin){ NBD_ORIGIN_PEER, (link), false })
+#define NBD_FETCHED_FROM_PEER(link) ((struct nbd_origin){ NBD_ORIGIN_PEER, (link), true })
 
 /*
  * Called after a record has been committed (never for duplicates, never for

@@ -26,6 +26,12 @@ struct nbd_items {
     struct nb_negentropy_storage storage;
 };
 
+/* ids waiting to be pushed on one link, a ring that grows. */
+struct nbd_push_queue {
+    uint8_t (*ids)[NB_ID_SIZE];
+    size_t head, len, cap;
+};
+
 /* Reconciliation and record exchange over one link (daemon/net/sync.c). */
 struct nbd_sync {
     /* Initiator: one reconciliation at a time. */
@@ -40,9 +46,21 @@ struct nbd_sync {
     uint8_t (*wanted)[NB_ID_SIZE]; /* sorted */
     size_t wanted_n;
     uint64_t fetch_progress; /* uv_now() of the last wanted record or missing */
-    /* Both: records to push, oldest first, paced by the send bucket. */
-    uint8_t (*queue)[NB_ID_SIZE];
-    size_t q_head, q_len, q_cap;
+    /* Needed ids another link had already asked its peer for: this link
+     * asks for them only if that one does not deliver (each record is
+     * fetched from one peer). */
+    uint8_t (*deferred)[NB_ID_SIZE];
+    size_t deferred_n, deferred_cap;
+    /* Wanted records this link delivered since rate_at, and its rate in
+     * records a second (sets how many ids are in flight: want_window). */
+    unsigned fetched_since;
+    uint64_t rate_at;
+    double fetch_rate;
+    /* Both: records to push, oldest first, paced by the send bucket.  Live
+     * records (a client's, a peer's push) go before the backlog (what a
+     * reconciliation showed the peer lacks), which waits for the round's
+     * fetches so that what they retract is not pushed. */
+    struct nbd_push_queue live, backlog;
     double tx_tokens;
     uint64_t tx_at;
     double rx_tokens;

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """A node that was offline while 1,000 records were posted catches up when it
-returns, and `noaber status` then says it is up to date.
+returns, and `noaber status` then says it is up to date.  A new node that
+joins five peers fetches each record of the backlog from one of them and
+pushes none of it back.
 
 Prints how long the catch-up took (a measurement, never asserted)."""
 
@@ -74,6 +76,52 @@ class CatchUp(unittest.TestCase):
         self.assertRegex(human.out, r"(?m)^Records:\s+%d$" % RECORDS)
         self.assertRegex(human.out, r"(?m)^Peers:\s+up to date with 1 peer$")
 
+    def test_a_node_back_to_five_peers_fetches_each_record_once(self):
+        backlog = 1000
+        a = self.node("A")
+        a.create_neighbourhood("Marollen")
+        peers = [self.node("P%d" % i) for i in range(1, 5)]
+        for p in peers:
+            # A star around A: each peer knows A alone.
+            p.join(nb.invite_only_maker(a.invite()))
+        nb.wait_for("A linked to its four peers", lambda: a.status()["peers"] == 4)
+        b = self.node("B")
+        invite = a.invite()
+        self.assertEqual(len(nb.invite_decode(invite)["addresses"]), 5)
+        b.join(invite)
+        nb.wait_for("B linked to five peers", lambda: b.status()["peers"] == 5)
+        b.stop()
+
+        nid = a.call("status")["neighbourhood_id"]
+        signers = [nb.Signer(i) for i in range(1, 9)]
+        now = int(time.time())
+        with a.control() as c:
+            for i in range(backlog):
+                rec, _ = nb.make_record(signers[i % len(signers)], nid, "request",
+                                        nb.request_body("Backlog %d" % i, now=now), created_at=now - i)
+                reply = c.call("submit", record=rec)
+                self.assertTrue(reply.get("ok"), reply)
+        everyone = [a] + peers
+        for n in everyone:
+            nb.wait_for("%s holding the backlog" % n.name,
+                        lambda n=n: n.status()["records"] == backlog and n.status()["in_sync"],
+                        timeout=120)
+
+        b.start()
+
+        def caught_up():
+            st = b.status()
+            return st["in_sync"] and st["records"] == backlog and st["peers"] == 5
+        nb.wait_for("B to catch up from five peers", caught_up, timeout=120, interval=0.1)
+        rows = [p for p in b.peers() if p["state"] == "connected"]
+        self.assertEqual(len(rows), 5, rows)
+        # Every record came over one link only, and B sent none of the
+        # backlog on to peers that hold it.
+        print("\nrecords in per link: %s" % sorted(p["records_in"] for p in rows))
+        self.assertEqual(sum(p["records_in"] for p in rows), backlog, rows)
+        self.assertEqual(sum(p["records_out"] for p in rows), 0, rows)
+        for n in everyone:
+            self.assertEqual(n.status()["records"], backlog, n.name)
 
 if __name__ == "__main__":
     nb.main()
