@@ -540,7 +540,7 @@ class Bench:
                  "--count", str(only_b), "--time", self.epoch])
         sizes = [len(r) for r in read_records(self.records_file("e2e-sizes", n - only_a, only_a))]
         sizes += [len(r) for r in read_records(self.records_file("e2e-sizes", 10**7, only_b))]
-        relay = Relay(a.port)
+        relay = nb.Relay(a.port)
         b.extra_args += ["--peer", "127.0.0.1:%d" % relay.port]
         try:
             a.start()
@@ -973,63 +973,6 @@ class Bench:
 
     def cleanup(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-class Relay:
-    """A TCP relay on 127.0.0.1 to `port` that counts the bytes each way."""
-
-    def __init__(self, port):
-        self.target = port
-        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(8)
-        self.port = self.server.getsockname()[1]
-        self.up = self.down = 0
-        self.lock = threading.Lock()
-        self.socks = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.server.accept()
-            except OSError:
-                return
-            t = socket.create_connection(("127.0.0.1", self.target))
-            self.socks += [c, t]
-            threading.Thread(target=self._pump, args=(c, t, "up"), daemon=True).start()
-            threading.Thread(target=self._pump, args=(t, c, "down"), daemon=True).start()
-
-    def _pump(self, src, dst, way):
-        while True:
-            try:
-                data = src.recv(1 << 16)
-            except OSError:
-                data = b""
-            if not data:
-                try:
-                    dst.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
-                return
-            with self.lock:
-                if way == "up":
-                    self.up += len(data)
-                else:
-                    self.down += len(data)
-            try:
-                dst.sendall(data)
-            except OSError:
-                return
-
-    def counts(self):
-        with self.lock:
-            return self.up, self.down
-
-    def close(self):
-        self.server.close()
-        for s in self.socks:
-            s.close()
 
 
 class LineProc:
