@@ -96,6 +96,10 @@
 #define NET_RECONCILE_CPU_BURST_NS (10ull * 1000 * 1000 * 1000)
 #define NET_RECONCILE_CPU_SHARE    0.1
 
+/* The records of one read held for their signatures to be checked
+ * together: a read is at most 64 KiB, so this bound is rarely reached. */
+#define NET_INBOX_MAX (256u * 1024)
+
 /* Records waiting for their target, over all links. */
 #define NET_PENDING_MAX       4096
 #define NET_PENDING_BYTES_MAX (4u * 1024 * 1024)
@@ -178,6 +182,10 @@ struct nbd_net {
     uint64_t dial_at;
     struct nbd_pending pending[NET_PENDING_MAX];
     size_t n_pending, pending_bytes;
+    /* Checks the signatures of peers' records on every core; made at the
+     * first records (NULL then: checked on the loop thread alone). */
+    struct nbd_verifier *verifier;
+    bool verifier_tried;
     /* The item cache (daemon/net/sync.c). */
     struct nbd_items *items;
     struct nb_negentropy_item *recent;

@@ -20,6 +20,7 @@
 
 #include "daemon/log.h"
 #include "daemon/net/net_internal.h"
+#include "daemon/verify.h"
 
 /* ---- the item snapshot ------------------------------------------------------ */
 
@@ -600,7 +601,7 @@ static void start_round(struct nbd_link *link)
 /* ---- receiving ------------------------------------------------------------- */
 
 static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t len,
-                          const uint8_t id[NB_ID_SIZE], bool fetched, bool may_wait);
+                          const uint8_t id[NB_ID_SIZE], struct nbd_origin origin, bool may_wait);
 
 /* Retries the records that were waiting for `id`. */
 static void retry_pending(struct nbd_net *net, const uint8_t id[NB_ID_SIZE])
@@ -613,7 +614,8 @@ static void retry_pending(struct nbd_net *net, const uint8_t id[NB_ID_SIZE])
         struct nbd_pending p = net->pending[i];
         net->pending[i] = net->pending[--net->n_pending];
         net->pending_bytes -= p.len;
-        accept_record(p.link, p.bytes, p.len, p.id, p.fetched, false);
+        accept_record(p.link, p.bytes, p.len, p.id,
+                      p.fetched ? NBD_FETCHED_FROM_PEER(p.link) : NBD_FROM_PEER(p.link), false);
         free(p.bytes);
         i = 0; /* the array changed under us */
     }
@@ -642,14 +644,14 @@ static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t 
     nbd_debug("peer %s: a record waits for the record it acts on", link_name(link));
 }
 
-/* `id` is the record's, computed once by the caller; `fetched` says this
- * node asked for it (see struct nbd_origin). */
+/* `id` is the record's, computed once by the caller; `origin` is the
+ * link's, saying whether this node asked for it and whether its signature
+ * was checked (struct nbd_origin). */
 static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t len,
-                          const uint8_t id[NB_ID_SIZE], bool fetched, bool may_wait)
+                          const uint8_t id[NB_ID_SIZE], struct nbd_origin origin, bool may_wait)
 {
     struct nbd_net *net = link_net(link);
     struct nbd_accept_report why;
-    struct nbd_origin origin = fetched ? NBD_FETCHED_FROM_PEER(link) : NBD_FROM_PEER(link);
     enum nbd_accept_verdict v =
         nbd_node_accept(net->node, bytes, len, id, net->clock(), origin, &why);
     switch (v) {
@@ -662,7 +664,7 @@ static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t le
         return;
     case NBD_NOT_FOUND:
         if (may_wait)
-            wait_for_target(link, bytes, len, id, why.target, fetched);
+            wait_for_target(link, bytes, len, id, why.target, origin.fetched);
         return;
     case NBD_INTERNAL:
         nbd_error("storing a peer's record failed: %s", nb_strerror(why.code));
@@ -676,6 +678,39 @@ static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t le
                   why.message);
         return;
     }
+}
+
+static void fetched(struct nbd_link *link, size_t n);
+
+static int inbox_add(struct nbd_sync *s, const uint8_t *bytes, size_t len,
+                     const uint8_t id[NB_ID_SIZE], bool solicited)
+{
+    if (s->inbox_used + len > s->inbox_cap) {
+        size_t cap = s->inbox_cap ? s->inbox_cap : 16384;
+        while (cap < s->inbox_used + len)
+            cap *= 2;
+        void *p = realloc(s->inbox, cap);
+        if (p == NULL)
+            return NB_ENOMEM;
+        s->inbox = p;
+        s->inbox_cap = cap;
+    }
+    if (s->inbox_n == s->inbox_records_cap) {
+        size_t cap = s->inbox_records_cap ? s->inbox_records_cap * 2 : 128;
+        void *p = realloc(s->inbox_records, cap * sizeof(*s->inbox_records));
+        if (p == NULL)
+            return NB_ENOMEM;
+        s->inbox_records = p;
+        s->inbox_records_cap = cap;
+    }
+    struct nbd_inbox_record *r = &s->inbox_records[s->inbox_n++];
+    r->off = s->inbox_used;
+    r->len = len;
+    r->solicited = solicited;
+    memcpy(r->id, id, NB_ID_SIZE);
+    memcpy(s->inbox + s->inbox_used, bytes, len);
+    s->inbox_used += len;
+    return 0;
 }
 
 static void on_record(struct nbd_link *link, const uint8_t *bytes, size_t len)
@@ -694,14 +729,84 @@ static void on_record(struct nbd_link *link, const uint8_t *bytes, size_t len)
         }
         s->rx_tokens -= 1.0;
     }
-    accept_record(link, bytes, len, id, solicited, true);
-    if (solicited && link->state == LINK_UP) {
-        s->round_fetched++;
-        s->fetched_since++;
-        s->fetch_progress = uv_now(link_net(link)->loop);
-        send_wants(link, s->wanted_n == 0);
-        maybe_synced(link);
+    if (s->inbox_used + len > NET_INBOX_MAX)
+        sync_flush_records(link);
+    if (inbox_add(s, bytes, len, id, solicited) < 0) {
+        /* No memory to hold it: check it alone, now. */
+        accept_record(link, bytes, len, id,
+                      solicited ? NBD_FETCHED_FROM_PEER(link) : NBD_FROM_PEER(link), true);
+        if (solicited)
+            fetched(link, 1);
     }
+}
+
+/* `n` wanted records came in. */
+static void fetched(struct nbd_link *link, size_t n)
+{
+    struct nbd_sync *s = &link->sync;
+    if (n == 0 || link->state != LINK_UP)
+        return;
+    s->round_fetched += n;
+    s->fetched_since += (unsigned)n;
+    s->fetch_progress = uv_now(link_net(link)->loop);
+    send_wants(link, s->wanted_n == 0);
+    maybe_synced(link);
+}
+
+/*
+ * Checks the signatures of the records read so far on every core, then
+ * accepts them one by one in the order they arrived, so that what depends
+ * on order (a response before its request waits for it) is as if each had
+ * been accepted on arrival.
+ */
+void sync_flush_records(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    struct nbd_net *net = link_net(link);
+    if (s->inbox_n == 0)
+        return;
+    if (net->verifier == NULL && !net->verifier_tried) {
+        net->verifier_tried = true;
+        int r = nbd_verifier_new(nbd_verifier_default_workers(), &net->verifier);
+        if (r < 0)
+            nbd_warn("cannot start threads to check signatures (%s); checking them on one core",
+                     nb_strerror(r));
+    }
+    /* The inbox is taken out of the link: accepting may close it. */
+    uint8_t *buf = s->inbox;
+    struct nbd_inbox_record *recs = s->inbox_records;
+    size_t n = s->inbox_n, cap = s->inbox_cap, recs_cap = s->inbox_records_cap;
+    s->inbox = NULL;
+    s->inbox_records = NULL;
+    s->inbox_n = s->inbox_used = s->inbox_cap = s->inbox_records_cap = 0;
+    struct nbd_verify_item *checks = malloc(n * sizeof(*checks));
+    if (checks != NULL) {
+        for (size_t i = 0; i < n; i++)
+            checks[i] = (struct nbd_verify_item){ .bytes = buf + recs[i].off, .len = recs[i].len };
+        nbd_verify_batch(net->verifier, net->node->neighbourhood_id, checks, n);
+    }
+    size_t solicited = 0;
+    for (size_t i = 0; i < n && link->state == LINK_UP; i++) {
+        struct nbd_origin origin =
+            recs[i].solicited ? NBD_FETCHED_FROM_PEER(link) : NBD_FROM_PEER(link);
+        /* A record whose check failed goes through the node's own, which
+         * refuses it with the reason. */
+        origin.signature_checked = checks != NULL && checks[i].ok;
+        accept_record(link, buf + recs[i].off, recs[i].len, recs[i].id, origin, true);
+        solicited += recs[i].solicited;
+    }
+    free(checks);
+    if (link->state == LINK_UP && s->inbox == NULL) {
+        /* Kept for the next read. */
+        s->inbox = buf;
+        s->inbox_cap = cap;
+        s->inbox_records = recs;
+        s->inbox_records_cap = recs_cap;
+    } else {
+        free(buf);
+        free(recs);
+    }
+    fetched(link, solicited);
 }
 
 static void on_want(struct nbd_link *link, const struct nb_peer_msg *msg)
@@ -819,6 +924,12 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
 void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg)
 {
     struct nbd_sync *s = &link->sync;
+    /* Records read before this message are taken in first: its meaning
+     * (`missing`, `synced`, a `neg`) may follow from them. */
+    if (msg->type != NB_PEER_RECORD)
+        sync_flush_records(link);
+    if (link->state != LINK_UP)
+        return;
     switch (msg->type) {
     case NB_PEER_NEG:
         on_neg(link, msg->bin, msg->bin_len);
@@ -927,6 +1038,11 @@ void sync_link_closed(struct nbd_link *link)
     s->deferred_n = s->deferred_cap = 0;
     queue_free(&s->live);
     queue_free(&s->backlog);
+    free(s->inbox);
+    free(s->inbox_records);
+    s->inbox = NULL;
+    s->inbox_records = NULL;
+    s->inbox_n = s->inbox_used = s->inbox_cap = s->inbox_records_cap = 0;
 }
 
 void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
@@ -970,6 +1086,8 @@ void sync_expire_pending(struct nbd_net *net, uint64_t now)
 
 void sync_free(struct nbd_net *net)
 {
+    nbd_verifier_free(net->verifier);
+    net->verifier = NULL;
     sync_items_put(net->items);
     net->items = NULL;
     free(net->recent);

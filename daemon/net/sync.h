@@ -32,6 +32,12 @@ struct nbd_push_queue {
     size_t head, len, cap;
 };
 
+struct nbd_inbox_record {
+    size_t off, len;
+    bool solicited;
+    uint8_t id[NB_ID_SIZE];
+};
+
 /* Reconciliation and record exchange over one link (daemon/net/sync.c). */
 struct nbd_sync {
     /* Initiator: one reconciliation at a time. */
@@ -56,6 +62,13 @@ struct nbd_sync {
     unsigned fetched_since;
     uint64_t rate_at;
     double fetch_rate;
+    /* The records of the current read, kept until its end (or the next
+     * message of another kind) so that their signatures are checked
+     * together on every core (daemon/verify.h); offsets into `inbox`. */
+    uint8_t *inbox;
+    size_t inbox_used, inbox_cap;
+    struct nbd_inbox_record *inbox_records;
+    size_t inbox_n, inbox_records_cap;
     /* Both: records to push, oldest first, paced by the send bucket.  Live
      * records (a client's, a peer's push) go before the backlog (what a
      * reconciliation showed the peer lacks), which waits for the round's
@@ -84,6 +97,9 @@ void sync_link_closed(struct nbd_link *link);
 void sync_tick(struct nbd_link *link, uint64_t now);
 void sync_drain(struct nbd_link *link);
 void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg);
+/* Checks and accepts the records the link has read so far (at the end of
+ * each read). */
+void sync_flush_records(struct nbd_link *link);
 uint64_t sync_fetching(const struct nbd_link *link);
 void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
                     const struct nb_record *rec, const struct nbd_origin *origin);
