@@ -979,6 +979,32 @@ void sync_link_up(struct nbd_link *link)
         start_round(link);
 }
 
+/* Gives back the buffers of a burst once the link is idle, so that a node
+ * with many quiet links holds little for them. */
+static void release_idle(struct nbd_sync *s)
+{
+    if (s->inbox_n == 0) {
+        free(s->inbox);
+        free(s->inbox_records);
+        s->inbox = NULL;
+        s->inbox_records = NULL;
+        s->inbox_used = s->inbox_cap = s->inbox_records_cap = 0;
+    }
+    if (s->live.len == 0)
+        queue_free(&s->live);
+    if (s->backlog.len == 0)
+        queue_free(&s->backlog);
+    if (s->wanted_n == 0) {
+        free(s->wanted);
+        s->wanted = NULL;
+    }
+    if (s->deferred_n == 0) {
+        free(s->deferred);
+        s->deferred = NULL;
+        s->deferred_cap = 0;
+    }
+}
+
 void sync_tick(struct nbd_link *link, uint64_t now)
 {
     struct nbd_sync *s = &link->sync;
@@ -994,6 +1020,7 @@ void sync_tick(struct nbd_link *link, uint64_t now)
     }
     s->fetched_since = 0;
     s->rate_at = now;
+    release_idle(s);
     if (s->round_open && !fetches_done(s)) {
         send_wants(link, true);
         maybe_synced(link);
