@@ -81,6 +81,11 @@ static const char usage_node[] =
     "                             their new ones (other nodes keep theirs)\n"
     "  unblock MEMBER             accept the member's new records again\n"
     "  blocked                    the members blocked on this node\n"
+    "  welcome [--name N] [--expires DURATION] [--host HOST[:PORT]]\n"
+    "                             a one-time link that admits one neighbour's browser\n"
+    "                             to this node's page (noaber-web)\n"
+    "  devices                    the browsers welcomed on this node\n"
+    "  device revoke ID           a welcomed browser may not sign in any more\n"
     "  help                       this text\n"
     "\n"
     "IDs may be shortened to any unique prefix of at least 4 hex digits.\n"
@@ -144,6 +149,9 @@ static const struct command commands[] = {
     { NULL, "block", cmd_block },
     { NULL, "unblock", cmd_unblock },
     { NULL, "blocked", cmd_blocked },
+    { NULL, "welcome", cmd_welcome },
+    { NULL, "devices", cmd_devices },
+    { "device", "revoke", cmd_device_revoke },
     { NULL, "vouch", cmd_vouch },
     { NULL, "vouches", cmd_vouches },
     { NULL, "profile", cmd_profile },

@@ -6,6 +6,13 @@
 #include <time.h>
 
 static enum nbd_log_level current_level = NBD_LOG_INFO;
+/* The program that logs: noaberd, or noaber-web, which shares this file. */
+static const char *program = "noaberd";
+
+void nbd_log_set_program(const char *name)
+{
+    program = name;
+}
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -49,7 +56,7 @@ void nbd_log(enum nbd_log_level level, const char *fmt, ...)
     /* The line is formatted first and written with one call so that lines
      * from a crashing or concurrently exiting process are not interleaved. */
     char line[1024];
-    int n = snprintf(line, sizeof(line), "%s noaberd %s: ", stamp, nbd_log_level_name(level));
+    int n = snprintf(line, sizeof(line), "%s %s %s: ", stamp, program, nbd_log_level_name(level));
     if (n < 0)
         return;
     va_list ap;

@@ -18,6 +18,9 @@ enum nbd_log_level {
 void nbd_log_set_level(enum nbd_log_level level);
 enum nbd_log_level nbd_log_get_level(void);
 
+/* The name written in each line (default "noaberd"); a static string. */
+void nbd_log_set_program(const char *name);
+
 /* Parses "error", "warn", "info" or "debug"; returns the level or -1. */
 int nbd_log_level_parse(const char *name);
 const char *nbd_log_level_name(enum nbd_log_level level);

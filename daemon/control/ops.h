@@ -52,6 +52,10 @@ int nbd_reply_verdict(struct nbd_request *rq, const struct nbd_verdict *v);
  * decision becomes the control API's code. */
 enum nb_ctl_error nbd_verdict_error(const struct nbd_verdict *v);
 
+/* Sentences more than one op answers with. */
+extern const char nbd_msg_store_failed[];
+extern const char nbd_msg_member_arg[];
+
 /* Copies a short str argument into a NUL-terminated buffer; 0 or < 0. */
 int nbd_request_word(const msgpack_object *map, const char *key, char *buf, size_t cap);
 
@@ -75,5 +79,11 @@ int nbd_op_peer_remove(struct nbd_request *rq);
 int nbd_op_block(struct nbd_request *rq);
 int nbd_op_unblock(struct nbd_request *rq);
 int nbd_op_blocked(struct nbd_request *rq);
+/* welcome links and admitted devices (ops_welcome.c) */
+int nbd_op_welcome(struct nbd_request *rq);
+int nbd_op_welcome_redeem(struct nbd_request *rq);
+int nbd_op_welcome_check(struct nbd_request *rq);
+int nbd_op_devices(struct nbd_request *rq);
+int nbd_op_device_revoke(struct nbd_request *rq);
 
 #endif

@@ -11,13 +11,11 @@
 
 /* ---- blocking members ----------------------------------------------------- */
 
-static const char msg_member_arg[] = "`member` must be a member key: 32 bytes as msgpack bin";
-
 int nbd_op_block(struct nbd_request *rq)
 {
     uint8_t member[NB_KEY_SIZE];
     if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, member) < 0)
-        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, msg_member_arg);
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, nbd_msg_member_arg);
     uint64_t deleted = 0;
     struct nbd_verdict v;
     if (nbd_node_block(rq->ctx->node, member, rq->ctx->clock(), &deleted, &v) < 0) {
@@ -43,7 +41,7 @@ int nbd_op_unblock(struct nbd_request *rq)
 {
     uint8_t member[NB_KEY_SIZE];
     if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, member) < 0)
-        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, msg_member_arg);
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, nbd_msg_member_arg);
     struct nbd_verdict v;
     if (nbd_node_unblock(rq->ctx->node, member, &v) < 0) {
         if (nbd_verdict_error(&v) == NB_CTL_E_INTERNAL)
@@ -86,8 +84,7 @@ int nbd_op_blocked(struct nbd_request *rq)
      * thread, so nothing changes the table in between. */
     struct nbd_store *store = rq->ctx->node->store;
     if (nbd_store_foreach_blocked(store, count_blocked, &n) < 0)
-        return nbd_reply_error(rq, NB_CTL_E_INTERNAL,
-                               "the node's store failed; see the daemon's log");
+        return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
     struct nbd_reply fr;
     if (nbd_reply_begin(&fr, rq) < 0)
         return NB_ENOMEM;

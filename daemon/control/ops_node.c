@@ -76,8 +76,7 @@ int nbd_op_status(struct nbd_request *rq)
 {
     uint64_t records = 0, tombstones = 0;
     if (nbd_store_count(rq->ctx->node->store, &records, &tombstones) < 0)
-        return nbd_reply_error(rq, NB_CTL_E_INTERNAL,
-                               "the node's store failed; see the daemon's log");
+        return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
     struct nbd_reply fr;
     if (nbd_reply_begin(&fr, rq) < 0)
         return NB_ENOMEM;

@@ -227,7 +227,7 @@ int nbd_op_get(struct nbd_request *rq)
 
 store_failed:
     nbd_error("reading the store failed: %s", nb_strerror(r));
-    return nbd_reply_error(rq, NB_CTL_E_INTERNAL, "the node's store failed; see the daemon's log");
+    return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
 }
 
 struct list_query {
@@ -417,8 +417,7 @@ int nbd_op_list(struct nbd_request *rq)
     if (r < 0) {
         msgpack_sbuffer_destroy(&q.items);
         nbd_error("listing the store failed: %s", nb_strerror(r));
-        return nbd_reply_error(rq, NB_CTL_E_INTERNAL,
-                               "the node's store failed; see the daemon's log");
+        return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
     }
     struct nbd_reply fr;
     r = nbd_reply_begin(&fr, rq);

@@ -145,6 +145,9 @@ int nbd_control_error_frame(msgpack_sbuffer *out, enum nb_ctl_error error, const
     return error_reply(out, false, 0, error, message);
 }
 
+const char nbd_msg_store_failed[] = "the node's store failed; see the daemon's log";
+const char nbd_msg_member_arg[] = "`member` must be a member key: 32 bytes as msgpack bin";
+
 int nbd_reply_error(struct nbd_request *rq, enum nb_ctl_error error, const char *message)
 {
     return error_reply(rq->out, true, rq->id, error, message);
@@ -229,6 +232,11 @@ static const struct op ops[] = {
     { NB_CTL_OP_PEERS, NB_CTL_ROLE_OPERATOR, nbd_op_peers },
     { NB_CTL_OP_PEER_ADD, NB_CTL_ROLE_OPERATOR, nbd_op_peer_add },
     { NB_CTL_OP_PEER_REMOVE, NB_CTL_ROLE_OPERATOR, nbd_op_peer_remove },
+    { NB_CTL_OP_WELCOME, NB_CTL_ROLE_OPERATOR, nbd_op_welcome },
+    { NB_CTL_OP_WELCOME_REDEEM, NB_CTL_ROLE_MEMBER, nbd_op_welcome_redeem },
+    { NB_CTL_OP_WELCOME_CHECK, NB_CTL_ROLE_MEMBER, nbd_op_welcome_check },
+    { NB_CTL_OP_DEVICES, NB_CTL_ROLE_OPERATOR, nbd_op_devices },
+    { NB_CTL_OP_DEVICE_REVOKE, NB_CTL_ROLE_OPERATOR, nbd_op_device_revoke },
     { NB_CTL_OP_BLOCK, NB_CTL_ROLE_OPERATOR, nbd_op_block },
     { NB_CTL_OP_UNBLOCK, NB_CTL_ROLE_OPERATOR, nbd_op_unblock },
     { NB_CTL_OP_BLOCKED, NB_CTL_ROLE_OPERATOR, nbd_op_blocked },

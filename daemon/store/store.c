@@ -60,6 +60,13 @@ static const char *const migrations[] = {
     "ALTER TABLE tombstones ADD COLUMN author BLOB;"
     "DELETE FROM tombstones WHERE id IN (SELECT target FROM records WHERE kind = 9"
     "  AND target IS NOT NULL) AND id NOT IN (SELECT id FROM records);",
+    /* 4 -> 5: welcome links the operator handed out (only a hash of each
+     * token is kept) and the browsers they admitted (daemon/store/store_welcome.c). */
+    "CREATE TABLE welcome_tokens (hash BLOB PRIMARY KEY NOT NULL, name TEXT,"
+    "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);"
+    "CREATE TABLE devices (id INTEGER PRIMARY KEY, member BLOB NOT NULL, name TEXT,"
+    "  device TEXT, admitted_at INTEGER NOT NULL, revoked_at INTEGER);"
+    "CREATE INDEX devices_member ON devices(member);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -353,6 +360,11 @@ void nbd_store_close(struct nbd_store *s)
         sqlite3_finalize(s->stmts[i]);
     sqlite3_close(s->db);
     free(s);
+}
+
+sqlite3 *nbd_store_db(struct nbd_store *s)
+{
+    return s->db;
 }
 
 int nbd_store_schema_version(struct nbd_store *s)

@@ -20,7 +20,7 @@
 
 #include <noaber/record.h>
 
-#define NBD_STORE_SCHEMA_VERSION 4
+#define NBD_STORE_SCHEMA_VERSION 5
 
 struct nbd_store;
 
@@ -57,6 +57,11 @@ void nbd_store_close(struct nbd_store *s);
 
 /* The schema version of the open database (PRAGMA user_version). */
 int nbd_store_schema_version(struct nbd_store *s);
+
+/* The database, for the daemon's modules that keep tables of their own
+ * (daemon/store/store_welcome.c); their tables come from the migrations above. */
+struct sqlite3;
+struct sqlite3 *nbd_store_db(struct nbd_store *s);
 
 /*
  * Transactions.  The outermost commit is durable on return

@@ -7,7 +7,8 @@
 # Alice posts a request on north and Bob helps from south: every step is
 # printed as a neighbour would type it, and the script waits (and says so)
 # until the other node has it.  The nodes are left running, with the commands
-# to try and how to stop them (`./dev stop`).
+# to try and how to stop them (`./dev stop`).  North also serves its page
+# (noaber-web) on 127.0.0.1, and the script prints a welcome link to it.
 #
 # ./dev builds first; this script only uses the binaries in BUILD (default
 # build/ next to the sources).
@@ -29,7 +30,7 @@ done
 # build/demo.dir are reused.
 if [ -f "$build/demo.dir" ]; then
     old=$(cat "$build/demo.dir")
-    for pidfile in "$old"/*/noaberd.pid; do
+    for pidfile in "$old"/*/*.pid; do
         [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done
     rm -rf "$old" "$build/demo.dir"
@@ -50,8 +51,8 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
 
 # Stop every node again if the walk-through itself fails half-way.
 cleanup_on_error() {
-    for n in $nodes; do
-        [ -f "$demo/$n/noaberd.pid" ] && kill "$(cat "$demo/$n/noaberd.pid")" 2>/dev/null || true
+    for pidfile in "$demo"/*/*.pid; do
+        [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done
     echo "demo: failed; the nodes' logs are in $demo/*/noaberd.log" >&2
     rm -f "$build/demo.dir"
@@ -196,9 +197,37 @@ for n in $nodes; do
     on "$n" operator status
 done
 
+# North's page: noaber-web on 127.0.0.1 (7480 when it is free), and a
+# welcome link that admits one browser.
+web=$build/web/noaber-web
+page=""
+if [ -x "$web" ]; then
+    webport=$(python3 -c '
+import socket
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", 7480))
+except OSError:
+    s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+')
+    "$web" --listen "127.0.0.1:$webport" --control-socket "$demo/north/noaberd-member.sock" \
+        --page-dir "$build/web/page" >"$demo/north/noaber-web.log" 2>&1 &
+    echo $! >"$demo/north/noaber-web.pid"
+    link=$(quiet north operator --json welcome --name "you" --host "127.0.0.1:$webport" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["link"])')
+    page="
+North serves its page to neighbours at http://127.0.0.1:$webport/ (noaber-web).
+Open this welcome link in a browser on this machine to join as a neighbour
+(it works once; \`$noaber --socket $demo/north/noaberd.sock welcome\` makes another):
+
+  $link
+"
+fi
+
 trap - EXIT
 cat <<EOF
-
+$page
 The three nodes keep running.  Try, for example:
 
   $noaber --socket $demo/north/noaberd.sock --identity $demo/alice.identity ask --title "A lift to the hospital" --category transport --area Marollen
@@ -211,5 +240,5 @@ The nodes' logs are $demo/*/noaberd.log.
 
 Stop the nodes and remove their data with:
 
-  ./dev stop        (or: kill $(cat "$demo"/*/noaberd.pid | tr '\n' ' ')&& rm -rf $demo)
+  ./dev stop        (or: kill $(cat "$demo"/*/*.pid | tr '\n' ' ')&& rm -rf $demo)
 EOF

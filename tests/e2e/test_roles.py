@@ -28,6 +28,9 @@ OPERATOR_OPS = {
     "block": {"member": b"\x01" * 32},
     "unblock": {"member": b"\x01" * 32},
     "blocked": {},
+    "welcome": {},
+    "devices": {},
+    "device.revoke": {"device_id": 1},
 }
 
 
@@ -70,6 +73,7 @@ class Roles(unittest.TestCase):
             self.assertEqual(hello["neighbourhood"], "Marollen")
             self.assertEqual(c.call("peers")["result"], [])
             self.assertEqual(c.call("blocked")["result"]["members"], [])
+            self.assertEqual(c.call("devices")["result"]["devices"], [])
 
     def test_an_unknown_op_is_unknown_not_forbidden(self):
         with self.node.member_control() as c:

@@ -1,0 +1,60 @@
+/*
+ * Welcome links: how a neighbour's browser is admitted on this node.
+ *
+ * The operator makes a one-time token (`noaber welcome`); the neighbour opens
+ * the link, the page makes a member key in the browser and redeems the token
+ * for that key (noaber-web, op welcome.redeem).  noaber-web signs a member in
+ * only while one of the member's devices is admitted; the operator lists and
+ * revokes devices.  Only a BLAKE2b hash of each token is stored, so a copy
+ * of the store does not hold usable links.  Tables: migration 3 -> 4 in
+ * store.c.
+ */
+#ifndef NOABERD_WELCOME_H
+#define NOABERD_WELCOME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <noaber/record.h>
+
+#include "daemon/store/store.h"
+
+#define NBD_WELCOME_TOKEN_SIZE 20
+#define NBD_WELCOME_TOKEN_LEN  (2 * NBD_WELCOME_TOKEN_SIZE) /* lowercase hex */
+#define NBD_DEVICE_NAME_MAX    64
+
+/* A new token valid until `expires_at`; `name` (may be NULL) is how the
+ * operator knows whom it is for.  ret_token gets the hex text. */
+int nbd_welcome_make(struct nbd_store *s, const char *name, uint64_t now, uint64_t expires_at,
+                     char ret_token[NBD_WELCOME_TOKEN_LEN + 1]);
+
+/*
+ * Redeems a token for `member` (device: a label the browser gives itself, may
+ * be NULL): the token is used up and the device admitted.  Returns the new
+ * device id, NB_ENOENT (unknown or already used), NB_EEXPIRED, or NB_EIO.
+ */
+int64_t nbd_welcome_redeem(struct nbd_store *s, const char *token,
+                           const uint8_t member[NB_KEY_SIZE], const char *device, uint64_t now);
+
+/* 1 when the member has a device that is admitted and not revoked, 0 if not,
+ * NB_EIO. */
+int nbd_welcome_admitted(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE]);
+
+struct nbd_device {
+    int64_t id;
+    uint8_t member[NB_KEY_SIZE];
+    const char *name;   /* from the welcome token; NULL when none */
+    const char *device; /* NULL when none */
+    uint64_t admitted_at;
+    bool revoked;
+    uint64_t revoked_at;
+};
+typedef int (*nbd_device_cb)(void *ctx, const struct nbd_device *d);
+
+/* Every device, oldest first; stops at the first non-zero return of cb. */
+int nbd_welcome_foreach_device(struct nbd_store *s, nbd_device_cb cb, void *ctx);
+
+/* Revokes a device: 0, NB_ENOENT (no such device, or already revoked), NB_EIO. */
+int nbd_welcome_revoke(struct nbd_store *s, int64_t id, uint64_t now);
+
+#endif
