@@ -49,6 +49,7 @@ struct nbd_config {
     int64_t quota_hour;               /* records per member per hour, or -1 */
     int64_t quota_day;                /* records per member per day, or -1 */
     int64_t store_cache;              /* MiB of the store's page cache, or -1 */
+    int share_report;                 /* 1 on, 0 off, or -1 */
 };
 
 /* What the command line asked for besides settings. */
@@ -110,6 +111,7 @@ struct nbd_settings {
     uint32_t quota_hour;               /* default NBD_QUOTA_HOUR_DEFAULT, 0 = none */
     uint32_t quota_day;                /* default NBD_QUOTA_DAY_DEFAULT, 0 = none */
     uint32_t store_cache;              /* MiB, default NBD_STORE_CACHE_DEFAULT */
+    bool share_report;                 /* the unmet-need overview: default off */
 };
 
 /*

@@ -406,6 +406,7 @@ static void peer_settings(void **state)
     assert_int_equal(s.quota_day, NBD_QUOTA_DAY_DEFAULT);
     assert_int_equal(s.store_cache, NBD_STORE_CACHE_DEFAULT);
     assert_int_equal(s.sync_interval, 300);
+    assert_false(s.share_report); /* the neighbourhood decides to share: off until then */
     nbd_settings_clear(&s);
     nbd_config_clear(&file);
     nbd_options_clear(&o);
@@ -421,6 +422,7 @@ static void peer_settings(void **state)
                            "quota_hour = 0\n"
                            "quota_day = 2000\n"
                            "store_cache = 64\n"
+                           "share_report = on\n"
                            "sync_interval = 2s\n",
                            &file, err, sizeof(err)),
                      0);
@@ -435,6 +437,7 @@ static void peer_settings(void **state)
     assert_int_equal(s.quota_hour, 0); /* off */
     assert_int_equal(s.quota_day, 2000);
     assert_int_equal(s.store_cache, 64);
+    assert_true(s.share_report);
     assert_int_equal(s.sync_interval, 2);
     nbd_settings_clear(&s);
     nbd_config_clear(&file);
@@ -453,6 +456,9 @@ static void peer_settings(void **state)
     assert_int_equal(parse("store_cache = 0\n", &file, err, sizeof(err)), NB_EINVAL);
     assert_string_equal(err,
                         "noaberd.conf:1: store_cache must be a number from 1 to 4096, not '0'");
+    nbd_config_clear(&file);
+    assert_int_equal(parse("share_report = yes\n", &file, err, sizeof(err)), NB_EINVAL);
+    assert_string_equal(err, "noaberd.conf:1: share_report must be on or off, not 'yes'");
     nbd_config_clear(&file);
     assert_int_equal(parse("max_peers = 0\n", &file, err, sizeof(err)), NB_EINVAL);
     assert_string_equal(err, "noaberd.conf:1: max_peers must be a number from 1 to 1024, not '0'");
