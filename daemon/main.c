@@ -235,6 +235,10 @@ static int run(struct daemon *d)
     if (check_marker(d, path) < 0)
         goto fail;
     nbd_node_set_quota(&d->node, d->settings.quota_hour, d->settings.quota_day);
+    r = nbd_store_set_cache(d->store, d->settings.store_cache);
+    if (r < 0)
+        nbd_warn("cannot set the store's cache to %u MiB: %s", d->settings.store_cache,
+                 nb_strerror(r));
 
     r = uv_loop_init(&d->loop);
     if (r < 0) {

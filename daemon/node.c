@@ -699,7 +699,15 @@ static enum nbd_accept_verdict check_record(struct nbd_node *node, struct incomi
         memcpy(in->copy, in->bytes, in->len);
         bytes = in->copy;
     }
-    int r = nb_record_open(bytes, in->len, node->neighbourhood_id, in->now, &in->rec);
+    int r;
+    if (in->origin.signature_checked) {
+        /* The same checks as nb_record_open but the signature's. */
+        r = nb_record_decode(bytes, in->len, &in->rec);
+        if (r == 0)
+            r = nb_record_validate(&in->rec, in->now);
+    } else {
+        r = nb_record_open(bytes, in->len, node->neighbourhood_id, in->now, &in->rec);
+    }
     if (r < 0)
         return refuse(ret, NBD_INVALID_RECORD, r, nb_strerror(r));
 

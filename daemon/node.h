@@ -40,10 +40,20 @@ enum nbd_origin_kind {
 struct nbd_origin {
     enum nbd_origin_kind kind;
     const void *link; /* the peer link; NULL for a client */
+    /* The node asked the peer for it (a reconciliation's fetch), rather
+     * than the peer pushing it: the sync layer does not push such backlog
+     * on, since every other peer's own reconciliation finds it. */
+    bool fetched;
+    /* The signature of these very bytes was checked already (a peer's
+     * records, checked on every core: daemon/verify.h); the node decodes
+     * and validates them but does not verify again. */
+    bool signature_checked;
 };
 
-#define NBD_FROM_CLIENT     ((struct nbd_origin){ NBD_ORIGIN_LOCAL, NULL })
-#define NBD_FROM_PEER(link) ((struct nbd_origin){ NBD_ORIGIN_PEER, (link) })
+#define NBD_FROM_CLIENT  ((struct nbd_origin){ .kind = NBD_ORIGIN_LOCAL })
+#define NBD_FROM_PEER(l) ((struct nbd_origin){ .kind = NBD_ORIGIN_PEER, .link = (l) })
+#define NBD_FETCHED_FROM_PEER(l)                                                                   \
+    ((struct nbd_origin){ .kind = NBD_ORIGIN_PEER, .link = (l), .fetched = true })
 
 /*
  * Called after a record has been committed (never for duplicates, never for

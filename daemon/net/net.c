@@ -809,6 +809,7 @@ static void on_read_end(void *ctx, struct nbd_link *link)
         link->peer->has_last_contact = true;
         link->peer->last_contact = link->last_contact;
     }
+    sync_flush_records(link);
     int r = nbd_node_batch_end(net->node);
     if (r < 0) {
         char why[512];

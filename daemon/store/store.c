@@ -358,7 +358,9 @@ int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t e
      * fill the cache.  Ids are hashes, so a record lands in a random leaf
      * of each id-keyed index: a 64 MiB cache (it grows only as pages are
      * used) keeps those leaves in memory instead of reading them back
-     * through the kernel.  A checkpoint copies each page once however many
+     * through the kernel.  That is for the tools (bench-make-store,
+     * admin); noaberd sets its own with `store_cache`, small by default
+     * for small machines (nbd_store_set_cache).  A checkpoint copies each page once however many
      * commits changed it, so checkpointing every 16 384 WAL pages (64 MiB)
      * rather than every 1 000 writes a hot index leaf back once per burst
      * instead of once every few batches; journal_size_limit truncates the
@@ -384,6 +386,13 @@ out:
     }
     *ret = s;
     return 0;
+}
+
+int nbd_store_set_cache(struct nbd_store *s, unsigned mib)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%llu", (unsigned long long)mib * 1024);
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : NB_EIO;
 }
 
 void nbd_store_close(struct nbd_store *s)

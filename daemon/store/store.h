@@ -50,6 +50,9 @@ typedef int (*nbd_store_cb)(void *ctx, const struct nbd_store_record *rec);
  * sentence in err; never a crash.
  */
 int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t err_size);
+
+/* Bounds the store's page cache to `mib` MiB (nbd_store_open sets 64). */
+int nbd_store_set_cache(struct nbd_store *s, unsigned mib);
 void nbd_store_close(struct nbd_store *s);
 
 /*

@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -778,6 +779,77 @@ class NetNode(Node):
     def ids(self, **filters):
         """Ids of the requests and offers `list` shows (up to 500)."""
         return {item["id"].hex() for item in self.call("list", limit=500, **filters)["items"]}
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 to `port` that counts the bytes each way and,
+    with `rate` (bytes a second each way), paces them as a slow link would:
+    nodes that dial the relay's address reach the node at `port`."""
+
+    def __init__(self, port, rate=None):
+        self.target = port
+        self.rate = rate
+        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(8)
+        self.port = self.server.getsockname()[1]
+        self.address = "127.0.0.1:%d" % self.port
+        self.up = self.down = 0
+        self.lock = threading.Lock()
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.server.accept()
+            except OSError:
+                return
+            try:
+                t = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                c.close()
+                continue
+            self.socks += [c, t]
+            threading.Thread(target=self._pump, args=(c, t, "up"), daemon=True).start()
+            threading.Thread(target=self._pump, args=(t, c, "down"), daemon=True).start()
+
+    def _pump(self, src, dst, way):
+        chunk = 1 << 16 if self.rate is None else max(1, min(1 << 16, self.rate // 50))
+        due = time.monotonic()
+        while True:
+            try:
+                data = src.recv(chunk)
+            except OSError:
+                data = b""
+            if not data:
+                try:
+                    dst.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            with self.lock:
+                if way == "up":
+                    self.up += len(data)
+                else:
+                    self.down += len(data)
+            if self.rate is not None:
+                # Each chunk leaves when the link would have carried it.
+                due = max(due, time.monotonic()) + len(data) / self.rate
+                time.sleep(max(0.0, due - time.monotonic()))
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def counts(self):
+        with self.lock:
+            return self.up, self.down
+
+    def close(self):
+        self.server.close()
+        for s in self.socks:
+            s.close()
 
 
 class NodeTest(unittest.TestCase):
