@@ -142,7 +142,10 @@ class Lifecycle(browser.PageTest):
         # Bob sees it on node B and says he can help, by keyboard.
         self.wait(bob, "Alice's request on node B",
                   lambda d: "Hang a shelf" in self.text_of(bob, "near-list"), timeout=90)
-        self.assertIn("Asked by Alice for J.D.", self.text_of(bob, "near-list"))
+        # Her profile may reach node B after her request: the card names her
+        # as soon as it arrives.
+        self.wait(bob, "Alice's name on the card", lambda d: "Asked by Alice for J.D." in self.text_of(bob, "near-list"),
+                  timeout=90)
         self.press(bob, "I can help", self.button("I can help"))
         self.wait(bob, "that Bob can help", lambda d: "You said you can help" in self.text_of(bob, "near-list"))
 

@@ -159,7 +159,13 @@ function refocus(was) {
 // The live list: refreshed on every new record; when the stream is refused
 // (the session ended), sign in again and listen again, a little later.
 function watch() {
-  const refresh = async () => {
+  const refresh = async (ev) => {
+    // A profile that arrives after the requests it names: the cards are
+    // drawn again below with the name (newest profile wins).
+    if (ev && ev.record) {
+      const rec = L.verified(app, ev.record);
+      if (rec !== null && rec.kind === 'profile') state.names.set(hexOf(rec.author), rec.body.name);
+    }
     const l = document.getElementById('near-list');
     if (l) {
       const focus = focusedControl();
@@ -174,7 +180,7 @@ function watch() {
     }
   };
   const onRecord = (ev) => {
-    refresh();
+    refresh(ev);
     notifyAbout(ev);
   };
   state.events = api.events(onRecord, () => {
