@@ -828,7 +828,7 @@ static void show_human(struct ctx *ctx, const struct root_view *v, const struct 
     const struct nb_record *conf = confirmation_of(v);
     const struct nb_state_response *own = own_response(ctx, v);
     struct state_in_words sw;
-    char buf[256], who[64], rel[48], word[32];
+    char buf[256], who[64], rel[48], word[32], shown[96];
     size_t live = 0;
 
     for (size_t i = 0; i < v->st.n_responses; i++) {
@@ -847,16 +847,21 @@ static void show_human(struct ctx *ctx, const struct root_view *v, const struct 
     state_words(ctx, &sw, buf, sizeof(buf));
     line(P_("cli_show_state", "State:"), buf);
     line(P_("cli_show_category", "Category:"),
-         i18n_word("category_", nb_category_name(r->category), "Other"));
+         i18n_option_word("cli_category_", nb_category_name(r->category),
+                          nb_category_name(r->category) != NULL ? nb_category_name(r->category)
+                                                                : "other",
+                          shown, sizeof(shown)));
     if (NB_HAS(r, NB_F_URGENCY)) {
         line(P_("cli_show_urgency", "Urgency:"),
-             i18n_word("urgency_", nb_urgency_name(r->urgency),
-                       spelled(nb_urgency_name(r->urgency), word, sizeof(word))));
+             i18n_option_word("cli_urgency_", nb_urgency_name(r->urgency),
+                              spelled(nb_urgency_name(r->urgency), word, sizeof(word)), shown,
+                              sizeof(shown)));
     }
     if (NB_HAS(r, NB_F_MODE)) {
         line(P_("cli_show_help", "Help:"),
-             i18n_word("mode_", nb_mode_name(r->mode),
-                       spelled(nb_mode_name(r->mode), word, sizeof(word))));
+             i18n_option_word("cli_mode_", nb_mode_name(r->mode),
+                              spelled(nb_mode_name(r->mode), word, sizeof(word)), shown,
+                              sizeof(shown)));
     }
     line_text(P_("cli_show_area", "Area:"), r->area);
     if (NB_HAS(r, NB_F_WHEN)) {

@@ -18,31 +18,32 @@
     }
 
 /*
- * The protocol's names as a person reads them.  Categories, urgencies and
- * modes share the page's keys and words; statuses are noaber's own, in the
- * lower case of its sentences ("open — 2 responses").
+ * The protocol's names as a person reads them, in the lower case of noaber's
+ * sentences ("open — 2 responses").  In English they are spelled as the
+ * options take them (this-week, in-person), so that what `show` says can be
+ * typed back.
  */
 static const struct {
     const char *key;
     const char *msgid;
 } words[] = {
-    PN_("category_groceries", "Groceries"),
-    PN_("category_transport", "Transport"),
-    PN_("category_meals", "Meals"),
-    PN_("category_company", "Company"),
-    PN_("category_paperwork", "Paperwork"),
-    PN_("category_repairs", "Repairs"),
-    PN_("category_care", "Care"),
-    PN_("category_childcare", "Childcare"),
-    PN_("category_pets", "Pets"),
-    PN_("category_other", "Other"),
-    PN_("urgency_today", "Today"),
-    PN_("urgency_this_week", "This week"),
-    PN_("urgency_this_month", "This month"),
-    PN_("urgency_whenever", "Whenever"),
-    PN_("mode_in_person", "In person"),
-    PN_("mode_remote", "From a distance"),
-    PN_("mode_either", "In person or from a distance"),
+    PN_("cli_category_groceries", "groceries"),
+    PN_("cli_category_transport", "transport"),
+    PN_("cli_category_meals", "meals"),
+    PN_("cli_category_company", "company"),
+    PN_("cli_category_paperwork", "paperwork"),
+    PN_("cli_category_repairs", "repairs"),
+    PN_("cli_category_care", "care"),
+    PN_("cli_category_childcare", "childcare"),
+    PN_("cli_category_pets", "pets"),
+    PN_("cli_category_other", "other"),
+    PN_("cli_urgency_today", "today"),
+    PN_("cli_urgency_this_week", "this-week"),
+    PN_("cli_urgency_this_month", "this-month"),
+    PN_("cli_urgency_whenever", "whenever"),
+    PN_("cli_mode_in_person", "in-person"),
+    PN_("cli_mode_remote", "remote"),
+    PN_("cli_mode_either", "either"),
     PN_("cli_status_open", "open"),
     PN_("cli_status_assigned", "assigned"),
     PN_("cli_status_done_claimed", "done-claimed"),
@@ -120,6 +121,18 @@ const char *i18n_word(const char *prefix, const char *name, const char *english)
         }
     }
     return english;
+}
+
+const char *i18n_option_word(const char *prefix, const char *name, const char *spelled_name,
+                             char *buf, size_t size)
+{
+    const char *word = i18n_word(prefix, name, spelled_name);
+
+    if (strcmp(word, spelled_name) == 0) {
+        return spelled_name;
+    }
+    snprintf(buf, size, "%s (%s)", word, spelled_name);
+    return buf;
 }
 
 void i18n_print_label(const char *label, int width)

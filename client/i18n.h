@@ -32,6 +32,15 @@ const char *i18n_np(const char *key, const char *one, const char *many, unsigned
  * come back as `english`. */
 const char *i18n_word(const char *prefix, const char *name, const char *english);
 
+/*
+ * A name a person may type back as an option (a category, urgency or mode):
+ * its translation followed by the option's spelling, "aujourd'hui (today)",
+ * or only the spelling where the translation is the same (English).  Returns
+ * buf or spelled_name.
+ */
+const char *i18n_option_word(const char *prefix, const char *name, const char *spelled_name,
+                             char *buf, size_t size);
+
 /* Prints "label value" with the label padded to `width` characters (not
  * bytes), so that translated labels with accents or in Arabic line up. */
 void i18n_print_label(const char *label, int width);

@@ -5,7 +5,9 @@
 import * as R from './record.js';
 import * as api from './api.js';
 import * as keys from './keystore.js';
-import { t, setLanguage, chooseLanguage, catalogs, language } from './catalog.js';
+import {
+  t, setLanguage, chooseLanguage, language, languages, loadLanguages, formatAgo,
+} from './catalog.js';
 
 const DAY = 86400;
 const REQUEST_LIFETIME = 7 * DAY;
@@ -60,17 +62,48 @@ function hexOf(bytes) {
 }
 
 function ago(ts) {
-  const s = Math.max(0, now() - ts);
-  if (s < 120) return t('time_now');
-  if (s < 7200) return t('time_minutes', { n: Math.floor(s / 60) });
-  if (s < 2 * DAY) return t('time_hours', { n: Math.floor(s / 3600) });
-  return t('time_days', { n: Math.floor(s / DAY) });
+  return formatAgo(ts, now());
+}
+
+// Switches the page's language, remembers it on this device, and draws the
+// chrome and the current screen again in it.
+async function switchLanguage(tag) {
+  localStorage.setItem(LANGUAGE_KEY, tag);
+  await setLanguage(tag);
+  renderChrome();
+  await route();
+}
+
+// The languages, each in its own name, on every screen (WEB.md: "your
+// language"); the current one is marked for screen readers as well.
+function languageLinks() {
+  let nav = document.getElementById('languages');
+  if (!nav) {
+    nav = el('nav', { id: 'languages', class: 'languages' });
+    document.querySelector('header.top').append(nav);
+  }
+  nav.setAttribute('aria-label', t('nav_language'));
+  const list = el('ul');
+  for (const [tag, name] of languages()) {
+    const a = el('a', {
+      href: '#', lang: tag, hreflang: tag, class: 'nav-link', 'data-language': tag, text: name,
+      'aria-current': tag === language() ? 'true' : null,
+    });
+    a.addEventListener('click', (e) => {
+      e.preventDefault();
+      switchLanguage(tag);
+    });
+    list.append(el('li', {}, a));
+  }
+  nav.replaceChildren(list);
 }
 
 function renderChrome() {
   document.getElementById('skip').textContent = t('skip');
   document.getElementById('brand').textContent = state.info ? state.info.neighbourhood : t('brand');
+  languageLinks();
   const nav = document.getElementById('nav');
+  nav.setAttribute('aria-label', t('nav_main'));
   nav.replaceChildren();
   if (state.member) {
     nav.append(
@@ -191,12 +224,8 @@ function problem(e) {
 // Welcome
 
 function languageSelect() {
-  const options = Object.entries(catalogs).map(([tag, c]) => [tag, c.language_name]);
-  const s = select(options, language());
-  s.addEventListener('change', () => {
-    localStorage.setItem(LANGUAGE_KEY, s.value);
-    setLanguage(s.value);
-  });
+  const s = select(languages().map(([tag, name]) => [tag, name]), language());
+  s.addEventListener('change', () => switchLanguage(s.value));
   return s;
 }
 
@@ -440,7 +469,8 @@ async function route() {
 }
 
 async function start() {
-  setLanguage(chooseLanguage(localStorage.getItem(LANGUAGE_KEY)));
+  await loadLanguages();
+  await setLanguage(chooseLanguage(localStorage.getItem(LANGUAGE_KEY)));
   await R.init();
   try {
     state.info = await api.info();
