@@ -71,9 +71,13 @@ class Browser:
     """One headless Chromium with its own profile (its own site data, so two
     Browsers are two devices).  Always quit() it (tests use addCleanup)."""
 
-    def __init__(self, width=1280, height=900):
+    def __init__(self, width=1280, height=900, language="en-US"):
+        """language: what the browser asks for first (navigator.languages),
+        the same whatever the machine's locale."""
         self.profile = tempfile.mkdtemp(prefix="noaber-chromium-")
         opts = webdriver.ChromeOptions()
+        opts.add_argument("--lang=" + language)
+        opts.add_experimental_option("prefs", {"intl.accept_languages": language})
         opts.binary_location = chromium_binary()
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
                     "--disable-dev-shm-usage", "--no-first-run",

@@ -329,13 +329,15 @@ function requestCard(item, rec) {
   const who = state.names.get(hexOf(rec.author)) || t('near_someone');
   const urgency = b.urgency !== undefined ? R.URGENCIES[b.urgency] : 'whenever';
   const card = el('li', { class: 'card', 'data-id': item.id },
-    el('h2', { text: b.title }),
+    el('h2', { text: b.title, dir: 'auto' }),
     el('p', { class: 'meta' },
       el('span', { class: 'tag', text: t('category_' + R.CATEGORIES[b.category]) }),
       ' ',
       el('span', { class: 'tag urgency-' + urgency, text: t('urgency_' + urgency) })),
-    el('p', { text: b.area }),
-    b.details ? el('p', { class: 'details', text: b.details }) : null,
+    // What neighbours wrote keeps its own direction (an Arabic title on a
+    // French page, a Dutch one on an Arabic page).
+    el('p', { text: b.area, dir: 'auto' }),
+    b.details ? el('p', { class: 'details', text: b.details, dir: 'auto' }) : null,
     el('p', { class: 'meta', text: t('near_by', { name: who }) + ' · ' + t('near_posted', { when: ago(rec.created_at) }) }));
   const mine = hexOf(rec.author) === hexOf(state.member.publicKey);
   if (mine) {
