@@ -31,6 +31,7 @@ class Languages(nb.NodeTest):
         fr = self.show(self.alice, "fr")
         self.assertIn("Demande %s: Soup for Mrs Janssens" % self.rid[:8], fr)
         self.assertIn("État :", fr)
+        self.assertIn("Expire :      dans 7 jours", fr)
         self.assertIn("ouverte — 1 réponse", fr)
         self.assertIn("Catégorie :   courses (groceries)", fr)
         self.assertIn("Urgence :     aujourd'hui (today)", fr)
@@ -50,6 +51,7 @@ class Languages(nb.NodeTest):
         ar = self.show(self.alice, "ar")
         self.assertIn("مفتوح — عدد الردود: 1", ar)
         self.assertIn("تسوق (groceries)", ar)
+        self.assertIn("خلال 7 أيام", ar)
         self.assertIn("ابقَ في أمان", ar)
 
     def test_the_assigned_helper_reads_the_advice_before_the_visit(self):
