@@ -17,9 +17,11 @@ import subprocess
 import sys
 import tempfile
 
-# One `key: 'text' + 'more text',` entry of the catalog's `en` object.
-ENTRY = re.compile(r"^\s*(\w+)\s*:\s*((?:'(?:[^'\\]|\\.)*'\s*\+?\s*)+),?\s*$")
-STRING = re.compile(r"'((?:[^'\\]|\\.)*)'")
+# One `key: 'text' + "more text",` entry of the catalog's `en` object (single
+# or double quotes, or backquotes without ${}).
+LITERAL = r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`(?:[^`\\$]|\\.)*`"""
+ENTRY = re.compile(r"^\s*['\"]?(\w+)['\"]?\s*:\s*((?:(?:%s)\s*\+?\s*)+),?\s*$" % LITERAL)
+STRING = re.compile(LITERAL)
 
 
 def js_unescape(s):
@@ -49,7 +51,7 @@ def page_messages(path):
         if not m:
             sys.exit('update_pot.py: %s:%d: not a `key: \'text\',` entry: %s'
                      % (path, pending_line, pending.strip()))
-        text = ''.join(js_unescape(s) for s in STRING.findall(m.group(2)))
+        text = ''.join(js_unescape(s[1:-1]) for s in STRING.findall(m.group(2)))
         out.append((m.group(1), text, pending_line))
         pending = ''
     return out

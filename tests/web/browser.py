@@ -89,6 +89,29 @@ class Browser:
         self.driver = webdriver.Chrome(service=Service(driver_binary()), options=opts)
         self.driver.set_script_timeout(120)
 
+    def wait(self, what, fn, timeout=30):
+        """Waits until fn(driver) is true and returns it, else fails saying
+        what the page did not show, with its console."""
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        # The page redraws lists and screens as records arrive: an element
+        # found a moment ago may be gone; the wait then looks again.
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=ignored).until(lambda d: fn(d))
+        except Exception as e:
+            raise AssertionError("the page did not show %s: %s\nconsole: %s"
+                                 % (what, e, "\n".join(self.console())))
+
+    def heading(self, text):
+        """Waits for the screen whose heading is `text`."""
+        from selenium.webdriver.common.by import By
+
+        self.wait("the heading %r" % text,
+                  lambda d: d.find_element(By.ID, "screen-title").text == text)
+
     def console(self):
         try:
             return [e["message"] for e in self.driver.get_log("browser")]

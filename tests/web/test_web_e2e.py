@@ -51,24 +51,10 @@ class WebEndToEnd(unittest.TestCase):
         return out["link"]
 
     def wait(self, b, what, fn, timeout=30):
-        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        # The page redraws lists and screens as records arrive: an element
-        # found a moment ago may be gone; the wait then looks again.
-        ignored = (NoSuchElementException, StaleElementReferenceException)
-        try:
-            return WebDriverWait(b.driver, timeout, poll_frequency=0.1,
-                                 ignored_exceptions=ignored).until(lambda d: fn(d))
-        except Exception as e:
-            raise AssertionError("the page did not show %s: %s\nconsole: %s"
-                                 % (what, e, "\n".join(b.console())))
+        return b.wait(what, fn, timeout)
 
     def heading(self, b, text):
-        from selenium.webdriver.common.by import By
-
-        self.wait(b, "the heading %r" % text,
-                  lambda d: d.find_element(By.ID, "screen-title").text == text)
+        b.heading(text)
 
     def active(self, b):
         return b.driver.switch_to.active_element

@@ -70,23 +70,10 @@ class PageLanguages(unittest.TestCase):
         return self.node.operator.ok("welcome", "--host", self.web.host)["link"]
 
     def wait(self, b, what, fn, timeout=30):
-        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        try:
-            return WebDriverWait(b.driver, timeout, poll_frequency=0.1,
-                                 ignored_exceptions=(NoSuchElementException,
-                                                     StaleElementReferenceException)
-                                 ).until(lambda d: fn(d))
-        except Exception as e:
-            raise AssertionError("the page did not show %s: %s\nconsole: %s"
-                                 % (what, e, "\n".join(b.console())))
+        return b.wait(what, fn, timeout)
 
     def heading(self, b, text):
-        from selenium.webdriver.common.by import By
-
-        self.wait(b, "the heading %r" % text,
-                  lambda d: d.find_element(By.ID, "screen-title").text == text)
+        b.heading(text)
 
     def text(self, b):
         return b.driver.execute_script("return document.body.innerText")
