@@ -768,12 +768,11 @@ static void trust_words(const struct ctx *ctx, const struct trust *t, const uint
  */
 static void show_advice(void)
 {
-    printf("\n%s\n", P_("advice_title", "Stay safe"));
-    printf("- %s\n", P_("advice_empty_house", "Do not tell anyone that a house will be empty."));
-    printf("- %s\n", P_("advice_keys", "Never hand over house keys or bank cards."));
-    printf("- %s\n", P_("advice_pairs", "For tasks inside someone's home, go with two people."));
-    printf("- %s\n", P_("advice_medical",
-                        "Leave medical care to doctors and nurses. For an emergency, call 112."));
+    printf("\n%s\n", P_("safety_title", "Stay safe"));
+    printf("- %s\n", P_("safety_empty_house", "Do not tell anyone when your house will be empty."));
+    printf("- %s\n", P_("safety_keys", "Never hand over your keys or bank cards."));
+    printf("- %s\n", P_("safety_pairs", "For tasks inside a home, work in pairs when you can."));
+    printf("- %s\n", P_("safety_medical", "For medical care, call a doctor or a nurse."));
 }
 
 /* What this member has to do or know about the root, in sentences. */

@@ -39,7 +39,7 @@ class Languages(nb.NodeTest):
         self.assertIn("en attente", fr)
         # Alice chooses a helper: the safe-practice advice, in French.
         self.assertIn("Restez en sécurité", fr)
-        self.assertIn("Ne donnez jamais vos clés de maison ni vos cartes bancaires.", fr)
+        self.assertIn("Ne donnez jamais vos clés ni vos cartes bancaires.", fr)
         self.assertNotIn("Category", fr)
 
         nl = self.show(self.alice, "nl")
@@ -58,7 +58,7 @@ class Languages(nb.NodeTest):
         self.alice.ok("assign", self.rid, self.bob.key)
         fr = self.show(self.bob, "fr")
         self.assertIn("attribuée à vous", fr)
-        self.assertIn("Pour une tâche chez quelqu'un, allez-y à deux.", fr)
+        self.assertIn("Pour une tâche dans un logement, allez-y à deux si possible.", fr)
         # Nobody else is told to get ready for a visit.
         self.assertNotIn("Restez en sécurité", self.show(self.carol, "fr"))
 
