@@ -88,14 +88,9 @@ static const char *lookup(const char *key, const char *msgid, const char *many, 
         return plural && n != 1 ? many : msgid;
     }
     got = plural ? dngettext("noaber", both, many, n) : dgettext("noaber", both);
-    /* Untranslated: gettext hands back what it was given, context and all. */
-    if (got == both) {
-        return msgid;
-    }
-    if (plural && got == many) {
-        return many;
-    }
-    return got;
+    /* Untranslated: gettext hands back what it was given, context and all
+     * (or `many`, which has no context). */
+    return got == both ? msgid : got;
 }
 
 const char *i18n_p(const char *key, const char *msgid)
