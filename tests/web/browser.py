@@ -72,9 +72,13 @@ class Browser:
     """One headless Chromium with its own profile (its own site data, so two
     Browsers are two devices).  Always quit() it (tests use addCleanup)."""
 
-    def __init__(self, width=1280, height=900):
+    def __init__(self, width=1280, height=900, language="en-US"):
+        """language: what the browser asks for first (navigator.languages),
+        the same whatever the machine's locale."""
         self.profile = tempfile.mkdtemp(prefix="noaber-chromium-")
         opts = webdriver.ChromeOptions()
+        opts.add_argument("--lang=" + language)
+        opts.add_experimental_option("prefs", {"intl.accept_languages": language})
         opts.binary_location = chromium_binary()
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
                     "--disable-dev-shm-usage", "--no-first-run",
@@ -85,6 +89,29 @@ class Browser:
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(service=Service(driver_binary()), options=opts)
         self.driver.set_script_timeout(120)
+
+    def wait(self, what, fn, timeout=30):
+        """Waits until fn(driver) is true and returns it, else fails saying
+        what the page did not show, with its console."""
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        # The page redraws lists and screens as records arrive: an element
+        # found a moment ago may be gone; the wait then looks again.
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=ignored).until(lambda d: fn(d))
+        except Exception as e:
+            raise AssertionError("the page did not show %s: %s\nconsole: %s"
+                                 % (what, e, "\n".join(self.console())))
+
+    def heading(self, text):
+        """Waits for the screen whose heading is `text`."""
+        from selenium.webdriver.common.by import By
+
+        self.wait("the heading %r" % text,
+                  lambda d: d.find_element(By.ID, "screen-title").text == text)
 
     def console(self):
         try:

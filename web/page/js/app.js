@@ -5,7 +5,9 @@
 import * as R from './record.js';
 import * as api from './api.js';
 import * as keys from './keystore.js';
-import { t, setLanguage, chooseLanguage, catalogs, language } from './catalog.js';
+import {
+  t, setLanguage, chooseLanguage, language, languages, loadLanguages, formatAgo,
+} from './catalog.js';
 import { el, show, field, select, showErrors, clean, textProblem } from './ui.js';
 import * as L from './lifecycle.js';
 import * as O from './offers.js';
@@ -42,17 +44,48 @@ function hexOf(bytes) {
 }
 
 function ago(ts) {
-  const s = Math.max(0, now() - ts);
-  if (s < 120) return t('time_now');
-  if (s < 7200) return t('time_minutes', { n: Math.floor(s / 60) });
-  if (s < 2 * DAY) return t('time_hours', { n: Math.floor(s / 3600) });
-  return t('time_days', { n: Math.floor(s / DAY) });
+  return formatAgo(ts, now());
+}
+
+// Switches the page's language, remembers it on this device, and draws the
+// chrome and the current screen again in it.
+async function switchLanguage(tag) {
+  localStorage.setItem(LANGUAGE_KEY, tag);
+  await setLanguage(tag);
+  renderChrome();
+  await route();
+}
+
+// The languages, each in its own name, on every screen (WEB.md: "your
+// language"); the current one is marked for screen readers as well.
+function languageLinks() {
+  let nav = document.getElementById('languages');
+  if (!nav) {
+    nav = el('nav', { id: 'languages', class: 'languages' });
+    document.querySelector('header.top').append(nav);
+  }
+  nav.setAttribute('aria-label', t('nav_language'));
+  const list = el('ul');
+  for (const [tag, name] of languages()) {
+    const a = el('a', {
+      href: '#', lang: tag, hreflang: tag, class: 'nav-link', 'data-language': tag, text: name,
+      'aria-current': tag === language() ? 'true' : null,
+    });
+    a.addEventListener('click', (e) => {
+      e.preventDefault();
+      switchLanguage(tag);
+    });
+    list.append(el('li', {}, a));
+  }
+  nav.replaceChildren(list);
 }
 
 function renderChrome() {
   document.getElementById('skip').textContent = t('skip');
   document.getElementById('brand').textContent = state.info ? state.info.neighbourhood : t('brand');
+  languageLinks();
   const nav = document.getElementById('nav');
+  nav.setAttribute('aria-label', t('nav_main'));
   nav.replaceChildren();
   if (state.member) {
     nav.append(
@@ -275,12 +308,8 @@ function problem(e) {
 // Welcome
 
 function languageSelect() {
-  const options = Object.entries(catalogs).map(([tag, c]) => [tag, c.language_name]);
-  const s = select(options, language());
-  s.addEventListener('change', () => {
-    localStorage.setItem(LANGUAGE_KEY, s.value);
-    setLanguage(s.value);
-  });
+  const s = select(languages().map(([tag, name]) => [tag, name]), language());
+  s.addEventListener('change', () => switchLanguage(s.value));
   return s;
 }
 
@@ -381,13 +410,15 @@ function requestCard(item, rec) {
   const who = state.names.get(hexOf(rec.author)) || t('near_someone');
   const urgency = b.urgency !== undefined ? R.URGENCIES[b.urgency] : 'whenever';
   const card = el('li', { class: 'card', 'data-id': item.id },
-    el('h2', { text: b.title }),
+    el('h2', { text: b.title, dir: 'auto' }),
     el('p', { class: 'meta' },
       el('span', { class: 'tag', text: t('category_' + R.CATEGORIES[b.category]) }),
       ' ',
       el('span', { class: 'tag urgency-' + urgency, text: t('urgency_' + urgency) })),
-    el('p', { text: b.area }),
-    b.details ? el('p', { class: 'details', text: b.details }) : null,
+    // What neighbours wrote keeps its own direction (an Arabic title on a
+    // French page, a Dutch one on an Arabic page).
+    el('p', { text: b.area, dir: 'auto' }),
+    b.details ? el('p', { class: 'details', text: b.details, dir: 'auto' }) : null,
     el('p', { class: 'meta', text: (b.on_behalf_of ? t('near_by_for', { name: who, for: b.on_behalf_of })
       : t('near_by', { name: who })) + ' · ' + t('near_posted', { when: ago(rec.created_at) }) }));
   const mine = hexOf(rec.author) === hexOf(state.member.publicKey);
@@ -437,7 +468,7 @@ async function nearScreen(notice) {
 // The languages a request can be in: the page's own, and those the browser
 // can name.
 function languageOptions() {
-  const tags = [...new Set([...Object.keys(catalogs), 'nl', 'fr', 'en', 'ar', 'tr', 'ro', 'pl', 'es'])];
+  const tags = [...new Set([...languages().map((l) => l[0]), 'nl', 'fr', 'en', 'ar', 'tr', 'ro', 'pl', 'es'])];
   let names = null;
   try {
     names = new Intl.DisplayNames([language()], { type: 'language' });
@@ -664,7 +695,8 @@ async function keepStorage() {
 const app = { state, send, now, ago, problem, say, knownMark };
 
 async function start() {
-  setLanguage(chooseLanguage(localStorage.getItem(LANGUAGE_KEY)));
+  await loadLanguages();
+  await setLanguage(chooseLanguage(localStorage.getItem(LANGUAGE_KEY)));
   await R.init();
   try {
     state.info = await api.info();
