@@ -3,7 +3,9 @@
 # (debootstrap + systemd-nspawn), installs the packages built by `./dev deb`,
 # and checks what an operator would: the hardened service starts as the
 # noaber user, a member of the noaber group reaches the socket without flags,
-# anyone else is told to ask for the group, and a restart keeps the records.
+# anyone else is told to ask for the group, a restart keeps the records, and
+# noaber-web serves the page and the node's /api/info on 127.0.0.1:7480
+# while the operator socket is out of its reach.
 #
 #   packaging/boot-test.sh DEB_DIR WORK_DIR
 #
@@ -38,14 +40,15 @@ if [ ! -x "$root/lib/systemd/systemd" ]; then
     fi
 fi
 echo noaber-boot-test >"$root/etc/hostname"
-cp "$debs"/noaberd_*.deb "$debs"/noaber_*.deb "$root/root/"
+cp "$debs"/noaberd_*.deb "$debs"/noaber_*.deb "$debs"/noaber-web_*.deb "$root/root/"
 
 nspawn="systemd-nspawn --register=no --keep-unit --quiet -D $root"
 
-# Installing resolves the libraries from the archive, like a real install.
-if $nspawn --pipe /bin/sh -c 'apt-get update -qq && apt-get install -y -qq /root/noaberd_*.deb /root/noaber_*.deb' \
+# Installing resolves the libraries from the archive, like a real install;
+# curl is the browser of the noaber-web checks.
+if $nspawn --pipe /bin/sh -c 'apt-get update -qq && apt-get install -y -qq /root/noaberd_*.deb /root/noaber_*.deb /root/noaber-web_*.deb curl' \
     >"$work/install.log" 2>&1; then
-    ok "apt-get install of noaberd and noaber in a fresh Debian 12"
+    ok "apt-get install of noaberd, noaber and noaber-web in a fresh Debian 12"
 else
     tail -n 20 "$work/install.log" >&2
     grep -q "Failed to\|Operation not permitted" "$work/install.log" &&
@@ -124,6 +127,53 @@ if in_container "su neighbour -c 'noaber --json status'" | grep -q '"records":1'
     ok "systemctl restart keeps the record"
 else
     bad "the record is missing after a restart"
+fi
+
+# noaber-web: it starts after noaberd (and again with it, PartOf=).
+active=false
+for _ in $(seq 1 60); do
+    if [ "$(in_container 'systemctl is-active noaber-web' 2>/dev/null)" = active ] &&
+        in_container 'curl -fsS http://127.0.0.1:7480/api/info' >"$work/info.json" 2>/dev/null; then
+        active=true
+        break
+    fi
+    sleep 1
+done
+if $active && grep -q '"neighbourhood":"Marollen"' "$work/info.json"; then
+    ok "noaber-web.service is active; GET http://127.0.0.1:7480/api/info names the neighbourhood"
+else
+    cat "$work/info.json" >&2
+    bad "noaber-web.service is not active or /api/info failed"
+    in_container 'systemctl status noaber-web --no-pager; journalctl -u noaber-web --no-pager' >&2
+fi
+if in_container 'curl -fsS http://127.0.0.1:7480/' >"$work/page.html" 2>&1 &&
+    grep -q '<html' "$work/page.html" &&
+    in_container 'curl -fsSI http://127.0.0.1:7480/' | grep -qi '^content-security-policy:'; then
+    ok "GET http://127.0.0.1:7480/ serves the page with its Content-Security-Policy"
+else
+    head -c 400 "$work/page.html" >&2
+    bad "the page is not served"
+fi
+if [ "$(in_container 'systemctl show noaber-web -p User --value')" = noaber-web ] &&
+    in_container 'ps -o user= -C noaber-web' | grep -q noaber-web; then
+    ok "noaber-web runs as its own dynamic user"
+else
+    bad "noaber-web's user"
+fi
+# Inside the service's mount namespace the member socket is there and the
+# operator socket is not usable: the page can do no more than a neighbour.
+pid=$(in_container 'systemctl show noaber-web -p MainPID --value')
+if [ -n "$pid" ] && [ "$pid" != 0 ] &&
+    in_container "nsenter -t $pid -m test -S /run/noaber/noaberd-member.sock" &&
+    ! in_container "nsenter -t $pid -m test -S /run/noaber/noaberd.sock"; then
+    ok "noaber-web sees the member socket and not the operator socket"
+else
+    bad "noaber-web's view of /run/noaber"
+fi
+if ! in_container 'ss -Hltn 2>/dev/null || cat /proc/net/tcp' | grep -q '0.0.0.0:7480\|00000000:1D30'; then
+    ok "noaber-web listens on loopback only"
+else
+    bad "noaber-web listens beyond loopback"
 fi
 
 in_container 'systemctl poweroff' >/dev/null 2>&1
