@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void json_init(struct json *j, FILE *out)
 {
@@ -160,6 +161,15 @@ void json_finish(struct json *j)
 static void plural(char *buf, size_t size, uint64_t n, const char *unit)
 {
     snprintf(buf, size, "%llu %s%s", (unsigned long long)n, unit, n == 1 ? "" : "s");
+}
+
+void format_date(uint64_t t, char *buf, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (localtime_r(&tt, &tm) == NULL || strftime(buf, size, "%Y-%m-%d %H:%M", &tm) == 0) {
+        snprintf(buf, size, "%llu", (unsigned long long)t);
+    }
 }
 
 void format_relative(uint64_t now, uint64_t t, char *buf, size_t size)
