@@ -29,16 +29,21 @@ skip() {
 command -v debootstrap >/dev/null || skip "debootstrap is not installed"
 command -v systemd-nspawn >/dev/null || skip "systemd-nspawn is not installed"
 
-if [ ! -x "$root/lib/systemd/systemd" ]; then
-    rm -rf "$root"
+# The bootstrapped system is kept in $work/base and copied afresh for each
+# run, so that a run never finds the users and records of the one before.
+base="$work/base"
+if [ ! -x "$base/lib/systemd/systemd" ]; then
+    rm -rf "$base"
     mkdir -p "$work"
-    say "debootstrap Debian 12 into $root (about a minute)"
+    say "debootstrap Debian 12 into $base (about a minute)"
     if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,procps \
-        bookworm "$root" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1; then
+        bookworm "$base" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1; then
         tail -n 20 "$work/debootstrap.log" >&2
         skip "debootstrap failed (no access to the Debian archive?)"
     fi
 fi
+rm -rf "$root"
+cp -a "$base" "$root"
 echo noaber-boot-test >"$root/etc/hostname"
 cp "$debs"/noaberd_*.deb "$debs"/noaber_*.deb "$debs"/noaber-web_*.deb "$root/root/"
 
@@ -154,21 +159,25 @@ else
     head -c 400 "$work/page.html" >&2
     bad "the page is not served"
 fi
-if [ "$(in_container 'systemctl show noaber-web -p User --value')" = noaber-web ] &&
-    in_container 'ps -o user= -C noaber-web' | grep -q noaber-web; then
-    ok "noaber-web runs as its own dynamic user"
-else
-    bad "noaber-web's user"
-fi
-# Inside the service's mount namespace the member socket is there and the
-# operator socket is not usable: the page can do no more than a neighbour.
+# Inside the service's mount namespace the member socket answers and the
+# operator socket is one nobody can connect to (curl: 7, cannot connect):
+# the page can do no more than a neighbour.
 pid=$(in_container 'systemctl show noaber-web -p MainPID --value')
-if [ -n "$pid" ] && [ "$pid" != 0 ] &&
-    in_container "nsenter -t $pid -m test -S /run/noaber/noaberd-member.sock" &&
-    ! in_container "nsenter -t $pid -m test -S /run/noaber/noaberd.sock"; then
-    ok "noaber-web sees the member socket and not the operator socket"
+uid=$(in_container "stat -c %u /proc/$pid")
+if [ "$(in_container 'systemctl show noaber-web -p User --value')" = noaber-web ] &&
+    [ -n "$uid" ] && [ "$uid" != 0 ] && [ "$uid" != "$(in_container 'id -u noaber')" ]; then
+    ok "noaber-web runs as its own dynamic user (uid $uid)"
 else
-    bad "noaber-web's view of /run/noaber"
+    bad "noaber-web's user (uid ${uid:-none})"
+fi
+in_container "nsenter -t $pid -m curl -s --max-time 5 --unix-socket /run/noaber/noaberd-member.sock http://node/" >/dev/null 2>&1
+member_rc=$?
+in_container "nsenter -t $pid -m curl -s --max-time 5 --unix-socket /run/noaber/noaberd.sock http://node/" >/dev/null 2>&1
+operator_rc=$?
+if [ "$member_rc" -ne 7 ] && [ "$operator_rc" -eq 7 ]; then
+    ok "noaber-web reaches the member socket and not the operator socket"
+else
+    bad "noaber-web's view of /run/noaber (curl: member $member_rc, operator $operator_rc)"
 fi
 if ! in_container 'ss -Hltn 2>/dev/null || cat /proc/net/tcp' | grep -q '0.0.0.0:7480\|00000000:1D30'; then
     ok "noaber-web listens on loopback only"

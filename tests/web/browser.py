@@ -71,7 +71,9 @@ class Browser:
     """One headless Chromium with its own profile (its own site data, so two
     Browsers are two devices).  Always quit() it (tests use addCleanup)."""
 
-    def __init__(self, width=1280, height=900):
+    def __init__(self, width=1280, height=900, prefs=None):
+        """prefs: Chromium preferences, as a person would set them (a larger
+        default font size, for instance)."""
         self.profile = tempfile.mkdtemp(prefix="noaber-chromium-")
         opts = webdriver.ChromeOptions()
         opts.binary_location = chromium_binary()
@@ -80,10 +82,19 @@ class Browser:
                     "--user-data-dir=" + self.profile,
                     "--window-size=%d,%d" % (width, height)):
             opts.add_argument(arg)
+        if prefs:
+            opts.add_experimental_option("prefs", prefs)
         # Console messages of the page, for a test that fails to say why.
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(service=Service(driver_binary()), options=opts)
         self.driver.set_script_timeout(120)
+
+    def emulate(self, width, height, mobile=True):
+        """Lays the page out `width` CSS pixels wide, as a phone does: a
+        headless window is never narrower than 500 pixels."""
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": width, "height": height,
+                                     "deviceScaleFactor": 1, "mobile": mobile})
 
     def console(self):
         try:

@@ -1,0 +1,186 @@
+"""Accessibility of every screen of the page, checked by axe-core in Chromium.
+
+axe-core (npm, fetched at test time into a temporary directory; the test
+skips with exit 77 and says why where npm or the registry is absent, as
+tests/e2e/test_negentropy_interop.py does) runs in every state the page's
+flow reaches: the page without a welcome link, the welcome screen, a used
+link, "near you" with requests in it, every screen its navigation leads to,
+"ask for help" empty and with its error summary.  Each state is checked on a
+phone (360 px wide), on a desktop, and on the phone with the browser's text
+at 200 %, where the page must also not need scrolling sideways (WCAG 1.4.10).
+Any violation of WCAG 2.0, 2.1 or 2.2 A and AA rules fails the test and is
+written to BUILD/web-screenshots/axe.json with the elements it concerns.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import browser  # noqa: E402
+import nb  # noqa: E402
+
+AXE = "axe-core@4.10.2"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+SHOTS = os.path.join(nb.BUILD_ROOT, "web-screenshots")
+PHONE = (360, 800)
+DESKTOP = (1280, 900)
+# Chromium's default font size of 16 px, doubled: what a person who sets
+# larger text in the browser gets (WCAG 1.4.4, resize text to 200 %).
+LARGE_TEXT = {"webkit.webprefs.default_font_size": 32,
+              "webkit.webprefs.default_fixed_font_size": 26,
+              "webkit.webprefs.minimum_font_size": 12}
+
+
+def skip(reason):
+    print("SKIP: %s" % reason)
+    sys.exit(browser.SKIP)
+
+
+def fetch_axe():
+    """axe.min.js from npm, as text; skips where it cannot be had."""
+    if shutil.which("npm") is None:
+        skip("npm is not installed (apt-get install npm), so axe-core cannot be fetched")
+    workdir = tempfile.mkdtemp(prefix="noaber-axe-")
+    try:
+        try:
+            p = subprocess.run(["npm", "install", "--prefix", workdir, "--no-audit", "--no-fund",
+                                "--no-save", "--loglevel=error", AXE],
+                               capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            skip("npm install %s timed out" % AXE)
+        if p.returncode != 0:
+            skip("npm install %s failed: %s" % (AXE, p.stderr.strip()[:300]))
+        with open(os.path.join(workdir, "node_modules", "axe-core", "axe.min.js")) as f:
+            return f.read()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class Accessibility(unittest.TestCase):
+    axe_source = None
+
+    def setUp(self):
+        nb.require_binaries()
+        os.makedirs(SHOTS, exist_ok=True)
+        self.results = []
+
+    def check(self, b, state, width):
+        """Runs axe-core on what the browser shows `width` CSS pixels wide,
+        records the result with how wide the page is laid out, and keeps a
+        screenshot of the state."""
+        name = "".join(c if c.isalnum() else "-" for c in state.lower()).strip("-")
+        b.driver.save_screenshot(os.path.join(SHOTS, "a11y-%s.png" % name.replace("--", "-")))
+        b.driver.execute_script(self.axe_source)
+        out = b.run_async("return await axe.run(document, {runOnly: {type: 'tag', values: args[0]},"
+                          " resultTypes: ['violations']});", TAGS)
+        violations = [{"rule": v["id"], "impact": v["impact"], "help": v["help"],
+                       "nodes": [n["html"][:200] for n in v["nodes"]][:5]}
+                      for v in out["violations"]]
+        scroll = b.driver.execute_script("return document.documentElement.scrollWidth;")
+        self.results.append({"state": state, "violations": violations,
+                             "scroll_width": scroll, "window_width": width})
+
+    def states(self, node, web, label, size, prefs):
+        """Walks the page through every state and checks each one."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        b = self.browser(size, prefs)
+
+        def heading(text):
+            self.wait(b, lambda d: d.find_element(By.ID, "screen-title").text == text, text)
+
+        b.driver.get(web.url + "/")
+        heading("You need a welcome link")
+        self.check(b, label + ": no welcome link", size[0])
+
+        link = node.operator.ok("welcome", "--name", "Maria", "--host", web.host)["link"]
+        b.driver.get(link)
+        heading("Welcome to Marollen")
+        self.check(b, label + ": welcome", size[0])
+        b.driver.find_element(By.ID, "welcome-name").send_keys("Maria", Keys.ENTER)
+        heading("Near you")
+        self.wait(b, lambda d: "Groceries from the market" in d.find_element(By.ID, "near-list").text,
+                  "the requests near you")
+        self.check(b, label + ": near you", size[0])
+
+        # Every screen the navigation leads to, whatever screens the page has.
+        hrefs = [a.get_attribute("href")
+                 for a in b.driver.find_elements(By.CSS_SELECTOR, "nav a[href^='#'], a.nav-link")]
+        for href in dict.fromkeys(hrefs):
+            b.driver.get(href)
+            self.wait(b, lambda d: d.find_element(By.ID, "screen-title").text != "", href)
+            title = b.driver.find_element(By.ID, "screen-title").text
+            self.check(b, "%s: %s" % (label, title), size[0])
+
+        b.driver.get(web.url + "/#ask")
+        heading("Ask for help")
+        b.driver.find_element(By.CSS_SELECTOR, "#main form button[type='submit'], #main form button").click()
+        self.wait(b, lambda d: d.find_element(By.CLASS_NAME, "error-summary").text != "", "the error summary")
+        self.check(b, label + ": ask for help, with errors", size[0])
+
+        # A welcome link that was used already.
+        used = self.browser(size, prefs)
+        used.driver.get(link)
+        self.wait(used, lambda d: d.find_element(By.ID, "screen-title").text == "Welcome to Marollen", "welcome")
+        used.driver.find_element(By.ID, "welcome-name").send_keys("Someone", Keys.ENTER)
+        self.wait(used, lambda d: "already used" in d.find_element(By.CLASS_NAME, "error-summary").text,
+                  "that the link was used")
+        self.check(used, label + ": a used welcome link", size[0])
+
+    def wait(self, b, fn, what, timeout=30):
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        try:
+            return WebDriverWait(b.driver, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=(NoSuchElementException,
+                                                     StaleElementReferenceException)).until(fn)
+        except Exception as e:
+            raise AssertionError("the page did not show %s: %s\nconsole: %s"
+                                 % (what, e, "\n".join(b.console())))
+
+    def browser(self, size, prefs=None):
+        b = browser.Browser(*size, prefs=prefs)
+        self.addCleanup(b.quit)
+        if size[0] < 500:
+            b.emulate(*size)
+        return b
+
+    def test_no_violation_on_any_screen(self):
+        node = nb.NetNode("a", config=["peer_exchange = off"])
+        self.addCleanup(node.cleanup)
+        node.start()
+        node.create_neighbourhood("Marollen")
+        carol = node.member("carol")
+        carol.new_identity()
+        carol.ask("Groceries from the market")
+        web = browser.Web(node)
+        self.addCleanup(web.stop)
+
+        for label, size, prefs in (("phone", PHONE, None), ("desktop", DESKTOP, None),
+                                   ("phone, text 200 %", PHONE, LARGE_TEXT)):
+            self.states(node, web, label, size, prefs)
+
+        with open(os.path.join(SHOTS, "axe.json"), "w") as f:
+            json.dump({"axe": AXE, "tags": TAGS, "states": self.results}, f, indent=1)
+        for r in self.results:
+            print("axe: %-45s %d violations" % (r["state"], len(r["violations"])))
+        failures = [r for r in self.results if r["violations"]]
+        self.assertEqual(failures, [], json.dumps(failures, indent=1))
+        wide = [r for r in self.results
+                if r["scroll_width"] > r["window_width"]]
+        self.assertEqual(wide, [], "the page scrolls sideways")
+
+
+if __name__ == "__main__":
+    browser.require_chromium()
+    nb.require_binaries()
+    Accessibility.axe_source = fetch_axe()
+    unittest.main(verbosity=2)
