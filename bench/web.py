@@ -46,7 +46,7 @@ new MutationObserver((changes, observer) => {
 LIST_FETCH = """
 const done = arguments[arguments.length - 1];
 const t0 = performance.now();
-fetch('/api/list?kind=request&status=open&limit=100')
+fetch('/api/list?kind=request&status=open&limit=100', {cache: 'no-store'})
   .then((r) => r.json())
   .then((j) => done({ms: performance.now() - t0, items: j.items.length}));
 """

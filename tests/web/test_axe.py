@@ -160,7 +160,13 @@ class Accessibility(unittest.TestCase):
         node.create_neighbourhood("Marollen")
         carol = node.member("carol")
         carol.new_identity()
+        # A few requests as neighbours make them, so that the list has the
+        # variety people see (and the screenshots show it).
         carol.ask("Groceries from the market")
+        carol.ask("A lift to the hospital on Tuesday", "transport", "Marollen",
+                  "--urgency", "today", "--details", "The appointment is at ten.")
+        carol.ask("Help carrying a cupboard upstairs", "other", "Zuidpaleis",
+                  "--urgency", "this-week")
         web = browser.Web(node)
         self.addCleanup(web.stop)
 
