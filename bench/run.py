@@ -61,7 +61,7 @@ FULL = {
     "startup_n": [100000, 1000000],
     "startup_repeat": 3,
     "web_open": 1000,  # open requests on the node whose page is listed
-    "web_calls": 500,  # list and submit calls through noaber-web and direct
+    "web_calls": 2000,  # list and submit calls through noaber-web and direct
 }
 
 SMOKE = {
