@@ -179,10 +179,13 @@ if [ "$member_rc" -ne 7 ] && [ "$operator_rc" -eq 7 ]; then
 else
     bad "noaber-web's view of /run/noaber (curl: member $member_rc, operator $operator_rc)"
 fi
-if ! in_container 'ss -Hltn 2>/dev/null || cat /proc/net/tcp' | grep -q '0.0.0.0:7480\|00000000:1D30'; then
-    ok "noaber-web listens on loopback only"
+# Listening sockets in /proc/net/tcp: local address 127.0.0.1:7480 is
+# 0100007F:1D38, every address 00000000:1D38; state 0A is LISTEN.
+listening=$(in_container 'cat /proc/net/tcp /proc/net/tcp6' | awk '$4 == "0A" { print $2 }')
+if echo "$listening" | grep -qx '0100007F:1D38' && ! echo "$listening" | grep -v '^0100007F:' | grep -q ':1D38$'; then
+    ok "noaber-web listens on 127.0.0.1:7480 only"
 else
-    bad "noaber-web listens beyond loopback"
+    bad "noaber-web does not listen on 127.0.0.1:7480 alone: $(echo "$listening" | tr '\n' ' ')"
 fi
 
 in_container 'systemctl poweroff' >/dev/null 2>&1
