@@ -71,9 +71,9 @@ class Browser:
     """One headless Chromium with its own profile (its own site data, so two
     Browsers are two devices).  Always quit() it (tests use addCleanup)."""
 
-    def __init__(self, width=1280, height=900, prefs=None):
+    def __init__(self, width=1280, height=900, prefs=None, lang=None):
         """prefs: Chromium preferences, as a person would set them (a larger
-        default font size, for instance)."""
+        default font size, for instance); lang: the browser's language."""
         self.profile = tempfile.mkdtemp(prefix="noaber-chromium-")
         opts = webdriver.ChromeOptions()
         opts.binary_location = chromium_binary()
@@ -84,6 +84,8 @@ class Browser:
             opts.add_argument(arg)
         if prefs:
             opts.add_experimental_option("prefs", prefs)
+        if lang:
+            opts.add_argument("--lang=" + lang)
         # Console messages of the page, for a test that fails to say why.
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(service=Service(driver_binary()), options=opts)

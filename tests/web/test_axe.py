@@ -10,6 +10,8 @@ phone (360 px wide), on a desktop, and on the phone with the browser's text
 at 200 %, where the page must also not need scrolling sideways (WCAG 1.4.10).
 Any violation of WCAG 2.0, 2.1 or 2.2 A and AA rules fails the test and is
 written to BUILD/web-screenshots/axe.json with the elements it concerns.
+English is checked at every size; every other language of the page's
+language menu on the phone, with normal and with large text.
 """
 
 import json
@@ -86,53 +88,68 @@ class Accessibility(unittest.TestCase):
         self.results.append({"state": state, "violations": violations,
                              "scroll_width": scroll, "window_width": width})
 
-    def states(self, node, web, label, size, prefs):
-        """Walks the page through every state and checks each one."""
+    def states(self, node, web, label, size, prefs, language):
+        """Walks the page through every state and checks each one, in the
+        browser's `language`.  Waits on what is on the screen (fields, lists,
+        a new heading), not on words, so that every language takes the same
+        path.  Returns the languages the page offers."""
         from selenium.webdriver.common.by import By
         from selenium.webdriver.common.keys import Keys
 
-        b = self.browser(size, prefs)
+        b = self.browser(size, prefs, language)
+        label = "%s, %s" % (label, language)
 
-        def heading(text):
-            self.wait(b, lambda d: d.find_element(By.ID, "screen-title").text == text, text)
+        def present(css):
+            return lambda d: d.find_elements(By.CSS_SELECTOR, css)
 
-        b.driver.get(web.url + "/")
-        heading("You need a welcome link")
+        def open_screen(url):
+            """Opens `url` and waits until the page draws its screen (a new
+            heading: show() makes one per screen).  Returns False when the
+            page is there already."""
+            if b.driver.current_url == url:
+                return False
+            b.driver.execute_script(
+                "const h = document.getElementById('screen-title'); if (h) h.dataset.seen = '1';")
+            b.driver.get(url)
+            self.wait(b, present("#screen-title:not([data-seen])"), "the screen of " + url)
+            return True
+
+        open_screen(web.url + "/")
         self.check(b, label + ": no welcome link", size[0])
 
         link = node.operator.ok("welcome", "--name", "Maria", "--host", web.host)["link"]
         b.driver.get(link)
-        heading("Welcome to Marollen")
+        self.wait(b, present("#welcome-name"), "the welcome screen")
         self.check(b, label + ": welcome", size[0])
+        languages = [o.get_attribute("value")
+                     for o in b.driver.find_elements(By.CSS_SELECTOR, "#welcome-language option")]
         b.driver.find_element(By.ID, "welcome-name").send_keys("Maria", Keys.ENTER)
-        heading("Near you")
-        self.wait(b, lambda d: "Groceries from the market" in d.find_element(By.ID, "near-list").text,
-                  "the requests near you")
+        self.wait(b, present("#near-list li[data-id]"), "the requests near you")
         self.check(b, label + ": near you", size[0])
 
         # Every screen the navigation leads to, whatever screens the page has.
         hrefs = [a.get_attribute("href")
                  for a in b.driver.find_elements(By.CSS_SELECTOR, "nav a[href^='#'], a.nav-link")]
         for href in dict.fromkeys(hrefs):
-            b.driver.get(href)
-            self.wait(b, lambda d: d.find_element(By.ID, "screen-title").text != "", href)
-            title = b.driver.find_element(By.ID, "screen-title").text
-            self.check(b, "%s: %s" % (label, title), size[0])
+            if open_screen(href):
+                self.check(b, "%s: %s" % (label, href.split("#", 1)[1]), size[0])
 
-        b.driver.get(web.url + "/#ask")
-        heading("Ask for help")
-        b.driver.find_element(By.CSS_SELECTOR, "#main form button[type='submit'], #main form button").click()
-        self.wait(b, lambda d: d.find_element(By.CLASS_NAME, "error-summary").text != "", "the error summary")
+        open_screen(web.url + "/#ask")
+        self.wait(b, present("#main form button"), "the form to ask for help")
+        b.driver.find_element(By.CSS_SELECTOR, "#main form button").click()
+        self.wait(b, lambda d: d.find_element(By.CLASS_NAME, "error-summary").text != "",
+                  "the error summary")
         self.check(b, label + ": ask for help, with errors", size[0])
 
         # A welcome link that was used already.
-        used = self.browser(size, prefs)
+        used = self.browser(size, prefs, language)
         used.driver.get(link)
-        self.wait(used, lambda d: d.find_element(By.ID, "screen-title").text == "Welcome to Marollen", "welcome")
+        self.wait(used, present("#welcome-name"), "the welcome screen")
         used.driver.find_element(By.ID, "welcome-name").send_keys("Someone", Keys.ENTER)
-        self.wait(used, lambda d: "already used" in d.find_element(By.CLASS_NAME, "error-summary").text,
+        self.wait(used, lambda d: d.find_element(By.CLASS_NAME, "error-summary").text != "",
                   "that the link was used")
         self.check(used, label + ": a used welcome link", size[0])
+        return languages
 
     def wait(self, b, fn, what, timeout=30):
         from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
@@ -146,8 +163,11 @@ class Accessibility(unittest.TestCase):
             raise AssertionError("the page did not show %s: %s\nconsole: %s"
                                  % (what, e, "\n".join(b.console())))
 
-    def browser(self, size, prefs=None):
-        b = browser.Browser(*size, prefs=prefs)
+    def browser(self, size, prefs=None, language="en"):
+        """A browser whose person reads `language` first (navigator.languages,
+        from which the page picks its language)."""
+        prefs = dict(prefs or {}, **{"intl.accept_languages": language})
+        b = browser.Browser(*size, prefs=prefs, lang=language)
         self.addCleanup(b.quit)
         if size[0] < 500:
             b.emulate(*size)
@@ -170,9 +190,17 @@ class Accessibility(unittest.TestCase):
         web = browser.Web(node)
         self.addCleanup(web.stop)
 
+        # English at every size; then every other language the page offers
+        # on the phone, and with large text where it is laid out from right
+        # to left as well.
         for label, size, prefs in (("phone", PHONE, None), ("desktop", DESKTOP, None),
                                    ("phone, text 200 %", PHONE, LARGE_TEXT)):
-            self.states(node, web, label, size, prefs)
+            languages = self.states(node, web, label, size, prefs, "en")
+        for language in languages:
+            if language != "en":
+                self.states(node, web, "phone", PHONE, None, language)
+                self.states(node, web, "phone, text 200 %", PHONE, LARGE_TEXT, language)
+        self.assertIn("en", languages)
 
         with open(os.path.join(SHOTS, "axe.json"), "w") as f:
             json.dump({"axe": AXE, "tags": TAGS, "states": self.results}, f, indent=1)
