@@ -13,7 +13,7 @@
 
 #include <noaber/error.h>
 
-#include "client.h"
+#include "care.h"
 
 /* Checks the id, then opens the identity and the session, in that order. */
 static int open_for(struct ctx *ctx, const char *prefix)
@@ -237,6 +237,7 @@ int cmd_assign(struct ctx *ctx, int argc, char **argv)
     uint8_t member[NB_KEY_SIZE];
     uint8_t sealed[NB_SEALED_MAX];
     char who[64], title[200], human[300], hint[96];
+    char care_contact[CASE_FIELD_MAX * 3 + 64] = "";
     int rc;
 
     rc =
@@ -282,6 +283,17 @@ int cmd_assign(struct ctx *ctx, int argc, char **argv)
     if (rc != EXIT_OK) {
         goto out;
     }
+    /* A request posted for someone in the coordinator's caseload carries the
+     * contact the coordinator chose for them, unless --contact says otherwise. */
+    if (contact == NULL) {
+        rc = caseload_assign_contact(ctx, v.root.id, care_contact, sizeof(care_contact));
+        if (rc != EXIT_OK) {
+            goto out;
+        }
+        if (care_contact[0] != '\0') {
+            contact = care_contact;
+        }
+    }
     init_record(&rec, NB_KIND_ASSIGNMENT, v.root.id);
     memcpy(rec.member, member, NB_KEY_SIZE);
     NB_SET(&rec, NB_F_MEMBER);
@@ -305,6 +317,7 @@ int cmd_assign(struct ctx *ctx, int argc, char **argv)
     }
 out:
     sodium_memzero(sealed, sizeof(sealed));
+    sodium_memzero(care_contact, sizeof(care_contact));
     free(cand_keys);
     free(cand_ids);
     trust_free(&trust);

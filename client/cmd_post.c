@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client.h"
+#include "care.h"
 
 static const char ask_usage[] =
     "ask --title T --category C --area A [--details D] [--urgency U] [--when W]\n"
@@ -16,25 +16,9 @@ static const char offer_usage[] =
     "       [--expires DURATION] [--languages L,L] [--tags T,T]\n"
     "       [--mode in-person|remote|either] [--on-behalf-of NAME]";
 
-static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char *usage)
+int post_submit(struct ctx *ctx, uint8_t kind, const struct post_fields *f,
+                uint8_t ret_id[NB_ID_SIZE])
 {
-    const char *title = NULL, *category = NULL, *area = NULL, *details = NULL;
-    const char *urgency = NULL, *when = NULL, *expires = NULL, *languages = NULL;
-    const char *tags = NULL, *mode = NULL, *on_behalf_of = NULL;
-    const struct opt opts[] = {
-        { "title", &title, NULL },
-        { "category", &category, NULL },
-        { "area", &area, NULL },
-        { "details", &details, NULL },
-        { "urgency", &urgency, NULL },
-        { "when", &when, NULL },
-        { "expires", &expires, NULL },
-        { "languages", &languages, NULL },
-        { "tags", &tags, NULL },
-        { "mode", &mode, NULL },
-        { "on-behalf-of", &on_behalf_of, NULL },
-        { NULL, NULL, NULL },
-    };
     char languages_buf[NB_LANGUAGES_MAX * (NB_LANGUAGE_MAX + 2) + 64];
     char tags_buf[NB_TAGS_MAX * (NB_TAG_MAX + 2) + 64];
     const char *what = kind == NB_KIND_REQUEST ? "request" : "offer";
@@ -42,29 +26,18 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
     uint64_t lifetime = NB_EXPIRY_DEFAULT;
     int rc, v;
 
-    rc = parse_args(ctx, argc, argv, opts, NULL, 0, 0, usage);
-    if (rc != 0) {
-        return rc;
-    }
-    {
-        const char *const names[] = { "title", "category", "area" };
-        const char *const values[] = { title, category, area };
-        rc = missing_options(ctx, usage, names, values, 3);
+    rc = text_option("--title", f->title, 1, NB_TITLE_MAX, false);
+    if (rc == EXIT_OK) {
+        rc = text_option("--area", f->area, 1, NB_AREA_MAX, false);
     }
     if (rc == EXIT_OK) {
-        rc = text_option("--title", title, 1, NB_TITLE_MAX, false);
+        rc = text_option("--details", f->details, 0, NB_DETAILS_MAX, true);
     }
     if (rc == EXIT_OK) {
-        rc = text_option("--area", area, 1, NB_AREA_MAX, false);
+        rc = text_option("--when", f->when, 1, NB_WHEN_MAX, false);
     }
     if (rc == EXIT_OK) {
-        rc = text_option("--details", details, 0, NB_DETAILS_MAX, true);
-    }
-    if (rc == EXIT_OK) {
-        rc = text_option("--when", when, 1, NB_WHEN_MAX, false);
-    }
-    if (rc == EXIT_OK) {
-        rc = text_option("--on-behalf-of", on_behalf_of, 1, NB_NAME_MAX, false);
+        rc = text_option("--on-behalf-of", f->on_behalf_of, 1, NB_NAME_MAX, false);
     }
     if (rc != EXIT_OK) {
         return rc;
@@ -72,68 +45,68 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
 
     memset(&rec, 0, sizeof(rec));
     rec.kind = kind;
-    set_text(&rec.title, title);
+    set_text(&rec.title, f->title);
     NB_SET(&rec, NB_F_TITLE);
-    v = parse_spelled(nb_category_parse, category);
+    v = parse_spelled(nb_category_parse, f->category);
     if (v < 0) {
         return fail(EXIT_USAGE,
                     "--category: \"%s\" is not a category; use one of groceries, transport, "
                     "meals, company, paperwork, repairs, care, childcare, pets, other (and --tags "
                     "for more).",
-                    category);
+                    f->category);
     }
     rec.category = (uint8_t)v;
     NB_SET(&rec, NB_F_CATEGORY);
-    set_text(&rec.area, area);
+    set_text(&rec.area, f->area);
     NB_SET(&rec, NB_F_AREA);
-    if (details != NULL) {
-        set_text(&rec.details, details);
+    if (f->details != NULL) {
+        set_text(&rec.details, f->details);
         NB_SET(&rec, NB_F_DETAILS);
     }
-    if (urgency != NULL) {
-        v = parse_spelled(nb_urgency_parse, urgency);
+    if (f->urgency != NULL) {
+        v = parse_spelled(nb_urgency_parse, f->urgency);
         if (v < 0) {
             return fail(EXIT_USAGE,
                         "--urgency: \"%s\" is not an urgency; use today, this-week, "
                         "this-month or whenever.",
-                        urgency);
+                        f->urgency);
         }
         rec.urgency = (uint8_t)v;
         NB_SET(&rec, NB_F_URGENCY);
     }
-    if (when != NULL) {
-        set_text(&rec.when, when);
+    if (f->when != NULL) {
+        set_text(&rec.when, f->when);
         NB_SET(&rec, NB_F_WHEN);
     }
-    if (mode != NULL) {
-        v = parse_spelled(nb_mode_parse, mode);
+    if (f->mode != NULL) {
+        v = parse_spelled(nb_mode_parse, f->mode);
         if (v < 0) {
             return fail(EXIT_USAGE,
-                        "--mode: \"%s\" is not a mode; use in-person, remote or either.", mode);
+                        "--mode: \"%s\" is not a mode; use in-person, remote or either.", f->mode);
         }
         rec.mode = (uint8_t)v;
         NB_SET(&rec, NB_F_MODE);
     }
-    rc = list_option("languages", languages, LIST_LANGUAGES, languages_buf, sizeof(languages_buf),
-                     rec.languages, NB_LANGUAGES_MAX, &rec.n_languages);
+    rc = list_option("languages", f->languages, LIST_LANGUAGES, languages_buf,
+                     sizeof(languages_buf), rec.languages, NB_LANGUAGES_MAX, &rec.n_languages);
     if (rc == EXIT_OK) {
-        rc = list_option("tags", tags, LIST_TAGS, tags_buf, sizeof(tags_buf), rec.tags, NB_TAGS_MAX,
-                         &rec.n_tags);
+        rc = list_option("tags", f->tags, LIST_TAGS, tags_buf, sizeof(tags_buf), rec.tags,
+                         NB_TAGS_MAX, &rec.n_tags);
     }
     if (rc != EXIT_OK) {
         return rc;
     }
-    if (languages != NULL) {
+    if (f->languages != NULL) {
         NB_SET(&rec, NB_F_LANGUAGES);
     }
-    if (tags != NULL) {
+    if (f->tags != NULL) {
         NB_SET(&rec, NB_F_TAGS);
     }
-    if (on_behalf_of != NULL) {
-        set_text(&rec.on_behalf_of, on_behalf_of);
+    if (f->on_behalf_of != NULL) {
+        set_text(&rec.on_behalf_of, f->on_behalf_of);
         NB_SET(&rec, NB_F_ON_BEHALF_OF);
     }
-    rc = expires_option(expires, &lifetime);
+    rc = expires_option(f->expires, &lifetime);
     if (rc != EXIT_OK) {
         return rc;
     }
@@ -147,19 +120,52 @@ static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char
     if (rc == EXIT_OK) {
         char human[64];
         snprintf(human, sizeof(human), "Posted your %s", what);
-        rc = submit_record(ctx, &rec, human, NULL);
+        rc = submit_record(ctx, &rec, human, ret_id);
     }
     if (rc == EXIT_OK && !ctx->json) {
         char rel[48];
         format_relative(ctx->now, rec.expires_at, rel, sizeof(rel));
         printf("It expires %s.  Neighbours see the area \"%s\", never an address; you share\n"
                "contact details later, sealed to the helper you assign.\n",
-               rel, area);
+               rel, f->area);
         if (kind == NB_KIND_REQUEST) {
             print_safety_hints(stdout);
         }
     }
     return rc;
+}
+
+static int post(struct ctx *ctx, int argc, char **argv, uint8_t kind, const char *usage)
+{
+    struct post_fields f;
+    memset(&f, 0, sizeof(f));
+    const struct opt opts[] = {
+        { "title", &f.title, NULL },
+        { "category", &f.category, NULL },
+        { "area", &f.area, NULL },
+        { "details", &f.details, NULL },
+        { "urgency", &f.urgency, NULL },
+        { "when", &f.when, NULL },
+        { "expires", &f.expires, NULL },
+        { "languages", &f.languages, NULL },
+        { "tags", &f.tags, NULL },
+        { "mode", &f.mode, NULL },
+        { "on-behalf-of", &f.on_behalf_of, NULL },
+        { NULL, NULL, NULL },
+    };
+    int rc = parse_args(ctx, argc, argv, opts, NULL, 0, 0, usage);
+    if (rc != 0) {
+        return rc;
+    }
+    {
+        const char *const names[] = { "title", "category", "area" };
+        const char *const values[] = { f.title, f.category, f.area };
+        rc = missing_options(ctx, usage, names, values, 3);
+    }
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    return post_submit(ctx, kind, &f, NULL);
 }
 
 int cmd_ask(struct ctx *ctx, int argc, char **argv)

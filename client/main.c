@@ -12,7 +12,7 @@
 
 #include <noaber/identity.h>
 
-#include "client.h"
+#include "care.h"
 
 /* In two parts: C17 compilers need only take string literals up to 4095 bytes. */
 static const char usage_people[] =
@@ -52,6 +52,22 @@ static const char usage_people[] =
     "                             a message sealed to MEMBER (or to the other party of\n"
     "                             request or offer ID); only they can read it\n"
     "  inbox                      open the messages sealed to you\n"
+    "\n"
+    "Coordinators (posting for people without a device):\n"
+    "  intake LABEL TITLE --category C [--area A] [--urgency U] [--expires DURATION]\n"
+    "      [--name N] [--phone P] [--address A] [--notes TEXT] [--contact person|me]\n"
+    "                             a request taken by phone; the neighbourhood sees only\n"
+    "                             LABEL (initials or a first name), the rest stays in\n"
+    "                             your caseload, encrypted to your identity\n"
+    "  people [LABEL] [--my-phone NUMBER] [--forget LABEL]\n"
+    "                             your people and their requests\n"
+    "  calls [--done ID]          who to phone, and about what\n"
+    "  sheet --out FILE.pdf [--page URL] [--phone NUMBER]\n"
+    "                             a printable sheet of open requests and offers\n"
+    "  report [--since D] [--by category|area|month] [--format text|csv|json]\n"
+    "      [--png FILE] [--out FILE]   the unmet-need overview (counts only)\n"
+    "  report --verify FILE [--key nbm1...]   check a signed overview\n"
+    "  export --valueflows        open requests as ValueFlows JSON-LD\n"
     "\n";
 
 static const char usage_node[] =
@@ -159,6 +175,12 @@ static const struct command commands[] = {
     { NULL, "profile", cmd_profile },
     { NULL, "message", cmd_message },
     { NULL, "inbox", cmd_inbox },
+    { NULL, "intake", cmd_intake },
+    { NULL, "people", cmd_people },
+    { NULL, "calls", cmd_calls },
+    { NULL, "sheet", cmd_sheet },
+    { NULL, "report", cmd_report },
+    { NULL, "export", cmd_export },
 };
 
 /*

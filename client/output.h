@@ -68,7 +68,7 @@ int parse_spelled(int (*parse)(const char *), const char *text);
  * An aligned table: add rows of cells, then print.  Column widths count
  * UTF-8 characters, not bytes, so names in any script line up.
  */
-#define TABLE_COLS_MAX 8
+#define TABLE_COLS_MAX 10
 
 struct table {
     size_t ncols;

@@ -42,6 +42,7 @@
 #define NB_CTL_OP_BLOCK                "block"
 #define NB_CTL_OP_UNBLOCK              "unblock"
 #define NB_CTL_OP_BLOCKED              "blocked"
+#define NB_CTL_OP_REPORT               "report"
 
 /*
  * Who is on the other end of a connection, by the socket it came in on.

@@ -78,6 +78,7 @@ void nbd_config_init(struct nbd_config *cfg)
     cfg->sync_interval = -1;
     cfg->peer_exchange = -1;
     cfg->peer_exchange_allow_loopback = -1;
+    cfg->share_report = -1;
     cfg->socket_group_access = -1;
     cfg->discovery = -1;
 }
@@ -113,6 +114,7 @@ static const char *const known_keys[] = {
     "peer_exchange_allow_loopback",
     "quota_hour",
     "quota_day",
+    "share_report",
 };
 #define N_KNOWN_KEYS (sizeof(known_keys) / sizeof(known_keys[0]))
 
@@ -287,13 +289,16 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
         return parse_count(key, value, 0, QUOTA_MAX, &cfg->quota_hour, err, err_size);
     if (strcmp(key, "quota_day") == 0)
         return parse_count(key, value, 0, QUOTA_MAX, &cfg->quota_day, err, err_size);
-    if (strcmp(key, "peer_exchange") == 0 || strcmp(key, "peer_exchange_allow_loopback") == 0) {
+    if (strcmp(key, "peer_exchange") == 0 || strcmp(key, "peer_exchange_allow_loopback") == 0 ||
+        strcmp(key, "share_report") == 0) {
         if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
             nb_say(err, err_size, "%s must be on or off, not '%s'", key, value);
             return NB_EINVAL;
         }
         if (strcmp(key, "peer_exchange") == 0)
             cfg->peer_exchange = value[1] == 'n';
+        else if (strcmp(key, "share_report") == 0)
+            cfg->share_report = value[1] == 'n';
         else
             cfg->peer_exchange_allow_loopback = value[1] == 'n';
         return 0;
@@ -728,6 +733,9 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
     s.peer_exchange_allow_loopback = flags->peer_exchange_allow_loopback >= 0
                                          ? flags->peer_exchange_allow_loopback == 1
                                          : file->peer_exchange_allow_loopback == 1;
+    /* Sharing the overview is the neighbourhood's decision: only the config
+     * file, which the operator keeps, turns it on. */
+    s.share_report = file->share_report == 1;
     *ret = s;
     return 0;
 nomem:

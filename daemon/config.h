@@ -43,6 +43,7 @@ struct nbd_config {
     int peer_exchange_allow_loopback; /* 1 on, 0 off, or -1 */
     int64_t quota_hour;               /* records per member per hour, or -1 */
     int64_t quota_day;                /* records per member per day, or -1 */
+    int share_report;                 /* 1 on, 0 off, or -1 */
 };
 
 /* What the command line asked for besides settings. */
@@ -103,6 +104,7 @@ struct nbd_settings {
     bool peer_exchange_allow_loopback; /* default off */
     uint32_t quota_hour;               /* default NBD_QUOTA_HOUR_DEFAULT, 0 = none */
     uint32_t quota_day;                /* default NBD_QUOTA_DAY_DEFAULT, 0 = none */
+    bool share_report;                 /* the unmet-need overview: default off */
 };
 
 /*

@@ -200,6 +200,7 @@ static int run(struct daemon *d)
         .clock = wall_clock,
         .socket_group_access = d->settings.socket_group_access,
         .role = NB_CTL_ROLE_OPERATOR,
+        .share_report = d->settings.share_report,
     };
     r = nbd_control_start(&d->control, &d->loop, &ctx, d->settings.socket_path, err, sizeof(err));
     if (r == 0) {

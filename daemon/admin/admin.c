@@ -18,6 +18,7 @@
 #include <noaber/record.h>
 
 #include "common/path.h"
+#include "common/report.h"
 #include "daemon/config.h"
 #include "daemon/control/control.h"
 #include "daemon/lock.h"
@@ -688,6 +689,21 @@ int nbd_admin_backup(int argc, char **argv)
         goto out;
     }
     bool has_key = r == 0;
+    /* The report key signs the shared overview: organisations know it, so a
+     * restored node keeps it (docs/operating.md). */
+    bool has_report_key = false;
+    {
+        char *rk_src = nb_path_join(a.data_dir, NB_REPORT_KEY_FILE);
+        char *rk_dst = nb_path_join(dest, NB_REPORT_KEY_FILE);
+        r = rk_src != NULL && rk_dst != NULL ? copy_file(rk_src, rk_dst) : -1;
+        if (r < 0)
+            status = complain("backup", "cannot copy %s: %s", NB_REPORT_KEY_FILE, strerror(errno));
+        free(rk_src);
+        free(rk_dst);
+        if (r < 0)
+            goto out;
+        has_report_key = r == 0;
+    }
     bool has_conf = false;
     if (config_path != NULL) {
         r = copy_file(config_path, conf_dst);
@@ -702,9 +718,9 @@ int nbd_admin_backup(int argc, char **argv)
         status = complain("backup", "cannot sync %s: %s", dest, strerror(errno));
         goto out;
     }
-    printf("backed up %llu records from %s to %s: %s%s%s\n", (unsigned long long)records,
+    printf("backed up %llu records from %s to %s: %s%s%s%s\n", (unsigned long long)records,
            a.data_dir, dest, store_name, has_key ? ", node.key" : "",
-           has_conf ? ", noaberd.conf" : "");
+           has_report_key ? ", report.key" : "", has_conf ? ", noaberd.conf" : "");
     if (!has_key)
         printf("(%s has no node.key yet: the node makes one when peer networking starts)\n",
                a.data_dir);

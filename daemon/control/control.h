@@ -70,6 +70,7 @@ struct nbd_control_ctx {
     uint64_t (*clock)(void);  /* seconds since the epoch */
     bool socket_group_access; /* socket mode 0660 instead of 0600 */
     enum nb_ctl_role role;    /* what the socket's connections may do */
+    bool share_report;        /* `share_report = on`: the overview is shared and signed */
 };
 
 /*

@@ -79,6 +79,8 @@ int nbd_op_peer_remove(struct nbd_request *rq);
 int nbd_op_block(struct nbd_request *rq);
 int nbd_op_unblock(struct nbd_request *rq);
 int nbd_op_blocked(struct nbd_request *rq);
+/* the unmet-need overview (ops_report.c) */
+int nbd_op_report(struct nbd_request *rq);
 /* welcome links and admitted devices (ops_welcome.c) */
 int nbd_op_welcome(struct nbd_request *rq);
 int nbd_op_welcome_redeem(struct nbd_request *rq);

@@ -240,6 +240,9 @@ static const struct op ops[] = {
     { NB_CTL_OP_BLOCK, NB_CTL_ROLE_OPERATOR, nbd_op_block },
     { NB_CTL_OP_UNBLOCK, NB_CTL_ROLE_OPERATOR, nbd_op_unblock },
     { NB_CTL_OP_BLOCKED, NB_CTL_ROLE_OPERATOR, nbd_op_blocked },
+    /* The member socket gets the overview only with share_report = on;
+     * the op itself checks, as that is a setting and not a role. */
+    { NB_CTL_OP_REPORT, NB_CTL_ROLE_MEMBER, nbd_op_report },
 };
 
 static const struct op *find_op(const char *name)

@@ -434,6 +434,27 @@ class Node:
     def control(self):
         return Control(self.socket)
 
+    def files(self):
+        """Every file the node wrote: its data directory and its log."""
+        paths = [self.log_path]
+        for top, _, names in os.walk(self.data_dir):
+            paths += [os.path.join(top, n) for n in names]
+        return paths
+
+    def assert_nowhere_in_clear(self, needles, extra=()):
+        """None of the texts (nor their UTF-16 form) is in any file of the
+        node, its database's WAL included, or in the extra paths."""
+        paths = self.files()
+        if not [p for p in paths if p.endswith("-wal")]:
+            raise AssertionError("%s: no WAL file among %r" % (self.name, paths))
+        for path in list(paths) + list(extra):
+            with open(path, "rb") as f:
+                data = f.read()
+            for needle in needles:
+                for form in (needle.encode(), needle.encode("utf-16-le")):
+                    if form in data:
+                        raise AssertionError("%r found in %s" % (needle, path))
+
     def member_control(self):
         """A connection on the member socket (the member role)."""
         return Control(self.member_socket)
