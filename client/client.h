@@ -97,14 +97,6 @@ int call_failure(struct ctx *ctx, int rc);
  */
 int call_daemon(struct ctx *ctx, struct ctl_req *req, struct ctl_reply *reply, const char *what);
 
-/*
- * Draws `text` as a QR code: on the terminal in Unicode half blocks, or as
- * an inline SVG element `size` wide and high (a CSS length such as "6cm").
- * Returns EXIT_OK or EXIT_ERROR (printed).
- */
-int qr_print_terminal(const char *text, FILE *out);
-int qr_write_svg(const char *text, const char *size, FILE *out);
-
 /* The identity file path: --identity, NOABER_IDENTITY, or the XDG default. */
 int identity_path(const struct ctx *ctx, char *buf, size_t size);
 /* Loads the member's key pair into ctx.  Returns EXIT_OK or EXIT_ERROR (printed). */

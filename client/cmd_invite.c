@@ -17,6 +17,7 @@
 #include <noaber/invite.h>
 
 #include "client.h"
+#include "qr.h"
 
 #define INVITE_DEFAULT_SECONDS (7 * 86400ull)
 

@@ -19,6 +19,7 @@
 #include <noaber/identity.h>
 
 #include "client.h"
+#include "qr.h"
 
 #define WELCOME_DEFAULT_SECONDS (7 * 86400ull)
 #define WELCOME_MAX_SECONDS     (90 * 86400ull)

@@ -6,35 +6,28 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <qrencode.h>
 #include <sodium.h>
 
 #include <noaber/error.h>
 
 #include "client.h"
+#include "qr.h"
 
-/* Light modules around the code, as the QR specification asks for. */
-#define QR_QUIET_ZONE 4
-
-/*
- * Byte mode alone (QRcode_encodeString would switch to numeric mode for runs
- * of digits) keeps the text exactly as it was given and as `qrencode -8`
- * draws it; level L: a screen or a sheet of paper is not a damaged label.
- */
-static QRcode *qr_encode(const char *text)
+QRcode *qr_encode(const char *text, QRecLevel level)
 {
-    return QRcode_encodeData((int)strlen(text), (const unsigned char *)text, 0, QR_ECLEVEL_L);
+    /* Byte mode alone (QRcode_encodeString would switch to numeric mode
+     * for runs of digits) keeps the text exactly as it was given and as
+     * `qrencode -8` draws it. */
+    return QRcode_encodeData((int)strlen(text), (const unsigned char *)text, 0, level);
 }
 
-/* The modules spell the secret (a neighbourhood key, a welcome token). */
-static void qr_free(QRcode *qr)
+void qr_free(QRcode *qr)
 {
     sodium_memzero(qr->data, (size_t)qr->width * (size_t)qr->width);
     QRcode_free(qr);
 }
 
-/* Whether the module at (x, y), counted from the quiet zone's corner, is dark. */
-static bool qr_dark(const QRcode *qr, int x, int y)
+bool qr_dark(const QRcode *qr, int x, int y)
 {
     int mx = x - QR_QUIET_ZONE, my = y - QR_QUIET_ZONE;
     return mx >= 0 && mx < qr->width && my >= 0 && my < qr->width &&
@@ -43,7 +36,8 @@ static bool qr_dark(const QRcode *qr, int x, int y)
 
 int qr_print_terminal(const char *text, FILE *out)
 {
-    QRcode *qr = qr_encode(text);
+    /* Level L: a screen is not a damaged label. */
+    QRcode *qr = qr_encode(text, QR_ECLEVEL_L);
     if (qr == NULL) {
         return fail(EXIT_ERROR, "the code cannot be drawn as a QR code (libqrencode failed).");
     }
@@ -65,7 +59,7 @@ int qr_print_terminal(const char *text, FILE *out)
 
 int qr_write_svg(const char *text, const char *size, FILE *out)
 {
-    QRcode *qr = qr_encode(text);
+    QRcode *qr = qr_encode(text, QR_ECLEVEL_L);
     if (qr == NULL) {
         return fail(EXIT_ERROR, "the link cannot be drawn as a QR code (libqrencode failed).");
     }
