@@ -66,7 +66,8 @@ int qr_write_svg(const char *text, const char *size, FILE *out)
     int side = qr->width + 2 * QR_QUIET_ZONE;
     fprintf(out,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"%s\" "
-            "height=\"%s\" shape-rendering=\"crispEdges\" role=\"img\">"
+            "height=\"%s\" shape-rendering=\"crispEdges\" role=\"img\" "
+            "aria-label=\"QR code\">"
             "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/><path fill=\"#000\" d=\"",
             side, side, size, size, side, side);
     /* One rectangle per horizontal run of dark modules keeps the file small. */
