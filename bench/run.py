@@ -20,6 +20,7 @@ reconciliation with the wrong answer), with the reason.
 """
 import argparse
 import csv
+import hashlib
 import math
 import os
 import random
@@ -41,7 +42,7 @@ sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "e2e"))
 import nb  # noqa: E402  (the e2e tests' control-API client)
 import web  # noqa: E402  (the page's figures)
 
-GROUPS = ["ingest", "reconcile", "sync", "propagation", "footprint", "web"]
+GROUPS = ["ingest", "reconcile", "sync", "catchup", "propagation", "footprint", "web"]
 
 FULL = {
     "verify_seconds": 3.0,
@@ -53,6 +54,9 @@ FULL = {
     "reference_max_n": 10**6,
     "e2e_k": 100,  # records that differ in the end-to-end reconciliation
     "sync_n": 100000,
+    "catchup_n": 5000,  # the backlog a new node fetches from catchup_peers peers
+    "catchup_peers": 5,
+    "catchup_rate": 16384,  # bytes a second each way on each of its links
     "prop_nodes": 16,
     "prop_degree": 3,
     "prop_records": 200,
@@ -74,6 +78,9 @@ SMOKE = {
     "reference_max_n": 0,
     "e2e_k": 10,
     "sync_n": 300,
+    "catchup_n": 100,
+    "catchup_peers": 3,
+    "catchup_rate": 65536,
     "prop_nodes": 4,
     "prop_degree": 2,
     "prop_records": 5,
@@ -103,7 +110,8 @@ def expected_figures(p, peers=True, browser=True):
     networking; browser: Chromium can run the page).  The smoke test checks
     the CSV against this list."""
     f = ["ingest.verify_raw", "ingest.record_open", "ingest.node_accept",
-         "ingest.control_serial", "ingest.control_pipelined"]
+         "ingest.control_serial", "ingest.control_pipelined",
+         "store.read_unchecked", "store.read_checked", "store.read_id_hash"]
     for n in p["recon_n"]:
         for k in p["recon_k"]:
             for m in ("bytes_up", "bytes_down", "bytes_total", "round_trips"):
@@ -114,6 +122,8 @@ def expected_figures(p, peers=True, browser=True):
     if peers:
         f += ["ingest.peer_link", "sync.initial.n=%d" % p["sync_n"]]
         f += ["reconcile.e2e.n=%d.k=%d.wire_bytes" % (p["store_n"], p["e2e_k"])]
+        f += ["catchup.peers=%d.n=%d.%s" % (p["catchup_peers"], p["catchup_n"], m)
+              for m in ("bytes_in", "records_in", "records_out", "in_sync_s", "live_ms")]
         f += ["propagation.nodes=%d.%s" % (p["prop_nodes"], m)
               for m in ("median_ms", "p99_ms", "deliveries_per_record_node", "mean_degree")]
         f += ["footprint.idle_rss.n=%d.peers=%d" % (p["store_n"], p["footprint_peers"]),
@@ -352,7 +362,7 @@ class Bench:
         self.noaber = os.path.join(self.build, "client", "noaber")
         self.tool = lambda name: os.path.join(self.build, "bench", "bench-" + name)
         for exe in (self.noaberd, self.noaber, self.tool("make-store"), self.tool("ingest"),
-                    self.tool("verify"), self.tool("reconcile")):
+                    self.tool("verify"), self.tool("reconcile"), self.tool("read-check")):
             if not os.access(exe, os.X_OK):
                 raise BenchError("%s is not built" % exe)
         self._stores = {}
@@ -434,6 +444,16 @@ class Bench:
         d = self.node_with("accept", p["store_n"])
         out = run(pin(0, [self.tool("make-store"), "--store", d.store, "--accept", local]))
         self.add("ingest.node_accept", kv(out)["rate"], "records/s", *base)
+
+        # Every read for a client or a peer hashes the record and compares
+        # it with its id (damage is never served): what that costs.
+        out = kv(run(pin(0, [self.tool("read-check"), "--store", d.store,
+                             "--seconds", str(p["verify_seconds"])])))
+        unchecked = 1.0 / (1.0 / out["checked"] - 1.0 / out["hash"])
+        self.add("store.read_id_hash", out["hash"], "hashes/s")
+        self.add("store.read_unchecked", unchecked, "reads/s")
+        self.add("store.read_checked", out["checked"], "reads/s",
+                 "the same reads without the id check (1/checked - 1/hash)", unchecked)
 
         d = self.node_with("ingest", p["store_n"], core=0)
         d.start()
@@ -548,7 +568,7 @@ class Bench:
                  "--count", str(only_b), "--time", self.epoch])
         sizes = [len(r) for r in read_records(self.records_file("e2e-sizes", n - only_a, only_a))]
         sizes += [len(r) for r in read_records(self.records_file("e2e-sizes", 10**7, only_b))]
-        relay = Relay(a.port)
+        relay = nb.Relay(a.port)
         b.extra_args += ["--peer", "127.0.0.1:%d" % relay.port]
         try:
             a.start()
@@ -638,6 +658,75 @@ class Bench:
         rate = self.sync_rate("sync", n, 0)
         self.add("sync.initial.n=%d" % n, rate, "records/s",
                  "libsodium crypto_sign_verify_detached, 1 core", v["verify_rate"])
+
+    def bench_catchup(self):
+        """A new node joins catchup_peers peers that hold the same backlog,
+        each over its own link paced at catchup_rate bytes a second each way
+        (nb.Relay).  A record posted at one peer a third of the way through
+        is timed until the new node holds it."""
+        if self.peers_missing:
+            self.skip("catchup", self.peers_missing)
+            return
+        p = self.p
+        n, count, rate = p["catchup_n"], p["catchup_peers"], p["catchup_rate"]
+        name = "catchup.peers=%d.n=%d" % (count, n)
+        backlog = sum(len(r) for r in read_records(self.records_file("catchup-sizes", 0, n)))
+        live = read_records(self.records_file("catchup-live", 5 * 10**8, 2))
+        full = [self.node_with("catchup-full%d" % i, n).listen() for i in range(count)]
+        joiner = self.node_with("catchup-joining", 0).listen()
+        relays = [nb.Relay(d.port, rate=rate) for d in full]
+        joiner.extra_args += [a for r in relays for a in ("--peer", r.address)]
+
+        def arrival(rec, deadline):
+            rid = hashlib.blake2b(rec, digest_size=32).digest()
+            t = time.monotonic()
+            full[0].call("submit", record=rec)
+            while time.monotonic() < deadline:
+                with nb.Control(joiner.socket, timeout=60) as c:
+                    if c.call("get", record_id=rid).get("ok"):
+                        return (time.monotonic() - t) * 1000
+                time.sleep(0.01)
+            raise BenchError("%s: a live record did not arrive" % name)
+
+        try:
+            for d in full:
+                d.start()
+            t0 = time.monotonic()
+            joiner.start()
+            deadline = t0 + 1200
+            while joiner.call("status").get("records", 0) < n // 3:
+                if time.monotonic() > deadline:
+                    raise BenchError("%s: the catch-up did not start" % name)
+                time.sleep(0.02)
+            live_ms = arrival(live[0], deadline)
+            while True:
+                st = joiner.call("status")
+                if st.get("in_sync") and st.get("records") == n + 1 and st.get("peers") == count:
+                    break
+                if time.monotonic() > deadline:
+                    raise BenchError("%s: not in sync after 20 minutes: %r" % (name, st))
+                time.sleep(0.02)
+            dt = time.monotonic() - t0
+            down = sum(r.counts()[1] for r in relays)
+            rows = joiner.call("peers")
+            idle_ms = arrival(live[1], time.monotonic() + 120)
+        finally:
+            joiner.stop()
+            for d in full:
+                d.stop()
+            for r in relays:
+                r.close()
+        self.add(name + ".bytes_in", down, "bytes", "the backlog's records, once", backlog)
+        self.add(name + ".records_in", sum(r["records_in"] for r in rows), "records",
+                 "each record once", n + 1)
+        self.add(name + ".records_out", sum(r["records_out"] for r in rows), "records",
+                 "the backlog pushed back to every other peer", n * (count - 1))
+        self.add(name + ".in_sync_s", dt, "s",
+                 "the backlog's records over the %d links" % count, backlog / (count * rate))
+        self.add(name + ".live_ms", live_ms, "ms", "the same on the idle links afterwards",
+                 idle_ms)
+        for d in full + [joiner]:
+            shutil.rmtree(d.dir, ignore_errors=True)
 
     def bench_propagation(self):
         if self.peers_missing:
@@ -990,63 +1079,6 @@ class Bench:
 
     def cleanup(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-class Relay:
-    """A TCP relay on 127.0.0.1 to `port` that counts the bytes each way."""
-
-    def __init__(self, port):
-        self.target = port
-        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(8)
-        self.port = self.server.getsockname()[1]
-        self.up = self.down = 0
-        self.lock = threading.Lock()
-        self.socks = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.server.accept()
-            except OSError:
-                return
-            t = socket.create_connection(("127.0.0.1", self.target))
-            self.socks += [c, t]
-            threading.Thread(target=self._pump, args=(c, t, "up"), daemon=True).start()
-            threading.Thread(target=self._pump, args=(t, c, "down"), daemon=True).start()
-
-    def _pump(self, src, dst, way):
-        while True:
-            try:
-                data = src.recv(1 << 16)
-            except OSError:
-                data = b""
-            if not data:
-                try:
-                    dst.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
-                return
-            with self.lock:
-                if way == "up":
-                    self.up += len(data)
-                else:
-                    self.down += len(data)
-            try:
-                dst.sendall(data)
-            except OSError:
-                return
-
-    def counts(self):
-        with self.lock:
-            return self.up, self.down
-
-    def close(self):
-        self.server.close()
-        for s in self.socks:
-            s.close()
 
 
 class LineProc:

@@ -25,6 +25,8 @@
 #include <noaber/error.h>
 #include <noaber/record.h>
 
+#include "bench/timed_args.h"
+
 #define CONTEXT "noaber/record/v1"
 /* A canonical record ends with its signature as msgpack bin 8 of 64 bytes. */
 #define SIG_ELEMENT_LEN (2 + NB_SIG_SIZE)
@@ -39,29 +41,13 @@ struct sample {
     size_t len;
 };
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
-    double seconds = 2.0;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--records") == 0)
-            path = argv[i + 1];
-        else if (strcmp(argv[i], "--seconds") == 0)
-            seconds = atof(argv[i + 1]);
-        else
-            path = NULL;
-    }
-    if (path == NULL || argc % 2 == 0 || !(seconds > 0)) {
-        fputs("usage: bench-verify --records FILE [--seconds S]\n", stderr);
+    const char *path;
+    double seconds;
+    if (timed_args(argc, argv, "--records", "bench-verify --records FILE [--seconds S]", &path,
+                   &seconds) < 0)
         return 2;
-    }
     if (sodium_init() < 0)
         return 1;
 

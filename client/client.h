@@ -48,6 +48,8 @@ struct ctx {
     char neighbourhood[NB_NAME_MAX * 4 + 1];
     uint8_t neighbourhood_id[NB_NEIGHBOURHOOD_ID_SIZE];
     uint64_t daemon_now;
+    uint64_t peers_now;    /* the node's peers' clock as it knows it; 0 if unknown */
+    uint64_t peers_clocks; /* how many peers told it their time */
 
     /* Set by identity_load(); the secret key is wiped by ctx_done(). */
     bool have_key;
@@ -82,6 +84,15 @@ int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
  * a node without a neighbourhood is an error that says how to create one.
  */
 int session_open(struct ctx *ctx, bool need_neighbourhood);
+
+/*
+ * Compares three clocks: this computer's (`mine`), the node's and its peers'
+ * (0 when the node knows none; the median of n_peers).  NULL when they agree within a couple of
+ * minutes; else a sentence into buf that says which one is off, by how much,
+ * and what follows from it.
+ */
+const char *clock_problem(uint64_t mine, uint64_t node, uint64_t peers, uint64_t n_peers, char *buf,
+                          size_t size);
 
 /*
  * Turns a failed reply into an exit code and a sentence on stderr: refused,

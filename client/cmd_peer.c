@@ -125,6 +125,8 @@ static void json_row(struct json *j, const msgpack_object *row)
     }
     json_key(j, "synced");
     json_bool(j, ctl_get_bool(row, "synced", false));
+    json_key(j, "silent");
+    json_bool(j, ctl_get_bool(row, "silent", false));
     json_object_end(j);
 }
 
@@ -190,6 +192,8 @@ int cmd_peers(struct ctx *ctx, int argc, char **argv)
         uint64_t fetching = ctl_get_uint(row, "fetching", 0);
         if (strcmp(state, "connected") != 0)
             snprintf(sync, sizeof(sync), "-");
+        else if (ctl_get_bool(row, "silent", false))
+            snprintf(sync, sizeof(sync), "silent");
         else if (fetching > 0)
             snprintf(sync, sizeof(sync), "fetching %llu", (unsigned long long)fetching);
         else

@@ -136,6 +136,18 @@ int cmd_status(struct ctx *ctx, int argc, char **argv)
                    "Peers:");
         else if (peers == 0)
             printf("%-15s no peers connected (%llu known; retrying)\n", "Peers:", known);
+        else if (ctl_get_uint(r, "peers_retrying", 0) > 0) {
+            char reason[256] = "";
+            ctl_get_str(r, "retry_reason", reason, sizeof(reason));
+            printf("%-15s not up to date: records from %llu peer%s could not be kept (%s); "
+                   "fetching again\n",
+                   "Peers:", (unsigned long long)ctl_get_uint(r, "peers_retrying", 0),
+                   ctl_get_uint(r, "peers_retrying", 0) == 1 ? "" : "s", reason);
+        } else if (ctl_get_uint(r, "peers_silent", 0) > 0)
+            printf("%-15s not up to date: %llu of %llu peer%s silent for over 15 s (`noaber "
+                   "peers` shows when each last answered)\n",
+                   "Peers:", (unsigned long long)ctl_get_uint(r, "peers_silent", 0), peers,
+                   peers == 1 ? "" : "s");
         else if (ctl_get_bool(r, "in_sync", false))
             printf("%-15s up to date with %llu peer%s\n", "Peers:", peers, peers == 1 ? "" : "s");
         else if (fetching > 0)
@@ -161,6 +173,12 @@ int cmd_status(struct ctx *ctx, int argc, char **argv)
                    (unsigned long long)ctl_get_uint(o, "limit", 0), window,
                    (unsigned long long)ctl_get_uint(o, "refused", 0));
         }
+        char clocks[400];
+        uint64_t node_now = ctl_get_uint(r, "now", 0);
+        if (node_now != 0 &&
+            clock_problem(ctx->now, node_now, ctl_get_uint(r, "peers_now", 0),
+                          ctl_get_uint(r, "peers_clocks", 0), clocks, sizeof(clocks)) != NULL)
+            printf("%-15s %s\n", "Clock:", clocks);
         if (dir[0] != '\0') {
             printf("%-15s %s\n", "Data:", dir);
         }

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <noaber/error.h>
 #include <noaber/identity.h>
@@ -87,10 +88,16 @@ int session_open(struct ctx *ctx, bool need_neighbourhood)
     }
     r = reply.result;
     ctx->daemon_now = ctl_get_uint(r, "now", 0);
+    ctx->peers_now = ctl_get_uint(r, "peers_now", 0);
+    ctx->peers_clocks = ctl_get_uint(r, "peers_clocks", 0);
     ctx->have_neighbourhood = ctl_get_bin_exact(r, "neighbourhood_id", ctx->neighbourhood_id,
                                                 NB_NEIGHBOURHOOD_ID_SIZE) == 0;
     ctl_get_str(r, "neighbourhood", ctx->neighbourhood, sizeof(ctx->neighbourhood));
     ctl_reply_free(&reply);
+    char clocks[400];
+    if (ctx->daemon_now != 0 && clock_problem(ctx->now, ctx->daemon_now, ctx->peers_now,
+                                              ctx->peers_clocks, clocks, sizeof(clocks)) != NULL)
+        fprintf(stderr, "noaber: warning: %s\n", clocks);
     if (need_neighbourhood && !ctx->have_neighbourhood) {
         return fail(EXIT_ERROR,
                     "the node at %s has no neighbourhood yet; an operator creates one with "
@@ -98,6 +105,81 @@ int session_open(struct ctx *ctx, bool need_neighbourhood)
                     ctx->ctl.path);
     }
     return EXIT_OK;
+}
+
+/* Clocks further apart than this are worth a word: well inside the 600 s a
+ * record may be ahead of a node (NB_FUTURE_SKEW), so people hear of it
+ * before posts are refused. */
+#define CLOCK_APART_MAX 120
+
+static uint64_t apart(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
+/* "3 min", "2 hours", "365 days": how far apart. */
+static void amount(uint64_t d, char *buf, size_t size)
+{
+    if (d < 120)
+        snprintf(buf, size, "%llu s", (unsigned long long)d);
+    else if (d < 7200)
+        snprintf(buf, size, "%llu min", (unsigned long long)(d / 60));
+    else if (d < 2 * 86400)
+        snprintf(buf, size, "%llu hours", (unsigned long long)(d / 3600));
+    else
+        snprintf(buf, size, "%llu days", (unsigned long long)(d / 86400));
+}
+
+const char *clock_problem(uint64_t mine, uint64_t node, uint64_t peers, uint64_t n_peers, char *buf,
+                          size_t size)
+{
+    char by[32];
+    if (peers != 0 && apart(node, peers) > CLOCK_APART_MAX) {
+        const char *dir = node > peers ? "ahead of" : "behind";
+        amount(apart(node, peers), by, sizeof(by));
+        if (apart(mine, peers) <= CLOCK_APART_MAX)
+            /* This computer sides with the peers: the node is the odd one. */
+            snprintf(buf, size,
+                     "noaberd's clock is %s %s its peers' and this computer's: its operator "
+                     "should set it right (NTP); until then it refuses records%s",
+                     by, dir,
+                     node > peers ? " and takes new posts for expired ones"
+                                  : " as dated in the future");
+        else if (apart(mine, node) <= CLOCK_APART_MAX && n_peers == 1)
+            /* This computer sides with the node: the one peer is the odd one. */
+            snprintf(buf, size,
+                     "noaberd's only peer has a clock %s %s this node's and this computer's: "
+                     "its operator should set it right (NTP); records are refused between the "
+                     "two until then",
+                     by, peers > node ? "ahead of" : "behind");
+        else if (n_peers == 1)
+            snprintf(buf, size,
+                     "noaberd's clock is %s %s its only peer's: one of the two is wrong; check "
+                     "both (NTP), as records are refused between them until they agree",
+                     by, dir);
+        else
+            snprintf(buf, size,
+                     "noaberd's clock is %s %s its peers'%s: set it right (NTP); until then "
+                     "records are refused between them",
+                     by, dir,
+                     apart(mine, node) <= CLOCK_APART_MAX ? ", and so is this computer's" : "");
+        return buf;
+    }
+    if (apart(mine, node) <= CLOCK_APART_MAX)
+        return NULL;
+    amount(apart(mine, node), by, sizeof(by));
+    if (peers != 0)
+        snprintf(buf, size,
+                 "this computer's clock is %s %s noaberd's and its peers': set it right (NTP); "
+                 "until then the node refuses what you post%s",
+                 by, mine > node ? "ahead of" : "behind",
+                 mine > node ? " as dated in the future" : " as already expired");
+    else
+        snprintf(buf, size,
+                 "this computer's clock is %s %s noaberd's, and the node has no peer to tell "
+                 "which one is right: check both (NTP)",
+                 by, mine > node ? "ahead of" : "behind");
+    return buf;
 }
 
 static bool is_hex(const char *s)
@@ -237,6 +319,74 @@ int timeline_record(const struct fetched *f, size_t i, struct nb_record *ret_rec
     return 0;
 }
 
+/* How long noaber waits for a daemon that dropped the connection before
+ * answering a submit (a restart) to come back, and how often it tries. */
+#define RESUBMIT_SECONDS 30
+#define RESUBMIT_TRIES   3
+
+/*
+ * Hands the signed bytes to the daemon.  When the connection drops before
+ * the answer, the record may or may not be stored: the same bytes go again
+ * (a node stores a record once, whatever number of times it is submitted),
+ * never a record signed anew, which would be a second post.
+ */
+static int submit_bytes(struct ctx *ctx, const uint8_t *buf, size_t len,
+                        const uint8_t id[NB_ID_SIZE], const char *what, struct ctl_reply *reply)
+{
+    char path[CTL_PATH_LEN];
+    char hex[NB_ID_SIZE * 2 + 1];
+    nb_hex(id, NB_ID_SIZE, hex);
+    snprintf(path, sizeof(path), "%s", ctx->ctl.path);
+    for (int attempt = 1;; attempt++) {
+        struct ctl_req req;
+        ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_SUBMIT, 1);
+        ctl_req_bin(&req, "record", buf, len);
+        int rc = ctl_call(&ctx->ctl, &req, reply);
+        if (rc == 0 && reply->ok) {
+            if (attempt > 1) {
+                fprintf(stderr, "noaber: noaberd took %s on attempt %d (id %.16s).\n", what,
+                        attempt, hex);
+            }
+            return EXIT_OK;
+        }
+        if (rc == 0) {
+            rc = reply_failure(ctx, reply, what);
+            ctl_reply_free(reply);
+            return rc;
+        }
+        if ((rc != CTL_ECLOSED && rc != CTL_ETIMEDOUT) || attempt == RESUBMIT_TRIES) {
+            if (attempt > 1) {
+                fprintf(stderr,
+                        "noaber: %s (id %.16s) may or may not be stored: `noaber show %.12s` "
+                        "tells; running the same command again would sign a second one.\n",
+                        what, hex, hex);
+            }
+            return call_failure(ctx, rc);
+        }
+        fprintf(stderr,
+                "noaber: noaberd at %s %s; sending the same signed bytes of %s again (id "
+                "%.16s), which a node stores only once.\n",
+                path,
+                rc == CTL_ECLOSED ? "closed the connection before it answered"
+                                  : "did not answer in time",
+                what, hex);
+        ctl_close(&ctx->ctl);
+        int waited_ms = 0;
+        while (ctl_connect(&ctx->ctl, path) != 0) {
+            if (waited_ms >= RESUBMIT_SECONDS * 1000) {
+                return fail(EXIT_UNREACHABLE,
+                            "noaberd at %s did not come back within %d seconds; %s (id %.16s) "
+                            "may or may not be stored: `noaber show %.12s` tells once it is "
+                            "back; running the same command again would sign a second one.",
+                            path, RESUBMIT_SECONDS, what, hex, hex);
+            }
+            struct timespec pause = { .tv_sec = 0, .tv_nsec = 200 * 1000 * 1000 };
+            nanosleep(&pause, NULL);
+            waited_ms += 200;
+        }
+    }
+}
+
 int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
                   uint8_t ret_id[NB_ID_SIZE])
 {
@@ -246,7 +396,6 @@ int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
     char hex[NB_ID_SIZE * 2 + 1];
     char what[64];
     size_t len = 0;
-    struct ctl_req req;
     struct ctl_reply reply;
     int rc;
 
@@ -266,15 +415,13 @@ int submit_record(struct ctx *ctx, struct nb_record *rec, const char *human,
         return fail(EXIT_ERROR, "the %s cannot be signed: %s.", kind_words(rec->kind),
                     nb_strerror(rc));
     }
-    ctl_req_begin(&ctx->ctl, &req, NB_CTL_OP_SUBMIT, 1);
-    ctl_req_bin(&req, "record", buf, len);
     snprintf(what, sizeof(what), "the %s", kind_words(rec->kind));
-    rc = call_daemon(ctx, &req, &reply, what);
+    nb_record_id(buf, len, id);
+    rc = submit_bytes(ctx, buf, len, id, what, &reply);
     if (rc != EXIT_OK) {
         return rc;
     }
     /* The id is ours to compute; the daemon's echo must agree with it. */
-    nb_record_id(buf, len, id);
     if (ctl_get_bin_exact(reply.result, "id", echoed, NB_ID_SIZE) == 0 &&
         memcmp(echoed, id, NB_ID_SIZE) != 0) {
         ctl_reply_free(&reply);

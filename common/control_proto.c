@@ -10,7 +10,8 @@ static const char *const error_names[NB_CTL_E_COUNT_] = {
     [NB_CTL_E_FORBIDDEN] = "forbidden", [NB_CTL_E_INVALID_RECORD] = "invalid_record",
     [NB_CTL_E_REFUSED] = "refused",     [NB_CTL_E_NOT_FOUND] = "not_found",
     [NB_CTL_E_AMBIGUOUS] = "ambiguous", [NB_CTL_E_GONE] = "gone",
-    [NB_CTL_E_INTERNAL] = "internal",
+    [NB_CTL_E_INTERNAL] = "internal",   [NB_CTL_E_DAMAGED] = "damaged",
+    [NB_CTL_E_NO_SPACE] = "no_space",
 };
 
 const char *nb_ctl_role_name(enum nb_ctl_role role)

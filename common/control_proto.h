@@ -71,6 +71,8 @@ enum nb_ctl_error {
     NB_CTL_E_AMBIGUOUS,
     NB_CTL_E_GONE,
     NB_CTL_E_INTERNAL,
+    NB_CTL_E_DAMAGED,  /* the node's store is damaged: the operator runs noaberd fsck */
+    NB_CTL_E_NO_SPACE, /* the node cannot write: its disk is full, over quota or read-only */
     NB_CTL_E_COUNT_,
 };
 

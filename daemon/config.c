@@ -75,6 +75,7 @@ void nbd_config_init(struct nbd_config *cfg)
     cfg->max_peers = -1;
     cfg->quota_hour = -1;
     cfg->quota_day = -1;
+    cfg->store_cache = -1;
     cfg->sync_interval = -1;
     cfg->peer_exchange = -1;
     cfg->peer_exchange_allow_loopback = -1;
@@ -114,6 +115,7 @@ static const char *const known_keys[] = {
     "peer_exchange_allow_loopback",
     "quota_hour",
     "quota_day",
+    "store_cache",
     "share_report",
 };
 #define N_KNOWN_KEYS (sizeof(known_keys) / sizeof(known_keys[0]))
@@ -289,6 +291,8 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
         return parse_count(key, value, 0, QUOTA_MAX, &cfg->quota_hour, err, err_size);
     if (strcmp(key, "quota_day") == 0)
         return parse_count(key, value, 0, QUOTA_MAX, &cfg->quota_day, err, err_size);
+    if (strcmp(key, "store_cache") == 0)
+        return parse_count(key, value, 1, NBD_STORE_CACHE_MAX, &cfg->store_cache, err, err_size);
     if (strcmp(key, "peer_exchange") == 0 || strcmp(key, "peer_exchange_allow_loopback") == 0 ||
         strcmp(key, "share_report") == 0) {
         if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
@@ -730,6 +734,8 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
         flags->peer_exchange >= 0 ? flags->peer_exchange == 1 : file->peer_exchange != 0;
     s.quota_hour = (uint32_t)(file->quota_hour >= 0 ? file->quota_hour : NBD_QUOTA_HOUR_DEFAULT);
     s.quota_day = (uint32_t)(file->quota_day >= 0 ? file->quota_day : NBD_QUOTA_DAY_DEFAULT);
+    s.store_cache =
+        (uint32_t)(file->store_cache >= 0 ? file->store_cache : NBD_STORE_CACHE_DEFAULT);
     s.peer_exchange_allow_loopback = flags->peer_exchange_allow_loopback >= 0
                                          ? flags->peer_exchange_allow_loopback == 1
                                          : file->peer_exchange_allow_loopback == 1;

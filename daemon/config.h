@@ -19,6 +19,11 @@
 /* Defaults of the expiry settings, in seconds. */
 #define NBD_PURGE_GRACE_DEFAULT    (24 * 3600)
 #define NBD_PURGE_INTERVAL_DEFAULT 60
+/* The store's page cache in MiB: enough for the index leaves a catch-up
+ * touches on a neighbourhood's store, small enough for a Raspberry Pi
+ * (docs/config.md, `store_cache`). */
+#define NBD_STORE_CACHE_DEFAULT 8
+#define NBD_STORE_CACHE_MAX     4096
 
 /*
  * Settings as read from one source.  Strings are heap-allocated (free with
@@ -43,6 +48,7 @@ struct nbd_config {
     int peer_exchange_allow_loopback; /* 1 on, 0 off, or -1 */
     int64_t quota_hour;               /* records per member per hour, or -1 */
     int64_t quota_day;                /* records per member per day, or -1 */
+    int64_t store_cache;              /* MiB of the store's page cache, or -1 */
     int share_report;                 /* 1 on, 0 off, or -1 */
 };
 
@@ -104,6 +110,7 @@ struct nbd_settings {
     bool peer_exchange_allow_loopback; /* default off */
     uint32_t quota_hour;               /* default NBD_QUOTA_HOUR_DEFAULT, 0 = none */
     uint32_t quota_day;                /* default NBD_QUOTA_DAY_DEFAULT, 0 = none */
+    uint32_t store_cache;              /* MiB, default NBD_STORE_CACHE_DEFAULT */
     bool share_report;                 /* the unmet-need overview: default off */
 };
 

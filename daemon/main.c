@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <uv.h>
 
 #include <noaber/error.h>
@@ -24,6 +25,7 @@
 #include "daemon/net/discovery.h"
 #include "daemon/lock.h"
 #include "daemon/log.h"
+#include "daemon/marker.h"
 #include "daemon/net/net.h"
 #include "daemon/node.h"
 #include "daemon/store/store.h"
@@ -96,6 +98,65 @@ static void on_purge_timer(uv_timer_t *t)
 {
     struct daemon *d = t->data;
     purge(d);
+    nbd_node_repair(&d->node);
+}
+
+/* A record a read found damaged is gone from the store: said once, and
+ * asked of the peers again. */
+static void on_repaired(void *ctx, const uint8_t id[NB_ID_SIZE])
+{
+    struct daemon *d = ctx;
+    char hex[2 * NB_ID_SIZE + 1];
+    nb_hex(id, NB_ID_SIZE, hex);
+    nbd_error("record %s was damaged in the store (its bytes no longer match its id); it was "
+              "removed so that a peer that holds it sends it again; run `noaberd fsck` to look "
+              "for more damage",
+              hex);
+    nbd_net_refetch(d->net);
+}
+
+/*
+ * The store and the marker beside it (daemon/marker.h) must tell the same
+ * story.  A store without a neighbourhood next to a marker is a lost store,
+ * not a new node: starting would invite the operator to create a second
+ * neighbourhood.
+ */
+static int check_marker(struct daemon *d, const char *store_path)
+{
+    const char *dir = d->settings.data_dir;
+    uint8_t marked[NB_NEIGHBOURHOOD_ID_SIZE];
+    char hex[2 * NB_NEIGHBOURHOOD_ID_SIZE + 1];
+    int r = nbd_marker_read(dir, marked);
+    if (r == NB_EDAMAGED || r == NB_EIO) {
+        nbd_error("%s/%s cannot be read or does not hold a neighbourhood id; if the store is "
+                  "sound, remove the file and noaberd writes it again",
+                  dir, NBD_MARKER_NAME);
+        return r;
+    }
+    if (r == NB_ENOENT) {
+        if (d->node.has_neighbourhood && nbd_marker_write(dir, d->node.neighbourhood_id) < 0)
+            nbd_warn("cannot write %s/%s: %s", dir, NBD_MARKER_NAME, strerror(errno));
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    nb_hex(marked, sizeof(marked), hex);
+    if (!d->node.has_neighbourhood) {
+        nbd_error("%s holds no neighbourhood, but this node belonged to neighbourhood %.16s… "
+                  "(%s/%s): the store was lost or replaced.  Stop here and restore the store "
+                  "from a backup (docs/operating.md, \"Restoring a backup\"); to make this a "
+                  "new node on purpose, remove %s/%s",
+                  store_path, hex, dir, NBD_MARKER_NAME, dir, NBD_MARKER_NAME);
+        return NB_ESTATE;
+    }
+    if (sodium_memcmp(marked, d->node.neighbourhood_id, sizeof(marked)) != 0) {
+        nbd_error("%s belongs to another neighbourhood than this node did (%.16s…, %s/%s): "
+                  "the store was replaced.  Put this node's own store back, or remove %s/%s "
+                  "if the node is meant to serve the store's neighbourhood now",
+                  store_path, hex, dir, NBD_MARKER_NAME, dir, NBD_MARKER_NAME);
+        return NB_ESTATE;
+    }
+    return 0;
 }
 
 /* When starting fails half-way: closes what was opened on the loop so far
@@ -155,11 +216,29 @@ static int run(struct daemon *d)
         goto fail;
     }
     r = nbd_node_init(&d->node, d->store, (uint64_t)d->settings.purge_grace);
-    if (r < 0) {
-        nbd_error("cannot read the neighbourhood from the store: %s", nb_strerror(r));
+    if (r == NB_EDAMAGED) {
+        nbd_error("the neighbourhood key in %s does not match the neighbourhood's id: the store "
+                  "is damaged.  Stop here and restore the store from a backup "
+                  "(docs/operating.md, \"Restoring a backup\")",
+                  path);
         goto fail;
     }
+    if (r < 0) {
+        char why[512];
+        nbd_error("cannot read the neighbourhood from the store: %s",
+                  nbd_store_explain(d->store, r, why, sizeof(why)));
+        goto fail;
+    }
+    d->node.marker_dir = d->settings.data_dir;
+    d->node.on_repaired = on_repaired;
+    d->node.repaired_ctx = d;
+    if (check_marker(d, path) < 0)
+        goto fail;
     nbd_node_set_quota(&d->node, d->settings.quota_hour, d->settings.quota_day);
+    r = nbd_store_set_cache(d->store, d->settings.store_cache);
+    if (r < 0)
+        nbd_warn("cannot set the store's cache to %u MiB: %s", d->settings.store_cache,
+                 nb_strerror(r));
 
     r = uv_loop_init(&d->loop);
     if (r < 0) {

@@ -1,5 +1,6 @@
 #include "daemon/node.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <noaber/error.h>
 
 #include "daemon/log.h"
+#include "daemon/marker.h"
 #include "proto/mp.h"
 
 #define META_NAME "neighbourhood.name"
@@ -19,6 +21,12 @@ static const char msg_no_neighbourhood[] =
     "this node has no neighbourhood yet: run `noaber neighbourhood create NAME` first";
 static const char msg_gone[] =
     "this record was retracted or has expired and was deleted; it is not stored again";
+/* A member's program signs with its own clock: a new post that arrives
+ * already expired says that clock and this node's disagree, not that anyone
+ * retracted anything. */
+static const char msg_expired_on_arrival[] =
+    "this record had expired by this node's clock before it arrived: the clock of the computer "
+    "that signed it and the node's disagree; check both (`noaber status` compares them)";
 static const char msg_target_gone[] =
     "the record this one acts on was retracted or has expired and was deleted";
 static const char msg_not_found[] = "the record this one acts on is not on this node";
@@ -56,10 +64,23 @@ int nbd_node_init(struct nbd_node *node, struct nbd_store *store, uint64_t purge
     r = nbd_store_meta_get(store, META_KEY, node->neighbourhood_key, NB_NEIGHBOURHOOD_KEY_SIZE,
                            &key_len);
     if (r < 0 || key_len != NB_NEIGHBOURHOOD_KEY_SIZE)
-        return NB_EIO;
+        return r < 0 ? r : NB_EDAMAGED;
     r = nb_neighbourhood_id(node->neighbourhood_key, node->neighbourhood_id);
     if (r < 0)
         return r;
+    /* A changed byte in the key would make the node sign and check under
+     * another neighbourhood: every record refused, silently.  The id kept
+     * beside the key tells. */
+    uint8_t kept_id[NB_NEIGHBOURHOOD_ID_SIZE];
+    size_t id_len = 0;
+    r = nbd_store_meta_get(store, META_ID, kept_id, sizeof(kept_id), &id_len);
+    if (r < 0 && r != NB_ENOENT)
+        return r;
+    if (r == 0 && (id_len != sizeof(kept_id) ||
+                   sodium_memcmp(kept_id, node->neighbourhood_id, sizeof(kept_id)) != 0)) {
+        sodium_memzero(node->neighbourhood_key, sizeof(node->neighbourhood_key));
+        return NB_EDAMAGED;
+    }
     node->has_neighbourhood = true;
     return 0;
 }
@@ -148,7 +169,17 @@ int nbd_node_batch_end(struct nbd_node *node)
     nbd_node_flush(node);
     int r = node->batch_error;
     node->batch_error = 0;
+    /* Reads in the batch may have met damaged records; the batch is over,
+     * so removing them cannot disturb it. */
+    nbd_node_repair(node);
     return r;
+}
+
+int nbd_node_repair(struct nbd_node *node)
+{
+    if (node->batch_depth > 0 || node->batch_open)
+        return 0;
+    return nbd_store_repair(node->store, node->on_repaired, node->repaired_ctx);
 }
 
 void nbd_node_clear(struct nbd_node *node)
@@ -221,6 +252,11 @@ static int keep_neighbourhood(struct nbd_node *node, const char *name, size_t le
     memcpy(node->neighbourhood_key, key, NB_NEIGHBOURHOOD_KEY_SIZE);
     memcpy(node->neighbourhood_id, id, sizeof(id));
     node->has_neighbourhood = true;
+    /* The store holds the neighbourhood now; without the marker a lost
+     * store would later look like a new node.  The daemon writes a missing
+     * marker again at its next start. */
+    if (node->marker_dir != NULL && nbd_marker_write(node->marker_dir, id) < 0)
+        nbd_warn("cannot write %s/%s: %s", node->marker_dir, NBD_MARKER_NAME, strerror(errno));
     return 0;
 }
 
@@ -481,6 +517,16 @@ static enum nbd_accept_verdict store_failed(struct nbd_accept_report *ret, int c
     return refuse(ret, NBD_INTERNAL, code, msg_store);
 }
 
+/* A record too old to be stored: gone, from a peer; from a member's own
+ * program, new and already expired, a sign of clocks that disagree. */
+static enum nbd_accept_verdict refuse_expired(const struct incoming *in,
+                                              struct nbd_accept_report *ret)
+{
+    if (in->origin.kind != NBD_ORIGIN_PEER)
+        return refuse(ret, NBD_REFUSED, NB_EEXPIRED, msg_expired_on_arrival);
+    return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_gone);
+}
+
 const char *nbd_accept_error(enum nbd_accept_verdict verdict)
 {
     switch (verdict) {
@@ -653,7 +699,15 @@ static enum nbd_accept_verdict check_record(struct nbd_node *node, struct incomi
         memcpy(in->copy, in->bytes, in->len);
         bytes = in->copy;
     }
-    int r = nb_record_open(bytes, in->len, node->neighbourhood_id, in->now, &in->rec);
+    int r;
+    if (in->origin.signature_checked) {
+        /* The same checks as nb_record_open but the signature's. */
+        r = nb_record_decode(bytes, in->len, &in->rec);
+        if (r == 0)
+            r = nb_record_validate(&in->rec, in->now);
+    } else {
+        r = nb_record_open(bytes, in->len, node->neighbourhood_id, in->now, &in->rec);
+    }
     if (r < 0)
         return refuse(ret, NBD_INVALID_RECORD, r, nb_strerror(r));
 
@@ -689,7 +743,7 @@ static enum nbd_accept_verdict check_record(struct nbd_node *node, struct incomi
     if (row->has_expiry && row->expires_at < in->now &&
         in->now - row->expires_at > node->purge_grace) {
         in->expired = true;
-        return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_gone);
+        return refuse_expired(in, ret);
     }
     return check_quota(node, in, ret);
 }
@@ -975,7 +1029,7 @@ static enum nbd_accept_verdict insert(struct nbd_node *node, struct incoming *in
     if (r < 0)
         return store_failed(ret, r);
     if (in->expired)
-        return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_gone);
+        return refuse_expired(in, ret);
     if (retracted)
         return refuse(ret, NBD_GONE, NB_EEXPIRED, msg_retracted_first);
     return NBD_ACCEPTED;

@@ -40,10 +40,20 @@ enum nbd_origin_kind {
 struct nbd_origin {
     enum nbd_origin_kind kind;
     const void *link; /* the peer link; NULL for a client */
+    /* The node asked the peer for it (a reconciliation's fetch), rather
+     * than the peer pushing it: the sync layer does not push such backlog
+     * on, since every other peer's own reconciliation finds it. */
+    bool fetched;
+    /* The signature of these very bytes was checked already (a peer's
+     * records, checked on every core: daemon/verify.h); the node decodes
+     * and validates them but does not verify again. */
+    bool signature_checked;
 };
 
-#define NBD_FROM_CLIENT     ((struct nbd_origin){ NBD_ORIGIN_LOCAL, NULL })
-#define NBD_FROM_PEER(link) ((struct nbd_origin){ NBD_ORIGIN_PEER, (link) })
+#define NBD_FROM_CLIENT  ((struct nbd_origin){ .kind = NBD_ORIGIN_LOCAL })
+#define NBD_FROM_PEER(l) ((struct nbd_origin){ .kind = NBD_ORIGIN_PEER, .link = (l) })
+#define NBD_FETCHED_FROM_PEER(l)                                                                   \
+    ((struct nbd_origin){ .kind = NBD_ORIGIN_PEER, .link = (l), .fetched = true })
 
 /*
  * Called after a record has been committed (never for duplicates, never for
@@ -125,7 +135,23 @@ struct nbd_node {
     int batch_error;               /* the first failed commit in this batch, 0 if none */
     struct nbd_deferred *deferred; /* hook calls waiting for the commit */
     size_t n_deferred, cap_deferred;
+
+    /* Called once for each damaged record the node removed from its store
+     * (nbd_node_repair); NULL for none. */
+    nbd_store_damaged_cb on_repaired;
+    void *repaired_ctx;
+    /* The data directory where taking a neighbourhood writes the marker
+     * (daemon/marker.h); NULL for none. */
+    const char *marker_dir;
 };
+
+/*
+ * Removes the records that reads found damaged (nbd_store_repair), so that
+ * a peer's copy takes their place.  Runs by itself at the end of each
+ * outermost batch; the daemon calls it from its timer as well.  Returns how
+ * many it removed or a negative code.
+ */
+int nbd_node_repair(struct nbd_node *node);
 
 /*
  * The outcome of an operation for the person or peer that asked: an nb_error

@@ -41,6 +41,8 @@ static const struct error_entry errors[] = {
     { NB_EEXPIRED, "NB_EEXPIRED", "expired" },
     { NB_ECRYPTO, "NB_ECRYPTO", "cryptographic library failure or invalid key" },
     { NB_ETRUNCATED, "NB_ETRUNCATED", "cut short: part of the text is missing" },
+    { NB_EDAMAGED, "NB_EDAMAGED", "stored data is damaged (run noaberd fsck)" },
+    { NB_ENOSPC, "NB_ENOSPC", "no room to write: the disk is full, over quota or read-only" },
 };
 
 static const struct error_entry *find(int err)

@@ -109,8 +109,8 @@ static int encode_bin_message(enum nb_peer_type type, const uint8_t *bytes, size
     return finish(&b, ret_len);
 }
 
-int nb_peer_hello_encode(const char *listen, const char *software, uint8_t *out, size_t out_cap,
-                         size_t *ret_len)
+int nb_peer_hello_encode(const char *listen, const char *software, uint64_t now, uint8_t *out,
+                         size_t out_cap, size_t *ret_len)
 {
     size_t sw_len = software != NULL ? strlen(software) : 0;
     if (software == NULL || sw_len > NB_PEER_SOFTWARE_MAX || nb_utf8_check(software, sw_len, 0) < 0)
@@ -121,7 +121,7 @@ int nb_peer_hello_encode(const char *listen, const char *software, uint8_t *out,
     msgpack_packer pk;
     nb_mp_buf_init(&b, out, out_cap);
     msgpack_packer_init(&pk, &b, nb_mp_buf_write);
-    msgpack_pack_map(&pk, listen != NULL ? 3 : 2);
+    msgpack_pack_map(&pk, 2 + (listen != NULL) + (now != 0));
     nb_mp_pack_str(&pk, "v", 1);
     msgpack_pack_uint64(&pk, NB_PEER_VERSION);
     if (listen != NULL) {
@@ -130,6 +130,10 @@ int nb_peer_hello_encode(const char *listen, const char *software, uint8_t *out,
     }
     nb_mp_pack_str(&pk, "software", 8);
     nb_mp_pack_str(&pk, software, sw_len);
+    if (now != 0) {
+        nb_mp_pack_str(&pk, "time", 4);
+        msgpack_pack_uint64(&pk, now);
+    }
     if (b.len > NB_PEER_HELLO_MAX)
         return NB_ETOOBIG;
     return finish(&b, ret_len);
@@ -260,6 +264,12 @@ int nb_peer_hello_decode(const uint8_t *buf, size_t len, struct nb_peer_hello *r
             memcpy(h.software, t.ptr, t.len);
             h.software[t.len] = '\0';
             seen_sw = true;
+        } else if (k->via.str.size == 4 && memcmp(k->via.str.ptr, "time", 4) == 0) {
+            if (h.has_time || nb_mp_get_uint(v, UINT64_MAX, &h.time) < 0) {
+                r = NB_EFIELD;
+                goto out;
+            }
+            h.has_time = true;
         }
     }
     if (!seen_v || !seen_sw) {

@@ -404,6 +404,7 @@ static void peer_settings(void **state)
     assert_int_equal(s.max_peers, 16);
     assert_int_equal(s.quota_hour, NBD_QUOTA_HOUR_DEFAULT);
     assert_int_equal(s.quota_day, NBD_QUOTA_DAY_DEFAULT);
+    assert_int_equal(s.store_cache, NBD_STORE_CACHE_DEFAULT);
     assert_int_equal(s.sync_interval, 300);
     assert_false(s.share_report); /* the neighbourhood decides to share: off until then */
     nbd_settings_clear(&s);
@@ -420,6 +421,7 @@ static void peer_settings(void **state)
                            "max_peers = 4\n"
                            "quota_hour = 0\n"
                            "quota_day = 2000\n"
+                           "store_cache = 64\n"
                            "share_report = on\n"
                            "sync_interval = 2s\n",
                            &file, err, sizeof(err)),
@@ -434,6 +436,7 @@ static void peer_settings(void **state)
     assert_int_equal(s.max_peers, 4);
     assert_int_equal(s.quota_hour, 0); /* off */
     assert_int_equal(s.quota_day, 2000);
+    assert_int_equal(s.store_cache, 64);
     assert_true(s.share_report);
     assert_int_equal(s.sync_interval, 2);
     nbd_settings_clear(&s);
@@ -449,6 +452,11 @@ static void peer_settings(void **state)
     assert_int_equal(parse("quota_hour = lots\n", &file, err, sizeof(err)), NB_EINVAL);
     assert_string_equal(
         err, "noaberd.conf:1: quota_hour must be a number from 0 to 1000000, not 'lots'");
+    nbd_config_clear(&file);
+    assert_int_equal(parse("store_cache = 0\n", &file, err, sizeof(err)), NB_EINVAL);
+    assert_string_equal(err,
+                        "noaberd.conf:1: store_cache must be a number from 1 to 4096, not '0'");
+    nbd_config_clear(&file);
     assert_int_equal(parse("share_report = yes\n", &file, err, sizeof(err)), NB_EINVAL);
     assert_string_equal(err, "noaberd.conf:1: share_report must be on or off, not 'yes'");
     nbd_config_clear(&file);

@@ -41,8 +41,8 @@ static void every_error_code_has_one_wire_name(void **state)
 {
     (void)state;
     static const char *const documented[] = {
-        "bad_request", "version",   "unknown_op", "forbidden", "invalid_record",
-        "refused",     "not_found", "ambiguous",  "gone",      "internal",
+        "bad_request", "version",   "unknown_op", "forbidden", "invalid_record", "refused",
+        "not_found",   "ambiguous", "gone",       "internal",  "damaged",        "no_space",
     };
     /* docs/control-api.md lists these; each parses to a code that prints
      * as itself, and no two codes share a name. */

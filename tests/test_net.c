@@ -214,8 +214,8 @@ static int peer_handshake_with(struct world *w, struct peer *p, const uint8_t ps
     assert_int_equal(nb_noise_handshake_read(&p->hs, body, blen, payload, sizeof(payload), &plen),
                      0);
     assert_int_equal(nb_peer_hello_decode(payload, plen, &p->hello), 0);
-    assert_int_equal(nb_peer_hello_encode("127.0.0.1:9", "test_net", hello, sizeof(hello), &hlen),
-                     0);
+    assert_int_equal(
+        nb_peer_hello_encode("127.0.0.1:9", "test_net", 0, hello, sizeof(hello), &hlen), 0);
     assert_int_equal(
         nb_frame_handshake_write(&p->hs, hello, with_hello ? hlen : 0, out, sizeof(out), &n), 0);
     peer_write(p, out, n);
@@ -508,7 +508,7 @@ static void alice_reconciles_with_a_node_she_dials(void **state)
     assert_int_equal(nb_noise_handshake_read(&p.hs, body, blen, payload, sizeof(payload), &plen),
                      0);
     assert_int_equal(plen, 0); /* payload 1 is empty */
-    assert_int_equal(nb_peer_hello_encode(address, "test_net", hello, sizeof(hello), &hlen), 0);
+    assert_int_equal(nb_peer_hello_encode(address, "test_net", 0, hello, sizeof(hello), &hlen), 0);
     assert_int_equal(nb_frame_handshake_write(&p.hs, hello, hlen, out, sizeof(out), &n), 0);
     peer_write(&p, out, n);
     assert_int_equal(peer_read(w, &p, false, &body, &blen), 0);

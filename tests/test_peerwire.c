@@ -67,8 +67,8 @@ static void test_hello_round_trip(void **state)
     (void)state;
     size_t len;
     struct nb_peer_hello h;
-    assert_int_equal(nb_peer_hello_encode("10.0.0.2:7447", "noaberd 0.1.0", buf, sizeof(buf), &len),
-                     0);
+    assert_int_equal(
+        nb_peer_hello_encode("10.0.0.2:7447", "noaberd 0.1.0", 0, buf, sizeof(buf), &len), 0);
     /* {"v": 1, "listen": "10.0.0.2:7447", "software": "noaberd 0.1.0"} */
     static const uint8_t expect[] = { 0x83, 0xa1, 'v', 0x01, 0xa6, 'l',  'i', 's', 't', 'e',
                                       'n',  0xad, '1', '0',  '.',  '0',  '.', '0', '.', '2',
@@ -83,11 +83,25 @@ static void test_hello_round_trip(void **state)
     assert_string_equal(h.listen, "10.0.0.2:7447");
     assert_string_equal(h.software, "noaberd 0.1.0");
 
-    assert_int_equal(nb_peer_hello_encode(NULL, "x", buf, sizeof(buf), &len), 0);
+    assert_false(h.has_time);
+
+    assert_int_equal(nb_peer_hello_encode(NULL, "x", 0, buf, sizeof(buf), &len), 0);
     assert_int_equal(nb_peer_hello_decode(buf, len, &h), 0);
     assert_false(h.has_listen);
-    assert_int_equal(nb_peer_hello_encode("nonsense", "x", buf, sizeof(buf), &len), NB_EINVAL);
-    assert_int_equal(nb_peer_hello_encode(NULL, "x", buf, 4, &len), NB_ETOOBIG);
+
+    /* The sender's clock, a compatible addition: {"v": 1, "software": "x",
+     * "time": 1767225600}. */
+    assert_int_equal(nb_peer_hello_encode(NULL, "x", 1767225600, buf, sizeof(buf), &len), 0);
+    static const uint8_t timed[] = { 0x83, 0xa1, 'v',  0x01, 0xa8, 's',  'o',  'f', 't',
+                                     'w',  'a',  'r',  'e',  0xa1, 'x',  0xa4, 't', 'i',
+                                     'm',  'e',  0xce, 0x69, 0x55, 0xb9, 0x00 };
+    assert_int_equal(len, sizeof(timed));
+    assert_memory_equal(buf, timed, len);
+    assert_int_equal(nb_peer_hello_decode(buf, len, &h), 0);
+    assert_true(h.has_time);
+    assert_int_equal(h.time, 1767225600);
+    assert_int_equal(nb_peer_hello_encode("nonsense", "x", 0, buf, sizeof(buf), &len), NB_EINVAL);
+    assert_int_equal(nb_peer_hello_encode(NULL, "x", 0, buf, 4, &len), NB_ETOOBIG);
 }
 
 static void test_hello_unknown_keys_and_bad_fields(void **state)

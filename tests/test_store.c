@@ -170,17 +170,32 @@ static uint64_t count_records(struct world *w)
 
 /* ---- the store alone ---------------------------------------------------- */
 
+/*
+ * A row that is not a record but whose id is its bytes' hash, as the store
+ * checks on every read: the payload plus a counter, counted up until the id
+ * starts with `first` (and `second`, unless that is 0: some 65 000 hashes
+ * instead of 256), so tests still choose where a row sorts.  The bytes live in a small ring, long
+ * enough for a row to be inserted.
+ */
 static void fake_row(struct nbd_store_record *row, uint8_t first, uint8_t second, unsigned kind,
                      uint64_t created_at, const uint8_t *payload)
 {
+    static uint8_t ring[16][7];
+    static size_t next;
+    uint8_t *bytes = ring[next++ % 16];
     memset(row, 0, sizeof(*row));
-    row->id[0] = first;
-    row->id[1] = second;
+    memcpy(bytes, payload, 3);
+    for (uint32_t n = 0;; n++) {
+        memcpy(bytes + 3, &n, sizeof(n));
+        nb_record_id(bytes, 7, row->id);
+        if (row->id[0] == first && (second == 0 || row->id[1] == second))
+            break;
+    }
     row->kind = (uint8_t)kind;
     row->author[0] = 0xaa;
     row->created_at = created_at;
-    row->bytes = payload;
-    row->len = 3;
+    row->bytes = bytes;
+    row->len = 7;
 }
 
 static void insert_get_and_duplicates(void **state)
@@ -203,7 +218,7 @@ static void insert_get_and_duplicates(void **state)
     assert_true(got.has_expiry);
     assert_int_equal(got.expires_at, T0 + 60);
     assert_false(got.has_target);
-    assert_int_equal(got.len, 3);
+    assert_int_equal(got.len, 7);
     assert_memory_equal(got.bytes, payload, 3);
 
     uint8_t other[NB_ID_SIZE] = { 0x99 };
@@ -267,6 +282,8 @@ static void listing_is_newest_first_and_filtered(void **state)
     assert_int_equal(nbd_store_insert(w->store, &row), 0);
     fake_row(&row, 3, 0, NB_KIND_RESPONSE, T0 + 2, payload);
     assert_int_equal(nbd_store_insert(w->store, &row), 0);
+    uint8_t after[NB_ID_SIZE];
+    memcpy(after, row.id, NB_ID_SIZE);
     fake_row(&row, 4, 0, NB_KIND_REQUEST, T0 + 2, payload);
     assert_int_equal(nbd_store_insert(w->store, &row), 0);
 
@@ -288,7 +305,6 @@ static void listing_is_newest_first_and_filtered(void **state)
     assert_int_equal(s.first[0], 2);
 
     /* (created_at, id) order, resumable after a given position. */
-    uint8_t after[NB_ID_SIZE] = { 3 };
     s.n = 0;
     assert_int_equal(nbd_store_foreach_ordered(w->store, T0 + 2, after, see, &s), 0);
     assert_int_equal(s.n, 2);
@@ -352,18 +368,20 @@ static void purged_trees_leave_tombstones(void **state)
     assert_int_equal(nbd_store_has(w->store, other.id), 1);
 }
 
-/* A row as version 1 stored it; ids are 31 zero bytes and then `n`. */
+/* A row as version 1 stored it; its bytes are the one byte `n`, and its
+ * id (and a target's) is the hash of those bytes, as every read checks. */
 static void insert_v1(sqlite3 *db, uint8_t n, unsigned kind, int64_t created_at, uint8_t target)
 {
-    uint8_t id[NB_ID_SIZE] = { 0 }, tid[NB_ID_SIZE] = { 0 }, author[NB_KEY_SIZE] = { 0 };
+    uint8_t id[NB_ID_SIZE], tid[NB_ID_SIZE], author[NB_KEY_SIZE] = { 0 };
     sqlite3_stmt *st;
-    id[31] = n;
-    tid[31] = target;
+    nb_record_id(&n, 1, id);
+    nb_record_id(&target, 1, tid);
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "INSERT INTO records(id, kind, author, created_at, target,"
-                                        " bytes) VALUES (?1, ?2, ?3, ?4, ?5, x'00')",
+                                        " bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                                         -1, &st, NULL),
                      SQLITE_OK);
+    sqlite3_bind_blob(st, 6, &n, 1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 1, id, sizeof(id), SQLITE_STATIC);
     sqlite3_bind_int(st, 2, (int)kind);
     sqlite3_bind_blob(st, 3, author, sizeof(author), SQLITE_STATIC);
@@ -408,8 +426,8 @@ static void a_version_1_store_is_migrated(void **state)
     if (r != 0)
         fail_msg("%s", err);
     assert_int_equal(nbd_store_schema_version(s), NBD_STORE_SCHEMA_VERSION);
-    uint8_t root[NB_ID_SIZE] = { 0 };
-    root[31] = 1;
+    uint8_t root[NB_ID_SIZE];
+    nb_record_id((const uint8_t[]){ 1 }, 1, root);
     struct seen seen = { .n = 0 };
     assert_int_equal(nbd_store_foreach_in_root(s, root, see, &seen), 0);
     assert_int_equal(seen.n, 2); /* the response and, through it, the withdrawal */
@@ -738,9 +756,16 @@ static void expired_requests_are_purged_with_their_timeline(void **state)
     assert_int_equal(count_records(w), 0);
     assert_refused(w, &req, T0 + 3602 + GRACE, "gone", NULL);
 
-    /* A request whose purge time passed before it arrived is not stored. */
+    /* A request whose purge time passed before it arrived is not stored:
+     * from a peer it is gone; from a member's program, a new post already
+     * expired, it says that the clocks disagree, never "retracted". */
     request(w, &w->cas, T0, T0 + 60, "old news", &old);
-    assert_refused(w, &old, T0 + 61 + GRACE, "gone", NULL);
+    struct said s;
+    assert_refused(w, &old, T0 + 61 + GRACE, "refused", NULL);
+    assert_int_equal(hand_in(w, &old, T0 + 61 + GRACE, NBD_FROM_CLIENT, &s), NBD_REFUSED);
+    assert_null(strstr(s.why.message, "retracted"));
+    assert_non_null(strstr(s.why.message, "clock"));
+    assert_int_equal(from_peer(w, &old, T0 + 61 + GRACE, &s), NBD_GONE);
 }
 
 /*

@@ -22,6 +22,7 @@
 #include "daemon/config.h"
 #include "daemon/control/control.h"
 #include "daemon/lock.h"
+#include "daemon/marker.h"
 #include "daemon/store/store.h"
 #include "daemon/store/store_admin.h"
 
@@ -585,6 +586,37 @@ static int fsck_store(struct fsck *f)
     return 0;
 }
 
+/* The marker beside the store (daemon/marker.h) against the store: an
+ * empty store where the node had a neighbourhood is a lost store. */
+static void fsck_marker(struct fsck *f, const char *data_dir)
+{
+    uint8_t marked[NB_NEIGHBOURHOOD_ID_SIZE];
+    char hex[2 * NB_NEIGHBOURHOOD_ID_SIZE + 1];
+    int r = nbd_marker_read(data_dir, marked);
+    if (r == NB_ENOENT)
+        return;
+    if (r < 0) {
+        f->store_bad++;
+        report(f, "%s/%s: it cannot be read or holds no neighbourhood id", data_dir,
+               NBD_MARKER_NAME);
+        return;
+    }
+    nb_hex(marked, sizeof(marked), hex);
+    if (!f->has_neighbourhood) {
+        f->store_bad++;
+        report(f,
+               "store: it holds no neighbourhood, but this node belonged to neighbourhood "
+               "%.16s… (%s/%s): the store was lost or replaced",
+               hex, data_dir, NBD_MARKER_NAME);
+    } else if (memcmp(marked, f->neighbourhood_id, sizeof(marked)) != 0) {
+        f->store_bad++;
+        report(f,
+               "store: it belongs to another neighbourhood than this node did (%.16s…, %s/%s): "
+               "the store was replaced",
+               hex, data_dir, NBD_MARKER_NAME);
+    }
+}
+
 int nbd_admin_fsck(int argc, char **argv)
 {
     static const char usage[] = "fsck [--data-dir DIR] [--config FILE]";
@@ -615,6 +647,7 @@ int nbd_admin_fsck(int argc, char **argv)
     }
     printf("checking %s\n", path);
     fsck_store(&f);
+    fsck_marker(&f, a.data_dir);
     uint64_t tombstones = nbd_store_ro_tombstones(f.store);
     printf("checked %llu records (%llu tombstones): %llu bad records, %llu store problems\n",
            (unsigned long long)f.checked, (unsigned long long)tombstones, (unsigned long long)f.bad,
@@ -674,6 +707,33 @@ int nbd_admin_backup(int argc, char **argv)
     char err[1024];
     if (nbd_store_backup(src, partial, &records, err, sizeof(err)) < 0) {
         status = complain("backup", "%s", err);
+        unlink(partial);
+        goto out;
+    }
+    /* The copy is checked as fsck checks a store (integrity_check, every
+     * record against its id and signature): a backup of a damaged store
+     * would carry the damage to the day it is needed. */
+    struct fsck check;
+    memset(&check, 0, sizeof(check));
+    if (nb_init() < 0) {
+        status = complain("backup", "cannot initialise libsodium");
+        unlink(partial);
+        goto out;
+    }
+    if (nbd_store_ro_open(partial, &check.store, err, sizeof(err)) < 0) {
+        status = complain("backup", "cannot check the copy: %s", err);
+        unlink(partial);
+        goto out;
+    }
+    fsck_store(&check);
+    nbd_store_ro_close(check.store);
+    if (check.bad > 0 || check.store_bad > 0) {
+        status = complain("backup",
+                          "the store %s is damaged (%llu bad records, %llu store problems, "
+                          "listed above); no backup was written.  Run `noaberd fsck` and "
+                          "repair the store before backing it up, and keep the backups "
+                          "you already have",
+                          src, (unsigned long long)check.bad, (unsigned long long)check.store_bad);
         unlink(partial);
         goto out;
     }

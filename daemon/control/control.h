@@ -30,6 +30,18 @@
 
 #define NBD_OUTPUT_MAX      (16 * 1024 * 1024) /* queued reply bytes per connection */
 #define NBD_CONNECTIONS_MAX 64                 /* per socket */
+/*
+ * No local user can hold the socket (docs/control-api.md, "Limits"): a
+ * connection that sends no complete request for NBD_IDLE_MS is closed
+ * (watchers are waiting by design and stay); one user (uid) may hold
+ * NBD_CONNECTIONS_PER_UID connections; the last NBD_CONNECTIONS_RESERVED are
+ * kept for the daemon's own user and root; and the replies queued for all
+ * the connections of a socket stay under NBD_OUTPUT_TOTAL_MAX.
+ */
+#define NBD_IDLE_MS              30000
+#define NBD_CONNECTIONS_PER_UID  16
+#define NBD_CONNECTIONS_RESERVED 8
+#define NBD_OUTPUT_TOTAL_MAX     (64 * 1024 * 1024)
 
 /* ---- framing ---------------------------------------------------------- */
 
@@ -99,6 +111,8 @@ struct nbd_control {
     char *socket_path;
     struct nbd_connection *connections;
     size_t n_connections;
+    size_t out_total;      /* reply bytes queued over every connection */
+    uv_timer_t idle_timer; /* embedded; closes idle connections */
     bool listening;
     bool stopping;
     /* While a connection's request runs: events for that same connection

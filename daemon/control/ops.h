@@ -52,6 +52,14 @@ int nbd_reply_verdict(struct nbd_request *rq, const struct nbd_verdict *v);
  * decision becomes the control API's code. */
 enum nb_ctl_error nbd_verdict_error(const struct nbd_verdict *v);
 
+/*
+ * The store failed with `code` while doing `doing` ("reading a record"):
+ * logs it and replies `damaged`, `no_space` or `internal` with the sentence
+ * nbd_store_explain gives (it names the directory and what to do).
+ */
+int nbd_reply_store_error(struct nbd_request *rq, int code, const char *doing);
+/* The control API's code for a failure of the store. */
+enum nb_ctl_error nbd_store_error_code(int code);
 /* Sentences more than one op answers with. */
 extern const char nbd_msg_store_failed[];
 extern const char nbd_msg_member_arg[];

@@ -30,12 +30,29 @@ static void pack_neighbourhood(msgpack_packer *pk, const struct nbd_node *node)
         msgpack_pack_nil(pk);
 }
 
+/* `peers_now`: the node's estimate of its peers' clock (the median of what
+ * their hellos said), nil while no peer said; beside `now`, a client tells
+ * which clock is off (docs/control-api.md, "hello"). */
+static void pack_peers_now(msgpack_packer *pk, const struct nbd_request *rq, uint64_t now)
+{
+    struct nbd_net_status ns;
+    nbd_net_status(rq->ctx->net, &ns);
+    nb_mp_pack_cstr(pk, "peers_now");
+    if (ns.has_peers_clock && (int64_t)now + ns.peers_clock_offset > 0)
+        msgpack_pack_uint64(pk, (uint64_t)((int64_t)now + ns.peers_clock_offset));
+    else
+        msgpack_pack_nil(pk);
+    nb_mp_pack_cstr(pk, "peers_clocks");
+    msgpack_pack_uint32(pk, ns.has_peers_clock ? ns.peers_clocks : 0);
+}
+
 int nbd_op_hello(struct nbd_request *rq)
 {
     struct nbd_reply fr;
     if (nbd_reply_begin(&fr, rq) < 0)
         return NB_ENOMEM;
-    msgpack_pack_map(&fr.pk, 6);
+    uint64_t now = rq->ctx->clock();
+    msgpack_pack_map(&fr.pk, 8);
     nb_mp_pack_cstr(&fr.pk, "version");
     msgpack_pack_uint32(&fr.pk, NB_CTL_VERSION);
     /* A program learns what this socket lets it do before it tries. */
@@ -44,7 +61,8 @@ int nbd_op_hello(struct nbd_request *rq)
     nb_mp_pack_cstr(&fr.pk, "software");
     nb_mp_pack_cstr(&fr.pk, "noaberd " NOABER_VERSION);
     nb_mp_pack_cstr(&fr.pk, "now");
-    msgpack_pack_uint64(&fr.pk, rq->ctx->clock());
+    msgpack_pack_uint64(&fr.pk, now);
+    pack_peers_now(&fr.pk, rq, now);
     pack_neighbourhood(&fr.pk, rq->ctx->node);
     return nbd_reply_end(&fr);
 }
@@ -75,8 +93,9 @@ static void pack_over_quota(msgpack_packer *pk, struct nbd_node *node, uint64_t 
 int nbd_op_status(struct nbd_request *rq)
 {
     uint64_t records = 0, tombstones = 0;
-    if (nbd_store_count(rq->ctx->node->store, &records, &tombstones) < 0)
-        return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
+    int r = nbd_store_count(rq->ctx->node->store, &records, &tombstones);
+    if (r < 0)
+        return nbd_reply_store_error(rq, r, "counting the store's records");
     struct nbd_reply fr;
     if (nbd_reply_begin(&fr, rq) < 0)
         return NB_ENOMEM;
@@ -85,7 +104,7 @@ int nbd_op_status(struct nbd_request *rq)
     /* Where the node keeps its data is the operator's business; a member's
      * program sees counts only (and never a peer's address: that is `peers`). */
     bool operator= rq->ctx->role == NB_CTL_ROLE_OPERATOR;
-    msgpack_pack_map(&fr.pk, operator? 13 : 11);
+    msgpack_pack_map(&fr.pk, operator? 19 : 17);
     pack_neighbourhood(&fr.pk, rq->ctx->node);
     nb_mp_pack_cstr(&fr.pk, "records");
     msgpack_pack_uint64(&fr.pk, records);
@@ -104,6 +123,22 @@ int nbd_op_status(struct nbd_request *rq)
         msgpack_pack_true(&fr.pk);
     else
         msgpack_pack_false(&fr.pk);
+    uint64_t now = rq->ctx->clock();
+    nb_mp_pack_cstr(&fr.pk, "now");
+    msgpack_pack_uint64(&fr.pk, now);
+    pack_peers_now(&fr.pk, rq, now);
+    /* Why the node is not in sync, where it is something to act on. */
+    nb_mp_pack_cstr(&fr.pk, "peers_silent");
+    msgpack_pack_uint32(&fr.pk, ns.silent);
+    nb_mp_pack_cstr(&fr.pk, "peers_retrying");
+    msgpack_pack_uint32(&fr.pk, ns.retrying);
+    nb_mp_pack_cstr(&fr.pk, "retry_reason");
+    if (ns.retrying == 0)
+        msgpack_pack_nil(&fr.pk);
+    else if (ns.retry_code == NB_EFUTURE)
+        nb_mp_pack_cstr(&fr.pk, "records created in this node's future: check the clocks");
+    else
+        nb_mp_pack_cstr(&fr.pk, nb_strerror(ns.retry_code));
     /* What a node under attack shows (docs/protocol.md, "Limits"). */
     nb_mp_pack_cstr(&fr.pk, "peers_handshaking");
     msgpack_pack_uint32(&fr.pk, ns.handshaking);

@@ -13,7 +13,7 @@
 static int pack_peer(void *ctx, const struct nbd_peer_info *p)
 {
     msgpack_packer *pk = ctx;
-    msgpack_pack_map(pk, 12);
+    msgpack_pack_map(pk, 13);
     nb_mp_pack_cstr(pk, "node");
     if (p->has_node)
         nb_mp_pack_bin(pk, p->node, NB_KEY_SIZE);
@@ -34,6 +34,11 @@ static int pack_peer(void *ctx, const struct nbd_peer_info *p)
         msgpack_pack_nil(pk);
     nb_mp_pack_cstr(pk, "synced");
     if (p->synced)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+    nb_mp_pack_cstr(pk, "silent");
+    if (p->silent)
         msgpack_pack_true(pk);
     else
         msgpack_pack_false(pk);

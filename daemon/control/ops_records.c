@@ -52,7 +52,7 @@ int nbd_op_submit(struct nbd_request *rq)
         /* Only the code is logged, never the record. */
         nbd_debug("submit refused: %s (%s)", nbd_accept_error(v), nb_error_name(why.code));
         if (v == NBD_INTERNAL)
-            nbd_error("storing a record failed: %s", nb_strerror(why.code));
+            return nbd_reply_store_error(rq, why.code, "storing a record");
         return nbd_reply_error(rq, submit_error(v), why.message);
     }
     struct nbd_reply fr;
@@ -186,6 +186,13 @@ int nbd_op_get(struct nbd_request *rq)
             goto store_failed;
         return nbd_reply_error(rq, NB_CTL_E_NOT_FOUND, "no such record on this node");
     }
+    if (r == NB_EDAMAGED)
+        /* Logged once by the node when it removes the record (nbd_node_repair). */
+        return nbd_reply_error(rq, NB_CTL_E_DAMAGED,
+                               "this record is damaged in the node's store (its bytes do not "
+                               "match its id), so it is not shown; the node fetches it again "
+                               "from a peer that holds it, and its operator should run "
+                               "`noaberd fsck`");
     if (r < 0)
         goto store_failed;
 
@@ -226,8 +233,7 @@ int nbd_op_get(struct nbd_request *rq)
     return r;
 
 store_failed:
-    nbd_error("reading the store failed: %s", nb_strerror(r));
-    return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
+    return nbd_reply_store_error(rq, r, "reading a record");
 }
 
 struct list_query {
@@ -416,8 +422,7 @@ int nbd_op_list(struct nbd_request *rq)
     r = nbd_store_foreach_newest(q.node->store, kind, has_author ? author : NULL, list_add, &q);
     if (r < 0) {
         msgpack_sbuffer_destroy(&q.items);
-        nbd_error("listing the store failed: %s", nb_strerror(r));
-        return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
+        return nbd_reply_store_error(rq, r, "listing the store");
     }
     struct nbd_reply fr;
     r = nbd_reply_begin(&fr, rq);

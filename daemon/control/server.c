@@ -163,7 +163,30 @@ enum nb_ctl_error nbd_verdict_error(const struct nbd_verdict *v)
 
 int nbd_reply_verdict(struct nbd_request *rq, const struct nbd_verdict *v)
 {
-    return nbd_reply_error(rq, nbd_verdict_error(v), v->message);
+    enum nb_ctl_error e = nbd_verdict_error(v);
+    if (e == NB_CTL_E_INTERNAL && nbd_store_error_code(v->code) != NB_CTL_E_INTERNAL)
+        return nbd_reply_store_error(rq, v->code, "writing to the store");
+    return nbd_reply_error(rq, e, v->message);
+}
+
+enum nb_ctl_error nbd_store_error_code(int code)
+{
+    switch (code) {
+    case NB_EDAMAGED:
+        return NB_CTL_E_DAMAGED;
+    case NB_ENOSPC:
+        return NB_CTL_E_NO_SPACE;
+    default:
+        return NB_CTL_E_INTERNAL;
+    }
+}
+
+int nbd_reply_store_error(struct nbd_request *rq, int code, const char *doing)
+{
+    char why[512];
+    nbd_store_explain(rq->ctx->node->store, code, why, sizeof(why));
+    nbd_error("%s failed: %s", doing, why);
+    return nbd_reply_error(rq, nbd_store_error_code(code), why);
 }
 
 int nbd_control_event_frame(msgpack_sbuffer *out, const uint8_t id[NB_ID_SIZE],
@@ -337,7 +360,9 @@ struct nbd_connection {
     struct nbd_control *ctl;
     struct nbd_connection *prev, *next;
     struct nbd_framer framer;
-    size_t out_pending; /* bytes handed to uv_write and not yet written */
+    size_t out_pending;    /* bytes handed to uv_write and not yet written */
+    uint64_t last_request; /* uv_now() when the last complete request arrived */
+    uid_t uid;             /* of the peer process (SO_PEERCRED) */
     bool watching;
     bool closing;
     bool close_after_flush;
@@ -382,6 +407,7 @@ static void on_write(uv_write_t *req, int status)
     struct write_req *w = container_of(req, struct write_req, req);
     struct nbd_connection *c = container_of((uv_pipe_t *)req->handle, struct nbd_connection, pipe);
     c->out_pending -= w->len;
+    c->ctl->out_total -= w->len;
     free(w->buf.base);
     free(w);
     if (status < 0 || (c->close_after_flush && c->out_pending == 0))
@@ -396,7 +422,8 @@ static void conn_send(struct nbd_connection *c, msgpack_sbuffer *out)
         msgpack_sbuffer_destroy(out);
         return;
     }
-    if (c->out_pending + out->size > NBD_OUTPUT_MAX) {
+    if (c->out_pending + out->size > NBD_OUTPUT_MAX ||
+        c->ctl->out_total + out->size > NBD_OUTPUT_TOTAL_MAX) {
         nbd_debug("closing a control connection that does not read its replies");
         msgpack_sbuffer_destroy(out);
         conn_close(c);
@@ -418,6 +445,7 @@ static void conn_send(struct nbd_connection *c, msgpack_sbuffer *out)
         return;
     }
     c->out_pending += w->len;
+    c->ctl->out_total += w->len;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -467,6 +495,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         left -= used;
         if (r == 0)
             break;
+        c->last_request = uv_now(c->ctl->loop);
         r = nbd_control_handle(&c->ctl->ctx, body, len, &out);
         free(body);
         if (events.size > 0) {
@@ -497,12 +526,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         /* Nothing the replies of this read say may stand: drop them all,
          * say why once and close, so the client sees every request of the
          * read fail and none acknowledged. */
-        nbd_error("committing submitted records failed: %s", nb_strerror(committed));
+        char why[512], message[640];
+        nbd_store_explain(node->store, committed, why, sizeof(why));
+        nbd_error("committing submitted records failed: %s", why);
+        snprintf(message, sizeof(message),
+                 "the node's store failed to commit (%s); nothing of the last requests is "
+                 "acknowledged",
+                 why);
         out.size = 0;
         events.size = 0;
-        nbd_control_error_frame(&out, NB_CTL_E_INTERNAL,
-                                "the node's store failed to commit; nothing of the last requests "
-                                "is acknowledged (see the daemon's log)");
+        nbd_control_error_frame(&out, nbd_store_error_code(committed), message);
         c->close_after_flush = true;
     } else if (events.size > 0 && msgpack_sbuffer_write(&out, events.data, events.size) != 0) {
         conn_close(c);
@@ -543,6 +576,53 @@ static void on_record(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *by
     }
 }
 
+/* The user of the process at the other end; (uid_t)-1 if unknown. */
+static uid_t peer_uid(struct nbd_connection *c)
+{
+    uv_os_fd_t fd;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return (uid_t)-1;
+    return cred.uid;
+}
+
+/* NULL if the new connection `c` (already counted) may stay, else why not. */
+static const char *admit(struct nbd_control *ctl, struct nbd_connection *c)
+{
+    c->uid = peer_uid(c);
+    bool operator= c->uid == 0 || c->uid == geteuid();
+    if (ctl->n_connections > NBD_CONNECTIONS_MAX)
+        return "noaberd has too many control connections open; try again shortly";
+    if (operator)
+        return NULL;
+    if (ctl->n_connections > NBD_CONNECTIONS_MAX - NBD_CONNECTIONS_RESERVED)
+        return "noaberd's remaining control connections are kept for its operator; try again "
+               "shortly";
+    size_t mine = 0;
+    for (const struct nbd_connection *o = ctl->connections; o != NULL; o = o->next)
+        if (!o->closing && o->uid == c->uid)
+            mine++;
+    if (mine > NBD_CONNECTIONS_PER_UID)
+        return "this user already has 16 control connections open to noaberd; close some";
+    return NULL;
+}
+
+/* Closes connections that sent no complete request for NBD_IDLE_MS: a
+ * connection opened and left open must not hold a slot. */
+static void on_idle_timer(uv_timer_t *t)
+{
+    struct nbd_control *ctl = container_of(t, struct nbd_control, idle_timer);
+    uint64_t now = uv_now(ctl->loop);
+    for (struct nbd_connection *c = ctl->connections; c != NULL; c = c->next) {
+        if (c->watching || c->closing || now - c->last_request < NBD_IDLE_MS)
+            continue;
+        nbd_debug("closing a control connection idle for %d s", NBD_IDLE_MS / 1000);
+        conn_close(c);
+    }
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct nbd_control *ctl = container_of((uv_pipe_t *)server, struct nbd_control, server);
@@ -564,9 +644,16 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
         return;
     }
-    if (ctl->n_connections > NBD_CONNECTIONS_MAX) {
-        nbd_warn("too many control connections (%d): refusing one", NBD_CONNECTIONS_MAX);
-        conn_close(c);
+    c->last_request = uv_now(ctl->loop);
+    const char *refusal = admit(ctl, c);
+    if (refusal != NULL) {
+        /* Said to the client, so that its user reads why, and logged. */
+        nbd_warn("refusing a control connection from uid %u: %s", (unsigned)c->uid, refusal);
+        msgpack_sbuffer out;
+        msgpack_sbuffer_init(&out);
+        nbd_control_error_frame(&out, NB_CTL_E_REFUSED, refusal);
+        c->close_after_flush = true;
+        conn_send(c, &out);
         return;
     }
     if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) < 0)
@@ -692,6 +779,8 @@ int nbd_control_start(struct nbd_control *ctl, uv_loop_t *loop, const struct nbd
         r = NB_EIO;
         goto fail;
     }
+    uv_timer_init(loop, &ctl->idle_timer);
+    uv_timer_start(&ctl->idle_timer, on_idle_timer, NBD_IDLE_MS / 6, NBD_IDLE_MS / 6);
     ctl->listening = true;
     return 0;
 fail:
@@ -707,6 +796,8 @@ void nbd_control_stop(struct nbd_control *ctl)
     ctl->stopping = true;
     nbd_node_remove_hook(ctl->ctx.node, on_record, ctl);
     uv_close((uv_handle_t *)&ctl->server, NULL);
+    uv_timer_stop(&ctl->idle_timer);
+    uv_close((uv_handle_t *)&ctl->idle_timer, NULL);
     for (struct nbd_connection *c = ctl->connections; c != NULL; c = c->next)
         conn_close(c);
     unlink(ctl->socket_path);

@@ -225,8 +225,8 @@ static int write_handshake(struct nbd_link *link, bool with_hello)
     if (with_hello) {
         const char *adv = link->host->advertise;
         const char *listen = adv != NULL && adv[0] != '\0' ? adv : NULL;
-        r = nb_peer_hello_encode(listen, "noaberd " NOABER_VERSION, payload, sizeof(payload),
-                                 &plen);
+        r = nb_peer_hello_encode(listen, "noaberd " NOABER_VERSION, link->host->clock(), payload,
+                                 sizeof(payload), &plen);
         if (r < 0)
             return r;
     }
@@ -251,8 +251,29 @@ static int split(struct nbd_link *link)
     return nb_frame_link_init(&link->fl, &send, &recv, 0);
 }
 
+/* Says so once per link when the peer's clock is further from ours than a
+ * record's created_at may be ahead (NB_FUTURE_SKEW): records made on the
+ * faster clock are then refused by the slower node. */
+static void compare_clocks(struct nbd_link *link)
+{
+    if (!link->hello.has_time)
+        return;
+    int64_t now = (int64_t)link->host->clock();
+    link->has_clock_offset = true;
+    link->clock_offset = (int64_t)link->hello.time - now;
+    int64_t apart = link->clock_offset < 0 ? -link->clock_offset : link->clock_offset;
+    if (apart <= NB_FUTURE_SKEW)
+        return;
+    link_warn(link,
+              "its clock is %lld s %s this node's, more than the %d s records may be ahead: "
+              "records are refused between the two until the wrong clock is set right "
+              "(`noaber status` on each node compares its clock with its peers')",
+              (long long)apart, link->clock_offset > 0 ? "ahead of" : "behind", NB_FUTURE_SKEW);
+}
+
 static void established(struct nbd_link *link)
 {
+    compare_clocks(link);
     link->state = LINK_UP;
     link->up_since = uv_now(link->host->loop);
     link->host->ev.up(link->host->ev.ctx, link);

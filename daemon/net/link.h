@@ -30,8 +30,11 @@
 
 /* Limits of docs/protocol.md, "Limits" (milliseconds where they are times). */
 #define NET_OUTPUT_MAX   (8u * 1024 * 1024)
-#define NET_PING_IDLE_MS 30000
+#define NET_PING_IDLE_MS 5000
 #define NET_SILENT_MS    90000
+/* A connected peer silent this long is not counted as up to date: with a
+ * ping after 5 s of quiet, a live peer answers well within it. */
+#define NET_QUIET_MS     15000
 #define NET_HANDSHAKE_MS 30000
 #define NET_INVALID_MAX  16
 
@@ -93,6 +96,10 @@ struct nbd_link {
     bool has_node;
     uint8_t node[NB_KEY_SIZE];
     struct nb_peer_hello hello;
+    /* The peer's clock minus ours at the handshake, in seconds, where its
+     * hello said its time (docs/protocol.md, "Hello"). */
+    bool has_clock_offset;
+    int64_t clock_offset;
     uint64_t started, up_since, last_rx, last_tx, last_ping; /* uv_now() ms */
     uint64_t last_contact;                                   /* wall clock */
     uint64_t ping_nonce;

@@ -809,11 +809,16 @@ static void on_read_end(void *ctx, struct nbd_link *link)
         link->peer->has_last_contact = true;
         link->peer->last_contact = link->last_contact;
     }
+    sync_flush_records(link);
     int r = nbd_node_batch_end(net->node);
-    if (r < 0)
-        nbd_error("storing records from peer %s failed: %s; they are fetched again at the next "
-                  "round",
-                  link_name(link), nb_strerror(r));
+    if (r < 0) {
+        char why[512];
+        nbd_error("storing records from peer %s failed: %s; they are fetched again",
+                  link_name(link), nbd_store_explain(net->node->store, r, why, sizeof(why)));
+        /* The round cannot count as synced; closing it now lets the retry
+         * start after its backoff (daemon/net/sync.c, not_kept). */
+        sync_not_kept(link, r);
+    }
 }
 
 /* ---- dialing -------------------------------------------------------------- */
@@ -1148,7 +1153,13 @@ int nbd_net_new(uv_loop_t *loop, struct nbd_node *node, const struct nbd_net_con
         r = nb_node_from_seed(seed, net->node_pk, net->node_sk);
     sodium_memzero(seed, sizeof(seed));
     if (r < 0) {
-        snprintf(err, err_size, "node key: %s", msg[0] ? msg : nb_strerror(r));
+        /* The fix, not only the file: the node key is the node's identity
+         * to its peers, and a new one is a new node to them (its address
+         * bans and their address books start over), which is harmless. */
+        snprintf(err, err_size,
+                 "node key: %s; restore %s from a backup, or move it aside to make this node a "
+                 "new node key at the next start (its peers then see a new node)",
+                 msg[0] ? msg : nb_strerror(r), path);
         goto fail;
     }
     char text[NB_NODE_KEY_TEXT_LEN + 1];
@@ -1242,7 +1253,8 @@ static void fill_from_link(struct nbd_peer_info *info, const struct nbd_link *l)
         info->has_last_contact = true;
         info->last_contact = l->last_contact;
     }
-    info->synced = l->sync.synced;
+    info->silent = l->state == LINK_UP && uv_now(l->host->loop) - l->last_rx >= NET_QUIET_MS;
+    info->synced = l->sync.synced && !info->silent && l->sync.retry_ms == 0;
     info->fetching = sync_fetching(l);
     info->records_in += l->records_in;
     info->records_out += l->records_out;
@@ -1331,6 +1343,30 @@ int nbd_net_foreach_peer(struct nbd_net *net, nbd_peer_cb cb, void *ctx)
     return 0;
 }
 
+static int offset_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median offset, so that one peer with a wrong clock does not make
+ * this node's look wrong. */
+static void peers_clock(const struct nbd_net *net, struct nbd_net_status *ret)
+{
+    int64_t offsets[64];
+    size_t n = 0;
+    for (const struct nbd_link *l = net->host.links; l != NULL && n < 64; l = l->next)
+        if (l->state == LINK_UP && l->has_clock_offset)
+            offsets[n++] = l->clock_offset;
+    if (n == 0)
+        return;
+    qsort(offsets, n, sizeof(offsets[0]), offset_cmp);
+    ret->has_peers_clock = true;
+    ret->peers_clocks = (unsigned)n;
+    ret->peers_clock_offset =
+        n % 2 == 1 ? offsets[n / 2] : (offsets[n / 2 - 1] + offsets[n / 2]) / 2;
+}
+
 void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret)
 {
     memset(ret, 0, sizeof(*ret));
@@ -1354,10 +1390,19 @@ void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret)
             ret->fetching_from++;
         if (!l->sync.synced)
             all_synced = false;
+        if (now - l->last_rx >= NET_QUIET_MS) {
+            ret->silent++;
+            all_synced = false;
+        }
+        if (l->sync.retry_ms > 0) {
+            ret->retrying++;
+            ret->retry_code = l->sync.unstored_code;
+        }
     }
     for (const struct nbd_peer *p = net->peers; p != NULL; p = p->next)
         if (!p->self)
             ret->known++;
+    peers_clock(net, ret);
     if (ret->connected == 0)
         ret->in_sync = ret->known == 0;
     else
@@ -1368,6 +1413,20 @@ void nbd_net_records_deleted(struct nbd_net *net)
 {
     if (net != NULL)
         net->items_stale = true;
+}
+
+void nbd_net_refetch(struct nbd_net *net)
+{
+    if (net == NULL)
+        return;
+    net->items_stale = true;
+    /* Each outbound link starts its next round at its next tick rather than
+     * a whole sync interval later: the record is wanted now. */
+    uint64_t now = uv_now(net->loop);
+    uint64_t due = now >= net->sync_interval_ms ? now - net->sync_interval_ms : 0;
+    for (struct nbd_link *l = net->host.links; l != NULL; l = l->next)
+        if (l->sync.round_started > due)
+            l->sync.round_started = due;
 }
 
 void nbd_net_stop(struct nbd_net *net)

@@ -156,6 +156,7 @@ struct nbd_peer_info {
     bool has_last_contact;
     uint64_t last_contact; /* wall clock seconds of the last frame received */
     bool synced;
+    bool silent;       /* connected, but nothing heard for NET_QUIET_MS */
     uint64_t fetching; /* records wanted and not yet received */
     uint64_t records_in, records_out, invalid;
     const char *last_error; /* NULL if none */
@@ -182,6 +183,14 @@ struct nbd_net_status {
      * connected to none is not.
      */
     bool in_sync;
+    unsigned silent; /* established links quiet for NET_QUIET_MS (15 s): not in sync */
+    /* The median of the connected peers' clocks minus this node's, over the
+     * peers whose hello said their time. */
+    bool has_peers_clock;
+    int64_t peers_clock_offset;
+    unsigned peers_clocks;      /* how many peers it is the median of */
+    unsigned retrying;          /* links whose last round brought records the node could not keep */
+    int retry_code;             /* why, for one of them: NB_ENOSPC, NB_EFUTURE (a clock), ... */
     unsigned handshaking;       /* incoming connections still in their handshake */
     unsigned addresses_refused; /* addresses banned for now (docs/protocol.md, "Limits") */
 };
@@ -193,6 +202,13 @@ void nbd_net_status(const struct nbd_net *net, struct nbd_net_status *ret);
  * the store before the next reconciliation.
  */
 void nbd_net_records_deleted(struct nbd_net *net);
+
+/*
+ * As nbd_net_records_deleted, for records the node wants back from its
+ * peers (damaged ones it removed): every link reconciles again at once
+ * instead of at the next sync interval.
+ */
+void nbd_net_refetch(struct nbd_net *net);
 
 /*
  * Closes every link and the listener and stops the timers; the handles

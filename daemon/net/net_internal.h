@@ -41,8 +41,17 @@
 /* ids waiting to be pushed on one link; beyond this the next
  * reconciliation catches the peer up. */
 #define NET_PUSH_QUEUE_MAX (256u * 1024)
-/* Wanted ids in flight per link: two `want` batches. */
-#define NET_WANTED_MAX (2 * NB_PEER_IDS_MAX)
+/* Wanted ids in flight per link: about NET_WANT_WINDOW_S of what the link
+ * delivers, so that a live record the peer pushes waits behind no more of
+ * the backlog than that; at least NET_WANT_WINDOW_MIN and at most two
+ * `want` batches.  A new link starts at NET_WANT_RATE_START records/s. */
+#define NET_WANTED_MAX      (2 * NB_PEER_IDS_MAX)
+#define NET_WANT_WINDOW_MIN 32
+#define NET_WANT_WINDOW_S   0.5
+#define NET_WANT_RATE_START 256.0
+/* Backlog pushes are handed to the socket only while less than this is
+ * queued on the link, so a live record finds little ahead of it. */
+#define NET_BACKLOG_LOW_WATER (64u * 1024)
 /* The longest one call spends looking up needed ids in the store. */
 #define NET_WANT_SCAN_NS (20u * 1000 * 1000)
 /* A fetch that makes no progress for this long is given up. */
@@ -87,6 +96,10 @@
 #define NET_RECONCILE_CPU_BURST_NS (10ull * 1000 * 1000 * 1000)
 #define NET_RECONCILE_CPU_SHARE    0.1
 
+/* The records of one read held for their signatures to be checked
+ * together: a read is at most 64 KiB, so this bound is rarely reached. */
+#define NET_INBOX_MAX (256u * 1024)
+
 /* Records waiting for their target, over all links. */
 #define NET_PENDING_MAX       4096
 #define NET_PENDING_BYTES_MAX (4u * 1024 * 1024)
@@ -128,6 +141,7 @@ struct nbd_pending {
     uint8_t id[NB_ID_SIZE]; /* the waiting record's, hashed when it arrived */
     size_t len;
     uint8_t *bytes;
+    bool fetched; /* this node asked for it (struct nbd_origin) */
 };
 
 /* An address (group) refused for a while; see ban() in daemon/net/net.c. */
@@ -168,6 +182,10 @@ struct nbd_net {
     uint64_t dial_at;
     struct nbd_pending pending[NET_PENDING_MAX];
     size_t n_pending, pending_bytes;
+    /* Checks the signatures of peers' records on every core; made at the
+     * first records (NULL then: checked on the loop thread alone). */
+    struct nbd_verifier *verifier;
+    bool verifier_tried;
     /* The item cache (daemon/net/sync.c). */
     struct nbd_items *items;
     struct nb_negentropy_item *recent;

@@ -20,6 +20,7 @@
 
 #include "daemon/log.h"
 #include "daemon/net/net_internal.h"
+#include "daemon/verify.h"
 
 /* ---- the item snapshot ------------------------------------------------------ */
 
@@ -219,28 +220,48 @@ static int send_record_by_id(struct nbd_link *link, const uint8_t id[NB_ID_SIZE]
     return r;
 }
 
-static void queue_push(struct nbd_link *link, const uint8_t id[NB_ID_SIZE])
+static void queue_push(struct nbd_link *link, struct nbd_push_queue *q,
+                       const uint8_t id[NB_ID_SIZE])
 {
-    struct nbd_sync *s = &link->sync;
-    if (s->q_len >= NET_PUSH_QUEUE_MAX) {
+    if (q->len >= NET_PUSH_QUEUE_MAX) {
         nbd_debug("peer %s: push queue full; the next reconciliation catches up", link_name(link));
         return;
     }
-    if (s->q_head + s->q_len == s->q_cap) {
-        if (s->q_head > 0) {
-            memmove(s->queue, s->queue + s->q_head, s->q_len * NB_ID_SIZE);
-            s->q_head = 0;
+    if (q->head + q->len == q->cap) {
+        if (q->head > 0) {
+            memmove(q->ids, q->ids + q->head, q->len * NB_ID_SIZE);
+            q->head = 0;
         } else {
-            size_t cap = s->q_cap ? s->q_cap * 2 : 256;
-            void *p = realloc(s->queue, cap * NB_ID_SIZE);
+            size_t cap = q->cap ? q->cap * 2 : 256;
+            void *p = realloc(q->ids, cap * NB_ID_SIZE);
             if (p == NULL)
                 return;
-            s->queue = p;
-            s->q_cap = cap;
+            q->ids = p;
+            q->cap = cap;
         }
     }
-    memcpy(s->queue[s->q_head + s->q_len], id, NB_ID_SIZE);
-    s->q_len++;
+    memcpy(q->ids[q->head + q->len], id, NB_ID_SIZE);
+    q->len++;
+}
+
+static void queue_pop(struct nbd_push_queue *q, uint8_t id[NB_ID_SIZE])
+{
+    memcpy(id, q->ids[q->head], NB_ID_SIZE);
+    q->head++;
+    if (--q->len == 0)
+        q->head = 0;
+}
+
+static void queue_free(struct nbd_push_queue *q)
+{
+    free(q->ids);
+    *q = (struct nbd_push_queue){ 0 };
+}
+
+/* The round's fetches are all answered (or given up). */
+static bool fetches_done(const struct nbd_sync *s)
+{
+    return s->need_pos >= s->need.count && s->wanted_n == 0 && s->deferred_n == 0;
 }
 
 static void drop_pending(struct nbd_net *net, const struct nbd_link *link)
@@ -256,8 +277,67 @@ static void drop_pending(struct nbd_net *net, const struct nbd_link *link)
     }
 }
 
+/* The first wait before fetching again after records could not be kept. */
+#define NET_RETRY_FIRST_MS 1000
+
+/*
+ * The round is over but records of it could not be kept: the link is not in
+ * sync, the log says why, and (on the initiator's side) the next round comes
+ * after a backoff rather than a whole sync interval later.
+ */
+static void not_kept(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    struct nbd_net *net = link_net(link);
+    s->retry_ms = s->retry_ms == 0 ? NET_RETRY_FIRST_MS : s->retry_ms * 2;
+    if (s->retry_ms > net->sync_interval_ms)
+        s->retry_ms = net->sync_interval_ms;
+    nbd_warn("peer %s: %llu record%s of this round could not be kept (%s): not in sync; "
+             "fetching again in %llu s",
+             link_name(link), (unsigned long long)s->unstored, s->unstored == 1 ? "" : "s",
+             s->unstored_code == NB_EFUTURE
+                 ? "created in this node's future: check both nodes' clocks"
+                 : nb_strerror(s->unstored_code),
+             (unsigned long long)((s->retry_ms + 999) / 1000));
+    s->synced = false;
+    if (link->peer != NULL)
+        link->peer->synced = false;
+    uint64_t now = uv_now(net->loop);
+    uint64_t due = now + s->retry_ms;
+    s->round_started = due >= net->sync_interval_ms ? due - net->sync_interval_ms : 0;
+    s->unstored = 0;
+}
+
+/* A record from this peer the node could not keep: the link is not in sync
+ * from now on.  Outside a round (a record pushed live) no round's end will
+ * notice, so the retry is scheduled here, once until a round goes well. */
+static void unkept(struct nbd_link *link, int code)
+{
+    struct nbd_sync *s = &link->sync;
+    bool first = s->unstored == 0;
+    s->unstored++;
+    s->unstored_code = code;
+    s->synced = false;
+    if (link->peer != NULL)
+        link->peer->synced = false;
+    if (first && link->outbound && !s->reconciling && !s->round_open && s->retry_ms == 0)
+        not_kept(link);
+}
+
+void sync_not_kept(struct nbd_link *link, int code)
+{
+    unkept(link, code);
+    /* A round whose records were not committed ends now, not in sync. */
+    sync_drain(link);
+}
+
 static void set_synced(struct nbd_link *link)
 {
+    if (link->sync.unstored > 0) {
+        not_kept(link);
+        return;
+    }
+    link->sync.retry_ms = 0;
     link->sync.synced = true;
     if (link->peer != NULL)
         link->peer->synced = true;
@@ -283,8 +363,8 @@ static void start_round(struct nbd_link *link);
 static void maybe_synced(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
-    if (!s->round_open || s->reconciling || s->need_pos < s->need.count || s->wanted_n > 0 ||
-        s->q_len > 0 || link->state != LINK_UP)
+    if (!s->round_open || s->reconciling || !fetches_done(s) || s->live.len > 0 ||
+        s->backlog.len > 0 || link->state != LINK_UP)
         return;
     if (s->partial) {
         /* A round cut short at NET_RECONCILE_IDS_MAX: the peer is not in
@@ -308,23 +388,27 @@ static void maybe_synced(struct nbd_link *link)
     /* `synced` (and this node's own in_sync) say the round's records are
      * held: the batch they arrived in is committed first (daemon/node.h);
      * if that fails the round stays open and the next one fetches again. */
-    if (nbd_node_flush(link_net(link)->node) < 0)
+    int flushed = nbd_node_flush(link_net(link)->node);
+    if (flushed < 0) {
+        /* Inside a read, the read's end reports it and comes back here. */
+        link->sync.unstored_code = flushed;
         return;
+    }
     if (nb_peer_encode_synced(buf, sizeof(buf), &n) < 0 || link_send(link, buf, n) < 0)
         return;
     s->round_open = false;
     /* What a round cost, for operators who wonder about their uplink and
      * for comparing with bench/reconcile. */
-    nbd_log(s->synced ? NBD_LOG_DEBUG : NBD_LOG_INFO,
+    nbd_log(s->synced || s->unstored > 0 ? NBD_LOG_DEBUG : NBD_LOG_INFO,
             "peer %s: synchronised: %u reconciliation round%s, %zu record%s pushed, %llu "
             "fetched, %llu bytes sent, %llu received",
             link_name(link), s->rounds, s->rounds == 1 ? "" : "s", s->have.count,
             s->have.count == 1 ? "" : "s", (unsigned long long)s->round_fetched,
             (unsigned long long)(link->bytes_out - s->round_bytes_out),
             (unsigned long long)(link->bytes_in - s->round_bytes_in));
+    /* The needed ids stay until the next round: they are what the peer
+     * holds, and sync_on_accept does not push those to it. */
     nb_negentropy_ids_free(&s->have);
-    nb_negentropy_ids_free(&s->need);
-    s->need_pos = 0;
     set_synced(link);
 }
 
@@ -334,13 +418,19 @@ void sync_drain(struct nbd_link *link)
     if (link->state != LINK_UP)
         return;
     refill(&s->tx_tokens, &s->tx_at, uv_now(link_net(link)->loop), NET_TX_RATE, NET_TX_BURST);
-    while (s->q_len > 0 && s->tx_tokens >= 1.0 && link_queued(link) < NET_TX_LOW_WATER &&
-           link->state == LINK_UP) {
+    while (s->tx_tokens >= 1.0 && link->state == LINK_UP) {
+        /* Live records first; the backlog only once the round's fetches
+         * are in (a record they retracted is then gone and not sent) and
+         * with little queued, so a live record does not wait behind it. */
+        struct nbd_push_queue *q;
+        if (s->live.len > 0 && link_queued(link) < NET_TX_LOW_WATER)
+            q = &s->live;
+        else if (s->backlog.len > 0 && fetches_done(s) && link_queued(link) < NET_BACKLOG_LOW_WATER)
+            q = &s->backlog;
+        else
+            break;
         uint8_t id[NB_ID_SIZE];
-        memcpy(id, s->queue[s->q_head], NB_ID_SIZE);
-        s->q_head++;
-        if (--s->q_len == 0)
-            s->q_head = 0;
+        queue_pop(q, id);
         if (send_record_by_id(link, id) == 0)
             s->tx_tokens -= 1.0;
     }
@@ -352,6 +442,73 @@ void sync_drain(struct nbd_link *link)
 static int id_cmp(const void *a, const void *b)
 {
     return memcmp(a, b, NB_ID_SIZE);
+}
+
+static bool wanted_has(const struct nbd_sync *s, const uint8_t id[NB_ID_SIZE])
+{
+    return s->wanted_n > 0 && bsearch(id, s->wanted, s->wanted_n, NB_ID_SIZE, id_cmp) != NULL;
+}
+
+/* The peer of `link` holds `id`: its last reconciliation named it as needed
+ * here (the list is sorted once the reconciliation is complete). */
+static bool peer_holds(const struct nbd_link *link, const uint8_t id[NB_ID_SIZE])
+{
+    const struct nbd_sync *s = &link->sync;
+    return !s->reconciling && s->need.count > 0 &&
+           bsearch(id, s->need.ids, s->need.count, NB_ID_SIZE, id_cmp) != NULL;
+}
+
+/* Another link has asked its peer for `id` and waits for it. */
+static bool fetching_elsewhere(const struct nbd_link *link, const uint8_t id[NB_ID_SIZE])
+{
+    for (const struct nbd_link *l = link->host->links; l != NULL; l = l->next)
+        if (l != link && l->state == LINK_UP && wanted_has(&l->sync, id))
+            return true;
+    return false;
+}
+
+static void deferred_add(struct nbd_link *link, const uint8_t id[NB_ID_SIZE])
+{
+    struct nbd_sync *s = &link->sync;
+    if (s->deferred_n == s->deferred_cap) {
+        size_t cap = s->deferred_cap ? s->deferred_cap * 2 : 256;
+        void *p = realloc(s->deferred, cap * NB_ID_SIZE);
+        if (p == NULL)
+            return; /* the next round asks again */
+        s->deferred = p;
+        s->deferred_cap = cap;
+    }
+    memcpy(s->deferred[s->deferred_n++], id, NB_ID_SIZE);
+}
+
+enum need {
+    NEED_NOTHING,   /* held, tombstoned, or the store failed */
+    NEED_ELSEWHERE, /* another link is fetching it */
+    NEED_FETCH,
+};
+
+static enum need need_of(struct nbd_link *link, const uint8_t id[NB_ID_SIZE])
+{
+    struct nbd_store *store = link_net(link)->node->store;
+    if (fetching_elsewhere(link, id))
+        return NEED_ELSEWHERE;
+    if (nbd_store_is_tombstoned(store, id) != 0)
+        return NEED_NOTHING;
+    int held = nbd_store_has(store, id);
+    if (held > 0)
+        link->sync.round_fetched++; /* it came meanwhile, from another link */
+    return held == 0 ? NEED_FETCH : NEED_NOTHING;
+}
+
+/* How many wanted ids may be in flight (see NET_WANTED_MAX). */
+static size_t want_window(const struct nbd_sync *s)
+{
+    double w = s->fetch_rate * NET_WANT_WINDOW_S;
+    if (w < NET_WANT_WINDOW_MIN)
+        return NET_WANT_WINDOW_MIN;
+    if (w > NET_WANTED_MAX)
+        return NET_WANTED_MAX;
+    return (size_t)w;
 }
 
 static bool wanted_remove(struct nbd_sync *s, const uint8_t id[NB_ID_SIZE])
@@ -369,35 +526,58 @@ static bool wanted_remove(struct nbd_sync *s, const uint8_t id[NB_ID_SIZE])
 }
 
 /*
- * Asks for the next needed ids, as many as may be in flight.  Ids retracted
- * or purged here (tombstoned) and ids that arrived meanwhile (a push from
- * another link) are skipped; they are looked up a batch at a time and for at
- * most NET_WANT_SCAN_NS per call, so a round with many ids does not stall
- * the loop: sync_tick continues the scan.
+ * Asks for the next needed ids, as many as may be in flight (want_window).
+ * Ids retracted or purged here (tombstoned) and ids that arrived meanwhile
+ * (a push from another link) are skipped; ids another link is fetching are
+ * set aside and, with `recheck`, asked for here once that link no longer
+ * waits for them without having delivered.  Needed ids are looked up a batch
+ * at a time and for at most NET_WANT_SCAN_NS per call, so a round with many
+ * ids does not stall the loop: sync_tick continues the scan.
+ *
+ * Because every link takes the next ids no other link has asked for, the
+ * links of a node catching up share the backlog, each in proportion to
+ * what its peer delivers.
  */
-static void send_wants(struct nbd_link *link)
+static void send_wants(struct nbd_link *link, bool recheck)
 {
     struct nbd_sync *s = &link->sync;
-    struct nbd_store *store = link_net(link)->node->store;
     uint8_t buf[NB_PEER_IDS_MAX * (NB_ID_SIZE + 2) + 16];
     uint8_t ids[NB_PEER_IDS_MAX][NB_ID_SIZE];
     uint64_t started = uv_hrtime();
-    while (s->need_pos < s->need.count && link->state == LINK_UP &&
-           s->wanted_n + NB_PEER_IDS_MAX <= NET_WANTED_MAX &&
+    size_t window = want_window(s);
+    while (link->state == LINK_UP && s->wanted_n < window &&
            uv_hrtime() - started < NET_WANT_SCAN_NS) {
+        size_t room = window - s->wanted_n;
+        if (room > NB_PEER_IDS_MAX)
+            room = NB_PEER_IDS_MAX;
         size_t batch = 0;
-        while (batch < NB_PEER_IDS_MAX && s->need_pos < s->need.count) {
+        while (batch < room && s->need_pos < s->need.count) {
             const uint8_t *id = s->need.ids[s->need_pos++];
-            if (nbd_store_is_tombstoned(store, id) != 0)
-                continue;
-            int held = nbd_store_has(store, id);
-            if (held > 0)
-                s->round_fetched++; /* it came meanwhile, from another link */
-            else if (held == 0)
+            enum need need = need_of(link, id);
+            if (need == NEED_FETCH)
                 memcpy(ids[batch++], id, NB_ID_SIZE);
+            else if (need == NEED_ELSEWHERE)
+                deferred_add(link, id);
         }
-        if (batch == 0)
+        if (batch < room && s->need_pos >= s->need.count && recheck) {
+            recheck = false; /* one pass per call */
+            for (size_t i = 0; i < s->deferred_n && batch < room;) {
+                enum need need = need_of(link, s->deferred[i]);
+                if (need == NEED_ELSEWHERE) {
+                    i++;
+                    continue;
+                }
+                if (need == NEED_FETCH)
+                    memcpy(ids[batch++], s->deferred[i], NB_ID_SIZE);
+                memmove(s->deferred[i], s->deferred[i + 1], (s->deferred_n - i - 1) * NB_ID_SIZE);
+                s->deferred_n--;
+            }
+        }
+        if (batch == 0) {
+            if (s->need_pos >= s->need.count)
+                break;
             continue;
+        }
         size_t n;
         if (nb_peer_encode_ids(NB_PEER_WANT, (const uint8_t(*)[NB_ID_SIZE])ids, batch, buf,
                                sizeof(buf), &n) < 0 ||
@@ -431,12 +611,12 @@ static void reconciled(struct nbd_link *link)
     nb_negentropy_ids_sort_unique(&s->have);
     nb_negentropy_ids_sort_unique(&s->need);
     for (size_t i = 0; i < s->have.count; i++)
-        queue_push(link, s->have.ids[i]);
+        queue_push(link, &s->backlog, s->have.ids[i]);
     nbd_debug("peer %s: reconciled: %zu to push, %zu to fetch at most", link_name(link),
               s->have.count, s->need.count);
     s->need_pos = 0;
     s->round_open = true;
-    send_wants(link);
+    send_wants(link, true);
     sync_drain(link);
 }
 
@@ -466,6 +646,9 @@ static void start_round(struct nbd_link *link)
     nb_negentropy_ids_free(&s->have);
     nb_negentropy_ids_free(&s->need);
     s->need_pos = 0;
+    /* What earlier pushes could not keep, this round fetches again. */
+    s->unstored = 0;
+    s->deferred_n = 0;
     s->reconciling = true;
     s->ne_open = true;
     s->rounds = 1;
@@ -483,7 +666,7 @@ static void start_round(struct nbd_link *link)
 /* ---- receiving ------------------------------------------------------------- */
 
 static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t len,
-                          const uint8_t id[NB_ID_SIZE], bool may_wait);
+                          const uint8_t id[NB_ID_SIZE], struct nbd_origin origin, bool may_wait);
 
 /* Retries the records that were waiting for `id`. */
 static void retry_pending(struct nbd_net *net, const uint8_t id[NB_ID_SIZE])
@@ -496,14 +679,16 @@ static void retry_pending(struct nbd_net *net, const uint8_t id[NB_ID_SIZE])
         struct nbd_pending p = net->pending[i];
         net->pending[i] = net->pending[--net->n_pending];
         net->pending_bytes -= p.len;
-        accept_record(p.link, p.bytes, p.len, p.id, false);
+        accept_record(p.link, p.bytes, p.len, p.id,
+                      p.fetched ? NBD_FETCHED_FROM_PEER(p.link) : NBD_FROM_PEER(p.link), false);
         free(p.bytes);
         i = 0; /* the array changed under us */
     }
 }
 
 static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t len,
-                            const uint8_t id[NB_ID_SIZE], const uint8_t target[NB_ID_SIZE])
+                            const uint8_t id[NB_ID_SIZE], const uint8_t target[NB_ID_SIZE],
+                            bool fetched)
 {
     struct nbd_net *net = link_net(link);
     if (net->n_pending >= NET_PENDING_MAX || net->pending_bytes + len > NET_PENDING_BYTES_MAX)
@@ -519,40 +704,87 @@ static void wait_for_target(struct nbd_link *link, const uint8_t *bytes, size_t 
     memcpy(p->id, id, NB_ID_SIZE);
     p->len = len;
     p->bytes = copy;
+    p->fetched = fetched;
     net->pending_bytes += len;
     nbd_debug("peer %s: a record waits for the record it acts on", link_name(link));
 }
 
-/* `id` is the record's, computed once by the caller. */
+/* `id` is the record's, computed once by the caller; `origin` is the
+ * link's, saying whether this node asked for it and whether its signature
+ * was checked (struct nbd_origin). */
 static void accept_record(struct nbd_link *link, const uint8_t *bytes, size_t len,
-                          const uint8_t id[NB_ID_SIZE], bool may_wait)
+                          const uint8_t id[NB_ID_SIZE], struct nbd_origin origin, bool may_wait)
 {
     struct nbd_net *net = link_net(link);
     struct nbd_accept_report why;
     enum nbd_accept_verdict v =
-        nbd_node_accept(net->node, bytes, len, id, net->clock(), NBD_FROM_PEER(link), &why);
+        nbd_node_accept(net->node, bytes, len, id, net->clock(), origin, &why);
     switch (v) {
     case NBD_ACCEPTED:
         link->records_in++;
         retry_pending(net, id);
         return;
     case NBD_INVALID_RECORD:
+        /* A record from the future says as much about this node's clock as
+         * about the peer: it is not held against the peer, but the link is
+         * not in sync while it lasts. */
+        if (why.code == NB_EFUTURE) {
+            unkept(link, why.code);
+            return;
+        }
         link_invalid(link, "sent an invalid record (%s)", nb_error_name(why.code));
         return;
     case NBD_NOT_FOUND:
         if (may_wait)
-            wait_for_target(link, bytes, len, id, why.target);
+            wait_for_target(link, bytes, len, id, why.target, origin.fetched);
         return;
     case NBD_INTERNAL:
-        nbd_error("storing a peer's record failed: %s", nb_strerror(why.code));
+        if (link->sync.unstored == 0)
+            nbd_error("storing a peer's record failed: %s", nb_strerror(why.code));
+        unkept(link, why.code);
         return;
     case NBD_OVER_QUOTA: /* the node logs the author once per window */
     case NBD_REFUSED:
     case NBD_GONE:
-        nbd_debug("peer %s: record not stored: %s (%s)", link_name(link), nbd_accept_error(v),
-                  nb_error_name(why.code));
+        /* The node's sentence, not the bare code: a record retracted here
+         * and one purged at its expiry share NBD_GONE. */
+        nbd_debug("peer %s: record not stored: %s: %s", link_name(link), nbd_accept_error(v),
+                  why.message);
         return;
     }
+}
+
+static void fetched(struct nbd_link *link, size_t n);
+
+static int inbox_add(struct nbd_sync *s, const uint8_t *bytes, size_t len,
+                     const uint8_t id[NB_ID_SIZE], bool solicited)
+{
+    if (s->inbox_used + len > s->inbox_cap) {
+        size_t cap = s->inbox_cap ? s->inbox_cap : 16384;
+        while (cap < s->inbox_used + len)
+            cap *= 2;
+        void *p = realloc(s->inbox, cap);
+        if (p == NULL)
+            return NB_ENOMEM;
+        s->inbox = p;
+        s->inbox_cap = cap;
+    }
+    if (s->inbox_n == s->inbox_records_cap) {
+        size_t cap = s->inbox_records_cap ? s->inbox_records_cap * 2 : 128;
+        void *p = realloc(s->inbox_records, cap * sizeof(*s->inbox_records));
+        if (p == NULL)
+            return NB_ENOMEM;
+        s->inbox_records = p;
+        s->inbox_records_cap = cap;
+    }
+    struct nbd_inbox_record *r = &s->inbox_records[s->inbox_n++];
+    r->off = s->inbox_used;
+    r->len = len;
+    r->solicited = solicited;
+    memcpy(r->id, id, NB_ID_SIZE);
+    memcpy(s->inbox + s->inbox_used, bytes, len);
+    s->inbox_used += len;
+    return 0;
 }
 
 static void on_record(struct nbd_link *link, const uint8_t *bytes, size_t len)
@@ -571,13 +803,84 @@ static void on_record(struct nbd_link *link, const uint8_t *bytes, size_t len)
         }
         s->rx_tokens -= 1.0;
     }
-    accept_record(link, bytes, len, id, true);
-    if (solicited && link->state == LINK_UP) {
-        s->round_fetched++;
-        s->fetch_progress = uv_now(link_net(link)->loop);
-        send_wants(link);
-        maybe_synced(link);
+    if (s->inbox_used + len > NET_INBOX_MAX)
+        sync_flush_records(link);
+    if (inbox_add(s, bytes, len, id, solicited) < 0) {
+        /* No memory to hold it: check it alone, now. */
+        accept_record(link, bytes, len, id,
+                      solicited ? NBD_FETCHED_FROM_PEER(link) : NBD_FROM_PEER(link), true);
+        if (solicited)
+            fetched(link, 1);
     }
+}
+
+/* `n` wanted records came in. */
+static void fetched(struct nbd_link *link, size_t n)
+{
+    struct nbd_sync *s = &link->sync;
+    if (n == 0 || link->state != LINK_UP)
+        return;
+    s->round_fetched += n;
+    s->fetched_since += (unsigned)n;
+    s->fetch_progress = uv_now(link_net(link)->loop);
+    send_wants(link, s->wanted_n == 0);
+    maybe_synced(link);
+}
+
+/*
+ * Checks the signatures of the records read so far on every core, then
+ * accepts them one by one in the order they arrived, so that what depends
+ * on order (a response before its request waits for it) is as if each had
+ * been accepted on arrival.
+ */
+void sync_flush_records(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    struct nbd_net *net = link_net(link);
+    if (s->inbox_n == 0)
+        return;
+    if (net->verifier == NULL && !net->verifier_tried) {
+        net->verifier_tried = true;
+        int r = nbd_verifier_new(nbd_verifier_default_workers(), &net->verifier);
+        if (r < 0)
+            nbd_warn("cannot start threads to check signatures (%s); checking them on one core",
+                     nb_strerror(r));
+    }
+    /* The inbox is taken out of the link: accepting may close it. */
+    uint8_t *buf = s->inbox;
+    struct nbd_inbox_record *recs = s->inbox_records;
+    size_t n = s->inbox_n, cap = s->inbox_cap, recs_cap = s->inbox_records_cap;
+    s->inbox = NULL;
+    s->inbox_records = NULL;
+    s->inbox_n = s->inbox_used = s->inbox_cap = s->inbox_records_cap = 0;
+    struct nbd_verify_item *checks = malloc(n * sizeof(*checks));
+    if (checks != NULL) {
+        for (size_t i = 0; i < n; i++)
+            checks[i] = (struct nbd_verify_item){ .bytes = buf + recs[i].off, .len = recs[i].len };
+        nbd_verify_batch(net->verifier, net->node->neighbourhood_id, checks, n);
+    }
+    size_t solicited = 0;
+    for (size_t i = 0; i < n && link->state == LINK_UP; i++) {
+        struct nbd_origin origin =
+            recs[i].solicited ? NBD_FETCHED_FROM_PEER(link) : NBD_FROM_PEER(link);
+        /* A record whose check failed goes through the node's own, which
+         * refuses it with the reason. */
+        origin.signature_checked = checks != NULL && checks[i].ok;
+        accept_record(link, buf + recs[i].off, recs[i].len, recs[i].id, origin, true);
+        solicited += recs[i].solicited;
+    }
+    free(checks);
+    if (link->state == LINK_UP && s->inbox == NULL) {
+        /* Kept for the next read. */
+        s->inbox = buf;
+        s->inbox_cap = cap;
+        s->inbox_records = recs;
+        s->inbox_records_cap = recs_cap;
+    } else {
+        free(buf);
+        free(recs);
+    }
+    fetched(link, solicited);
 }
 
 static void on_want(struct nbd_link *link, const struct nb_peer_msg *msg)
@@ -695,6 +998,12 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
 void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg)
 {
     struct nbd_sync *s = &link->sync;
+    /* Records read before this message are taken in first: its meaning
+     * (`missing`, `synced`, a `neg`) may follow from them. */
+    if (msg->type != NB_PEER_RECORD)
+        sync_flush_records(link);
+    if (link->state != LINK_UP)
+        return;
     switch (msg->type) {
     case NB_PEER_NEG:
         on_neg(link, msg->bin, msg->bin_len);
@@ -709,7 +1018,7 @@ void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg)
         for (size_t i = 0; i < msg->n_ids; i++)
             wanted_remove(s, msg->ids[i]);
         s->fetch_progress = uv_now(link_net(link)->loop);
-        send_wants(link);
+        send_wants(link, s->wanted_n == 0);
         maybe_synced(link);
         break;
     case NB_PEER_SYNCED:
@@ -738,9 +1047,36 @@ void sync_link_up(struct nbd_link *link)
     s->tx_tokens = NET_TX_BURST;
     s->rx_tokens = NET_RX_BURST;
     s->cpu_tokens = (double)NET_RECONCILE_CPU_BURST_NS;
-    s->tx_at = s->rx_at = s->cpu_at = now;
+    s->tx_at = s->rx_at = s->cpu_at = s->rate_at = now;
+    s->fetch_rate = NET_WANT_RATE_START;
     if (link->outbound)
         start_round(link);
+}
+
+/* Gives back the buffers of a burst once the link is idle, so that a node
+ * with many quiet links holds little for them. */
+static void release_idle(struct nbd_sync *s)
+{
+    if (s->inbox_n == 0) {
+        free(s->inbox);
+        free(s->inbox_records);
+        s->inbox = NULL;
+        s->inbox_records = NULL;
+        s->inbox_used = s->inbox_cap = s->inbox_records_cap = 0;
+    }
+    if (s->live.len == 0)
+        queue_free(&s->live);
+    if (s->backlog.len == 0)
+        queue_free(&s->backlog);
+    if (s->wanted_n == 0) {
+        free(s->wanted);
+        s->wanted = NULL;
+    }
+    if (s->deferred_n == 0) {
+        free(s->deferred);
+        s->deferred = NULL;
+        s->deferred_cap = 0;
+    }
 }
 
 void sync_tick(struct nbd_link *link, uint64_t now)
@@ -749,8 +1085,18 @@ void sync_tick(struct nbd_link *link, uint64_t now)
     sync_drain(link);
     if (link->state != LINK_UP)
         return;
-    if (s->round_open && s->need_pos < s->need.count) {
-        send_wants(link);
+    if (s->wanted_n > 0 || s->fetched_since > 0) {
+        /* The rate over the last tick, smoothed; only while fetching, so
+         * that an idle link keeps what it last showed. */
+        double dt = (double)(now - s->rate_at) / 1000.0;
+        if (dt > 0)
+            s->fetch_rate = 0.5 * s->fetch_rate + 0.5 * (double)s->fetched_since / dt;
+    }
+    s->fetched_since = 0;
+    s->rate_at = now;
+    release_idle(s);
+    if (s->round_open && !fetches_done(s)) {
+        send_wants(link, true);
         maybe_synced(link);
     }
     if (s->wanted_n > 0 && now - s->fetch_progress > NET_FETCH_STALL_MS) {
@@ -760,6 +1106,7 @@ void sync_tick(struct nbd_link *link, uint64_t now)
                   s->wanted_n);
         s->wanted_n = 0;
         s->need_pos = s->need.count;
+        s->deferred_n = 0;
         maybe_synced(link);
     }
     if (link->outbound && !s->reconciling && !s->round_open &&
@@ -771,7 +1118,7 @@ uint64_t sync_fetching(const struct nbd_link *link)
 {
     const struct nbd_sync *s = &link->sync;
     size_t left = s->need.count > s->need_pos ? s->need.count - s->need_pos : 0;
-    return (uint64_t)(left + s->wanted_n);
+    return (uint64_t)(left + s->wanted_n + s->deferred_n);
 }
 
 void sync_link_closed(struct nbd_link *link)
@@ -787,9 +1134,16 @@ void sync_link_closed(struct nbd_link *link)
     free(s->wanted);
     s->wanted = NULL;
     s->wanted_n = 0;
-    free(s->queue);
-    s->queue = NULL;
-    s->q_head = s->q_len = s->q_cap = 0;
+    free(s->deferred);
+    s->deferred = NULL;
+    s->deferred_n = s->deferred_cap = 0;
+    queue_free(&s->live);
+    queue_free(&s->backlog);
+    free(s->inbox);
+    free(s->inbox_records);
+    s->inbox = NULL;
+    s->inbox_records = NULL;
+    s->inbox_n = s->inbox_used = s->inbox_cap = s->inbox_records_cap = 0;
 }
 
 void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
@@ -802,11 +1156,18 @@ void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *byte
     /* A retraction deletes records the hook never hears about. */
     if (rec->kind == NB_KIND_RETRACTION)
         net->items_stale = true;
+    /* A record this node fetched is backlog: each other peer's own
+     * reconciliation finds whether it lacks it, so pushing it on would
+     * mostly send peers what they hold (a node catching up from five
+     * peers once pushed every record it fetched to the other four). */
+    if (origin->fetched)
+        return;
     for (struct nbd_link *l = net->host.links; l != NULL; l = l->next) {
-        /* Not back to the link the record came from. */
-        if (l == origin->link || l->state != LINK_UP)
+        /* Not back to the link the record came from, nor to a peer whose
+         * reconciliation showed that it holds it. */
+        if (l == origin->link || l->state != LINK_UP || peer_holds(l, id))
             continue;
-        queue_push(l, id);
+        queue_push(l, &l->sync.live, id);
         sync_drain(l);
     }
 }
@@ -826,6 +1187,8 @@ void sync_expire_pending(struct nbd_net *net, uint64_t now)
 
 void sync_free(struct nbd_net *net)
 {
+    nbd_verifier_free(net->verifier);
+    net->verifier = NULL;
     sync_items_put(net->items);
     net->items = NULL;
     free(net->recent);

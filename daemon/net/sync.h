@@ -26,6 +26,18 @@ struct nbd_items {
     struct nb_negentropy_storage storage;
 };
 
+/* ids waiting to be pushed on one link, a ring that grows. */
+struct nbd_push_queue {
+    uint8_t (*ids)[NB_ID_SIZE];
+    size_t head, len, cap;
+};
+
+struct nbd_inbox_record {
+    size_t off, len;
+    bool solicited;
+    uint8_t id[NB_ID_SIZE];
+};
+
 /* Reconciliation and record exchange over one link (daemon/net/sync.c). */
 struct nbd_sync {
     /* Initiator: one reconciliation at a time. */
@@ -40,9 +52,28 @@ struct nbd_sync {
     uint8_t (*wanted)[NB_ID_SIZE]; /* sorted */
     size_t wanted_n;
     uint64_t fetch_progress; /* uv_now() of the last wanted record or missing */
-    /* Both: records to push, oldest first, paced by the send bucket. */
-    uint8_t (*queue)[NB_ID_SIZE];
-    size_t q_head, q_len, q_cap;
+    /* Needed ids another link had already asked its peer for: this link
+     * asks for them only if that one does not deliver (each record is
+     * fetched from one peer). */
+    uint8_t (*deferred)[NB_ID_SIZE];
+    size_t deferred_n, deferred_cap;
+    /* Wanted records this link delivered since rate_at, and its rate in
+     * records a second (sets how many ids are in flight: want_window). */
+    unsigned fetched_since;
+    uint64_t rate_at;
+    double fetch_rate;
+    /* The records of the current read, kept until its end (or the next
+     * message of another kind) so that their signatures are checked
+     * together on every core (daemon/verify.h); offsets into `inbox`. */
+    uint8_t *inbox;
+    size_t inbox_used, inbox_cap;
+    struct nbd_inbox_record *inbox_records;
+    size_t inbox_n, inbox_records_cap;
+    /* Both: records to push, oldest first, paced by the send bucket.  Live
+     * records (a client's, a peer's push) go before the backlog (what a
+     * reconciliation showed the peer lacks), which waits for the round's
+     * fetches so that what they retract is not pushed. */
+    struct nbd_push_queue live, backlog;
     double tx_tokens;
     uint64_t tx_at;
     double rx_tokens;
@@ -56,6 +87,13 @@ struct nbd_sync {
      * (a bucket, see NET_RECONCILE_CPU_SHARE). */
     double cpu_tokens;
     uint64_t cpu_at;
+    /* Records of this round the node could not keep: its store failed (a
+     * full disk) or they were created in its future (a clock apart).  A
+     * round with any is not in sync, and the next starts after
+     * retry_ms, doubling up to the sync interval, not a whole interval on. */
+    uint64_t unstored;
+    int unstored_code;
+    uint64_t retry_ms;
     /* The initiator's figures for the current round, logged at `synced`. */
     unsigned rounds;
     uint64_t round_bytes_in, round_bytes_out, round_pushed, round_fetched;
@@ -65,7 +103,13 @@ void sync_link_up(struct nbd_link *link);
 void sync_link_closed(struct nbd_link *link);
 void sync_tick(struct nbd_link *link, uint64_t now);
 void sync_drain(struct nbd_link *link);
+/* Records of `link` were not kept (a failed commit, `code`): the link is not
+ * in sync, and a round comes again after a backoff. */
+void sync_not_kept(struct nbd_link *link, int code);
 void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg);
+/* Checks and accepts the records the link has read so far (at the end of
+ * each read). */
+void sync_flush_records(struct nbd_link *link);
 uint64_t sync_fetching(const struct nbd_link *link);
 void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
                     const struct nb_record *rec, const struct nbd_origin *origin);

@@ -1,5 +1,6 @@
 #include "daemon/store/store.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,18 +160,58 @@ static const char *const stmt_sql[ST_COUNT_] = {
                         " AND created_at >= ?2 AND created_at < ?3",
 };
 
+/* How many damaged records the store remembers until nbd_store_repair
+ * removes them; more wait for the next read that meets them. */
+#define DAMAGED_MAX 64
+
 struct nbd_store {
     sqlite3 *db;
     sqlite3_stmt *stmts[ST_COUNT_];
     unsigned depth; /* open nbd_store_begin calls: 1 = the transaction */
+    char *path;
+    int fault_errno; /* the system's errno behind the last NB_ENOSPC */
+    /* The id columns of rows whose bytes do not match their id, found by
+     * reads and waiting for nbd_store_repair. */
+    uint8_t damaged[DAMAGED_MAX][NB_ID_SIZE];
+    size_t n_damaged;
 };
+
+/*
+ * The store's error code for the statement that just failed: damage
+ * (SQLITE_CORRUPT, SQLITE_NOTADB) and a disk that takes no more writes (full,
+ * over quota, read-only) are told apart from other I/O errors, because the
+ * operator does something different about each.
+ */
+static int fault(struct nbd_store *s)
+{
+    int rc = sqlite3_extended_errcode(s->db);
+    int sys = sqlite3_system_errno(s->db);
+    switch (rc & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return NB_EDAMAGED;
+    case SQLITE_FULL:
+        s->fault_errno = sys == EDQUOT ? EDQUOT : ENOSPC;
+        return NB_ENOSPC;
+    case SQLITE_READONLY:
+        s->fault_errno = EROFS;
+        return NB_ENOSPC;
+    case SQLITE_IOERR:
+        if (sys == ENOSPC || sys == EDQUOT || sys == EROFS) {
+            s->fault_errno = sys;
+            return NB_ENOSPC;
+        }
+        break;
+    }
+    return NB_EIO;
+}
 
 static int stmt_get(struct nbd_store *s, enum stmt which, sqlite3_stmt **ret)
 {
     if (s->stmts[which] == NULL) {
         if (sqlite3_prepare_v3(s->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
                                &s->stmts[which], NULL) != SQLITE_OK)
-            return NB_EIO;
+            return fault(s);
     }
     sqlite3_reset(s->stmts[which]);
     sqlite3_clear_bindings(s->stmts[which]);
@@ -185,8 +226,9 @@ static int exec_simple(struct nbd_store *s, enum stmt which)
     if (r < 0)
         return r;
     int rc = sqlite3_step(st);
+    r = rc == SQLITE_DONE ? 0 : fault(s);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : NB_EIO;
+    return r;
 }
 
 static void say(char *err, size_t err_size, const char *path, const char *what, sqlite3 *db)
@@ -242,7 +284,8 @@ int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t e
     int version = 0;
     int r = NB_EIO;
 
-    if (s == NULL) {
+    if (s == NULL || (s->path = strdup(path)) == NULL) {
+        free(s);
         snprintf(err, err_size, "%s: out of memory", path);
         return NB_ENOMEM;
     }
@@ -315,7 +358,9 @@ int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t e
      * fill the cache.  Ids are hashes, so a record lands in a random leaf
      * of each id-keyed index: a 64 MiB cache (it grows only as pages are
      * used) keeps those leaves in memory instead of reading them back
-     * through the kernel.  A checkpoint copies each page once however many
+     * through the kernel.  That is for the tools (bench-make-store,
+     * admin); noaberd sets its own with `store_cache`, small by default
+     * for small machines (nbd_store_set_cache).  A checkpoint copies each page once however many
      * commits changed it, so checkpointing every 16 384 WAL pages (64 MiB)
      * rather than every 1 000 writes a hot index leaf back once per burst
      * instead of once every few batches; journal_size_limit truncates the
@@ -343,6 +388,13 @@ out:
     return 0;
 }
 
+int nbd_store_set_cache(struct nbd_store *s, unsigned mib)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%llu", (unsigned long long)mib * 1024);
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : NB_EIO;
+}
+
 void nbd_store_close(struct nbd_store *s)
 {
     if (s == NULL)
@@ -350,7 +402,70 @@ void nbd_store_close(struct nbd_store *s)
     for (int i = 0; i < ST_COUNT_; i++)
         sqlite3_finalize(s->stmts[i]);
     sqlite3_close(s->db);
+    free(s->path);
     free(s);
+}
+
+int nbd_store_repair(struct nbd_store *s, nbd_store_damaged_cb cb, void *ctx)
+{
+    int removed = 0;
+    while (s->n_damaged > 0) {
+        const uint8_t *id = s->damaged[s->n_damaged - 1];
+        sqlite3_stmt *st;
+        int r = nbd_store_begin(s);
+        if (r == 0)
+            r = stmt_get(s, ST_DELETE, &st);
+        if (r == 0) {
+            sqlite3_bind_blob(st, 1, id, NB_ID_SIZE, SQLITE_STATIC);
+            r = sqlite3_step(st) == SQLITE_DONE ? 0 : fault(s);
+            sqlite3_reset(st);
+        }
+        if (r == 0)
+            r = nbd_store_commit(s);
+        else
+            nbd_store_rollback(s);
+        /* A failed delete (a full disk) leaves the row for the next read to
+         * find again; it is still never served. */
+        if (r < 0)
+            return r;
+        if (cb != NULL)
+            cb(ctx, id);
+        s->n_damaged--;
+        removed++;
+    }
+    return removed;
+}
+
+const char *nbd_store_explain(const struct nbd_store *s, int code, char *buf, size_t size)
+{
+    /* The directory, not the file: it is where space is freed or a mount
+     * fixed, and where the WAL lives beside the store. */
+    const char *slash = strrchr(s->path, '/');
+    int dir_len = slash != NULL ? (int)(slash - s->path) : 1;
+    const char *dir = slash != NULL ? s->path : ".";
+    if (code == NB_ENOSPC && s->fault_errno == EROFS)
+        snprintf(buf, size,
+                 "the file system holding %.*s is read-only (EROFS): remount it read-write; the "
+                 "node keeps serving what it holds and stores again by itself",
+                 dir_len, dir);
+    else if (code == NB_ENOSPC && s->fault_errno == EDQUOT)
+        snprintf(buf, size,
+                 "the disk quota for %.*s is used up (EDQUOT): raise the quota or free space "
+                 "there; the node keeps serving what it holds and stores again by itself",
+                 dir_len, dir);
+    else if (code == NB_ENOSPC)
+        snprintf(buf, size,
+                 "the disk holding %.*s is full (ENOSPC): free space there; the node keeps "
+                 "serving what it holds and stores again by itself",
+                 dir_len, dir);
+    else if (code == NB_EDAMAGED)
+        snprintf(buf, size,
+                 "the store %s is damaged: stop noaberd and run `noaberd fsck` (docs/operating.md, "
+                 "\"A damaged store\")",
+                 s->path);
+    else
+        snprintf(buf, size, "the store %s failed: %s", s->path, nb_strerror(code));
+    return buf;
 }
 
 sqlite3 *nbd_store_db(struct nbd_store *s)
@@ -375,7 +490,7 @@ int nbd_store_schema_version(struct nbd_store *s)
  */
 static int exec_sql(struct nbd_store *s, const char *sql)
 {
-    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : NB_EIO;
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fault(s);
 }
 
 int nbd_store_begin(struct nbd_store *s)
@@ -431,7 +546,7 @@ int nbd_store_meta_get(struct nbd_store *s, const char *key, uint8_t *buf, size_
         goto out;
     }
     if (rc != SQLITE_ROW) {
-        r = NB_EIO;
+        r = fault(s);
         goto out;
     }
     size_t n = (size_t)sqlite3_column_bytes(st, 0);
@@ -455,7 +570,7 @@ int nbd_store_meta_set(struct nbd_store *s, const char *key, const uint8_t *val,
         return r;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, len > 0 ? (const void *)val : "", (int)len, SQLITE_STATIC);
-    r = sqlite3_step(st) == SQLITE_DONE ? 0 : NB_EIO;
+    r = sqlite3_step(st) == SQLITE_DONE ? 0 : fault(s);
     sqlite3_reset(st);
     return r;
 }
@@ -486,7 +601,7 @@ int nbd_store_insert(struct nbd_store *s, const struct nbd_store_record *rec)
     else if (rc == SQLITE_CONSTRAINT_UNIQUE)
         r = NB_EEXIST;
     else
-        r = NB_EIO;
+        r = fault(s);
     sqlite3_reset(st);
     return r;
 }
@@ -499,12 +614,29 @@ static bool blob32(sqlite3_stmt *st, int col, uint8_t *out)
     return true;
 }
 
-/* Reads one row of COLUMNS; `bytes` points into the statement's row. */
-static int read_row(sqlite3_stmt *st, struct nbd_store_record *rec)
+/* Remembers a row whose bytes do not match its id for nbd_store_repair,
+ * once however often it is read. */
+static void note_damaged(struct nbd_store *s, const uint8_t id[NB_ID_SIZE])
+{
+    for (size_t i = 0; i < s->n_damaged; i++)
+        if (memcmp(s->damaged[i], id, NB_ID_SIZE) == 0)
+            return;
+    if (s->n_damaged < DAMAGED_MAX)
+        memcpy(s->damaged[s->n_damaged++], id, NB_ID_SIZE);
+}
+
+/*
+ * Reads one row of COLUMNS; `bytes` points into the statement's row.  With
+ * `check`, the bytes are hashed and compared with the row's id, so a record
+ * changed on disk is never handed to a client or a peer: NB_EDAMAGED, and
+ * the row waits for nbd_store_repair.  (About a microsecond per record:
+ * bench/read_check.c.)
+ */
+static int read_row(struct nbd_store *s, sqlite3_stmt *st, bool check, struct nbd_store_record *rec)
 {
     memset(rec, 0, sizeof(*rec));
     if (!blob32(st, 0, rec->id) || !blob32(st, 2, rec->author))
-        return NB_EIO;
+        return NB_EDAMAGED;
     rec->kind = (uint8_t)sqlite3_column_int(st, 1);
     rec->created_at = (uint64_t)sqlite3_column_int64(st, 3);
     if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
@@ -515,8 +647,18 @@ static int read_row(sqlite3_stmt *st, struct nbd_store_record *rec)
     rec->has_root = blob32(st, 6, rec->root);
     rec->bytes = sqlite3_column_blob(st, 7);
     rec->len = (size_t)sqlite3_column_bytes(st, 7);
-    if (rec->bytes == NULL || rec->len == 0 || rec->len > NB_RECORD_MAX)
-        return NB_EIO;
+    if (rec->bytes == NULL || rec->len == 0 || rec->len > NB_RECORD_MAX) {
+        note_damaged(s, rec->id);
+        return NB_EDAMAGED;
+    }
+    if (check) {
+        uint8_t id[NB_ID_SIZE];
+        nb_record_id(rec->bytes, rec->len, id);
+        if (memcmp(id, rec->id, NB_ID_SIZE) != 0) {
+            note_damaged(s, rec->id);
+            return NB_EDAMAGED;
+        }
+    }
     return 0;
 }
 
@@ -531,12 +673,17 @@ int nbd_store_get(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], struct nbd_
     sqlite3_bind_blob(st, 1, id, NB_ID_SIZE, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        r = rc == SQLITE_DONE ? NB_ENOENT : NB_EIO;
+        r = rc == SQLITE_DONE ? NB_ENOENT : fault(s);
         goto out;
     }
-    r = read_row(st, &rec);
+    r = read_row(s, st, true, &rec);
     if (r < 0)
         goto out;
+    /* A damaged index can lead the lookup to another row. */
+    if (memcmp(rec.id, id, NB_ID_SIZE) != 0) {
+        r = NB_EDAMAGED;
+        goto out;
+    }
     memcpy(buf, rec.bytes, rec.len);
     rec.bytes = buf;
     *ret = rec;
@@ -553,7 +700,7 @@ static int exists(struct nbd_store *s, enum stmt which, const uint8_t id[NB_ID_S
         return r;
     sqlite3_bind_blob(st, 1, id, NB_ID_SIZE, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : NB_EIO;
+    r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : fault(s);
     sqlite3_reset(st);
     return r;
 }
@@ -622,8 +769,15 @@ int nbd_store_prefix_matches(struct nbd_store *s, const char *hex, uint8_t (*ret
         int rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
             break;
-        if (rc != SQLITE_ROW || count == max || !blob32(st, 0, ret_ids[count])) {
-            r = NB_EIO;
+        if (rc != SQLITE_ROW) {
+            r = fault(s);
+            break;
+        }
+        /* The index hands out ids in order and at most `max` of them: anything
+         * else is a damaged index. */
+        if (count == max || !blob32(st, 0, ret_ids[count]) ||
+            (count > 0 && memcmp(ret_ids[count - 1], ret_ids[count], NB_ID_SIZE) >= 0)) {
+            r = NB_EDAMAGED;
             break;
         }
         count++;
@@ -648,8 +802,12 @@ int nbd_store_find_prefix(struct nbd_store *s, const char *hex, uint8_t ret_id[N
     return 0;
 }
 
-/* Steps a bound statement of COLUMNS rows through cb. */
-static int run_rows(sqlite3_stmt *st, nbd_store_cb cb, void *ctx)
+/*
+ * Steps a bound statement of COLUMNS rows through cb.  With `check` (rows
+ * that go to a client or a peer), a damaged record is left out rather than
+ * failing the whole listing; it waits for nbd_store_repair.
+ */
+static int run_rows(struct nbd_store *s, sqlite3_stmt *st, bool check, nbd_store_cb cb, void *ctx)
 {
     int r = 0;
     for (;;) {
@@ -657,11 +815,15 @@ static int run_rows(sqlite3_stmt *st, nbd_store_cb cb, void *ctx)
         if (rc == SQLITE_DONE)
             break;
         if (rc != SQLITE_ROW) {
-            r = NB_EIO;
+            r = fault(s);
             break;
         }
         struct nbd_store_record rec;
-        r = read_row(st, &rec);
+        r = read_row(s, st, check, &rec);
+        if (r == NB_EDAMAGED && check) {
+            r = 0;
+            continue;
+        }
         if (r < 0)
             break;
         r = cb(ctx, &rec);
@@ -680,7 +842,7 @@ int nbd_store_foreach_in_root(struct nbd_store *s, const uint8_t root[NB_ID_SIZE
     if (r < 0)
         return r;
     sqlite3_bind_blob(st, 1, root, NB_ID_SIZE, SQLITE_STATIC);
-    return run_rows(st, cb, ctx);
+    return run_rows(s, st, true, cb, ctx);
 }
 
 /*
@@ -696,12 +858,12 @@ int nbd_store_foreach_newest(struct nbd_store *s, unsigned kind, const uint8_t *
                                 : (author ? ST_NEWEST_KIND_AUTHOR : ST_NEWEST_KIND);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, stmt_sql[which], -1, &st, NULL) != SQLITE_OK)
-        return NB_EIO;
+        return fault(s);
     if (kind != 0)
         sqlite3_bind_int(st, 1, (int)kind);
     if (author != NULL)
         sqlite3_bind_blob(st, 2, author, NB_KEY_SIZE, SQLITE_STATIC);
-    int r = run_rows(st, cb, ctx);
+    int r = run_rows(s, st, true, cb, ctx);
     sqlite3_finalize(st);
     return r;
 }
@@ -712,12 +874,12 @@ int nbd_store_foreach_ordered(struct nbd_store *s, uint64_t after_created_at,
     enum stmt which = after_id != NULL ? ST_ORDERED_AFTER : ST_ORDERED_FIRST;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, stmt_sql[which], -1, &st, NULL) != SQLITE_OK)
-        return NB_EIO;
+        return fault(s);
     if (after_id != NULL) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)after_created_at);
         sqlite3_bind_blob(st, 2, after_id, NB_ID_SIZE, SQLITE_STATIC);
     }
-    int r = run_rows(st, cb, ctx);
+    int r = run_rows(s, st, false, cb, ctx);
     sqlite3_finalize(st);
     return r;
 }
@@ -729,7 +891,7 @@ int nbd_store_count(struct nbd_store *s, uint64_t *ret_records, uint64_t *ret_to
     if (r < 0)
         return r;
     if (sqlite3_step(st) != SQLITE_ROW) {
-        r = NB_EIO;
+        r = fault(s);
         goto out;
     }
     if (ret_records != NULL)
@@ -828,8 +990,9 @@ static int tombstone(struct nbd_store *s, const uint8_t id[NB_ID_SIZE], const ui
     if (author != NULL)
         sqlite3_bind_blob(st, 3, author, NB_KEY_SIZE, SQLITE_STATIC);
     int rc = sqlite3_step(st);
+    r = rc == SQLITE_DONE ? 0 : fault(s);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : NB_EIO;
+    return r;
 }
 
 int nbd_store_tombstone(struct nbd_store *s, const uint8_t id[NB_ID_SIZE],
@@ -912,7 +1075,7 @@ int nbd_store_foreach_retraction_of(struct nbd_store *s, const uint8_t target[NB
     if (sqlite3_prepare_v2(s->db, stmt_sql[ST_RETRACTIONS_OF], -1, &st, NULL) != SQLITE_OK)
         return NB_EIO;
     sqlite3_bind_blob(st, 1, target, NB_ID_SIZE, SQLITE_STATIC);
-    int r = run_rows(st, cb, ctx);
+    int r = run_rows(s, st, true, cb, ctx);
     sqlite3_finalize(st);
     return r;
 }
@@ -1089,7 +1252,7 @@ int nbd_store_is_blocked(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE])
         return r;
     sqlite3_bind_blob(st, 1, author, NB_KEY_SIZE, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : NB_EIO;
+    r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : fault(s);
     sqlite3_reset(st);
     return r;
 }

@@ -50,7 +50,31 @@ typedef int (*nbd_store_cb)(void *ctx, const struct nbd_store_record *rec);
  * sentence in err; never a crash.
  */
 int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t err_size);
+
+/* Bounds the store's page cache to `mib` MiB (nbd_store_open sets 64). */
+int nbd_store_set_cache(struct nbd_store *s, unsigned mib);
 void nbd_store_close(struct nbd_store *s);
+
+/*
+ * Failures of the store come as NB_EDAMAGED (the file or a record in it is
+ * damaged: SQLite found corruption, or a record's bytes do not match its id),
+ * NB_ENOSPC (the disk is full, over quota or read-only) or NB_EIO (anything
+ * else).  nbd_store_explain says what happened, naming the store's
+ * directory, and what the operator does about it; it returns buf.
+ */
+const char *nbd_store_explain(const struct nbd_store *s, int code, char *buf, size_t size);
+
+/*
+ * Reads for a client or a peer (nbd_store_get, the foreach functions except
+ * foreach_ordered) check each record's bytes against its id; a damaged one
+ * gives NB_EDAMAGED from get and is left out of listings, and is remembered.
+ * nbd_store_repair deletes the remembered rows (without a tombstone, so that
+ * the next reconciliation fetches the record again from a peer that holds it)
+ * and calls cb once for each; it returns how many it removed or a negative
+ * code.  Call it outside any transaction.
+ */
+typedef void (*nbd_store_damaged_cb)(void *ctx, const uint8_t id[NB_ID_SIZE]);
+int nbd_store_repair(struct nbd_store *s, nbd_store_damaged_cb cb, void *ctx);
 
 /* The schema version of the open database (PRAGMA user_version). */
 int nbd_store_schema_version(struct nbd_store *s);

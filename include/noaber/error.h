@@ -42,6 +42,8 @@ enum nb_error {
     NB_EEXPIRED = -25,     /* the record or invite has expired */
     NB_ECRYPTO = -26,      /* libsodium failed to initialise or a key is invalid */
     NB_ETRUNCATED = -27,   /* a code is shorter than it says it is: cut off */
+    NB_EDAMAGED = -28,     /* stored data is damaged (daemon/ only): run noaberd fsck */
+    NB_ENOSPC = -29,       /* no room to write: disk full, over quota or read-only (daemon/) */
 };
 
 /* Returns a static, human-readable sentence for an nb_error code. */

@@ -54,6 +54,8 @@ struct nb_peer_hello {
     bool has_listen;
     char listen[NB_PEER_ADDRESS_MAX + 1];
     char software[NB_PEER_SOFTWARE_MAX + 1];
+    bool has_time;
+    uint64_t time; /* the sender's clock, seconds since the epoch */
 };
 
 struct nb_peer_addr {
@@ -89,15 +91,15 @@ struct nb_peer_msg {
 int nb_peer_address_parse(const char *text, size_t len, bool allow_port_0, char *ret_host,
                           uint16_t *ret_port);
 
-/* Encodes a hello ({v, listen?, software}).  listen may be NULL.
- * Returns 0, NB_EINVAL (a bad listen address or software text) or
- * NB_ETOOBIG (out_cap too small). */
-int nb_peer_hello_encode(const char *listen, const char *software, uint8_t *out, size_t out_cap,
-                         size_t *ret_len);
+/* Encodes a hello ({v, listen?, software, time?}).  listen may be NULL;
+ * `now` is the sender's clock (0: not sent).  Returns 0, NB_EINVAL (a bad
+ * listen address or software text) or NB_ETOOBIG (out_cap too small). */
+int nb_peer_hello_encode(const char *listen, const char *software, uint64_t now, uint8_t *out,
+                         size_t out_cap, size_t *ret_len);
 
 /*
  * Decodes a hello: a map with `v` (uint) and `software` (str), optionally
- * `listen` (a valid address); other keys are ignored.  A version other than 1
+ * `listen` (a valid address) and `time` (uint); other keys are ignored.  A version other than 1
  * is returned as is: the caller decides.  Returns 0, NB_ETOOBIG,
  * NB_EMALFORMED, NB_EDEPTH, NB_ETRAILING, NB_EFIELD (a missing or
  * out-of-bounds key) or NB_ENOMEM.

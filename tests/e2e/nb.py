@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -319,11 +320,14 @@ def request_body(title, expires_in=3600, now=None):
 class Node:
     """One noaberd in a fresh temporary directory; use as a context manager."""
 
-    def __init__(self, name="node", peer_port=None, discovery=False, config=(), tmp=None):
+    def __init__(self, name="node", peer_port=None, discovery=False, config=(), tmp=None,
+                 clock=None):
         """peer_port: accept other nodes on 127.0.0.1:peer_port (see NetNode).
         discovery: leave LAN discovery on (every other test turns it off).
         config: extra lines for the node's config file.
-        tmp: a directory of the caller's for the node's files (else a new one)."""
+        tmp: a directory of the caller's for the node's files (else a new one).
+        clock: an offset such as "+1d" or "-365d": noaberd, and the noaber of
+        its members, run under libfaketime with their clocks that far off."""
         self.tmp = tmp if tmp is not None else tempfile.mkdtemp(prefix="nb-e2e-")
         self.name = name
         self.peer_port = peer_port
@@ -338,6 +342,7 @@ class Node:
         os.makedirs(self.home, exist_ok=True)
         self.proc = None
         self._log = None
+        self.wrapper = ["faketime", "-f", clock] if clock else []
 
     def env(self):
         env = dict(os.environ)
@@ -348,6 +353,9 @@ class Node:
         # Nor the places systemd would give a service.
         for k in ("NOABER_SOCKET", "NOABER_IDENTITY", "STATE_DIRECTORY", "RUNTIME_DIRECTORY"):
             env.pop(k, None)
+        if self.wrapper:
+            # Only the wall clock is off: timers run on the monotonic one.
+            env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
         return env
 
     @property
@@ -356,7 +364,7 @@ class Node:
         return "127.0.0.1:%d" % self.peer_port
 
     def argv(self):
-        argv = [NOABERD, "--data-dir", self.data_dir, "--socket", self.socket, "--log-level", "debug"]
+        argv = self.wrapper + [NOABERD, "--data-dir", self.data_dir, "--socket", self.socket, "--log-level", "debug"]
         # Tests never send beacons to the machine's network unless they are
         # about discovery.
         if not self.discovery:
@@ -511,7 +519,7 @@ class Member:
 
     def run(self, *args, json_out=True, timeout=60, stdin=None):
         """stdin: text for noaber's standard input (else it reads nothing)."""
-        argv = [NOABER, "--socket", self.socket, "--identity", self.identity]
+        argv = self.node.wrapper + [NOABER, "--socket", self.socket, "--identity", self.identity]
         if json_out:
             argv.append("--json")
         argv += list(args)
@@ -802,6 +810,77 @@ class NetNode(Node):
     def ids(self, **filters):
         """Ids of the requests and offers `list` shows (up to 500)."""
         return {item["id"].hex() for item in self.call("list", limit=500, **filters)["items"]}
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 to `port` that counts the bytes each way and,
+    with `rate` (bytes a second each way), paces them as a slow link would:
+    nodes that dial the relay's address reach the node at `port`."""
+
+    def __init__(self, port, rate=None):
+        self.target = port
+        self.rate = rate
+        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(8)
+        self.port = self.server.getsockname()[1]
+        self.address = "127.0.0.1:%d" % self.port
+        self.up = self.down = 0
+        self.lock = threading.Lock()
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.server.accept()
+            except OSError:
+                return
+            try:
+                t = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                c.close()
+                continue
+            self.socks += [c, t]
+            threading.Thread(target=self._pump, args=(c, t, "up"), daemon=True).start()
+            threading.Thread(target=self._pump, args=(t, c, "down"), daemon=True).start()
+
+    def _pump(self, src, dst, way):
+        chunk = 1 << 16 if self.rate is None else max(1, min(1 << 16, self.rate // 50))
+        due = time.monotonic()
+        while True:
+            try:
+                data = src.recv(chunk)
+            except OSError:
+                data = b""
+            if not data:
+                try:
+                    dst.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            with self.lock:
+                if way == "up":
+                    self.up += len(data)
+                else:
+                    self.down += len(data)
+            if self.rate is not None:
+                # Each chunk leaves when the link would have carried it.
+                due = max(due, time.monotonic()) + len(data) / self.rate
+                time.sleep(max(0.0, due - time.monotonic()))
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def counts(self):
+        with self.lock:
+            return self.up, self.down
+
+    def close(self):
+        self.server.close()
+        for s in self.socks:
+            s.close()
 
 
 class NodeTest(unittest.TestCase):

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """A node that was offline while 1,000 records were posted catches up when it
-returns, and `noaber status` then says it is up to date.
+returns, and `noaber status` then says it is up to date.  A new node that
+joins five peers fetches each record of the backlog from one of them and
+pushes none of it back.
 
 Prints how long the catch-up took (a measurement, never asserted)."""
 
@@ -74,6 +76,56 @@ class CatchUp(unittest.TestCase):
         self.assertRegex(human.out, r"(?m)^Records:\s+%d$" % RECORDS)
         self.assertRegex(human.out, r"(?m)^Peers:\s+up to date with 1 peer$")
 
+    def test_a_new_node_joining_five_peers_over_slow_links_fetches_each_record_once(self):
+        backlog = 1000
+        a = self.node("A")
+        a.create_neighbourhood("Marollen")
+        peers = [self.node("P%d" % i) for i in range(1, 5)]
+        for p in peers:
+            # A star around A: each peer knows A alone.
+            p.join(nb.invite_only_maker(a.invite()))
+        nb.wait_for("A linked to its four peers", lambda: a.status()["peers"] == 4)
+        nid = a.call("status")["neighbourhood_id"]
+        signers = [nb.Signer(i) for i in range(1, 9)]
+        now = int(time.time())
+        backlog_bytes = 0
+        with a.control() as c:
+            for i in range(backlog):
+                rec, _ = nb.make_record(signers[i % len(signers)], nid, "request",
+                                        nb.request_body("Backlog %d" % i, now=now), created_at=now - i)
+                reply = c.call("submit", record=rec)
+                self.assertTrue(reply.get("ok"), reply)
+                backlog_bytes += len(rec)
+        everyone = [a] + peers
+        for n in everyone:
+            nb.wait_for("%s holding the backlog" % n.name,
+                        lambda n=n: n.status()["records"] == backlog and n.status()["in_sync"],
+                        timeout=120)
+
+        # B reaches each of the five through a link of 32 KB/s each way, so
+        # that its five reconciliations and fetches overlap.
+        relays = [nb.Relay(n.peer_port, rate=32 * 1024) for n in everyone]
+        for r in relays:
+            self.addCleanup(r.close)
+        inv = nb.invite_decode(a.invite())
+        b = self.node("B")
+        b.join(nb.invite_encode(inv["name"], inv["key"], inv["expires_at"],
+                                [(n.node_key, r.address) for n, r in zip(everyone, relays)]))
+
+        def caught_up():
+            st = b.status()
+            return st["in_sync"] and st["records"] == backlog and st["peers"] == 5
+        nb.wait_for("B to catch up from five peers", caught_up, timeout=120, interval=0.1)
+        rows = b.peers()
+        # Every record came over one link only, and B sent none of the
+        # backlog on to peers that hold it.
+        print("\nrecords in per link: %s; bytes to B %d, from B %d, the backlog's records %d" % (
+            sorted(p["records_in"] for p in rows), sum(r.counts()[1] for r in relays),
+            sum(r.counts()[0] for r in relays), backlog_bytes))
+        self.assertEqual(sum(p["records_in"] for p in rows), backlog, rows)
+        self.assertEqual(sum(p["records_out"] for p in rows), 0, rows)
+        for n in everyone:
+            self.assertEqual(n.status()["records"], backlog, n.name)
 
 if __name__ == "__main__":
     nb.main()

@@ -162,7 +162,17 @@ async function send(rec) {
 // The live list: refreshed on every new record; when the stream is refused
 // (the session ended), sign in again and listen again, a little later.
 function watch() {
-  const refresh = () => {
+  const refresh = (ev) => {
+    // A profile that arrives after the requests it names: the cards are
+    // drawn again below with the name (newest profile wins).
+    if (ev && ev.record) {
+      try {
+        const rec = R.verifyRecord(R.fromBase64(ev.record), state.nid);
+        if (rec.kind === 'profile') state.names.set(hexOf(rec.author), rec.body.name);
+      } catch (e) {
+        // A record that does not verify names nobody.
+      }
+    }
     const l = document.getElementById('near-list');
     if (l) refreshNear(l);
   };
