@@ -15,6 +15,7 @@
 #include <noaber/error.h>
 
 #include "client.h"
+#include "i18n.h"
 
 static const char list_usage[] = "list [--kind request|offer] [--status S] [--category C] "
                                  "[--area A] [--mine] [--helping] [--trusted] [--limit N] [--all]";
@@ -77,39 +78,45 @@ struct state_in_words {
 static void state_words(const struct ctx *ctx, const struct state_in_words *s, char *buf,
                         size_t size)
 {
-    char who[64], word[32];
+    char who[64];
     bool assigned_me =
         s->assigned != NULL && ctx->have_key && memcmp(s->assigned, ctx->pk, NB_KEY_SIZE) == 0;
+    const char *status = i18n_word("cli_status_", s->status, s->status);
 
     if (s->assigned != NULL) {
         short_member(s->assigned, who, sizeof(who));
     }
     if (confirmation_waits(s->status, s->mine, s->response, s->is_offer)) {
-        snprintf(buf, size, "done — waiting for your confirmation");
+        snprintf(buf, size, "%s", P_("cli_state_confirm", "done — waiting for your confirmation"));
     } else if (s->response != NULL && s->is_offer) {
         /* The member asked for someone's offer: their ask is what counts. */
-        char ask[32];
-        snprintf(buf, size, "%s — your ask is %s", spelled(s->status, word, sizeof(word)),
-                 spelled(s->response, ask, sizeof(ask)));
+        snprintf(buf, size, P_("cli_state_your_ask", "%s — your ask is %s"), status,
+                 i18n_word("cli_response_", s->response, s->response));
     } else if (strcmp(s->status, "open") == 0 || strcmp(s->status, "available") == 0) {
         if (s->response != NULL) {
-            snprintf(buf, size, "%s — you responded", s->status);
+            snprintf(buf, size, P_("cli_state_you_responded", "%s — you responded"), status);
         } else if (s->responses == 0) {
-            snprintf(buf, size, "%s — no responses yet", s->status);
+            snprintf(buf, size, P_("cli_state_no_responses", "%s — no responses yet"), status);
         } else {
-            snprintf(buf, size, "%s — %llu response%s", s->status, (unsigned long long)s->responses,
-                     s->responses == 1 ? "" : "s");
+            snprintf(buf, size,
+                     NP_("cli_state_responses", "%s — %llu response", "%s — %llu responses",
+                         (unsigned long)s->responses),
+                     status, (unsigned long long)s->responses);
         }
     } else if (strcmp(s->status, "assigned") == 0 && assigned_me) {
-        snprintf(buf, size, "assigned to you");
+        snprintf(buf, size, "%s", P_("cli_state_assigned_you", "assigned to you"));
     } else if (strcmp(s->status, "assigned") == 0 && s->assigned != NULL) {
-        snprintf(buf, size, "assigned to %s%s", who, s->response != NULL ? " (not you)" : "");
+        snprintf(buf, size,
+                 s->response != NULL
+                     ? P_("cli_state_assigned_other_not_you", "assigned to %s (not you)")
+                     : P_("cli_state_assigned_other", "assigned to %s"),
+                 who);
     } else if (strcmp(s->status, "done_claimed") == 0) {
-        snprintf(buf, size, "done, waiting for confirmation");
+        snprintf(buf, size, "%s", P_("cli_state_done_claimed", "done, waiting for confirmation"));
     } else if (strcmp(s->status, "done") == 0) {
-        snprintf(buf, size, "done and confirmed");
+        snprintf(buf, size, "%s", P_("cli_state_done", "done and confirmed"));
     } else {
-        snprintf(buf, size, "%s", spelled(s->status, word, sizeof(word)));
+        snprintf(buf, size, "%s", status);
     }
 }
 
@@ -305,7 +312,10 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
     if (ctx->json) {
         json_array_begin(&ctx->j);
     } else {
-        const char *head[] = { "ID", "KIND", "STATE", "TITLE", "AREA", "BY", "POSTED" };
+        const char *head[] = { P_("cli_list_id", "ID"),        P_("cli_list_kind", "KIND"),
+                               P_("cli_list_state", "STATE"),  P_("cli_list_title", "TITLE"),
+                               P_("cli_list_area", "AREA"),    P_("cli_list_by", "BY"),
+                               P_("cli_list_posted", "POSTED") };
         table_add(&t, head);
     }
     for (uint32_t i = 0; i < items->via.array.size && i < limit; i++) {
@@ -404,7 +414,8 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
             }
             hex[8] = '\0';
             row[0] = hex;
-            row[1] = nb_kind_name(rec.kind) != NULL ? nb_kind_name(rec.kind) : "?";
+            row[1] = rec.kind == NB_KIND_OFFER ? P_("cli_kind_offer", "offer")
+                                               : P_("cli_kind_request", "request");
             row[2] = words;
             row[3] = title;
             row[4] = area_buf;
@@ -421,13 +432,18 @@ int cmd_list(struct ctx *ctx, int argc, char **argv)
         json_array_end(&ctx->j);
         json_finish(&ctx->j);
     } else if (t.nrows <= 1 && f.trusted) {
-        printf("Nothing matches from members you trust.  `noaber vouch MEMBER` vouches for a "
-               "member; `noaber list` without --trusted shows everyone's.\n");
+        printf("%s\n", P_("cli_list_none_trusted",
+                          "Nothing matches from members you trust.  `noaber vouch MEMBER` vouches "
+                          "for a member; `noaber list` without --trusted shows everyone's."));
     } else if (t.nrows <= 1 && helping) {
-        printf("You have not responded to anything that is still on this node.  `noaber list` "
-               "shows what is open; `noaber respond ID` offers your help.\n");
+        printf("%s\n",
+               P_("cli_list_none_helping",
+                  "You have not responded to anything that is still on this node.  "
+                  "`noaber list` shows what is open; `noaber respond ID` offers your help."));
     } else if (t.nrows <= 1) {
-        printf("Nothing matches.  `noaber ask` posts a request, `noaber offer` an offer.\n");
+        printf("%s\n",
+               P_("cli_list_none",
+                  "Nothing matches.  `noaber ask` posts a request, `noaber offer` an offer."));
     } else {
         table_print(&t, stdout);
         if (notes.used > 0) {
@@ -714,14 +730,19 @@ static void show_json(struct ctx *ctx, const struct root_view *v, const struct t
     json_finish(j);
 }
 
+/* The labels of `show` line up whatever their language (13 characters wide). */
+#define LABEL_WIDTH 14
+
 static void line(const char *label, const char *value)
 {
-    printf("%-13s %s\n", label, value);
+    i18n_print_label(label, LABEL_WIDTH);
+    printf("%s\n", value);
 }
 
 static void line_text(const char *label, struct nb_text t)
 {
-    printf("%-13s %.*s\n", label, (int)t.len, t.ptr);
+    i18n_print_label(label, LABEL_WIDTH);
+    printf("%.*s\n", (int)t.len, t.ptr);
 }
 
 /* "yes — vouched by 2 you trust": whether a response's author is trusted, and why. */
@@ -741,10 +762,35 @@ static void trust_words(const struct ctx *ctx, const struct trust *t, const uint
     }
 }
 
+/*
+ * DOMAIN.md's safe practice, where it matters: to a requester choosing a
+ * helper, and to the helper they chose, before the visit.
+ */
+static void show_advice(void)
+{
+    printf("\n%s\n", P_("safety_title", "Stay safe"));
+    printf("- %s\n", P_("safety_empty_house", "Do not tell anyone when your house will be empty."));
+    printf("- %s\n", P_("safety_keys", "Never hand over your keys or bank cards."));
+    printf("- %s\n", P_("safety_pairs", "For tasks inside a home, work in pairs when you can."));
+    printf("- %s\n", P_("safety_medical", "For medical care, call a doctor or a nurse."));
+}
+
 /* What this member has to do or know about the root, in sentences. */
 static void show_notices(const struct ctx *ctx, const struct root_view *v)
 {
     char rel[48];
+    bool mine = ctx->have_key && memcmp(v->root.rec.author, ctx->pk, NB_KEY_SIZE) == 0;
+    const uint8_t *assigned = assigned_member(v);
+    bool choosing = false;
+
+    for (size_t i = 0; i < v->st.n_responses; i++) {
+        choosing |= v->st.responses[i].status == NB_RESPONSE_PENDING;
+    }
+    if ((mine && v->st.status == NB_STATUS_OPEN && choosing) ||
+        (v->st.status == NB_STATUS_ASSIGNED && assigned != NULL && ctx->have_key &&
+         memcmp(assigned, ctx->pk, NB_KEY_SIZE) == 0)) {
+        show_advice();
+    }
 
     if (show_confirmation_waits(ctx, v)) {
         printf("\nThe helper marked it done and waits for you: `noaber confirm %.8s` confirms it "
@@ -781,14 +827,16 @@ static void show_human(struct ctx *ctx, const struct root_view *v, const struct 
     const struct nb_record *conf = confirmation_of(v);
     const struct nb_state_response *own = own_response(ctx, v);
     struct state_in_words sw;
-    char buf[256], who[64], rel[48], word[32];
+    char buf[256], who[64], rel[48], word[32], shown[96];
     size_t live = 0;
 
     for (size_t i = 0; i < v->st.n_responses; i++) {
         live += v->st.responses[i].status != NB_RESPONSE_WITHDRAWN;
     }
-    printf("%s %.8s: %.*s\n", r->kind == NB_KIND_OFFER ? "Offer" : "Request", v->root.hex,
-           (int)r->title.len, r->title.ptr);
+    printf("%s %.8s: %.*s\n",
+           r->kind == NB_KIND_OFFER ? P_("cli_show_offer", "Offer")
+                                    : P_("cli_show_request", "Request"),
+           v->root.hex, (int)r->title.len, r->title.ptr);
     sw.status = nb_status_name(v->st.status);
     sw.responses = live;
     sw.assigned = assigned;
@@ -796,45 +844,60 @@ static void show_human(struct ctx *ctx, const struct root_view *v, const struct 
     sw.response = own != NULL ? nb_response_status_name(own->status) : NULL;
     sw.is_offer = r->kind == NB_KIND_OFFER;
     state_words(ctx, &sw, buf, sizeof(buf));
-    line("State:", buf);
-    line("Category:",
-         nb_category_name(r->category) != NULL ? nb_category_name(r->category) : "other");
+    line(P_("cli_show_state", "State:"), buf);
+    line(P_("cli_show_category", "Category:"),
+         i18n_option_word("cli_category_", nb_category_name(r->category),
+                          nb_category_name(r->category) != NULL ? nb_category_name(r->category)
+                                                                : "other",
+                          shown, sizeof(shown)));
     if (NB_HAS(r, NB_F_URGENCY)) {
-        line("Urgency:", spelled(nb_urgency_name(r->urgency), word, sizeof(word)));
+        line(P_("cli_show_urgency", "Urgency:"),
+             i18n_option_word("cli_urgency_", nb_urgency_name(r->urgency),
+                              spelled(nb_urgency_name(r->urgency), word, sizeof(word)), shown,
+                              sizeof(shown)));
     }
     if (NB_HAS(r, NB_F_MODE)) {
-        line("Help:", spelled(nb_mode_name(r->mode), word, sizeof(word)));
+        line(P_("cli_show_help", "Help:"),
+             i18n_option_word("cli_mode_", nb_mode_name(r->mode),
+                              spelled(nb_mode_name(r->mode), word, sizeof(word)), shown,
+                              sizeof(shown)));
     }
-    line_text("Area:", r->area);
+    line_text(P_("cli_show_area", "Area:"), r->area);
     if (NB_HAS(r, NB_F_WHEN)) {
-        line_text("When:", r->when);
+        line_text(P_("cli_show_when", "When:"), r->when);
     }
     if (r->n_languages > 0) {
-        printf("%-13s", "Languages:");
+        i18n_print_label(P_("cli_show_languages", "Languages:"), LABEL_WIDTH - 1);
         for (size_t i = 0; i < r->n_languages; i++) {
             printf("%s%.*s", i == 0 ? " " : ", ", (int)r->languages[i].len, r->languages[i].ptr);
         }
         printf("\n");
     }
     if (r->n_tags > 0) {
-        printf("%-13s", "Tags:");
+        i18n_print_label(P_("cli_show_tags", "Tags:"), LABEL_WIDTH - 1);
         for (size_t i = 0; i < r->n_tags; i++) {
             printf("%s%.*s", i == 0 ? " " : ", ", (int)r->tags[i].len, r->tags[i].ptr);
         }
         printf("\n");
     }
     if (NB_HAS(r, NB_F_ON_BEHALF_OF)) {
-        line_text("On behalf of:", r->on_behalf_of);
+        line_text(P_("cli_show_on_behalf_of", "On behalf of:"), r->on_behalf_of);
     }
     member_label(trust, r->author, true, buf, sizeof(buf));
     /* Records made in a quick succession carry created_at a second or two
      * ahead of the clock (see ctx.min_created_at): they were made "just now". */
     format_relative(ctx->now, r->created_at < ctx->now ? r->created_at : ctx->now, rel,
                     sizeof(rel));
-    printf("%-13s %s by %s%s\n", "Posted:", rel, buf,
-           ctx->have_key && memcmp(r->author, ctx->pk, NB_KEY_SIZE) == 0 ? " (you)" : "");
+    i18n_print_label(P_("cli_show_posted", "Posted:"), LABEL_WIDTH);
+    printf(ctx->have_key && memcmp(r->author, ctx->pk, NB_KEY_SIZE) == 0
+               ? P_("cli_show_posted_by_you", "%s by %s (you)")
+               : P_("cli_show_posted_by", "%s by %s"),
+           rel, buf);
+    putchar('\n');
     format_relative(ctx->now, v->st.expires_at, rel, sizeof(rel));
-    printf("%-13s %s%s\n", "Expires:", ctx->now >= v->st.expires_at ? "expired " : "", rel);
+    i18n_print_label(P_("cli_show_expires", "Expires:"), LABEL_WIDTH);
+    printf(ctx->now >= v->st.expires_at ? P_("cli_show_expired", "expired %s") : "%s", rel);
+    putchar('\n');
     if (NB_HAS(r, NB_F_DETAILS) && r->details.len > 0) {
         printf("\n%.*s\n", (int)r->details.len, r->details.ptr);
     }
@@ -865,7 +928,8 @@ static void show_human(struct ctx *ctx, const struct root_view *v, const struct 
             }
             row[0] = id;
             row[1] = member;
-            row[2] = spelled(nb_response_status_name(s->status), word, sizeof(word));
+            row[2] = i18n_word("cli_response_", nb_response_status_name(s->status),
+                               spelled(nb_response_status_name(s->status), word, sizeof(word)));
             row[3] = rel;
             row[4] = note;
             if (ctx->have_key) {
@@ -874,19 +938,25 @@ static void show_human(struct ctx *ctx, const struct root_view *v, const struct 
             }
             table_add(&t, row);
         }
-        printf("\n%s:\n", r->kind == NB_KIND_OFFER ? "Asks" : "Responses");
+        printf("\n%s\n", r->kind == NB_KIND_OFFER ? P_("cli_show_asks", "Asks:")
+                                                  : P_("cli_show_responses", "Responses:"));
         table_print(&t, stdout);
         table_free(&t);
     }
     if (contact != NULL) {
-        printf("\nContact, sealed to you: %s\n", contact);
-        printf("Keep it to yourself; it was shared only so you can help.\n");
+        printf("\n%s %s\n", P_("cli_show_contact", "Contact, sealed to you:"), contact);
+        printf("%s\n", P_("cli_show_contact_keep",
+                          "Keep it to yourself; it was shared only so you can help."));
     } else if (any_sealed(v)) {
         short_member(assigned != NULL ? assigned : r->author, who, sizeof(who));
-        printf("\nContact details are sealed to %s; nobody else can read them.\n", who);
+        putchar('\n');
+        printf(P_("cli_show_sealed_to",
+                  "Contact details are sealed to %s; nobody else can read them."),
+               who);
+        putchar('\n');
     }
     if (conf != NULL && NB_HAS(conf, NB_F_NOTE) && conf->note.len > 0) {
-        printf("Thanks: %.*s\n", (int)conf->note.len, conf->note.ptr);
+        printf("%s %.*s\n", P_("cli_show_thanks", "Thanks:"), (int)conf->note.len, conf->note.ptr);
     }
     show_notices(ctx, v);
 }

@@ -13,6 +13,7 @@
 #include <noaber/identity.h>
 
 #include "care.h"
+#include "i18n.h"
 
 /* In two parts: C17 compilers need only take string literals up to 4095 bytes. */
 static const char usage_people[] =
@@ -358,6 +359,7 @@ int main(int argc, char **argv)
     int i = 1;
     int rc;
 
+    i18n_init();
     memset(&ctx, 0, sizeof(ctx));
     json_init(&ctx.j, stdout);
     ctx.now = (uint64_t)time(NULL);

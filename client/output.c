@@ -6,6 +6,7 @@
  * control character, so a title can never break the line-per-event output of
  * `noaber --json watch`.
  */
+#include "i18n.h"
 #include "output.h"
 #include "common/duration.h"
 
@@ -157,12 +158,6 @@ void json_finish(struct json *j)
     j->after_key = false;
 }
 
-/* "1 day" or "3 days". */
-static void plural(char *buf, size_t size, uint64_t n, const char *unit)
-{
-    snprintf(buf, size, "%llu %s%s", (unsigned long long)n, unit, n == 1 ? "" : "s");
-}
-
 void format_date(uint64_t t, char *buf, size_t size)
 {
     time_t tt = (time_t)t;
@@ -172,14 +167,21 @@ void format_date(uint64_t t, char *buf, size_t size)
     }
 }
 
+/*
+ * "5 min ago", "in 7 days", "il y a 2 heures": in the neighbour's language
+ * (i18n.h), with its plural forms.
+ */
 void format_relative(uint64_t now, uint64_t t, char *buf, size_t size)
 {
     bool future = t > now;
     uint64_t d = future ? t - now : now - t;
+    unsigned long long n;
     char amount[48];
 
     if (d < 60) {
-        snprintf(buf, size, "%s", future ? "in less than a minute" : "just now");
+        snprintf(buf, size, "%s",
+                 future ? P_("cli_time_soon", "in less than a minute")
+                        : P_("cli_time_now", "just now"));
         return;
     }
     /*
@@ -191,19 +193,19 @@ void format_relative(uint64_t now, uint64_t t, char *buf, size_t size)
         d += 59;
     }
     if (d < 3600) {
-        snprintf(amount, sizeof(amount), "%llu min", (unsigned long long)(d / 60));
+        n = d / 60;
+        snprintf(amount, sizeof(amount), NP_("cli_time_minutes", "%llu min", "%llu min", n), n);
     } else if (d < 86400) {
-        plural(amount, sizeof(amount), d / 3600, "hour");
+        n = d / 3600;
+        snprintf(amount, sizeof(amount), NP_("cli_time_hours", "%llu hour", "%llu hours", n), n);
     } else if (d < 14 * 86400) {
-        plural(amount, sizeof(amount), d / 86400, "day");
+        n = d / 86400;
+        snprintf(amount, sizeof(amount), NP_("cli_time_days", "%llu day", "%llu days", n), n);
     } else {
-        plural(amount, sizeof(amount), d / (7 * 86400), "week");
+        n = d / (7 * 86400);
+        snprintf(amount, sizeof(amount), NP_("cli_time_weeks", "%llu week", "%llu weeks", n), n);
     }
-    if (future) {
-        snprintf(buf, size, "in %s", amount);
-    } else {
-        snprintf(buf, size, "%s ago", amount);
-    }
+    snprintf(buf, size, future ? P_("cli_time_in", "in %s") : P_("cli_time_ago", "%s ago"), amount);
 }
 
 int parse_duration(const char *text, uint64_t *ret_seconds)

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Assembles the web page in the build directory.
 
-    build_page.py SRC_DIR OUT_DIR STAMP FILE...
-    build_page.py --install SRC_DIR REL_DIR FILE...   (meson install script)
+    build_page.py SRC_DIR OUT_DIR STAMP FILE... [--built PATH...]
+    build_page.py --install SRC_DIR REL_DIR FILE... [--built PATH...]   (meson install script)
 
 Copies each FILE (relative to SRC_DIR) to OUT_DIR, after checking every
 vendored file against vendor/SHA256SUMS: a file that does not match fails the
 build, so what the browser runs is exactly the pinned libsodium.js release.
 The wrappers' bare import of "libsodium" becomes "./libsodium.mjs" in the copy
-(see vendor/README.md).  Text files get a gzip twin (FILE.gz) that noaber-web
+(see vendor/README.md).  Each PATH after --built (the language catalogs
+po2json.py made from po/) is copied to i18n/ under its own name.  Text files get a gzip twin (FILE.gz) that noaber-web
 serves to browsers that accept gzip.
 """
 import gzip
@@ -21,6 +22,11 @@ BARE = b'from"libsodium"'
 
 
 def main():
+    built = []
+    if '--built' in sys.argv:
+        at = sys.argv.index('--built')
+        built = sys.argv[at + 1:]
+        del sys.argv[at:]
     if sys.argv[1] == '--install':
         # Installs into $DESTDIR$prefix/REL_DIR, the same way as the build.
         src, rel, files = sys.argv[2], sys.argv[3], sys.argv[4:]
@@ -39,11 +45,13 @@ def main():
         if got != digest:
             sys.exit('build_page.py: %s has SHA-256 %s, vendor/SHA256SUMS says %s: '
                      'the vendored file was changed' % (name, got, digest))
-    for name in files:
+    sources = [(name, os.path.join(src, name)) for name in files]
+    sources += [('i18n/' + os.path.basename(path), path) for path in built]
+    for name, path in sources:
         if name.startswith('vendor/') and name not in sums and not name.endswith(
                 ('SHA256SUMS', 'README.md')):
             sys.exit('build_page.py: %s is not listed in vendor/SHA256SUMS' % name)
-        with open(os.path.join(src, name), 'rb') as f:
+        with open(path, 'rb') as f:
             data = f.read()
         if name == 'vendor/libsodium-wrappers.mjs':
             if data.count(BARE) != 1:

@@ -353,6 +353,12 @@ class Node:
         # Nor the places systemd would give a service.
         for k in ("NOABER_SOCKET", "NOABER_IDENTITY", "STATE_DIRECTORY", "RUNTIME_DIRECTORY"):
             env.pop(k, None)
+        # noaber speaks English unless a test asks for a language (Member.run's
+        # env), from the catalogs of this build, not the installed ones.
+        env.pop("LANGUAGE", None)
+        env.pop("LC_MESSAGES", None)
+        env["LC_ALL"] = "C.UTF-8"
+        env["NOABER_LOCALEDIR"] = os.path.join(BUILD_ROOT, "po")
         if self.wrapper:
             # Only the wall clock is off: timers run on the monotonic one.
             env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
@@ -517,8 +523,9 @@ class Member:
         self.identity = os.path.join(node.tmp, "identity-" + name)
         self._key = None
 
-    def run(self, *args, json_out=True, timeout=60, stdin=None):
-        """stdin: text for noaber's standard input (else it reads nothing)."""
+    def run(self, *args, json_out=True, timeout=60, stdin=None, env=None):
+        """stdin: text for noaber's standard input (else it reads nothing);
+        env: variables to add, such as {"LANGUAGE": "fr"}."""
         argv = self.node.wrapper + [NOABER, "--socket", self.socket, "--identity", self.identity]
         if json_out:
             argv.append("--json")
@@ -530,7 +537,7 @@ class Member:
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=self.node.env(),
+            env=dict(self.node.env(), **(env or {})),
         )
         return Result(list(args), proc)
 

@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 
@@ -71,21 +72,21 @@ class Browser:
     """One headless Chromium with its own profile (its own site data, so two
     Browsers are two devices).  Always quit() it (tests use addCleanup)."""
 
-    def __init__(self, width=1280, height=900, prefs=None, lang=None):
-        """prefs: Chromium preferences, as a person would set them (a larger
-        default font size, for instance); lang: the browser's language."""
+    def __init__(self, width=1280, height=900, language="en-US", prefs=None):
+        """language: what the browser asks for first (navigator.languages),
+        the same whatever the machine's locale; prefs: more Chromium
+        preferences, as a person would set them (a larger default font
+        size, for instance)."""
         self.profile = tempfile.mkdtemp(prefix="noaber-chromium-")
         opts = webdriver.ChromeOptions()
+        opts.add_argument("--lang=" + language)
+        opts.add_experimental_option("prefs", dict(prefs or {}, **{"intl.accept_languages": language}))
         opts.binary_location = chromium_binary()
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
                     "--disable-dev-shm-usage", "--no-first-run",
                     "--user-data-dir=" + self.profile,
                     "--window-size=%d,%d" % (width, height)):
             opts.add_argument(arg)
-        if prefs:
-            opts.add_experimental_option("prefs", prefs)
-        if lang:
-            opts.add_argument("--lang=" + lang)
         # Console messages of the page, for a test that fails to say why.
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(service=Service(driver_binary()), options=opts)
@@ -97,6 +98,29 @@ class Browser:
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                     {"width": width, "height": height,
                                      "deviceScaleFactor": 1, "mobile": mobile})
+
+    def wait(self, what, fn, timeout=30):
+        """Waits until fn(driver) is true and returns it, else fails saying
+        what the page did not show, with its console."""
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        # The page redraws lists and screens as records arrive: an element
+        # found a moment ago may be gone; the wait then looks again.
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=ignored).until(lambda d: fn(d))
+        except Exception as e:
+            raise AssertionError("the page did not show %s: %s\nconsole: %s"
+                                 % (what, e, "\n".join(self.console())))
+
+    def heading(self, text):
+        """Waits for the screen whose heading is `text`."""
+        from selenium.webdriver.common.by import By
+
+        self.wait("the heading %r" % text,
+                  lambda d: d.find_element(By.ID, "screen-title").text == text)
 
     def console(self):
         try:
@@ -220,3 +244,130 @@ class Web:
         if killed or self.proc.returncode != 0:
             raise AssertionError("noaber-web did not stop cleanly (%s):\n%s"
                                  % ("killed" if killed else "exit %d" % self.proc.returncode, self.log()))
+
+
+SHOTS = os.path.join(nb.BUILD_ROOT, "web-screenshots")
+PHONE = (360, 800)
+DESKTOP = (1280, 900)
+
+
+class PageTest(unittest.TestCase):
+    """Nodes, noaber-web and browsers for a test, stopped at its end, and
+    the ways a person uses the page: by heading, by keyboard, screenshots."""
+
+    def setUp(self):
+        nb.require_binaries()
+        os.makedirs(SHOTS, exist_ok=True)
+
+    def node(self, name):
+        n = nb.NetNode(name, config=["peer_exchange = off"])
+        self.addCleanup(n.cleanup)
+        return n.start()
+
+    def web(self, node, port=None):
+        w = Web(node, port)
+        self.addCleanup(w.stop)
+        return w
+
+    def browser(self, size):
+        b = Browser(*size)
+        self.addCleanup(b.quit)
+        return b
+
+    def welcome_link(self, node, web, name):
+        out = node.operator.ok("welcome", "--name", name, "--host", web.host)
+        self.assertTrue(out["link"].startswith(web.url + "/#welcome="), out)
+        return out["link"]
+
+    def wait(self, b, what, fn, timeout=30):
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        # The page redraws lists and screens as records arrive: an element
+        # found a moment ago may be gone; the wait then looks again.
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        try:
+            return WebDriverWait(b.driver, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=ignored).until(lambda d: fn(d))
+        except Exception as e:
+            try:
+                shown = b.driver.find_element("id", "main").text
+            except Exception:  # a debugging aid only
+                shown = "?"
+            raise AssertionError("the page did not show %s: %s\nthe page shows: %s\nconsole: %s"
+                                 % (what, e, shown, "\n".join(b.console())))
+
+    def heading(self, b, text):
+        from selenium.webdriver.common.by import By
+
+        self.wait(b, "the heading %r" % text,
+                  lambda d: d.find_element(By.ID, "screen-title").text == text)
+
+    def active(self, b):
+        return b.driver.switch_to.active_element
+
+    def type(self, b, *keys):
+        """Keys sent to whatever has the focus, as a keyboard would."""
+        self.active(b).send_keys(*keys)
+
+    def tab_to(self, b, is_target, most=30):
+        """Presses Tab until the focused element is the one wanted."""
+        from selenium.webdriver.common.keys import Keys
+
+        for _ in range(most):
+            self.type(b, Keys.TAB)
+            if is_target(self.active(b)):
+                return
+        self.fail("Tab never reached the element (last: %s)" % self.active(b).get_attribute("outerHTML"))
+
+    def shoot(self, b, name):
+        """Screenshots at phone and desktop width (the browser keeps its own
+        size afterwards); at phone width the screen must also fit."""
+        before = b.driver.get_window_size()
+        for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
+            b.driver.set_window_size(*size)
+            if label == "phone":
+                self.assert_fits_a_phone(b, name)
+            b.driver.save_screenshot(os.path.join(SHOTS, "%s-%s.png" % (name, label)))
+        b.driver.set_window_size(before["width"], before["height"])
+
+    # What WEB.md asks of every screen on a 360 px phone: nothing wider than
+    # the screen, text of at least 18 px, touch targets of at least 44 px.
+    LAYOUT = r"""
+const bad = [];
+const width = document.documentElement.clientWidth;
+if (document.documentElement.scrollWidth > width) bad.push('wider than the screen: ' + document.documentElement.scrollWidth);
+const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0
+  && getComputedStyle(e).visibility !== 'hidden' && !e.closest('.skip'); };
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+  const e = n.parentElement;
+  if (!n.textContent.trim() || !visible(e) || e.closest('noscript')) continue;
+  const px = parseFloat(getComputedStyle(e).fontSize);
+  if (px < 18) bad.push('text of ' + px + ' px: ' + n.textContent.trim().slice(0, 40));
+}
+for (const e of document.querySelectorAll('a, button, input, select, textarea, summary')) {
+  if (!visible(e)) continue;
+  const r = e.getBoundingClientRect();
+  const small = e.type === 'checkbox' ? r.height < 24 : r.height < 44;
+  if (small) bad.push('a target of ' + Math.round(r.height) + ' px: ' + (e.textContent || e.id).trim().slice(0, 40));
+}
+return bad;
+"""
+
+    def assert_fits_a_phone(self, b, name):
+        bad = b.driver.execute_script(self.LAYOUT)
+        self.assertEqual(bad, [], "the screen %r at %d px" % (name, PHONE[0]))
+
+    def join(self, b, link, name):
+        """Opens a welcome link and joins with `name`, by keyboard only."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        b.driver.get(link)
+        self.heading(b, "Welcome to Marollen")
+        field = b.driver.find_element(By.ID, "welcome-name")
+        self.assertEqual(b.driver.find_element(By.TAG_NAME, "html").get_attribute("lang"), "en")
+        field.send_keys(name, Keys.ENTER)
+        self.heading(b, "Near you")
+        self.assertNotIn("welcome=", b.driver.current_url, "the token stays in the address bar")

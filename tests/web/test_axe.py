@@ -166,8 +166,7 @@ class Accessibility(unittest.TestCase):
     def browser(self, size, prefs=None, language="en"):
         """A browser whose person reads `language` first (navigator.languages,
         from which the page picks its language)."""
-        prefs = dict(prefs or {}, **{"intl.accept_languages": language})
-        b = browser.Browser(*size, prefs=prefs, lang=language)
+        b = browser.Browser(*size, language=language, prefs=prefs)
         self.addCleanup(b.quit)
         if size[0] < 500:
             b.emulate(*size)

@@ -20,91 +20,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import browser  # noqa: E402
 import nb  # noqa: E402
 
-SHOTS = os.path.join(nb.BUILD_ROOT, "web-screenshots")
-PHONE = (360, 800)
-DESKTOP = (1280, 900)
+SHOTS = browser.SHOTS
+PHONE = browser.PHONE
+DESKTOP = browser.DESKTOP
 
 
-class WebEndToEnd(unittest.TestCase):
-    def setUp(self):
-        nb.require_binaries()
-        os.makedirs(SHOTS, exist_ok=True)
-
-    def node(self, name):
-        n = nb.NetNode(name, config=["peer_exchange = off"])
-        self.addCleanup(n.cleanup)
-        return n.start()
-
-    def web(self, node, port=None):
-        w = browser.Web(node, port)
-        self.addCleanup(w.stop)
-        return w
-
-    def browser(self, size):
-        b = browser.Browser(*size)
-        self.addCleanup(b.quit)
-        return b
-
-    def welcome_link(self, node, web, name):
-        out = node.operator.ok("welcome", "--name", name, "--host", web.host)
-        self.assertTrue(out["link"].startswith(web.url + "/#welcome="), out)
-        return out["link"]
-
-    def wait(self, b, what, fn, timeout=30):
-        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        # The page redraws lists and screens as records arrive: an element
-        # found a moment ago may be gone; the wait then looks again.
-        ignored = (NoSuchElementException, StaleElementReferenceException)
-        try:
-            return WebDriverWait(b.driver, timeout, poll_frequency=0.1,
-                                 ignored_exceptions=ignored).until(lambda d: fn(d))
-        except Exception as e:
-            raise AssertionError("the page did not show %s: %s\nconsole: %s"
-                                 % (what, e, "\n".join(b.console())))
-
-    def heading(self, b, text):
-        from selenium.webdriver.common.by import By
-
-        self.wait(b, "the heading %r" % text,
-                  lambda d: d.find_element(By.ID, "screen-title").text == text)
-
-    def active(self, b):
-        return b.driver.switch_to.active_element
-
-    def type(self, b, *keys):
-        """Keys sent to whatever has the focus, as a keyboard would."""
-        self.active(b).send_keys(*keys)
-
-    def tab_to(self, b, is_target, most=30):
-        """Presses Tab until the focused element is the one wanted."""
-        from selenium.webdriver.common.keys import Keys
-
-        for _ in range(most):
-            self.type(b, Keys.TAB)
-            if is_target(self.active(b)):
-                return
-        self.fail("Tab never reached the element (last: %s)" % self.active(b).get_attribute("outerHTML"))
-
-    def shoot(self, b, name):
-        for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
-            b.driver.set_window_size(*size)
-            b.driver.save_screenshot(os.path.join(SHOTS, "%s-%s.png" % (name, label)))
-
-    def join(self, b, link, name):
-        """Opens a welcome link and joins with `name`, by keyboard only."""
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.common.keys import Keys
-
-        b.driver.get(link)
-        self.heading(b, "Welcome to Marollen")
-        field = b.driver.find_element(By.ID, "welcome-name")
-        self.assertEqual(b.driver.find_element(By.TAG_NAME, "html").get_attribute("lang"), "en")
-        field.send_keys(name, Keys.ENTER)
-        self.heading(b, "Near you")
-        self.assertNotIn("welcome=", b.driver.current_url, "the token stays in the address bar")
-
+class WebEndToEnd(browser.PageTest):
     def test_ask_for_help_and_respond_across_two_nodes(self):
         from selenium.webdriver.common.by import By
         from selenium.webdriver.common.keys import Keys
@@ -162,7 +83,16 @@ class WebEndToEnd(unittest.TestCase):
         self.assertEqual(self.active(maria).get_attribute("id"), "ask-urgency")
         self.type(maria, "This week", Keys.TAB)
         self.type(maria, "The appointment is at ten.", Keys.TAB)
+        self.assertEqual(self.active(maria).get_attribute("id"), "ask-for")
+        self.type(maria, Keys.TAB)
         self.assertEqual(self.active(maria).tag_name, "button")
+        self.type(maria, Keys.ENTER)
+        # Nothing is sent before she has checked it.
+        self.heading(maria, "Check your request")
+        self.assertIn("A lift to the hospital on Tuesday", self.active(maria).find_element("xpath", "..").text)
+        self.shoot(maria, "ask-check")
+        self.tab_to(maria, lambda e: e.tag_name == "button")
+        self.assertEqual(self.active(maria).text, "Send my request")
         self.type(maria, Keys.ENTER)
         self.wait(maria, "that the request was sent",
                   lambda d: "Your request was sent" in d.find_element(By.ID, "main").text)

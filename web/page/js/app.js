@@ -5,7 +5,13 @@
 import * as R from './record.js';
 import * as api from './api.js';
 import * as keys from './keystore.js';
-import { t, setLanguage, chooseLanguage, catalogs, language } from './catalog.js';
+import {
+  t, setLanguage, chooseLanguage, language, languages, loadLanguages, formatAgo,
+} from './catalog.js';
+import { el, show, field, select, showErrors, clean, textProblem } from './ui.js';
+import * as L from './lifecycle.js';
+import * as O from './offers.js';
+import * as Y from './you.js';
 
 const DAY = 86400;
 const REQUEST_LIFETIME = 7 * DAY;
@@ -18,38 +24,16 @@ const state = {
   member: null,    // {seed, publicKey, secretKey}
   names: new Map(), // member key hex -> profile name
   helping: new Set(), // ids of requests this member said they can help with
+  vouches: [],     // [{author, member}] as hex, from the vouch records
+  lastCreated: 0,  // created_at of the last record this page signed
+  askDraft: null,  // the request being asked, between the form and "check your request"
+  keepSaid: false, // whether the next screen keeps the line say() wrote
+  filters: { category: '', area: '', urgency: '', language: '', trusted: false },
   events: null,
+  liveRefresh: null, // redraws the live part of the screen shown, if it has one
 };
 
 // ---------------------------------------------------------------------------
-// Small DOM helpers: text goes in as text, never as HTML.
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'text') e.textContent = v;
-    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children) if (c) e.append(c);
-  return e;
-}
-
-function main() {
-  return document.getElementById('main');
-}
-
-// Shows a screen: replaces the content, sets the title and moves focus to
-// the heading so that screen readers and keyboards start at the top.
-function show(title, ...content) {
-  const m = main();
-  m.replaceChildren();
-  const h = el('h1', { text: title, tabindex: '-1', id: 'screen-title' });
-  m.append(h, ...content.filter(Boolean));
-  document.title = title + ' — ' + t('brand');
-  h.focus();
-}
 
 function now() {
   return Math.floor(Date.now() / 1000) + state.clockOffset;
@@ -60,88 +44,107 @@ function hexOf(bytes) {
 }
 
 function ago(ts) {
-  const s = Math.max(0, now() - ts);
-  if (s < 120) return t('time_now');
-  if (s < 7200) return t('time_minutes', { n: Math.floor(s / 60) });
-  if (s < 2 * DAY) return t('time_hours', { n: Math.floor(s / 3600) });
-  return t('time_days', { n: Math.floor(s / DAY) });
+  return formatAgo(ts, now());
+}
+
+// Switches the page's language, remembers it on this device, and draws the
+// chrome and the current screen again in it.
+async function switchLanguage(tag) {
+  localStorage.setItem(LANGUAGE_KEY, tag);
+  await setLanguage(tag);
+  renderChrome();
+  await route();
+}
+
+// The languages, each in its own name, on every screen (WEB.md: "your
+// language"); the current one is marked for screen readers as well.
+function languageLinks() {
+  let nav = document.getElementById('languages');
+  if (!nav) {
+    nav = el('nav', { id: 'languages', class: 'languages' });
+    document.querySelector('header.top').append(nav);
+  }
+  nav.setAttribute('aria-label', t('nav_language'));
+  const list = el('ul');
+  for (const [tag, name] of languages()) {
+    const a = el('a', {
+      href: '#', lang: tag, hreflang: tag, class: 'nav-link', 'data-language': tag, text: name,
+      'aria-current': tag === language() ? 'true' : null,
+    });
+    a.addEventListener('click', (e) => {
+      e.preventDefault();
+      switchLanguage(tag);
+    });
+    list.append(el('li', {}, a));
+  }
+  nav.replaceChildren(list);
 }
 
 function renderChrome() {
   document.getElementById('skip').textContent = t('skip');
   document.getElementById('brand').textContent = state.info ? state.info.neighbourhood : t('brand');
+  languageLinks();
   const nav = document.getElementById('nav');
+  nav.setAttribute('aria-label', t('nav_main'));
   nav.replaceChildren();
   if (state.member) {
     nav.append(
       el('a', { href: '#near', class: 'nav-link', text: t('nav_near') }),
       el('a', { href: '#ask', class: 'nav-link', text: t('nav_ask') }),
+      el('a', { href: '#mine', class: 'nav-link', text: t('nav_mine') }),
+      el('a', { href: '#tasks', class: 'nav-link', text: t('nav_tasks') }),
+      el('a', { href: '#offers', class: 'nav-link', text: t('nav_offers') }),
+      el('a', { href: '#you', class: 'nav-link', text: t('nav_you') }),
     );
   }
 }
 
-function errorBox(messages) {
-  // The error summary: at the top, focused, each message links to its field.
-  const list = el('ul');
-  for (const [field, text] of messages) {
-    list.append(el('li', {}, el('a', { href: '#' + field, text })));
-  }
-  const box = el('div', { class: 'error-summary', role: 'alert', tabindex: '-1' },
-    el('h2', { text: t('errors_title') }), list);
-  box.addEventListener('click', (e) => {
-    const a = e.target.closest('a');
-    if (a) {
-      e.preventDefault();
-      document.getElementById(a.getAttribute('href').slice(1)).focus();
+// A sentence about what just happened, in the page's live region, so that it
+// is heard and seen whichever screen comes next.
+function say(text) {
+  const box = document.getElementById('said');
+  box.textContent = '';
+  state.keepSaid = true;
+  // A change of text is what screen readers announce.
+  setTimeout(() => {
+    box.textContent = text;
+    // After a button whose card was redrawn, the keyboard goes on from here.
+    if (document.activeElement === document.body || document.activeElement === null) box.focus();
+  }, 50);
+}
+
+// The members this member trusts: themselves, those they vouch for, and
+// those vouched for by them (as `noaber list --trusted` counts).
+function trusted() {
+  const me = hexOf(state.member.publicKey);
+  const one = new Set(state.vouches.filter((v) => v.author === me).map((v) => v.member));
+  const all = new Set([me, ...one]);
+  for (const v of state.vouches) if (one.has(v.author)) all.add(v.member);
+  return all;
+}
+
+// "Known to people you trust", when someone this member trusts vouched for
+// them; said in words, never by colour alone.
+function knownMark(member) {
+  const trust = trusted();
+  const me = hexOf(state.member.publicKey);
+  const by = state.vouches.filter((v) => v.member === member && trust.has(v.author) && v.author !== member);
+  if (by.length === 0) return el('p', { class: 'meta', text: t('known_not') });
+  const names = by.map((v) => (v.author === me ? t('known_you') : L.nameOf(app, v.author)));
+  return el('p', { class: 'known', text: t('known_by', { names: names.join(', ') }) });
+}
+
+async function loadVouches() {
+  try {
+    const res = await api.list({ kind: 'vouch', limit: 500 });
+    state.vouches = [];
+    for (const item of res.items) {
+      const rec = L.verified(app, item.record);
+      if (rec) state.vouches.push({ author: hexOf(rec.author), member: hexOf(rec.body.member) });
     }
-  });
-  return box;
-}
-
-// Shows the error summary in `holder` when there are problems; returns
-// whether there were any.
-function showErrors(holder, bad) {
-  holder.replaceChildren();
-  if (bad.length === 0) return false;
-  const box = errorBox(bad);
-  holder.append(box);
-  box.focus();
-  return true;
-}
-
-function field(id, label, input, hint) {
-  const parts = [el('label', { for: id, text: label })];
-  if (hint) {
-    parts.push(el('p', { class: 'hint', id: id + '-hint', text: hint }));
-    input.setAttribute('aria-describedby', id + '-hint');
+  } catch (e) {
+    // Without vouches nobody shows as known; nothing else depends on them.
   }
-  input.id = id;
-  input.name = id;
-  return el('div', { class: 'field' }, ...parts, input);
-}
-
-function select(options, value) {
-  const s = el('select');
-  for (const [v, label] of options) {
-    const o = el('option', { value: v, text: label });
-    if (v === value) o.selected = true;
-    s.append(o);
-  }
-  return s;
-}
-
-function bytesOf(text) {
-  return new TextEncoder().encode(text).length;
-}
-
-// Text as records carry it (docs/protocol.md, "Text"): line feeds only in
-// multi-line fields, tabs as spaces, no other control characters (a paste
-// can bring them).
-function clean(text, multiline = false) {
-  let t = text.replace(/\r\n?/g, '\n').replace(/\t/g, ' ');
-  if (!multiline) t = t.replace(/\n+/g, ' ');
-  // eslint-disable-next-line no-control-regex
-  return t.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, '').trim();
 }
 
 // ---------------------------------------------------------------------------
@@ -154,29 +157,66 @@ async function signIn() {
   await api.signIn(hexOf(state.member.publicKey), ch.challenge, R.toBase64(sig));
 }
 
+// Records are folded in (created_at, kind, id) order: two of this member's
+// records in the same second (pause, then resume) could be folded the other
+// way round.  Each record this page signs is dated after the one before.
 async function send(rec) {
-  const signed = R.signRecord(rec, state.member, state.nid);
+  const created = Math.max(rec.created_at, state.lastCreated + 1);
+  state.lastCreated = created;
+  const signed = R.signRecord({ ...rec, created_at: created }, state.member, state.nid);
   return api.submit(R.toBase64(signed.bytes));
+}
+
+// A redrawn list must not take the keyboard's place away: the control that
+// had the focus is remembered by what it is (its tag, text and card) and
+// the same control of the new list gets the focus back.
+function focusedControl() {
+  const a = document.activeElement;
+  if (!a || a === document.body || !document.getElementById('main').contains(a)) return null;
+  const card = a.closest('[data-id], [data-member]');
+  return { element: a, tag: a.tagName, text: a.textContent,
+    card: card ? card.dataset.id || card.dataset.member : null };
+}
+
+function refocus(was) {
+  if (was === null || document.body.contains(was.element)) return;
+  for (const e of document.getElementById('main').querySelectorAll(was.tag)) {
+    const card = e.closest('[data-id], [data-member]');
+    if (e.textContent === was.text && (card ? card.dataset.id || card.dataset.member : null) === was.card) {
+      e.focus();
+      return;
+    }
+  }
 }
 
 // The live list: refreshed on every new record; when the stream is refused
 // (the session ended), sign in again and listen again, a little later.
 function watch() {
-  const refresh = (ev) => {
+  const refresh = async (ev) => {
     // A profile that arrives after the requests it names: the cards are
     // drawn again below with the name (newest profile wins).
     if (ev && ev.record) {
-      try {
-        const rec = R.verifyRecord(R.fromBase64(ev.record), state.nid);
-        if (rec.kind === 'profile') state.names.set(hexOf(rec.author), rec.body.name);
-      } catch (e) {
-        // A record that does not verify names nobody.
-      }
+      const rec = L.verified(app, ev.record);
+      if (rec !== null && rec.kind === 'profile') state.names.set(hexOf(rec.author), rec.body.name);
     }
     const l = document.getElementById('near-list');
-    if (l) refreshNear(l);
+    if (l) {
+      const focus = focusedControl();
+      await refreshNear(l);
+      refocus(focus);
+    }
+    if (state.liveRefresh) {
+      await Promise.all([loadNames(), loadVouches()]);
+      const focus = focusedControl();
+      await state.liveRefresh();
+      refocus(focus);
+    }
   };
-  state.events = api.events(refresh, () => {
+  const onRecord = (ev) => {
+    refresh(ev);
+    notifyAbout(ev);
+  };
+  state.events = api.events(onRecord, () => {
     state.events = null;
     setTimeout(async () => {
       try {
@@ -187,6 +227,73 @@ function watch() {
       }
     }, 5000);
   }, refresh);
+}
+
+// Says what concerns this member in a record that just arrived: someone
+// responded or asked, you were chosen, please confirm, a message, a new
+// request that matches one of your offers (its category and area).
+async function notifyAbout(ev) {
+  const rec = L.verified(app, ev.record);
+  const me = hexOf(state.member.publicKey);
+  if (rec === null || hexOf(rec.author) === me) return;
+  const who = L.nameOf(app, rec.author);
+  const target = async () => (await api.get(hexOf(rec.body.target))).record;
+  let text = null;
+  try {
+    if (rec.kind === 'message' && hexOf(rec.body.member) === me) {
+      text = t('notify_message', { name: who });
+    } else if (rec.kind === 'response') {
+      const root = L.verified(app, await target());
+      if (root && hexOf(root.author) === me) {
+        text = t(root.kind === 'offer' ? 'notify_asked' : 'notify_responded', { name: who, title: root.body.title });
+      }
+    } else if (rec.kind === 'assignment' && hexOf(rec.body.member) === me) {
+      const root = L.verified(app, await target());
+      if (root) text = t('notify_assigned', { name: who, title: root.body.title });
+    } else if (rec.kind === 'done_claim') {
+      // On a request it targets the request; on an offer, the assignment of
+      // the neighbour who asked.
+      let root = L.verified(app, await target());
+      const asker = root && root.kind === 'assignment' ? hexOf(root.body.member) : null;
+      if (root && root.kind === 'assignment') root = L.verified(app, (await api.get(hexOf(root.body.target))).record);
+      if (root && (asker === me || (asker === null && hexOf(root.author) === me))) {
+        text = t('notify_claimed', { name: who, title: root.body.title });
+      }
+    } else if (rec.kind === 'request') {
+      const offers = await api.list({ kind: 'offer', author: me, status: 'available', limit: 100 });
+      const match = offers.items.map((i) => L.verified(app, i.record)).some((o) => o
+        && o.body.category === rec.body.category && areaMatch(o.body.area, rec.body.area));
+      if (match) text = t('notify_matches', { title: rec.body.title });
+    }
+  } catch (e) {
+    return; // What it was about is gone or unreachable: nothing to say.
+  }
+  if (text === null) return;
+  say(text);
+  if ('Notification' in window && Notification.permission === 'granted') {
+    try {
+      new Notification(state.info.neighbourhood, { body: text, tag: ev.id, lang: language() });
+    } catch (e) {
+      // Some phones show notifications only through a service worker; the
+      // page's own line above still says it.
+    }
+  }
+}
+
+// The words of an area, folded as libnoaber's nb_area_match folds them: cut
+// at every character that is not a letter or a digit, without case, Latin
+// letters without their accents.
+function areaWords(text) {
+  return text.normalize('NFD').replace(/(\p{Script=Latin})\p{M}+/gu, '$1').toLowerCase()
+    .replace(/ß/g, 'ss').replace(/œ/g, 'oe').replace(/æ/g, 'ae')
+    .split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+}
+
+// Whether every word of `query` is a whole word of `area` (noaber/area.h).
+function areaMatch(query, area) {
+  const q = areaWords(query);
+  const a = new Set(areaWords(area));
+  return q.length > 0 && q.every((w) => a.has(w));
 }
 
 function problem(e) {
@@ -201,12 +308,8 @@ function problem(e) {
 // Welcome
 
 function languageSelect() {
-  const options = Object.entries(catalogs).map(([tag, c]) => [tag, c.language_name]);
-  const s = select(options, language());
-  s.addEventListener('change', () => {
-    localStorage.setItem(LANGUAGE_KEY, s.value);
-    setLanguage(s.value);
-  });
+  const s = select(languages().map(([tag, name]) => [tag, name]), language());
+  s.addEventListener('change', () => switchLanguage(s.value));
   return s;
 }
 
@@ -223,10 +326,7 @@ function welcomeScreen(token) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const n = clean(name.value);
-    const bad = [];
-    if (n === '') bad.push(['welcome-name', t('error_name_missing')]);
-    else if (bytesOf(n) > 64) bad.push(['welcome-name', t('error_name_long')]);
-    if (showErrors(errors, bad)) return;
+    if (showErrors(errors, textProblem('welcome-name', n, 64, t('error_name_missing'), t('error_name_long')))) return;
     try {
       await join(token, n);
     } catch (err) {
@@ -289,16 +389,16 @@ async function loadMyResponses() {
 async function loadNames() {
   try {
     const res = await api.list({ kind: 'profile', limit: 500 });
-    // Newest first: the first profile of each author is the one that counts.
+    // Newest first: the first profile of each author is the one that counts
+    // (a name changed since the last look replaces the old one).
+    const names = new Map();
     for (const item of res.items) {
-      try {
-        const rec = R.verifyRecord(R.fromBase64(item.record), state.nid);
-        const key = hexOf(rec.author);
-        if (!state.names.has(key)) state.names.set(key, rec.body.name);
-      } catch (e) {
-        // A record that does not verify is not shown.
-      }
+      const rec = L.verified(app, item.record);
+      if (rec === null) continue; // A record that does not verify is not shown.
+      const key = hexOf(rec.author);
+      if (!names.has(key)) names.set(key, rec.body.name);
     }
+    state.names = names;
   } catch (e) {
     // Names are a nicety: the list still shows without them.
   }
@@ -310,15 +410,22 @@ function requestCard(item, rec) {
   const who = state.names.get(hexOf(rec.author)) || t('near_someone');
   const urgency = b.urgency !== undefined ? R.URGENCIES[b.urgency] : 'whenever';
   const card = el('li', { class: 'card', 'data-id': item.id },
-    el('h2', { text: b.title }),
+    el('h2', { text: b.title, dir: 'auto' }),
     el('p', { class: 'meta' },
       el('span', { class: 'tag', text: t('category_' + R.CATEGORIES[b.category]) }),
       ' ',
       el('span', { class: 'tag urgency-' + urgency, text: t('urgency_' + urgency) })),
-    el('p', { text: b.area }),
-    b.details ? el('p', { class: 'details', text: b.details }) : null,
-    el('p', { class: 'meta', text: t('near_by', { name: who }) + ' · ' + t('near_posted', { when: ago(rec.created_at) }) }));
+    // What neighbours wrote keeps its own direction (an Arabic title on a
+    // French page, a Dutch one on an Arabic page).
+    el('p', { text: b.area, dir: 'auto' }),
+    b.details ? el('p', { class: 'details', text: b.details, dir: 'auto' }) : null,
+    el('p', { class: 'meta', text: (b.on_behalf_of ? t('near_by_for', { name: who, for: b.on_behalf_of })
+      : t('near_by', { name: who })) + ' · ' + t('near_posted', { when: ago(rec.created_at) }) }));
   const mine = hexOf(rec.author) === hexOf(state.member.publicKey);
+  if (!mine) {
+    card.append(knownMark(hexOf(rec.author)),
+      el('p', {}, el('a', { href: '#vouch=' + hexOf(rec.author), text: t('vouch_link', { name: who }) })));
+  }
   if (mine) {
     card.append(el('p', { class: 'meta', text: t('near_yours') }));
   } else if (state.helping.has(item.id)) {
@@ -352,46 +459,101 @@ async function nearScreen(notice) {
   const status = notice ? el('p', { class: 'notice', role: 'status', text: notice }) : null;
   show(t('near_title'), status, el('p', { class: 'hint', text: t('near_live') }),
     el('p', {}, el('a', { href: '#ask', class: 'button primary', text: t('ask_button') })),
-    listEl);
-  await Promise.all([loadNames(), loadMyResponses()]);
+    filterForm(listEl), listEl);
+  await Promise.all([loadNames(), loadMyResponses(), loadVouches()]);
   await refreshNear(listEl);
   if (state.events === null) watch();
 }
 
+// The languages a request can be in: the page's own, and those the browser
+// can name.
+function languageOptions() {
+  const tags = [...new Set([...languages().map((l) => l[0]), 'nl', 'fr', 'en', 'ar', 'tr', 'ro', 'pl', 'es'])];
+  let names = null;
+  try {
+    names = new Intl.DisplayNames([language()], { type: 'language' });
+  } catch (e) {
+    // Without it the tags are shown as they are.
+  }
+  return tags.map((tag) => [tag, names ? names.of(tag) : tag]);
+}
+
+// Filters on "near you": category and area go to the node (its area rule
+// matches a postcode or a part of a name); urgency, language and "trusted
+// only" are applied here.
+function filterForm(listEl) {
+  const f = state.filters;
+  const category = select([['', t('filter_any')], ...R.CATEGORIES.map((c) => [c, t('category_' + c)])], f.category);
+  const area = el('input', { type: 'text', maxlength: '64', autocomplete: 'off', value: f.area });
+  const urgency = select([['', t('filter_any')], ...R.URGENCIES.map((u) => [u, t('urgency_' + u)])], f.urgency);
+  const lang = select([['', t('filter_any')], ...languageOptions()], f.language);
+  const trustedOnly = el('input', { type: 'checkbox', class: 'check', checked: f.trusted });
+  const form = el('form', { novalidate: true, class: 'filters' },
+    field('filter-category', t('filter_category'), category),
+    field('filter-area', t('filter_area'), area, t('filter_area_hint')),
+    field('filter-urgency', t('filter_urgency'), urgency),
+    field('filter-language', t('filter_language'), lang),
+    el('div', { class: 'field check-field' }, trustedOnly,
+      el('label', { for: 'filter-trusted', text: t('filter_trusted') })),
+    el('button', { type: 'submit', class: 'secondary', text: t('filter_button') }));
+  trustedOnly.id = 'filter-trusted';
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    state.filters = {
+      category: category.value, area: clean(area.value), urgency: urgency.value,
+      language: lang.value, trusted: trustedOnly.checked,
+    };
+    await refreshNear(listEl);
+    say(t('filter_applied'));
+  });
+  const active = Object.values(f).some(Boolean);
+  return el('details', { class: 'filter-box', open: active },
+    el('summary', { text: t('filter_title') }), form);
+}
+
 async function refreshNear(listEl) {
+  const f = state.filters;
   let res;
   try {
-    res = await api.list({ kind: 'request', status: 'open', limit: 100 });
+    res = await api.list({ kind: 'request', status: 'open', limit: 100, category: f.category, area: f.area });
   } catch (e) {
     listEl.replaceChildren(el('li', { class: 'notice', text: problem(e) }));
     return;
   }
+  const trust = trusted();
   // Most urgent first, then newest (the node lists newest first).
   const shown = [];
   for (const item of res.items) {
-    try {
-      const rec = R.verifyRecord(R.fromBase64(item.record), state.nid);
-      shown.push({ item, rec });
-    } catch (e) {
-      // A record that does not verify is not shown.
-    }
+    const rec = L.verified(app, item.record);
+    if (rec === null) continue;
+    const b = rec.body;
+    if (f.urgency && R.URGENCIES[b.urgency ?? 3] !== f.urgency) continue;
+    if (f.language && !(b.languages || []).some((l) => l.toLowerCase().split('-')[0] === f.language)) continue;
+    if (f.trusted && !trust.has(hexOf(rec.author))) continue;
+    shown.push({ item, rec });
   }
   const urgency = (s) => s.rec.body.urgency ?? R.URGENCIES.indexOf('whenever');
   shown.sort((a, b) => urgency(a) - urgency(b));
   const cards = shown.map((s) => requestCard(s.item, s.rec));
   listEl.replaceChildren(...cards);
-  if (cards.length === 0) listEl.append(el('li', { class: 'empty', text: t('near_empty') }));
+  if (cards.length === 0) {
+    listEl.append(el('li', { class: 'empty', text: Object.values(f).some(Boolean) ? t('near_none_match') : t('near_empty') }));
+  }
 }
 
 // ---------------------------------------------------------------------------
 // Ask for help
 
 function askScreen() {
-  const title = el('input', { type: 'text', maxlength: '120', required: true });
-  const category = select(R.CATEGORIES.map((c, i) => [String(i), t('category_' + c)]), '0');
-  const area = el('input', { type: 'text', maxlength: '64', required: true, autocomplete: 'off' });
-  const urgency = select(R.URGENCIES.map((u, i) => [String(i), t('urgency_' + u)]), '1');
+  // What the person typed stays when they come back from "check your request".
+  const d = state.askDraft || { title: '', category: '0', area: '', urgency: '1', details: '', onBehalf: '' };
+  const title = el('input', { type: 'text', maxlength: '120', required: true, value: d.title });
+  const category = select(R.CATEGORIES.map((c, i) => [String(i), t('category_' + c)]), d.category);
+  const area = el('input', { type: 'text', maxlength: '64', required: true, autocomplete: 'off', value: d.area });
+  const urgency = select(R.URGENCIES.map((u, i) => [String(i), t('urgency_' + u)]), d.urgency);
   const details = el('textarea', { rows: '5', maxlength: '2000' });
+  details.value = d.details;
+  const onBehalf = el('input', { type: 'text', maxlength: '64', autocomplete: 'off', value: d.onBehalf });
   const errors = el('div');
   const form = el('form', { novalidate: true },
     field('ask-title', t('ask_what'), title),
@@ -399,37 +561,84 @@ function askScreen() {
     field('ask-area', t('ask_area'), area, t('ask_area_hint')),
     field('ask-urgency', t('ask_urgency'), urgency),
     field('ask-details', t('ask_details'), details, t('ask_details_hint')),
-    el('button', { type: 'submit', class: 'primary', text: t('ask_button') }));
-  form.addEventListener('submit', async (e) => {
+    field('ask-for', t('ask_for'), onBehalf, t('ask_for_hint')),
+    el('button', { type: 'submit', class: 'primary', text: t('ask_continue') }));
+  form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const v = { title: clean(title.value), area: clean(area.value), details: clean(details.value, true) };
-    const bad = [];
-    if (v.title === '') bad.push(['ask-title', t('error_title_missing')]);
-    else if (bytesOf(v.title) > 120) bad.push(['ask-title', t('error_title_long')]);
-    if (v.area === '') bad.push(['ask-area', t('error_area_missing')]);
-    else if (bytesOf(v.area) > 64) bad.push(['ask-area', t('error_area_long')]);
-    if (bytesOf(v.details) > 2000) bad.push(['ask-details', t('error_details_long')]);
+    const v = {
+      title: clean(title.value), category: category.value, area: clean(area.value),
+      urgency: urgency.value, details: clean(details.value, true), onBehalf: clean(onBehalf.value),
+    };
+    const bad = [
+      ...textProblem('ask-title', v.title, 120, t('error_title_missing'), t('error_title_long')),
+      ...textProblem('ask-area', v.area, 64, t('error_area_missing'), t('error_area_long')),
+      ...textProblem('ask-details', v.details, 2000, null, t('error_details_long')),
+      ...textProblem('ask-for', v.onBehalf, 64, null, t('error_for_long')),
+    ];
     if (showErrors(errors, bad)) return;
+    state.askDraft = v;
+    location.hash = '#ask-check';
+  });
+  show(t('ask_title'), el('p', { text: t('ask_intro') }), errors, form);
+}
+
+// "Check your request": everything at once, each with a way to change it,
+// before anything is sent (GOV.UK's "check your answers").
+function askCheckScreen() {
+  const v = state.askDraft;
+  if (!v) {
+    location.hash = '#ask';
+    return;
+  }
+  const rows = [
+    [t('ask_what'), v.title, 'ask-title'],
+    [t('ask_category'), t('category_' + R.CATEGORIES[Number(v.category)]), 'ask-category'],
+    [t('ask_area'), v.area, 'ask-area'],
+    [t('ask_urgency'), t('urgency_' + R.URGENCIES[Number(v.urgency)]), 'ask-urgency'],
+    [t('ask_details'), v.details || t('ask_check_none'), 'ask-details'],
+    [t('ask_for'), v.onBehalf || t('ask_check_none'), 'ask-for'],
+  ];
+  const list = el('dl', { class: 'check-list' });
+  for (const [label, value, id] of rows) {
+    const change = el('a', { href: '#ask', text: t('ask_change') });
+    change.append(el('span', { class: 'visually-hidden', text: ' ' + label }));
+    change.addEventListener('click', (e) => {
+      e.preventDefault();
+      location.hash = '#ask';
+      // The form is drawn on the hash change; then the field gets the focus.
+      window.addEventListener('hashchange', () => setTimeout(() => document.getElementById(id)?.focus(), 0), { once: true });
+    });
+    list.append(el('div', { class: 'check-row' }, el('dt', { text: label }), el('dd', { class: 'details', text: value }),
+      el('dd', {}, change)));
+  }
+  const errors = el('div');
+  const button = el('button', { type: 'button', class: 'primary', text: t('ask_send') });
+  button.addEventListener('click', async () => {
+    button.disabled = true;
     const created = now();
     const body = {
       title: v.title,
-      category: Number(category.value),
-      urgency: Number(urgency.value),
+      category: Number(v.category),
+      urgency: Number(v.urgency),
       area: v.area,
       expires_at: created + REQUEST_LIFETIME,
       languages: [language()],
     };
     if (v.details !== '') body.details = v.details;
+    if (v.onBehalf !== '') body.on_behalf_of = v.onBehalf;
     try {
       await send({ kind: 'request', created_at: created, body });
     } catch (err) {
-      showErrors(errors, [['ask-title', problem(err)]]);
+      button.disabled = false;
+      showErrors(errors, [['ask-send', problem(err)]]);
       return;
     }
+    state.askDraft = null;
     history.replaceState(null, '', '#near');
     await nearScreen(t('ask_sent'));
   });
-  show(t('ask_title'), el('p', { text: t('ask_intro') }), errors, form);
+  button.id = 'ask-send';
+  show(t('ask_check_title'), errors, list, el('p', { class: 'hint', text: t('ask_check_note') }), button);
 }
 
 // ---------------------------------------------------------------------------
@@ -445,12 +654,49 @@ async function route() {
     show(t('need_link_title'), el('p', { text: t('need_link_text') }));
     return;
   }
-  if (hash === '#ask') askScreen();
+  state.liveRefresh = null;
+  // What was said stays for the screen that follows it, not for the next.
+  if (!state.keepSaid) document.getElementById('said').textContent = '';
+  state.keepSaid = false;
+  const [screen, arg = ''] = hash.slice(1).split('=');
+  const [id, member] = arg.split(':');
+  if (!['near', 'ask', 'ask-check', ''].includes(screen)) {
+    await Promise.all([loadNames(), loadVouches()]);
+    if (state.events === null) watch();
+  }
+  if (screen === 'ask') askScreen();
+  else if (screen === 'ask-check') askCheckScreen();
+  else if (screen === 'mine') await L.myRequestsScreen(app);
+  else if (screen === 'request') await L.requestScreen(app, id);
+  else if (screen === 'choose') await L.chooseScreen(app, id, member);
+  else if (screen === 'confirm') await L.confirmScreen(app, id);
+  else if (screen === 'cancel' || screen === 'retract') await L.endScreen(app, id, screen);
+  else if (screen === 'tasks') await L.tasksScreen(app);
+  else if (screen === 'offers') await O.offersScreen(app);
+  else if (screen === 'offer-new') O.newOfferScreen(app);
+  else if (screen === 'offer') await O.offerScreen(app, id);
+  else if (screen === 'you') await Y.youScreen(app);
+  else if (screen === 'vouch') Y.vouchScreen(app, id);
+  else if (screen === 'message') Y.messageScreen(app, id, member);
   else await nearScreen();
 }
 
+// Asks again, at each start, that the browser keep this site's data (the
+// key): a browser that said no once may say yes once the page is installed.
+async function keepStorage() {
+  try {
+    if (navigator.storage && !(await navigator.storage.persisted())) await navigator.storage.persist();
+  } catch (e) {
+    // A request only: the key is kept until someone clears the data.
+  }
+}
+
+// What the screens of lifecycle.js get from the page.
+const app = { state, send, now, ago, problem, say, knownMark };
+
 async function start() {
-  setLanguage(chooseLanguage(localStorage.getItem(LANGUAGE_KEY)));
+  await loadLanguages();
+  await setLanguage(chooseLanguage(localStorage.getItem(LANGUAGE_KEY)));
   await R.init();
   try {
     state.info = await api.info();
@@ -464,6 +710,7 @@ async function start() {
   const saved = await keys.load();
   if (saved && !location.hash.startsWith('#welcome=')) {
     state.member = R.memberFromSeed(saved.seed);
+    keepStorage();
     try {
       await signIn();
     } catch (e) {

@@ -1,9 +1,13 @@
 // Every text a person reads on the page, by language.  The page never
-// writes a sentence of its own: it asks t(key).  Catalogs are kept here as
-// objects so that they can be generated from po/ (gettext) at build time
-// later without touching the screens.
+// writes a sentence of its own: it asks t(key).
 //
-// Languages reviewed by a native speaker: none yet (en is the source).
+// The `en` object below is the source: its keys and English texts go into
+// po/noaber.pot (po/update_pot.py, docs/i18n.md), translators fill
+// po/LANG.po, and the build turns each into /i18n/LANG.json, which
+// setLanguage() fetches.  /i18n/languages.json lists the languages, each in
+// its own name.  A key a catalog lacks shows in English.
+//
+// Languages reviewed by a native speaker: none yet (every po/*.po says so).
 
 export const catalogs = {
   en: {
@@ -14,6 +18,185 @@ export const catalogs = {
     brand: 'Noaber',
     nav_near: 'Near you',
     nav_ask: 'Ask for help',
+    nav_mine: 'Your requests',
+    nav_tasks: 'Your tasks',
+    go_back: 'Go back',
+    mine_title: 'Your requests',
+    mine_empty: 'You have not asked for help yet.',
+    mine_state_waiting: 'Waiting for a neighbour to offer help',
+    mine_state_one: '1 neighbour offered to help — choose them',
+    mine_state_many: '{n} neighbours offered to help — choose one',
+    mine_state_assigned: '{name} is helping you',
+    mine_state_claimed: '{name} says it is done — please confirm',
+    mine_state_done: 'Done',
+    mine_state_cancelled: 'Cancelled',
+    mine_state_expired: 'Expired: nobody can respond any more',
+    mine_helpers: 'Neighbours who can help',
+    mine_choose: 'Choose {name}',
+    mine_is_helper: '{name} is your helper.',
+    mine_confirm_button: 'Say it is done',
+    mine_cancel_button: 'Cancel this request',
+    mine_retract_button: 'Delete this request',
+    mine_thanks_sent: 'You said: {thanks}',
+    known_by: 'Known to people you trust: {names}',
+    known_you: 'you',
+    known_not: 'Nobody you trust has vouched for them yet.',
+    vouch_link: 'I know {name}',
+    message_to: 'Send a message to {name}',
+    safety_title: 'Stay safe',
+    safety_empty_house: 'Do not tell anyone when your house will be empty.',
+    safety_keys: 'Never hand over your keys or bank cards.',
+    safety_pairs: 'For tasks inside a home, work in pairs when you can.',
+    safety_medical: 'For medical care, call a doctor or a nurse.',
+    choose_title: 'Choose {name} as your helper',
+    choose_intro: '{name} will be told that you chose them. The other neighbours will see that someone else is helping.',
+    choose_contact: 'Your address or phone number for {name}',
+    choose_contact_hint: 'Only {name} will be able to read this: not the other neighbours, not the people who run the node.',
+    choose_button: 'Choose {name} and send them this',
+    choose_done: 'You chose {name}. Only they can read your address.',
+    choose_not_possible: 'This neighbour cannot be chosen for this request any more.',
+    choose_again: '{name} was your helper until now. If you choose someone else, {name} will see that they are no longer needed.',
+    choose_again_sealed: '{name} was your helper and already received your address. Nobody can take that back. If you choose someone else, {name} will see that they are no longer needed.',
+    error_contact_missing: 'Write where or how your helper can reach you',
+    error_contact_long: 'Make it shorter: at most 2000 letters',
+    confirm_title: 'Was it done?',
+    confirm_intro: '{name} says "{title}" is done. Say so if it is, and thank them if you want.',
+    confirm_thanks: 'A word of thanks for {name} (if you want)',
+    confirm_thanks_hint: 'Your neighbours can read this.',
+    confirm_button: 'Yes, it is done',
+    confirm_done: 'Thank you. Your request is done.',
+    error_thanks_long: 'Make it shorter: at most 500 letters',
+    cancel_title: 'Cancel "{title}"?',
+    cancel_intro: 'Nobody will be able to offer help any more. Your helper, if you chose one, will see it is cancelled.',
+    cancel_button: 'Cancel my request',
+    cancel_done: 'Your request is cancelled.',
+    retract_title: 'Delete "{title}"?',
+    retract_intro: 'It will be deleted on every node, with everything neighbours wrote about it. This cannot be undone.',
+    retract_button: 'Delete my request',
+    retract_done: 'Your request was deleted.',
+    tasks_title: 'Your tasks',
+    tasks_empty: 'You have not offered to help yet. Look at what is needed near you.',
+    tasks_state_waiting: 'You offered to help. {name} has not chosen yet.',
+    tasks_state_chosen: '{name} chose you. Thank you for helping!',
+    tasks_state_claimed: 'You said it is done. {name} will confirm.',
+    tasks_state_done: 'Done',
+    tasks_state_other: 'Someone else is helping this time.',
+    tasks_thanks: '{name} said thank you: {thanks}',
+    tasks_contact: 'Where to reach {name}',
+    tasks_contact_hint: 'Only you can read this. Keep it to yourself.',
+    tasks_contact_unreadable: 'The address cannot be opened on this phone or computer.',
+    tasks_done_button: 'I have done it',
+    tasks_withdraw_button: 'I can no longer help',
+    tasks_withdrawn: 'You said you can no longer help. {name} can choose someone else.',
+    tasks_state_withdrawn: 'You said you can no longer help.',
+    tasks_done_sent: 'Thank you! {name} will be asked to confirm.',
+    nav_offers: 'Offers',
+    nav_you: 'You',
+    offers_title: 'Offers',
+    offers_intro: 'Help you can give regularly, and what neighbours offer.',
+    offers_new_button: 'Offer help regularly',
+    offers_mine: 'Your offers',
+    offers_mine_empty: 'You have no standing offer.',
+    offers_others: 'Offers near you',
+    offers_others_empty: 'Nobody offers regular help yet.',
+    offer_state_available: 'Neighbours can ask for it',
+    offer_state_asked_one: '1 neighbour asked for it — say yes to them',
+    offer_state_asked: '{n} neighbours asked for it — say yes to them',
+    offer_state_paused: 'Paused: nobody can ask for it now',
+    offer_state_withdrawn: 'Withdrawn',
+    offer_state_expired: 'Expired: renew it to offer it again',
+    offer_by: 'Offered by {name}',
+    offer_ask_button: 'Ask for this',
+    offer_asked: 'You asked. {name} will tell you.',
+    ask_state_pending: 'You asked. {name} has not answered yet.',
+    ask_state_assigned: '{name} said yes.',
+    ask_state_done_claimed: '{name} says it is done — please confirm',
+    ask_state_done: 'Done',
+    ask_state_withdrawn: 'Your ask was withdrawn.',
+    ask_confirm_button: 'Yes, it is done',
+    offer_asks: 'Neighbours who asked',
+    offer_ask_state_pending: '{name} asked for this.',
+    offer_ask_state_assigned: 'You said yes to {name}.',
+    offer_ask_state_done_claimed: 'You said it is done. {name} will confirm.',
+    offer_ask_state_done: 'Done',
+    offer_yes_button: 'Say yes to {name}',
+    offer_yes_done: 'You said yes to {name}.',
+    offer_pause_button: 'Pause this offer',
+    offer_paused: 'Your offer is paused.',
+    offer_resume_button: 'Offer it again',
+    offer_resumed: 'Neighbours can ask for your offer again.',
+    offer_withdraw_button: 'Stop this offer',
+    offer_withdrawn: 'Your offer was withdrawn.',
+    offer_renew_button: 'Renew this offer',
+    offer_renewed: 'Your offer was renewed.',
+    offer_new_title: 'Offer help regularly',
+    offer_new_intro: 'Say what you can do, where and when. Neighbours can then ask you.',
+    offer_what: 'What can you do?',
+    offer_what_hint: 'For example: I can drive to the hospital.',
+    offer_area: 'Where, roughly?',
+    offer_when: 'When? (if you want)',
+    offer_when_hint: 'For example: Tuesday mornings.',
+    offer_lifetime: 'For how long?',
+    offer_days: '{n} days',
+    offer_button: 'Offer this',
+    offer_sent: 'Your offer was sent. Neighbours can see it now.',
+    error_offer_missing: 'Say what you can do',
+    error_when_long: 'Make it shorter: at most 100 letters',
+    you_title: 'You',
+    you_name_button: 'Save my name',
+    you_name_saved: 'Neighbours now see you as {name}.',
+    you_inbox: 'Messages for you',
+    you_inbox_hint: 'Only you can read these.',
+    you_inbox_empty: 'No messages.',
+    you_vouches: 'People you vouch for',
+    you_vouches_empty: 'You have not vouched for anyone yet.',
+    vouch_title: 'Do you know {name}?',
+    vouch_intro: 'Vouch for {name} only if you know them. Neighbours who trust you will see that you know {name}.',
+    vouch_button: 'I know {name}',
+    vouch_done: 'You vouched for {name}.',
+    vouch_not_possible: 'This is not possible for this person.',
+    vouch_retract_button: 'I no longer vouch for {name}',
+    vouch_retracted: 'You no longer vouch for {name}.',
+    message_title: 'A message for {name}',
+    message_text: 'Your message for {name}',
+    message_hint: 'Only {name} will be able to read this.',
+    message_button: 'Send it to {name}',
+    message_sent: 'Your message was sent. Only {name} can read it.',
+    message_from: 'From {name}, {when}',
+    message_reply: 'Answer {name}',
+    error_message_missing: 'Write your message',
+    notify_title: 'Notifications',
+    notify_intro: 'This phone or computer can tell you when something happens, while this page is open.',
+    notify_button: 'Turn on notifications',
+    notify_on: 'Notifications are on.',
+    notify_denied: 'Notifications are off. You can turn them on in the browser settings.',
+    notify_unavailable: 'This browser cannot show notifications.',
+    notify_responded: '{name} can help: "{title}"',
+    notify_assigned: '{name} chose you: "{title}"',
+    notify_claimed: '{name} says "{title}" is done. Please confirm.',
+    notify_matches: 'A new request matches your offer: "{title}"',
+    notify_message: 'A message from {name}',
+    notify_asked: '{name} asked for your offer: "{title}"',
+    filter_title: 'Filter the list',
+    filter_any: 'Any',
+    filter_category: 'What kind of help',
+    filter_area: 'Where',
+    filter_area_hint: 'A postcode or part of a name, for example 1000 or Marollen.',
+    filter_urgency: 'How soon',
+    filter_language: 'Language',
+    filter_trusted: 'Only people known to people I trust',
+    filter_button: 'Show these requests',
+    filter_applied: 'The list shows what you chose.',
+    near_none_match: 'No request matches what you chose.',
+    ask_for: 'Are you asking for someone else? (if you are)',
+    ask_for_hint: 'Their first name or initials, so the helper knows who it is for. Not their full name.',
+    ask_continue: 'Continue',
+    ask_check_title: 'Check your request',
+    ask_check_none: 'Nothing',
+    ask_change: 'Change',
+    ask_check_note: 'Everyone in the neighbourhood will see this.',
+    ask_send: 'Send my request',
+    error_for_long: 'Make it shorter: at most 64 letters',
     welcome_title: 'Welcome to {neighbourhood}',
     welcome_intro: 'Noaber helps neighbours ask each other for help and offer it. ' +
       'What you post here is seen by the people of {neighbourhood}.',
@@ -30,6 +213,7 @@ export const catalogs = {
     near_empty: 'Nobody has asked for help yet.',
     near_live: 'This list updates by itself.',
     near_by: 'Asked by {name}',
+    near_by_for: 'Asked by {name} for {for}',
     near_someone: 'a neighbour',
     near_posted: 'Asked {when}',
     near_help: 'I can help',
@@ -49,7 +233,7 @@ export const catalogs = {
     errors_title: 'There is a problem',
     error_title_missing: 'Say what you need help with',
     error_title_long: 'Make it shorter: at most 120 letters',
-    error_area_missing: 'Say where, roughly: a street or postcode area',
+    error_area_missing: 'Say where, roughly: a neighbourhood or postcode',
     error_area_long: 'Make the area shorter: at most 64 letters',
     error_details_long: 'Make the details shorter: at most 2000 letters',
     error_name_missing: 'Say how your neighbours should call you',
@@ -58,9 +242,21 @@ export const catalogs = {
     error_network: 'The page cannot reach the node. Check your connection and try again.',
     error_refused: 'The node did not accept this: {message}',
     time_now: 'just now',
-    time_minutes: '{n} minutes ago',
-    time_hours: '{n} hours ago',
-    time_days: '{n} days ago',
+    time_on: 'on {date}',
+    nav_language: 'Language',
+    nav_main: 'Main menu',
+    state_open: 'Open',
+    state_assigned: 'Assigned',
+    state_done_claimed: 'Done, waiting for confirmation',
+    state_done: 'Done',
+    state_cancelled: 'Cancelled',
+    state_expired: 'Expired',
+    state_available: 'Available',
+    state_paused: 'Paused',
+    state_withdrawn: 'Withdrawn',
+    mode_in_person: 'In person',
+    mode_remote: 'From a distance',
+    mode_either: 'In person or from a distance',
     category_groceries: 'Groceries',
     category_transport: 'Transport',
     category_meals: 'Meals',
@@ -82,27 +278,80 @@ export const DEFAULT_LANGUAGE = 'en';
 
 let current = catalogs[DEFAULT_LANGUAGE];
 let currentTag = DEFAULT_LANGUAGE;
+// [[tag, name in itself, dir]], from /i18n/languages.json.
+let available = [[DEFAULT_LANGUAGE, catalogs.en.language_name, catalogs.en.dir]];
+
+async function fetchJson(path) {
+  const res = await fetch(path, { credentials: 'same-origin' });
+  if (!res.ok) throw new Error(path + ': ' + res.status);
+  return res.json();
+}
+
+// The languages this node's page speaks.  Without the list (an old build,
+// a network hiccup) the page still works, in English.
+export async function loadLanguages() {
+  try {
+    const list = await fetchJson('/i18n/languages.json');
+    if (Array.isArray(list) && list.length > 0) available = list;
+  } catch (e) {
+    // English only.
+  }
+  return available;
+}
+
+export function languages() {
+  return available;
+}
 
 // The language of the page: the one chosen, else the browser's first that
 // has a catalog, else English.
 export function chooseLanguage(saved) {
+  const tags = new Set(available.map((l) => l[0]));
   const wanted = [saved, ...(navigator.languages || [])].filter(Boolean);
   for (const tag of wanted) {
     const base = tag.toLowerCase().split('-')[0];
-    if (catalogs[base]) return base;
+    if (tags.has(base)) return base;
   }
   return DEFAULT_LANGUAGE;
 }
 
-export function setLanguage(tag) {
-  currentTag = catalogs[tag] ? tag : DEFAULT_LANGUAGE;
-  current = catalogs[currentTag];
-  document.documentElement.lang = currentTag;
-  document.documentElement.dir = current.dir;
+// Loads the catalog of `tag` and makes it the page's language: <html lang
+// dir> follow, so that Arabic lays out right to left.
+export async function setLanguage(tag) {
+  if (!available.some((l) => l[0] === tag)) tag = DEFAULT_LANGUAGE;
+  if (!catalogs[tag]) {
+    try {
+      catalogs[tag] = await fetchJson('/i18n/' + tag + '.json');
+    } catch (e) {
+      tag = DEFAULT_LANGUAGE;
+    }
+  }
+  currentTag = tag;
+  current = catalogs[tag];
+  document.documentElement.lang = tag;
+  document.documentElement.dir = current.dir === 'rtl' ? 'rtl' : 'ltr';
 }
 
 export function language() {
   return currentTag;
+}
+
+// A date and time as people of the chosen language write it.
+export function formatDate(seconds) {
+  return new Intl.DateTimeFormat(currentTag, { dateStyle: 'medium', timeStyle: 'short' })
+    .format(new Date(seconds * 1000));
+}
+
+// "5 minutes ago", "il y a 2 heures", "منذ 3 أيام": a past moment relative to
+// now, with the plural rules of the chosen language; a week or more back, the date.
+export function formatAgo(seconds, nowSeconds) {
+  const s = Math.max(0, nowSeconds - seconds);
+  if (s < 120) return t('time_now');
+  if (s >= 7 * 86400) return t('time_on', { date: formatDate(seconds) });
+  const rtf = new Intl.RelativeTimeFormat(currentTag, { numeric: 'auto' });
+  if (s < 7200) return rtf.format(-Math.floor(s / 60), 'minute');
+  if (s < 2 * 86400) return rtf.format(-Math.floor(s / 3600), 'hour');
+  return rtf.format(-Math.floor(s / 86400), 'day');
 }
 
 // The text of `key` with {name} placeholders filled in.  A missing key shows
