@@ -40,8 +40,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "e2e"))
 import nb  # noqa: E402  (the e2e tests' control-API client)
+import web  # noqa: E402  (the page's figures)
 
-GROUPS = ["ingest", "reconcile", "sync", "catchup", "propagation", "footprint"]
+GROUPS = ["ingest", "reconcile", "sync", "catchup", "propagation", "footprint", "web"]
 
 FULL = {
     "verify_seconds": 3.0,
@@ -63,6 +64,8 @@ FULL = {
     "idle_seconds": 20.0,
     "startup_n": [100000, 1000000],
     "startup_repeat": 3,
+    "web_open": 1000,  # open requests on the node whose page is listed
+    "web_calls": 2000,  # list and submit calls through noaber-web and direct
 }
 
 SMOKE = {
@@ -85,6 +88,8 @@ SMOKE = {
     "idle_seconds": 0.5,
     "startup_n": [500, 2000],
     "startup_repeat": 1,
+    "web_open": 20,
+    "web_calls": 10,
 }
 
 
@@ -100,9 +105,10 @@ def peer_support(noaberd):
     return None
 
 
-def expected_figures(p, peers=True):
+def expected_figures(p, peers=True, browser=True):
     """Every figure a run with parameters p writes (peers: noaberd has peer
-    networking).  The smoke test checks the CSV against this list."""
+    networking; browser: Chromium can run the page).  The smoke test checks
+    the CSV against this list."""
     f = ["ingest.verify_raw", "ingest.record_open", "ingest.node_accept",
          "ingest.control_serial", "ingest.control_pipelined",
          "store.read_unchecked", "store.read_checked", "store.read_id_hash"]
@@ -122,6 +128,8 @@ def expected_figures(p, peers=True):
               for m in ("median_ms", "p99_ms", "deliveries_per_record_node", "mean_degree")]
         f += ["footprint.idle_rss.n=%d.peers=%d" % (p["store_n"], p["footprint_peers"]),
               "footprint.idle_cpu.n=%d.peers=%d" % (p["store_n"], p["footprint_peers"])]
+    if browser:
+        f += web.expected(p)
     return f
 
 
@@ -985,6 +993,15 @@ class Bench:
             times.append(d.start())
             d.stop()
         return times
+
+    # --- 6. the page ---------------------------------------------------------------
+
+    def bench_web(self):
+        reason = web.browser_support()
+        if reason is not None:
+            self.skip("web", reason)
+            return
+        web.WebBench(self, nb, BenchError, read_records, log).run()
 
     # --- output -----------------------------------------------------------------
 

@@ -11,68 +11,15 @@
 #include <string.h>
 #include <time.h>
 
-#include <qrencode.h>
 #include <sodium.h>
 
 #include <noaber/error.h>
 #include <noaber/invite.h>
 
 #include "client.h"
+#include "qr.h"
 
 #define INVITE_DEFAULT_SECONDS (7 * 86400ull)
-
-/* "2026-12-08 14:05" in local time: the same in every language. */
-static void format_date(uint64_t t, char *buf, size_t size)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (localtime_r(&tt, &tm) == NULL || strftime(buf, size, "%Y-%m-%d %H:%M", &tm) == 0) {
-        snprintf(buf, size, "%llu", (unsigned long long)t);
-    }
-}
-
-/* Light modules around the code, as the QR specification asks for. */
-#define QR_QUIET_ZONE 4
-
-/*
- * Prints the code as a QR code for a phone to scan when it is handed over in
- * person: two rows of modules per line with the Unicode half blocks.  Light
- * modules are printed as blocks and dark ones as spaces, so that on a
- * terminal with light text on a dark background the code appears dark on
- * light, as scanners expect.  Returns EXIT_OK or EXIT_ERROR (printed).
- */
-static int print_qr(const char *code, FILE *out)
-{
-    /* Byte mode alone (QRcode_encodeString would switch to numeric mode for
-     * runs of digits) keeps the code exactly as `noaber join` takes it and
-     * as `qrencode -8` draws it; level L: a screen is not a damaged label. */
-    QRcode *qr = QRcode_encodeData((int)strlen(code), (const unsigned char *)code, 0, QR_ECLEVEL_L);
-    if (qr == NULL) {
-        return fail(EXIT_ERROR, "the code cannot be drawn as a QR code (libqrencode failed).");
-    }
-    int width = qr->width, side = width + 2 * QR_QUIET_ZONE;
-    for (int y = 0; y < side; y += 2) {
-        for (int x = 0; x < side; x++) {
-            bool light[2];
-            for (int k = 0; k < 2; k++) {
-                int my = y + k - QR_QUIET_ZONE, mx = x - QR_QUIET_ZONE;
-                bool inside = my >= 0 && my < width && mx >= 0 && mx < width;
-                /* Below the last row is outside the code: light. */
-                light[k] = !inside || (qr->data[my * width + mx] & 1) == 0;
-            }
-            fputs(light[0] && light[1] ? "\u2588"
-                  : light[0]           ? "\u2580"
-                  : light[1]           ? "\u2584"
-                                       : " ",
-                  out);
-        }
-        fputc('\n', out);
-    }
-    /* The modules spell the neighbourhood key too. */
-    sodium_memzero(qr->data, (size_t)width * (size_t)width);
-    QRcode_free(qr);
-    return EXIT_OK;
-}
 
 int cmd_invite(struct ctx *ctx, int argc, char **argv)
 {
@@ -139,7 +86,7 @@ int cmd_invite(struct ctx *ctx, int argc, char **argv)
                ctx->neighbourhood, when, rel);
         if (qr) {
             printf("The same code for a phone to scan (the code is below it in text):\n\n");
-            rc = print_qr(code, stdout);
+            rc = qr_print_terminal(code, stdout);
             printf("\n");
         }
         /* The code alone on the last line: `noaber invite | tail -n 1`. */

@@ -16,9 +16,9 @@
 #include <cairo-pdf.h>
 #include <cairo.h>
 #include <fontconfig/fontconfig.h>
-#include <qrencode.h>
 
 #include "care.h"
+#include "qr.h"
 
 struct sheet_text {
     const char *title;    /* "Help wanted and offered in {}" */
@@ -81,22 +81,23 @@ int list_open(struct ctx *ctx, const char *kind, const char *status, list_open_f
 
 int draw_qr(cairo_t *cr, const char *text, double x, double y, double side)
 {
-    /* Byte mode, as `invite --qr` draws (client/cmd_invite.c). */
-    QRcode *qr = QRcode_encodeData((int)strlen(text), (const unsigned char *)text, 0, QR_ECLEVEL_M);
+    /* Level M: paper gets folded and stained. */
+    QRcode *qr = qr_encode(text, QR_ECLEVEL_M);
     if (qr == NULL) {
         return fail(EXIT_ERROR, "the page address is too long for a QR code.");
     }
-    double m = side / (qr->width + 8); /* a quiet zone of four modules each side */
+    int modules = qr->width + 2 * QR_QUIET_ZONE;
+    double m = side / modules;
     cairo_set_source_rgb(cr, 0, 0, 0);
-    for (int r = 0; r < qr->width; r++) {
-        for (int c = 0; c < qr->width; c++) {
-            if (qr->data[r * qr->width + c] & 1) {
-                cairo_rectangle(cr, x + (c + 4) * m, y + (r + 4) * m, m, m);
+    for (int r = 0; r < modules; r++) {
+        for (int c = 0; c < modules; c++) {
+            if (qr_dark(qr, c, r)) {
+                cairo_rectangle(cr, x + c * m, y + r * m, m, m);
             }
         }
     }
     cairo_fill(cr);
-    QRcode_free(qr);
+    qr_free(qr);
     return EXIT_OK;
 }
 

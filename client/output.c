@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void json_init(struct json *j, FILE *out)
 {
@@ -155,6 +156,15 @@ void json_finish(struct json *j)
     j->depth = 0;
     j->first[0] = true;
     j->after_key = false;
+}
+
+void format_date(uint64_t t, char *buf, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (localtime_r(&tt, &tm) == NULL || strftime(buf, size, "%Y-%m-%d %H:%M", &tm) == 0) {
+        snprintf(buf, size, "%llu", (unsigned long long)t);
+    }
 }
 
 /*

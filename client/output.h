@@ -44,6 +44,9 @@ void json_write_escaped(FILE *out, const char *s, size_t len);
 /* "5 min ago", "in 6 days", "just now": `t` relative to `now`, into buf. */
 void format_relative(uint64_t now, uint64_t t, char *buf, size_t size);
 
+/* "2026-12-08 14:05" in local time, the same in every language, into buf. */
+void format_date(uint64_t t, char *buf, size_t size);
+
 /* A positive duration of at most a year in the syntax of common/duration.h
  * ("3d", "12h", "90m", "2w", "45s", "45") into seconds.  Returns 0 or -1. */
 int parse_duration(const char *text, uint64_t *ret_seconds);

@@ -706,6 +706,37 @@ def invite_only_maker(code):
     return invite_encode(inv["name"], inv["key"], inv["expires_at"], inv["addresses"][:1])
 
 
+def qr_from_blocks(lines):
+    """The module matrix (True = dark) drawn with half blocks, as `noaber
+    invite --qr` and `noaber welcome --qr` draw it: a block is light, a space
+    dark, two rows per line."""
+    top = {"\u2588": False, "\u2580": False, "\u2584": True, " ": True}
+    bottom = {"\u2588": False, "\u2580": True, "\u2584": False, " ": True}
+    rows = []
+    for line in lines:
+        rows.append([top[c] for c in line])
+        rows.append([bottom[c] for c in line])
+    return rows
+
+
+def qr_blocks(text):
+    """The lines of `text` that are a half-block QR drawing."""
+    return [l for l in text.split("\n")
+            if l and set(l) <= set("\u2588\u2580\u2584 ") and "\u2588" in l]
+
+
+def qrencode_modules(text):
+    """The module matrix (True = dark, with a quiet zone of 4) that
+    libqrencode's own tool draws for `text` in byte mode at level L, or None
+    when the qrencode tool is not installed."""
+    if shutil.which("qrencode") is None:
+        return None
+    art = subprocess.run(["qrencode", "-l", "L", "-8", "-m", "4", "-t", "ASCII", text],
+                         capture_output=True, text=True, check=True).stdout
+    return [[line[i : i + 2] == "##" for i in range(0, len(line), 2)]
+            for line in art.rstrip("\n").split("\n")]
+
+
 def free_port():
     """A TCP port nothing listens on right now (on 127.0.0.1)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

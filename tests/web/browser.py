@@ -72,13 +72,15 @@ class Browser:
     """One headless Chromium with its own profile (its own site data, so two
     Browsers are two devices).  Always quit() it (tests use addCleanup)."""
 
-    def __init__(self, width=1280, height=900, language="en-US"):
+    def __init__(self, width=1280, height=900, language="en-US", prefs=None):
         """language: what the browser asks for first (navigator.languages),
-        the same whatever the machine's locale."""
+        the same whatever the machine's locale; prefs: more Chromium
+        preferences, as a person would set them (a larger default font
+        size, for instance)."""
         self.profile = tempfile.mkdtemp(prefix="noaber-chromium-")
         opts = webdriver.ChromeOptions()
         opts.add_argument("--lang=" + language)
-        opts.add_experimental_option("prefs", {"intl.accept_languages": language})
+        opts.add_experimental_option("prefs", dict(prefs or {}, **{"intl.accept_languages": language}))
         opts.binary_location = chromium_binary()
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
                     "--disable-dev-shm-usage", "--no-first-run",
@@ -89,6 +91,13 @@ class Browser:
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(service=Service(driver_binary()), options=opts)
         self.driver.set_script_timeout(120)
+
+    def emulate(self, width, height, mobile=True):
+        """Lays the page out `width` CSS pixels wide, as a phone does: a
+        headless window is never narrower than 500 pixels."""
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": width, "height": height,
+                                     "deviceScaleFactor": 1, "mobile": mobile})
 
     def wait(self, what, fn, timeout=30):
         """Waits until fn(driver) is true and returns it, else fails saying
