@@ -190,11 +190,11 @@ def regular_graph(n, degree, rng):
     """A random connected simple graph on n nodes where every node has
     `degree` neighbours (n * degree even, degree < n): adjacency sets."""
     for _ in range(10000):
-        stubs = [v for v in range(n) for _ in range(degree)]
-        rng.shuffle(stubs)
+        half_edges = [v for v in range(n) for _ in range(degree)]
+        rng.shuffle(half_edges)
         adj = [set() for _ in range(n)]
         ok = True
-        for a, b in zip(stubs[::2], stubs[1::2]):
+        for a, b in zip(half_edges[::2], half_edges[1::2]):
             if a == b or b in adj[a]:
                 ok = False
                 break
