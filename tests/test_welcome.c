@@ -24,8 +24,8 @@ struct world {
     struct nbd_store *store;
 };
 
-/* A store as schema 3 left it (this schema without the welcome tables),
- * opened again so that the migration to 4 runs. */
+/* A store as schema 4 left it (this schema without the welcome and transfer
+ * tables), opened again so that the migrations to 5 and 6 run. */
 static int setup(void **state)
 {
     struct world *w = calloc(1, sizeof(*w));
@@ -40,7 +40,9 @@ static int setup(void **state)
         return -1;
     nbd_store_close(w->store);
     if (sqlite3_open(w->path, &db) != SQLITE_OK ||
-        sqlite3_exec(db, "DROP TABLE welcome_tokens; DROP TABLE devices; PRAGMA user_version = 4;",
+        sqlite3_exec(db,
+                     "DROP TABLE welcome_tokens; DROP TABLE devices; DROP TABLE device_transfers; "
+                     "PRAGMA user_version = 4;",
                      NULL, NULL, NULL) != SQLITE_OK)
         return -1;
     sqlite3_close(db);
@@ -93,23 +95,23 @@ static void a_link_admits_one_browser_once(void **state)
     assert_int_equal(nbd_store_schema_version(w->store), NBD_STORE_SCHEMA_VERSION);
     memset(maria, 1, sizeof(maria));
     memset(thief, 2, sizeof(thief));
-    assert_int_equal(nbd_welcome_admitted(w->store, maria), 0);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, NULL), 0);
     assert_int_equal(nbd_welcome_make(w->store, "Maria", 1000, 2000, token), 0);
     assert_int_equal(strlen(token), NBD_WELCOME_TOKEN_LEN);
     assert_int_equal(nbd_welcome_make(w->store, NULL, 1000, 2000, second), 0);
     assert_string_not_equal(token, second);
 
-    id = nbd_welcome_redeem(w->store, token, maria, "Android", 1500);
+    id = nbd_welcome_redeem(w->store, token, maria, NULL, "Android", 1500);
     assert_true(id > 0);
-    assert_int_equal(nbd_welcome_admitted(w->store, maria), 1);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, NULL), 1);
     /* Used up: the same link admits nobody else. */
-    assert_int_equal(nbd_welcome_redeem(w->store, token, thief, NULL, 1501), NB_ENOENT);
-    assert_int_equal(nbd_welcome_admitted(w->store, thief), 0);
+    assert_int_equal(nbd_welcome_redeem(w->store, token, thief, NULL, NULL, 1501), NB_ENOENT);
+    assert_int_equal(nbd_welcome_admitted(w->store, thief, NULL), 0);
     /* A link past its expiry admits nobody; nor does a made-up one. */
-    assert_int_equal(nbd_welcome_redeem(w->store, second, thief, NULL, 2000), NB_EEXPIRED);
-    assert_int_equal(nbd_welcome_redeem(w->store, "00", thief, NULL, 1500), NB_ENOENT);
+    assert_int_equal(nbd_welcome_redeem(w->store, second, thief, NULL, NULL, 2000), NB_EEXPIRED);
+    assert_int_equal(nbd_welcome_redeem(w->store, "00", thief, NULL, NULL, 1500), NB_ENOENT);
     second[0] = second[0] == 'a' ? 'b' : 'a';
-    assert_int_equal(nbd_welcome_redeem(w->store, second, thief, NULL, 1500), NB_ENOENT);
+    assert_int_equal(nbd_welcome_redeem(w->store, second, thief, NULL, NULL, 1500), NB_ENOENT);
 
     assert_int_equal(nbd_welcome_foreach_device(w->store, collect, &seen), 0);
     assert_int_equal(seen.n, 1);
@@ -117,7 +119,7 @@ static void a_link_admits_one_browser_once(void **state)
     assert_false(seen.revoked[0]);
 
     assert_int_equal(nbd_welcome_revoke(w->store, id, 1600), 0);
-    assert_int_equal(nbd_welcome_admitted(w->store, maria), 0);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, NULL), 0);
     assert_int_equal(nbd_welcome_revoke(w->store, id, 1601), NB_ENOENT);
     assert_int_equal(nbd_welcome_revoke(w->store, id + 100, 1601), NB_ENOENT);
     seen.n = 0;
@@ -152,11 +154,92 @@ static void the_store_keeps_no_usable_token(void **state)
     assert_int_equal(found, 1);
 }
 
+/*
+ * Maria's phone (device key A) hands a link to her tablet (device key B):
+ * the tablet is admitted as its own device, with her name; the link works
+ * once and not after its expiry; revoking one device leaves the other.
+ */
+static void a_device_hands_a_link_to_the_next(void **state)
+{
+    struct world *w = *state;
+    char token[NBD_WELCOME_TOKEN_LEN + 1], link[NBD_WELCOME_TOKEN_LEN + 1],
+        late[NBD_WELCOME_TOKEN_LEN + 1];
+    uint8_t maria[32], phone[32], tablet[32], card[32], other[32], member[32], box[256];
+    const uint8_t sealed[5] = { 1, 2, 3, 4, 5 };
+    struct seen seen = { 0 };
+    int64_t a, b, c;
+    size_t len = 0;
+
+    memset(maria, 1, sizeof(maria));
+    memset(phone, 3, sizeof(phone));
+    memset(tablet, 4, sizeof(tablet));
+    memset(card, 5, sizeof(card));
+    memset(other, 6, sizeof(other));
+    assert_int_equal(nbd_welcome_make(w->store, "Maria", 1000, 5000, token), 0);
+    a = nbd_welcome_redeem(w->store, token, maria, phone, "Android", 1100);
+    assert_true(a > 0);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, phone), 1);
+    /* Another device of the same member is not admitted by the phone's row. */
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, tablet), 0);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, NULL), 0);
+
+    /* Only an admitted device makes a link. */
+    assert_int_equal(
+        nbd_transfer_put(w->store, maria, tablet, sealed, sizeof(sealed), 1200, 1800, link),
+        NB_EPERM);
+    assert_int_equal(
+        nbd_transfer_put(w->store, maria, phone, sealed, sizeof(sealed), 1200, 1800, link), 0);
+    b = nbd_transfer_take(w->store, link, tablet, "Linux", 1300, member, box, sizeof(box), &len);
+    assert_true(b > a);
+    assert_memory_equal(member, maria, 32);
+    assert_int_equal(len, sizeof(sealed));
+    assert_memory_equal(box, sealed, sizeof(sealed));
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, tablet), 1);
+    /* Used up. */
+    assert_int_equal(
+        nbd_transfer_take(w->store, link, other, NULL, 1301, member, box, sizeof(box), &len),
+        NB_ENOENT);
+    /* Expired. */
+    assert_int_equal(
+        nbd_transfer_put(w->store, maria, phone, sealed, sizeof(sealed), 1400, 1401, late), 0);
+    assert_int_equal(
+        nbd_transfer_take(w->store, late, other, NULL, 1401, member, box, sizeof(box), &len),
+        NB_EEXPIRED);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, other), 0);
+
+    /* A recovery card is one more device, admitted by one of hers. */
+    c = nbd_device_add(w->store, maria, tablet, card, "recovery card", 1500);
+    assert_true(c > b);
+    assert_int_equal(nbd_device_add(w->store, maria, other, other, NULL, 1500), NB_EPERM);
+    /* A device key admits one device only. */
+    assert_int_equal(nbd_device_add(w->store, maria, tablet, phone, NULL, 1500), NB_EEXIST);
+
+    assert_int_equal(nbd_welcome_foreach_device(w->store, collect, &seen), 0);
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(seen.name[1], "Maria");
+    assert_string_equal(seen.name[2], "Maria");
+
+    /* Revoking the phone leaves the tablet, and ends the phone's links. */
+    assert_int_equal(
+        nbd_transfer_put(w->store, maria, phone, sealed, sizeof(sealed), 1600, 2000, link), 0);
+    assert_int_equal(nbd_welcome_revoke(w->store, a, 1601), 0);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, phone), 0);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, tablet), 1);
+    assert_int_equal(
+        nbd_transfer_take(w->store, link, other, NULL, 1602, member, box, sizeof(box), &len),
+        NB_ENOENT);
+    /* And the other way round. */
+    assert_int_equal(nbd_welcome_revoke(w->store, b, 1603), 0);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, tablet), 0);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, card), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_link_admits_one_browser_once, setup, teardown),
         cmocka_unit_test_setup_teardown(the_store_keeps_no_usable_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_device_hands_a_link_to_the_next, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,8 @@
  * (`welcome`) and lists and revokes the browsers it admitted (`devices`,
  * `device.revoke`); noaber-web, on the member socket, redeems a link for the
  * key a browser made (`welcome.redeem`) and asks whether a key is admitted
- * (`welcome.check`).  The tokens and devices live in the store
+ * (`welcome.check`); a member's admitted browser admits their next one
+ * (`device.transfer.put` and `.take`, `device.add`).  The tokens and devices live in the store
  * (daemon/store/store_welcome.c).
  */
 #include "daemon/control/ops.h"
@@ -73,21 +74,68 @@ int nbd_op_welcome(struct nbd_request *rq)
     return nbd_reply_end(&fr);
 }
 
-/* welcome.redeem {token, member, device?}: the browser's key is admitted. */
+/* An optional device key: 0 with *ret NULL when absent, 0 with *ret = buf,
+ * or < 0 when it is not 32 bytes. */
+static int arg_device_key(const msgpack_object *map, const char *key, uint8_t buf[NB_KEY_SIZE],
+                          const uint8_t **ret)
+{
+    int r = nb_mp_map_bin_exact(map, key, NB_KEY_SIZE, buf);
+
+    *ret = NULL;
+    if (r == NB_ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    *ret = buf;
+    return 0;
+}
+
+static const char msg_device_arg[] = "`device` is 1 to 64 bytes of text without control characters";
+static const char msg_device_key_arg[] = "`device_key` is the browser's device key (bin 32)";
+static const char msg_key_taken[] =
+    "this device key is already admitted: the browser makes a new one for each device";
+
+/* {admitted: true, device_id}: the reply of every op that admits a device. */
+static int reply_admitted(struct nbd_request *rq, int64_t id, const uint8_t *member,
+                          const uint8_t *sealed, size_t sealed_len)
+{
+    struct nbd_reply fr;
+
+    nbd_info("device %lld admitted", (long long)id);
+    if (nbd_reply_begin(&fr, rq) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, member != NULL ? 4 : 2);
+    nb_mp_pack_cstr(&fr.pk, "admitted");
+    msgpack_pack_true(&fr.pk);
+    nb_mp_pack_cstr(&fr.pk, "device_id");
+    msgpack_pack_uint64(&fr.pk, (uint64_t)id);
+    if (member != NULL) {
+        nb_mp_pack_cstr(&fr.pk, "member");
+        nb_mp_pack_bin(&fr.pk, member, NB_KEY_SIZE);
+        nb_mp_pack_cstr(&fr.pk, "sealed");
+        nb_mp_pack_bin(&fr.pk, sealed, sealed_len);
+    }
+    return nbd_reply_end(&fr);
+}
+
+/* welcome.redeem {token, member, device_key?, device?}: the browser's key is admitted. */
 int nbd_op_welcome_redeem(struct nbd_request *rq)
 {
     char token[NBD_WELCOME_TOKEN_LEN + 8], device[NBD_DEVICE_NAME_MAX + 1];
-    uint8_t member[NB_KEY_SIZE];
+    uint8_t member[NB_KEY_SIZE], key_buf[NB_KEY_SIZE];
+    const uint8_t *device_key;
     int64_t id;
 
     if (nbd_request_word(rq->map, "token", token, sizeof(token)) < 0)
         return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, "`token` is the welcome token");
     if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, member) < 0)
         return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, nbd_msg_member_arg);
+    if (arg_device_key(rq->map, "device_key", key_buf, &device_key) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, msg_device_key_arg);
     if (arg_optional_text(rq->map, "device", NBD_DEVICE_NAME_MAX, device) < 0)
-        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,
-                               "`device` is 1 to 64 bytes of text without control characters");
-    id = nbd_welcome_redeem(rq->ctx->node->store, token, member, device, rq->ctx->clock());
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, msg_device_arg);
+    id = nbd_welcome_redeem(rq->ctx->node->store, token, member, device_key, device,
+                            rq->ctx->clock());
     sodium_memzero(token, sizeof(token));
     if (id == NB_ENOENT)
         return nbd_reply_error(
@@ -96,31 +144,29 @@ int nbd_op_welcome_redeem(struct nbd_request *rq)
     if (id == NB_EEXPIRED)
         return nbd_reply_error(rq, NB_CTL_E_GONE,
                                "this welcome link has expired: ask for a new one");
+    if (id == NB_EEXIST)
+        return nbd_reply_error(rq, NB_CTL_E_REFUSED, msg_key_taken);
     if (id < 0) {
         nbd_error("redeeming a welcome token failed");
         return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
     }
-    nbd_info("a welcome link was used: device %lld admitted", (long long)id);
-    struct nbd_reply fr;
-    if (nbd_reply_begin(&fr, rq) < 0)
-        return NB_ENOMEM;
-    msgpack_pack_map(&fr.pk, 2);
-    nb_mp_pack_cstr(&fr.pk, "admitted");
-    msgpack_pack_true(&fr.pk);
-    nb_mp_pack_cstr(&fr.pk, "device_id");
-    msgpack_pack_uint64(&fr.pk, (uint64_t)id);
-    return nbd_reply_end(&fr);
+    nbd_info("a welcome link was used");
+    return reply_admitted(rq, id, NULL, NULL, 0);
 }
 
-/* welcome.check {member}: whether one of the member's devices is admitted. */
+/* welcome.check {member, device_key?}: whether that device of the member is
+ * admitted (without device_key: a device admitted without one). */
 int nbd_op_welcome_check(struct nbd_request *rq)
 {
-    uint8_t member[NB_KEY_SIZE];
+    uint8_t member[NB_KEY_SIZE], key_buf[NB_KEY_SIZE];
+    const uint8_t *device_key;
     int r;
 
     if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, member) < 0)
         return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, nbd_msg_member_arg);
-    r = nbd_welcome_admitted(rq->ctx->node->store, member);
+    if (arg_device_key(rq->map, "device_key", key_buf, &device_key) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, msg_device_key_arg);
+    r = nbd_welcome_admitted(rq->ctx->node->store, member, device_key);
     if (r < 0)
         return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
     struct nbd_reply fr;
@@ -133,6 +179,113 @@ int nbd_op_welcome_check(struct nbd_request *rq)
     else
         msgpack_pack_false(&fr.pk);
     return nbd_reply_end(&fr);
+}
+
+static const char msg_not_admitted[] =
+    "this device is not admitted on this node (revoked, or never welcomed)";
+
+/* device.add {member, by?, device_key, device?}: the member's admitted device
+ * `by` admits another device of the member (a recovery card). */
+int nbd_op_device_add(struct nbd_request *rq)
+{
+    uint8_t member[NB_KEY_SIZE], by_buf[NB_KEY_SIZE], device_key[NB_KEY_SIZE];
+    char device[NBD_DEVICE_NAME_MAX + 1];
+    const uint8_t *by;
+    int64_t id;
+
+    if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, member) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, nbd_msg_member_arg);
+    if (arg_device_key(rq->map, "by", by_buf, &by) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,
+                               "`by` is the device key of the member's admitted device (bin 32)");
+    if (nb_mp_map_bin_exact(rq->map, "device_key", NB_KEY_SIZE, device_key) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, msg_device_key_arg);
+    if (arg_optional_text(rq->map, "device", NBD_DEVICE_NAME_MAX, device) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, msg_device_arg);
+    id = nbd_device_add(rq->ctx->node->store, member, by, device_key, device, rq->ctx->clock());
+    if (id == NB_EPERM)
+        return nbd_reply_error(rq, NB_CTL_E_REFUSED, msg_not_admitted);
+    if (id == NB_EEXIST)
+        return nbd_reply_error(rq, NB_CTL_E_REFUSED, msg_key_taken);
+    if (id < 0)
+        return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
+    return reply_admitted(rq, id, NULL, NULL, 0);
+}
+
+#define TRANSFER_DEFAULT_SECONDS 600ull
+
+/* device.transfer.put {member, by?, sealed, expires?}: a one-time link for
+ * the member's next device (docs/web.md, "Another phone or computer"). */
+int nbd_op_transfer_put(struct nbd_request *rq)
+{
+    uint8_t member[NB_KEY_SIZE], by_buf[NB_KEY_SIZE];
+    char token[NBD_WELCOME_TOKEN_LEN + 1];
+    uint64_t seconds = TRANSFER_DEFAULT_SECONDS, now = rq->ctx->clock();
+    const uint8_t *by;
+    struct nb_bytes sealed;
+    int r;
+
+    if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, member) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, nbd_msg_member_arg);
+    if (arg_device_key(rq->map, "by", by_buf, &by) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,
+                               "`by` is the device key of the member's admitted device (bin 32)");
+    if (nb_mp_map_bin(rq->map, "sealed", 1, NBD_TRANSFER_SEALED_MAX, &sealed) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,
+                               "`sealed` is the browser's ciphertext, 1 to 256 bytes");
+    r = nb_mp_map_uint(rq->map, "expires", TRANSFER_DEFAULT_SECONDS, &seconds);
+    if ((r < 0 && r != NB_ENOENT) || seconds < 1)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,
+                               "`expires` is a number of seconds from 1 to 600");
+    r = nbd_transfer_put(rq->ctx->node->store, member, by, sealed.ptr, sealed.len, now,
+                         now + seconds, token);
+    if (r == NB_EPERM)
+        return nbd_reply_error(rq, NB_CTL_E_REFUSED, msg_not_admitted);
+    if (r < 0)
+        return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
+    nbd_info("a device made a transfer link (valid %llu s)", (unsigned long long)seconds);
+    struct nbd_reply fr;
+    if (nbd_reply_begin(&fr, rq) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 2);
+    nb_mp_pack_cstr(&fr.pk, "token");
+    nb_mp_pack_cstr(&fr.pk, token);
+    nb_mp_pack_cstr(&fr.pk, "expires_at");
+    msgpack_pack_uint64(&fr.pk, now + seconds);
+    sodium_memzero(token, sizeof(token));
+    return nbd_reply_end(&fr);
+}
+
+/* device.transfer.take {token, device_key, device?}: uses up the link,
+ * admits the new device, and gives back the member and the ciphertext. */
+int nbd_op_transfer_take(struct nbd_request *rq)
+{
+    char token[NBD_WELCOME_TOKEN_LEN + 8], device[NBD_DEVICE_NAME_MAX + 1];
+    uint8_t device_key[NB_KEY_SIZE], member[NB_KEY_SIZE], sealed[NBD_TRANSFER_SEALED_MAX];
+    size_t len = 0;
+    int64_t id;
+
+    if (nbd_request_word(rq->map, "token", token, sizeof(token)) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, "`token` is the transfer token");
+    if (nb_mp_map_bin_exact(rq->map, "device_key", NB_KEY_SIZE, device_key) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, msg_device_key_arg);
+    if (arg_optional_text(rq->map, "device", NBD_DEVICE_NAME_MAX, device) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, msg_device_arg);
+    id = nbd_transfer_take(rq->ctx->node->store, token, device_key, device, rq->ctx->clock(),
+                           member, sealed, sizeof(sealed), &len);
+    sodium_memzero(token, sizeof(token));
+    if (id == NB_ENOENT)
+        return nbd_reply_error(rq, NB_CTL_E_NOT_FOUND,
+                               "this link is unknown or was already used: make a new one on "
+                               "the other device");
+    if (id == NB_EEXPIRED)
+        return nbd_reply_error(rq, NB_CTL_E_GONE,
+                               "this link has expired: make a new one on the other device");
+    if (id == NB_EEXIST)
+        return nbd_reply_error(rq, NB_CTL_E_REFUSED, msg_key_taken);
+    if (id < 0)
+        return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
+    return reply_admitted(rq, id, member, sealed, len);
 }
 
 static void pack_text_or_nil(msgpack_packer *pk, const char *key, const char *value)

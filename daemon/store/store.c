@@ -68,6 +68,14 @@ static const char *const migrations[] = {
     "CREATE TABLE devices (id INTEGER PRIMARY KEY, member BLOB NOT NULL, name TEXT,"
     "  device TEXT, admitted_at INTEGER NOT NULL, revoked_at INTEGER);"
     "CREATE INDEX devices_member ON devices(member);",
+    /* 5 -> 6: each browser proves which device it is with a key of its own
+     * (a device admitted before has none, and is known by its member key
+     * alone), and the one-time links a member's device hands to their next
+     * one (only a hash of each token is kept, with the browser's ciphertext). */
+    "ALTER TABLE devices ADD COLUMN device_key BLOB;"
+    "CREATE UNIQUE INDEX devices_key ON devices(device_key) WHERE device_key IS NOT NULL;"
+    "CREATE TABLE device_transfers (hash BLOB PRIMARY KEY NOT NULL, member BLOB NOT NULL,"
+    "  by_device INTEGER NOT NULL, sealed BLOB NOT NULL, expires_at INTEGER NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -20,7 +20,7 @@
 
 #include <noaber/record.h>
 
-#define NBD_STORE_SCHEMA_VERSION 5
+#define NBD_STORE_SCHEMA_VERSION 6
 
 struct nbd_store;
 

@@ -64,16 +64,17 @@ int nbd_welcome_make(struct nbd_store *s, const char *name, uint64_t now, uint64
     return r;
 }
 
-int64_t nbd_welcome_redeem(struct nbd_store *s, const char *token,
-                           const uint8_t member[NB_KEY_SIZE], const char *device, uint64_t now)
+/*
+ * Looks up a one-time token of `table` (welcome_tokens or device_transfers)
+ * by its hash: 0 with `ret_hash` filled, NB_ENOENT (not hex of the right
+ * length, unknown, or used), NB_EEXPIRED, NB_EIO.
+ */
+static int token_find(struct nbd_store *s, const char *sql, const char *token, uint64_t now,
+                      uint8_t ret_hash[32], sqlite3_stmt **ret_row)
 {
-    uint8_t raw[NBD_WELCOME_TOKEN_SIZE], hash[32];
-    char name[NB_NAME_MAX + 1] = "";
-    bool has_name = false;
-    uint64_t expires_at;
+    uint8_t raw[NBD_WELCOME_TOKEN_SIZE];
     sqlite3_stmt *st;
     size_t n = 0;
-    int64_t r;
     int rc;
 
     if (strlen(token) != NBD_WELCOME_TOKEN_LEN ||
@@ -81,73 +82,253 @@ int64_t nbd_welcome_redeem(struct nbd_store *s, const char *token,
         n != sizeof(raw)) {
         return NB_ENOENT;
     }
-    token_hash(raw, hash);
-    if (prepare(s, "SELECT name, expires_at FROM welcome_tokens WHERE hash = ?", &st) != 0) {
+    token_hash(raw, ret_hash);
+    sodium_memzero(raw, sizeof(raw));
+    if (prepare(s, sql, &st) != 0) {
         return NB_EIO;
     }
-    sqlite3_bind_blob(st, 1, hash, sizeof(hash), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 1, ret_hash, 32, SQLITE_TRANSIENT);
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(st);
         return rc == SQLITE_DONE ? NB_ENOENT : NB_EIO;
     }
-    if (sqlite3_column_type(st, 0) == SQLITE_TEXT) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
-        has_name = true;
-        snprintf(name, sizeof(name), "%s", t);
-    }
-    expires_at = (uint64_t)sqlite3_column_int64(st, 1);
-    sqlite3_finalize(st);
-    if (expires_at <= now) {
+    /* The statement's first column is always expires_at. */
+    if ((uint64_t)sqlite3_column_int64(st, 0) <= now) {
+        sqlite3_finalize(st);
         return NB_EEXPIRED;
     }
-    /* Used up and admitted in one transaction: a token admits one device. */
+    *ret_row = st;
+    return 0;
+}
+
+/* Admits a device inside the caller's transaction; its id, or NB_EEXIST
+ * when another device already has that device key, or NB_EIO. */
+static int64_t device_insert(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
+                             const char *name, const uint8_t *device_key, const char *device,
+                             uint64_t now)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (prepare(s,
+                "INSERT INTO devices (member, name, device, admitted_at, device_key) "
+                "VALUES (?, ?, ?, ?, ?)",
+                &st) != 0) {
+        return NB_EIO;
+    }
+    sqlite3_bind_blob(st, 1, member, NB_KEY_SIZE, SQLITE_TRANSIENT);
+    bind_text_or_null(st, 2, name);
+    bind_text_or_null(st, 3, device);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
+    if (device_key != NULL) {
+        sqlite3_bind_blob(st, 5, device_key, NB_KEY_SIZE, SQLITE_TRANSIENT);
+    } else {
+        sqlite3_bind_null(st, 5);
+    }
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_CONSTRAINT) {
+        return NB_EEXIST;
+    }
+    return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(nbd_store_db(s)) : NB_EIO;
+}
+
+/* Deletes the used token and admits the device, in one transaction. */
+static int64_t use_token_and_admit(struct nbd_store *s, const char *delete_sql,
+                                   const uint8_t hash[32], const uint8_t member[NB_KEY_SIZE],
+                                   const char *name, const uint8_t *device_key, const char *device,
+                                   uint64_t now)
+{
+    sqlite3_stmt *st;
+    int64_t r;
+
     if (nbd_store_begin(s) < 0) {
         return NB_EIO;
     }
-    r = prepare(s, "DELETE FROM welcome_tokens WHERE hash = ?", &st);
+    r = prepare(s, delete_sql, &st);
     if (r == 0) {
-        sqlite3_bind_blob(st, 1, hash, sizeof(hash), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
         r = step_done(st);
     }
     if (r == 0) {
-        r = prepare(
-            s, "INSERT INTO devices (member, name, device, admitted_at) VALUES (?, ?, ?, ?)", &st);
+        r = device_insert(s, member, name, device_key, device, now);
     }
-    if (r == 0) {
-        sqlite3_bind_blob(st, 1, member, NB_KEY_SIZE, SQLITE_TRANSIENT);
-        bind_text_or_null(st, 2, has_name ? name : NULL);
-        bind_text_or_null(st, 3, device);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)now);
-        r = step_done(st);
-    }
-    if (r == 0) {
-        r = sqlite3_last_insert_rowid(nbd_store_db(s));
-        if (nbd_store_commit(s) < 0) {
-            return NB_EIO;
-        }
-        return r;
+    if (r > 0) {
+        return nbd_store_commit(s) < 0 ? NB_EIO : r;
     }
     nbd_store_rollback(s);
     return r;
 }
 
-int nbd_welcome_admitted(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE])
+int64_t nbd_welcome_redeem(struct nbd_store *s, const char *token,
+                           const uint8_t member[NB_KEY_SIZE], const uint8_t *device_key,
+                           const char *device, uint64_t now)
+{
+    char name[NB_NAME_MAX + 1] = "";
+    uint8_t hash[32];
+    sqlite3_stmt *st = NULL;
+    int r = token_find(s, "SELECT expires_at, name FROM welcome_tokens WHERE hash = ?", token, now,
+                       hash, &st);
+
+    if (r < 0) {
+        return r;
+    }
+    if (sqlite3_column_type(st, 1) == SQLITE_TEXT) {
+        snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    /* Used up and admitted in one transaction: a token admits one device. */
+    return use_token_and_admit(s, "DELETE FROM welcome_tokens WHERE hash = ?", hash, member, name,
+                               device_key, device, now);
+}
+
+/* The id and name of the member's admitted device `device_key` (NULL: a
+ * device admitted without a key); NB_ENOENT when it is not admitted. */
+static int64_t admitted_device(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
+                               const uint8_t *device_key, char ret_name[NB_NAME_MAX + 1])
 {
     sqlite3_stmt *st;
+    int64_t id;
     int rc;
 
-    if (prepare(s, "SELECT 1 FROM devices WHERE member = ? AND revoked_at IS NULL LIMIT 1", &st) !=
-        0) {
+    if (prepare(s,
+                device_key != NULL
+                    ? "SELECT id, name FROM devices WHERE member = ? AND device_key = ? "
+                      "AND revoked_at IS NULL"
+                    : "SELECT id, name FROM devices WHERE member = ? AND device_key IS NULL "
+                      "AND revoked_at IS NULL LIMIT 1",
+                &st) != 0) {
         return NB_EIO;
     }
     sqlite3_bind_blob(st, 1, member, NB_KEY_SIZE, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_ROW) {
-        return 1;
+    if (device_key != NULL) {
+        sqlite3_bind_blob(st, 2, device_key, NB_KEY_SIZE, SQLITE_TRANSIENT);
     }
-    return rc == SQLITE_DONE ? 0 : NB_EIO;
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? NB_ENOENT : NB_EIO;
+    }
+    id = sqlite3_column_int64(st, 0);
+    ret_name[0] = '\0';
+    if (sqlite3_column_type(st, 1) == SQLITE_TEXT) {
+        snprintf(ret_name, NB_NAME_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    return id;
+}
+
+int nbd_welcome_admitted(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
+                         const uint8_t *device_key)
+{
+    char name[NB_NAME_MAX + 1];
+    int64_t id = admitted_device(s, member, device_key, name);
+
+    if (id == NB_ENOENT) {
+        return 0;
+    }
+    return id < 0 ? NB_EIO : 1;
+}
+
+int64_t nbd_device_add(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
+                       const uint8_t *by_key, const uint8_t device_key[NB_KEY_SIZE],
+                       const char *device, uint64_t now)
+{
+    char name[NB_NAME_MAX + 1];
+    int64_t r = admitted_device(s, member, by_key, name);
+
+    if (r == NB_ENOENT) {
+        return NB_EPERM;
+    }
+    if (r < 0) {
+        return r;
+    }
+    /* The new device is known by the name the first one was welcomed with. */
+    return device_insert(s, member, name, device_key, device, now);
+}
+
+int nbd_transfer_put(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE], const uint8_t *by_key,
+                     const uint8_t *sealed, size_t len, uint64_t now, uint64_t expires_at,
+                     char ret_token[NBD_WELCOME_TOKEN_LEN + 1])
+{
+    uint8_t token[NBD_WELCOME_TOKEN_SIZE], hash[32];
+    char name[NB_NAME_MAX + 1];
+    int64_t by = admitted_device(s, member, by_key, name);
+    sqlite3_stmt *st;
+    int r;
+
+    if (by == NB_ENOENT) {
+        return NB_EPERM;
+    }
+    if (by < 0) {
+        return NB_EIO;
+    }
+    /* Links that expired are of no use to anyone: they go now. */
+    r = prepare(s, "DELETE FROM device_transfers WHERE expires_at <= ?", &st);
+    if (r == 0) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+        r = step_done(st);
+    }
+    if (r != 0) {
+        return r;
+    }
+    randombytes_buf(token, sizeof(token));
+    token_hash(token, hash);
+    r = prepare(s,
+                "INSERT INTO device_transfers (hash, member, by_device, sealed, expires_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                &st);
+    if (r == 0) {
+        sqlite3_bind_blob(st, 1, hash, sizeof(hash), SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 2, member, NB_KEY_SIZE, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, by);
+        sqlite3_bind_blob(st, 4, sealed, (int)len, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)expires_at);
+        r = step_done(st);
+    }
+    if (r == 0) {
+        sodium_bin2hex(ret_token, NBD_WELCOME_TOKEN_LEN + 1, token, sizeof(token));
+    }
+    sodium_memzero(token, sizeof(token));
+    return r;
+}
+
+int64_t nbd_transfer_take(struct nbd_store *s, const char *token,
+                          const uint8_t device_key[NB_KEY_SIZE], const char *device, uint64_t now,
+                          uint8_t ret_member[NB_KEY_SIZE], uint8_t *ret_sealed, size_t max,
+                          size_t *ret_len)
+{
+    char name[NB_NAME_MAX + 1] = "";
+    uint8_t hash[32];
+    sqlite3_stmt *st = NULL;
+    int64_t r;
+    int n;
+
+    /* The device that made the link must still be admitted: revoking it
+     * also ends the links it handed out. */
+    r = token_find(s,
+                   "SELECT t.expires_at, t.member, t.sealed, d.name FROM device_transfers t "
+                   "JOIN devices d ON d.id = t.by_device AND d.revoked_at IS NULL "
+                   "WHERE t.hash = ?",
+                   token, now, hash, &st);
+    if (r < 0) {
+        return r;
+    }
+    n = sqlite3_column_bytes(st, 2);
+    if (sqlite3_column_bytes(st, 1) != NB_KEY_SIZE || n < 1 || (size_t)n > max) {
+        sqlite3_finalize(st);
+        return NB_EDAMAGED;
+    }
+    memcpy(ret_member, sqlite3_column_blob(st, 1), NB_KEY_SIZE);
+    memcpy(ret_sealed, sqlite3_column_blob(st, 2), (size_t)n);
+    *ret_len = (size_t)n;
+    if (sqlite3_column_type(st, 3) == SQLITE_TEXT) {
+        snprintf(name, sizeof(name), "%s", (const char *)sqlite3_column_text(st, 3));
+    }
+    sqlite3_finalize(st);
+    return use_token_and_admit(s, "DELETE FROM device_transfers WHERE hash = ?", hash, ret_member,
+                               name, device_key, device, now);
 }
 
 int nbd_welcome_foreach_device(struct nbd_store *s, nbd_device_cb cb, void *ctx)

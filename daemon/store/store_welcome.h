@@ -29,16 +29,53 @@ int nbd_welcome_make(struct nbd_store *s, const char *name, uint64_t now, uint64
                      char ret_token[NBD_WELCOME_TOKEN_LEN + 1]);
 
 /*
- * Redeems a token for `member` (device: a label the browser gives itself, may
- * be NULL): the token is used up and the device admitted.  Returns the new
- * device id, NB_ENOENT (unknown or already used), NB_EEXPIRED, or NB_EIO.
+ * Redeems a token for `member`: the token is used up and the device admitted.
+ * `device_key` (NULL for a browser of before device keys) is the key the
+ * browser proves it is this device with; `device` a label the browser gives
+ * itself (may be NULL).  Returns the new device id, NB_ENOENT (unknown or
+ * already used), NB_EEXPIRED, NB_EEXIST (the device key is taken), NB_EIO.
  */
 int64_t nbd_welcome_redeem(struct nbd_store *s, const char *token,
-                           const uint8_t member[NB_KEY_SIZE], const char *device, uint64_t now);
+                           const uint8_t member[NB_KEY_SIZE], const uint8_t *device_key,
+                           const char *device, uint64_t now);
 
-/* 1 when the member has a device that is admitted and not revoked, 0 if not,
- * NB_EIO. */
-int nbd_welcome_admitted(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE]);
+/* 1 when the member's device `device_key` is admitted and not revoked, 0 if
+ * not, NB_EIO.  device_key NULL asks about a device admitted without a key. */
+int nbd_welcome_admitted(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
+                         const uint8_t *device_key);
+
+/*
+ * A member's admitted device `by_key` admits another of the member's devices
+ * (a recovery card: see docs/web.md).  Returns the new device id, NB_EPERM
+ * (`by_key` is not an admitted device of the member), NB_EEXIST, NB_EIO.
+ */
+int64_t nbd_device_add(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
+                       const uint8_t *by_key, const uint8_t device_key[NB_KEY_SIZE],
+                       const char *device, uint64_t now);
+
+/* The largest ciphertext a transfer link carries. */
+#define NBD_TRANSFER_SEALED_MAX 256
+
+/*
+ * A one-time link from the member's admitted device `by_key` to their next
+ * device, valid until `expires_at`: the node keeps a hash of the token and
+ * the browser's ciphertext (which it cannot open: the key is in the link's
+ * fragment only).  0, NB_EPERM (`by_key` is not admitted), NB_EIO.
+ */
+int nbd_transfer_put(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE], const uint8_t *by_key,
+                     const uint8_t *sealed, size_t len, uint64_t now, uint64_t expires_at,
+                     char ret_token[NBD_WELCOME_TOKEN_LEN + 1]);
+
+/*
+ * Uses up a transfer link: admits `device_key` as a new device of the
+ * link's member and hands back the member and the ciphertext.  Returns the
+ * new device id, NB_ENOENT (unknown, used, or its device was revoked),
+ * NB_EEXPIRED, NB_EEXIST, NB_EIO.
+ */
+int64_t nbd_transfer_take(struct nbd_store *s, const char *token,
+                          const uint8_t device_key[NB_KEY_SIZE], const char *device, uint64_t now,
+                          uint8_t ret_member[NB_KEY_SIZE], uint8_t *ret_sealed, size_t max,
+                          size_t *ret_len);
 
 struct nbd_device {
     int64_t id;
