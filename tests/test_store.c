@@ -465,6 +465,7 @@ static void a_version_2_store_gains_the_block_list(void **state)
     nbd_store_close(s);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     exec_sql(db, "DROP TABLE blocked; DROP TABLE welcome_tokens; DROP TABLE devices;"
+                 " DROP TABLE device_transfers;"
                  " ALTER TABLE tombstones DROP COLUMN author;"
                  "PRAGMA user_version = 2;");
     sqlite3_close(db);
@@ -503,7 +504,7 @@ static void a_version_3_store_lets_waiting_retractions_decide(void **state)
 
     /* The store as version 3 left it. */
     assert_int_equal(sqlite3_open(w->path, &db), SQLITE_OK);
-    exec_sql(db, "DROP TABLE welcome_tokens; DROP TABLE devices;"
+    exec_sql(db, "DROP TABLE welcome_tokens; DROP TABLE devices; DROP TABLE device_transfers;"
                  " ALTER TABLE tombstones DROP COLUMN author; PRAGMA user_version = 3;");
     sqlite3_stmt *st;
     uint8_t other[NB_ID_SIZE];

@@ -128,7 +128,7 @@ static int64_t device_insert(struct nbd_store *s, const uint8_t member[NB_KEY_SI
     }
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (rc == SQLITE_CONSTRAINT) {
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
         return NB_EEXIST;
     }
     return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(nbd_store_db(s)) : NB_EIO;
