@@ -305,19 +305,94 @@ static void sessions_need_a_fresh_signed_challenge(void **state)
     assert_int_equal(web_challenge_take(&s, ch, 1001), 0);
     assert_int_equal(web_challenge_take(&s, ch, 1001), -1);
 
-    assert_int_equal(web_session_new(&s, pk, 1000, token), 0);
+    uint8_t device[32], device_seen[32];
+    bool has_device = false;
+    memset(device, 7, sizeof(device));
+    assert_int_equal(web_session_new(&s, pk, device, 1000, token), 0);
     sodium_bin2hex(cookie, sizeof(cookie), token, sizeof(token));
-    assert_int_equal(web_session_find(&s, cookie, 1001, who), 0);
+    assert_int_equal(web_session_find(&s, cookie, 1001, who, device_seen, &has_device), 0);
     assert_memory_equal(who, pk, 32);
+    /* The session knows which of the member's devices it is. */
+    assert_true(has_device);
+    assert_memory_equal(device_seen, device, 32);
     /* The node's word that the member is admitted holds for a minute. */
     assert_false(web_session_needs_check(&s, cookie, 1000 + WEB_RECHECK_SECONDS - 1));
     assert_true(web_session_needs_check(&s, cookie, 1000 + WEB_RECHECK_SECONDS));
     web_session_checked(&s, cookie, 1000 + WEB_RECHECK_SECONDS);
     assert_false(web_session_needs_check(&s, cookie, 1000 + WEB_RECHECK_SECONDS + 1));
-    assert_int_equal(web_session_find(&s, cookie, 1000 + WEB_SESSION_SECONDS, who), -1);
-    assert_int_equal(web_session_find(&s, "00", 1001, who), -1);
+    assert_int_equal(web_session_find(&s, cookie, 1000 + WEB_SESSION_SECONDS, who, NULL, NULL), -1);
+    assert_int_equal(web_session_find(&s, "00", 1001, who, NULL, NULL), -1);
     web_session_drop(&s, cookie);
-    assert_int_equal(web_session_find(&s, cookie, 1001, who), -1);
+    assert_int_equal(web_session_find(&s, cookie, 1001, who, NULL, NULL), -1);
+}
+
+#define HEX32 "\"0101010101010101010101010101010101010101010101010101010101010101\""
+
+/* A transfer link is made by a session's device and taken without one;
+ * each request becomes its op with the session's member and device key. */
+static void transfer_links_and_added_devices(void **state)
+{
+    struct web_plan p;
+    struct nb_mp_doc doc = { 0 };
+    msgpack_sbuffer req;
+    struct web_input in = post("/api/transfer", "{\"sealed\":\"AQIDBA==\",\"expires\":\"30\"}");
+    const msgpack_object *v;
+
+    (void)state;
+    assert_int_equal(plan(&in, &p, &doc, &req), 401);
+    in.has_session = true;
+    memset(in.member, 1, sizeof(in.member));
+    in.has_device_key = true;
+    memset(in.device_key, 2, sizeof(in.device_key));
+    assert_int_equal(plan(&in, &p, &doc, &req), 0);
+    v = get(nb_mp_root(&doc), "op");
+    assert_memory_equal(v->via.str.ptr, "device.transfer.put", v->via.str.size);
+    assert_int_equal(get(nb_mp_root(&doc), "sealed")->via.bin.size, 4);
+    assert_int_equal(get(nb_mp_root(&doc), "by")->via.bin.ptr[0], 2);
+    assert_int_equal(get(nb_mp_root(&doc), "expires")->via.u64, 30);
+    nb_mp_doc_free(&doc);
+    msgpack_sbuffer_destroy(&req);
+    const char *bad_put[] = {
+        "{\"sealed\":\"\"}",
+        "{\"sealed\":\"AQ==\",\"expires\":\"601\"}",
+        "{\"sealed\":\"AQ==\",\"expires\":\"0\"}",
+        "{\"sealed\":\"AQ==\",\"expires\":\"1x\"}",
+        "{\"other\":\"AQ==\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad_put) / sizeof(bad_put[0]); i++) {
+        in = post("/api/transfer", bad_put[i]);
+        in.has_session = true;
+        assert_int_equal(plan(&in, &p, &doc, &req), 400);
+    }
+
+    /* Taking the link needs no session: the new device has none yet. */
+    in = post("/api/transfer/take", "{\"token\":\"ab\",\"device_key\":" HEX32 "}");
+    assert_int_equal(plan(&in, &p, &doc, &req), 0);
+    v = get(nb_mp_root(&doc), "op");
+    assert_memory_equal(v->via.str.ptr, "device.transfer.take", v->via.str.size);
+    assert_int_equal(get(nb_mp_root(&doc), "device_key")->via.bin.size, 32);
+    nb_mp_doc_free(&doc);
+    msgpack_sbuffer_destroy(&req);
+    in = post("/api/transfer/take", "{\"token\":\"ab\"}");
+    assert_int_equal(plan(&in, &p, &doc, &req), 400);
+
+    in = post("/api/devices", "{\"device_key\":" HEX32 ",\"device\":\"Linux\"}");
+    assert_int_equal(plan(&in, &p, &doc, &req), 401);
+    in.has_session = true;
+    assert_int_equal(plan(&in, &p, &doc, &req), 0);
+    v = get(nb_mp_root(&doc), "op");
+    assert_memory_equal(v->via.str.ptr, "device.add", v->via.str.size);
+    /* A session of a device without a key: the node decides by the member. */
+    assert_null(get(nb_mp_root(&doc), "by"));
+    nb_mp_doc_free(&doc);
+    msgpack_sbuffer_destroy(&req);
+
+    /* Sign-in with a device key needs the device's signature too. */
+    in = post("/api/session", "{\"member\":" HEX32 ",\"challenge\":\""                          //
+                              "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\"signature\":\"" //
+                              "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                              "AAAAAAAAAAAAAAAAAAA=\",\"device_key\":" HEX32 "}");
+    assert_int_equal(plan(&in, &p, &doc, &req), 400);
 }
 
 int main(void)
@@ -330,6 +405,7 @@ int main(void)
         cmocka_unit_test(a_record_must_be_the_session_members),
         cmocka_unit_test(control_replies_become_json),
         cmocka_unit_test(sessions_need_a_fresh_signed_challenge),
+        cmocka_unit_test(transfer_links_and_added_devices),
     };
     if (sodium_init() < 0) {
         return 1;

@@ -404,10 +404,12 @@ enum web_route web_route_of(const char *path)
         const char *path;
         enum web_route route;
     } routes[] = {
-        { "/api/info", WEB_ROUTE_INFO },       { "/api/session/challenge", WEB_ROUTE_CHALLENGE },
-        { "/api/session", WEB_ROUTE_SESSION }, { "/api/welcome", WEB_ROUTE_WELCOME },
-        { "/api/records", WEB_ROUTE_SUBMIT },  { "/api/list", WEB_ROUTE_LIST },
-        { "/api/events", WEB_ROUTE_EVENTS },   { "/api/status", WEB_ROUTE_STATUS },
+        { "/api/info", WEB_ROUTE_INFO },         { "/api/session/challenge", WEB_ROUTE_CHALLENGE },
+        { "/api/session", WEB_ROUTE_SESSION },   { "/api/welcome", WEB_ROUTE_WELCOME },
+        { "/api/records", WEB_ROUTE_SUBMIT },    { "/api/list", WEB_ROUTE_LIST },
+        { "/api/events", WEB_ROUTE_EVENTS },     { "/api/status", WEB_ROUTE_STATUS },
+        { "/api/transfer", WEB_ROUTE_TRANSFER }, { "/api/transfer/take", WEB_ROUTE_TRANSFER_TAKE },
+        { "/api/devices", WEB_ROUTE_DEVICES },
     };
 
     if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0) {
@@ -646,25 +648,125 @@ static int plan_submit(const struct web_input *in, const struct json_object *o, 
     return 0;
 }
 
+/* An optional "device" label: 0 (absent: ""), or -1 when it is not 1 to 64 bytes. */
+static int json_device(const struct json_object *o, char device[WEB_DEVICE_MAX + 1])
+{
+    device[0] = '\0';
+    return json_get(o, "device") != NULL && json_text(o, "device", device, WEB_DEVICE_MAX) != 0 ? -1
+                                                                                                : 0;
+}
+
+/* An optional "device_key" (64 hex digits): 0 (has is false when absent) or -1. */
+static int json_device_key(const struct json_object *o, uint8_t key[NB_KEY_SIZE], bool *has)
+{
+    *has = json_get(o, "device_key") != NULL;
+    return *has && json_hex(o, "device_key", key, NB_KEY_SIZE) != 0 ? -1 : 0;
+}
+
+/* The device key and label of a request that admits a device, packed. */
+static void arg_device(msgpack_packer *pk, const struct web_sign_in *s)
+{
+    if (s->has_device_key) {
+        arg_bin(pk, "device_key", s->device_key, NB_KEY_SIZE);
+    }
+    if (s->device[0]) {
+        arg_str(pk, "device", s->device);
+    }
+}
+
 static int plan_welcome(const struct json_object *o, msgpack_packer *pk, uint64_t id,
                         struct web_plan *plan, struct web_error *err)
 {
     struct web_sign_in *s = &plan->sign_in;
 
     if (json_text(o, "token", s->token, WEB_TOKEN_MAX) != 0 ||
-        json_hex(o, "member", s->member, sizeof(s->member)) != 0) {
+        json_hex(o, "member", s->member, sizeof(s->member)) != 0 ||
+        json_device_key(o, s->device_key, &s->has_device_key) != 0) {
         return refuse(err, 400, "bad_request",
-                      "the body is {\"token\", \"member\" (64 hex digits), \"device\"}.");
+                      "the body is {\"token\", \"member\" and \"device_key\" (64 hex digits), "
+                      "\"device\"}.");
     }
-    if (json_get(o, "device") != NULL && json_text(o, "device", s->device, WEB_DEVICE_MAX) != 0) {
+    if (json_device(o, s->device) != 0) {
         return refuse(err, 400, "bad_request", "device is 1 to 64 bytes of text.");
     }
-    begin(pk, id, NB_CTL_OP_WELCOME_REDEEM, s->device[0] ? 3 : 2);
+    begin(pk, id, NB_CTL_OP_WELCOME_REDEEM, 2 + s->has_device_key + (s->device[0] != '\0'));
     arg_str(pk, "token", s->token);
     arg_bin(pk, "member", s->member, sizeof(s->member));
-    if (s->device[0]) {
-        arg_str(pk, "device", s->device);
+    arg_device(pk, s);
+    return 0;
+}
+
+/* POST /api/transfer {sealed (base64), expires?}: device.transfer.put for
+ * the session's member and device. */
+static int plan_transfer(const struct web_input *in, const struct json_object *o,
+                         msgpack_packer *pk, uint64_t id, struct web_error *err)
+{
+    uint8_t sealed[WEB_SEALED_MAX];
+    char expires[8] = "";
+    unsigned long seconds = 0;
+    size_t n = 0;
+
+    if (json_base64(o, "sealed", sealed, sizeof(sealed), &n) != 0 || n == 0) {
+        return refuse(err, 400, "bad_request",
+                      "the body is {\"sealed\": the ciphertext in base64, at most 256 bytes}.");
     }
+    if (json_get(o, "expires") != NULL) {
+        char *end = NULL;
+        if (json_text(o, "expires", expires, sizeof(expires) - 1) != 0 || expires[0] < '1' ||
+            expires[0] > '9' || (seconds = strtoul(expires, &end, 10)) > 600 || *end != '\0') {
+            return refuse(err, 400, "bad_request", "expires is a number of seconds, 1 to 600.");
+        }
+    }
+    begin(pk, id, NB_CTL_OP_TRANSFER_PUT, 2 + in->has_device_key + (seconds > 0));
+    arg_bin(pk, "member", in->member, NB_KEY_SIZE);
+    if (in->has_device_key) {
+        arg_bin(pk, "by", in->device_key, NB_KEY_SIZE);
+    }
+    arg_bin(pk, "sealed", sealed, n);
+    if (seconds > 0) {
+        pack_str(pk, "expires");
+        msgpack_pack_uint64(pk, seconds);
+    }
+    return 0;
+}
+
+/* POST /api/transfer/take {token, device_key, device?}: device.transfer.take. */
+static int plan_transfer_take(const struct json_object *o, msgpack_packer *pk, uint64_t id,
+                              struct web_plan *plan, struct web_error *err)
+{
+    struct web_sign_in *s = &plan->sign_in;
+
+    if (json_text(o, "token", s->token, WEB_TOKEN_MAX) != 0 ||
+        json_device_key(o, s->device_key, &s->has_device_key) != 0 || !s->has_device_key ||
+        json_device(o, s->device) != 0) {
+        return refuse(err, 400, "bad_request",
+                      "the body is {\"token\", \"device_key\" (64 hex digits), \"device\"}.");
+    }
+    begin(pk, id, NB_CTL_OP_TRANSFER_TAKE, 2 + (s->device[0] != '\0'));
+    arg_str(pk, "token", s->token);
+    arg_device(pk, s);
+    return 0;
+}
+
+/* POST /api/devices {device_key, device?}: device.add, the session's device
+ * admitting another of the member's (a recovery card, docs/web.md). */
+static int plan_device_add(const struct web_input *in, const struct json_object *o,
+                           msgpack_packer *pk, uint64_t id, struct web_plan *plan,
+                           struct web_error *err)
+{
+    struct web_sign_in *s = &plan->sign_in;
+
+    if (json_device_key(o, s->device_key, &s->has_device_key) != 0 || !s->has_device_key ||
+        json_device(o, s->device) != 0) {
+        return refuse(err, 400, "bad_request",
+                      "the body is {\"device_key\" (64 hex digits), \"device\"}.");
+    }
+    begin(pk, id, NB_CTL_OP_DEVICE_ADD, 2 + in->has_device_key + (s->device[0] != '\0'));
+    arg_bin(pk, "member", in->member, NB_KEY_SIZE);
+    if (in->has_device_key) {
+        arg_bin(pk, "by", in->device_key, NB_KEY_SIZE);
+    }
+    arg_device(pk, s);
     return 0;
 }
 
@@ -677,10 +779,13 @@ static int plan_sign_in(const struct json_object *o, struct web_plan *plan, stru
         json_base64(o, "challenge", s->challenge, sizeof(s->challenge), &n) != 0 ||
         n != sizeof(s->challenge) ||
         json_base64(o, "signature", s->signature, sizeof(s->signature), &n) != 0 ||
-        n != sizeof(s->signature)) {
+        n != sizeof(s->signature) || json_device_key(o, s->device_key, &s->has_device_key) != 0 ||
+        (s->has_device_key && (json_base64(o, "device_signature", s->device_signature,
+                                           sizeof(s->device_signature), &n) != 0 ||
+                               n != sizeof(s->device_signature)))) {
         return refuse(err, 400, "bad_request",
-                      "the body is {\"member\" (64 hex digits), \"challenge\" and \"signature\" "
-                      "(base64)}.");
+                      "the body is {\"member\" and \"device_key\" (64 hex digits), \"challenge\", "
+                      "\"signature\" and \"device_signature\" (base64)}.");
     }
     return 0;
 }
@@ -688,7 +793,8 @@ static int plan_sign_in(const struct json_object *o, struct web_plan *plan, stru
 static bool needs_session(enum web_route r)
 {
     return r == WEB_ROUTE_SUBMIT || r == WEB_ROUTE_GET || r == WEB_ROUTE_LIST ||
-           r == WEB_ROUTE_EVENTS || r == WEB_ROUTE_STATUS;
+           r == WEB_ROUTE_EVENTS || r == WEB_ROUTE_STATUS || r == WEB_ROUTE_TRANSFER ||
+           r == WEB_ROUTE_DEVICES;
 }
 
 int web_api_plan(const struct web_input *in, uint64_t id, msgpack_sbuffer *req,
@@ -769,6 +875,21 @@ int web_api_plan(const struct web_input *in, uint64_t id, msgpack_sbuffer *req,
         break;
     case WEB_ROUTE_SUBMIT:
         if (plan_submit(in, o, &pk, id, err) != 0) {
+            goto out;
+        }
+        break;
+    case WEB_ROUTE_TRANSFER:
+        if (plan_transfer(in, o, &pk, id, err) != 0) {
+            goto out;
+        }
+        break;
+    case WEB_ROUTE_TRANSFER_TAKE:
+        if (plan_transfer_take(o, &pk, id, &plan, err) != 0) {
+            goto out;
+        }
+        break;
+    case WEB_ROUTE_DEVICES:
+        if (plan_device_add(in, o, &pk, id, &plan, err) != 0) {
             goto out;
         }
         break;
@@ -993,6 +1114,19 @@ void web_api_pack_op(msgpack_sbuffer *req, uint64_t id, const char *op,
     begin(&pk, id, op, member != NULL ? 1 : 0);
     if (member != NULL) {
         arg_bin(&pk, "member", member, NB_KEY_SIZE);
+    }
+}
+
+void web_api_pack_check(msgpack_sbuffer *req, uint64_t id, const uint8_t member[NB_KEY_SIZE],
+                        const uint8_t *device_key)
+{
+    msgpack_packer pk;
+
+    msgpack_packer_init(&pk, req, msgpack_sbuffer_write);
+    begin(&pk, id, NB_CTL_OP_WELCOME_CHECK, device_key != NULL ? 2 : 1);
+    arg_bin(&pk, "member", member, NB_KEY_SIZE);
+    if (device_key != NULL) {
+        arg_bin(&pk, "device_key", device_key, NB_KEY_SIZE);
     }
 }
 

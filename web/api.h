@@ -25,19 +25,24 @@
 #define WEB_JSON_FIELDS   8
 #define WEB_TOKEN_MAX     128
 #define WEB_DEVICE_MAX    64
+/* The largest ciphertext of a transfer link (NBD_TRANSFER_SEALED_MAX). */
+#define WEB_SEALED_MAX 256
 
 enum web_route {
-    WEB_ROUTE_NONE,      /* not an API path: a static file, or 404 */
-    WEB_ROUTE_UNKNOWN,   /* under /api/ but no such endpoint */
-    WEB_ROUTE_INFO,      /* GET /api/info */
-    WEB_ROUTE_CHALLENGE, /* POST /api/session/challenge */
-    WEB_ROUTE_SESSION,   /* POST /api/session (sign in), DELETE (sign out) */
-    WEB_ROUTE_WELCOME,   /* POST /api/welcome: redeem a welcome token */
-    WEB_ROUTE_SUBMIT,    /* POST /api/records */
-    WEB_ROUTE_GET,       /* GET /api/records/ID */
-    WEB_ROUTE_LIST,      /* GET /api/list */
-    WEB_ROUTE_EVENTS,    /* GET /api/events (server-sent events) */
-    WEB_ROUTE_STATUS,    /* GET /api/status */
+    WEB_ROUTE_NONE,          /* not an API path: a static file, or 404 */
+    WEB_ROUTE_UNKNOWN,       /* under /api/ but no such endpoint */
+    WEB_ROUTE_INFO,          /* GET /api/info */
+    WEB_ROUTE_CHALLENGE,     /* POST /api/session/challenge */
+    WEB_ROUTE_SESSION,       /* POST /api/session (sign in), DELETE (sign out) */
+    WEB_ROUTE_WELCOME,       /* POST /api/welcome: redeem a welcome token */
+    WEB_ROUTE_SUBMIT,        /* POST /api/records */
+    WEB_ROUTE_GET,           /* GET /api/records/ID */
+    WEB_ROUTE_LIST,          /* GET /api/list */
+    WEB_ROUTE_EVENTS,        /* GET /api/events (server-sent events) */
+    WEB_ROUTE_STATUS,        /* GET /api/status */
+    WEB_ROUTE_TRANSFER,      /* POST /api/transfer: a link for the member's next device */
+    WEB_ROUTE_TRANSFER_TAKE, /* POST /api/transfer/take: that link used on the new device */
+    WEB_ROUTE_DEVICES,       /* POST /api/devices: a recovery card admits this browser */
 };
 
 /* An HTTP request as far as the API looks at it.  Absent headers are NULL. */
@@ -55,6 +60,8 @@ struct web_input {
     bool body_too_big; /* more than WEB_BODY_MAX bytes arrived (or announced) */
     bool has_session;
     uint8_t member[NB_KEY_SIZE]; /* the session's member, if has_session */
+    bool has_device_key;         /* whether the session's device has a key */
+    uint8_t device_key[NB_KEY_SIZE];
 };
 
 /* A refusal: HTTP status, a stable code and a sentence for a person. */
@@ -78,6 +85,11 @@ struct web_sign_in {
     uint8_t member[NB_KEY_SIZE];
     uint8_t challenge[32];
     uint8_t signature[64];
+    /* The device's own key and its signature over the same challenge;
+     * absent for a browser admitted before device keys. */
+    bool has_device_key;
+    uint8_t device_key[NB_KEY_SIZE];
+    uint8_t device_signature[64];
     char token[WEB_TOKEN_MAX + 1]; /* welcome only */
     char device[WEB_DEVICE_MAX + 1];
 };
@@ -135,6 +147,10 @@ void web_api_pack_op(msgpack_sbuffer *req, uint64_t id, const char *op,
 
 /* The neighbourhood id of a hello reply; -1 when the node has none. */
 int web_api_hello_neighbourhood(const uint8_t *frame, size_t len, uint8_t ret_id[NB_ID_SIZE]);
+
+/* Packs welcome.check {member, device_key?} (device_key may be NULL). */
+void web_api_pack_check(msgpack_sbuffer *req, uint64_t id, const uint8_t member[NB_KEY_SIZE],
+                        const uint8_t *device_key);
 
 /* 1 when a welcome.check reply says the member is admitted, 0 when it says
  * not, -1 when it is not such a reply. */

@@ -197,7 +197,7 @@ static void on_keepalive(uv_timer_t *t)
         /* A stream whose admission is due to be confirmed again ends; the
          * browser reconnects, and the new request asks the node. */
         if (web_session_needs_check(s->sessions, c->cookie, wall_now()) ||
-            web_session_find(s->sessions, c->cookie, wall_now(), member) != 0) {
+            web_session_find(s->sessions, c->cookie, wall_now(), member, NULL, NULL) != 0) {
             c->closed = true;
         } else {
             web_buf_puts(&c->queue, ": keepalive\n\n");
@@ -376,7 +376,9 @@ static void on_admitted(void *arg, const uint8_t *frame, size_t len)
                   "this device is not welcomed on this node: ask the coordinator for a link.");
         goto out;
     }
-    if (web_session_new(q->srv->sessions, q->plan.sign_in.member, wall_now(), token) != 0) {
+    if (web_session_new(q->srv->sessions, q->plan.sign_in.member,
+                        q->plan.sign_in.has_device_key ? q->plan.sign_in.device_key : NULL,
+                        wall_now(), token) != 0) {
         set_error(q, 503, "busy", "too many sessions; try again later.");
         goto out;
     }
@@ -424,15 +426,20 @@ static void on_hello_for_sign_in(void *arg, const uint8_t *frame, size_t len)
         resume(q);
         return;
     }
+    /* The member key says who signs in; the device key, which device of
+     * theirs: the node admits (and revokes) each device on its own. */
     if (!web_challenge_signed(nid, q->plan.sign_in.challenge, q->plan.sign_in.member,
-                              q->plan.sign_in.signature)) {
+                              q->plan.sign_in.signature) ||
+        (q->plan.sign_in.has_device_key &&
+         !web_challenge_signed(nid, q->plan.sign_in.challenge, q->plan.sign_in.device_key,
+                               q->plan.sign_in.device_signature))) {
         set_error(q, 403, "bad_signature", "the challenge was not signed by this member.");
         resume(q);
         return;
     }
     msgpack_sbuffer_init(&req);
-    web_api_pack_op(&req, web_ctl_next_id(&q->srv->ctl), NB_CTL_OP_WELCOME_CHECK,
-                    q->plan.sign_in.member);
+    web_api_pack_check(&req, web_ctl_next_id(&q->srv->ctl), q->plan.sign_in.member,
+                       q->plan.sign_in.has_device_key ? q->plan.sign_in.device_key : NULL);
     web_ctl_call(&q->srv->ctl, req.data, req.size, on_admitted, q);
     msgpack_sbuffer_destroy(&req);
 }
@@ -489,11 +496,13 @@ static enum MHD_Result handle_api(struct web_req *q, const char *url, const char
     in.body = q->body;
     in.body_len = q->body_len;
     in.body_too_big = q->too_big;
-    in.has_session = web_session_find(s->sessions, cookie, wall_now(), in.member) == 0;
+    in.has_session = web_session_find(s->sessions, cookie, wall_now(), in.member, in.device_key,
+                                      &in.has_device_key) == 0;
     if (in.has_session && web_session_needs_check(s->sessions, cookie, wall_now())) {
         /* Asked before anything else: a revoked device reads nothing more. */
         msgpack_sbuffer_init(&req);
-        web_api_pack_op(&req, web_ctl_next_id(&s->ctl), NB_CTL_OP_WELCOME_CHECK, in.member);
+        web_api_pack_check(&req, web_ctl_next_id(&s->ctl), in.member,
+                           in.has_device_key ? in.device_key : NULL);
         send_control(q, &req, on_recheck);
         msgpack_sbuffer_destroy(&req);
         return MHD_YES;

@@ -57,13 +57,19 @@ bool web_challenge_signed(const uint8_t neighbourhood_id[NB_ID_SIZE],
     return crypto_sign_verify_detached(signature, msg, sizeof(msg), member) == 0;
 }
 
-int web_session_new(struct web_sessions *s, const uint8_t member[NB_KEY_SIZE], uint64_t now,
-                    uint8_t ret_token[WEB_TOKEN_SIZE])
+int web_session_new(struct web_sessions *s, const uint8_t member[NB_KEY_SIZE],
+                    const uint8_t *device_key, uint64_t now, uint8_t ret_token[WEB_TOKEN_SIZE])
 {
     for (unsigned i = 0; i < WEB_SESSIONS_MAX; i++) {
         if (s->sessions[i].expires_at <= now) {
             randombytes_buf(s->sessions[i].token, WEB_TOKEN_SIZE);
             memcpy(s->sessions[i].member, member, NB_KEY_SIZE);
+            s->sessions[i].has_device_key = device_key != NULL;
+            if (device_key != NULL) {
+                memcpy(s->sessions[i].device_key, device_key, NB_KEY_SIZE);
+            } else {
+                memset(s->sessions[i].device_key, 0, NB_KEY_SIZE);
+            }
             s->sessions[i].expires_at = now + WEB_SESSION_SECONDS;
             s->sessions[i].checked_at = now;
             memcpy(ret_token, s->sessions[i].token, WEB_TOKEN_SIZE);
@@ -93,7 +99,8 @@ static int slot_of(const struct web_sessions *s, const char *cookie, uint64_t no
 }
 
 int web_session_find(const struct web_sessions *s, const char *cookie, uint64_t now,
-                     uint8_t ret_member[NB_KEY_SIZE])
+                     uint8_t ret_member[NB_KEY_SIZE], uint8_t *ret_device_key,
+                     bool *ret_has_device_key)
 {
     int i = slot_of(s, cookie, now);
 
@@ -101,6 +108,12 @@ int web_session_find(const struct web_sessions *s, const char *cookie, uint64_t 
         return -1;
     }
     memcpy(ret_member, s->sessions[i].member, NB_KEY_SIZE);
+    if (ret_device_key != NULL) {
+        memcpy(ret_device_key, s->sessions[i].device_key, NB_KEY_SIZE);
+    }
+    if (ret_has_device_key != NULL) {
+        *ret_has_device_key = s->sessions[i].has_device_key;
+    }
     return 0;
 }
 

@@ -36,6 +36,11 @@ struct web_sessions {
     struct {
         uint8_t token[WEB_TOKEN_SIZE];
         uint8_t member[NB_KEY_SIZE];
+        /* The key the browser proved it is this device with: each of a
+         * member's devices is admitted, and revoked, on its own.  A browser
+         * admitted before device keys has none (has_device_key false). */
+        uint8_t device_key[NB_KEY_SIZE];
+        bool has_device_key;
         uint64_t expires_at;
         uint64_t checked_at; /* when the node last said the member is admitted */
     } sessions[WEB_SESSIONS_MAX];
@@ -52,12 +57,16 @@ int web_challenge_take(struct web_sessions *s, const uint8_t challenge[WEB_CHALL
 bool web_challenge_signed(const uint8_t neighbourhood_id[NB_ID_SIZE],
                           const uint8_t challenge[WEB_CHALLENGE_SIZE],
                           const uint8_t member[NB_KEY_SIZE], const uint8_t signature[64]);
-/* A new session for the member; -1 when every slot holds a live session. */
-int web_session_new(struct web_sessions *s, const uint8_t member[NB_KEY_SIZE], uint64_t now,
-                    uint8_t ret_token[WEB_TOKEN_SIZE]);
-/* The member of a live session, from the cookie's hex text; -1 if none. */
+/* A new session for the member's device (device_key NULL: a device without
+ * a key); -1 when every slot holds a live session. */
+int web_session_new(struct web_sessions *s, const uint8_t member[NB_KEY_SIZE],
+                    const uint8_t *device_key, uint64_t now, uint8_t ret_token[WEB_TOKEN_SIZE]);
+/* The member of a live session, from the cookie's hex text; -1 if none.
+ * ret_device_key (may be NULL) gets the device key and ret_has_device_key
+ * whether there is one. */
 int web_session_find(const struct web_sessions *s, const char *cookie, uint64_t now,
-                     uint8_t ret_member[NB_KEY_SIZE]);
+                     uint8_t ret_member[NB_KEY_SIZE], uint8_t *ret_device_key,
+                     bool *ret_has_device_key);
 void web_session_drop(struct web_sessions *s, const char *cookie);
 /* Whether the session's admission must be asked of the node again. */
 bool web_session_needs_check(const struct web_sessions *s, const char *cookie, uint64_t now);

@@ -59,6 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     in.has_session = size > 0 && (data[0] & 1);
     memset(in.member, size > 1 ? data[1] : 0, sizeof(in.member));
+    in.has_device_key = size > 0 && (data[0] & 2);
+    memset(in.device_key, size > 2 ? data[2] : 0, sizeof(in.device_key));
 
     msgpack_sbuffer_init(&req);
     if (web_api_plan(&in, 7, &req, &plan, &err) == 0) {
