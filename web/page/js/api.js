@@ -45,11 +45,24 @@ async function call(method, path, body, retry = true) {
 
 export const info = () => call('GET', '/api/info');
 export const challenge = () => call('POST', '/api/session/challenge', {});
-export const signIn = (member, challengeB64, signatureB64) =>
-  call('POST', '/api/session', { member, challenge: challengeB64, signature: signatureB64 });
+// deviceKey and deviceSignature (the same challenge signed with this
+// browser's own device key) are undefined for a browser without one.
+export const signIn = (member, challengeB64, signatureB64, deviceKey, deviceSignature) =>
+  call('POST', '/api/session', {
+    member, challenge: challengeB64, signature: signatureB64,
+    device_key: deviceKey, device_signature: deviceSignature,
+  });
 export const signOut = () => call('DELETE', '/api/session');
-export const welcome = (token, member, device) =>
-  call('POST', '/api/welcome', { token, member, device });
+export const welcome = (token, member, device, deviceKey) =>
+  call('POST', '/api/welcome', { token, member, device, device_key: deviceKey });
+// Moving to another device (devices.js): the ciphertext for a one-time
+// link, the link used on the new device, and a device a card admits.
+export const transferPut = (sealedB64, expires) =>
+  call('POST', '/api/transfer', { sealed: sealedB64, expires });
+export const transferTake = (token, deviceKey, device) =>
+  call('POST', '/api/transfer/take', { token, device_key: deviceKey, device });
+export const addDevice = (deviceKey, device) =>
+  call('POST', '/api/devices', { device_key: deviceKey, device });
 export const submit = (recordB64) => call('POST', '/api/records', { record: recordB64 });
 export const get = (id) => call('GET', '/api/records/' + encodeURIComponent(id));
 

@@ -12,6 +12,7 @@ import { el, show, field, select, showErrors, clean, textProblem } from './ui.js
 import * as L from './lifecycle.js';
 import * as O from './offers.js';
 import * as Y from './you.js';
+import * as D from './devices.js';
 
 const DAY = 86400;
 const REQUEST_LIFETIME = 7 * DAY;
@@ -22,6 +23,7 @@ const state = {
   nid: null,       // Uint8Array
   clockOffset: 0,  // node clock - our clock, in seconds
   member: null,    // {seed, publicKey, secretKey}
+  device: null,    // this browser's own device key, the same shape (null: none)
   names: new Map(), // member key hex -> profile name
   helping: new Set(), // ids of requests this member said they can help with
   vouches: [],     // [{author, member}] as hex, from the vouch records
@@ -150,11 +152,33 @@ async function loadVouches() {
 // ---------------------------------------------------------------------------
 // Member key and session
 
+// The member key says who signs in, the device key which of their devices:
+// the node admits and revokes each device on its own.
 async function signIn() {
   const ch = await api.challenge();
   const challenge = R.fromBase64(ch.challenge);
   const sig = R.signWithContext(ch.context, state.nid, challenge, state.member);
-  await api.signIn(hexOf(state.member.publicKey), ch.challenge, R.toBase64(sig));
+  const d = state.device;
+  await api.signIn(hexOf(state.member.publicKey), ch.challenge, R.toBase64(sig), d ? hexOf(d.publicKey) : undefined,
+    d ? R.toBase64(R.signWithContext(ch.context, state.nid, challenge, d)) : undefined);
+}
+
+// Signs in as `member` on `device` (a recovery card, devices.js).
+async function signInAs(member, device) {
+  state.member = member;
+  state.device = device;
+  await signIn();
+}
+
+// Keeps the member (from another device or a copy) in this browser with its
+// own device key, signs in and shows "near you" with `message`.
+async function adopt(seed, name, deviceSeed, message) {
+  await keys.save(seed, name, deviceSeed);
+  await signInAs(R.memberFromSeed(seed), R.memberFromSeed(deviceSeed));
+  history.replaceState(null, '', location.pathname + '#near');
+  renderChrome();
+  say(message);
+  await route();
 }
 
 // Records are folded in (created_at, kind, id) order: two of this member's
@@ -342,9 +366,11 @@ function welcomeScreen(token) {
 // and publishes the member's profile (the name neighbours see).
 async function join(token, name) {
   const member = R.newMember();
-  await api.welcome(token, hexOf(member.publicKey), deviceLabel());
-  await keys.save(member.seed, name);
+  const device = R.newMember();
+  await api.welcome(token, hexOf(member.publicKey), deviceLabel(), hexOf(device.publicKey));
+  await keys.save(member.seed, name, device.seed);
   state.member = member;
+  state.device = device;
   await signIn();
   await send({
     kind: 'profile',
@@ -650,8 +676,18 @@ async function route() {
     welcomeScreen(decodeURIComponent(hash.slice('#welcome='.length)));
     return;
   }
+  // From another device, a recovery card or a copy: the key of each is in
+  // the fragment too.
+  if (hash.startsWith('#transfer=')) {
+    D.takeScreen(app, hash.slice('#transfer='.length));
+    return;
+  }
+  if (hash.startsWith('#restore')) {
+    D.restoreScreen(app, hash.startsWith('#restore=') ? hash.slice('#restore='.length) : null);
+    return;
+  }
   if (!state.member) {
-    show(t('need_link_title'), el('p', { text: t('need_link_text') }));
+    needLink();
     return;
   }
   state.liveRefresh = null;
@@ -678,6 +714,9 @@ async function route() {
   else if (screen === 'you') await Y.youScreen(app);
   else if (screen === 'vouch') Y.vouchScreen(app, id);
   else if (screen === 'message') Y.messageScreen(app, id, member);
+  else if (screen === 'move') D.moveScreen(app);
+  else if (screen === 'card') D.cardScreen(app);
+  else if (screen === 'backup') D.backupScreen(app);
   else await nearScreen();
 }
 
@@ -691,8 +730,16 @@ async function keepStorage() {
   }
 }
 
+// Without a member here: a welcome link, or the recovery card or copy.
+function needLink(notice) {
+  show(t('need_link_title'), notice ? el('p', { class: 'notice', text: notice }) : null,
+    el('p', { text: t('need_link_text') }),
+    el('p', { text: t('need_link_restore') }),
+    el('p', {}, el('a', { href: '#restore', class: 'button secondary', text: t('need_link_restore_button') })));
+}
+
 // What the screens of lifecycle.js get from the page.
-const app = { state, send, now, ago, problem, say, knownMark };
+const app = { state, send, now, ago, problem, say, knownMark, signInAs, adopt, deviceLabel };
 
 async function start() {
   await loadLanguages();
@@ -708,16 +755,17 @@ async function start() {
   api.onSessionEnded(() => signIn());
   state.clockOffset = state.info.now - Math.floor(Date.now() / 1000);
   const saved = await keys.load();
-  if (saved && !location.hash.startsWith('#welcome=')) {
+  const arriving = ['#welcome=', '#transfer=', '#restore'].some((p) => location.hash.startsWith(p));
+  if (saved && !arriving) {
     state.member = R.memberFromSeed(saved.seed);
+    state.device = saved.device ? R.memberFromSeed(saved.device) : null;
     keepStorage();
     try {
       await signIn();
     } catch (e) {
       state.member = null;
       renderChrome();
-      show(t('need_link_title'),
-        el('p', { class: 'notice', text: e.status === 403 ? t('not_admitted') : problem(e) }));
+      needLink(e.status === 403 ? t('not_admitted') : problem(e));
       return;
     }
   }

@@ -28,13 +28,15 @@ async function run(mode, fn) {
   }
 }
 
-// {seed: Uint8Array, name: string} or undefined.
+// {seed: Uint8Array, name: string, device: Uint8Array} or undefined.
+// `device` is the seed of this browser's own device key (docs/web.md); a
+// browser welcomed before device keys has none.
 export function load() {
   return run('readonly', (s) => s.get('self'));
 }
 
-export async function save(seed, name) {
-  await run('readwrite', (s) => s.put({ seed, name }, 'self'));
+export async function save(seed, name, device) {
+  await run('readwrite', (s) => s.put({ seed, name, device }, 'self'));
   // Ask the browser not to clear this site's data on its own; where it
   // refuses, the key is still kept until the person clears the data.
   if (navigator.storage && navigator.storage.persist) {

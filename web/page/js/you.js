@@ -8,6 +8,7 @@ import * as keys from './keystore.js';
 import { t, language } from './catalog.js';
 import { el, show, field, showErrors, clean, textProblem } from './ui.js';
 import { verified, nameOf, act, saidThen, actionButton } from './lifecycle.js';
+import { devicesPart } from './devices.js';
 
 // How long a message stays on the nodes (as `noaber message`).
 const MESSAGE_LIFETIME = 30 * 86400;
@@ -29,7 +30,7 @@ export async function youScreen(app) {
     try {
       await app.send({ kind: 'profile', created_at: app.now(), body: { name: n, languages: [language()] } });
       const saved = await keys.load();
-      await keys.save(saved.seed, n);
+      await keys.save(saved.seed, n, saved.device);
     } catch (err) {
       showErrors(errors, [['you-name', app.problem(err)]]);
       return;
@@ -38,7 +39,7 @@ export async function youScreen(app) {
     app.say(t('you_name_saved', { name: n }));
   });
   const live = el('div', { id: 'live-list', 'aria-live': 'polite' });
-  show(t('you_title'), errors, form, notificationsPart(app), live);
+  show(t('you_title'), errors, form, notificationsPart(app), devicesPart(), live);
   app.state.liveRefresh = () => refreshYou(app, live);
   await refreshYou(app, live);
 }
