@@ -119,7 +119,7 @@ void web_json_error(struct web_buf *b, const struct web_error *err)
 /* JSON input: the API's bodies are one flat object of string values.        */
 
 struct json_field {
-    char key[16];
+    char key[24]; /* the longest key is "device_signature" */
     char *value; /* NUL-terminated, unescaped, in the caller's scratch */
     size_t len;
 };

@@ -725,13 +725,13 @@ def qr_blocks(text):
             if l and set(l) <= set("\u2588\u2580\u2584 ") and "\u2588" in l]
 
 
-def qrencode_modules(text):
-    """The module matrix (True = dark, with a quiet zone of 4) that
-    libqrencode's own tool draws for `text` in byte mode at level L, or None
+def qrencode_modules(text, level="L", margin=4):
+    """The module matrix (True = dark, with a quiet zone of `margin`) that
+    libqrencode's own tool draws for `text` in byte mode at `level`, or None
     when the qrencode tool is not installed."""
     if shutil.which("qrencode") is None:
         return None
-    art = subprocess.run(["qrencode", "-l", "L", "-8", "-m", "4", "-t", "ASCII", text],
+    art = subprocess.run(["qrencode", "-l", level, "-8", "-m", str(margin), "-t", "ASCII", text],
                          capture_output=True, text=True, check=True).stdout
     return [[line[i : i + 2] == "##" for i in range(0, len(line), 2)]
             for line in art.rstrip("\n").split("\n")]

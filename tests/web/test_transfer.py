@@ -1,0 +1,298 @@
+"""A member on more than one phone or computer, in Chromium, against a real
+noaberd and noaber-web (docs/web.md, "Another phone or computer").
+
+Maria joins on her phone (profile A) with a welcome link and asks for help.
+On A she makes a link for her computer; her computer (profile B) opens it
+and is Maria too, without the coordinator: it confirms the request A
+posted.  The link works once and not after it expired.  `noaber devices`
+lists both; revoking A leaves B working and A refused.  A copy protected by
+a password brings Maria back in a third profile (a wrong password says so),
+and so does the recovery card in a fourth, whose QR code decodes (zbarimg)
+to the card's link and matches qrencode's module by module.  axe-core finds
+no violation on the new screens (skipped, with a message, without npm).
+Screenshots and figures go to BUILD/web-screenshots/.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import browser  # noqa: E402
+import nb  # noqa: E402
+
+SHOTS = browser.SHOTS
+PHONE = browser.PHONE
+DESKTOP = browser.DESKTOP
+PASSWORD = "blue kettle on the stove"
+
+# Maria's request, signed in her browser with the page's own code and key.
+POST_AS_MEMBER = r"""
+const R = await import('/js/record.js');
+const K = await import('/js/keystore.js');
+await R.init();
+const info = await (await fetch('/api/info')).json();
+const me = R.memberFromSeed((await K.load()).seed);
+const body = args[1];
+for (const f of args[3] || []) body[f] = R.fromHex(body[f]);
+const rec = R.signRecord({kind: args[0], created_at: info.now + args[2], body}, me,
+  R.fromHex(info.neighbourhood_id));
+const res = await fetch('/api/records', {method: 'POST', headers: {'Content-Type': 'application/json'},
+  body: JSON.stringify({record: R.toBase64(rec.bytes)})});
+const out = await res.json();
+if (!res.ok) throw new Error(JSON.stringify(out));
+return out.id;
+"""
+
+
+def format_mask(m):
+    """The mask a QR code's format information names (its second copy)."""
+    s = len(m)
+    bits = 0
+    for i in range(8):
+        bits |= m[8][s - 1 - i] << i
+    for i in range(8, 15):
+        bits |= m[s - 15 + i][8] << i
+    return ((bits ^ 0x5412) >> 10) & 7
+
+
+class Transfer(browser.PageTest):
+    axe_source = None
+
+    def setUp(self):
+        super().setUp()
+        self.axe_results = []
+
+    def axe(self, b, state):
+        """axe-core on what `b` shows; a screenshot of it either way."""
+        name = "transfer-" + "".join(c if c.isalnum() else "-" for c in state.lower())
+        b.driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
+        if self.axe_source is None:
+            return
+        import test_axe
+
+        b.driver.execute_script(self.axe_source)
+        out = b.run_async("return await axe.run(document, {runOnly: {type: 'tag', values: args[0]},"
+                          " resultTypes: ['violations']});", test_axe.TAGS)
+        self.axe_results.append({"state": state, "violations": [
+            {"rule": v["id"], "nodes": [n["html"][:200] for n in v["nodes"]][:5]} for v in out["violations"]]})
+
+    def check_qr(self, b, svg, text, name):
+        """The QR code on the screen decodes to `text` (zbarimg, on a
+        screenshot of it) and is, module by module, the one qrencode draws
+        with the same mask."""
+        path = os.path.join(SHOTS, name + ".png")
+        b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", svg)
+        svg.screenshot(path)
+        if shutil.which("zbarimg"):
+            out = subprocess.run(["zbarimg", "--raw", "-q", path], capture_output=True, text=True)
+            self.assertEqual(out.stdout.strip(), text, out.stderr)
+        else:
+            print("zbarimg is not installed (apt-get install zbar-tools): the QR code was not decoded")
+        ref = nb.qrencode_modules(text, "M", 0)
+        if ref is None:
+            print("qrencode is not installed: the QR code was not compared")
+            return None
+        mine = b.run_async("const Q = await import('/js/qr.js'); return Q.encode(args[0], args[1]);",
+                           text, format_mask(ref))
+        self.assertEqual(mine["dark"], ref)
+        return mine["version"]
+
+    def open_and_click(self, b, url, heading, button_css):
+        from selenium.webdriver.common.by import By
+
+        b.driver.get(url)
+        self.heading(b, heading)
+        b.driver.find_element(By.CSS_SELECTOR, button_css).click()
+
+    def error_summary(self, b, text):
+        from selenium.webdriver.common.by import By
+
+        self.wait(b, "the error %r" % text,
+                  lambda d: text in d.find_element(By.CLASS_NAME, "error-summary").text)
+
+    def make_copy(self, b, screen, url):
+        """Fills the password form of #backup or #card; returns the copy's link."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        b.driver.get(url + "/#" + screen)
+        self.wait(b, "the form of " + screen, lambda d: d.find_element(By.ID, screen + "-password"))
+        b.driver.find_element(By.ID, screen + "-password").send_keys("short")
+        b.driver.find_element(By.ID, screen + "-again").send_keys("short", Keys.ENTER)
+        self.error_summary(b, "at least 8 letters")
+        b.driver.find_element(By.ID, screen + "-password").clear()
+        b.driver.find_element(By.ID, screen + "-again").clear()
+        b.driver.find_element(By.ID, screen + "-password").send_keys(PASSWORD)
+        b.driver.find_element(By.ID, screen + "-again").send_keys(PASSWORD, Keys.ENTER)
+
+    def test_a_member_on_another_device_with_a_link_a_copy_and_a_card(self):
+        from selenium.webdriver.common.by import By
+
+        a = self.node("a")
+        a.create_neighbourhood("Marollen")
+        web = self.web(a)
+        figures = {}
+
+        # Maria's phone, welcomed by the coordinator; she asks for help, and
+        # Carol (noaber on the node) helps and says it is done.
+        phone = self.browser(PHONE)
+        phone.emulate(*PHONE)
+        self.join(phone, self.welcome_link(a, web, "Maria"), "Maria")
+        now = int(json.loads(web.request("GET", "/api/info")[2])["now"])
+        rid = phone.run_async(POST_AS_MEMBER, "request", {
+            "title": "A lift to the hospital", "category": 4, "area": "Marollen",
+            "expires_at": now + 86400}, 0)
+        carol = a.member("carol")
+        carol.new_identity()
+        carol.ok("respond", rid)
+        phone.run_async(POST_AS_MEMBER, "assignment", {"target": rid, "member": carol.signer().pk.hex()}, 2,
+                        ["target", "member"])
+        carol.ok("done", rid)
+        self.assertEqual(carol.show(rid)["status"], "done_claimed")
+
+        # On the phone: "You" -> another phone or computer -> a link.
+        phone.driver.get(web.url + "/#you")
+        self.heading(phone, "You")
+        phone.driver.find_element(By.LINK_TEXT, "Use Noaber on another phone or computer").click()
+        self.heading(phone, "Use Noaber on another phone or computer")
+        phone.driver.find_element(By.ID, "move-make").click()
+        link = self.wait(phone, "the link", lambda d: d.find_element(By.ID, "move-link").text)
+        self.assertTrue(link.startswith(web.url + "/#transfer="), link)
+        self.assert_fits_a_phone(phone, "move")
+        self.axe(phone, "a link for another device")
+        figures["transfer_link_bytes"] = len(link)
+        figures["transfer_qr_version"] = self.check_qr(
+            phone, phone.driver.find_element(By.CSS_SELECTOR, "#move-out svg.qr"), link, "transfer-qr")
+        # The key is in the fragment only: noaber-web and the node never had it.
+        k = link.split(".")[-1]
+        a.assert_nowhere_in_clear([k], extra=[web.log_path])
+
+        # Maria's computer opens it: Maria there too, with no coordinator.
+        computer = self.browser(DESKTOP)
+        computer.driver.get(link)
+        self.heading(computer, "Use Noaber on this phone or computer")
+        self.axe(computer, "a link opened on the new device")
+        computer.driver.find_element(By.ID, "take-button").click()
+        self.heading(computer, "Near you")
+        self.wait(computer, "the welcome", lambda d: "Welcome, Maria" in d.find_element(By.ID, "said").text)
+        self.assertNotIn("transfer=", computer.driver.current_url)
+
+        # The same link a second time, and a link past its time, are refused.
+        other = self.browser(DESKTOP)
+        self.open_and_click(other, link, "Use Noaber on this phone or computer", "#take-button")
+        self.error_summary(other, "This link was already used")
+        made = phone.run_async("const api = await import('/js/api.js');"
+                               "return await api.transferPut('AQIDBAUG', '1');")
+        nb.wait_for("the node's clock past the link's expiry",
+                    lambda: json.loads(web.request("GET", "/api/info")[2])["now"] >= made["expires_at"],
+                    timeout=30)
+        self.open_and_click(other, web.url + "/#transfer=%s.%s" % (made["token"], "A" * 43),
+                            "Use Noaber on this phone or computer", "#take-button")
+        self.error_summary(other, "This link has expired")
+        self.axe(other, "an expired link")
+
+        # Two devices of Maria's; revoking the phone leaves the computer.
+        devices = a.operator.ok("devices")["devices"]
+        self.assertEqual(len(devices), 2, devices)
+        self.assertEqual({d["name"] for d in devices}, {"Maria"})
+        self.assertEqual(len({d["member"] for d in devices}), 1)
+        a.operator.ok("device", "revoke", str(devices[0]["device_id"]))
+        phone.driver.refresh()
+        self.wait(phone, "that the phone is no longer welcomed",
+                  lambda d: "not welcomed" in d.find_element(By.ID, "main").text)
+        computer.driver.get(web.url + "/#confirm=" + rid)
+        self.heading(computer, "Was it done?")
+        computer.driver.find_element(By.CSS_SELECTOR, "#main form button").click()
+        self.wait(computer, "the thanks", lambda d: "Your request is done" in d.find_element(By.ID, "said").text)
+        nb.wait_for("the confirmation", lambda: carol.show(rid)["status"] == "done", timeout=30)
+
+        # A copy protected by a password, made on the computer, brings Maria
+        # back in a third browser; a wrong password says so.
+        self.make_copy(computer, "backup", web.url)
+        copy = self.wait(computer, "the copy",
+                         lambda d: d.find_element(By.ID, "backup-text").get_attribute("value"), timeout=60)
+        self.axe(computer, "the copy")
+        third = self.browser(PHONE)
+        third.emulate(*PHONE)
+        third.driver.get(web.url + "/")
+        self.heading(third, "You need a welcome link")
+        third.driver.find_element(By.LINK_TEXT, "Use my recovery card or copy").click()
+        self.heading(third, "Use your recovery card or copy")
+        third.driver.find_element(By.ID, "restore-text").send_keys(copy)
+        third.driver.find_element(By.ID, "restore-password").send_keys("not my password")
+        third.driver.find_element(By.CSS_SELECTOR, "#main form button").click()
+        self.error_summary(third, "This password does not open the copy")
+        self.axe(third, "a wrong password")
+        third.driver.find_element(By.ID, "restore-password").clear()
+        third.driver.find_element(By.ID, "restore-password").send_keys(PASSWORD)
+        third.driver.find_element(By.CSS_SELECTOR, "#main form button").click()
+        self.heading(third, "Near you")
+        self.wait(third, "the welcome back", lambda d: "Welcome back, Maria" in d.find_element(By.ID, "said").text)
+
+        # The recovery card: its QR code is its link; a fourth browser that
+        # opens it needs only the password.
+        self.make_copy(computer, "card", web.url)
+        card = self.wait(computer, "the card", lambda d: d.find_element(By.ID, "card-link").text, timeout=60)
+        self.assertTrue(card.startswith(web.url + "/#restore="), card)
+        figures["card_link_bytes"] = len(card)
+        figures["card_qr_version"] = self.check_qr(
+            computer, computer.driver.find_element(By.CSS_SELECTOR, ".recovery-card svg.qr"), card, "card-qr")
+        self.axe(computer, "the recovery card")
+        computer.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        computer.driver.save_screenshot(os.path.join(SHOTS, "transfer-card-printed.png"))
+        computer.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        fourth = self.browser(PHONE)
+        fourth.emulate(*PHONE)
+        fourth.driver.get(card)
+        self.heading(fourth, "Use your recovery card or copy")
+        self.assertEqual(fourth.driver.find_elements(By.ID, "restore-text"), [])
+        fourth.driver.find_element(By.ID, "restore-password").send_keys(PASSWORD)
+        fourth.driver.find_element(By.CSS_SELECTOR, "#main form button").click()
+        self.heading(fourth, "Near you")
+
+        # Every device on its own row: the welcomed phone (revoked), the
+        # computer, the copy and the browser it admitted, the card and its.
+        devices = a.operator.ok("devices")["devices"]
+        self.assertEqual(len(devices), 6, devices)
+        self.assertEqual([d["revoked"] for d in devices], [True] + [False] * 5)
+        self.assertEqual(sum(d["device"] == "recovery card" for d in devices), 2)
+
+        # How long the password's key takes in this Chromium (a figure), and
+        # whether the vendored libsodium.js has crypto_pwhash (it has not:
+        # the standard build leaves it out, docs/web.md).
+        figures.update(fourth.run_async(r"""
+const sodium = (await import('/vendor/libsodium-wrappers.mjs')).default;
+await sodium.ready;
+const base = await crypto.subtle.importKey('raw', new TextEncoder().encode('a password'), 'PBKDF2', false,
+  ['deriveBits']);
+const times = [];
+for (let i = 0; i < 3; i++) {
+  const t0 = performance.now();
+  await crypto.subtle.deriveBits({name: 'PBKDF2', hash: 'SHA-256', salt: new Uint8Array(16),
+    iterations: 600000}, base, 256);
+  times.push(Math.round(performance.now() - t0));
+}
+return {pbkdf2_600k_ms: times, libsodium_has_crypto_pwhash: typeof sodium.crypto_pwhash === 'function'};"""))
+        with open(os.path.join(SHOTS, "transfer-figures.json"), "w") as f:
+            json.dump(figures, f, indent=1)
+        print("figures:", figures)
+        failures = [r for r in self.axe_results if r["violations"]]
+        self.assertEqual(failures, [], json.dumps(failures, indent=1))
+
+
+if __name__ == "__main__":
+    browser.require_chromium()
+    nb.require_binaries()
+    import test_axe
+
+    try:
+        Transfer.axe_source = test_axe.fetch_axe()
+    except SystemExit:
+        print("axe-core was not checked on these screens (see above)")
+    unittest.main(verbosity=2)
