@@ -39,6 +39,26 @@ static int arg_optional_text(const msgpack_object *map, const char *key, size_t 
     return 0;
 }
 
+/* {token, expires_at}: the reply of the ops that make a one-time token,
+ * which is wiped here once packed. */
+static int reply_token(struct nbd_request *rq, char token[NBD_WELCOME_TOKEN_LEN + 1],
+                       uint64_t expires_at)
+{
+    struct nbd_reply fr;
+
+    if (nbd_reply_begin(&fr, rq) < 0) {
+        sodium_memzero(token, NBD_WELCOME_TOKEN_LEN + 1);
+        return NB_ENOMEM;
+    }
+    msgpack_pack_map(&fr.pk, 2);
+    nb_mp_pack_cstr(&fr.pk, "token");
+    nb_mp_pack_cstr(&fr.pk, token);
+    nb_mp_pack_cstr(&fr.pk, "expires_at");
+    msgpack_pack_uint64(&fr.pk, expires_at);
+    sodium_memzero(token, NBD_WELCOME_TOKEN_LEN + 1);
+    return nbd_reply_end(&fr);
+}
+
 /* welcome {name?, expires?}: a one-time token that admits one browser. */
 int nbd_op_welcome(struct nbd_request *rq)
 {
@@ -62,16 +82,7 @@ int nbd_op_welcome(struct nbd_request *rq)
         return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
     }
     nbd_info("a welcome link was made (valid %llu s)", (unsigned long long)seconds);
-    struct nbd_reply fr;
-    if (nbd_reply_begin(&fr, rq) < 0)
-        return NB_ENOMEM;
-    msgpack_pack_map(&fr.pk, 2);
-    nb_mp_pack_cstr(&fr.pk, "token");
-    nb_mp_pack_cstr(&fr.pk, token);
-    nb_mp_pack_cstr(&fr.pk, "expires_at");
-    msgpack_pack_uint64(&fr.pk, now + seconds);
-    sodium_memzero(token, sizeof(token));
-    return nbd_reply_end(&fr);
+    return reply_token(rq, token, now + seconds);
 }
 
 /* An optional device key: 0 with *ret NULL when absent, 0 with *ret = buf,
@@ -244,16 +255,7 @@ int nbd_op_transfer_put(struct nbd_request *rq)
     if (r < 0)
         return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
     nbd_info("a device made a transfer link (valid %llu s)", (unsigned long long)seconds);
-    struct nbd_reply fr;
-    if (nbd_reply_begin(&fr, rq) < 0)
-        return NB_ENOMEM;
-    msgpack_pack_map(&fr.pk, 2);
-    nb_mp_pack_cstr(&fr.pk, "token");
-    nb_mp_pack_cstr(&fr.pk, token);
-    nb_mp_pack_cstr(&fr.pk, "expires_at");
-    msgpack_pack_uint64(&fr.pk, now + seconds);
-    sodium_memzero(token, sizeof(token));
-    return nbd_reply_end(&fr);
+    return reply_token(rq, token, now + seconds);
 }
 
 /* device.transfer.take {token, device_key, device?}: uses up the link,

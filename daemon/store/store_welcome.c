@@ -15,6 +15,18 @@ static void token_hash(const uint8_t token[NBD_WELCOME_TOKEN_SIZE], uint8_t ret[
     crypto_generichash(ret, 32, token, NBD_WELCOME_TOKEN_SIZE, NULL, 0);
 }
 
+/* A fresh random token: the hash the store keeps and the hex text handed
+ * out (which the store never keeps). */
+static void token_new(uint8_t ret_hash[32], char ret_text[NBD_WELCOME_TOKEN_LEN + 1])
+{
+    uint8_t token[NBD_WELCOME_TOKEN_SIZE];
+
+    randombytes_buf(token, sizeof(token));
+    token_hash(token, ret_hash);
+    sodium_bin2hex(ret_text, NBD_WELCOME_TOKEN_LEN + 1, token, sizeof(token));
+    sodium_memzero(token, sizeof(token));
+}
+
 /* Runs one statement with the bound values; 0, or NB_EIO. */
 static int step_done(sqlite3_stmt *st)
 {
@@ -40,12 +52,12 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
 int nbd_welcome_make(struct nbd_store *s, const char *name, uint64_t now, uint64_t expires_at,
                      char ret_token[NBD_WELCOME_TOKEN_LEN + 1])
 {
-    uint8_t token[NBD_WELCOME_TOKEN_SIZE], hash[32];
+    char token[NBD_WELCOME_TOKEN_LEN + 1];
+    uint8_t hash[32];
     sqlite3_stmt *st;
     int r;
 
-    randombytes_buf(token, sizeof(token));
-    token_hash(token, hash);
+    token_new(hash, token);
     r = prepare(s,
                 "INSERT INTO welcome_tokens (hash, name, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?)",
@@ -58,7 +70,7 @@ int nbd_welcome_make(struct nbd_store *s, const char *name, uint64_t now, uint64
         r = step_done(st);
     }
     if (r == 0) {
-        sodium_bin2hex(ret_token, NBD_WELCOME_TOKEN_LEN + 1, token, sizeof(token));
+        memcpy(ret_token, token, sizeof(token));
     }
     sodium_memzero(token, sizeof(token));
     return r;
@@ -252,8 +264,8 @@ int nbd_transfer_put(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE], con
                      const uint8_t *sealed, size_t len, uint64_t now, uint64_t expires_at,
                      char ret_token[NBD_WELCOME_TOKEN_LEN + 1])
 {
-    uint8_t token[NBD_WELCOME_TOKEN_SIZE], hash[32];
-    char name[NB_NAME_MAX + 1];
+    char token[NBD_WELCOME_TOKEN_LEN + 1], name[NB_NAME_MAX + 1];
+    uint8_t hash[32];
     int64_t by = admitted_device(s, member, by_key, name);
     sqlite3_stmt *st;
     int r;
@@ -273,8 +285,7 @@ int nbd_transfer_put(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE], con
     if (r != 0) {
         return r;
     }
-    randombytes_buf(token, sizeof(token));
-    token_hash(token, hash);
+    token_new(hash, token);
     r = prepare(s,
                 "INSERT INTO device_transfers (hash, member, by_device, sealed, expires_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -288,7 +299,7 @@ int nbd_transfer_put(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE], con
         r = step_done(st);
     }
     if (r == 0) {
-        sodium_bin2hex(ret_token, NBD_WELCOME_TOKEN_LEN + 1, token, sizeof(token));
+        memcpy(ret_token, token, sizeof(token));
     }
     sodium_memzero(token, sizeof(token));
     return r;
