@@ -159,6 +159,11 @@ class Transfer(browser.PageTest):
         # On the phone: "You" -> another phone or computer -> a link.
         phone.driver.get(web.url + "/#you")
         self.heading(phone, "You")
+        # Whether the browser keeps the data is said, either way, with how
+        # to put the page on the home screen.
+        self.wait(phone, "whether the browser keeps Noaber's data",
+                  lambda d: "Noaber’s data" in d.find_element(By.ID, "storage-kept").text)
+        self.axe(phone, "you, with your phones and computers")
         phone.driver.find_element(By.LINK_TEXT, "Use Noaber on another phone or computer").click()
         self.heading(phone, "Use Noaber on another phone or computer")
         phone.driver.find_element(By.ID, "move-make").click()
@@ -244,6 +249,7 @@ class Transfer(browser.PageTest):
         figures["card_qr_version"] = self.check_qr(
             computer, computer.driver.find_element(By.CSS_SELECTOR, ".recovery-card svg.qr"), card, "card-qr")
         self.axe(computer, "the recovery card")
+        computer.driver.execute_script("window.scrollTo(0, 0);")
         computer.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
         computer.driver.save_screenshot(os.path.join(SHOTS, "transfer-card-printed.png"))
         computer.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
@@ -282,6 +288,10 @@ return {pbkdf2_600k_ms: times, libsodium_has_crypto_pwhash: typeof sodium.crypto
         with open(os.path.join(SHOTS, "transfer-figures.json"), "w") as f:
             json.dump(figures, f, indent=1)
         print("figures:", figures)
+        with open(os.path.join(SHOTS, "transfer-axe.json"), "w") as f:
+            json.dump(self.axe_results, f, indent=1)
+        for r in self.axe_results:
+            print("axe: %-45s %d violations" % (r["state"], len(r["violations"])))
         failures = [r for r in self.axe_results if r["violations"]]
         self.assertEqual(failures, [], json.dumps(failures, indent=1))
 

@@ -340,9 +340,43 @@ async function restore(app, source, password) {
   await app.adopt(got.seed, got.name, device.seed, t('restore_done', { name: got.name }));
 }
 
-// The part of "You" that leads here.
+// The browser offers to install the page (Chromium on Android and
+// desktops) once; the offer is kept for the button on "You".  Safari has no
+// such offer: the page says how instead.
+let installOffer = null;
+window.addEventListener('beforeinstallprompt', (e) => {
+  e.preventDefault();
+  installOffer = e;
+});
+
+// The part of "You" that leads here: whether this browser keeps the site's
+// data (a browser may delete it: Safari after seven days without a visit,
+// unless the page is on the home screen), installing the page, and the
+// three ways to another device.
 export function devicesPart() {
+  const kept = el('p', { id: 'storage-kept' });
+  const install = installOffer
+    ? el('button', { type: 'button', class: 'secondary', id: 'install-button', text: t('keep_install') })
+    : el('p', { class: 'hint', text: t('keep_install_how') });
+  if (installOffer) {
+    install.addEventListener('click', async () => {
+      const offer = installOffer;
+      installOffer = null;
+      await offer.prompt();
+      install.replaceWith(el('p', { role: 'status', text: t('keep_install_asked') }));
+    });
+  }
+  (async () => {
+    let persisted = false;
+    try {
+      persisted = Boolean(navigator.storage && await navigator.storage.persisted());
+    } catch (e) {
+      // Unknown: said as not kept, which asks for the safer steps.
+    }
+    kept.textContent = persisted ? t('keep_persisted') : t('keep_not_persisted');
+  })();
   return el('div', { class: 'field' }, el('h2', { text: t('devices_title') }),
+    kept, install,
     el('p', { text: t('devices_intro') }),
     el('ul', { class: 'plain-list' },
       el('li', {}, el('a', { href: '#move', text: t('move_link') })),
