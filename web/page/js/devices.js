@@ -334,9 +334,16 @@ async function restore(app, source, password) {
   // Signed in as the card's device, this browser admits a device key of
   // its own (so that the card stays one device, and this browser another).
   const card = R.memberFromSeed(got.second);
-  await app.signInAs(R.memberFromSeed(got.seed), card);
   const device = R.newMember();
-  await api.addDevice(R.toHex(device.publicKey), app.deviceLabel());
+  try {
+    await app.signInAs(R.memberFromSeed(got.seed), card);
+    await api.addDevice(R.toHex(device.publicKey), app.deviceLabel());
+  } catch (e) {
+    // Nothing is kept of a card the node refused (revoked, or unreachable).
+    app.state.member = null;
+    app.state.device = null;
+    throw e;
+  }
   await app.adopt(got.seed, got.name, device.seed, t('restore_done', { name: got.name }));
 }
 
