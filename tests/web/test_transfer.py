@@ -8,7 +8,9 @@ posted.  The link works once and not after it expired.  `noaber devices`
 lists both; revoking A leaves B working and A refused.  A copy protected by
 a password brings Maria back in a third profile (a wrong password says so),
 and so does the recovery card in a fourth, whose QR code decodes (zbarimg)
-to the card's link and matches qrencode's module by module.  axe-core finds
+to the card's link and matches qrencode's module by module; once the
+coordinator switches the card off, it brings nobody back, and the browser
+it brought back keeps working.  axe-core finds
 no violation on the new screens (skipped, with a message, without npm).
 Screenshots and figures go to BUILD/web-screenshots/.
 """
@@ -268,6 +270,20 @@ class Transfer(browser.PageTest):
         self.assertEqual(len(devices), 6, devices)
         self.assertEqual([d["revoked"] for d in devices], [True] + [False] * 5)
         self.assertEqual(sum(d["device"] == "recovery card" for d in devices), 2)
+
+        # A lost card is switched off; the browser it brought back keeps
+        # working, and the card brings nobody back any more.
+        lost = [d for d in devices if d["device"] == "recovery card"][-1]
+        a.operator.ok("device", "revoke", str(lost["device_id"]))
+        fourth.driver.refresh()
+        self.heading(fourth, "Near you")
+        fifth = self.browser(PHONE)
+        fifth.driver.get(card)
+        self.heading(fifth, "Use your recovery card or copy")
+        fifth.driver.find_element(By.ID, "restore-password").send_keys(PASSWORD)
+        fifth.driver.find_element(By.CSS_SELECTOR, "#main form button").click()
+        self.error_summary(fifth, "switched off by the coordinator")
+        self.assertEqual(len(a.operator.ok("devices")["devices"]), 6)
 
         # How long the password's key takes in this Chromium (a figure), and
         # whether the vendored libsodium.js has crypto_pwhash (it has not:
