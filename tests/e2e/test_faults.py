@@ -278,6 +278,38 @@ class SilentPeer(unittest.TestCase):
                     lambda: "up to date with 1 peer" in a.operator.run("status", json_out=False).out)
 
 
+    def test_a_silent_link_is_closed_and_dialed_again_so_a_healed_partition_heals(self):
+        nb.require_binaries()
+        a = nb.NetNode("A", config=["peer_exchange = off"])
+        b = nb.NetNode("B", config=["peer_exchange = off"])
+        for n in (a, b):
+            self.addCleanup(n.cleanup)
+            n.start()
+        a.create_neighbourhood("Marollen")
+        b.join(nb.invite_only_maker(a.invite()))
+        nb.wait_for("A up to date", lambda: a.status().get("in_sync") and a.status()["peers"] == 1)
+        alice = a.member("alice")
+        alice.new_identity()
+        os.kill(b.proc.pid, signal.SIGSTOP)
+        try:
+            # A closes the link that answers no ping instead of keeping it
+            # until a long silence timeout; meanwhile a request is posted.
+            nb.wait_for("A to close the silent link",
+                        lambda: "answered no ping for 25 s; closing the link and dialing again"
+                        in a.log(), timeout=90)
+            closed_at = a.log().index("answered no ping for 25 s")
+            rid = alice.ask("Soup for the neighbour who is ill")
+        finally:
+            os.kill(b.proc.pid, signal.SIGCONT)
+        # The partition heals: a new link comes up (whichever side dials)
+        # and the request posted during the partition reaches B.
+        nb.wait_for("a new link between A and B",
+                    lambda: "connected (" in a.log()[closed_at:], timeout=60)
+        nb.wait_for("the request on B", lambda: b.has(rid), timeout=60)
+        nb.wait_for("A up to date again",
+                    lambda: "up to date with 1 peer" in a.operator.run("status", json_out=False).out)
+
+
 # Run as another user in the socket's group: opens connections to the
 # socket until refused, reports what it saw, then holds them without a word.
 HOLDER = r"""
