@@ -107,6 +107,7 @@ enum stmt {
     ST_RETRACTIONS_OF,
     ST_SET_PLACE,
     ST_COUNT_AUTHOR,
+    ST_INDEX_NEAR,
     ST_COUNT_,
 };
 
@@ -158,6 +159,16 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_SET_PLACE] = "UPDATE records SET root = ?2, expires_at = ?3 WHERE id = ?1",
     [ST_COUNT_AUTHOR] = "SELECT count(*) FROM records WHERE author = ?1"
                         " AND created_at >= ?2 AND created_at < ?3",
+    /* The id index's entries either side of ?1 (the index holds the id and
+     * the rowid), each compared with the id of the table row it leads to. */
+    [ST_INDEX_NEAR] = "SELECT count(*) FROM ("
+                      "  SELECT * FROM (SELECT id AS iid, rowid AS rid FROM records"
+                      "    INDEXED BY sqlite_autoindex_records_1 WHERE id < ?1"
+                      "    ORDER BY id DESC LIMIT 16)"
+                      "  UNION ALL SELECT * FROM (SELECT id AS iid, rowid AS rid FROM records"
+                      "    INDEXED BY sqlite_autoindex_records_1 WHERE id >= ?1"
+                      "    ORDER BY id LIMIT 16)) AS near"
+                      " JOIN records AS t ON t.rowid = near.rid WHERE t.id IS NOT near.iid",
 };
 
 /* How many damaged records the store remembers until nbd_store_repair
@@ -800,6 +811,21 @@ int nbd_store_find_prefix(struct nbd_store *s, const char *hex, uint8_t ret_id[N
         return NB_EAMBIGUOUS;
     memcpy(ret_id, found[0], NB_ID_SIZE);
     return 0;
+}
+
+int nbd_store_check_absent(struct nbd_store *s, const uint8_t id[NB_ID_SIZE])
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_INDEX_NEAR, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_blob(st, 1, id, NB_ID_SIZE, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        r = sqlite3_column_int64(st, 0) == 0 ? 0 : NB_EDAMAGED;
+    else
+        r = fault(s);
+    sqlite3_reset(st);
+    return r;
 }
 
 /*

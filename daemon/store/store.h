@@ -158,6 +158,15 @@ int nbd_store_find_prefix(struct nbd_store *s, const char *hex, uint8_t ret_id[N
 int nbd_store_prefix_matches(struct nbd_store *s, const char *hex, uint8_t (*ret_ids)[NB_ID_SIZE],
                              size_t max, size_t *ret_n);
 
+/*
+ * After a lookup by full id found nothing: whether the id index near `id`
+ * still agrees with the table (its 16 entries either side lead to rows with
+ * their ids).  0 when it does (the record is absent as far as a bounded
+ * check can tell), NB_EDAMAGED when it does not: a damaged index entry can
+ * hide a record that is stored, and only `noaberd fsck` checks them all.
+ */
+int nbd_store_check_absent(struct nbd_store *s, const uint8_t id[NB_ID_SIZE]);
+
 /* Records whose root is `root`, in (created_at, id) order. */
 int nbd_store_foreach_in_root(struct nbd_store *s, const uint8_t root[NB_ID_SIZE], nbd_store_cb cb,
                               void *ctx);

@@ -122,6 +122,11 @@ class Damage(unittest.TestCase):
     def test_a_damaged_index_reads_as_damage_not_internal(self):
         n, alice = lone_node(self)
         rid = alice.ask()
+        # While the index is whole, an id the node never held is simply not found.
+        r = alice.run("show", "ab" * 32)
+        self.assertNotEqual(r.rc, 0, repr(r))
+        self.assertIn("nothing on this node has that id", r.err)
+        self.assertNotIn("damaged", r.err)
         n.stop()
         full = bytes.fromhex(full_id(n, rid))
         # The last byte of the id in the id index's entry changes; the table
@@ -144,6 +149,13 @@ class Damage(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("missing from index", r.stdout)
         n.start()
+        # The full id finds no entry in the damaged index; a look at the
+        # entries around it tells that from a record the node lacks.
+        r = alice.run("show", full.hex())
+        self.assertEqual(r.rc, nb.EXIT_ERROR, repr(r))
+        self.assertIn("index of record ids is damaged", r.err)
+        self.assertIn("noaberd fsck", r.err)
+        self.assertNotIn("nothing on this node has that id", r.err)
         # The short prefix a person types finds the damaged index entry,
         # which leads to a row with another id.
         r = alice.run("show", rid[:12])
