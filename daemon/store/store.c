@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
 #include <noaber/error.h>
+
+#include "daemon/store/store_wal.h"
 
 /*
  * Schema migrations, oldest first.  migrations[i] takes the database from
@@ -185,6 +188,8 @@ struct nbd_store {
      * reads and waiting for nbd_store_repair. */
     uint8_t damaged[DAMAGED_MAX][NB_ID_SIZE];
     size_t n_damaged;
+    /* What the write-ahead log held that SQLite dropped when it opened. */
+    struct nbd_wal_report wal;
 };
 
 /*
@@ -300,6 +305,14 @@ int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t e
         snprintf(err, err_size, "%s: out of memory", path);
         return NB_ENOMEM;
     }
+    /* Before SQLite replays the WAL and silently drops whatever follows a
+     * damaged frame: see what it will drop, and keep a copy of it. */
+    if (strcmp(path, ":memory:") != 0) {
+        r = nbd_wal_check(path, (uint64_t)time(NULL), true, &s->wal, err, err_size);
+        if (r < 0)
+            goto out;
+        r = NB_EIO;
+    }
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         say(err, err_size, path, "cannot open the store", s->db);
@@ -383,9 +396,23 @@ int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t e
                      "PRAGMA cache_size = -65536;"
                      "PRAGMA wal_autocheckpoint = 16384;"
                      "PRAGMA journal_size_limit = 67108864;"
-                     "PRAGMA temp_store = MEMORY;",
+                     "PRAGMA temp_store = MEMORY;"
+                     /* A transaction's pages reach the WAL only when it
+                      * commits: then frames of a transaction that did not
+                      * commit can only be the torn end of the WAL, never
+                      * lie between later frames, and store_wal.c can tell
+                      * those from damage. */
+                     "PRAGMA cache_spill = OFF;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         say(err, err_size, path, "cannot configure the store", s->db);
+        goto out;
+    }
+    /* The replay dropped frames: move what it kept into the store and
+     * empty the WAL, so that the dropped frames (still in the file, with
+     * this generation's salts) never lie after new ones. */
+    if (s->wal.verdict != NBD_WAL_CLEAN &&
+        sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK) {
+        say(err, err_size, path, "cannot checkpoint the store's write-ahead log", s->db);
         goto out;
     }
     r = 0;
@@ -477,6 +504,11 @@ const char *nbd_store_explain(const struct nbd_store *s, int code, char *buf, si
     else
         snprintf(buf, size, "the store %s failed: %s", s->path, nb_strerror(code));
     return buf;
+}
+
+const struct nbd_wal_report *nbd_store_wal(const struct nbd_store *s)
+{
+    return &s->wal;
 }
 
 sqlite3 *nbd_store_db(struct nbd_store *s)

@@ -51,6 +51,12 @@ typedef int (*nbd_store_cb)(void *ctx, const struct nbd_store_record *rec);
  */
 int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t err_size);
 
+/* What nbd_store_open found in the write-ahead log before SQLite replayed
+ * it (daemon/store/store_wal.h): a verdict other than NBD_WAL_CLEAN means
+ * frames were dropped, and for NBD_WAL_DAMAGED committed records with them. */
+struct nbd_wal_report;
+const struct nbd_wal_report *nbd_store_wal(const struct nbd_store *s);
+
 /* Bounds the store's page cache to `mib` MiB (nbd_store_open sets 64). */
 int nbd_store_set_cache(struct nbd_store *s, unsigned mib);
 void nbd_store_close(struct nbd_store *s);

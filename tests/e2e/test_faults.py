@@ -215,6 +215,101 @@ class Damage(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(dest, "store.sqlite.partial")))
 
 
+def wal_path(node):
+    return store_path(node) + "-wal"
+
+
+def damaged_wal_copies(node):
+    return [f for f in os.listdir(node.data_dir) if f.startswith("store.sqlite-wal.damaged-")]
+
+
+class DamagedWal(unittest.TestCase):
+    """The store's write-ahead log damaged after a kill -9 (before a
+    checkpoint moved it into the store): SQLite would drop every committed
+    transaction after the damage without a word; the node says so, keeps a
+    copy, and fetches the records again from a peer."""
+
+    def setUp(self):
+        nb.require_binaries()
+
+    def test_a_flipped_byte_in_the_wal_is_logged_kept_and_healed_from_a_peer(self):
+        a = nb.NetNode("A", config=["peer_exchange = off"])
+        b = nb.NetNode("B", config=["peer_exchange = off"])
+        for n in (a, b):
+            self.addCleanup(n.cleanup)
+            n.start()
+        a.create_neighbourhood("Marollen")
+        b.join(nb.invite_only_maker(a.invite()))
+        alice = a.member("alice")
+        alice.new_identity()
+        nb.wait_for("A up to date", lambda: a.status().get("in_sync") and a.status()["peers"] == 1)
+        before = os.path.getsize(wal_path(a))
+        rids = [alice.ask("Soup on day %d" % i) for i in range(3)]
+        for rid in rids:
+            nb.wait_for("the request on B", lambda: b.has(rid))
+        a.kill9()
+        # A byte in the first frame written after the requests were posted
+        # changes: its checksum fails, and SQLite would drop it with every
+        # frame after it.
+        self.assertGreater(os.path.getsize(wal_path(a)), before + 2 * 4096)
+        with open(wal_path(a), "r+b") as f:
+            f.seek(before + 24 + 100)
+            byte = f.read(1)
+            f.seek(before + 24 + 100)
+            f.write(bytes([byte[0] ^ 0x10]))
+        with open(wal_path(a), "rb") as f:
+            damaged = f.read()
+        r = noaberd(a, "fsck", "--data-dir", a.data_dir)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("write-ahead log", r.stdout)
+        self.assertIn("fails its checksum", r.stdout)
+        logged = len(a.log())
+        a.start()
+        log = a.log()[logged:]
+        print([line for line in log.splitlines() if "write-ahead log" in line][0])
+        self.assertIn("store.sqlite-wal was damaged: frame", log)
+        self.assertIn("fails its checksum", log)
+        self.assertRegex(log, r"holding [1-9][0-9]* committed transactions?")
+        self.assertIn("fetched again from its peers", log)
+        copies = damaged_wal_copies(a)
+        self.assertEqual(len(copies), 1, os.listdir(a.data_dir))
+        self.assertIn(os.path.join(a.data_dir, copies[0]), log)
+        with open(os.path.join(a.data_dir, copies[0]), "rb") as f:
+            self.assertEqual(f.read(), damaged)
+        out = a.operator.run("status", json_out=False).out
+        self.assertIn("committed records were lost at start", out)
+        # B holds the requests: A fetches them again.
+        for rid in rids:
+            nb.wait_for("the request back on A", lambda: a.has(rid))
+
+    def test_a_truncated_wal_is_logged_and_fsck_names_it(self):
+        n, alice = lone_node(self)
+        # A kill -9 alone loses nothing and says nothing.
+        n.kill9()
+        logged = len(n.log())
+        n.start()
+        self.assertNotIn("write-ahead log", n.log()[logged:])
+        before = os.path.getsize(wal_path(n))
+        rid = alice.ask("A ladder for the gutter")
+        n.kill9()
+        with open(wal_path(n), "r+b") as f:
+            f.truncate(before + 100)
+        r = noaberd(n, "fsck", "--data-dir", n.data_dir)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("it ends 100 bytes into a frame: it was cut short", r.stdout)
+        self.assertEqual(damaged_wal_copies(n), [])  # fsck only looks
+        logged = len(n.log())
+        n.start()
+        log = n.log()[logged:]
+        self.assertIn("it ends 100 bytes into a frame: it was cut short", log)
+        self.assertEqual(len(damaged_wal_copies(n)), 1)
+        # A node without peers has lost the request, and says so.
+        r = alice.run("show", rid)
+        self.assertNotEqual(r.rc, 0, repr(r))
+        self.assertIn("committed records were lost at start",
+                      alice.run("status", json_out=False).out)
+
+
 class LostStore(unittest.TestCase):
     def setUp(self):
         nb.require_binaries()
