@@ -71,6 +71,15 @@ static const char *const migrations[] = {
     "CREATE TABLE devices (id INTEGER PRIMARY KEY, member BLOB NOT NULL, name TEXT,"
     "  device TEXT, admitted_at INTEGER NOT NULL, revoked_at INTEGER);"
     "CREATE INDEX devices_member ON devices(member);",
+    /* 5 -> 6: anonymous tallies of purged requests for the unmet-need
+     * overview (daemon/store/store_tally.h): no ids, no authors. */
+    "CREATE TABLE report_tallies (month TEXT NOT NULL, category TEXT NOT NULL,"
+    "  area TEXT NOT NULL, posted INTEGER NOT NULL, helped INTEGER NOT NULL,"
+    "  cancelled INTEGER NOT NULL, expired_unhelped INTEGER NOT NULL, open INTEGER NOT NULL,"
+    "  on_behalf INTEGER NOT NULL, PRIMARY KEY (month, category, area)) WITHOUT ROWID;"
+    "CREATE TABLE report_delays (month TEXT NOT NULL, category TEXT NOT NULL,"
+    "  area TEXT NOT NULL, first_response INTEGER, assignment INTEGER);"
+    "CREATE INDEX report_delays_month ON report_delays(month);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1182,7 +1191,8 @@ int nbd_store_count_author(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE
 }
 
 int nbd_store_purge_expired(struct nbd_store *s, uint64_t now, uint64_t grace,
-                            uint64_t *ret_records, uint64_t *ret_tombstones)
+                            nbd_store_purging_cb purging, void *ctx, uint64_t *ret_records,
+                            uint64_t *ret_tombstones)
 {
     uint64_t purged = 0, dropped = 0;
     uint64_t horizon = now > grace ? now - grace : 0;
@@ -1215,6 +1225,10 @@ int nbd_store_purge_expired(struct nbd_store *s, uint64_t now, uint64_t grace,
         r = idlist_collect(st, &l);
         for (size_t i = 0; i < l.n && r == 0; i++) {
             uint64_t n = 0;
+            if (purging != NULL)
+                r = purging(ctx, l.ids[i]);
+            if (r < 0)
+                break;
             r = nbd_store_purge_tree(s, l.ids[i], true, l.values[i], &n);
             purged += n;
         }

@@ -20,7 +20,7 @@
 
 #include <noaber/record.h>
 
-#define NBD_STORE_SCHEMA_VERSION 5
+#define NBD_STORE_SCHEMA_VERSION 6
 
 struct nbd_store;
 
@@ -232,8 +232,12 @@ int nbd_store_foreach_blocked(struct nbd_store *s, nbd_store_blocked_cb cb, void
  * more than `grace` seconds before `now` go, with everything in their root,
  * each leaving a tombstone until the original expiry; tombstones whose
  * `until` is more than `grace` before now are dropped.  Returns the counts.
+ * `purging` (may be NULL) is called with each expired record's id before
+ * it goes, in the same transaction; a negative return undoes the purge.
  */
+typedef int (*nbd_store_purging_cb)(void *ctx, const uint8_t id[NB_ID_SIZE]);
 int nbd_store_purge_expired(struct nbd_store *s, uint64_t now, uint64_t grace,
-                            uint64_t *ret_records, uint64_t *ret_tombstones);
+                            nbd_store_purging_cb purging, void *ctx, uint64_t *ret_records,
+                            uint64_t *ret_tombstones);
 
 #endif
