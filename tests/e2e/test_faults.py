@@ -53,6 +53,19 @@ def lone_node(test):
     return n, alice
 
 
+def peered_pair(test):
+    """Nodes A and B of one neighbourhood, linked, A up to date."""
+    a = nb.NetNode("A", config=["peer_exchange = off"])
+    b = nb.NetNode("B", config=["peer_exchange = off"])
+    for n in (a, b):
+        test.addCleanup(n.cleanup)
+        n.start()
+    a.create_neighbourhood("Marollen")
+    b.join(nb.invite_only_maker(a.invite()))
+    nb.wait_for("A up to date", lambda: a.status().get("in_sync") and a.status()["peers"] == 1)
+    return a, b
+
+
 def flip_record_byte(node, rid, title):
     """Changes one byte of the record's title in the stopped node's store,
     as a failing disk would: the title reads differently, the id stays."""
@@ -233,16 +246,10 @@ class DamagedWal(unittest.TestCase):
         nb.require_binaries()
 
     def test_a_flipped_byte_in_the_wal_is_logged_kept_and_healed_from_a_peer(self):
-        a = nb.NetNode("A", config=["peer_exchange = off"])
-        b = nb.NetNode("B", config=["peer_exchange = off"])
-        for n in (a, b):
-            self.addCleanup(n.cleanup)
-            n.start()
-        a.create_neighbourhood("Marollen")
-        b.join(nb.invite_only_maker(a.invite()))
+        a, b = peered_pair(self)
         alice = a.member("alice")
         alice.new_identity()
-        nb.wait_for("A up to date", lambda: a.status().get("in_sync") and a.status()["peers"] == 1)
+        nb.wait_for("A up to date", lambda: a.status().get("in_sync"))
         before = os.path.getsize(wal_path(a))
         rids = [alice.ask("Soup on day %d" % i) for i in range(3)]
         for rid in rids:
@@ -360,14 +367,7 @@ class LostStore(unittest.TestCase):
 class SilentPeer(unittest.TestCase):
     def test_a_peer_that_stops_answering_is_not_counted_as_up_to_date(self):
         nb.require_binaries()
-        a = nb.NetNode("A", config=["peer_exchange = off"])
-        b = nb.NetNode("B", config=["peer_exchange = off"])
-        for n in (a, b):
-            self.addCleanup(n.cleanup)
-            n.start()
-        a.create_neighbourhood("Marollen")
-        b.join(nb.invite_only_maker(a.invite()))
-        nb.wait_for("A up to date", lambda: a.status().get("in_sync") and a.status()["peers"] == 1)
+        a, b = peered_pair(self)
         # B stops answering, its links left up: as a partition that drops
         # packets looks from A.
         os.kill(b.proc.pid, signal.SIGSTOP)
@@ -384,17 +384,9 @@ class SilentPeer(unittest.TestCase):
         nb.wait_for("A up to date again",
                     lambda: "up to date with 1 peer" in a.operator.run("status", json_out=False).out)
 
-
     def test_a_silent_link_is_closed_and_dialed_again_so_a_healed_partition_heals(self):
         nb.require_binaries()
-        a = nb.NetNode("A", config=["peer_exchange = off"])
-        b = nb.NetNode("B", config=["peer_exchange = off"])
-        for n in (a, b):
-            self.addCleanup(n.cleanup)
-            n.start()
-        a.create_neighbourhood("Marollen")
-        b.join(nb.invite_only_maker(a.invite()))
-        nb.wait_for("A up to date", lambda: a.status().get("in_sync") and a.status()["peers"] == 1)
+        a, b = peered_pair(self)
         alice = a.member("alice")
         alice.new_identity()
         os.kill(b.proc.pid, signal.SIGSTOP)
