@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -199,6 +200,8 @@ struct nbd_store {
     size_t n_damaged;
     /* What the write-ahead log held that SQLite dropped when it opened. */
     struct nbd_wal_report wal;
+    struct nbd_wal_mark mark;
+    int autocheckpoint; /* WAL frames; the WAL hook checkpoints in SQLite's place */
 };
 
 /*
@@ -279,6 +282,17 @@ out:
     return r;
 }
 
+/* SQLite's WAL hook, after every commit: the mark, and the checkpoint
+ * SQLite's own hook would have run (a passive one, as it does). */
+static int on_wal(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+    struct nbd_store *s = ctx;
+    nbd_wal_mark_commit(&s->mark, frames > 0 ? (uint64_t)frames : 0);
+    if (s->autocheckpoint > 0 && frames >= s->autocheckpoint)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
 static int migrate(sqlite3 *db, int from, const char *path, char *err, size_t err_size)
 {
     for (int v = from; v < N_MIGRATIONS; v++) {
@@ -316,11 +330,13 @@ int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t e
     }
     /* Before SQLite replays the WAL and silently drops whatever follows a
      * damaged frame: see what it will drop, and keep a copy of it. */
+    s->mark.fd = -1;
     if (strcmp(path, ":memory:") != 0) {
         r = nbd_wal_check(path, (uint64_t)time(NULL), true, &s->wal, err, err_size);
         if (r < 0)
             goto out;
         r = NB_EIO;
+        nbd_wal_mark_open(&s->mark, path);
     }
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
@@ -419,10 +435,20 @@ int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t e
     /* The replay dropped frames: move what it kept into the store and
      * empty the WAL, so that the dropped frames (still in the file, with
      * this generation's salts) never lie after new ones. */
-    if (s->wal.verdict != NBD_WAL_CLEAN &&
-        sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK) {
-        say(err, err_size, path, "cannot checkpoint the store's write-ahead log", s->db);
-        goto out;
+    if (s->wal.verdict != NBD_WAL_CLEAN) {
+        if (sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK) {
+            say(err, err_size, path, "cannot checkpoint the store's write-ahead log", s->db);
+            goto out;
+        }
+        nbd_wal_mark_reset(&s->mark);
+    }
+    /* The mark of how many frames each commit left in the WAL
+     * (store_wal.h) comes from SQLite's WAL hook, which takes the place of
+     * its automatic checkpoint: the hook checkpoints at the same size. */
+    if (!in_memory) {
+        if (pragma_int(s->db, "PRAGMA wal_autocheckpoint", &s->autocheckpoint) < 0)
+            s->autocheckpoint = 1000;
+        sqlite3_wal_hook(s->db, on_wal, s);
     }
     r = 0;
 out:
@@ -448,7 +474,12 @@ void nbd_store_close(struct nbd_store *s)
         return;
     for (int i = 0; i < ST_COUNT_; i++)
         sqlite3_finalize(s->stmts[i]);
-    sqlite3_close(s->db);
+    /* The last connection checkpoints and removes the WAL as it closes;
+     * the mark then has no frames to stand for. */
+    if (sqlite3_close(s->db) == SQLITE_OK && s->mark.fd >= 0 &&
+        access(s->mark.wal_path, F_OK) < 0 && errno == ENOENT)
+        nbd_wal_mark_reset(&s->mark);
+    nbd_wal_mark_close(&s->mark);
     free(s->path);
     free(s);
 }

@@ -18,6 +18,9 @@
 #define WAL_FRAME_MAX   (NBD_WAL_FRAME_HEADER_SIZE + WAL_PAGE_MAX)
 #define WAL_COPY_SUFFIX "-wal.damaged-"
 #define WAL_SALT_OFFSET 8 /* in a frame header: page, commit size, salts, checksums */
+#define WAL_MARK_SUFFIX "-wal.mark"
+/* salt 1, salt 2 (as in the WAL header), frames: little-endian */
+#define WAL_MARK_SIZE 16
 
 static uint32_t be32(const uint8_t *p)
 {
@@ -232,6 +235,13 @@ static void describe(struct nbd_wal_report *rep)
                  "after it: %llu frames holding %llu committed transaction%s",
                  (unsigned long long)(w->valid + 1), (unsigned long long)w->frames, lost, commits,
                  commits == 1 ? "" : "s");
+    else if (rep->verdict == NBD_WAL_DAMAGED && rep->marked > w->kept)
+        snprintf(rep->what, sizeof(rep->what),
+                 "it holds %llu committed frames, but the node had committed %llu to it: its "
+                 "end was cut off, so SQLite never sees the last %llu frames and the "
+                 "transactions in them",
+                 (unsigned long long)w->kept, (unsigned long long)rep->marked,
+                 (unsigned long long)(rep->marked - w->kept));
     else if (rep->verdict == NBD_WAL_DAMAGED)
         snprintf(rep->what, sizeof(rep->what),
                  "it ends %llu bytes into a frame: it was cut short, so SQLite drops the last "
@@ -245,6 +255,89 @@ static void describe(struct nbd_wal_report *rep)
                  w->bad_frame ? ", or its last frame was damaged" : "");
     else
         rep->what[0] = '\0';
+}
+
+static int read_mark(const char *db_path, uint8_t mark[WAL_MARK_SIZE])
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s" WAL_MARK_SUFFIX, db_path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NB_ENOENT;
+    size_t n = 0;
+    int r = read_full(fd, mark, WAL_MARK_SIZE, &n);
+    close(fd);
+    return r == 0 && n == WAL_MARK_SIZE ? 0 : NB_ENOENT;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+void nbd_wal_mark_open(struct nbd_wal_mark *m, const char *db_path)
+{
+    char path[4200];
+    memset(m, 0, sizeof(*m));
+    snprintf(m->wal_path, sizeof(m->wal_path), "%s-wal", db_path);
+    snprintf(path, sizeof(path), "%s" WAL_MARK_SUFFIX, db_path);
+    m->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+}
+
+static void write_mark(struct nbd_wal_mark *m)
+{
+    uint8_t mark[WAL_MARK_SIZE];
+    put_le32(mark, m->salt[0]);
+    put_le32(mark + 4, m->salt[1]);
+    put_le32(mark + 8, (uint32_t)m->frames);
+    put_le32(mark + 12, (uint32_t)(m->frames >> 32));
+    /* One small write, not synced: a lost or stale mark only misses a cut,
+     * never reports one that did not happen (store_wal.h). */
+    if (pwrite(m->fd, mark, sizeof(mark), 0) != (ssize_t)sizeof(mark))
+        return;
+}
+
+void nbd_wal_mark_commit(struct nbd_wal_mark *m, uint64_t frames)
+{
+    if (m->fd < 0)
+        return;
+    /* Fewer frames than at the last commit: SQLite started the WAL over,
+     * with new salts.  Reading them is the rare path; every other commit
+     * is one pwrite. */
+    if (frames < m->frames || (m->salt[0] == 0 && m->salt[1] == 0)) {
+        uint8_t header[NBD_WAL_HEADER_SIZE];
+        int fd = open(m->wal_path, O_RDONLY | O_CLOEXEC);
+        size_t n = 0;
+        if (fd < 0)
+            return;
+        int r = read_full(fd, header, sizeof(header), &n);
+        close(fd);
+        if (r < 0 || n < sizeof(header))
+            return;
+        m->salt[0] = be32(header + 16);
+        m->salt[1] = be32(header + 20);
+    }
+    m->frames = frames;
+    write_mark(m);
+}
+
+void nbd_wal_mark_reset(struct nbd_wal_mark *m)
+{
+    if (m->fd < 0)
+        return;
+    m->salt[0] = m->salt[1] = 0;
+    m->frames = 0;
+    write_mark(m);
+}
+
+void nbd_wal_mark_close(struct nbd_wal_mark *m)
+{
+    if (m->fd >= 0)
+        close(m->fd);
+    m->fd = -1;
 }
 
 int nbd_wal_check(const char *db_path, uint64_t now, bool keep_copy, struct nbd_wal_report *ret,
@@ -292,6 +385,17 @@ int nbd_wal_check(const char *db_path, uint64_t now, bool keep_copy, struct nbd_
         goto out;
     }
     ret->verdict = nbd_wal_scan_end(&ret->scan, ret->file_size);
+    /* The mark of the same WAL generation claiming more committed frames
+     * than the replay keeps: the WAL was cut at a commit. */
+    uint8_t mark[WAL_MARK_SIZE];
+    if (ret->verdict != NBD_WAL_DAMAGED && ret->scan.header_ok && read_mark(db_path, mark) == 0 &&
+        le32(mark) == ret->scan.salt[0] && le32(mark + 4) == ret->scan.salt[1]) {
+        uint64_t marked = (uint64_t)le32(mark + 8) | (uint64_t)le32(mark + 12) << 32;
+        if (marked > ret->scan.kept) {
+            ret->marked = marked;
+            ret->verdict = NBD_WAL_DAMAGED;
+        }
+    }
     describe(ret);
 
     if (ret->verdict == NBD_WAL_DAMAGED && keep_copy) {

@@ -66,11 +66,36 @@ void nbd_wal_scan_tail(struct nbd_wal_scan *w, const uint8_t *tail, size_t len);
 /* The verdict once every piece was given; `file_size` is the WAL's size. */
 enum nbd_wal_verdict nbd_wal_scan_end(const struct nbd_wal_scan *w, uint64_t file_size);
 
+/*
+ * A WAL cut exactly at a commit reads as a shorter valid WAL.  To see that
+ * too, the store keeps a mark beside it (`db_path`-wal.mark, 16 bytes):
+ * after every commit, the WAL's salts and how many frames it holds
+ * (SQLite's WAL hook).  The mark is written after the commit's fsync and is
+ * not synced itself, so it never claims more frames than are durable in
+ * the WAL of those salts; a WAL of the same salts with fewer committed
+ * frames than the mark says lost its end.
+ */
+struct nbd_wal_mark {
+    int fd; /* -1: no mark kept */
+    char wal_path[4200];
+    uint32_t salt[2];
+    uint64_t frames; /* as last written */
+};
+
+/* Opens (creating) the mark of the store at db_path; fd -1 on failure. */
+void nbd_wal_mark_open(struct nbd_wal_mark *m, const char *db_path);
+/* After a commit: the WAL now holds `frames` frames. */
+void nbd_wal_mark_commit(struct nbd_wal_mark *m, uint64_t frames);
+/* The WAL was emptied (a checkpoint that truncated it, or a clean close). */
+void nbd_wal_mark_reset(struct nbd_wal_mark *m);
+void nbd_wal_mark_close(struct nbd_wal_mark *m);
+
 /* What nbd_wal_check found and did. */
 struct nbd_wal_report {
     enum nbd_wal_verdict verdict;
     struct nbd_wal_scan scan;
     uint64_t file_size;
+    uint64_t marked;      /* frames the mark says were committed, when it applies */
     char kept_copy[4200]; /* the copy of a damaged WAL, or "" */
     char what[512];       /* one sentence: what is dropped, and why */
 };

@@ -317,6 +317,29 @@ class DamagedWal(unittest.TestCase):
                       alice.run("status", json_out=False).out)
 
 
+    def test_a_wal_cut_at_a_commit_is_caught_by_the_mark_beside_it(self):
+        n, alice = lone_node(self)
+        before = os.path.getsize(wal_path(n))
+        alice.ask("A ladder for the gutter")
+        n.kill9()
+        # Cut exactly where the request's transaction began: what is left
+        # is a valid, shorter WAL, which SQLite replays without a word.
+        with open(wal_path(n), "r+b") as f:
+            f.truncate(before)
+        logged = len(n.log())
+        n.start()
+        log = n.log()[logged:]
+        self.assertIn("store.sqlite-wal was damaged: it holds", log)
+        self.assertIn("its end was cut off", log)
+        self.assertEqual(len(damaged_wal_copies(n)), 1)
+        # A clean stop empties the WAL and the mark with it: the next start
+        # says nothing.
+        n.stop()
+        logged = len(n.log())
+        n.start()
+        self.assertNotIn("write-ahead log", n.log()[logged:])
+
+
 class LostStore(unittest.TestCase):
     def setUp(self):
         nb.require_binaries()
