@@ -644,11 +644,18 @@ int nbd_admin_fsck(int argc, char **argv)
         goto out;
     }
     /* Before the store is opened: SQLite's replay of the WAL would leave
-     * out what a damaged frame hides, without a word. */
-    struct nbd_wal_report wal;
-    if (nbd_wal_check(path, (uint64_t)time(NULL), false, &wal, err, sizeof(err)) < 0) {
-        status = complain("fsck", "%s", err);
-        goto out;
+     * out what a damaged frame hides, without a word.  Only while no
+     * daemon runs: a running one is appending to its WAL (which it checked
+     * when it started), and a frame half written is not damage. */
+    struct nbd_wal_report wal = { .verdict = NBD_WAL_CLEAN };
+    int lock_fd = -1;
+    if (nbd_lock_acquire(a.data_dir, &lock_fd, err, sizeof(err)) == 0) {
+        int r = nbd_wal_check(path, (uint64_t)time(NULL), false, &wal, err, sizeof(err));
+        close(lock_fd);
+        if (r < 0) {
+            status = complain("fsck", "%s", err);
+            goto out;
+        }
     }
     if (nbd_store_ro_open(path, &f.store, err, sizeof(err)) < 0) {
         status = complain("fsck", "%s", err);
