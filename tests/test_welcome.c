@@ -40,10 +40,11 @@ static int setup(void **state)
         return -1;
     nbd_store_close(w->store);
     if (sqlite3_open(w->path, &db) != SQLITE_OK ||
-        sqlite3_exec(db,
-                     "DROP TABLE welcome_tokens; DROP TABLE devices; DROP TABLE device_transfers; "
-                     "PRAGMA user_version = 4;",
-                     NULL, NULL, NULL) != SQLITE_OK)
+        sqlite3_exec(
+            db,
+            "DROP TABLE welcome_tokens; DROP TABLE devices; DROP TABLE device_transfers;"
+            " DROP TABLE report_tallies; DROP TABLE report_delays; PRAGMA user_version = 4;",
+            NULL, NULL, NULL) != SQLITE_OK)
         return -1;
     sqlite3_close(db);
     if (nbd_store_open(w->path, &w->store, err, sizeof(err)) != 0) {
@@ -234,12 +235,53 @@ static void a_device_hands_a_link_to_the_next(void **state)
     assert_int_equal(nbd_welcome_admitted(w->store, maria, card), 1);
 }
 
+/* A store as schema 6 left it, with a browser welcomed before device keys:
+ * after the migration that browser still signs in by its member key alone,
+ * and makes links for the next device. */
+static void a_browser_of_before_device_keys_keeps_working(void **state)
+{
+    struct world *w = *state;
+    char err[512] = "", link[NBD_WELCOME_TOKEN_LEN + 1];
+    uint8_t maria[32], phone[32], tablet[32], member[32], box[256];
+    const uint8_t sealed[3] = { 7, 8, 9 };
+    size_t len = 0;
+    sqlite3 *db;
+
+    memset(maria, 1, sizeof(maria));
+    memset(phone, 3, sizeof(phone));
+    memset(tablet, 4, sizeof(tablet));
+    nbd_store_close(w->store);
+    assert_int_equal(sqlite3_open(w->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "DROP TABLE device_transfers; DROP INDEX devices_key;"
+                     " ALTER TABLE devices DROP COLUMN device_key;"
+                     " INSERT INTO devices (member, name, device, admitted_at) VALUES"
+                     " (x'0101010101010101010101010101010101010101010101010101010101010101',"
+                     " 'Maria', 'Android', 1000); PRAGMA user_version = 6;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    if (nbd_store_open(w->path, &w->store, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(nbd_store_schema_version(w->store), NBD_STORE_SCHEMA_VERSION);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, NULL), 1);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, phone), 0);
+    assert_int_equal(
+        nbd_transfer_put(w->store, maria, NULL, sealed, sizeof(sealed), 1100, 1700, link), 0);
+    assert_true(
+        nbd_transfer_take(w->store, link, tablet, NULL, 1200, member, box, sizeof(box), &len) > 0);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, tablet), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_link_admits_one_browser_once, setup, teardown),
         cmocka_unit_test_setup_teardown(the_store_keeps_no_usable_token, setup, teardown),
         cmocka_unit_test_setup_teardown(a_device_hands_a_link_to_the_next, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_browser_of_before_device_keys_keeps_working, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
