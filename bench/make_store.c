@@ -6,7 +6,7 @@
  *     bench-make-store --store PATH --count N [--first I] [--time T]
  *                      [--members M] [--out FILE] [--name NAME]
  *     bench-make-store --store PATH --accept FILE [--quota-hour H --quota-day D]
- *                      [--order file|id]
+ *                      [--order file|id] [--old-indexes]
  *
  * The store is noaberd's own (daemon/store/store.h), opened with the daemon's code;
  * if it has no neighbourhood yet one is created exactly as
@@ -32,7 +32,10 @@
  * id order, daemon/net/sync.c), rather than in the file's order (by
  * created_at), and the node is told how many are still to come, as noaberd's
  * network tells it during a catch-up (nbd_node_catching_up); the time
- * includes building the indexes set aside meanwhile.  It prints "accepted N seconds S rate R pages
+ * includes building the indexes set aside meanwhile.  --old-indexes puts back
+ * schema 5's indexes (the author's and the kind's with the id in the key)
+ * and never sets any aside: the write path as it was, for comparison in the
+ * same run.  It prints "accepted N seconds S rate R pages
  * P": P is the pages SQLite wrote to the WAL per record (SQLITE_DBSTATUS_CACHE_WRITE), each of
  * which a checkpoint later copies into the database once more.
  */
@@ -61,7 +64,7 @@ static const char usage[] =
     "usage: bench-make-store --store PATH --count N [--first I] [--time T]\n"
     "                        [--members M] [--out FILE] [--name NAME]\n"
     "       bench-make-store --store PATH --accept FILE [--quota-hour H --quota-day D]\n"
-    "                        [--order file|id]\n";
+    "                        [--order file|id] [--old-indexes]\n";
 
 static const char *const areas[] = { "Marollen", "Sint-Gillis", "Kuregem", "Molenbeek", "Elsene" };
 static const char *const titles[] = {
@@ -83,6 +86,7 @@ struct options {
     unsigned members;
     uint64_t quota_hour, quota_day; /* --accept: the node's quotas, 0 = none */
     bool by_id;                     /* --accept: in the order of the ids */
+    bool old_indexes;               /* --accept: schema 5's indexes, none set aside */
 };
 
 static int parse_u64(const char *s, uint64_t *ret)
@@ -104,6 +108,10 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->time = (uint64_t)time(NULL) - 5 * 24 * 3600;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--old-indexes") == 0) {
+            o->old_indexes = true;
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t n;
         if (v == NULL)
@@ -213,7 +221,7 @@ static int slice_by_id(const void *a, const void *b)
 
 /* Feeds every record of a records file to nbd_node_accept, timing it and
  * counting the pages the store writes. */
-static int accept_file(struct nbd_node *node, const char *path, bool by_id)
+static int accept_file(struct nbd_node *node, const char *path, bool by_id, bool old_indexes)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
@@ -269,6 +277,19 @@ static int accept_file(struct nbd_node *node, const char *path, bool by_id)
         qsort(recs, count, sizeof(*recs), slice_by_id);
 
     sqlite3 *db = nbd_store_db(node->store);
+    if (old_indexes &&
+        sqlite3_exec(db,
+                     "DROP INDEX records_author;"
+                     "CREATE INDEX records_author ON records(author, created_at, id);"
+                     "DROP INDEX records_kind;"
+                     "CREATE INDEX records_kind ON records(kind, created_at, id);",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        fprintf(stderr, "bench-make-store: cannot put schema 5's indexes back: %s\n",
+                sqlite3_errmsg(db));
+        r = NB_EIO;
+        goto out;
+    }
+    bool catching_up = by_id && !old_indexes;
     int pages_before = 0, high = 0;
     sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_WRITE, &pages_before, &high, 0);
     uint64_t now = (uint64_t)time(NULL);
@@ -277,7 +298,7 @@ static int accept_file(struct nbd_node *node, const char *path, bool by_id)
         struct nbd_accept_report why;
         /* Between reads noaberd's network tells the node how many records
          * it still fetches (daemon/net/net.c, on_tick), as here. */
-        if (i % ACCEPT_BATCH == 0 && by_id)
+        if (i % ACCEPT_BATCH == 0 && catching_up)
             nbd_node_catching_up(node, count - i, 1);
         if (i % ACCEPT_BATCH == 0)
             nbd_node_batch_begin(node);
@@ -298,7 +319,7 @@ static int accept_file(struct nbd_node *node, const char *path, bool by_id)
     }
     /* The catch-up is over: the indexes it set aside are built again, in
      * the time measured. */
-    if (by_id) {
+    if (catching_up) {
         nbd_node_catching_up(node, 0, 1);
         nbd_node_catching_up(node, 0, 1 + NBD_CATCHUP_SETTLE_MS);
     }
@@ -363,7 +384,7 @@ int main(int argc, char **argv)
         }
     }
     if (o.accept != NULL) {
-        status = accept_file(&node, o.accept, o.by_id) < 0 ? 1 : 0;
+        status = accept_file(&node, o.accept, o.by_id, o.old_indexes) < 0 ? 1 : 0;
         goto out;
     }
     members = calloc(o.members, sizeof(*members));

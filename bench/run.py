@@ -109,7 +109,8 @@ def expected_figures(p, peers=True, browser=True):
     """Every figure a run with parameters p writes (peers: noaberd has peer
     networking; browser: Chromium can run the page).  The smoke test checks
     the CSV against this list."""
-    f = ["ingest.verify_raw", "ingest.record_open", "ingest.node_accept",
+    f = ["ingest.verify_raw", "ingest.record_open", "ingest.node_accept", "ingest.node_catchup",
+         "store.pages_per_record.submit", "store.pages_per_record.catchup",
          "ingest.control_serial", "ingest.control_pipelined",
          "store.read_unchecked", "store.read_checked", "store.read_id_hash"]
     for n in p["recon_n"]:
@@ -120,7 +121,7 @@ def expected_figures(p, peers=True, browser=True):
           "footprint.idle_cpu.n=%d.peers=0" % p["store_n"]]
     f += ["footprint.startup.n=%d" % n for n in p["startup_n"]]
     if peers:
-        f += ["ingest.peer_link", "sync.initial.n=%d" % p["sync_n"]]
+        f += ["ingest.peer_link", "ingest.peer_link.all_cores", "sync.initial.n=%d" % p["sync_n"]]
         f += ["reconcile.e2e.n=%d.k=%d.wire_bytes" % (p["store_n"], p["e2e_k"])]
         f += ["catchup.peers=%d.n=%d.%s" % (p["catchup_peers"], p["catchup_n"], m)
               for m in ("bytes_in", "records_in", "records_out", "in_sync_s", "live_ms")]
@@ -445,6 +446,24 @@ class Bench:
         out = run(pin(0, [self.tool("make-store"), "--store", d.store, "--accept", local]))
         self.add("ingest.node_accept", kv(out)["rate"], "records/s", *base)
 
+        # Pages the store writes per record (bench/README.md, "Page writes
+        # per record"): the same records on copies of the same store, in the
+        # order a client submits them (by created_at) and in the order a
+        # catch-up fetches them (by id, the node told it is catching up),
+        # against schema 5's indexes written as schema 5 did, in this run.
+        for order, name in (("file", "submit"), ("id", "catchup")):
+            res = {}
+            for old in (True, False):
+                c = self.node_with("pages-%s-%s" % (order, "old" if old else "new"), p["store_n"])
+                cmd = [self.tool("make-store"), "--store", c.store, "--accept", local,
+                       "--order", order] + (["--old-indexes"] if old else [])
+                res[old] = kv(run(pin(0, cmd)))
+                shutil.rmtree(c.dir, ignore_errors=True)
+            self.add("store.pages_per_record." + name, res[False]["pages"], "pages",
+                     "schema 5's indexes, the same records", res[True]["pages"])
+            if name == "catchup":
+                self.add("ingest.node_catchup", res[False]["rate"], "records/s", *base)
+
         # Every read for a client or a peer hashes the record and compares
         # it with its id (damage is never served): what that costs.
         out = kv(run(pin(0, [self.tool("read-check"), "--store", d.store,
@@ -479,6 +498,9 @@ class Bench:
         n, extra = p["store_n"], p["ingest_n"]
         rate = self.sync_rate("ingest-peer", n + extra, n)
         self.add("ingest.peer_link", rate, "records/s", *base)
+        cores = os.cpu_count() or 1
+        self.add("ingest.peer_link.all_cores", rate, "records/s",
+                 "%d cores x one core's crypto_sign_verify_detached" % cores, cores * base[1])
 
     def sync_rate(self, name, full_n, have_n):
         """Records per second for a node holding records 0 .. have_n-1 to
