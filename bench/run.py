@@ -248,6 +248,7 @@ class Daemon:
         self.log_path = os.path.join(self.dir, "noaberd.log")
         self.extra_args = list(extra_args)
         self.core = core
+        self.perf = None  # a perf.data path: run under `perf record -g`
         self.proc = None
         os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
         os.makedirs(self.sock_dir, mode=0o700, exist_ok=True)
@@ -280,6 +281,8 @@ class Daemon:
         """Starts noaberd; returns the seconds until it answered `hello`."""
         cmd = [self.bench.noaberd, "--data-dir", self.data_dir, "--socket", self.socket,
                "--log-level", "info"] + self.extra_args
+        if self.perf is not None:
+            cmd = ["perf", "record", "-g", "-q", "-o", self.perf, "--"] + cmd
         if self.core is not None:
             cmd = pin(self.core, cmd)
         self._log = open(self.log_path, "ab")
@@ -352,6 +355,7 @@ class Bench:
         self.build = os.path.abspath(args.build)
         self.out = os.path.abspath(args.out)
         self.smoke = args.smoke
+        self.perf = getattr(args, "perf", None)
         self.p = SMOKE if args.smoke else FULL
         self.groups = args.only.split(",") if args.only else GROUPS
         self.rows = []
@@ -509,6 +513,8 @@ class Bench:
         full = self.node_with(name + "-full", full_n, core=1).listen()
         joiner = self.node_with(name + "-joining", have_n, core=0).listen()
         joiner.extra_args += ["--peer", full.address]
+        if name == "sync" and self.perf:
+            joiner.perf = os.path.abspath(self.perf)
         full.start()
         try:
             t0 = time.monotonic()
@@ -1151,6 +1157,9 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only", default="")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--perf", metavar="FILE",
+                    help="record the joining node of the initial sync with `perf record -g` "
+                         "into FILE (bench/README.md, \"Where initial sync spends its time\")")
     args = ap.parse_args()
     for g in filter(None, args.only.split(",")):
         if g not in GROUPS:
