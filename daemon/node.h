@@ -163,7 +163,8 @@ int nbd_node_repair(struct nbd_node *node);
  * network's timer calls it; now_ms is the loop's clock).  A catch-up large
  * against the store (NBD_CATCHUP_MIN records, and a sixteenth of those held)
  * drops the indexes no arriving record's check reads, so that each record
- * writes about one page instead of four (nbd_store_defer_indexes); when
+ * writes about 1.6 pages instead of 3.7 (nbd_store_defer_indexes, bench/README.md,
+ * "Page writes per record"); when
  * nothing has been left to fetch for NBD_CATCHUP_SETTLE_MS they are built
  * again by sorting.  Meanwhile the node answers as always, by scanning.
  * Does nothing inside a batch.
