@@ -33,7 +33,7 @@
  * created_at), and the node is told how many are still to come, as noaberd's
  * network tells it during a catch-up (nbd_node_catching_up); the time
  * includes building the indexes set aside meanwhile.  --old-indexes puts back
- * schema 5's indexes (the author's and the kind's with the id in the key)
+ * the indexes of schemas 2-6 (the author's and the kind's with the id in the key)
  * and never sets any aside: the write path as it was, for comparison in the
  * same run.  It prints "accepted N seconds S rate R pages
  * P": P is the pages SQLite wrote to the WAL per record (SQLITE_DBSTATUS_CACHE_WRITE), each of
@@ -86,7 +86,7 @@ struct options {
     unsigned members;
     uint64_t quota_hour, quota_day; /* --accept: the node's quotas, 0 = none */
     bool by_id;                     /* --accept: in the order of the ids */
-    bool old_indexes;               /* --accept: schema 5's indexes, none set aside */
+    bool old_indexes;               /* --accept: the indexes before schema 7, none set aside */
 };
 
 static int parse_u64(const char *s, uint64_t *ret)
@@ -284,7 +284,7 @@ static int accept_file(struct nbd_node *node, const char *path, bool by_id, bool
                      "DROP INDEX records_kind;"
                      "CREATE INDEX records_kind ON records(kind, created_at, id);",
                      NULL, NULL, NULL) != SQLITE_OK) {
-        fprintf(stderr, "bench-make-store: cannot put schema 5's indexes back: %s\n",
+        fprintf(stderr, "bench-make-store: cannot put the old indexes back: %s\n",
                 sqlite3_errmsg(db));
         r = NB_EIO;
         goto out;

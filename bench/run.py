@@ -113,7 +113,8 @@ def expected_figures(p, peers=True, browser=True):
     f = ["ingest.verify_raw", "ingest.record_open", "ingest.node_accept", "ingest.node_catchup",
          "store.pages_per_record.submit", "store.pages_per_record.catchup",
          "ingest.control_serial", "ingest.control_pipelined",
-         "store.read_unchecked", "store.read_checked", "store.read_id_hash"]
+         "store.read_unchecked", "store.read_checked", "store.read_id_hash",
+         "store.wal_mark", "store.commit_unmarked", "store.commit_marked"]
     for n in p["recon_n"]:
         for k in p["recon_k"]:
             for m in ("bytes_up", "bytes_down", "bytes_total", "round_trips"):
@@ -369,7 +370,8 @@ class Bench:
         self.noaber = os.path.join(self.build, "client", "noaber")
         self.tool = lambda name: os.path.join(self.build, "bench", "bench-" + name)
         for exe in (self.noaberd, self.noaber, self.tool("make-store"), self.tool("ingest"),
-                    self.tool("verify"), self.tool("reconcile"), self.tool("read-check")):
+                    self.tool("verify"), self.tool("reconcile"), self.tool("read-check"),
+                    self.tool("wal-mark")):
             if not os.access(exe, os.X_OK):
                 raise BenchError("%s is not built" % exe)
         self._stores = {}
@@ -456,7 +458,7 @@ class Bench:
         # per record"): the same records on copies of the same store, in the
         # order a client submits them (by created_at) and in the order a
         # catch-up fetches them (by id, the node told it is catching up),
-        # against schema 5's indexes written as schema 5 did, in this run.
+        # against the indexes of schemas 2-6 written as they were, in this run.
         for order, name in (("file", "submit"), ("id", "catchup")):
             res = {}
             for old in (True, False):
@@ -466,7 +468,7 @@ class Bench:
                 res[old] = kv(run(pin(0, cmd)))
                 shutil.rmtree(c.dir, ignore_errors=True)
             self.add("store.pages_per_record." + name, res[False]["pages"], "pages",
-                     "schema 5's indexes, the same records", res[True]["pages"])
+                     "the indexes of schemas 2-6, the same records", res[True]["pages"])
             if name == "catchup":
                 self.add("ingest.node_catchup", res[False]["rate"], "records/s", *base)
 
@@ -479,6 +481,18 @@ class Bench:
         self.add("store.read_unchecked", unchecked, "reads/s")
         self.add("store.read_checked", out["checked"], "reads/s",
                  "the same reads without the id check (1/checked - 1/hash)", unchecked)
+
+        # After every commit the store writes the WAL mark (a WAL cut at a
+        # commit is seen): what that costs a commit.
+        mark_dir = os.path.join(self.tmp, "wal-mark")
+        os.makedirs(mark_dir, exist_ok=True)
+        out = kv(run(pin(0, [self.tool("wal-mark"), "--dir", mark_dir,
+                             "--seconds", str(p["verify_seconds"])])))
+        unmarked = 1.0 / (1.0 / out["commits"] - 1.0 / out["marks"])
+        self.add("store.wal_mark", out["marks"], "marks/s")
+        self.add("store.commit_unmarked", unmarked, "commits/s")
+        self.add("store.commit_marked", out["commits"], "commits/s",
+                 "the same commits without the WAL mark (1/marked - 1/mark)", unmarked)
 
         d = self.node_with("ingest", p["store_n"], core=0)
         d.start()
