@@ -38,7 +38,8 @@ export async function youScreen(app) {
     app.say(t('you_name_saved', { name: n }));
   });
   const live = el('div', { id: 'live-list', 'aria-live': 'polite' });
-  show(t('you_title'), errors, form, notificationsPart(app), live);
+  show(t('you_title'), errors, form, notificationsPart(app),
+    el('div', { class: 'field' }, el('h2', { text: t('nav_language') }), app.languageList()), live);
   app.state.liveRefresh = () => refreshYou(app, live);
   await refreshYou(app, live);
 }
@@ -46,7 +47,10 @@ export async function youScreen(app) {
 // Notifications need the person's yes, asked from a button (browsers
 // refuse to ask by themselves) and only in a secure context.
 function notificationsPart(app) {
-  const part = el('div', { class: 'field' }, el('h2', { text: t('notify_title') }));
+  // Said whatever the state: a closed page notifies nothing (docs/web.md,
+  // "Live, and notifications": push would need another host).
+  const part = el('div', { class: 'field' }, el('h2', { text: t('notify_title') }),
+    el('p', { class: 'hint', text: t('notify_when') }));
   if (!('Notification' in window)) {
     part.append(el('p', { class: 'hint', text: t('notify_unavailable') }));
   } else if (Notification.permission === 'granted') {
