@@ -136,7 +136,12 @@ class Accessibility(unittest.TestCase):
 
         open_screen(web.url + "/#ask")
         self.wait(b, present("#main form button"), "the form to ask for help")
-        b.driver.find_element(By.CSS_SELECTOR, "#main form button").click()
+        # Far down a page of large text: brought to the middle of the screen
+        # first, so that the click lands on it and not where it was before
+        # the page scrolled.
+        button = b.driver.find_element(By.CSS_SELECTOR, "#main form button")
+        b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+        button.click()
         self.wait(b, lambda d: d.find_element(By.CLASS_NAME, "error-summary").text != "",
                   "the error summary")
         self.check(b, label + ": ask for help, with errors", size[0])

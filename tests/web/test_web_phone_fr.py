@@ -251,13 +251,20 @@ class FrenchPhone(browser.PageTest):
             json.dump(self.header_heights, f, indent=1)
         a.assert_nowhere_in_clear([ADDRESS, "Rue Haute 12", "0470 11 22 33"], extra=[web_a.log_path])
 
+        # Requests of neighbours who use noaber, for the list in the gallery.
+        carol = a.member("carol")
+        carol.new_identity()
+        carol.ok("profile", "--name", "Carol")
+        carol.ask("Soup on Friday", "meals", "Marollen 1000", "--urgency", "today")
+        carol.ask("A lift to the hospital on Tuesday", "transport", "Marollen", "--urgency", "this-week",
+                  "--details", "The appointment is at ten.")
         self.gallery(maria, web_a, maria_link, bob, web_b, rid)
 
     def gallery(self, maria, web_a, maria_link, bob, web_b, rid):
         """Every main page in every language, at phone and desktop width:
         Maria's as the one who asked, Bob's tasks as the helper."""
         pages = [(maria, "welcome", maria_link, "welcome_name"),
-                 (maria, "near-you", web_a.url + "/#near", "near_title"),
+                 (maria, "near-you", web_a.url + "/#near", "near_title", "#near-list li[data-id] + li[data-id]"),
                  (maria, "ask-for-help", web_a.url + "/#ask", "ask_title"),
                  (maria, "your-requests", web_a.url + "/#mine", "mine_title"),
                  (maria, "request-requester", web_a.url + "/#request=" + rid, None),
@@ -268,7 +275,7 @@ class FrenchPhone(browser.PageTest):
             cat = browser.page_catalog(lang)
             for b in (maria, bob):
                 b.driver.execute_script("localStorage.setItem('noaber.language', arguments[0])", lang)
-            for b, name, url, key in pages:
+            for b, name, url, key, *ready in pages:
                 b.driver.get("about:blank")
                 b.driver.get(url)
                 if key == "welcome_name":
@@ -279,6 +286,8 @@ class FrenchPhone(browser.PageTest):
                     self.heading(b, TITLE)
                 self.wait(b, "the screen drawn", lambda d: d.find_element("id", "main").text
                           and not d.find_elements("css selector", "#loading"))
+                for css in ready:
+                    self.wait(b, css, lambda d: d.find_elements("css selector", css))
                 self.wait(b, "the page in %s" % lang,
                           lambda d: d.find_element("tag name", "html").get_attribute("lang") == lang)
                 for width, size in (("phone", browser.PHONE), ("desktop", browser.DESKTOP)):
