@@ -47,10 +47,7 @@ export async function youScreen(app) {
 // Notifications need the person's yes, asked from a button (browsers
 // refuse to ask by themselves) and only in a secure context.
 function notificationsPart(app) {
-  // Said whatever the state: a closed page notifies nothing (docs/web.md,
-  // "Live, and notifications": push would need another host).
-  const part = el('div', { class: 'field' }, el('h2', { text: t('notify_title') }),
-    el('p', { class: 'hint', text: t('notify_when') }));
+  const part = el('div', { class: 'field' }, el('h2', { text: t('notify_title') }));
   if (!('Notification' in window)) {
     part.append(el('p', { class: 'hint', text: t('notify_unavailable') }));
   } else if (Notification.permission === 'granted') {
@@ -64,6 +61,9 @@ function notificationsPart(app) {
     }, 'secondary');
     part.append(el('p', { text: t('notify_intro') }), b);
   }
+  // Said whatever the state: a closed page notifies nothing (docs/web.md,
+  // "Live, and notifications": push would need another host).
+  part.append(el('p', { class: 'hint', text: t('notify_when') }));
   return part;
 }
 
