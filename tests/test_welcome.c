@@ -235,7 +235,7 @@ static void a_device_hands_a_link_to_the_next(void **state)
     assert_int_equal(nbd_welcome_admitted(w->store, maria, card), 1);
 }
 
-/* A store as schema 6 left it, with a browser welcomed before device keys:
+/* A store as schema 7 left it, with a browser welcomed before device keys:
  * after the migration that browser still signs in by its member key alone,
  * and makes links for the next device. */
 static void a_browser_of_before_device_keys_keeps_working(void **state)
@@ -258,7 +258,7 @@ static void a_browser_of_before_device_keys_keeps_working(void **state)
                      " ALTER TABLE devices DROP COLUMN device_key;"
                      " INSERT INTO devices (member, name, device, admitted_at) VALUES"
                      " (x'0101010101010101010101010101010101010101010101010101010101010101',"
-                     " 'Maria', 'Android', 1000); PRAGMA user_version = 6;",
+                     " 'Maria', 'Android', 1000); PRAGMA user_version = 7;",
                      NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);

@@ -39,7 +39,8 @@ export async function youScreen(app) {
     app.say(t('you_name_saved', { name: n }));
   });
   const live = el('div', { id: 'live-list', 'aria-live': 'polite' });
-  show(t('you_title'), errors, form, notificationsPart(app), devicesPart(), live);
+  show(t('you_title'), errors, form, notificationsPart(app), devicesPart(),
+    el('div', { class: 'field' }, el('h2', { text: t('nav_language') }), app.languageList()), live);
   app.state.liveRefresh = () => refreshYou(app, live);
   await refreshYou(app, live);
 }
@@ -61,6 +62,9 @@ function notificationsPart(app) {
     }, 'secondary');
     part.append(el('p', { text: t('notify_intro') }), b);
   }
+  // Said whatever the state: a closed page notifies nothing (docs/web.md,
+  // "Live, and notifications": push would need another host).
+  part.append(el('p', { class: 'hint', text: t('notify_when') }));
   return part;
 }
 
