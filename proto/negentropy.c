@@ -257,7 +257,7 @@ void nb_negentropy_ids_sort_unique(struct nb_negentropy_ids *ids)
     ids->count = kept;
 }
 
-static int ids_push(struct nb_negentropy_ids *ids, const uint8_t *id)
+int nb_negentropy_ids_add(struct nb_negentropy_ids *ids, const uint8_t *id)
 {
     if (ids->count == ids->capacity) {
         size_t cap = ids->capacity == 0 ? 16 : ids->capacity;
@@ -633,7 +633,7 @@ static int compare_id_list(const struct nb_negentropy_storage *s, size_t lo, siz
         if (a < count && memcmp(sorted[a], id, NB_NEGENTROPY_ID_SIZE) == 0) {
             matched[(size_t)(sorted[a] - list) / NB_NEGENTROPY_ID_SIZE] = true;
         } else if (have != NULL) {
-            r = ids_push(have, id);
+            r = nb_negentropy_ids_add(have, id);
             if (r != NB_OK) {
                 goto out;
             }
@@ -657,7 +657,7 @@ static int compare_id_list(const struct nb_negentropy_storage *s, size_t lo, siz
         }
         for (size_t i = 0; r == NB_OK && i < count; i++) {
             if (emit[i]) {
-                r = ids_push(need, list + i * NB_NEGENTROPY_ID_SIZE);
+                r = nb_negentropy_ids_add(need, list + i * NB_NEGENTROPY_ID_SIZE);
             }
         }
         free(emit);

@@ -96,6 +96,16 @@ void nb_riblt_encoder_free(struct nb_riblt_encoder *enc)
     enc->ids = 0;
 }
 
+int nb_riblt_encoder_copy(struct nb_riblt_encoder *dst, const struct nb_riblt_encoder *src)
+{
+    int r = nb_riblt_encoder_init(dst, src->m);
+    if (r < 0)
+        return r;
+    memcpy(dst->symbols, src->symbols, src->m * sizeof(*src->symbols));
+    dst->ids = src->ids;
+    return 0;
+}
+
 static void encoder_apply(struct nb_riblt_encoder *enc, const uint8_t id[NB_RIBLT_ID_SIZE],
                           int64_t sign)
 {

@@ -91,6 +91,8 @@ struct nb_riblt_encoder {
  * Returns 0, NB_EINVAL or NB_ENOMEM. */
 int nb_riblt_encoder_init(struct nb_riblt_encoder *enc, size_t m);
 void nb_riblt_encoder_free(struct nb_riblt_encoder *enc);
+/* A copy of `src` in `dst` (which is overwritten).  Returns 0 or NB_ENOMEM. */
+int nb_riblt_encoder_copy(struct nb_riblt_encoder *dst, const struct nb_riblt_encoder *src);
 /* The caller adds an id only when the set does not hold it, and removes one
  * only when it does. */
 void nb_riblt_encoder_add(struct nb_riblt_encoder *enc, const uint8_t id[NB_RIBLT_ID_SIZE]);
