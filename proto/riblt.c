@@ -228,6 +228,8 @@ int nb_riblt_decoder_add(struct nb_riblt_decoder *dec, const struct nb_riblt_sym
     c->count -= own->count;
     if (!symbol_empty(c))
         dec->nonempty++;
+    if (i == 0)
+        dec->apart = c->count;
     /* The ids decoded so far that map here come out of it.  A linear pass:
      * the decoded ids are few while symbols still arrive, and bounded. */
     for (size_t k = 0; k < dec->n_decoded; k++) {
@@ -357,6 +359,55 @@ int nb_riblt_encode_fallback(uint8_t *out, size_t out_cap, size_t *ret_len)
     struct out o;
     put_header(&o, out, out_cap, NB_RIBLT_FALLBACK);
     return done(&o, ret_len);
+}
+
+enum nb_riblt_msg_type nb_riblt_answer(const struct nb_riblt_decoder *dec, int added,
+                                       uint64_t *ret_total)
+{
+    if (added == 0 && nb_riblt_decoder_done(dec))
+        return NB_RIBLT_DIFF;
+    /* 1.7 symbols per differing id decode nearly always; a difference of
+     * more than the prefix allows at that rate is not worth streaming. */
+    uint64_t apart = (uint64_t)(dec->apart < 0 ? -dec->apart : dec->apart);
+    uint64_t prefix = dec->local->m;
+    if (added < 0 || dec->m >= prefix || apart > prefix * 10 / 17)
+        return NB_RIBLT_FALLBACK;
+    uint64_t total = 2 * (uint64_t)dec->m;
+    if (total < apart * 17 / 10)
+        total = apart * 17 / 10;
+    *ret_total = total < prefix ? total : prefix;
+    return NB_RIBLT_MORE;
+}
+
+int nb_riblt_encode_answer(const struct nb_riblt_decoder *dec, size_t *pos, uint8_t *out,
+                           size_t out_cap, size_t *ret_len)
+{
+    /* Both lists are written in place: the ids only the encoding side
+     * holds first, then the others, each behind its count. */
+    size_t i = *pos, n_have = 0, n_need = 0;
+    for (size_t j = i; j < dec->n_decoded && n_have + n_need < NB_RIBLT_DIFF_IDS_MAX; j++) {
+        if (dec->decoded[j].side > 0)
+            n_have++;
+        else
+            n_need++;
+    }
+    size_t end = i + n_have + n_need;
+    struct out o;
+    put_header(&o, out, out_cap, NB_RIBLT_DIFF);
+    uint8_t flag = end == dec->n_decoded ? 1 : 0;
+    put(&o, &flag, 1);
+    put_varint(&o, n_have);
+    for (size_t j = i; j < end; j++)
+        if (dec->decoded[j].side > 0)
+            put(&o, dec->decoded[j].id, NB_RIBLT_ID_SIZE);
+    put_varint(&o, n_need);
+    for (size_t j = i; j < end; j++)
+        if (dec->decoded[j].side < 0)
+            put(&o, dec->decoded[j].id, NB_RIBLT_ID_SIZE);
+    int r = done(&o, ret_len);
+    if (r == 0)
+        *pos = end;
+    return r;
 }
 
 struct in {

@@ -1188,43 +1188,36 @@ static int rbl_send(struct nbd_link *link, const uint8_t *msg, size_t len)
  * parts (ids only the initiator holds, ids only the responder holds). */
 static void riblt_answer(struct nbd_link *link)
 {
-    const struct nb_riblt_decoder *dec = link->sync.rb_dec;
-    static uint8_t have[NB_RIBLT_DIFF_IDS_MAX][NB_RIBLT_ID_SIZE];
-    static uint8_t need[NB_RIBLT_DIFF_IDS_MAX][NB_RIBLT_ID_SIZE];
     static uint8_t msg[NB_RIBLT_DIFF_IDS_MAX * NB_RIBLT_ID_SIZE + 64];
-    size_t i = 0;
+    size_t pos = 0, len;
     do {
-        size_t n_have = 0, n_need = 0;
-        for (; i < dec->n_decoded && n_have + n_need < NB_RIBLT_DIFF_IDS_MAX; i++) {
-            if (dec->decoded[i].side > 0)
-                memcpy(have[n_have++], dec->decoded[i].id, NB_RIBLT_ID_SIZE);
-            else
-                memcpy(need[n_need++], dec->decoded[i].id, NB_RIBLT_ID_SIZE);
-        }
-        size_t len;
-        if (nb_riblt_encode_diff(i == dec->n_decoded, (const uint8_t(*)[NB_RIBLT_ID_SIZE])have,
-                                 n_have, (const uint8_t(*)[NB_RIBLT_ID_SIZE])need, n_need, msg,
-                                 sizeof(msg), &len) < 0 ||
+        if (nb_riblt_encode_answer(link->sync.rb_dec, &pos, msg, sizeof(msg), &len) < 0 ||
             rbl_send(link, msg, len) < 0)
             return;
-    } while (i < dec->n_decoded);
+    } while (pos < link->sync.rb_dec->n_decoded);
+}
+
+static void riblt_fallback(struct nbd_link *link)
+{
+    uint8_t msg[8];
+    size_t len;
+    rb_session_free(&link->sync);
+    if (nb_riblt_encode_fallback(msg, sizeof(msg), &len) == 0)
+        rbl_send(link, msg, len);
 }
 
 /*
  * The responder takes a `symbols` message.  Symbols from index 0 open a
  * session on a copy of the node's coded symbols; later ones continue it.
  * Symbols of a session already answered were in flight when the answer
- * left and are ignored.  After each message the responder answers: the
- * difference once decoded, `fallback` when it cannot be (the bound is
- * reached, or the set sizes alone show a larger difference), else `more`.
+ * left and are ignored.  After each message the responder answers
+ * (nb_riblt_answer): the difference once decoded, `fallback` when it
+ * cannot be, else `more`.
  */
 static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
                           const struct nb_riblt_symbol *symbols)
 {
     struct nbd_sync *s = &link->sync;
-    uint8_t msg[32];
-    size_t len;
-    int64_t apart = 0;
     if (m->first == 0) {
         rb_session_free(s);
         s->rb_local = calloc(1, sizeof(*s->rb_local));
@@ -1240,15 +1233,10 @@ static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
         }
         if (r < 0) {
             nbd_error("cannot answer a rateless reconciliation: %s", nb_strerror(r));
-            rb_session_free(s);
-            if (nb_riblt_encode_fallback(msg, sizeof(msg), &len) == 0)
-                rbl_send(link, msg, len);
+            riblt_fallback(link);
             return;
         }
         s->mode = NBD_RECONCILE_RIBLT;
-        /* Coded symbol 0 counts every id: the set sizes differ by at most
-         * the difference. */
-        apart = symbols[0].count - s->rb_local->symbols[0].count;
     } else if (s->rb_dec == NULL) {
         return;
     } else if (m->first != s->rb_dec->m) {
@@ -1266,32 +1254,26 @@ static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
         link_close(link, "malformed reconciliation message");
         return;
     }
-    if (r == 0 && nb_riblt_decoder_done(s->rb_dec)) {
+    uint64_t total = 0;
+    uint8_t msg[16];
+    size_t len;
+    switch (nb_riblt_answer(s->rb_dec, r, &total)) {
+    case NB_RIBLT_DIFF:
         riblt_answer(link);
         rb_session_free(s);
         return;
-    }
-    size_t received = s->rb_dec->m;
-    int64_t far = (int64_t)(NB_RIBLT_SYMBOLS_MAX * 10 / 17);
-    if (r < 0 || received >= s->rb_local->m || apart > far || apart < -far) {
-        nbd_debug("peer %s: the rateless reconciliation cannot decode this difference; "
-                  "asking for Negentropy",
-                  link_name(link));
-        rb_session_free(s);
-        if (nb_riblt_encode_fallback(msg, sizeof(msg), &len) == 0)
+    case NB_RIBLT_MORE:
+        if (nb_riblt_encode_more(total, msg, sizeof(msg), &len) == 0)
             rbl_send(link, msg, len);
         return;
+    case NB_RIBLT_FALLBACK:
+    case NB_RIBLT_SYMBOLS:
+        break;
     }
-    /* Twice what came so far, and at least 1.7 symbols per id the set
-     * sizes show apart: the first flight that can decode. */
-    uint64_t total = 2 * (uint64_t)received;
-    uint64_t sizes = (uint64_t)(apart < 0 ? -apart : apart) * 17 / 10;
-    if (total < sizes)
-        total = sizes;
-    if (total > s->rb_local->m)
-        total = s->rb_local->m;
-    if (nb_riblt_encode_more(total, msg, sizeof(msg), &len) == 0)
-        rbl_send(link, msg, len);
+    nbd_debug("peer %s: the rateless reconciliation cannot decode this difference; asking for "
+              "Negentropy",
+              link_name(link));
+    riblt_fallback(link);
 }
 
 /* Appends ids to an id list (bounded by the caller). */

@@ -121,6 +121,9 @@ struct nb_riblt_decoder {
     size_t nonempty; /* of them, how many are not all zero */
     struct nb_riblt_decoded *decoded;
     size_t n_decoded;
+    /* The remote set's size minus the local one's, from coded symbol 0
+     * (which counts every id): the difference holds at least this many. */
+    int64_t apart;
 };
 
 /* A decoder against `local`, whose prefix bounds how many symbols it takes.
@@ -170,6 +173,30 @@ int nb_riblt_encode_diff(bool last, const uint8_t (*have)[NB_RIBLT_ID_SIZE], siz
                          const uint8_t (*need)[NB_RIBLT_ID_SIZE], size_t n_need, uint8_t *out,
                          size_t out_cap, size_t *ret_len);
 int nb_riblt_encode_fallback(uint8_t *out, size_t out_cap, size_t *ret_len);
+
+/*
+ * The responder's answer once it has taken a `symbols` message, `added`
+ * being what nb_riblt_decoder_add last returned (0 or NB_ETOOBIG):
+ *   NB_RIBLT_DIFF      decoded: send the difference (nb_riblt_encode_answer);
+ *   NB_RIBLT_FALLBACK  the difference cannot be decoded: the decoder is
+ *                      over a bound, every symbol of the prefix came, or
+ *                      the set sizes alone are more than
+ *                      NB_RIBLT_SYMBOLS_MAX / 1.7 apart;
+ *   NB_RIBLT_MORE      with *ret_total: twice the symbols received, at
+ *                      least 1.7 per id the set sizes are apart, at most
+ *                      the prefix.
+ */
+enum nb_riblt_msg_type nb_riblt_answer(const struct nb_riblt_decoder *dec, int added,
+                                       uint64_t *ret_total);
+
+/*
+ * Encodes the next part of a decoded difference, from decoded id *pos on
+ * (0 for the first part), at most NB_RIBLT_DIFF_IDS_MAX ids, and advances
+ * *pos; the part that reaches the end is marked last.  out_cap must hold
+ * NB_RIBLT_DIFF_IDS_MAX ids and 16 bytes.  Returns 0 or NB_ETOOBIG.
+ */
+int nb_riblt_encode_answer(const struct nb_riblt_decoder *dec, size_t *pos, uint8_t *out,
+                           size_t out_cap, size_t *ret_len);
 
 /*
  * Decodes one message strictly: the version byte, a known type, minimal
