@@ -9,7 +9,10 @@
  *     encoding per message);
  *   - the decoder stays within its bounds: no more symbols than its local
  *     prefix, no more decoded ids than NB_RIBLT_DIFF_MAX, and every decoded
- *     id is on one side or the other.
+ *     id is on one side or the other;
+ *   - the responder's answer to them decodes cleanly: `more` within the
+ *     prefix, or the difference in parts that list every decoded id once
+ *     and end with the last.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,7 +47,42 @@ static void build_local(void)
 }
 
 static struct nb_riblt_symbol symbols[NB_RIBLT_BATCH_MAX];
+static struct nb_riblt_symbol again[NB_RIBLT_BATCH_MAX];
 static uint8_t out[NB_RIBLT_BATCH_MAX * 60];
+/* The responder's answer, apart from the re-encoding in `out`. */
+static uint8_t answer[NB_RIBLT_DIFF_IDS_MAX * NB_RIBLT_ID_SIZE + 64];
+
+static void check_answer(const struct nb_riblt_decoder *dec, int added)
+{
+    uint64_t total = 0;
+    size_t len, pos = 0, listed = 0;
+    struct nb_riblt_msg m;
+    switch (nb_riblt_answer(dec, added, &total)) {
+    case NB_RIBLT_MORE:
+        if (total < 1 || total > dec->local->m ||
+            nb_riblt_encode_more(total, answer, sizeof(answer), &len) < 0 ||
+            nb_riblt_msg_decode(answer, len, &m, again) < 0 || m.total != total)
+            abort();
+        return;
+    case NB_RIBLT_DIFF:
+        do {
+            if (nb_riblt_encode_answer(dec, &pos, answer, sizeof(answer), &len) < 0 ||
+                nb_riblt_msg_decode(answer, len, &m, again) < 0 || m.type != NB_RIBLT_DIFF)
+                abort();
+            listed += m.n_have + m.n_need;
+            if (m.last != (pos == dec->n_decoded))
+                abort();
+        } while (pos < dec->n_decoded);
+        if (listed != dec->n_decoded)
+            abort();
+        return;
+    case NB_RIBLT_FALLBACK:
+        return;
+    case NB_RIBLT_SYMBOLS:
+        break;
+    }
+    abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -66,14 +104,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct nb_riblt_decoder dec;
         if (nb_riblt_decoder_init(&dec, &local) < 0)
             abort();
-        for (size_t i = 0; i < m.n_symbols; i++)
-            if (nb_riblt_decoder_add(&dec, &symbols[i]) < 0)
-                break;
+        int added = 0;
+        for (size_t i = 0; i < m.n_symbols && added == 0 && !nb_riblt_decoder_done(&dec); i++)
+            added = nb_riblt_decoder_add(&dec, &symbols[i]);
         if (dec.m > local.m || dec.n_decoded > NB_RIBLT_DIFF_MAX)
             abort();
         for (size_t i = 0; i < dec.n_decoded; i++)
             if (dec.decoded[i].side != 1 && dec.decoded[i].side != -1)
                 abort();
+        check_answer(&dec, added);
         nb_riblt_decoder_free(&dec);
         break;
     }
