@@ -756,19 +756,27 @@ static int negentropy_open(struct nbd_link *link)
     return 0;
 }
 
+static int rbl_send(struct nbd_link *link, const uint8_t *msg, size_t len)
+{
+    uint8_t out[NB_PEER_MSG_MAX];
+    size_t n;
+    int r = nb_peer_encode_rbl(msg, len, out, sizeof(out), &n);
+    if (r == 0)
+        r = link_send(link, out, n);
+    return r;
+}
+
 /* Sends the coded symbols the responder lets the initiator send. */
 static void riblt_send(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
     uint8_t msg[NET_RIBLT_BATCH * (NB_RIBLT_ID_SIZE + 18) + 16];
-    uint8_t out[sizeof(msg) + 16];
     while (s->rb_enc != NULL && s->rb_sent < s->rb_allowed && link->state == LINK_UP) {
-        size_t n = s->rb_allowed - s->rb_sent, len, out_len;
+        size_t n = s->rb_allowed - s->rb_sent, len;
         if (n > NET_RIBLT_BATCH)
             n = NET_RIBLT_BATCH;
         if (nb_riblt_encode_symbols(s->rb_enc, s->rb_sent, n, msg, sizeof(msg), &len) < 0 ||
-            nb_peer_encode_rbl(msg, len, out, sizeof(out), &out_len) < 0 ||
-            link_send(link, out, out_len) < 0)
+            rbl_send(link, msg, len) < 0)
             return;
         s->rb_sent += n;
     }
@@ -1172,16 +1180,6 @@ static void rb_session_free(struct nbd_sync *s)
     nb_riblt_encoder_free(s->rb_local);
     free(s->rb_local);
     s->rb_local = NULL;
-}
-
-static int rbl_send(struct nbd_link *link, const uint8_t *msg, size_t len)
-{
-    uint8_t out[NB_PEER_MSG_MAX];
-    size_t n;
-    int r = nb_peer_encode_rbl(msg, len, out, sizeof(out), &n);
-    if (r == 0)
-        r = link_send(link, out, n);
-    return r;
 }
 
 /* The responder decoded the difference: it sends it to the initiator in

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -32,8 +33,11 @@ class Rateless(unittest.TestCase):
         nb.require_binaries()
         cls.tmp = tempfile.mkdtemp(prefix="nb-riblt-")
         cls.template = os.path.join(cls.tmp, "template.sqlite")
-        subprocess.run([MAKE_STORE, "--store", cls.template, "--count", "0"], check=True,
-                       stdout=subprocess.DEVNULL)
+        # Record i is the same bytes in every store only if every store is
+        # dated from the same time (make-store's default is "five days ago").
+        cls.epoch = str(int(time.time()) - 5 * 24 * 3600)
+        subprocess.run([MAKE_STORE, "--store", cls.template, "--count", "0", "--time", cls.epoch],
+                       check=True, stdout=subprocess.DEVNULL)
 
     @classmethod
     def tearDownClass(cls):
@@ -49,7 +53,8 @@ class Rateless(unittest.TestCase):
         shutil.copy(self.template, store)
         for first, count in ranges:
             subprocess.run([MAKE_STORE, "--store", store, "--first", str(first), "--count",
-                            str(count)], check=True, stdout=subprocess.DEVNULL)
+                            str(count), "--time", self.epoch], check=True,
+                           stdout=subprocess.DEVNULL)
         return n
 
     def link_and_sync(self, a, b, records):
