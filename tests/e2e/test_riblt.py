@@ -110,6 +110,33 @@ class Rateless(unittest.TestCase):
         # Once in sync, the next rounds find nothing apart with coded symbols again.
         nb.wait_for("B's peers row says riblt", lambda: self.row(b, a)["reconcile"] == "riblt")
 
+    def test_coded_symbols_follow_a_retraction(self):
+        # A holds Alice's requests; she retracts one, which deletes it on A.
+        # C, new and empty, then reconciles with A: the difference C's
+        # decoder finds is exactly the records A holds now, not the one it
+        # deleted (A's coded symbols took it out when its snapshot was read
+        # again, without hashing its whole set anew).
+        a = self.node("A", [])
+        a.start()
+        alice = a.member("alice")
+        alice.new_identity()
+        rids = [alice.ask("Request %d" % i) for i in range(3)]
+        # A's first round builds its coded symbols: B reconciles with it.
+        b = self.node("B", [])
+        self.link_and_sync(a, b, 3)
+        alice.ok("retract", rids[0])
+        nb.wait_for("the retraction on B", lambda: not b.has(rids[0]))
+        held = a.status()["records"]
+        c = self.node("C", [], config=["peer = " + a.address])
+        c.start()
+        nb.wait_for("C in sync", lambda: (lambda s: s["in_sync"] and s["records"] == held)(c.status()),
+                    timeout=120)
+        self.assertIn("reconciled: 0 to push, %d to fetch at most" % held, c.log())
+        self.assertIn("synchronised by rateless reconciliation", c.log())
+        self.assertFalse(c.has(rids[0]))
+        # Built once, at A's first rateless round; followed the store since.
+        self.assertEqual(a.log().count("built the coded symbols"), 1)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
