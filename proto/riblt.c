@@ -150,14 +150,24 @@ int nb_riblt_decoder_init(struct nb_riblt_decoder *dec, const struct nb_riblt_en
 {
     memset(dec, 0, sizeof(*dec));
     dec->local = local;
-    dec->cs = calloc(local->m, sizeof(*dec->cs));
-    dec->queued = calloc(local->m, sizeof(*dec->queued));
-    dec->pure = calloc(local->m, sizeof(*dec->pure));
-    dec->decoded = calloc(NB_RIBLT_DIFF_MAX, sizeof(*dec->decoded));
-    if (dec->cs == NULL || dec->queued == NULL || dec->pure == NULL || dec->decoded == NULL) {
-        nb_riblt_decoder_free(dec);
-        return NB_ENOMEM;
+    return 0;
+}
+
+/* Doubles *cap (from `first`, up to `max`) and reallocates each array to it:
+ * a decoder holds room for what it received and decoded, not for its bounds. */
+static int grow(size_t *cap, size_t first, size_t max, void **arrays[], const size_t sizes[],
+                size_t n)
+{
+    size_t want = *cap == 0 ? first : *cap * 2;
+    if (want > max)
+        want = max;
+    for (size_t i = 0; i < n; i++) {
+        void *p = realloc(*arrays[i], want * sizes[i]);
+        if (p == NULL)
+            return NB_ENOMEM;
+        *arrays[i] = p;
     }
+    *cap = want;
     return 0;
 }
 
@@ -205,6 +215,13 @@ static int peel(struct nb_riblt_decoder *dec)
             continue; /* more than one id, whose counts add up to one */
         if (dec->n_decoded == NB_RIBLT_DIFF_MAX)
             return NB_ETOOBIG;
+        if (dec->n_decoded == dec->decoded_cap) {
+            void **arrays[] = { (void **)&dec->decoded };
+            const size_t sizes[] = { sizeof(*dec->decoded) };
+            int r = grow(&dec->decoded_cap, 64, NB_RIBLT_DIFF_MAX, arrays, sizes, 1);
+            if (r < 0)
+                return r;
+        }
         struct nb_riblt_decoded *d = &dec->decoded[dec->n_decoded++];
         memcpy(d->id, c->sum, NB_RIBLT_ID_SIZE);
         d->hash = hash;
@@ -224,7 +241,15 @@ int nb_riblt_decoder_add(struct nb_riblt_decoder *dec, const struct nb_riblt_sym
         return NB_ETOOBIG;
     if (remote->count > COUNT_MAX || remote->count < -COUNT_MAX)
         return NB_EMALFORMED;
+    if (dec->m == dec->cap) {
+        void **arrays[] = { (void **)&dec->cs, (void **)&dec->queued, (void **)&dec->pure };
+        const size_t sizes[] = { sizeof(*dec->cs), sizeof(*dec->queued), sizeof(*dec->pure) };
+        int r = grow(&dec->cap, 64, dec->local->m, arrays, sizes, 3);
+        if (r < 0)
+            return r;
+    }
     size_t i = dec->m++;
+    dec->queued[i] = false;
     const struct nb_riblt_symbol *own = &dec->local->symbols[i];
     struct nb_riblt_symbol *c = &dec->cs[i];
     *c = *remote;

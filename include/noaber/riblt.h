@@ -108,8 +108,10 @@ struct nb_riblt_decoded {
 
 /*
  * The responder's side: the remote coded symbols as they arrive, minus the
- * local encoder's, peeled as far as they go.  Memory is bounded by
- * NB_RIBLT_SYMBOLS_MAX symbols and NB_RIBLT_DIFF_MAX decoded ids (~600 KB).
+ * local encoder's, peeled as far as they go.  Its arrays grow with the
+ * symbols received and the ids decoded (about 53 bytes a symbol and 64 an
+ * id), bounded by NB_RIBLT_SYMBOLS_MAX symbols and NB_RIBLT_DIFF_MAX ids
+ * (about 470 KB).
  */
 struct nb_riblt_decoder {
     const struct nb_riblt_encoder *local; /* borrowed; m >= the symbols received */
@@ -118,23 +120,24 @@ struct nb_riblt_decoder {
     uint32_t *pure;                       /* indices to examine */
     size_t n_pure;
     size_t m;        /* coded symbols received */
+    size_t cap;      /* room in cs, queued and pure */
     size_t nonempty; /* of them, how many are not all zero */
     struct nb_riblt_decoded *decoded;
-    size_t n_decoded;
+    size_t n_decoded, decoded_cap;
     /* The remote set's size minus the local one's, from coded symbol 0
      * (which counts every id): the difference holds at least this many. */
     int64_t apart;
 };
 
 /* A decoder against `local`, whose prefix bounds how many symbols it takes.
- * Returns 0 or NB_ENOMEM. */
+ * Allocates nothing until symbols arrive; returns 0. */
 int nb_riblt_decoder_init(struct nb_riblt_decoder *dec, const struct nb_riblt_encoder *local);
 void nb_riblt_decoder_free(struct nb_riblt_decoder *dec);
 /*
  * Takes the remote coded symbol of index dec->m and peels what it can.
  * Returns 0, NB_ETOOBIG (more symbols than the local prefix, or more than
- * NB_RIBLT_DIFF_MAX differing ids: the difference is too large to decode)
- * or NB_EMALFORMED (a remote count out of bounds).
+ * NB_RIBLT_DIFF_MAX differing ids: the difference is too large to decode),
+ * NB_EMALFORMED (a remote count out of bounds) or NB_ENOMEM.
  */
 int nb_riblt_decoder_add(struct nb_riblt_decoder *dec, const struct nb_riblt_symbol *remote);
 /* Every coded symbol received is peeled to nothing: the decoded ids are the
