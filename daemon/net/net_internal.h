@@ -91,18 +91,19 @@
  * early, fetches and starts another; messages: `neg` messages in one round,
  * either side; CPU: the time spent on a peer's `neg` messages is taken from
  * a bucket that refills at 1/10 of wall-clock time up to 10 s. */
-#define NET_RECONCILE_IDS_MAX (1u << 17)
+#define NET_RECONCILE_IDS_MAX      (1u << 17)
+#define NET_RECONCILE_MSGS_MAX     1024
+#define NET_RECONCILE_CPU_BURST_NS (10ull * 1000 * 1000 * 1000)
+#define NET_RECONCILE_CPU_SHARE    0.1
+
 /* Rateless reconciliation (docs/protocol.md, "Rateless reconciliation"):
  * coded symbols per `rbl` message, and the first flight of a round: large
  * enough to decode about 100 differences at once on a link's first round,
  * small on the rounds of a link kept in sync by pushes, where the
  * difference is usually none. */
-#define NET_RIBLT_BATCH            32
-#define NET_RIBLT_FLIGHT_FIRST     192
-#define NET_RIBLT_FLIGHT_SYNCED    32
-#define NET_RECONCILE_MSGS_MAX     1024
-#define NET_RECONCILE_CPU_BURST_NS (10ull * 1000 * 1000 * 1000)
-#define NET_RECONCILE_CPU_SHARE    0.1
+#define NET_RIBLT_BATCH         32
+#define NET_RIBLT_FLIGHT_FIRST  192
+#define NET_RIBLT_FLIGHT_SYNCED 16
 
 /* The records of one read held for their signatures to be checked
  * together: a read is at most 64 KiB, so this bound is rarely reached. */
