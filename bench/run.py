@@ -565,9 +565,10 @@ class Bench:
                          r["seconds"])
                 curve.append((n, k, r["bytes_up"], r["bytes_down"], r["rounds"],
                               rb["bytes_up"] + rb["bytes_down"]))
-            # What building the coded symbols of n records from scratch costs
-            # (noaberd does it once, at its first rateless round, then keeps
-            # them): against the 0.5 s that startup at 10^6 may take.
+            # What building one node's coded symbols of n records from scratch
+            # costs in CPU time (noaberd does it once, at its first rateless
+            # round, then keeps them): against the 0.5 s that startup at 10^6
+            # may take.
             self.add("reconcile.n=%d.riblt.build_seconds" % n, rb["build_seconds"], "s",
                      "startup limit at 10^6 records", 0.5)
         self.curves["reconcile"] = curve
