@@ -1222,13 +1222,8 @@ static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
         s->rb_dec = calloc(1, sizeof(*s->rb_dec));
         int r = s->rb_local != NULL && s->rb_dec != NULL ? riblt_get(link_net(link), s->rb_local)
                                                          : NB_ENOMEM;
-        if (r == 0) {
+        if (r == 0)
             r = nb_riblt_decoder_init(s->rb_dec, s->rb_local);
-            if (r < 0) {
-                free(s->rb_dec);
-                s->rb_dec = NULL; /* not initialised: nothing to free in it */
-            }
-        }
         if (r < 0) {
             nbd_error("cannot answer a rateless reconciliation: %s", nb_strerror(r));
             riblt_fallback(link);
@@ -1311,6 +1306,11 @@ static void riblt_take(struct nbd_link *link, const struct nb_riblt_msg *m)
     case NB_RIBLT_DIFF:
         if (s->have.count + s->need.count + m->n_have + m->n_need > NB_RIBLT_DIFF_MAX) {
             misbehaved(link, "named more differences than rateless reconciliation can decode");
+            return;
+        }
+        if (!m->last && m->n_have + m->n_need < NB_RIBLT_DIFF_IDS_MAX) {
+            /* Only the last part may be short: parts keep coming otherwise. */
+            link_invalid(link, "sent a part of a difference that is not full");
             return;
         }
         if (ids_append(&s->have, m->have, m->n_have) < 0 ||
