@@ -88,6 +88,16 @@ class Rateless(unittest.TestCase):
         self.assertEqual(out.rc, 0, out)
         self.assertIn("synced (riblt)", out.out)
 
+    def test_two_thousand_differences_still_decode(self):
+        # B lacks 2,000 of A's records: about 2,800 coded symbols decode
+        # them, and the difference comes back in two parts of ids.
+        a = self.node("A", [(0, 4000)])
+        b = self.node("B", [(0, 2000)])
+        self.link_and_sync(a, b, 4000)
+        self.assertIn("reconciled: 0 to push, 2000 to fetch at most", b.log())
+        self.assertIn("synchronised by rateless reconciliation", b.log())
+        self.assertNotIn("reconciling with Negentropy", b.log())
+
     def test_a_node_with_rateless_reconciliation_off_syncs_with_negentropy(self):
         a = self.node("A", [(0, SHARED + 10)])
         b = self.node("B", [(0, SHARED), (10**7, 5)], config=["reconcile_riblt = off"])
