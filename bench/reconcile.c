@@ -22,13 +22,11 @@
  * --mode riblt runs the rateless reconciliation as noaberd does
  * (docs/protocol.md, "Rateless reconciliation"): A streams coded symbols in
  * `symbols` messages of 32, first a flight of F (default 192, what noaberd
- * sends on a link's first round), B answers each message with `more`, the
- * difference, or `fallback`, and after a fallback the two go on with
- * Negentropy.  Round trips are counted pessimistically: a flight is
- * everything A may send before B's answers to it arrive, so a link whose
- * round trip is long compared with a flight's transmission takes one round
- * trip per flight, and every symbol of the flight is counted as sent even
- * when B decoded at its first message.  Both sides' coded symbols are built
+ * sends on a link's first round); B answers the difference or `fallback` as
+ * soon as it can, or `more` at the end of a flight, and after a fallback the
+ * two go on with Negentropy.  A flight takes one round trip, and every
+ * symbol of it is counted as sent even when B decoded at its first message:
+ * the rest was on its way.  Both sides' coded symbols are built
  * before the clock starts: noaberd keeps them as records arrive.
  *
  * Prints one line of "key value" pairs: rounds (initiator messages, each
@@ -161,7 +159,7 @@ static int riblt_reconcile(const struct nb_riblt_encoder *ea, const struct nb_ri
         while (sent < flight_end) {
             size_t n = flight_end - sent < RIBLT_BATCH ? flight_end - sent : RIBLT_BATCH, len;
             struct nb_riblt_msg m;
-            if ((r = nb_riblt_encode_symbols(ea, sent, n, msg, sizeof(msg), &len)) < 0)
+            if ((r = nb_riblt_encode_symbols(ea, sent, n, flight_end, msg, sizeof(msg), &len)) < 0)
                 goto out;
             run->up += len;
             sent += n;
@@ -173,7 +171,9 @@ static int riblt_reconcile(const struct nb_riblt_encoder *ea, const struct nb_ri
             for (size_t i = 0; i < m.n_symbols && added == 0 && !nb_riblt_decoder_done(&dec); i++)
                 added = nb_riblt_decoder_add(&dec, &symbols[i]);
             uint64_t total = 0;
-            switch (nb_riblt_answer(&dec, added, &total)) {
+            switch (nb_riblt_answer(&dec, added, m.first + m.n_symbols == m.end, &total)) {
+            case NB_RIBLT_WAIT:
+                break;
             case NB_RIBLT_DIFF:
                 for (size_t pos = 0; pos < dec.n_decoded || pos == 0;) {
                     if ((r = nb_riblt_encode_answer(&dec, &pos, msg, sizeof(msg), &len)) < 0)

@@ -335,15 +335,17 @@ static int64_t unzigzag(uint64_t v)
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
-int nb_riblt_encode_symbols(const struct nb_riblt_encoder *enc, size_t first, size_t n,
+int nb_riblt_encode_symbols(const struct nb_riblt_encoder *enc, size_t first, size_t n, size_t end,
                             uint8_t *out, size_t out_cap, size_t *ret_len)
 {
-    if (n < 1 || n > NB_RIBLT_BATCH_MAX || first > enc->m || n > enc->m - first)
+    if (n < 1 || n > NB_RIBLT_BATCH_MAX || first > enc->m || n > enc->m - first ||
+        end < first + n || end > enc->m)
         return NB_EINVAL;
     struct out o;
     put_header(&o, out, out_cap, NB_RIBLT_SYMBOLS);
     put_varint(&o, first);
     put_varint(&o, n);
+    put_varint(&o, end);
     for (size_t i = first; i < first + n; i++) {
         const struct nb_riblt_symbol *s = &enc->symbols[i];
         uint8_t hash[8];
@@ -393,7 +395,7 @@ int nb_riblt_encode_fallback(uint8_t *out, size_t out_cap, size_t *ret_len)
 }
 
 enum nb_riblt_msg_type nb_riblt_answer(const struct nb_riblt_decoder *dec, int added,
-                                       uint64_t *ret_total)
+                                       bool flight_end, uint64_t *ret_total)
 {
     if (added == 0 && nb_riblt_decoder_done(dec))
         return NB_RIBLT_DIFF;
@@ -403,6 +405,8 @@ enum nb_riblt_msg_type nb_riblt_answer(const struct nb_riblt_decoder *dec, int a
     uint64_t prefix = dec->local->m;
     if (added < 0 || dec->m >= prefix || apart > prefix * 10 / 17)
         return NB_RIBLT_FALLBACK;
+    if (!flight_end)
+        return NB_RIBLT_WAIT;
     uint64_t total = 2 * (uint64_t)dec->m;
     if (total < apart * 17 / 10)
         total = apart * 17 / 10;
@@ -502,7 +506,8 @@ int nb_riblt_msg_decode(const uint8_t *buf, size_t len, struct nb_riblt_msg *ret
         uint64_t n;
         if (take_varint(&in, NB_RIBLT_SYMBOLS_MAX - 1, &m.first) < 0 ||
             take_varint(&in, NB_RIBLT_BATCH_MAX, &n) < 0 || n < 1 ||
-            n > NB_RIBLT_SYMBOLS_MAX - m.first)
+            n > NB_RIBLT_SYMBOLS_MAX - m.first ||
+            take_varint(&in, NB_RIBLT_SYMBOLS_MAX, &m.end) < 0 || m.end < m.first + n)
             return NB_EMALFORMED;
         /* Each symbol takes at least 41 bytes: check before decoding any. */
         if (n > in.left / (NB_RIBLT_ID_SIZE + 9))

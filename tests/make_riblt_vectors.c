@@ -53,7 +53,8 @@ int main(void)
     }
     uint8_t msg[4096];
     size_t len;
-    if (nb_riblt_encode_symbols(&enc, 0, RIBLT_VECTOR_SYMBOLS, msg, sizeof(msg), &len) < 0)
+    if (nb_riblt_encode_symbols(&enc, 0, RIBLT_VECTOR_SYMBOLS, RIBLT_VECTOR_SYMBOLS, msg,
+                                sizeof(msg), &len) < 0)
         return 1;
     printf("symbols ");
     hex(msg, len);

@@ -79,8 +79,9 @@ static void test_vectors(void **state)
             }
             uint8_t msg[4096];
             size_t len;
-            assert_int_equal(
-                nb_riblt_encode_symbols(&enc, 0, RIBLT_VECTOR_SYMBOLS, msg, sizeof(msg), &len), 0);
+            assert_int_equal(nb_riblt_encode_symbols(&enc, 0, RIBLT_VECTOR_SYMBOLS,
+                                                     RIBLT_VECTOR_SYMBOLS, msg, sizeof(msg), &len),
+                             0);
             hex_of(msg, len, want);
             assert_string_equal(line + 8, want);
             nb_riblt_encoder_free(&enc);
@@ -305,13 +306,14 @@ static void test_symbols_round_trip(void **state)
     enc.symbols[5].count = -3; /* a difference travels too */
     static uint8_t msg[NB_RIBLT_BATCH_MAX * 64];
     size_t len;
-    assert_int_equal(nb_riblt_encode_symbols(&enc, 32, 32, msg, sizeof(msg), &len), 0);
+    assert_int_equal(nb_riblt_encode_symbols(&enc, 32, 32, 64, msg, sizeof(msg), &len), 0);
     static struct nb_riblt_symbol got[NB_RIBLT_BATCH_MAX];
     struct nb_riblt_msg m;
     assert_int_equal(nb_riblt_msg_decode(msg, len, &m, got), 0);
     assert_int_equal(m.type, NB_RIBLT_SYMBOLS);
     assert_int_equal(m.first, 32);
     assert_int_equal(m.n_symbols, 32);
+    assert_int_equal(m.end, 64);
     for (int i = 0; i < 32; i++) {
         assert_memory_equal(got[i].sum, enc.symbols[32 + i].sum, NB_RIBLT_ID_SIZE);
         assert_true(got[i].hash == enc.symbols[32 + i].hash);
@@ -322,7 +324,12 @@ static void test_symbols_round_trip(void **state)
         assert_int_equal(nb_riblt_msg_decode(msg, cut, &m, got), NB_EMALFORMED);
     msg[len] = 0;
     assert_int_equal(nb_riblt_msg_decode(msg, len + 1, &m, got), NB_EMALFORMED);
-    assert_int_equal(nb_riblt_encode_symbols(&enc, 0, 8, msg, sizeof(msg), &len), 0);
+    /* A flight's end before the message's own end is no flight. */
+    assert_int_equal(nb_riblt_encode_symbols(&enc, 0, 8, 7, msg, sizeof(msg), &len), NB_EINVAL);
+    assert_int_equal(nb_riblt_encode_symbols(&enc, 0, 8, 8, msg, sizeof(msg), &len), 0);
+    msg[4] = 7; /* first 0, n 8, end 7 */
+    assert_int_equal(nb_riblt_msg_decode(msg, len, &m, got), NB_EMALFORMED);
+    msg[4] = 8;
     assert_int_equal(nb_riblt_msg_decode(msg, len, &m, got), 0);
     assert_true(got[5].count == -3);
     nb_riblt_encoder_free(&enc);

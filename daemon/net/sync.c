@@ -766,7 +766,9 @@ static int rbl_send(struct nbd_link *link, const uint8_t *msg, size_t len)
     return r;
 }
 
-/* Sends the coded symbols the responder lets the initiator send. */
+/* Sends the coded symbols the responder lets the initiator send: a flight,
+ * whose end each message names, so that the responder answers once the
+ * whole flight came rather than at every message. */
 static void riblt_send(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
@@ -775,7 +777,8 @@ static void riblt_send(struct nbd_link *link)
         size_t n = s->rb_allowed - s->rb_sent, len;
         if (n > NET_RIBLT_BATCH)
             n = NET_RIBLT_BATCH;
-        if (nb_riblt_encode_symbols(s->rb_enc, s->rb_sent, n, msg, sizeof(msg), &len) < 0 ||
+        if (nb_riblt_encode_symbols(s->rb_enc, s->rb_sent, n, s->rb_allowed, msg, sizeof(msg),
+                                    &len) < 0 ||
             rbl_send(link, msg, len) < 0)
             return;
         s->rb_sent += n;
@@ -1250,7 +1253,9 @@ static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
     uint64_t total = 0;
     uint8_t msg[16];
     size_t len;
-    switch (nb_riblt_answer(s->rb_dec, r, &total)) {
+    switch (nb_riblt_answer(s->rb_dec, r, m->first + m->n_symbols == m->end, &total)) {
+    case NB_RIBLT_WAIT:
+        return;
     case NB_RIBLT_DIFF:
         riblt_answer(link);
         rb_session_free(s);
@@ -1322,6 +1327,7 @@ static void riblt_take(struct nbd_link *link, const struct nb_riblt_msg *m)
             reconciled(link);
         return;
     case NB_RIBLT_SYMBOLS:
+    case NB_RIBLT_WAIT:
         break;
     }
     link_invalid(link, "sent coded symbols to the side that sends them");

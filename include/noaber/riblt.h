@@ -147,6 +147,7 @@ bool nb_riblt_decoder_done(const struct nb_riblt_decoder *dec);
 /* ---- messages ------------------------------------------------------------ */
 
 enum nb_riblt_msg_type {
+    NB_RIBLT_WAIT = 0,     /* (no message) not decoded; the flight goes on */
     NB_RIBLT_SYMBOLS = 1,  /* initiator: coded symbols first .. first+n-1 */
     NB_RIBLT_MORE = 2,     /* responder: not decoded yet; send up to `total` */
     NB_RIBLT_DIFF = 3,     /* responder: decoded; (part of) the difference */
@@ -158,6 +159,7 @@ struct nb_riblt_msg {
     enum nb_riblt_msg_type type;
     uint64_t first;      /* symbols: index of the first symbol */
     size_t n_symbols;    /* symbols: how many (in the caller's array) */
+    uint64_t end;        /* symbols: the flight ends before this index */
     uint64_t total;      /* more */
     bool last;           /* diff: the last part */
     const uint8_t *have; /* diff: ids only the initiator holds */
@@ -167,8 +169,9 @@ struct nb_riblt_msg {
 };
 
 /* Encodes coded symbols first .. first+n-1 of `enc` (n in 1..NB_RIBLT_BATCH_MAX,
- * first + n <= enc->m).  Returns 0, NB_EINVAL or NB_ETOOBIG (out_cap). */
-int nb_riblt_encode_symbols(const struct nb_riblt_encoder *enc, size_t first, size_t n,
+ * first + n <= end <= enc->m), of a flight that ends before index `end`.
+ * Returns 0, NB_EINVAL or NB_ETOOBIG (out_cap). */
+int nb_riblt_encode_symbols(const struct nb_riblt_encoder *enc, size_t first, size_t n, size_t end,
                             uint8_t *out, size_t out_cap, size_t *ret_len);
 int nb_riblt_encode_more(uint64_t total, uint8_t *out, size_t out_cap, size_t *ret_len);
 /* n_have + n_need <= NB_RIBLT_DIFF_IDS_MAX. */
@@ -179,18 +182,20 @@ int nb_riblt_encode_fallback(uint8_t *out, size_t out_cap, size_t *ret_len);
 
 /*
  * The responder's answer once it has taken a `symbols` message, `added`
- * being what nb_riblt_decoder_add last returned (0 or NB_ETOOBIG):
+ * being what nb_riblt_decoder_add last returned (0 or NB_ETOOBIG), and
+ * `flight_end` whether the message ended its flight (first + n = end):
  *   NB_RIBLT_DIFF      decoded: send the difference (nb_riblt_encode_answer);
  *   NB_RIBLT_FALLBACK  the difference cannot be decoded: the decoder is
  *                      over a bound, every symbol of the prefix came, or
  *                      the set sizes alone are more than
  *                      NB_RIBLT_SYMBOLS_MAX / 1.7 apart;
- *   NB_RIBLT_MORE      with *ret_total: twice the symbols received, at
- *                      least 1.7 per id the set sizes are apart, at most
- *                      the prefix.
+ *   NB_RIBLT_MORE      at the end of a flight, with *ret_total: twice the
+ *                      symbols received, at least 1.7 per id the set sizes
+ *                      are apart, at most the prefix;
+ *   NB_RIBLT_WAIT      otherwise: nothing to send, the flight goes on.
  */
 enum nb_riblt_msg_type nb_riblt_answer(const struct nb_riblt_decoder *dec, int added,
-                                       uint64_t *ret_total);
+                                       bool flight_end, uint64_t *ret_total);
 
 /*
  * Encodes the next part of a decoded difference, from decoded id *pos on

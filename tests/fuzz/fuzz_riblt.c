@@ -52,12 +52,16 @@ static uint8_t out[NB_RIBLT_BATCH_MAX * 60];
 /* The responder's answer, apart from the re-encoding in `out`. */
 static uint8_t answer[NB_RIBLT_DIFF_IDS_MAX * NB_RIBLT_ID_SIZE + 64];
 
-static void check_answer(const struct nb_riblt_decoder *dec, int added)
+static void check_answer(const struct nb_riblt_decoder *dec, int added, bool flight_end)
 {
     uint64_t total = 0;
     size_t len, pos = 0, listed = 0;
     struct nb_riblt_msg m;
-    switch (nb_riblt_answer(dec, added, &total)) {
+    switch (nb_riblt_answer(dec, added, flight_end, &total)) {
+    case NB_RIBLT_WAIT:
+        if (flight_end)
+            abort();
+        return;
     case NB_RIBLT_MORE:
         if (total < 1 || total > dec->local->m ||
             nb_riblt_encode_more(total, answer, sizeof(answer), &len) < 0 ||
@@ -99,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (nb_riblt_encoder_init(&enc, NB_RIBLT_SYMBOLS_MAX) < 0)
             abort();
         memcpy(&enc.symbols[m.first], symbols, m.n_symbols * sizeof(symbols[0]));
-        r = nb_riblt_encode_symbols(&enc, m.first, m.n_symbols, out, sizeof(out), &len);
+        r = nb_riblt_encode_symbols(&enc, m.first, m.n_symbols, m.end, out, sizeof(out), &len);
         nb_riblt_encoder_free(&enc);
         struct nb_riblt_decoder dec;
         if (nb_riblt_decoder_init(&dec, &local) < 0)
@@ -112,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < dec.n_decoded; i++)
             if (dec.decoded[i].side != 1 && dec.decoded[i].side != -1)
                 abort();
-        check_answer(&dec, added);
+        check_answer(&dec, added, m.first + m.n_symbols == m.end);
         nb_riblt_decoder_free(&dec);
         break;
     }
