@@ -499,7 +499,7 @@ static void maybe_synced(struct nbd_link *link)
     /* What a round cost, for operators who wonder about their uplink and
      * for comparing with bench/reconcile. */
     nbd_log(s->synced || s->unstored > 0 ? NBD_LOG_DEBUG : NBD_LOG_INFO,
-            "peer %s: synchronised by %s: %u reconciliation round%s, %zu record%s pushed, %llu "
+            "peer %s: synchronised: by %s, %u reconciliation round%s, %zu record%s pushed, %llu "
             "fetched, %llu bytes sent, %llu received",
             link_name(link),
             s->mode == NBD_RECONCILE_RIBLT ? "rateless reconciliation"

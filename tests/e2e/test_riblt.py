@@ -58,8 +58,10 @@ class Rateless(unittest.TestCase):
         return n
 
     def link_and_sync(self, a, b, records):
-        """Starts A, then B dialing A; waits until both hold `records` and are in sync."""
-        a.start()
+        """Starts A (unless it runs), then B dialing A; waits until both hold
+        `records` and are in sync."""
+        if a.proc is None:
+            a.start()
         b.config_lines.append("peer = " + a.address)
         b.start()
         for n in (a, b):
@@ -81,7 +83,7 @@ class Rateless(unittest.TestCase):
         self.link_and_sync(a, b, SHARED + 15)
         nb.wait_for("B's peers row says riblt", lambda: self.row(b, a)["reconcile"] == "riblt")
         nb.wait_for("A's peers row says riblt", lambda: self.row(a, b)["reconcile"] == "riblt")
-        self.assertIn("synchronised by rateless reconciliation", b.log())
+        self.assertIn("synchronised: by rateless reconciliation", b.log())
         self.assertNotIn("reconciling with Negentropy", b.log())
         # What the operator reads.
         out = b.operator.run("peers", json_out=False)
@@ -95,7 +97,7 @@ class Rateless(unittest.TestCase):
         b = self.node("B", [(0, 2000)])
         self.link_and_sync(a, b, 4000)
         self.assertIn("reconciled: 0 to push, 2000 to fetch at most", b.log())
-        self.assertIn("synchronised by rateless reconciliation", b.log())
+        self.assertIn("synchronised: by rateless reconciliation", b.log())
         self.assertNotIn("reconciling with Negentropy", b.log())
 
     def test_a_node_with_rateless_reconciliation_off_syncs_with_negentropy(self):
@@ -105,7 +107,7 @@ class Rateless(unittest.TestCase):
         nb.wait_for("B's peers row says negentropy",
                     lambda: self.row(b, a)["reconcile"] == "negentropy")
         self.assertEqual(self.row(a, b)["reconcile"], "negentropy")
-        self.assertIn("synchronised by Negentropy", b.log())
+        self.assertIn("synchronised: by Negentropy", b.log())
         self.assertNotIn("rateless", b.log())
 
     def test_a_difference_too_large_for_coded_symbols_falls_back_to_negentropy(self):
@@ -116,7 +118,7 @@ class Rateless(unittest.TestCase):
         self.link_and_sync(a, b, 3000)
         self.assertIn("rateless reconciliation could not decode the difference; reconciling "
                       "with Negentropy", b.log())
-        self.assertIn("synchronised by Negentropy (rateless could not decode)", b.log())
+        self.assertIn("synchronised: by Negentropy (rateless could not decode)", b.log())
         # Once in sync, the next rounds find nothing apart with coded symbols again.
         nb.wait_for("B's peers row says riblt", lambda: self.row(b, a)["reconcile"] == "riblt")
 
@@ -142,7 +144,7 @@ class Rateless(unittest.TestCase):
         nb.wait_for("C in sync", lambda: (lambda s: s["in_sync"] and s["records"] == held)(c.status()),
                     timeout=120)
         self.assertIn("reconciled: 0 to push, %d to fetch at most" % held, c.log())
-        self.assertIn("synchronised by rateless reconciliation", c.log())
+        self.assertIn("synchronised: by rateless reconciliation", c.log())
         self.assertFalse(c.has(rids[0]))
         # Built once, at A's first rateless round; followed the store since.
         self.assertEqual(a.log().count("built the coded symbols"), 1)
