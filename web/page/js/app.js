@@ -12,6 +12,7 @@ import { el, show, field, select, showErrors, clean, textProblem } from './ui.js
 import * as L from './lifecycle.js';
 import * as O from './offers.js';
 import * as Y from './you.js';
+import * as C from './care.js';
 
 const DAY = 86400;
 const REQUEST_LIFETIME = 7 * DAY;
@@ -678,6 +679,7 @@ async function route() {
   else if (screen === 'you') await Y.youScreen(app);
   else if (screen === 'vouch') Y.vouchScreen(app, id);
   else if (screen === 'message') Y.messageScreen(app, id, member);
+  else if (screen.startsWith('care')) await C.careScreen(app, screen, id, member);
   else await nearScreen();
 }
 
