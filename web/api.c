@@ -543,6 +543,24 @@ static bool is_word(const char *s, size_t max)
     return true;
 }
 
+/* A number of decimal digits only, at most `max`: 0, or -1 for a sign,
+ * junk after the digits or an overflow. */
+static int number_of(const char *s, uint64_t max, uint64_t *ret)
+{
+    char *end = NULL;
+
+    if (s[0] < '0' || s[0] > '9') {
+        return -1;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0' || errno != 0 || v > max) {
+        return -1;
+    }
+    *ret = v;
+    return 0;
+}
+
 static int plan_list(const struct web_input *in, msgpack_packer *pk, uint64_t id,
                      struct web_error *err)
 {
@@ -575,16 +593,8 @@ static int plan_list(const struct web_input *in, msgpack_packer *pk, uint64_t id
         }
         nargs++;
     }
-    if (in->q_limit != NULL) {
-        char *end = NULL;
-        if (in->q_limit[0] < '0' || in->q_limit[0] > '9') {
-            return refuse(err, 400, "bad_request", "limit is a number from 1 to 500.");
-        }
-        unsigned long long v = strtoull(in->q_limit, &end, 10);
-        if (*end != '\0' || v < 1 || v > LIST_LIMIT_MAX) {
-            return refuse(err, 400, "bad_request", "limit is a number from 1 to 500.");
-        }
-        limit = v;
+    if (in->q_limit != NULL && (number_of(in->q_limit, LIST_LIMIT_MAX, &limit) != 0 || limit < 1)) {
+        return refuse(err, 400, "bad_request", "limit is a number from 1 to 500.");
     }
     begin(pk, id, NB_CTL_OP_LIST, nargs);
     pack_str(pk, "limit");
@@ -622,13 +632,7 @@ static int plan_report(const struct web_input *in, msgpack_packer *pk, uint64_t 
         nargs++;
     }
     if (in->q_since != NULL) {
-        char *end = NULL;
-        if (in->q_since[0] < '0' || in->q_since[0] > '9') {
-            return refuse(err, 400, "bad_request", "since is a time in seconds since 1970.");
-        }
-        errno = 0;
-        since = strtoull(in->q_since, &end, 10);
-        if (*end != '\0' || errno != 0) {
+        if (number_of(in->q_since, UINT64_MAX, &since) != 0) {
             return refuse(err, 400, "bad_request", "since is a time in seconds since 1970.");
         }
         nargs++;

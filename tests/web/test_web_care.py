@@ -192,6 +192,7 @@ class CoordinatorPage(browser.PageTest):
         self.assertIn("Help wanted and offered in Marollen", sheet)
         for secret in NEEDLES + [TITLE, "Help number", "Mia", "Nel"]:
             self.assertNotIn(secret, sheet)
+        self.shoot(mia, "care-sheet")
         status, headers, svg = web.request("GET", "/api/qr?url=" + web.url + "/")
         self.assertEqual(status, 401, "a QR code without a session")
         self.print_sheet(mia)
