@@ -233,6 +233,15 @@ class CoordinatorPage(browser.PageTest):
                                  "%s, %s" % (group, column))
                 seen += 1
         self.assertEqual(seen, 6 * (len(daemon["rows"]) + 1))
+        # The chart: three bars per group, hatched exactly where the node
+        # suppressed the count.
+        bars = b.driver.find_elements(By.CSS_SELECTOR, "#report-chart rect[data-column]")
+        self.assertEqual(len(bars), 3 * len(daemon["rows"]))
+        want = [daemon["rows"][i // 3][c] is None
+                for i, c in enumerate(["posted", "helped", "expired_unhelped"] * len(daemon["rows"]))]
+        self.assertEqual([e.get_attribute("data-hidden") == "true" for e in bars], want)
+        self.assertIn(True, want)
+        self.assertIn(False, want)
 
     def print_sheet(self, b):
         """The sheet as Chromium prints it on A4: a PDF and a screenshot of

@@ -572,13 +572,72 @@ function duration(seconds) {
   return t('care_days', { n: Math.round(seconds / DAY) });
 }
 
+const SVG = 'http://www.w3.org/2000/svg';
+
+function svg(tag, attrs = {}, ...children) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const c of children) e.append(c);
+  return e;
+}
+
+// The overview as bars (a care organisation looks rather than reads): per
+// group, how many were asked, helped and expired with no helper.  A cell the
+// node suppressed is drawn hatched, as long as the largest count it can
+// hide, and labelled "fewer than 5"; the table above has every number.
+function reportChart(r, groupName) {
+  const series = [['posted', '#0b5d1e'], ['helped', '#1d4f91'], ['expired_unhelped', '#8a1538']];
+  const groups = r.rows.length > 0 ? r.rows.map((g) => [groupName(g.group), g]) : [[t('care_report_total'), r.total]];
+  const hidden = r.min_cell - 1;
+  const max = Math.max(r.min_cell, ...groups.flatMap(([, g]) => series.map(([k]) => g[k] ?? hidden)));
+  const width = 640;
+  const left = 10;
+  const span = 400;
+  const bar = 18;
+  const legend = series.length * 28 + 8;
+  const height = legend + groups.length * (28 + series.length * (bar + 6) + 12);
+  // Drawn at its own size (text of 18 px, as everywhere on the page) and
+  // scrolled sideways in its box on a narrow phone, rather than shrunk.
+  // Bars grow from the left in every language: the drawing is laid out
+  // left to right even on an Arabic page (its words still read right to left).
+  const chart = svg('svg', { viewBox: '0 0 ' + width + ' ' + height, width: String(width), height: String(height),
+    class: 'report-chart', role: 'img', direction: 'ltr', 'aria-labelledby': 'report-chart-caption', id: 'report-chart' },
+  svg('defs', {}, svg('pattern', { id: 'hidden-cell', width: '6', height: '6', patternUnits: 'userSpaceOnUse',
+    patternTransform: 'rotate(45)' }, svg('rect', { width: '6', height: '6', fill: '#ffffff' }),
+  svg('line', { x1: '0', y1: '0', x2: '0', y2: '6', stroke: '#1b1b1b', 'stroke-width': '3' }))));
+  series.forEach(([k, colour], i) => {
+    chart.append(svg('rect', { x: String(left), y: String(6 + i * 28), width: '18', height: '18', fill: colour }),
+      svg('text', { x: String(left + 26), y: String(21 + i * 28), 'font-size': '18' }, t('care_report_' + k)));
+  });
+  let y = legend;
+  for (const [name, g] of groups) {
+    y += 22;
+    chart.append(svg('text', { x: String(left), y: String(y), 'font-size': '18', 'font-weight': '700' }, name));
+    y += 6;
+    for (const [k, colour] of series) {
+      const v = g[k];
+      const w = Math.max(2, Math.round(span * (v ?? hidden) / max));
+      chart.append(svg('rect', { x: String(left), y: String(y), width: String(w), height: String(bar),
+        fill: v === null ? 'url(#hidden-cell)' : colour, stroke: colour, 'data-column': k,
+        'data-hidden': v === null ? 'true' : 'false' }),
+      svg('text', { x: String(left + w + 8), y: String(y + bar - 3), 'font-size': '18' },
+        v === null ? t('care_report_suppressed') : String(v)));
+      y += bar + 6;
+    }
+    y += 12;
+  }
+  return el('figure', { class: 'chart' },
+    el('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-labelledby': 'report-chart-caption' }, chart),
+    el('figcaption', { id: 'report-chart-caption', text: t('care_report_chart_caption') }));
+}
+
 const REPORT_COLUMNS = ['posted', 'helped', 'cancelled', 'expired_unhelped', 'open', 'on_behalf',
   'median_first_response', 'median_assignment'];
 
 // The node's anonymous overview (op `report`), when its operator shares it:
 // a table, the cells the node suppressed said as "fewer than 5".
 async function reportScreen(app) {
-  const by = (new URLSearchParams(location.hash.split('?')[1] || '')).get('by') || 'category';
+  const by = 'category';
   const choice = select(['none', 'category', 'area', 'month'].map((b) => [b, t('care_report_by_' + b)]), by);
   const holder = el('div', { id: 'live-list', 'aria-live': 'polite' });
   const form = el('form', { novalidate: true },
@@ -611,6 +670,7 @@ async function reportScreen(app) {
       el('tbody', {}, ...r.rows.map((g) => row(g, groupName(g.group))), row(r.total, t('care_report_total'))));
     holder.replaceChildren(
       el('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-labelledby': 'report-table' }, table),
+      reportChart(r, groupName),
       el('p', { class: 'hint', text: t('care_report_min_cell', { n: r.min_cell }) }),
       el('p', { class: 'hint', text: res.signed ? t('care_report_signed', { key: r.report_key }) : t('care_report_unsigned') }));
   };

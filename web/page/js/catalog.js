@@ -247,6 +247,7 @@ export const catalogs = {
     care_report_median_first_response: 'Typical wait for a first offer',
     care_report_median_assignment: 'Typical wait for a helper',
     care_report_caption: 'Requests in {neighbourhood}',
+    care_report_chart_caption: 'Asked, helped and expired with no helper, per group. Hatched bars are numbers hidden because they are smaller than 5.',
     care_report_total: 'All',
     care_report_min_cell: 'Numbers from 1 to {n} less one are hidden, and so is a typical wait of fewer than {n} requests. The typical wait is the median.',
     care_report_signed: 'Signed by this node\'s report key {key}: an organisation can check where it came from.',
