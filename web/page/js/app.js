@@ -12,7 +12,6 @@ import { el, show, field, select, showErrors, clean, textProblem } from './ui.js
 import * as L from './lifecycle.js';
 import * as O from './offers.js';
 import * as Y from './you.js';
-import * as C from './care.js';
 
 const DAY = 86400;
 const REQUEST_LIFETIME = 7 * DAY;
@@ -679,7 +678,8 @@ async function route() {
   else if (screen === 'you') await Y.youScreen(app);
   else if (screen === 'vouch') Y.vouchScreen(app, id);
   else if (screen === 'message') Y.messageScreen(app, id, member);
-  else if (screen.startsWith('care')) await C.careScreen(app, screen, id, member);
+  // Few neighbours coordinate: their screens are fetched when first opened.
+  else if (screen.startsWith('care')) await (await import('./care.js')).careScreen(app, screen, id, member);
   else await nearScreen();
 }
 

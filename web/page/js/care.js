@@ -229,6 +229,12 @@ function intakeScreen(app) {
   const address = el('input', { type: 'text', maxlength: String(FIELD_MAX), autocomplete: 'off' });
   const notes = el('textarea', { rows: '3', maxlength: String(NOTES_MAX) });
   const contact = select([['person', t('care_contact_person')], ['me', t('care_contact_me')]], 'person');
+  // Someone already in the caseload keeps the contact chosen for them
+  // before, as `noaber intake` without --contact does.
+  label.addEventListener('change', () => {
+    const known = findPerson(cl, clean(label.value));
+    if (known) contact.value = known.contact;
+  });
   const errors = el('div');
   const form = el('form', { novalidate: true },
     el('h2', { text: t('care_intake_public') }),
