@@ -313,12 +313,16 @@ async function withRoots(app, cl) {
     const asks = [];
     for (const ask of person.asks) {
       let root = null;
+      let problem = null;
       try {
         root = await loadRoot(app, ask.id);
       } catch (e) {
-        // Purged after it ended, or not readable: shown as gone.
+        // Purged after it ended (404, 410): gone, as `noaber people` says;
+        // anything else is said as it is.
+        const gone = e instanceof api.ApiError && (e.status === 404 || e.status === 410);
+        if (!gone) problem = app.problem(e);
       }
-      asks.push({ ask, root });
+      asks.push({ ask, root, problem });
     }
     out.push({ person, asks });
   }
@@ -365,10 +369,10 @@ async function peopleScreen(app) {
         if (v) facts.append(el('div', { class: 'check-row' }, el('dt', { text: t(k) }), el('dd', { class: 'details', text: v, dir: 'auto' })));
       }
       const reqs = el('ul');
-      for (const { ask, root } of asks) {
+      for (const { ask, root, problem } of asks) {
         reqs.append(el('li', {},
           root ? el('a', { href: '#request=' + ask.id, text: root.rec.body.title, dir: 'auto' }) : ask.id.slice(0, 8),
-          ' — ', el('span', { class: 'state', text: stateWords(app, root) })));
+          ' — ', el('span', { class: 'state', text: problem || stateWords(app, root) })));
       }
       const forget = actionButton(t('care_forget_button', { label: person.label }), () => {
         const c = loadCaseload(app.state.member);
