@@ -111,7 +111,8 @@ def expected_figures(p, peers=True, browser=True):
     the CSV against this list."""
     f = ["ingest.verify_raw", "ingest.record_open", "ingest.node_accept",
          "ingest.control_serial", "ingest.control_pipelined",
-         "store.read_unchecked", "store.read_checked", "store.read_id_hash"]
+         "store.read_unchecked", "store.read_checked", "store.read_id_hash",
+         "store.wal_mark", "store.commit_unmarked", "store.commit_marked"]
     for n in p["recon_n"]:
         for k in p["recon_k"]:
             for m in ("bytes_up", "bytes_down", "bytes_total", "round_trips"):
@@ -362,7 +363,8 @@ class Bench:
         self.noaber = os.path.join(self.build, "client", "noaber")
         self.tool = lambda name: os.path.join(self.build, "bench", "bench-" + name)
         for exe in (self.noaberd, self.noaber, self.tool("make-store"), self.tool("ingest"),
-                    self.tool("verify"), self.tool("reconcile"), self.tool("read-check")):
+                    self.tool("verify"), self.tool("reconcile"), self.tool("read-check"),
+                    self.tool("wal-mark")):
             if not os.access(exe, os.X_OK):
                 raise BenchError("%s is not built" % exe)
         self._stores = {}
@@ -454,6 +456,18 @@ class Bench:
         self.add("store.read_unchecked", unchecked, "reads/s")
         self.add("store.read_checked", out["checked"], "reads/s",
                  "the same reads without the id check (1/checked - 1/hash)", unchecked)
+
+        # After every commit the store writes the WAL mark (a WAL cut at a
+        # commit is seen): what that costs a commit.
+        mark_dir = os.path.join(self.tmp, "wal-mark")
+        os.makedirs(mark_dir, exist_ok=True)
+        out = kv(run(pin(0, [self.tool("wal-mark"), "--dir", mark_dir,
+                             "--seconds", str(p["verify_seconds"])])))
+        unmarked = 1.0 / (1.0 / out["commits"] - 1.0 / out["marks"])
+        self.add("store.wal_mark", out["marks"], "marks/s")
+        self.add("store.commit_unmarked", unmarked, "commits/s")
+        self.add("store.commit_marked", out["commits"], "commits/s",
+                 "the same commits without the WAL mark (1/marked - 1/mark)", unmarked)
 
         d = self.node_with("ingest", p["store_n"], core=0)
         d.start()

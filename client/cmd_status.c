@@ -173,6 +173,15 @@ int cmd_status(struct ctx *ctx, int argc, char **argv)
                    (unsigned long long)ctl_get_uint(o, "limit", 0), window,
                    (unsigned long long)ctl_get_uint(o, "refused", 0));
         }
+        const msgpack_object *wal = ctl_get(r, "store_wal_lost");
+        if (wal != NULL && wal->type == MSGPACK_OBJECT_MAP) {
+            char what[600] = "", kept[1024] = "";
+            ctl_get_str(wal, "what", what, sizeof(what));
+            ctl_get_str(wal, "kept", kept, sizeof(kept));
+            printf("%-15s committed records were lost at start: the write-ahead log was damaged "
+                   "(%s)%s%s; they are fetched again from peers\n",
+                   "Store:", what, kept[0] != '\0' ? "; a copy is kept in " : "", kept);
+        }
         char clocks[400];
         uint64_t node_now = ctl_get_uint(r, "now", 0);
         if (node_now != 0 &&

@@ -29,6 +29,7 @@
 #include "daemon/net/net.h"
 #include "daemon/node.h"
 #include "daemon/store/store.h"
+#include "daemon/store/store_wal.h"
 
 struct daemon {
     uv_loop_t loop;
@@ -189,6 +190,24 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_close((uv_handle_t *)&d->sigint, NULL);
 }
 
+/*
+ * What SQLite dropped from the write-ahead log when the store opened.
+ * Nothing more is needed to get the records back: every link starts with a
+ * reconciliation, which fetches what the store no longer holds from peers
+ * that do, and `status` shows the loss until the node stops.
+ */
+static void log_wal(const char *path, const struct nbd_wal_report *wal)
+{
+    if (wal->verdict == NBD_WAL_DAMAGED)
+        nbd_error("the store's write-ahead log %s-wal was damaged: %s.  A copy is kept in %s.  "
+                  "The records in the lost transactions are gone from this node and are fetched "
+                  "again from its peers (a node without peers: restore a backup, "
+                  "docs/operating.md, \"A damaged store\")",
+                  path, wal->what, wal->kept_copy);
+    else if (wal->verdict == NBD_WAL_UNCOMMITTED)
+        nbd_info("the store's write-ahead log %s-wal: %s", path, wal->what);
+}
+
 static int run(struct daemon *d)
 {
     char err[1024];
@@ -215,6 +234,7 @@ static int run(struct daemon *d)
         nbd_error("%s", err);
         goto fail;
     }
+    log_wal(path, nbd_store_wal(d->store));
     r = nbd_node_init(&d->node, d->store, (uint64_t)d->settings.purge_grace);
     if (r == NB_EDAMAGED) {
         nbd_error("the neighbourhood key in %s does not match the neighbourhood's id: the store "

@@ -11,6 +11,7 @@
 
 #include "daemon/log.h"
 #include "daemon/marker.h"
+#include "daemon/store/store_tally.h"
 #include "proto/mp.h"
 
 #define META_NAME "neighbourhood.name"
@@ -1141,6 +1142,45 @@ static int collect_ended(void *ctx, const struct nbd_store_record *rec)
 }
 
 /*
+ * Adds a request about to be purged to the overview's anonymous tallies
+ * (daemon/store/store_tally.h), so that the overview's figures do not drop
+ * when its records go.  Inside the purge's transaction.
+ */
+static int tally(struct nbd_node *node, const struct nbd_store_record *root,
+                 const struct nb_state *st)
+{
+    struct nb_record rec;
+    struct nbd_tally t;
+    if (root->kind != NB_KIND_REQUEST || nb_record_decode(root->bytes, root->len, &rec) < 0 ||
+        nbd_tally_of(&rec, st, &t) == 0)
+        return 0;
+    return nbd_store_tally_add(node->store, &t);
+}
+
+struct purging {
+    struct nbd_node *node;
+    uint64_t now;
+};
+
+/* nbd_store_purge_expired's hook: an expired request is tallied first. */
+static int tally_expired(void *ctx, const uint8_t id[NB_ID_SIZE])
+{
+    struct purging *p = ctx;
+    uint8_t buf[NB_RECORD_MAX];
+    struct nbd_store_record root;
+    struct nb_state st;
+    /* A record that cannot be read is purged untallied: the overview
+     * loses one request rather than the purge stopping for good. */
+    if (nbd_store_get(p->node->store, id, &root, buf) != 0 || root.kind != NB_KIND_REQUEST)
+        return 0;
+    if (nbd_node_derive(p->node, &root, p->now, &st) != 0)
+        return 0;
+    int r = tally(p->node, &root, &st);
+    nb_state_free(&st);
+    return r;
+}
+
+/*
  * A request that ended (done or cancelled) more than purge_grace ago goes
  * with everything that rests on it, as an expired one does: DOMAIN.md asks
  * that health details and the sealed contact be deleted when the request
@@ -1168,13 +1208,19 @@ static int purge_ended(struct nbd_node *node, uint64_t now, uint64_t *ret_n)
             continue;
         bool ended = (st.status == NB_STATUS_DONE || st.status == NB_STATUS_CANCELLED) &&
                      st.updated_at <= e.before;
-        nb_state_free(&st);
-        if (!ended)
+        if (!ended) {
+            nb_state_free(&st);
             continue;
+        }
         r = nbd_store_begin(node->store);
-        if (r < 0)
+        if (r < 0) {
+            nb_state_free(&st);
             break;
-        r = nbd_store_purge_tree(node->store, root.id, root.has_expiry, root.expires_at, &n);
+        }
+        r = tally(node, &root, &st);
+        nb_state_free(&st);
+        if (r == 0)
+            r = nbd_store_purge_tree(node->store, root.id, root.has_expiry, root.expires_at, &n);
         if (r == 0)
             r = nbd_store_commit(node->store);
         if (r < 0) {
@@ -1196,7 +1242,9 @@ int nbd_node_purge(struct nbd_node *node, uint64_t now, uint64_t *ret_records,
     int r = purge_ended(node, now, &ended);
     if (r < 0)
         return r;
-    r = nbd_store_purge_expired(node->store, now, node->purge_grace, ret_records, ret_tombstones);
+    struct purging p = { .node = node, .now = now };
+    r = nbd_store_purge_expired(node->store, now, node->purge_grace, tally_expired, &p, ret_records,
+                                ret_tombstones);
     if (r == 0 && ret_records != NULL)
         *ret_records += ended;
     return r;

@@ -23,6 +23,7 @@
 
 #include "daemon/node.h"
 #include "daemon/store/store.h"
+#include "daemon/store/store_tally.h"
 #include "tests/fixture.h"
 
 #define GRACE (24u * 3600)
@@ -350,19 +351,22 @@ static void purged_trees_leave_tombstones(void **state)
     assert_int_equal(nbd_store_has(w->store, root.id), 1);
 
     /* Within the grace period nothing expires. */
-    assert_int_equal(nbd_store_purge_expired(w->store, T0 + 100 + GRACE, GRACE, &n, &tomb), 0);
+    assert_int_equal(
+        nbd_store_purge_expired(w->store, T0 + 100 + GRACE, GRACE, NULL, NULL, &n, &tomb), 0);
     assert_int_equal(n, 0);
     assert_int_equal(count_records(w), 2);
 
     /* After it the request goes, leaving a tombstone until the next pass;
      * the response's tombstones (until the request's expiry) are dropped. */
-    assert_int_equal(nbd_store_purge_expired(w->store, T0 + 101 + GRACE, GRACE, &n, &tomb), 0);
+    assert_int_equal(
+        nbd_store_purge_expired(w->store, T0 + 101 + GRACE, GRACE, NULL, NULL, &n, &tomb), 0);
     assert_int_equal(n, 1);
     assert_int_equal(tomb, 2);
     assert_int_equal(count_records(w), 1);
     assert_int_equal(nbd_store_is_tombstoned(w->store, root.id), 1);
     assert_int_equal(nbd_store_is_tombstoned(w->store, resp.id), 0);
-    assert_int_equal(nbd_store_purge_expired(w->store, T0 + 102 + GRACE, GRACE, &n, &tomb), 0);
+    assert_int_equal(
+        nbd_store_purge_expired(w->store, T0 + 102 + GRACE, GRACE, NULL, NULL, &n, &tomb), 0);
     assert_int_equal(tomb, 1);
     assert_int_equal(nbd_store_is_tombstoned(w->store, root.id), 0);
     assert_int_equal(nbd_store_has(w->store, other.id), 1);
@@ -465,6 +469,7 @@ static void a_version_2_store_gains_the_block_list(void **state)
     nbd_store_close(s);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     exec_sql(db, "DROP TABLE blocked; DROP TABLE welcome_tokens; DROP TABLE devices;"
+                 " DROP TABLE report_tallies; DROP TABLE report_delays;"
                  " ALTER TABLE tombstones DROP COLUMN author;"
                  "PRAGMA user_version = 2;");
     sqlite3_close(db);
@@ -504,6 +509,7 @@ static void a_version_3_store_lets_waiting_retractions_decide(void **state)
     /* The store as version 3 left it. */
     assert_int_equal(sqlite3_open(w->path, &db), SQLITE_OK);
     exec_sql(db, "DROP TABLE welcome_tokens; DROP TABLE devices;"
+                 " DROP TABLE report_tallies; DROP TABLE report_delays;"
                  " ALTER TABLE tombstones DROP COLUMN author; PRAGMA user_version = 3;");
     sqlite3_stmt *st;
     uint8_t other[NB_ID_SIZE];
@@ -530,6 +536,73 @@ static void a_version_3_store_lets_waiting_retractions_decide(void **state)
     assert_int_equal(from_peer(w, &req, T0 + 2, &v), NBD_ACCEPTED);
     assert_int_equal(nbd_store_has(w->store, bogus.id), 0);
     assert_int_equal(nbd_store_is_tombstoned(w->store, bogus.id), 1);
+}
+
+static int collect_tally(void *ctx, const struct nbd_tally *t)
+{
+    struct nbd_tally *sum = ctx;
+    sum->posted += t->posted;
+    sum->helped += t->helped;
+    sum->expired_unhelped += t->expired_unhelped;
+    sum->first_response += t->has_first_response ? t->first_response : 0;
+    sum->assignment += t->has_assignment ? 1 : 0;
+    snprintf(sum->area, sizeof(sum->area), "%s", t->area);
+    return 0;
+}
+
+/* Version 5 had no tallies: the migration adds them, and purged requests
+ * add up by month, category and area. */
+static void a_version_5_store_gains_the_report_tallies(void **state)
+{
+    struct world *w = *state;
+    char path[160];
+    char err[1024] = "";
+    sqlite3 *db;
+    struct nbd_store *s;
+
+    snprintf(path, sizeof(path), "%s/v5.sqlite", w->dir);
+    assert_int_equal(nbd_store_open(path, &s, err, sizeof(err)), 0);
+    nbd_store_close(s);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    exec_sql(db, "DROP TABLE report_tallies; DROP TABLE report_delays; PRAGMA user_version = 5;");
+    sqlite3_close(db);
+    int r = nbd_store_open(path, &s, err, sizeof(err));
+    if (r != 0)
+        fail_msg("%s", err);
+    assert_int_equal(nbd_store_schema_version(s), NBD_STORE_SCHEMA_VERSION);
+
+    struct nbd_tally helped = { .month = "2026-11",
+                                .category = "groceries",
+                                .area = "Zavel",
+                                .posted = 1,
+                                .helped = 1,
+                                .has_first_response = true,
+                                .first_response = 60,
+                                .has_assignment = true,
+                                .assignment = 90 };
+    struct nbd_tally unhelped = { .month = "2026-11",
+                                  .category = "groceries",
+                                  .area = "Zavel",
+                                  .posted = 1,
+                                  .expired_unhelped = 1 };
+    struct nbd_tally older = {
+        .month = "2026-10", .category = "groceries", .area = "Zavel", .posted = 1, .helped = 1
+    };
+    assert_int_equal(nbd_store_tally_add(s, &helped), 0);
+    assert_int_equal(nbd_store_tally_add(s, &unhelped), 0);
+    assert_int_equal(nbd_store_tally_add(s, &older), 0);
+    struct nbd_tally sum = { .posted = 0 };
+    assert_int_equal(nbd_store_foreach_tally(s, "2026-11", collect_tally, &sum), 0);
+    assert_int_equal(sum.posted, 2);
+    assert_int_equal(sum.helped, 1);
+    assert_int_equal(sum.expired_unhelped, 1);
+    assert_int_equal(sum.first_response, 60);
+    assert_int_equal(sum.assignment, 1);
+    assert_string_equal(sum.area, "Zavel");
+    memset(&sum, 0, sizeof(sum));
+    assert_int_equal(nbd_store_foreach_tally(s, "", collect_tally, &sum), 0);
+    assert_int_equal(sum.posted, 3);
+    nbd_store_close(s);
 }
 
 static void a_store_from_a_newer_noaberd_is_refused(void **state)
@@ -1527,6 +1600,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_version_1_store_is_migrated, setup, teardown),
         cmocka_unit_test_setup_teardown(a_version_2_store_gains_the_block_list, setup, teardown),
         cmocka_unit_test_setup_teardown(a_version_3_store_lets_waiting_retractions_decide, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_version_5_store_gains_the_report_tallies, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_store_from_a_newer_noaberd_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(a_corrupted_store_is_an_error_not_a_crash, setup, teardown),

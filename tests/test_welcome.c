@@ -40,7 +40,9 @@ static int setup(void **state)
         return -1;
     nbd_store_close(w->store);
     if (sqlite3_open(w->path, &db) != SQLITE_OK ||
-        sqlite3_exec(db, "DROP TABLE welcome_tokens; DROP TABLE devices; PRAGMA user_version = 4;",
+        sqlite3_exec(db,
+                     "DROP TABLE welcome_tokens; DROP TABLE devices; DROP TABLE report_tallies;"
+                     " DROP TABLE report_delays; PRAGMA user_version = 4;",
                      NULL, NULL, NULL) != SQLITE_OK)
         return -1;
     sqlite3_close(db);

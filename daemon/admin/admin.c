@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -25,6 +26,7 @@
 #include "daemon/marker.h"
 #include "daemon/store/store.h"
 #include "daemon/store/store_admin.h"
+#include "daemon/store/store_wal.h"
 
 #define EXIT_PROBLEM 1
 #define EXIT_USAGE   2
@@ -641,11 +643,32 @@ int nbd_admin_fsck(int argc, char **argv)
         status = complain("fsck", "out of memory");
         goto out;
     }
+    /* Before the store is opened: SQLite's replay of the WAL would leave
+     * out what a damaged frame hides, without a word.  Only while no
+     * daemon runs: a running one is appending to its WAL (which it checked
+     * when it started), and a frame half written is not damage. */
+    struct nbd_wal_report wal = { .verdict = NBD_WAL_CLEAN };
+    int lock_fd = -1;
+    if (nbd_lock_acquire(a.data_dir, &lock_fd, err, sizeof(err)) == 0) {
+        int r = nbd_wal_check(path, (uint64_t)time(NULL), false, &wal, err, sizeof(err));
+        close(lock_fd);
+        if (r < 0) {
+            status = complain("fsck", "%s", err);
+            goto out;
+        }
+    }
     if (nbd_store_ro_open(path, &f.store, err, sizeof(err)) < 0) {
         status = complain("fsck", "%s", err);
         goto out;
     }
     printf("checking %s\n", path);
+    if (wal.verdict == NBD_WAL_DAMAGED) {
+        f.store_bad++;
+        report(&f,
+               "store: its write-ahead log %s-wal is damaged: %s; noaberd keeps a copy of it "
+               "when it next starts, and fetches the lost records again from its peers",
+               path, wal.what);
+    }
     fsck_store(&f);
     fsck_marker(&f, a.data_dir);
     uint64_t tombstones = nbd_store_ro_tombstones(f.store);

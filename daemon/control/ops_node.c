@@ -14,6 +14,7 @@
 #include <noaber/invite.h>
 
 #include "daemon/log.h"
+#include "daemon/store/store_wal.h"
 #include "proto/mp.h"
 
 static void pack_neighbourhood(msgpack_packer *pk, const struct nbd_node *node)
@@ -104,7 +105,7 @@ int nbd_op_status(struct nbd_request *rq)
     /* Where the node keeps its data is the operator's business; a member's
      * program sees counts only (and never a peer's address: that is `peers`). */
     bool operator= rq->ctx->role == NB_CTL_ROLE_OPERATOR;
-    msgpack_pack_map(&fr.pk, operator? 19 : 17);
+    msgpack_pack_map(&fr.pk, operator? 20 : 18);
     pack_neighbourhood(&fr.pk, rq->ctx->node);
     nb_mp_pack_cstr(&fr.pk, "records");
     msgpack_pack_uint64(&fr.pk, records);
@@ -139,6 +140,22 @@ int nbd_op_status(struct nbd_request *rq)
         nb_mp_pack_cstr(&fr.pk, "records created in this node's future: check the clocks");
     else
         nb_mp_pack_cstr(&fr.pk, nb_strerror(ns.retry_code));
+    /* Committed records SQLite dropped from a damaged write-ahead log when
+     * the store opened (daemon/store/store_wal.h): fetched again from
+     * peers, but the operator should know, and where the copy is. */
+    const struct nbd_wal_report *wal = nbd_store_wal(rq->ctx->node->store);
+    nb_mp_pack_cstr(&fr.pk, "store_wal_lost");
+    if (wal->verdict != NBD_WAL_DAMAGED) {
+        msgpack_pack_nil(&fr.pk);
+    } else {
+        msgpack_pack_map(&fr.pk, operator? 2 : 1);
+        nb_mp_pack_cstr(&fr.pk, "what");
+        nb_mp_pack_cstr(&fr.pk, wal->what);
+        if (operator) {
+            nb_mp_pack_cstr(&fr.pk, "kept");
+            nb_mp_pack_cstr(&fr.pk, wal->kept_copy);
+        }
+    }
     /* What a node under attack shows (docs/protocol.md, "Limits"). */
     nb_mp_pack_cstr(&fr.pk, "peers_handshaking");
     msgpack_pack_uint32(&fr.pk, ns.handshaking);

@@ -33,6 +33,7 @@
 #include "common/report.h"
 #include "daemon/log.h"
 #include "daemon/net/net.h"
+#include "daemon/store/store_tally.h"
 #include "proto/mp.h"
 
 #define REPORT_GROUPS_MAX 64   /* rows; further groups are folded into "other" */
@@ -77,28 +78,20 @@ static void row_free(struct report_row *row)
     free(row->assignment);
 }
 
-/* The group a request falls in, by category, area or month (UTC). */
-static void group_of(const struct report *rep, const struct nb_record *rec, char *buf, size_t size)
+/* The group a request (or a tally of purged ones) falls in. */
+static const char *group_of(const struct report *rep, const struct nbd_tally *t)
 {
     switch (rep->by) {
     case NB_REPORT_BY_CATEGORY:
-        snprintf(buf, size, "%s",
-                 NB_HAS(rec, NB_F_CATEGORY) ? nb_category_name(rec->category) : "other");
-        return;
+        return t->category;
     case NB_REPORT_BY_AREA:
-        snprintf(buf, size, "%.*s", (int)rec->area.len, rec->area.ptr);
-        return;
-    case NB_REPORT_BY_MONTH: {
-        time_t t = (time_t)rec->created_at;
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        snprintf(buf, size, "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
-        return;
-    }
+        return t->area;
+    case NB_REPORT_BY_MONTH:
+        return t->month;
     case NB_REPORT_BY_NONE:
         break;
     }
-    buf[0] = '\0';
+    return "";
 }
 
 static struct report_row *row_for(struct report *rep, const char *group)
@@ -115,25 +108,30 @@ static struct report_row *row_for(struct report *rep, const char *group)
     return row;
 }
 
-static int count(struct report_row *row, const struct nb_state *st, bool on_behalf)
+static int count_row(struct report_row *row, const struct nbd_tally *t)
 {
     int r = 0;
-    row->posted++;
-    row->on_behalf += on_behalf;
-    if (st->has_assignee)
-        row->helped++;
-    else if (st->status == NB_STATUS_CANCELLED)
-        row->cancelled++;
-    else if (st->status == NB_STATUS_EXPIRED)
-        row->expired_unhelped++;
-    else
-        row->open++;
-    if (st->n_responses > 0 && st->responses[0].created_at >= st->created_at)
-        r = push_value(&row->first_response, &row->n_first_response,
-                       st->responses[0].created_at - st->created_at);
-    if (r == 0 && st->assignment.present && st->assignment.created_at >= st->created_at)
-        r = push_value(&row->assignment, &row->n_assignment,
-                       st->assignment.created_at - st->created_at);
+    row->posted += t->posted;
+    row->helped += t->helped;
+    row->cancelled += t->cancelled;
+    row->expired_unhelped += t->expired_unhelped;
+    row->open += t->open;
+    row->on_behalf += t->on_behalf;
+    if (t->has_first_response)
+        r = push_value(&row->first_response, &row->n_first_response, t->first_response);
+    if (r == 0 && t->has_assignment)
+        r = push_value(&row->assignment, &row->n_assignment, t->assignment);
+    return r;
+}
+
+/* Counts a request, or a tally of purged ones, in the total and its row. */
+static int count(struct report *rep, const struct nbd_tally *t)
+{
+    int r = count_row(&rep->total, t);
+    if (r == 0 && rep->by != NB_REPORT_BY_NONE)
+        r = count_row(row_for(rep, group_of(rep, t)), t);
+    if (r < 0)
+        rep->error = r;
     return r;
 }
 
@@ -142,6 +140,7 @@ static int report_add(void *ctx, const struct nbd_store_record *row)
     struct report *rep = ctx;
     struct nb_record rec;
     struct nb_state st;
+    struct nbd_tally t;
 
     if (row->created_at < rep->since)
         return 1; /* newest first: everything after this is older */
@@ -152,20 +151,16 @@ static int report_add(void *ctx, const struct nbd_store_record *row)
         rep->error = r;
         return r;
     }
-    /* A retracted request is gone by its author's wish: it is not counted. */
-    if (!st.retraction.present) {
-        bool on_behalf = NB_HAS(&rec, NB_F_ON_BEHALF_OF);
-        r = count(&rep->total, &st, on_behalf);
-        if (r == 0 && rep->by != NB_REPORT_BY_NONE) {
-            char group[REPORT_GROUP_MAX + 1];
-            group_of(rep, &rec, group, sizeof(group));
-            r = count(row_for(rep, group), &st, on_behalf);
-        }
-    }
+    if (nbd_tally_of(&rec, &st, &t) == 1)
+        r = count(rep, &t);
     nb_state_free(&st);
-    if (r < 0)
-        rep->error = r;
     return r;
+}
+
+/* The requests purged already, from the anonymous tallies. */
+static int report_add_tally(void *ctx, const struct nbd_tally *t)
+{
+    return count(ctx, t);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -312,6 +307,14 @@ int nbd_op_report(struct nbd_request *rq)
     rep.since = since;
     snprintf(rep.total.group, sizeof(rep.total.group), "all");
     r = nbd_store_foreach_newest(ctx->node->store, NB_KIND_REQUEST, NULL, report_add, &rep);
+    /* Purged requests are kept as tallies by month: those of the month of
+     * `since` and later count (docs/operating.md). */
+    if (r >= 0 && rep.error == 0) {
+        char since_month[NBD_TALLY_MONTH_LEN + 1] = "";
+        if (since > 0)
+            nbd_tally_month(since, since_month);
+        r = nbd_store_foreach_tally(ctx->node->store, since_month, report_add_tally, &rep);
+    }
     if (r >= 0 && rep.error < 0)
         r = rep.error;
     bool signed_report = ctx->share_report;

@@ -541,8 +541,10 @@ void link_tick(struct nbd_link *link, uint64_t now)
         return;
     }
     if (now - link->last_rx >= NET_SILENT_MS) {
-        link_warn(link, "silent for 90 s; closing");
-        link_close(link, "silent for 90 s");
+        link_warn(link, "answered no ping for %u s; closing the link and dialing again",
+                  NET_SILENT_MS / 1000);
+        link->went_silent = true;
+        link_close(link, "answered no ping");
         return;
     }
     if (now - link->last_rx >= NET_PING_IDLE_MS && now - link->last_ping >= NET_PING_IDLE_MS) {

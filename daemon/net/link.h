@@ -31,7 +31,11 @@
 /* Limits of docs/protocol.md, "Limits" (milliseconds where they are times). */
 #define NET_OUTPUT_MAX   (8u * 1024 * 1024)
 #define NET_PING_IDLE_MS 5000
-#define NET_SILENT_MS    90000
+/* A link that answered none of the pings of this long is closed and its
+ * peer dialed again: with a ping every 5 s of quiet, that is four pings
+ * without an answer, so a healed partition heals within seconds instead
+ * of waiting for a silence timeout. */
+#define NET_SILENT_MS 25000
 /* A connected peer silent this long is not counted as up to date: with a
  * ping after 5 s of quiet, a live peer answers well within it. */
 #define NET_QUIET_MS     15000
@@ -109,6 +113,7 @@ struct nbd_link {
     /* Set by the layers above; the link only carries them. */
     bool long_backoff;     /* misbehaved: ban its node and address */
     bool no_backoff;       /* closed for a reason that says nothing of the address */
+    bool went_silent;      /* closed because it answered no ping for NET_SILENT_MS */
     struct nbd_peer *peer; /* the known address this link serves, if any */
     struct nbd_sync sync;
     struct nb_peer_msg msg; /* decode scratch */

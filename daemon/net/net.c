@@ -444,10 +444,13 @@ static void peer_failed(struct nbd_net *net, struct nbd_peer *peer, const char *
          * random factor in [0.8, 1.2] so that nodes restarted together do
          * not dial each other in lockstep. */
         delay = NET_BACKOFF_FIRST_MS;
-        for (unsigned i = 0; i < peer->failures && delay < NET_BACKOFF_MAX_MS; i++)
+        uint64_t max = NET_BACKOFF_MAX_MS;
+        if (peer->silent_since != 0 && now - peer->silent_since < NET_HEAL_WINDOW_MS)
+            max = NET_BACKOFF_HEAL_MS;
+        for (unsigned i = 0; i < peer->failures && delay < max; i++)
             delay *= 2;
-        if (delay > NET_BACKOFF_MAX_MS)
-            delay = NET_BACKOFF_MAX_MS;
+        if (delay > max)
+            delay = max;
         double factor = 0.8 + 0.4 * ((double)randombytes_uniform(1000001) / 1000000.0);
         delay = (uint64_t)((double)delay * factor);
     }
@@ -682,6 +685,7 @@ static void on_link_up(void *ctx, struct nbd_link *link)
             net_save_peers(net);
         }
         peer->last_error[0] = '\0';
+        peer->silent_since = 0;
         /* We dialed this address and a node of the neighbourhood answered:
          * it is no longer just something a peer said. */
         if (link->outbound && !peer->verified) {
@@ -785,6 +789,12 @@ static void on_link_closed(void *ctx, struct nbd_link *link, bool was_up, const 
              * the next attempt starts again from the shortest delay. */
             if (was_up && now - link->up_since >= NET_STABLE_MS)
                 peer->failures = 0;
+            /* A link that went silent was a good one cut off: dial again
+             * soon and keep dialing at short intervals (peer_failed). */
+            if (link->went_silent) {
+                peer->failures = 0;
+                peer->silent_since = now != 0 ? now : 1;
+            }
             peer_failed(net, peer, why, link->long_backoff);
         }
     }

@@ -27,6 +27,12 @@
 #define NET_BACKOFF_MAX_MS   300000
 #define NET_BACKOFF_BAD_MS   600000
 #define NET_STABLE_MS        60000
+/* A peer whose link went silent (a partition, a suspended machine) is
+ * dialed again at most this long apart for NET_HEAL_WINDOW_MS, rather than
+ * backing off to NET_BACKOFF_MAX_MS: the partition may heal any moment,
+ * and the link should come back within seconds when it does. */
+#define NET_BACKOFF_HEAL_MS 10000
+#define NET_HEAL_WINDOW_MS  3600000
 /* The receiver's bucket for unsolicited records. */
 #define NET_RX_RATE  1000.0
 #define NET_RX_BURST 5000.0
@@ -117,6 +123,7 @@ struct nbd_peer {
     bool self; /* it turned out to be this node: never dialed */
     unsigned failures;
     uint64_t next_attempt; /* uv_now() ms */
+    uint64_t silent_since; /* uv_now() ms its link went silent; 0 when it answers */
     bool resolving;
     uv_getaddrinfo_t resolve;
     struct nbd_link *link; /* the link serving this address, if any */

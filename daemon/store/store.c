@@ -5,10 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include <noaber/error.h>
+
+#include "daemon/store/store_wal.h"
 
 /*
  * Schema migrations, oldest first.  migrations[i] takes the database from
@@ -68,6 +72,15 @@ static const char *const migrations[] = {
     "CREATE TABLE devices (id INTEGER PRIMARY KEY, member BLOB NOT NULL, name TEXT,"
     "  device TEXT, admitted_at INTEGER NOT NULL, revoked_at INTEGER);"
     "CREATE INDEX devices_member ON devices(member);",
+    /* 5 -> 6: anonymous tallies of purged requests for the unmet-need
+     * overview (daemon/store/store_tally.h): no ids, no authors. */
+    "CREATE TABLE report_tallies (month TEXT NOT NULL, category TEXT NOT NULL,"
+    "  area TEXT NOT NULL, posted INTEGER NOT NULL, helped INTEGER NOT NULL,"
+    "  cancelled INTEGER NOT NULL, expired_unhelped INTEGER NOT NULL, open INTEGER NOT NULL,"
+    "  on_behalf INTEGER NOT NULL, PRIMARY KEY (month, category, area)) WITHOUT ROWID;"
+    "CREATE TABLE report_delays (month TEXT NOT NULL, category TEXT NOT NULL,"
+    "  area TEXT NOT NULL, first_response INTEGER, assignment INTEGER);"
+    "CREATE INDEX report_delays_month ON report_delays(month);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -107,6 +120,7 @@ enum stmt {
     ST_RETRACTIONS_OF,
     ST_SET_PLACE,
     ST_COUNT_AUTHOR,
+    ST_INDEX_NEAR,
     ST_COUNT_,
 };
 
@@ -158,6 +172,16 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_SET_PLACE] = "UPDATE records SET root = ?2, expires_at = ?3 WHERE id = ?1",
     [ST_COUNT_AUTHOR] = "SELECT count(*) FROM records WHERE author = ?1"
                         " AND created_at >= ?2 AND created_at < ?3",
+    /* The id index's entries either side of ?1 (the index holds the id and
+     * the rowid), each compared with the id of the table row it leads to. */
+    [ST_INDEX_NEAR] = "SELECT count(*) FROM ("
+                      "  SELECT * FROM (SELECT id AS iid, rowid AS rid FROM records"
+                      "    INDEXED BY sqlite_autoindex_records_1 WHERE id < ?1"
+                      "    ORDER BY id DESC LIMIT 16)"
+                      "  UNION ALL SELECT * FROM (SELECT id AS iid, rowid AS rid FROM records"
+                      "    INDEXED BY sqlite_autoindex_records_1 WHERE id >= ?1"
+                      "    ORDER BY id LIMIT 16)) AS near"
+                      " JOIN records AS t ON t.rowid = near.rid WHERE t.id IS NOT near.iid",
 };
 
 /* How many damaged records the store remembers until nbd_store_repair
@@ -174,6 +198,10 @@ struct nbd_store {
      * reads and waiting for nbd_store_repair. */
     uint8_t damaged[DAMAGED_MAX][NB_ID_SIZE];
     size_t n_damaged;
+    /* What the write-ahead log held that SQLite dropped when it opened. */
+    struct nbd_wal_report wal;
+    struct nbd_wal_mark mark;
+    int autocheckpoint; /* WAL frames; the WAL hook checkpoints in SQLite's place */
 };
 
 /*
@@ -254,6 +282,17 @@ out:
     return r;
 }
 
+/* SQLite's WAL hook, after every commit: the mark, and the checkpoint
+ * SQLite's own hook would have run (a passive one, as it does). */
+static int on_wal(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+    struct nbd_store *s = ctx;
+    nbd_wal_mark_commit(&s->mark, frames > 0 ? (uint64_t)frames : 0);
+    if (s->autocheckpoint > 0 && frames >= s->autocheckpoint)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
 static int migrate(sqlite3 *db, int from, const char *path, char *err, size_t err_size)
 {
     for (int v = from; v < N_MIGRATIONS; v++) {
@@ -288,6 +327,16 @@ int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t e
         free(s);
         snprintf(err, err_size, "%s: out of memory", path);
         return NB_ENOMEM;
+    }
+    /* Before SQLite replays the WAL and silently drops whatever follows a
+     * damaged frame: see what it will drop, and keep a copy of it. */
+    s->mark.fd = -1;
+    if (strcmp(path, ":memory:") != 0) {
+        r = nbd_wal_check(path, (uint64_t)time(NULL), true, &s->wal, err, err_size);
+        if (r < 0)
+            goto out;
+        r = NB_EIO;
+        nbd_wal_mark_open(&s->mark, path);
     }
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
@@ -372,10 +421,34 @@ int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t e
                      "PRAGMA cache_size = -65536;"
                      "PRAGMA wal_autocheckpoint = 16384;"
                      "PRAGMA journal_size_limit = 67108864;"
-                     "PRAGMA temp_store = MEMORY;",
+                     "PRAGMA temp_store = MEMORY;"
+                     /* A transaction's pages reach the WAL only when it
+                      * commits: then frames of a transaction that did not
+                      * commit can only be the torn end of the WAL, never
+                      * lie between later frames, and store_wal.c can tell
+                      * those from damage. */
+                     "PRAGMA cache_spill = OFF;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         say(err, err_size, path, "cannot configure the store", s->db);
         goto out;
+    }
+    /* The replay dropped frames: move what it kept into the store and
+     * empty the WAL, so that the dropped frames (still in the file, with
+     * this generation's salts) never lie after new ones. */
+    if (s->wal.verdict != NBD_WAL_CLEAN) {
+        if (sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK) {
+            say(err, err_size, path, "cannot checkpoint the store's write-ahead log", s->db);
+            goto out;
+        }
+        nbd_wal_mark_reset(&s->mark);
+    }
+    /* The mark of how many frames each commit left in the WAL
+     * (store_wal.h) comes from SQLite's WAL hook, which takes the place of
+     * its automatic checkpoint: the hook checkpoints at the same size. */
+    if (!in_memory) {
+        if (pragma_int(s->db, "PRAGMA wal_autocheckpoint", &s->autocheckpoint) < 0)
+            s->autocheckpoint = 1000;
+        sqlite3_wal_hook(s->db, on_wal, s);
     }
     r = 0;
 out:
@@ -401,7 +474,12 @@ void nbd_store_close(struct nbd_store *s)
         return;
     for (int i = 0; i < ST_COUNT_; i++)
         sqlite3_finalize(s->stmts[i]);
-    sqlite3_close(s->db);
+    /* The last connection checkpoints and removes the WAL as it closes;
+     * the mark then has no frames to stand for. */
+    if (sqlite3_close(s->db) == SQLITE_OK && s->mark.fd >= 0 &&
+        access(s->mark.wal_path, F_OK) < 0 && errno == ENOENT)
+        nbd_wal_mark_reset(&s->mark);
+    nbd_wal_mark_close(&s->mark);
     free(s->path);
     free(s);
 }
@@ -466,6 +544,11 @@ const char *nbd_store_explain(const struct nbd_store *s, int code, char *buf, si
     else
         snprintf(buf, size, "the store %s failed: %s", s->path, nb_strerror(code));
     return buf;
+}
+
+const struct nbd_wal_report *nbd_store_wal(const struct nbd_store *s)
+{
+    return &s->wal;
 }
 
 sqlite3 *nbd_store_db(struct nbd_store *s)
@@ -802,6 +885,21 @@ int nbd_store_find_prefix(struct nbd_store *s, const char *hex, uint8_t ret_id[N
     return 0;
 }
 
+int nbd_store_check_absent(struct nbd_store *s, const uint8_t id[NB_ID_SIZE])
+{
+    sqlite3_stmt *st;
+    int r = stmt_get(s, ST_INDEX_NEAR, &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_blob(st, 1, id, NB_ID_SIZE, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        r = sqlite3_column_int64(st, 0) == 0 ? 0 : NB_EDAMAGED;
+    else
+        r = fault(s);
+    sqlite3_reset(st);
+    return r;
+}
+
 /*
  * Steps a bound statement of COLUMNS rows through cb.  With `check` (rows
  * that go to a client or a peer), a damaged record is left out rather than
@@ -1124,7 +1222,8 @@ int nbd_store_count_author(struct nbd_store *s, const uint8_t author[NB_KEY_SIZE
 }
 
 int nbd_store_purge_expired(struct nbd_store *s, uint64_t now, uint64_t grace,
-                            uint64_t *ret_records, uint64_t *ret_tombstones)
+                            nbd_store_purging_cb purging, void *ctx, uint64_t *ret_records,
+                            uint64_t *ret_tombstones)
 {
     uint64_t purged = 0, dropped = 0;
     uint64_t horizon = now > grace ? now - grace : 0;
@@ -1157,6 +1256,10 @@ int nbd_store_purge_expired(struct nbd_store *s, uint64_t now, uint64_t grace,
         r = idlist_collect(st, &l);
         for (size_t i = 0; i < l.n && r == 0; i++) {
             uint64_t n = 0;
+            if (purging != NULL)
+                r = purging(ctx, l.ids[i]);
+            if (r < 0)
+                break;
             r = nbd_store_purge_tree(s, l.ids[i], true, l.values[i], &n);
             purged += n;
         }

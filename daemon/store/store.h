@@ -20,7 +20,7 @@
 
 #include <noaber/record.h>
 
-#define NBD_STORE_SCHEMA_VERSION 5
+#define NBD_STORE_SCHEMA_VERSION 6
 
 struct nbd_store;
 
@@ -50,6 +50,12 @@ typedef int (*nbd_store_cb)(void *ctx, const struct nbd_store_record *rec);
  * sentence in err; never a crash.
  */
 int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t err_size);
+
+/* What nbd_store_open found in the write-ahead log before SQLite replayed
+ * it (daemon/store/store_wal.h): a verdict other than NBD_WAL_CLEAN means
+ * frames were dropped, and for NBD_WAL_DAMAGED committed records with them. */
+struct nbd_wal_report;
+const struct nbd_wal_report *nbd_store_wal(const struct nbd_store *s);
 
 /* Bounds the store's page cache to `mib` MiB (nbd_store_open sets 64). */
 int nbd_store_set_cache(struct nbd_store *s, unsigned mib);
@@ -158,6 +164,15 @@ int nbd_store_find_prefix(struct nbd_store *s, const char *hex, uint8_t ret_id[N
 int nbd_store_prefix_matches(struct nbd_store *s, const char *hex, uint8_t (*ret_ids)[NB_ID_SIZE],
                              size_t max, size_t *ret_n);
 
+/*
+ * After a lookup by full id found nothing: whether the id index near `id`
+ * still agrees with the table (its 16 entries either side lead to rows with
+ * their ids).  0 when it does (the record is absent as far as a bounded
+ * check can tell), NB_EDAMAGED when it does not: a damaged index entry can
+ * hide a record that is stored, and only `noaberd fsck` checks them all.
+ */
+int nbd_store_check_absent(struct nbd_store *s, const uint8_t id[NB_ID_SIZE]);
+
 /* Records whose root is `root`, in (created_at, id) order. */
 int nbd_store_foreach_in_root(struct nbd_store *s, const uint8_t root[NB_ID_SIZE], nbd_store_cb cb,
                               void *ctx);
@@ -217,8 +232,12 @@ int nbd_store_foreach_blocked(struct nbd_store *s, nbd_store_blocked_cb cb, void
  * more than `grace` seconds before `now` go, with everything in their root,
  * each leaving a tombstone until the original expiry; tombstones whose
  * `until` is more than `grace` before now are dropped.  Returns the counts.
+ * `purging` (may be NULL) is called with each expired record's id before
+ * it goes, in the same transaction; a negative return undoes the purge.
  */
+typedef int (*nbd_store_purging_cb)(void *ctx, const uint8_t id[NB_ID_SIZE]);
 int nbd_store_purge_expired(struct nbd_store *s, uint64_t now, uint64_t grace,
-                            uint64_t *ret_records, uint64_t *ret_tombstones);
+                            nbd_store_purging_cb purging, void *ctx, uint64_t *ret_records,
+                            uint64_t *ret_tombstones);
 
 #endif

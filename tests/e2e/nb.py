@@ -400,6 +400,9 @@ class Node:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=self.env(),
+            # faketime runs noaberd as its child and does not pass signals
+            # on: the node's group is what stop() and kill9() signal.
+            start_new_session=bool(self.wrapper),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -414,21 +417,43 @@ class Node:
             time.sleep(0.05)
         raise RuntimeError("noaberd did not answer on %s:\n%s" % (self.socket, self.log()))
 
+    def _signal(self, sig):
+        if self.wrapper:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+        else:
+            self.proc.send_signal(sig)
+
+    def _wait_group(self, timeout):
+        """Waits for the process and, under a wrapper, for its whole group."""
+        self.proc.wait(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while self.wrapper:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                break
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(self.argv(), timeout)
+            time.sleep(0.05)
+
     def stop(self):
         """SIGTERM, then SIGKILL if it does not stop within 10 s."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self._signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=10)
+                self._wait_group(10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self._signal(signal.SIGKILL)
+                self._wait_group(10)
         self.stopped()
 
     def kill9(self):
         if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
+            self._signal(signal.SIGKILL)
+            self._wait_group(10)
         self.stopped()
 
     def stopped(self):

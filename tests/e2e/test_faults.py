@@ -53,6 +53,19 @@ def lone_node(test):
     return n, alice
 
 
+def peered_pair(test):
+    """Nodes A and B of one neighbourhood, linked, A up to date."""
+    a = nb.NetNode("A", config=["peer_exchange = off"])
+    b = nb.NetNode("B", config=["peer_exchange = off"])
+    for n in (a, b):
+        test.addCleanup(n.cleanup)
+        n.start()
+    a.create_neighbourhood("Marollen")
+    b.join(nb.invite_only_maker(a.invite()))
+    nb.wait_for("A up to date", lambda: a.status().get("in_sync") and a.status()["peers"] == 1)
+    return a, b
+
+
 def flip_record_byte(node, rid, title):
     """Changes one byte of the record's title in the stopped node's store,
     as a failing disk would: the title reads differently, the id stays."""
@@ -122,6 +135,11 @@ class Damage(unittest.TestCase):
     def test_a_damaged_index_reads_as_damage_not_internal(self):
         n, alice = lone_node(self)
         rid = alice.ask()
+        # While the index is whole, an id the node never held is simply not found.
+        r = alice.run("show", "ab" * 32)
+        self.assertNotEqual(r.rc, 0, repr(r))
+        self.assertIn("nothing on this node has that id", r.err)
+        self.assertNotIn("damaged", r.err)
         n.stop()
         full = bytes.fromhex(full_id(n, rid))
         # The last byte of the id in the id index's entry changes; the table
@@ -144,6 +162,13 @@ class Damage(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("missing from index", r.stdout)
         n.start()
+        # The full id finds no entry in the damaged index; a look at the
+        # entries around it tells that from a record the node lacks.
+        r = alice.run("show", full.hex())
+        self.assertEqual(r.rc, nb.EXIT_ERROR, repr(r))
+        self.assertIn("index of record ids is damaged", r.err)
+        self.assertIn("noaberd fsck", r.err)
+        self.assertNotIn("nothing on this node has that id", r.err)
         # The short prefix a person types finds the damaged index entry,
         # which leads to a row with another id.
         r = alice.run("show", rid[:12])
@@ -203,6 +228,118 @@ class Damage(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(dest, "store.sqlite.partial")))
 
 
+def wal_path(node):
+    return store_path(node) + "-wal"
+
+
+def damaged_wal_copies(node):
+    return [f for f in os.listdir(node.data_dir) if f.startswith("store.sqlite-wal.damaged-")]
+
+
+class DamagedWal(unittest.TestCase):
+    """The store's write-ahead log damaged after a kill -9 (before a
+    checkpoint moved it into the store): SQLite would drop every committed
+    transaction after the damage without a word; the node says so, keeps a
+    copy, and fetches the records again from a peer."""
+
+    def setUp(self):
+        nb.require_binaries()
+
+    def test_a_flipped_byte_in_the_wal_is_logged_kept_and_healed_from_a_peer(self):
+        a, b = peered_pair(self)
+        alice = a.member("alice")
+        alice.new_identity()
+        nb.wait_for("A up to date", lambda: a.status().get("in_sync"))
+        before = os.path.getsize(wal_path(a))
+        rids = [alice.ask("Soup on day %d" % i) for i in range(3)]
+        for rid in rids:
+            nb.wait_for("the request on B", lambda: b.has(rid))
+        a.kill9()
+        # A byte in the first frame written after the requests were posted
+        # changes: its checksum fails, and SQLite would drop it with every
+        # frame after it.
+        self.assertGreater(os.path.getsize(wal_path(a)), before + 2 * 4096)
+        with open(wal_path(a), "r+b") as f:
+            f.seek(before + 24 + 100)
+            byte = f.read(1)
+            f.seek(before + 24 + 100)
+            f.write(bytes([byte[0] ^ 0x10]))
+        with open(wal_path(a), "rb") as f:
+            damaged = f.read()
+        r = noaberd(a, "fsck", "--data-dir", a.data_dir)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("write-ahead log", r.stdout)
+        self.assertIn("fails its checksum", r.stdout)
+        logged = len(a.log())
+        a.start()
+        log = a.log()[logged:]
+        print([line for line in log.splitlines() if "write-ahead log" in line][0])
+        self.assertIn("store.sqlite-wal was damaged: frame", log)
+        self.assertIn("fails its checksum", log)
+        self.assertRegex(log, r"holding [1-9][0-9]* committed transactions?")
+        self.assertIn("fetched again from its peers", log)
+        copies = damaged_wal_copies(a)
+        self.assertEqual(len(copies), 1, os.listdir(a.data_dir))
+        self.assertIn(os.path.join(a.data_dir, copies[0]), log)
+        with open(os.path.join(a.data_dir, copies[0]), "rb") as f:
+            self.assertEqual(f.read(), damaged)
+        out = a.operator.run("status", json_out=False).out
+        self.assertIn("committed records were lost at start", out)
+        # B holds the requests: A fetches them again.
+        for rid in rids:
+            nb.wait_for("the request back on A", lambda: a.has(rid))
+
+    def test_a_truncated_wal_is_logged_and_fsck_names_it(self):
+        n, alice = lone_node(self)
+        # A kill -9 alone loses nothing and says nothing.
+        n.kill9()
+        logged = len(n.log())
+        n.start()
+        self.assertNotIn("write-ahead log", n.log()[logged:])
+        before = os.path.getsize(wal_path(n))
+        rid = alice.ask("A ladder for the gutter")
+        n.kill9()
+        with open(wal_path(n), "r+b") as f:
+            f.truncate(before + 100)
+        r = noaberd(n, "fsck", "--data-dir", n.data_dir)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("it ends 100 bytes into a frame: it was cut short", r.stdout)
+        self.assertEqual(damaged_wal_copies(n), [])  # fsck only looks
+        logged = len(n.log())
+        n.start()
+        log = n.log()[logged:]
+        self.assertIn("it ends 100 bytes into a frame: it was cut short", log)
+        self.assertEqual(len(damaged_wal_copies(n)), 1)
+        # A node without peers has lost the request, and says so.
+        r = alice.run("show", rid)
+        self.assertNotEqual(r.rc, 0, repr(r))
+        self.assertIn("committed records were lost at start",
+                      alice.run("status", json_out=False).out)
+
+
+    def test_a_wal_cut_at_a_commit_is_caught_by_the_mark_beside_it(self):
+        n, alice = lone_node(self)
+        before = os.path.getsize(wal_path(n))
+        alice.ask("A ladder for the gutter")
+        n.kill9()
+        # Cut exactly where the request's transaction began: what is left
+        # is a valid, shorter WAL, which SQLite replays without a word.
+        with open(wal_path(n), "r+b") as f:
+            f.truncate(before)
+        logged = len(n.log())
+        n.start()
+        log = n.log()[logged:]
+        self.assertIn("store.sqlite-wal was damaged: it holds", log)
+        self.assertIn("its end was cut off", log)
+        self.assertEqual(len(damaged_wal_copies(n)), 1)
+        # A clean stop empties the WAL and the mark with it: the next start
+        # says nothing.
+        n.stop()
+        logged = len(n.log())
+        n.start()
+        self.assertNotIn("write-ahead log", n.log()[logged:])
+
+
 class LostStore(unittest.TestCase):
     def setUp(self):
         nb.require_binaries()
@@ -253,14 +390,7 @@ class LostStore(unittest.TestCase):
 class SilentPeer(unittest.TestCase):
     def test_a_peer_that_stops_answering_is_not_counted_as_up_to_date(self):
         nb.require_binaries()
-        a = nb.NetNode("A", config=["peer_exchange = off"])
-        b = nb.NetNode("B", config=["peer_exchange = off"])
-        for n in (a, b):
-            self.addCleanup(n.cleanup)
-            n.start()
-        a.create_neighbourhood("Marollen")
-        b.join(nb.invite_only_maker(a.invite()))
-        nb.wait_for("A up to date", lambda: a.status().get("in_sync") and a.status()["peers"] == 1)
+        a, b = peered_pair(self)
         # B stops answering, its links left up: as a partition that drops
         # packets looks from A.
         os.kill(b.proc.pid, signal.SIGSTOP)
@@ -274,6 +404,30 @@ class SilentPeer(unittest.TestCase):
             self.assertIn("silent", a.operator.run("peers", json_out=False).out)
         finally:
             os.kill(b.proc.pid, signal.SIGCONT)
+        nb.wait_for("A up to date again",
+                    lambda: "up to date with 1 peer" in a.operator.run("status", json_out=False).out)
+
+    def test_a_silent_link_is_closed_and_dialed_again_so_a_healed_partition_heals(self):
+        nb.require_binaries()
+        a, b = peered_pair(self)
+        alice = a.member("alice")
+        alice.new_identity()
+        os.kill(b.proc.pid, signal.SIGSTOP)
+        try:
+            # A closes the link that answers no ping instead of keeping it
+            # until a long silence timeout; meanwhile a request is posted.
+            nb.wait_for("A to close the silent link",
+                        lambda: "answered no ping for 25 s; closing the link and dialing again"
+                        in a.log(), timeout=90)
+            closed_at = a.log().index("answered no ping for 25 s")
+            rid = alice.ask("Soup for the neighbour who is ill")
+        finally:
+            os.kill(b.proc.pid, signal.SIGCONT)
+        # The partition heals: a new link comes up (whichever side dials)
+        # and the request posted during the partition reaches B.
+        nb.wait_for("a new link between A and B",
+                    lambda: "connected (" in a.log()[closed_at:], timeout=60)
+        nb.wait_for("the request on B", lambda: b.has(rid), timeout=60)
         nb.wait_for("A up to date again",
                     lambda: "up to date with 1 peer" in a.operator.run("status", json_out=False).out)
 
