@@ -72,7 +72,7 @@ def browser_support():
 def expected(p):
     return ["web.first_load_bytes", "web.cached_load_bytes",
             "web.list_shown_ms.open=%d" % p["web_open"],
-            "web.list_rps", "web.submit_rps"]
+            "web.list_rps", "web.file_rps", "web.submit_rps"]
 
 
 class Http:
@@ -268,6 +268,20 @@ class WebBench:
                     control_raw(nb, c, "list", kind="request", status="open", limit=100)
                 control_list = n / (time.monotonic() - t0)
             self.b.add("web.list_rps", web_list, "requests/s",
+                       "list on the member socket directly", control_list)
+
+            # HTTP alone: a page file of about the list's size through the
+            # same connection, no call to the node.  What list through
+            # noaber-web could reach if turning the node's reply into JSON
+            # cost nothing.
+            size = len(web.call("GET", path, decode=False))
+            page_file = "/js/app.js"
+            t0 = time.monotonic()
+            for _ in range(n):
+                body = web.call("GET", page_file, decode=False)
+            web_file = n / (time.monotonic() - t0)
+            self.log("the list is %d bytes of JSON, %s %d bytes" % (size, page_file, len(body)))
+            self.b.add("web.file_rps", web_file, "requests/s",
                        "list on the member socket directly", control_list)
 
             # Records signed by the welcomed member, made beforehand: the

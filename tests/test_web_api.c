@@ -409,6 +409,42 @@ static void sessions_need_a_fresh_signed_challenge(void **state)
     assert_int_equal(web_session_find(&s, cookie, 1001, who), -1);
 }
 
+/* Every length of bytes becomes the base64 and hex that libsodium writes
+ * (the page decodes both), and text the JSON a browser parses back to it. */
+static void bytes_and_text_become_json_as_the_browser_reads_them(void **state)
+{
+    uint8_t bytes[200];
+    char want[2 * sizeof(bytes) + 3];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bytes); i++) {
+        bytes[i] = (uint8_t)(i * 37 + 11);
+    }
+    for (size_t n = 0; n <= sizeof(bytes); n++) {
+        struct web_buf b = { 0 };
+        web_json_base64(&b, bytes, n);
+        want[0] = '"';
+        sodium_bin2base64(want + 1, sizeof(want) - 2, bytes, n, sodium_base64_VARIANT_ORIGINAL);
+        strcat(want, "\"");
+        assert_string_equal(b.data, want);
+        web_buf_free(&b);
+
+        web_json_hex(&b, bytes, n);
+        want[0] = '"';
+        sodium_bin2hex(want + 1, sizeof(want) - 2, bytes, n);
+        strcat(want, "\"");
+        assert_string_equal(b.data, want);
+        web_buf_free(&b);
+    }
+
+    struct web_buf b = { 0 };
+    static const char text[] = "plain \"quoted\" back\\slash\ttab\x7f \xc3\xa9t\xc3\xa9 end";
+    web_json_str(&b, text, sizeof(text) - 1);
+    assert_string_equal(
+        b.data, "\"plain \\\"quoted\\\" back\\\\slash\\u0009tab\\u007f \xc3\xa9t\xc3\xa9 end\"");
+    web_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +454,7 @@ int main(void)
         cmocka_unit_test(welcome_bodies_are_json_with_escapes),
         cmocka_unit_test(a_record_must_be_the_session_members),
         cmocka_unit_test(control_replies_become_json),
+        cmocka_unit_test(bytes_and_text_become_json_as_the_browser_reads_them),
         cmocka_unit_test(sessions_need_a_fresh_signed_challenge),
         cmocka_unit_test(reports_are_asked_for_and_opened),
         cmocka_unit_test(qr_codes_are_of_page_addresses),

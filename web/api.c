@@ -28,10 +28,12 @@ void web_buf_free(struct web_buf *b)
     b->len = b->cap = 0;
 }
 
-void web_buf_put(struct web_buf *b, const char *s, size_t n)
+/* Room for `n` more bytes (and the terminating NUL) at the end of `b`; NULL
+ * once an allocation failed.  The caller writes there, then adds n to len. */
+static char *reserve(struct web_buf *b, size_t n)
 {
     if (b->failed) {
-        return;
+        return NULL;
     }
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
@@ -41,14 +43,28 @@ void web_buf_put(struct web_buf *b, const char *s, size_t n)
         char *p = realloc(b->data, cap);
         if (p == NULL) {
             b->failed = true;
-            return;
+            return NULL;
         }
         b->data = p;
         b->cap = cap;
     }
-    memcpy(b->data + b->len, s, n);
+    return b->data + b->len;
+}
+
+static void grow(struct web_buf *b, size_t n)
+{
     b->len += n;
     b->data[b->len] = '\0';
+}
+
+void web_buf_put(struct web_buf *b, const char *s, size_t n)
+{
+    char *p = reserve(b, n);
+
+    if (p != NULL) {
+        memcpy(p, s, n);
+        grow(b, n);
+    }
 }
 
 void web_buf_puts(struct web_buf *b, const char *s)
@@ -56,55 +72,94 @@ void web_buf_puts(struct web_buf *b, const char *s)
     web_buf_put(b, s, strlen(s));
 }
 
+/* Whether a byte goes into a JSON string as it is. */
+static bool json_plain(unsigned char c)
+{
+    return c >= 0x20 && c != 0x7f && c != '"' && c != '\\';
+}
+
+/* Runs of plain bytes are copied at once: a list's texts are mostly plain,
+ * and a call per byte was a tenth of noaber-web's time (bench/README.md,
+ * "7. The page"). */
 void web_json_str(struct web_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t i = 0;
 
     web_buf_put(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
+    while (i < n) {
+        size_t run = i;
+        while (run < n && json_plain((unsigned char)s[run])) {
+            run++;
+        }
+        web_buf_put(b, s + i, run - i);
+        if (run == n) {
+            break;
+        }
+        unsigned char c = (unsigned char)s[run];
         if (c == '"' || c == '\\') {
             char esc[2] = { '\\', (char)c };
             web_buf_put(b, esc, 2);
-        } else if (c < 0x20 || c == 0x7f) {
+        } else {
             char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
             web_buf_put(b, esc, 6);
-        } else {
-            web_buf_put(b, (const char *)&s[i], 1);
         }
+        i = run + 1;
     }
     web_buf_put(b, "\"", 1);
 }
 
+/*
+ * Hex and base64 by table lookup, not with libsodium's sodium_bin2hex and
+ * sodium_bin2base64: those take the same time whatever the bytes, which
+ * secrets need and a list of public records does not; they were a third of
+ * noaber-web's time when it answers `list` (bench/README.md, "7. The page").
+ * Nothing secret goes through these two.
+ */
 void web_json_hex(struct web_buf *b, const uint8_t *p, size_t n)
 {
-    char tmp[129];
+    static const char digits[] = "0123456789abcdef";
+    char *out = reserve(b, 2 * n + 2);
 
-    web_buf_put(b, "\"", 1);
-    while (n > 0) {
-        size_t chunk = n > 64 ? 64 : n;
-        sodium_bin2hex(tmp, sizeof(tmp), p, chunk);
-        web_buf_put(b, tmp, 2 * chunk);
-        p += chunk;
-        n -= chunk;
+    if (out == NULL) {
+        return;
     }
-    web_buf_put(b, "\"", 1);
+    *out++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        *out++ = digits[p[i] >> 4];
+        *out++ = digits[p[i] & 15];
+    }
+    *out = '"';
+    grow(b, 2 * n + 2);
 }
 
 void web_json_base64(struct web_buf *b, const uint8_t *p, size_t n)
 {
-    /* 3 input bytes become 4 characters: chunks of 48 bytes, 64 characters. */
-    char tmp[sodium_base64_ENCODED_LEN(48, sodium_base64_VARIANT_ORIGINAL)];
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t len = 4 * ((n + 2) / 3) + 2;
+    char *out = reserve(b, len);
+    size_t i = 0;
 
-    web_buf_put(b, "\"", 1);
-    while (n > 0) {
-        size_t chunk = n > 48 ? 48 : n;
-        sodium_bin2base64(tmp, sizeof(tmp), p, chunk, sodium_base64_VARIANT_ORIGINAL);
-        web_buf_puts(b, tmp);
-        p += chunk;
-        n -= chunk;
+    if (out == NULL) {
+        return;
     }
-    web_buf_put(b, "\"", 1);
+    *out++ = '"';
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *out++ = abc[v >> 18];
+        *out++ = abc[(v >> 12) & 63];
+        *out++ = abc[(v >> 6) & 63];
+        *out++ = abc[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        *out++ = abc[v >> 18];
+        *out++ = abc[(v >> 12) & 63];
+        *out++ = i + 1 < n ? abc[(v >> 6) & 63] : '=';
+        *out++ = '=';
+    }
+    *out = '"';
+    grow(b, len);
 }
 
 void web_json_error(struct web_buf *b, const struct web_error *err)

@@ -246,6 +246,25 @@ class Web:
                                  % ("killed" if killed else "exit %d" % self.proc.returncode, self.log()))
 
 
+def english():
+    """The page's English texts by key, from the source catalog (the `en`
+    object of web/page/js/catalog.js, as po/update_pot.py reads it)."""
+    sys.path.insert(0, os.path.join(SOURCE_ROOT, "po"))
+    import update_pot
+
+    path = os.path.join(SOURCE_ROOT, "web", "page", "js", "catalog.js")
+    return {key: text for key, text, _ in update_pot.page_messages(path)}
+
+
+def page_catalog(lang):
+    """The texts of `lang` as the built page gets them (/i18n/LANG.json,
+    from po/LANG.po)."""
+    import json
+
+    with open(os.path.join(PAGE_DIR, "i18n", lang + ".json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
 SHOTS = os.path.join(nb.BUILD_ROOT, "web-screenshots")
 PHONE = (360, 800)
 DESKTOP = (1280, 900)

@@ -123,15 +123,15 @@ class Accessibility(unittest.TestCase):
         b.driver.get(link)
         self.wait(b, present("#welcome-name"), "the welcome screen")
         self.check(b, label + ": welcome", size[0])
-        languages = [o.get_attribute("value")
-                     for o in b.driver.find_elements(By.CSS_SELECTOR, "#welcome-language option")]
+        languages = [a.get_attribute("data-language")
+                     for a in b.driver.find_elements(By.CSS_SELECTOR, "#languages a[data-language]")]
         b.driver.find_element(By.ID, "welcome-name").send_keys("Maria", Keys.ENTER)
         self.wait(b, present("#near-list li[data-id]"), "the requests near you")
         self.check(b, label + ": near you", size[0])
 
         # Every screen the navigation leads to, whatever screens the page has.
         hrefs = [a.get_attribute("href")
-                 for a in b.driver.find_elements(By.CSS_SELECTOR, "nav a[href^='#'], a.nav-link")]
+                 for a in b.driver.find_elements(By.CSS_SELECTOR, "nav a[href^='#'], a.nav-link, #language-link")]
         for href in dict.fromkeys(hrefs):
             if open_screen(href):
                 self.check(b, "%s: %s" % (label, href.split("#", 1)[1]), size[0])
@@ -148,11 +148,17 @@ class Accessibility(unittest.TestCase):
             open_screen(web.url + "/#" + fragment)
             self.wait(b, present(ready), "the screen " + fragment)
             self.check(b, "%s: %s" % (label, fragment), size[0])
+
         def sent_empty(fragment, state):
             """A form sent empty, with its error summary."""
             open_screen(web.url + "/#" + fragment)
             self.wait(b, present("#main form button"), "the form of " + fragment)
-            b.driver.find_element(By.CSS_SELECTOR, "#main form button").click()
+            # Far down a page of large text: brought to the middle of the
+            # screen first, so that the click lands on it and not where it
+            # was before the page scrolled.
+            button = b.driver.find_element(By.CSS_SELECTOR, "#main form button")
+            b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+            button.click()
             self.wait(b, lambda d: d.find_element(By.CLASS_NAME, "error-summary").text != "",
                       "the error summary of " + fragment)
             self.check(b, "%s: %s" % (label, state), size[0])

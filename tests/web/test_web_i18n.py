@@ -11,7 +11,6 @@ link list changes every visible text at once and is remembered after a
 reload.
 """
 
-import json
 import os
 import re
 import sys
@@ -22,9 +21,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import browser  # noqa: E402
 import nb  # noqa: E402
 
-sys.path.insert(0, os.path.join(browser.SOURCE_ROOT, "po"))
-import update_pot  # noqa: E402
-
 SHOTS = os.path.join(nb.BUILD_ROOT, "web-screenshots")
 PHONE = (360, 800)
 DESKTOP = (1280, 900)
@@ -32,14 +28,8 @@ LANGUAGES = ("nl", "fr", "en", "ar")
 BROWSER_LANGUAGE = {"nl": "nl-BE", "fr": "fr-BE", "en": "en-GB", "ar": "ar"}
 
 
-def english():
-    path = os.path.join(browser.SOURCE_ROOT, "web", "page", "js", "catalog.js")
-    return {key: text for key, text, _ in update_pot.page_messages(path)}
-
-
-def page_catalog(lang):
-    with open(os.path.join(browser.PAGE_DIR, "i18n", lang + ".json"), encoding="utf-8") as f:
-        return json.load(f)
+english = browser.english
+page_catalog = browser.page_catalog
 
 
 class PageLanguages(unittest.TestCase):
@@ -103,6 +93,15 @@ class PageLanguages(unittest.TestCase):
             b.driver.set_window_size(*size)
             b.driver.save_screenshot(os.path.join(SHOTS, "i18n-%s-%s.png" % (name, label)))
         b.driver.set_window_size(*PHONE)
+
+    def choose_language(self, b, tag):
+        """The header's one language link, then the language: the page goes
+        back to the screen it showed, in that language."""
+        from selenium.webdriver.common.by import By
+
+        b.driver.find_element(By.ID, "language-link").click()
+        b.wait("the languages", lambda d: d.find_elements(By.CSS_SELECTOR, "#main #languages a"))
+        b.driver.find_element(By.CSS_SELECTOR, "#languages a[data-language='%s']" % tag).click()
 
     def go(self, b, hash_, title):
         from selenium.webdriver.common.by import By
@@ -180,12 +179,17 @@ class PageLanguages(unittest.TestCase):
         before = self.text(b)
         self.assertIn(en["near_help"], before)
 
-        b.driver.find_element(By.CSS_SELECTOR, "#languages a[data-language='fr']").click()
+        self.choose_language(b, "fr")
         self.heading(b, fr["near_title"])
         self.wait(b, "the card in French", lambda d: fr["near_help"] in self.text(b))
         self.assertSpeaks(b, "fr")
+        self.assertEqual(b.driver.find_element(By.CSS_SELECTOR, "#language-link span[lang]").text, "Français")
+        b.driver.find_element(By.ID, "language-link").click()
+        self.heading(b, fr["nav_language"])
         current = b.driver.find_element(By.CSS_SELECTOR, "#languages a[aria-current='true']")
         self.assertEqual(current.get_attribute("data-language"), "fr")
+        b.driver.back()
+        self.heading(b, fr["near_title"])
         nav = [e.text for e in b.driver.find_elements(By.CSS_SELECTOR, "#nav a")]
         self.assertEqual(nav[:2], [fr["nav_near"], fr["nav_ask"]])
         for text in nav:
@@ -196,13 +200,13 @@ class PageLanguages(unittest.TestCase):
         self.heading(b, fr["near_title"])
         self.assertSpeaks(b, "fr")
 
-        b.driver.find_element(By.CSS_SELECTOR, "#languages a[data-language='ar']").click()
+        self.choose_language(b, "ar")
         self.heading(b, ar["near_title"])
         self.wait(b, "the card in Arabic", lambda d: ar["near_help"] in self.text(b))
         self.assertSpeaks(b, "ar")
         self.assertEqual(b.driver.find_element(By.TAG_NAME, "html").get_attribute("dir"), "rtl")
 
-        b.driver.find_element(By.CSS_SELECTOR, "#languages a[data-language='en']").click()
+        self.choose_language(b, "en")
         self.heading(b, en["near_title"])
         self.assertEqual(b.driver.find_element(By.TAG_NAME, "html").get_attribute("dir"), "ltr")
         self.assertSpeaks(b, "en")

@@ -31,6 +31,7 @@ const state = {
   filters: { category: '', area: '', urgency: '', language: '', trusted: false },
   events: null,
   liveRefresh: null, // redraws the live part of the screen shown, if it has one
+  beforeLanguage: null, // the screen shown before the languages' screen
 };
 
 // ---------------------------------------------------------------------------
@@ -56,47 +57,105 @@ async function switchLanguage(tag) {
   await route();
 }
 
-// The languages, each in its own name, on every screen (WEB.md: "your
-// language"); the current one is marked for screen readers as well.
-function languageLinks() {
-  let nav = document.getElementById('languages');
-  if (!nav) {
-    nav = el('nav', { id: 'languages', class: 'languages' });
-    document.querySelector('header.top').append(nav);
-  }
-  nav.setAttribute('aria-label', t('nav_language'));
-  const list = el('ul');
+// The languages, each in its own name and marked with its own language, the
+// current one marked for screen readers as well: on the welcome screen, on
+// "You" and on the screen the header's language link leads to (WEB.md:
+// "your language").  Choosing one goes back to the screen the person came
+// from, now in that language.
+function languageList() {
+  const list = el('ul', { class: 'language-list' });
   for (const [tag, name] of languages()) {
     const a = el('a', {
-      href: '#', lang: tag, hreflang: tag, class: 'nav-link', 'data-language': tag, text: name,
+      href: '#', lang: tag, hreflang: tag, class: 'button secondary', 'data-language': tag, text: name,
       'aria-current': tag === language() ? 'true' : null,
     });
-    a.addEventListener('click', (e) => {
+    a.addEventListener('click', async (e) => {
       e.preventDefault();
-      switchLanguage(tag);
+      const back = location.hash === '#language' ? state.beforeLanguage : null;
+      if (back !== null) history.replaceState(null, '', back);
+      await switchLanguage(tag);
     });
     list.append(el('li', {}, a));
   }
-  nav.replaceChildren(list);
+  return el('nav', { id: 'languages', class: 'languages', 'aria-label': t('nav_language') }, list);
 }
 
+function languageScreen() {
+  show(t('nav_language'), languageList());
+}
+
+// The four places of the menu; "yours" gathers your requests, your tasks
+// and the offers, which share a second, smaller menu on their screens.
+const PLACES = [['near', 'nav_near'], ['ask', 'nav_ask'], ['mine', 'nav_yours'], ['you', 'nav_you']];
+const YOURS = [['mine', 'nav_mine'], ['tasks', 'nav_tasks'], ['offers', 'nav_offers']];
+const PLACE_OF = {
+  near: 'near', '': 'near', vouch: 'near', ask: 'ask', 'ask-check': 'ask', you: 'you', message: 'you',
+  mine: 'mine', request: 'mine', choose: 'mine', confirm: 'mine', cancel: 'mine', retract: 'mine',
+  tasks: 'mine', offers: 'mine', offer: 'mine', 'offer-new': 'mine',
+};
+
+function screenOf(hash) {
+  return hash.slice(1).split('=')[0];
+}
+
+// Marks the menu's link to the place of the screen shown (aria-current).
+function markPlace() {
+  const place = PLACE_OF[screenOf(location.hash)] || null;
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (a.dataset.place === place) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+// On "your requests", "your tasks" and "offers": the menu between them,
+// under the heading.
+function yoursMenu(screen) {
+  const list = el('ul');
+  for (const [place, key] of YOURS) {
+    list.append(el('li', {}, el('a', { href: '#' + place, class: 'tab', text: t(key),
+      'aria-current': place === screen ? 'page' : null })));
+  }
+  document.getElementById('screen-title').after(el('nav', { class: 'yours', 'aria-label': t('nav_yours') }, list));
+}
+
+// The header: the neighbourhood's name and one link to the languages on the
+// first line, the menu of four places on the second (docs/web.md, "The
+// header").
 function renderChrome() {
   document.getElementById('skip').textContent = t('skip');
   document.getElementById('brand').textContent = state.info ? state.info.neighbourhood : t('brand');
-  languageLinks();
+  const current = languages().find((l) => l[0] === language());
+  const link = document.getElementById('language-link');
+  link.replaceChildren(globe(), el('span', { class: 'visually-hidden', text: t('nav_language') + ': ' }),
+    el('span', { lang: language(), text: current ? current[1] : language() }));
   const nav = document.getElementById('nav');
   nav.setAttribute('aria-label', t('nav_main'));
   nav.replaceChildren();
   if (state.member) {
-    nav.append(
-      el('a', { href: '#near', class: 'nav-link', text: t('nav_near') }),
-      el('a', { href: '#ask', class: 'nav-link', text: t('nav_ask') }),
-      el('a', { href: '#mine', class: 'nav-link', text: t('nav_mine') }),
-      el('a', { href: '#tasks', class: 'nav-link', text: t('nav_tasks') }),
-      el('a', { href: '#offers', class: 'nav-link', text: t('nav_offers') }),
-      el('a', { href: '#you', class: 'nav-link', text: t('nav_you') }),
-    );
+    const list = el('ul');
+    for (const [place, key] of PLACES) {
+      list.append(el('li', {}, el('a', { href: '#' + place, class: 'nav-link', 'data-place': place, text: t(key) })));
+    }
+    nav.append(list);
   }
+  markPlace();
+}
+
+// A globe drawn in SVG (the page loads no icon font and no other host): it
+// says "languages" to those who cannot read the current one.
+function globe() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'globe');
+  for (const d of ['M12 2a10 10 0 1 0 0 20a10 10 0 1 0 0-20z', 'M2 12h20',
+    'M12 2c3 3 4 6.5 4 10s-1 7-4 10c-3-3-4-6.5-4-10s1-7 4-10z']) {
+    const path = document.createElementNS(ns, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
 }
 
 // A sentence about what just happened, in the page's live region, so that it
@@ -307,19 +366,11 @@ function problem(e) {
 // ---------------------------------------------------------------------------
 // Welcome
 
-function languageSelect() {
-  const s = select(languages().map(([tag, name]) => [tag, name]), language());
-  s.addEventListener('change', () => switchLanguage(s.value));
-  return s;
-}
-
 function welcomeScreen(token) {
   const name = el('input', { type: 'text', autocomplete: 'given-name', maxlength: '64', required: true });
-  const lang = languageSelect();
   const vars = { neighbourhood: state.info.neighbourhood };
   const form = el('form', { novalidate: true },
     field('welcome-name', t('welcome_name'), name, t('welcome_name_hint')),
-    field('welcome-language', t('welcome_language'), lang),
     el('p', { class: 'hint', text: t('welcome_device_note') }),
     el('button', { type: 'submit', class: 'primary', text: t('welcome_button', vars) }));
   const errors = el('div');
@@ -335,7 +386,8 @@ function welcomeScreen(token) {
       showErrors(errors, [['welcome-name', text]]);
     }
   });
-  show(t('welcome_title', vars), el('p', { text: t('welcome_intro', vars) }), errors, form);
+  show(t('welcome_title', vars), el('p', { text: t('welcome_intro', vars) }), errors, form,
+    el('h2', { text: t('welcome_language') }), languageList());
 }
 
 // Makes the key in this browser, redeems the welcome token for it, signs in
@@ -645,6 +697,12 @@ function askCheckScreen() {
 
 async function route() {
   const hash = location.hash;
+  markPlace();
+  if (hash === '#language') {
+    languageScreen();
+    return;
+  }
+  state.beforeLanguage = hash || '#near';
   if (hash.startsWith('#welcome=')) {
     // The token is in the fragment: it never reaches a server's log.
     welcomeScreen(decodeURIComponent(hash.slice('#welcome='.length)));
@@ -681,6 +739,7 @@ async function route() {
   // Few neighbours coordinate: their screens are fetched when first opened.
   else if (screen.startsWith('care')) await (await import('./care.js')).careScreen(app, screen, id, member);
   else await nearScreen();
+  if (YOURS.some(([place]) => place === screen) && location.hash === hash) yoursMenu(screen);
 }
 
 // Asks again, at each start, that the browser keep this site's data (the
@@ -694,7 +753,7 @@ async function keepStorage() {
 }
 
 // What the screens of lifecycle.js get from the page.
-const app = { state, send, now, ago, problem, say, knownMark };
+const app = { state, send, now, ago, problem, say, knownMark, languageList };
 
 async function start() {
   await loadLanguages();

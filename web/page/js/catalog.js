@@ -276,7 +276,7 @@ export const catalogs = {
     message_reply: 'Answer {name}',
     error_message_missing: 'Write your message',
     notify_title: 'Notifications',
-    notify_intro: 'This phone or computer can tell you when something happens, while this page is open.',
+    notify_intro: 'This phone or computer can tell you when something happens.',
     notify_button: 'Turn on notifications',
     notify_on: 'Notifications are on.',
     notify_denied: 'Notifications are off. You can turn them on in the browser settings.',
@@ -381,6 +381,8 @@ export const catalogs = {
     urgency_this_week: 'This week',
     urgency_this_month: 'This month',
     urgency_whenever: 'Whenever',
+    nav_yours: 'Mine',
+    notify_when: 'Notifications arrive while this page is open, or installed on your home screen and running; not when it is closed.',
   },
 };
 

@@ -38,7 +38,9 @@ export async function youScreen(app) {
     app.say(t('you_name_saved', { name: n }));
   });
   const live = el('div', { id: 'live-list', 'aria-live': 'polite' });
-  show(t('you_title'), errors, form, notificationsPart(app), coordinatorPart(), live);
+  show(t('you_title'), errors, form, notificationsPart(app),
+    el('div', { class: 'field' }, el('h2', { text: t('nav_language') }), app.languageList()),
+    coordinatorPart(), live);
   app.state.liveRefresh = () => refreshYou(app, live);
   await refreshYou(app, live);
 }
@@ -68,6 +70,9 @@ function notificationsPart(app) {
     }, 'secondary');
     part.append(el('p', { text: t('notify_intro') }), b);
   }
+  // Said whatever the state: a closed page notifies nothing (docs/web.md,
+  // "Live, and notifications": push would need another host).
+  part.append(el('p', { class: 'hint', text: t('notify_when') }));
   return part;
 }
 
