@@ -6,6 +6,7 @@
  *     bench-make-store --store PATH --count N [--first I] [--time T]
  *                      [--members M] [--out FILE] [--name NAME]
  *     bench-make-store --store PATH --accept FILE [--quota-hour H --quota-day D]
+ *                      [--order file|id] [--old-indexes]
  *
  * The store is noaberd's own (daemon/store/store.h), opened with the daemon's code;
  * if it has no neighbourhood yet one is created exactly as
@@ -26,9 +27,20 @@
  * node's whole ingest path without the socket, to tell the two apart.  The
  * records go in batches of ACCEPT_BATCH (nbd_node_batch_begin/end, one
  * commit each), as noaberd commits the submits of one read of a client that
- * keeps 64 outstanding.  It prints "accepted N seconds S rate R".
+ * keeps 64 outstanding.  With --order id the records go in the order of their
+ * ids, as an empty node fetches them in a sync (it asks for what it needs in
+ * id order, daemon/net/sync.c), rather than in the file's order (by
+ * created_at), and the node is told how many are still to come, as noaberd's
+ * network tells it during a catch-up (nbd_node_catching_up); the time
+ * includes building the indexes set aside meanwhile.  --old-indexes puts back
+ * the indexes of schemas 2-6 (the author's and the kind's with the id in the key)
+ * and never sets any aside: the write path as it was, for comparison in the
+ * same run.  It prints "accepted N seconds S rate R pages
+ * P": P is the pages SQLite wrote to the WAL per record (SQLITE_DBSTATUS_CACHE_WRITE), each of
+ * which a checkpoint later copies into the database once more.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +48,7 @@
 #include <time.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include <noaber/error.h>
 #include <noaber/identity.h>
@@ -50,7 +63,8 @@
 static const char usage[] =
     "usage: bench-make-store --store PATH --count N [--first I] [--time T]\n"
     "                        [--members M] [--out FILE] [--name NAME]\n"
-    "       bench-make-store --store PATH --accept FILE [--quota-hour H --quota-day D]\n";
+    "       bench-make-store --store PATH --accept FILE [--quota-hour H --quota-day D]\n"
+    "                        [--order file|id] [--old-indexes]\n";
 
 static const char *const areas[] = { "Marollen", "Sint-Gillis", "Kuregem", "Molenbeek", "Elsene" };
 static const char *const titles[] = {
@@ -71,6 +85,8 @@ struct options {
     uint64_t time;
     unsigned members;
     uint64_t quota_hour, quota_day; /* --accept: the node's quotas, 0 = none */
+    bool by_id;                     /* --accept: in the order of the ids */
+    bool old_indexes;               /* --accept: the indexes before schema 7, none set aside */
 };
 
 static int parse_u64(const char *s, uint64_t *ret)
@@ -92,6 +108,10 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->time = (uint64_t)time(NULL) - 5 * 24 * 3600;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--old-indexes") == 0) {
+            o->old_indexes = true;
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t n;
         if (v == NULL)
@@ -114,6 +134,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->quota_hour = n;
         } else if (strcmp(a, "--quota-day") == 0 && parse_u64(v, &n) == 0 && n <= UINT32_MAX) {
             o->quota_day = n;
+        } else if (strcmp(a, "--order") == 0 && (strcmp(v, "id") == 0 || strcmp(v, "file") == 0)) {
+            o->by_id = strcmp(v, "id") == 0;
         } else if (strcmp(a, "--members") == 0 && parse_u64(v, &n) == 0 && n >= 1 &&
                    n <= MEMBERS_MAX) {
             o->members = (unsigned)n;
@@ -187,8 +209,19 @@ static double now_seconds(void)
 
 #define ACCEPT_BATCH 64
 
-/* Feeds every record of a records file to nbd_node_accept, timing it. */
-static int accept_file(struct nbd_node *node, const char *path)
+struct slice {
+    uint8_t id[NB_ID_SIZE];
+    size_t off, len;
+};
+
+static int slice_by_id(const void *a, const void *b)
+{
+    return memcmp(((const struct slice *)a)->id, ((const struct slice *)b)->id, NB_ID_SIZE);
+}
+
+/* Feeds every record of a records file to nbd_node_accept, timing it and
+ * counting the pages the store writes. */
+static int accept_file(struct nbd_node *node, const char *path, bool by_id, bool old_indexes)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
@@ -197,7 +230,8 @@ static int accept_file(struct nbd_node *node, const char *path)
     }
     uint8_t nid[NB_NEIGHBOURHOOD_ID_SIZE];
     uint8_t *all = NULL;
-    size_t len = 0, cap = 0;
+    struct slice *recs = NULL;
+    size_t len = 0, cap = 0, count = 0;
     int r = 0;
     if (fread(nid, 1, sizeof(nid), f) != sizeof(nid) ||
         memcmp(nid, node->neighbourhood_id, sizeof(nid)) != 0) {
@@ -220,32 +254,62 @@ static int accept_file(struct nbd_node *node, const char *path)
             break;
         len += n;
     }
-    uint64_t count = 0;
-    uint64_t now = (uint64_t)time(NULL);
-    double t0 = now_seconds();
+    /* Each record's place in the file (with at least 5 bytes a record there
+     * are at most len / 5 of them), so they can be fed in another order. */
+    recs = malloc((len / 5 + 1) * sizeof(*recs));
+    if (recs == NULL) {
+        r = NB_ENOMEM;
+        goto out;
+    }
     for (size_t pos = 0; pos + 4 <= len;) {
         size_t n = (size_t)all[pos] << 24 | (size_t)all[pos + 1] << 16 | (size_t)all[pos + 2] << 8 |
                    all[pos + 3];
-        if (n > len - pos - 4) {
+        if (n == 0 || n > len - pos - 4) {
             r = NB_EMALFORMED;
             goto out;
         }
-        uint8_t id[NB_ID_SIZE];
+        recs[count] = (struct slice){ .off = pos + 4, .len = n };
+        nb_record_id(all + pos + 4, n, recs[count].id);
+        count++;
+        pos += 4 + n;
+    }
+    if (by_id)
+        qsort(recs, count, sizeof(*recs), slice_by_id);
+
+    sqlite3 *db = nbd_store_db(node->store);
+    if (old_indexes &&
+        sqlite3_exec(db,
+                     "DROP INDEX records_author;"
+                     "CREATE INDEX records_author ON records(author, created_at, id);"
+                     "DROP INDEX records_kind;"
+                     "CREATE INDEX records_kind ON records(kind, created_at, id);",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        fprintf(stderr, "bench-make-store: cannot put the old indexes back: %s\n",
+                sqlite3_errmsg(db));
+        r = NB_EIO;
+        goto out;
+    }
+    bool catching_up = by_id && !old_indexes;
+    int pages_before = 0, high = 0;
+    sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_WRITE, &pages_before, &high, 0);
+    uint64_t now = (uint64_t)time(NULL);
+    double t0 = now_seconds();
+    for (size_t i = 0; i < count; i++) {
         struct nbd_accept_report why;
-        if (count % ACCEPT_BATCH == 0)
+        /* Between reads noaberd's network tells the node how many records
+         * it still fetches (daemon/net/net.c, on_tick), as here. */
+        if (i % ACCEPT_BATCH == 0 && catching_up)
+            nbd_node_catching_up(node, count - i, 1);
+        if (i % ACCEPT_BATCH == 0)
             nbd_node_batch_begin(node);
-        nb_record_id(all + pos + 4, n, id);
-        if (nbd_node_accept(node, all + pos + 4, n, id, now, NBD_FROM_CLIENT, &why) !=
-            NBD_ACCEPTED) {
+        if (nbd_node_accept(node, all + recs[i].off, recs[i].len, recs[i].id, now, NBD_FROM_CLIENT,
+                            &why) != NBD_ACCEPTED) {
             r = why.code;
-            fprintf(stderr, "bench-make-store: record %" PRIu64 " refused: %s\n", count,
-                    why.message);
+            fprintf(stderr, "bench-make-store: record %zu refused: %s\n", i, why.message);
             nbd_node_batch_end(node);
             goto out;
         }
-        count++;
-        pos += 4 + n;
-        if (count % ACCEPT_BATCH == 0 || pos + 4 > len) {
+        if ((i + 1) % ACCEPT_BATCH == 0 || i + 1 == count) {
             r = nbd_node_batch_end(node);
             if (r < 0) {
                 fprintf(stderr, "bench-make-store: commit failed: %s\n", nb_strerror(r));
@@ -253,11 +317,21 @@ static int accept_file(struct nbd_node *node, const char *path)
             }
         }
     }
+    /* The catch-up is over: the indexes it set aside are built again, in
+     * the time measured. */
+    if (catching_up) {
+        nbd_node_catching_up(node, 0, 1);
+        nbd_node_catching_up(node, 0, 1 + NBD_CATCHUP_SETTLE_MS);
+    }
     double dt = now_seconds() - t0;
-    printf("accepted %" PRIu64 " seconds %.6f rate %.1f\n", count, dt,
-           dt > 0 ? (double)count / dt : 0.0);
+    int pages = 0;
+    sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_WRITE, &pages, &high, 0);
+    printf("accepted %zu seconds %.6f rate %.1f pages %.3f\n", count, dt,
+           dt > 0 ? (double)count / dt : 0.0,
+           count > 0 ? (double)(pages - pages_before) / (double)count : 0.0);
 out:
     fclose(f);
+    free(recs);
     free(all);
     return r;
 }
@@ -310,7 +384,7 @@ int main(int argc, char **argv)
         }
     }
     if (o.accept != NULL) {
-        status = accept_file(&node, o.accept) < 0 ? 1 : 0;
+        status = accept_file(&node, o.accept, o.by_id, o.old_indexes) < 0 ? 1 : 0;
         goto out;
     }
     members = calloc(o.members, sizeof(*members));

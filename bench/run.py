@@ -24,6 +24,7 @@ import hashlib
 import math
 import os
 import random
+import re
 import select
 import shutil
 import signal
@@ -109,7 +110,8 @@ def expected_figures(p, peers=True, browser=True):
     """Every figure a run with parameters p writes (peers: noaberd has peer
     networking; browser: Chromium can run the page).  The smoke test checks
     the CSV against this list."""
-    f = ["ingest.verify_raw", "ingest.record_open", "ingest.node_accept",
+    f = ["ingest.verify_raw", "ingest.record_open", "ingest.node_accept", "ingest.node_catchup",
+         "store.pages_per_record.submit", "store.pages_per_record.catchup",
          "ingest.control_serial", "ingest.control_pipelined",
          "store.read_unchecked", "store.read_checked", "store.read_id_hash",
          "store.wal_mark", "store.commit_unmarked", "store.commit_marked"]
@@ -121,7 +123,8 @@ def expected_figures(p, peers=True, browser=True):
           "footprint.idle_cpu.n=%d.peers=0" % p["store_n"]]
     f += ["footprint.startup.n=%d" % n for n in p["startup_n"]]
     if peers:
-        f += ["ingest.peer_link", "sync.initial.n=%d" % p["sync_n"]]
+        f += ["ingest.peer_link", "ingest.peer_link.all_cores", "sync.initial.n=%d" % p["sync_n"],
+              "sync.initial.n=%d.index_build_ms" % p["sync_n"]]
         f += ["reconcile.e2e.n=%d.k=%d.wire_bytes" % (p["store_n"], p["e2e_k"])]
         f += ["catchup.peers=%d.n=%d.%s" % (p["catchup_peers"], p["catchup_n"], m)
               for m in ("bytes_in", "records_in", "records_out", "in_sync_s", "live_ms")]
@@ -248,6 +251,7 @@ class Daemon:
         self.log_path = os.path.join(self.dir, "noaberd.log")
         self.extra_args = list(extra_args)
         self.core = core
+        self.perf = None  # a perf.data path: run under `perf record -g`
         self.proc = None
         os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
         os.makedirs(self.sock_dir, mode=0o700, exist_ok=True)
@@ -280,6 +284,8 @@ class Daemon:
         """Starts noaberd; returns the seconds until it answered `hello`."""
         cmd = [self.bench.noaberd, "--data-dir", self.data_dir, "--socket", self.socket,
                "--log-level", "info"] + self.extra_args
+        if self.perf is not None:
+            cmd = ["perf", "record", "-g", "-q", "-o", self.perf, "--"] + cmd
         if self.core is not None:
             cmd = pin(self.core, cmd)
         self._log = open(self.log_path, "ab")
@@ -352,6 +358,7 @@ class Bench:
         self.build = os.path.abspath(args.build)
         self.out = os.path.abspath(args.out)
         self.smoke = args.smoke
+        self.perf = getattr(args, "perf", None)
         self.p = SMOKE if args.smoke else FULL
         self.groups = args.only.split(",") if args.only else GROUPS
         self.rows = []
@@ -447,6 +454,24 @@ class Bench:
         out = run(pin(0, [self.tool("make-store"), "--store", d.store, "--accept", local]))
         self.add("ingest.node_accept", kv(out)["rate"], "records/s", *base)
 
+        # Pages the store writes per record (bench/README.md, "Page writes
+        # per record"): the same records on copies of the same store, in the
+        # order a client submits them (by created_at) and in the order a
+        # catch-up fetches them (by id, the node told it is catching up),
+        # against the indexes of schemas 2-6 written as they were, in this run.
+        for order, name in (("file", "submit"), ("id", "catchup")):
+            res = {}
+            for old in (True, False):
+                c = self.node_with("pages-%s-%s" % (order, "old" if old else "new"), p["store_n"])
+                cmd = [self.tool("make-store"), "--store", c.store, "--accept", local,
+                       "--order", order] + (["--old-indexes"] if old else [])
+                res[old] = kv(run(pin(0, cmd)))
+                shutil.rmtree(c.dir, ignore_errors=True)
+            self.add("store.pages_per_record." + name, res[False]["pages"], "pages",
+                     "the indexes of schemas 2-6, the same records", res[True]["pages"])
+            if name == "catchup":
+                self.add("ingest.node_catchup", res[False]["rate"], "records/s", *base)
+
         # Every read for a client or a peer hashes the record and compares
         # it with its id (damage is never served): what that costs.
         out = kv(run(pin(0, [self.tool("read-check"), "--store", d.store,
@@ -493,6 +518,9 @@ class Bench:
         n, extra = p["store_n"], p["ingest_n"]
         rate = self.sync_rate("ingest-peer", n + extra, n)
         self.add("ingest.peer_link", rate, "records/s", *base)
+        cores = os.cpu_count() or 1
+        self.add("ingest.peer_link.all_cores", rate, "records/s",
+                 "%d cores x one core's crypto_sign_verify_detached" % cores, cores * base[1])
 
     def sync_rate(self, name, full_n, have_n):
         """Records per second for a node holding records 0 .. have_n-1 to
@@ -501,6 +529,8 @@ class Bench:
         full = self.node_with(name + "-full", full_n, core=1).listen()
         joiner = self.node_with(name + "-joining", have_n, core=0).listen()
         joiner.extra_args += ["--peer", full.address]
+        if name == "sync" and self.perf:
+            joiner.perf = os.path.abspath(self.perf)
         full.start()
         try:
             t0 = time.monotonic()
@@ -516,6 +546,7 @@ class Bench:
                                          % (name, st, joiner.log()))
                     time.sleep(0.02)
                 dt = time.monotonic() - t0
+                self.index_build_ms = self.wait_index_build(joiner)
             finally:
                 joiner.stop()
         finally:
@@ -523,6 +554,23 @@ class Bench:
         shutil.rmtree(full.dir, ignore_errors=True)
         shutil.rmtree(joiner.dir, ignore_errors=True)
         return (full_n - have_n) / dt
+
+    def wait_index_build(self, d):
+        """Milliseconds the node took to build the indexes it set aside
+        during the catch-up (daemon/node.c, nbd_node_catching_up), once it
+        is in sync; 0 when it set none aside (a small catch-up)."""
+        with open(d.log_path, "rb") as f:
+            if b"catching up on" not in f.read():
+                return 0.0
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            with open(d.log_path, "rb") as f:
+                m = re.search(rb"built the store's order, kind and expiry indexes in (\d+) ms",
+                              f.read())
+            if m:
+                return float(m.group(1))
+            time.sleep(0.1)
+        raise BenchError("the indexes set aside during the catch-up were not built:\n%s" % d.log())
 
     # --- 2. reconciliation -----------------------------------------------------
 
@@ -672,6 +720,9 @@ class Bench:
         rate = self.sync_rate("sync", n, 0)
         self.add("sync.initial.n=%d" % n, rate, "records/s",
                  "libsodium crypto_sign_verify_detached, 1 core", v["verify_rate"])
+        # Built after `in_sync`, on the loop: the figure above leaves it out.
+        self.add("sync.initial.n=%d.index_build_ms" % n, self.index_build_ms, "ms",
+                 "the sync itself", n / rate * 1000)
 
     def bench_catchup(self):
         """A new node joins catchup_peers peers that hold the same backlog,
@@ -1143,6 +1194,9 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only", default="")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--perf", metavar="FILE",
+                    help="record the joining node of the initial sync with `perf record -g` "
+                         "into FILE (bench/README.md, \"Where initial sync spends its time\")")
     args = ap.parse_args()
     for g in filter(None, args.only.split(",")):
         if g not in GROUPS:

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -181,6 +182,52 @@ int nbd_node_repair(struct nbd_node *node)
     if (node->batch_depth > 0 || node->batch_open)
         return 0;
     return nbd_store_repair(node->store, node->on_repaired, node->repaired_ctx);
+}
+
+void nbd_node_catching_up(struct nbd_node *node, uint64_t fetching, uint64_t now_ms)
+{
+    if (node->batch_depth > 0 || node->batch_open)
+        return;
+    if (fetching > 0) {
+        node->catchup_idle_at = 0;
+    } else if (node->catchup_idle_at == 0) {
+        node->catchup_idle_at = now_ms;
+        node->catchup_judged = false;
+    }
+    if (!node->indexes_deferred && fetching >= NBD_CATCHUP_MIN && !node->catchup_judged) {
+        /* Building the indexes again sorts every record held: worth it when
+         * the records to come are many against those held (each spares
+         * about three random page writes, each held record costs a few
+         * dozen bytes of sorted index). */
+        uint64_t held = 0;
+        node->catchup_judged = true;
+        if (nbd_store_count(node->store, &held, NULL) < 0 || fetching < held / 16)
+            return;
+        int r = nbd_store_defer_indexes(node->store);
+        if (r < 0) {
+            nbd_warn("cannot set the store's indexes aside for a catch-up: %s", nb_strerror(r));
+            return;
+        }
+        node->indexes_deferred = true;
+        nbd_info("catching up on %llu records: the store builds its order, kind and expiry "
+                 "indexes once it is over",
+                 (unsigned long long)fetching);
+    } else if (node->indexes_deferred && node->catchup_idle_at != 0 &&
+               now_ms - node->catchup_idle_at >= NBD_CATCHUP_SETTLE_MS) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int r = nbd_store_build_indexes(node->store);
+        if (r < 0) {
+            /* The queries still answer by scanning; the next call tries
+             * again, and the next start builds them in any case. */
+            nbd_warn("cannot build the store's indexes after a catch-up: %s", nb_strerror(r));
+            return;
+        }
+        node->indexes_deferred = false;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        nbd_info("caught up: built the store's order, kind and expiry indexes in %lld ms",
+                 (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+    }
 }
 
 void nbd_node_clear(struct nbd_node *node)

@@ -136,6 +136,11 @@ struct nbd_node {
     struct nbd_deferred *deferred; /* hook calls waiting for the commit */
     size_t n_deferred, cap_deferred;
 
+    /* A large catch-up: see nbd_node_catching_up. */
+    bool indexes_deferred;
+    bool catchup_judged;      /* this catch-up was judged too small to defer them */
+    uint64_t catchup_idle_at; /* when nothing was left to fetch, 0 while fetching */
+
     /* Called once for each damaged record the node removed from its store
      * (nbd_node_repair); NULL for none. */
     nbd_store_damaged_cb on_repaired;
@@ -152,6 +157,21 @@ struct nbd_node {
  * many it removed or a negative code.
  */
 int nbd_node_repair(struct nbd_node *node);
+
+/*
+ * Told how many records the node is still fetching from its peers (the
+ * network's timer calls it; now_ms is the loop's clock).  A catch-up large
+ * against the store (NBD_CATCHUP_MIN records, and a sixteenth of those held)
+ * drops the indexes no arriving record's check reads, so that each record
+ * writes about 1.6 pages instead of 3.7 (nbd_store_defer_indexes, bench/README.md,
+ * "Page writes per record"); when
+ * nothing has been left to fetch for NBD_CATCHUP_SETTLE_MS they are built
+ * again by sorting.  Meanwhile the node answers as always, by scanning.
+ * Does nothing inside a batch.
+ */
+#define NBD_CATCHUP_MIN       4096
+#define NBD_CATCHUP_SETTLE_MS 2000
+void nbd_node_catching_up(struct nbd_node *node, uint64_t fetching, uint64_t now_ms);
 
 /*
  * The outcome of an operation for the person or peer that asked: an nb_error

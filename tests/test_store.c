@@ -668,6 +668,181 @@ static void a_corrupted_store_is_an_error_not_a_crash(void **state)
     assert_non_null(strstr(err, w->path));
 }
 
+/* How many of the store's indexes exist, among the names given. */
+static int indexes_present(struct nbd_store *s, const char *names)
+{
+    sqlite3_stmt *st;
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN (%s)", names);
+    assert_int_equal(sqlite3_prepare_v2(nbd_store_db(s), sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+#define DEFERRABLE "'records_order', 'records_kind', 'records_expiry'"
+
+/* Newest first, as a listing shows them: the ids' first bytes. */
+static void newest_requests(struct world *w, struct seen *seen)
+{
+    memset(seen, 0, sizeof(*seen));
+    assert_int_equal(nbd_store_foreach_newest(w->store, NB_KIND_REQUEST, NULL, see, seen), 0);
+}
+
+/*
+ * Version 6 kept the author's and the kind's indexes with the id in the key;
+ * version 7 narrows them.  The records, listings and the quota's counts are
+ * the same after the migration.
+ */
+static void a_version_6_store_is_migrated(void **state)
+{
+    struct world *w = *state;
+    struct blob b[3];
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 7200, "help with a form", &b[0]);
+    request(w, &w->ann, T0 + 10, T0 + 7200, "soup on Sunday", &b[1]);
+    request(w, &w->bob, T0 + 20, T0 + 7200, "a ladder", &b[2]);
+    for (int i = 0; i < 3; i++)
+        assert_ok(w, &b[i], T0 + 30);
+    struct seen before;
+    newest_requests(w, &before);
+    close_store(w);
+
+    /* The store as version 6 left it. */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(w->path, &db), SQLITE_OK);
+    exec_sql(db, "DROP INDEX records_author;"
+                 "CREATE INDEX records_author ON records(author, created_at, id);"
+                 "DROP INDEX records_kind;"
+                 "CREATE INDEX records_kind ON records(kind, created_at, id);"
+                 "PRAGMA user_version = 6;");
+    sqlite3_close(db);
+
+    open_store(w);
+    assert_int_equal(nbd_store_schema_version(w->store), NBD_STORE_SCHEMA_VERSION);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(nbd_store_db(w->store),
+                                        "SELECT sql FROM sqlite_master WHERE name IN"
+                                        " ('records_author', 'records_kind') ORDER BY name",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0),
+                        "CREATE INDEX records_author ON records(author, created_at)");
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0),
+                        "CREATE INDEX records_kind ON records(kind, created_at)");
+    sqlite3_finalize(st);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(nbd_store_has(w->store, b[i].id), 1);
+    struct seen after;
+    newest_requests(w, &after);
+    assert_int_equal(after.n, 3);
+    assert_memory_equal(after.first, before.first, 3);
+    uint64_t n = 0;
+    assert_int_equal(nbd_store_count_author(w->store, w->ann.pk, T0, T0 + 3600, &n), 0);
+    assert_int_equal(n, 2);
+}
+
+/*
+ * A large catch-up sets the order, kind and expiry indexes aside and builds
+ * them once nothing has been left to fetch for a while; meanwhile the node
+ * answers the same.  A node stopped during a catch-up gets them back at its
+ * next start.
+ */
+static void a_large_catch_up_builds_its_indexes_after(void **state)
+{
+    struct world *w = *state;
+    struct blob b[4];
+    create_neighbourhood(w);
+    request(w, &w->ann, T0, T0 + 60, "help with a form", &b[0]);
+    request(w, &w->bob, T0 + 10, T0 + 7200, "soup on Sunday", &b[1]);
+    assert_ok(w, &b[0], T0 + 20);
+    assert_ok(w, &b[1], T0 + 20);
+    assert_int_equal(indexes_present(w->store, DEFERRABLE), 3);
+
+    /* Too few records to come: nothing changes. */
+    nbd_node_catching_up(&w->node, NBD_CATCHUP_MIN - 1, 1000);
+    assert_int_equal(indexes_present(w->store, DEFERRABLE), 3);
+    nbd_node_catching_up(&w->node, NBD_CATCHUP_MIN, 1250);
+    assert_int_equal(indexes_present(w->store, DEFERRABLE), 0);
+
+    /* Records arrive and everything answers as before. */
+    request(w, &w->cas, T0 + 30, T0 + 7200, "a ladder", &b[2]);
+    assert_ok(w, &b[2], T0 + 40);
+    struct seen seen;
+    newest_requests(w, &seen);
+    assert_int_equal(seen.n, 3);
+    assert_int_equal(seen.first[0], b[2].id[0]);
+    assert_int_equal(seen.first[2], b[0].id[0]);
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(nbd_store_foreach_ordered(w->store, 0, NULL, see, &seen), 0);
+    assert_int_equal(seen.n, 3);
+    assert_int_equal(seen.first[0], b[0].id[0]);
+    uint64_t purged = 0;
+    assert_int_equal(nbd_store_purge_expired(w->store, T0 + 61, 0, NULL, NULL, &purged, NULL), 0);
+    assert_int_equal(purged, 1);
+    assert_int_equal(nbd_store_has(w->store, b[0].id), 0);
+
+    /* Nothing left to fetch, but not for long enough yet. */
+    nbd_node_catching_up(&w->node, 0, 1500);
+    nbd_node_catching_up(&w->node, 0, 1500 + NBD_CATCHUP_SETTLE_MS - 1);
+    assert_int_equal(indexes_present(w->store, DEFERRABLE), 0);
+    nbd_node_catching_up(&w->node, 0, 1500 + NBD_CATCHUP_SETTLE_MS);
+    assert_int_equal(indexes_present(w->store, DEFERRABLE), 3);
+
+    /* Stopped in the middle of the next one. */
+    nbd_node_catching_up(&w->node, NBD_CATCHUP_MIN, 9000);
+    assert_int_equal(indexes_present(w->store, DEFERRABLE), 0);
+    close_store(w);
+    open_store(w);
+    assert_int_equal(indexes_present(w->store, DEFERRABLE), 3);
+    newest_requests(w, &seen);
+    assert_int_equal(seen.n, 2);
+}
+
+/*
+ * noaberd opens its store without reading every page and checks them beside
+ * its loop (nbd_store_check), which finds damage that opening did not read.
+ */
+static void a_store_is_checked_beside_its_use(void **state)
+{
+    struct world *w = *state;
+    char err[1024] = "";
+    create_neighbourhood(w);
+    assert_int_equal(nbd_store_check(w->path, err, sizeof(err)), 0);
+    close_store(w);
+
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(w->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT rootpage FROM sqlite_master"
+                                        " WHERE name = 'devices_member'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long page = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    char junk[4096];
+    memset(junk, 0x5a, sizeof(junk));
+    write_file(w->path, junk, sizeof(junk), (page - 1) * 4096);
+
+    struct nbd_store *s = NULL;
+    assert_int_equal(nbd_store_open_with(w->path, NBD_STORE_CHECK_LATER, &s, err, sizeof(err)), 0);
+    assert_int_equal(nbd_store_check(w->path, err, sizeof(err)), NB_EDAMAGED);
+    assert_non_null(strstr(err, w->path));
+    assert_non_null(strstr(err, "the store is corrupted"));
+    nbd_store_close(s);
+    s = NULL;
+    /* Opened with the check, it is refused at once. */
+    assert_int_equal(nbd_store_open(w->path, &s, err, sizeof(err)), NB_EIO);
+    assert_null(s);
+}
+
 /* ---- the node's rules ---------------------------------------------------- */
 
 static void without_a_neighbourhood_nothing_is_accepted(void **state)
@@ -1605,6 +1780,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_store_from_a_newer_noaberd_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(a_corrupted_store_is_an_error_not_a_crash, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_version_6_store_is_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_large_catch_up_builds_its_indexes_after, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_store_is_checked_beside_its_use, setup, teardown),
         cmocka_unit_test_setup_teardown(without_a_neighbourhood_nothing_is_accepted, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_node_has_one_neighbourhood_and_keeps_it, setup, teardown),

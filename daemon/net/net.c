@@ -944,6 +944,9 @@ static void on_tick(uv_timer_t *t)
             sync_tick(l, now);
     }
     sync_expire_pending(net, now);
+    struct nbd_net_status st;
+    nbd_net_status(net, &st);
+    nbd_node_catching_up(net->node, st.fetching, now);
     if (!net->running || net->stopping)
         return;
     age_addresses(net, now);

@@ -81,10 +81,41 @@ static const char *const migrations[] = {
     "CREATE TABLE report_delays (month TEXT NOT NULL, category TEXT NOT NULL,"
     "  area TEXT NOT NULL, first_response INTEGER, assignment INTEGER);"
     "CREATE INDEX report_delays_month ON report_delays(month);",
+
+    /* 6 -> 7: narrower indexes for a cheaper write per record (bench/README.md,
+     * "Page writes per record").  The quota's count and the author's
+     * listing need an author's records by created_at, a kind's listing the
+     * kind's by created_at; neither needs the id in the key (the listings
+     * sort ties by id themselves), and an entry half the size is half the
+     * leaves a batch of records dirties. */
+    "DROP INDEX records_author;"
+    "CREATE INDEX records_author ON records(author, created_at);"
+    "DROP INDEX records_kind;"
+    "CREATE INDEX records_kind ON records(kind, created_at);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 _Static_assert(N_MIGRATIONS == NBD_STORE_SCHEMA_VERSION, "one migration per schema version");
+
+/*
+ * The indexes that no check on an arriving record reads: the (created_at,
+ * id) order for reconciliation snapshots and the ordered walk, the kinds for
+ * the listings, the expiry for the purge.  Records arrive from a peer in the
+ * order of their ids, so each of these takes a random leaf per record; during
+ * a large catch-up the node drops them (nbd_store_defer_indexes) and builds
+ * them again by sorting once it is over (nbd_store_build_indexes).  They are
+ * the same statements as in the migrations above, and the current schema's:
+ * a store opened without them (a node stopped during a catch-up) gets them
+ * back at open.
+ */
+static const char build_indexes_sql[] =
+    "CREATE INDEX IF NOT EXISTS records_order ON records(created_at, id);"
+    "CREATE INDEX IF NOT EXISTS records_kind ON records(kind, created_at);"
+    "CREATE INDEX IF NOT EXISTS records_expiry ON records(expires_at)"
+    "  WHERE expires_at IS NOT NULL;";
+static const char defer_indexes_sql[] = "DROP INDEX IF EXISTS records_order;"
+                                        "DROP INDEX IF EXISTS records_kind;"
+                                        "DROP INDEX IF EXISTS records_expiry;";
 
 #define COLUMNS "id, kind, author, created_at, expires_at, target, root, bytes"
 
@@ -118,6 +149,7 @@ enum stmt {
     ST_BLOCKED,
     ST_TOMBSTONE_GET,
     ST_RETRACTIONS_OF,
+    ST_HAS_RETRACTION,
     ST_SET_PLACE,
     ST_COUNT_AUTHOR,
     ST_INDEX_NEAR,
@@ -169,6 +201,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_TOMBSTONE_GET] = "SELECT until, author FROM tombstones WHERE id = ?1",
     [ST_RETRACTIONS_OF] = "SELECT " COLUMNS " FROM records WHERE target = ?1 AND kind = 9"
                           " ORDER BY created_at, id",
+    [ST_HAS_RETRACTION] = "SELECT 1 FROM records WHERE target = ?1 AND kind = 9 LIMIT 1",
     [ST_SET_PLACE] = "UPDATE records SET root = ?2, expires_at = ?3 WHERE id = ?1",
     [ST_COUNT_AUTHOR] = "SELECT count(*) FROM records WHERE author = ?1"
                         " AND created_at >= ?2 AND created_at < ?3",
@@ -259,6 +292,11 @@ static int exec_simple(struct nbd_store *s, enum stmt which)
     return r;
 }
 
+static int exec_sql(struct nbd_store *s, const char *sql)
+{
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fault(s);
+}
+
 static void say(char *err, size_t err_size, const char *path, const char *what, sqlite3 *db)
 {
     snprintf(err, err_size,
@@ -316,7 +354,59 @@ static int migrate(sqlite3 *db, int from, const char *path, char *err, size_t er
     return 0;
 }
 
+/*
+ * quick_check reads every page and checks each b-tree's structure: a damaged
+ * store is reported before it serves anything rather than as an error in the
+ * middle of some later request.  It grows with the store (about 0.6 s at a
+ * million records), so noaberd runs it beside its loop on a connection of its
+ * own (NBD_STORE_CHECK_LATER, nbd_store_check) and starts in a time that does
+ * not grow with the store.  The full integrity_check (indexes against tables,
+ * several times slower) is `noaberd fsck`'s.
+ */
+static int quick_check(sqlite3 *db, const char *path, char *err, size_t err_size)
+{
+    sqlite3_stmt *st = NULL;
+    int r = NB_EIO;
+    if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        say(err, err_size, path, "cannot check the store", db);
+        goto out;
+    }
+    const char *verdict = (const char *)sqlite3_column_text(st, 0);
+    if (verdict == NULL || strcmp(verdict, "ok") != 0) {
+        snprintf(err, err_size,
+                 "%s: the store is corrupted (%.200s); move it aside and restore a backup", path,
+                 verdict != NULL ? verdict : "?");
+        goto out;
+    }
+    r = 0;
+out:
+    sqlite3_finalize(st);
+    return r;
+}
+
+int nbd_store_check(const char *path, char *err, size_t err_size)
+{
+    sqlite3 *db = NULL;
+    int r = NB_EIO;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        say(err, err_size, path, "cannot open the store to check it", db);
+        goto out;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    r = quick_check(db, path, err, err_size) < 0 ? NB_EDAMAGED : 0;
+out:
+    sqlite3_close(db);
+    return r;
+}
+
 int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t err_size)
+{
+    return nbd_store_open_with(path, 0, ret, err, err_size);
+}
+
+int nbd_store_open_with(const char *path, unsigned flags, struct nbd_store **ret, char *err,
+                        size_t err_size)
 {
     struct nbd_store *s = calloc(1, sizeof(*s));
     sqlite3_stmt *st = NULL;
@@ -378,29 +468,18 @@ int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t e
         goto out;
     }
 
-    /* quick_check reads every page: a damaged store is reported at startup
-     * instead of as an error in the middle of some later request.  It is
-     * the bulk of startup time and grows with the store (about 0.6 s at a
-     * million records, bench footprint.startup): paid once per start, not
-     * per record, so it stays.  The full integrity_check (indexes against
-     * tables, several times slower) is `noaberd fsck`'s. */
-    if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        say(err, err_size, path, "cannot check the store", s->db);
+    /* A store that is about to be migrated is checked first, whatever the
+     * caller asked: a migration is no place to meet damage. */
+    if ((!(flags & NBD_STORE_CHECK_LATER) || version < N_MIGRATIONS) &&
+        quick_check(s->db, path, err, err_size) < 0)
         goto out;
-    }
-    const char *verdict = (const char *)sqlite3_column_text(st, 0);
-    if (verdict == NULL || strcmp(verdict, "ok") != 0) {
-        snprintf(err, err_size,
-                 "%s: the store is corrupted (%.200s); move it aside and restore a backup", path,
-                 verdict != NULL ? verdict : "?");
-        goto out;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
 
     if (migrate(s->db, version, path, err, err_size) < 0)
         goto out;
+    if (sqlite3_exec(s->db, build_indexes_sql, NULL, NULL, NULL) != SQLITE_OK) {
+        say(err, err_size, path, "cannot build the store's indexes", s->db);
+        goto out;
+    }
 
     /* Tuned for group commit (bench/README.md, "where the store's time
      * goes"); set after quick_check so its walk over every page does not
@@ -466,6 +545,16 @@ int nbd_store_set_cache(struct nbd_store *s, unsigned mib)
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%llu", (unsigned long long)mib * 1024);
     return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : NB_EIO;
+}
+
+int nbd_store_defer_indexes(struct nbd_store *s)
+{
+    return exec_sql(s, defer_indexes_sql);
+}
+
+int nbd_store_build_indexes(struct nbd_store *s)
+{
+    return exec_sql(s, build_indexes_sql);
 }
 
 void nbd_store_close(struct nbd_store *s)
@@ -571,10 +660,6 @@ int nbd_store_schema_version(struct nbd_store *s)
  * commit only releases its savepoint; it is durable when the outermost
  * commit returns.  An inner rollback undoes only its own writes.
  */
-static int exec_sql(struct nbd_store *s, const char *sql)
-{
-    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fault(s);
-}
 
 int nbd_store_begin(struct nbd_store *s)
 {
@@ -1168,12 +1253,19 @@ out:
 int nbd_store_foreach_retraction_of(struct nbd_store *s, const uint8_t target[NB_ID_SIZE],
                                     nbd_store_cb cb, void *ctx)
 {
+    /* The node asks this of every record it accepts, and almost always
+     * there is none: a cached statement answers that without preparing the
+     * listing anew each time (SQLite's parser alone took 1.4% of an initial
+     * sync's time on the loop, bench/README.md). */
+    int r = exists(s, ST_HAS_RETRACTION, target);
+    if (r <= 0)
+        return r;
     /* Not cached: the callback may purge, which runs cached statements. */
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, stmt_sql[ST_RETRACTIONS_OF], -1, &st, NULL) != SQLITE_OK)
         return NB_EIO;
     sqlite3_bind_blob(st, 1, target, NB_ID_SIZE, SQLITE_STATIC);
-    int r = run_rows(s, st, true, cb, ctx);
+    r = run_rows(s, st, true, cb, ctx);
     sqlite3_finalize(st);
     return r;
 }

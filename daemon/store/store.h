@@ -20,7 +20,7 @@
 
 #include <noaber/record.h>
 
-#define NBD_STORE_SCHEMA_VERSION 6
+#define NBD_STORE_SCHEMA_VERSION 7
 
 struct nbd_store;
 
@@ -50,6 +50,34 @@ typedef int (*nbd_store_cb)(void *ctx, const struct nbd_store_record *rec);
  * sentence in err; never a crash.
  */
 int nbd_store_open(const char *path, struct nbd_store **ret, char *err, size_t err_size);
+
+/*
+ * The same with flags.  NBD_STORE_CHECK_LATER leaves out the check of every
+ * page (PRAGMA quick_check, whose time grows with the store) unless the
+ * store is about to be migrated: the caller runs nbd_store_check beside its
+ * work instead, so that starting does not take longer as the store grows.
+ */
+#define NBD_STORE_CHECK_LATER 1u
+int nbd_store_open_with(const char *path, unsigned flags, struct nbd_store **ret, char *err,
+                        size_t err_size);
+
+/*
+ * Checks every page of the store at `path` on a read-only connection of its
+ * own, so it may run on another thread while the store is in use: 0, or
+ * NB_EDAMAGED (or NB_EIO when it cannot be read) with a sentence in err.
+ */
+int nbd_store_check(const char *path, char *err, size_t err_size);
+
+/*
+ * A large catch-up (daemon/node.c, nbd_node_catching_up) drops the indexes
+ * that no check on an arriving record reads (the (created_at, id) order,
+ * the kinds, the expiry) and builds them again, by sorting, once it is over:
+ * records arrive in the order of their ids, and each of those indexes would
+ * take a random page per record.  Meanwhile every query still answers the
+ * same, by scanning.  A store opened without them gets them back at open.
+ */
+int nbd_store_defer_indexes(struct nbd_store *s);
+int nbd_store_build_indexes(struct nbd_store *s);
 
 /* What nbd_store_open found in the write-ahead log before SQLite replayed
  * it (daemon/store/store_wal.h): a verdict other than NBD_WAL_CLEAN means

@@ -9,6 +9,7 @@ end without the client.
 import os
 import signal
 import socket
+import sqlite3
 import stat
 import struct
 import subprocess
@@ -348,6 +349,27 @@ class DaemonTests(unittest.TestCase):
         assert p.returncode == 1, p  # an error, not a crash (a signal gives < 0)
         err = p.stderr.decode()
         assert "store.sqlite" in err and "not a database" in err, err
+
+    def test_damage_found_beside_the_loop_stops_the_daemon(self):
+        # noaberd checks every page of its store beside its loop (so that
+        # starting does not grow with the store): damage that nothing read
+        # at startup still stops it, with the same message as at startup.
+        tmp = self.tmp
+        d, _, _, _ = daemon_with_a_request(tmp, "Sablon", Signer(5), "a ladder for an hour")
+        assert d.stop() == 0
+        path = os.path.join(d.data_dir, "store.sqlite")
+        with sqlite3.connect(path) as db:
+            page_size = db.execute("PRAGMA page_size").fetchone()[0]
+            # The root page of an index that starting never reads.
+            (page,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'devices_member'"
+                                 ).fetchone()
+        with open(path, "r+b") as f:
+            f.seek((page - 1) * page_size)
+            f.write(b"\x5a" * page_size)
+        p = subprocess.run(d.argv(), capture_output=True, timeout=60)
+        assert p.returncode == 1, p  # an error, not a crash (a signal gives < 0)
+        err = p.stderr.decode()
+        assert "store.sqlite: the store is corrupted" in err and "restore a backup" in err, err
 
     def test_world_accessible_socket_dir_is_refused(self):
         tmp = self.tmp
