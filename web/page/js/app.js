@@ -736,6 +736,8 @@ async function route() {
   else if (screen === 'you') await Y.youScreen(app);
   else if (screen === 'vouch') Y.vouchScreen(app, id);
   else if (screen === 'message') Y.messageScreen(app, id, member);
+  // Few neighbours coordinate: their screens are fetched when first opened.
+  else if (screen.startsWith('care')) await (await import('./care.js')).careScreen(app, screen, id, member);
   else await nearScreen();
   if (YOURS.some(([place]) => place === screen) && location.hash === hash) yoursMenu(screen);
 }
