@@ -119,6 +119,9 @@ def expected_figures(p, peers=True, browser=True):
         for k in p["recon_k"]:
             for m in ("bytes_up", "bytes_down", "bytes_total", "round_trips"):
                 f.append("reconcile.n=%d.k=%d.%s" % (n, k, m))
+            for m in ("bytes_total", "round_trips", "symbols_per_difference", "seconds"):
+                f.append("reconcile.n=%d.k=%d.riblt.%s" % (n, k, m))
+        f.append("reconcile.n=%d.riblt.build_seconds" % n)
     f += ["footprint.idle_rss.n=%d.peers=0" % p["store_n"],
           "footprint.idle_cpu.n=%d.peers=0" % p["store_n"]]
     f += ["footprint.startup.n=%d" % n for n in p["startup_n"]]
@@ -126,6 +129,7 @@ def expected_figures(p, peers=True, browser=True):
         f += ["ingest.peer_link", "ingest.peer_link.all_cores", "sync.initial.n=%d" % p["sync_n"],
               "sync.initial.n=%d.index_build_ms" % p["sync_n"]]
         f += ["reconcile.e2e.n=%d.k=%d.wire_bytes" % (p["store_n"], p["e2e_k"])]
+        f += ["reconcile.e2e.n=%d.k=%d.riblt.wire_bytes" % (p["store_n"], p["e2e_k"])]
         f += ["catchup.peers=%d.n=%d.%s" % (p["catchup_peers"], p["catchup_n"], m)
               for m in ("bytes_in", "records_in", "records_out", "in_sync_s", "live_ms")]
         f += ["propagation.nodes=%d.%s" % (p["prop_nodes"], m)
@@ -607,24 +611,54 @@ class Bench:
                              64 * n)
                     self.add(name + ".round_trips", r["rounds"], "round trips",
                              "naive: one exchange", 1)
-                curve.append((n, k, r["bytes_up"], r["bytes_down"], r["rounds"]))
+                rb = kv(run([self.tool("reconcile"), "--n", str(n), "--k", str(k), "--seed",
+                             str(n + k), "--mode", "riblt"]))
+                # The rateless reconciliation on the same sets, against
+                # libnoaber's Negentropy measured just before (bytes and
+                # round trips are deterministic; the time is a ratio).
+                neg = "Negentropy (libnoaber), same sets"
+                self.add(name + ".riblt.bytes_total", rb["bytes_up"] + rb["bytes_down"], "bytes",
+                         neg, total)
+                self.add(name + ".riblt.round_trips", rb["rounds"], "round trips", neg,
+                         r["rounds"])
+                self.add(name + ".riblt.symbols_per_difference", rb["symbols"] / k,
+                         "coded symbols per record that differs", "the paper: 1.35 to 1.7", 1.5)
+                self.add(name + ".riblt.seconds", rb["seconds"], "s", neg + ", same run",
+                         r["seconds"])
+                curve.append((n, k, r["bytes_up"], r["bytes_down"], r["rounds"],
+                              rb["bytes_up"] + rb["bytes_down"]))
+            # What building one node's coded symbols of n records from scratch
+            # costs in CPU time (noaberd does it once, at its first rateless
+            # round, then keeps them): against the 0.5 s that startup at 10^6
+            # may take.
+            self.add("reconcile.n=%d.riblt.build_seconds" % n, rb["build_seconds"], "s",
+                     "startup limit at 10^6 records", 0.5)
         self.curves["reconcile"] = curve
-        self.reconcile_e2e()
-
-    def reconcile_e2e(self):
-        """Two real daemons reconcile over a peer link through a byte-counting
-        TCP relay: every byte of the session from connect to in-sync
-        (handshake, hellos, peer lists, Negentropy, want/record, synced, all
-        inside Noise frames)."""
         if self.peers_missing:
             self.skip("reconcile.e2e", self.peers_missing)
             return
         n, k = self.p["store_n"], self.p["e2e_k"]
+        name = "reconcile.e2e.n=%d.k=%d" % (n, k)
+        neg, naive = self.reconcile_e2e(riblt=False)
+        self.add(name + ".wire_bytes", neg, "bytes",
+                 "every id both ways (64 x n) + the %d records" % k, naive)
+        rb, _ = self.reconcile_e2e(riblt=True)
+        self.add(name + ".riblt.wire_bytes", rb, "bytes", "Negentropy between the same daemons",
+                 neg)
+
+    def reconcile_e2e(self, riblt=True):
+        """Two real daemons reconcile over a peer link through a byte-counting
+        TCP relay: every byte of the session from connect to in-sync
+        (handshake, hellos, peer lists, rateless reconciliation or, with
+        riblt=False, Negentropy, want/record, synced, all inside Noise
+        frames)."""
+        n, k = self.p["store_n"], self.p["e2e_k"]
         only_a, only_b = (k + 1) // 2, k // 2
         # A holds records 0 .. n-1; B lacks A's newest ceil(k/2) and holds
         # floor(k/2) of its own: a node that was away while others posted.
-        a = self.node_with("e2e-a", n, core=1).listen()
-        b = self.node_with("e2e-b", n - only_a, core=0).listen()
+        config = None if riblt else {"reconcile_riblt": "off"}
+        a = self.node_with("e2e-a", n, core=1, config=config).listen()
+        b = self.node_with("e2e-b", n - only_a, core=0, config=config).listen()
         if only_b:
             run([self.tool("make-store"), "--store", b.store, "--first", str(10**7),
                  "--count", str(only_b), "--time", self.epoch])
@@ -649,11 +683,9 @@ class Bench:
             b.stop()
             a.stop()
             relay.close()
-        name = "reconcile.e2e.n=%d.k=%d" % (n, k)
-        self.add(name + ".wire_bytes", up + down, "bytes",
-                 "every id both ways (64 x n) + the %d records" % k, 64 * n + sum(sizes))
         for d in (a, b):
             shutil.rmtree(d.dir, ignore_errors=True)
+        return up + down, 64 * n + sum(sizes)
 
     def reference_negentropy(self):
         """A function running the reference Negentropy on dumped sets, or None.
@@ -1103,10 +1135,10 @@ class Bench:
         data = os.path.join(self.tmp, "reconcile.dat")
         with open(data, "w") as f:
             last_n = None
-            for n, k, up, down, rounds in self.curves.get("reconcile", []):
+            for n, k, up, down, rounds, riblt in self.curves.get("reconcile", []):
                 if last_n is not None and n != last_n:
                     f.write("\n\n")
-                f.write("%d %d %d %d %d\n" % (n, k, up + down, 64 * n, rounds))
+                f.write("%d %d %d %d %d %d\n" % (n, k, up + down, 64 * n, rounds, riblt))
                 last_n = n
         prop = self.curves.get("propagation")
         pdata = os.path.join(self.tmp, "propagation.dat")
@@ -1128,6 +1160,8 @@ class Bench:
                          "title 'Negentropy, n=%d'" % (data, i, i + 1, n))
             plots.append("'%s' index %d using 2:4 with lines dt 2 lc %d "
                          "title 'every id both ways, n=%d'" % (data, i, i + 1, n))
+            plots.append("'%s' index %d using 2:6 with linespoints lw 2 dt 3 lc %d "
+                         "title 'rateless (RIBLT), n=%d'" % (data, i, i + 1, n))
         script.append("plot " + ", ".join(plots) if plots else "plot 0 title 'no data'")
         script += ["unset logscale", "set title 'Propagation: time for a new record to reach a node'",
                    "set xlabel 'ms after submit'", "set ylabel 'fraction of (record, node) pairs'",

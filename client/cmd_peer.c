@@ -90,7 +90,8 @@ static void ago(const msgpack_object *row, uint64_t now, char *buf, size_t size)
 
 static void json_row(struct json *j, const msgpack_object *row)
 {
-    static const char *const strs[] = { "address", "source", "state", "direction", "last_error" };
+    static const char *const strs[] = { "address",   "source",     "state",
+                                        "direction", "last_error", "reconcile" };
     static const char *const uints[] = { "last_contact", "fetching", "records_in", "records_out",
                                          "invalid" };
     uint8_t node[NB_KEY_SIZE];
@@ -173,7 +174,7 @@ int cmd_peers(struct ctx *ctx, int argc, char **argv)
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *row = &rows[i];
         char address[NB_PEER_ADDRESS_MAX + 1], state[16], direction[8], error[200];
-        char node_short[20] = "-", contact[24], sync[32];
+        char node_short[20] = "-", contact[24], sync[32], mode[16];
         int node_width = 1; /* columns on screen: "…" is one column, three bytes */
         uint8_t node[NB_KEY_SIZE];
         char text[NB_NODE_KEY_TEXT_LEN + 1];
@@ -196,9 +197,15 @@ int cmd_peers(struct ctx *ctx, int argc, char **argv)
             snprintf(sync, sizeof(sync), "silent");
         else if (fetching > 0)
             snprintf(sync, sizeof(sync), "fetching %llu", (unsigned long long)fetching);
-        else
+        else if (!ctl_get_bool(row, "synced", false))
+            snprintf(sync, sizeof(sync), "syncing");
+        else {
+            /* Which reconciliation the last round used: rateless, or
+             * Negentropy (a peer without it, or a large difference). */
+            ctl_get_str(row, "reconcile", mode, sizeof(mode));
             snprintf(sync, sizeof(sync), "%s",
-                     ctl_get_bool(row, "synced", false) ? "synced" : "syncing");
+                     strcmp(mode, "riblt") == 0 ? "synced (riblt)" : "synced");
+        }
         printf("%-22s %s%*s %-11s %-9s %-14s %7llu %7llu\n", address, node_short, 16 - node_width,
                "", state, contact, sync, (unsigned long long)ctl_get_uint(row, "records_in", 0),
                (unsigned long long)ctl_get_uint(row, "records_out", 0));

@@ -5,8 +5,12 @@
  * neighbourhood's page and the coordinator's phone number, so that people
  * without internet can ask or help by phone.
  *
- * Every sentence a reader sees is in `sheet_en` below: when gettext
- * catalogs exist, the sheet takes its texts from them instead.
+ * Every sentence a reader sees comes from the gettext catalogs (po/), in
+ * the language of LANGUAGE or LC_MESSAGES.  The text is drawn with Cairo's
+ * own simple text functions, which place one glyph after another and cannot
+ * join Arabic letters or lay a line out from right to left: a language
+ * written right to left is refused with a clear message rather than printed
+ * as broken glyphs (the page prints the sheet in Arabic).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 #include <fontconfig/fontconfig.h>
 
 #include "care.h"
+#include "i18n.h"
 #include "qr.h"
 
 struct sheet_text {
@@ -30,23 +35,28 @@ struct sheet_text {
     const char *scan;     /* under the QR code */
     const char *privacy;  /* why there are no names */
     const char *col_area, *col_category, *col_urgency;
-    const char *any_urgency;
 };
 
-static const struct sheet_text sheet_en = {
-    .title = "Help wanted and offered in {}",
-    .week = "Week of {}",
-    .requests = "Neighbours who need help",
-    .offers = "Neighbours who offer help",
-    .none = "Nothing open this week.",
-    .call = "To help or to ask for help, phone {}",
-    .scan = "Or scan this to open the neighbourhood's page",
-    .privacy = "No names or addresses here: the coordinator puts you in touch.",
-    .col_area = "Area",
-    .col_category = "Category",
-    .col_urgency = "When",
-    .any_urgency = "whenever",
-};
+/*
+ * The sheet's sentences in the language of LANGUAGE / LC_MESSAGES, from the
+ * same catalogs as the rest of noaber (docs/i18n.md); "{}" marks where the
+ * value goes.
+ */
+static void sheet_text_load(struct sheet_text *t)
+{
+    t->title = P_("cli_sheet_title", "Help wanted and offered in {}");
+    t->week = P_("cli_sheet_week", "Week of {}");
+    t->requests = P_("cli_sheet_requests", "Neighbours who need help");
+    t->offers = P_("cli_sheet_offers", "Neighbours who offer help");
+    t->none = P_("cli_sheet_none", "Nothing open this week.");
+    t->call = P_("cli_sheet_call", "To help or to ask for help, phone {}");
+    t->scan = P_("cli_sheet_scan", "Or scan this to open the neighbourhood's page");
+    t->privacy =
+        P_("cli_sheet_privacy", "No names or addresses here: the coordinator puts you in touch.");
+    t->col_area = P_("cli_sheet_area", "Area");
+    t->col_category = P_("cli_sheet_category", "Category");
+    t->col_urgency = P_("cli_sheet_when", "When");
+}
 
 int list_open(struct ctx *ctx, const char *kind, const char *status, list_open_fn fn, void *arg)
 {
@@ -131,11 +141,22 @@ struct sheet {
     const struct sheet_text *t;
 };
 
-static void text_at(cairo_t *cr, double x, double y, double size, bool bold, const char *s)
+/*
+ * Draws `s` at (x, y), at `size` points or smaller so that it fits in
+ * `width` points: translations are longer than the English, and a sentence
+ * must not run under the QR code or the next column.
+ */
+static void text_at(cairo_t *cr, double x, double y, double size, bool bold, const char *s,
+                    double width)
 {
+    cairo_text_extents_t ext;
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
                            bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, size);
+    cairo_text_extents(cr, s, &ext);
+    if (ext.x_advance > width) {
+        cairo_set_font_size(cr, size * width / ext.x_advance);
+    }
     cairo_move_to(cr, x, y);
     cairo_show_text(cr, s);
 }
@@ -144,21 +165,24 @@ static void text_at(cairo_t *cr, double x, double y, double size, bool bold, con
 static int sheet_line(void *arg, const struct nb_record *rec, const uint8_t id[NB_ID_SIZE])
 {
     struct sheet *s = arg;
-    char area[NB_AREA_MAX + 1], urgency[32];
+    char area[NB_AREA_MAX + 1], urgency[32], category[32];
     (void)id;
     if (s->y > 640) {
         return EXIT_OK; /* one page: the rest is on the neighbourhood's page */
     }
     snprintf(area, sizeof(area), "%.*s", (int)rec->area.len, rec->area.ptr);
-    if (NB_HAS(rec, NB_F_URGENCY)) {
-        spelled(nb_urgency_name(rec->urgency), urgency, sizeof(urgency));
-    } else {
-        snprintf(urgency, sizeof(urgency), "%s", s->t->any_urgency);
-    }
+    /* The words of the catalogs, as `noaber show` says them (English:
+     * the option's spelling). */
+    const char *u = NB_HAS(rec, NB_F_URGENCY) ? nb_urgency_name(rec->urgency) : "whenever";
+    spelled(u, urgency, sizeof(urgency));
+    spelled(nb_category_name(rec->category), category, sizeof(category));
+    const char *urgency_word = i18n_word("cli_urgency_", u, urgency);
+    const char *category_word =
+        i18n_word("cli_category_", nb_category_name(rec->category), category);
     cairo_set_source_rgb(s->cr, 0, 0, 0);
-    text_at(s->cr, 60, s->y, 13, false, area);
-    text_at(s->cr, 250, s->y, 13, false, nb_category_name(rec->category));
-    text_at(s->cr, 400, s->y, 13, false, urgency);
+    text_at(s->cr, 60, s->y, 13, false, area, 180);
+    text_at(s->cr, 250, s->y, 13, false, category_word, 140);
+    text_at(s->cr, 400, s->y, 13, false, urgency_word, 145);
     s->y += 20;
     s->n++;
     return EXIT_OK;
@@ -167,16 +191,16 @@ static int sheet_line(void *arg, const struct nb_record *rec, const uint8_t id[N
 static int sheet_section(struct ctx *ctx, struct sheet *s, const char *heading, const char *kind,
                          const char *status)
 {
-    text_at(s->cr, 50, s->y, 16, true, heading);
+    text_at(s->cr, 50, s->y, 16, true, heading, 495);
     s->y += 22;
-    text_at(s->cr, 60, s->y, 11, true, s->t->col_area);
-    text_at(s->cr, 250, s->y, 11, true, s->t->col_category);
-    text_at(s->cr, 400, s->y, 11, true, s->t->col_urgency);
+    text_at(s->cr, 60, s->y, 11, true, s->t->col_area, 180);
+    text_at(s->cr, 250, s->y, 11, true, s->t->col_category, 140);
+    text_at(s->cr, 400, s->y, 11, true, s->t->col_urgency, 145);
     s->y += 18;
     s->n = 0;
     int rc = list_open(ctx, kind, status, sheet_line, s);
     if (rc == EXIT_OK && s->n == 0) {
-        text_at(s->cr, 60, s->y, 13, false, s->t->none);
+        text_at(s->cr, 60, s->y, 13, false, s->t->none, 485);
         s->y += 20;
     }
     s->y += 16;
@@ -192,7 +216,8 @@ int cmd_sheet(struct ctx *ctx, int argc, char **argv)
         { "phone", &phone, NULL },
         { NULL, NULL, NULL },
     };
-    const struct sheet_text *t = &sheet_en;
+    struct sheet_text text;
+    const struct sheet_text *t = &text;
     char line[512], day[32], my_phone[CASE_FIELD_MAX + 1] = "";
     struct sheet s;
     int rc = parse_args(ctx, argc, argv, opts, NULL, 0, 0,
@@ -203,6 +228,15 @@ int cmd_sheet(struct ctx *ctx, int argc, char **argv)
     if (out == NULL) {
         return fail(EXIT_USAGE, "sheet needs --out FILE.pdf, the file to print.");
     }
+    /* The catalog says which way its language is written ("dir"). */
+    if (strcmp(P_("dir", "ltr"), "rtl") == 0) {
+        return fail(EXIT_USAGE,
+                    "the sheet cannot be drawn in a language written right to left yet: noaber "
+                    "draws it with Cairo's simple text functions, which cannot join Arabic "
+                    "letters.  Print it from the page (You, Coordinator, The sheet for the "
+                    "noticeboard), or run noaber sheet with LANGUAGE=nl, fr or en.");
+    }
+    sheet_text_load(&text);
     if (page == NULL) {
         page = getenv("NOABER_PAGE_URL");
     }
@@ -243,7 +277,7 @@ int cmd_sheet(struct ctx *ctx, int argc, char **argv)
     s.y = 70;
     cairo_set_source_rgb(s.cr, 0, 0, 0);
     fill(line, sizeof(line), t->title, ctx->neighbourhood);
-    text_at(s.cr, 50, s.y, 22, true, line);
+    text_at(s.cr, 50, s.y, 22, true, line, 495);
     {
         time_t now = (time_t)ctx->now;
         struct tm tm;
@@ -252,7 +286,7 @@ int cmd_sheet(struct ctx *ctx, int argc, char **argv)
     }
     fill(line, sizeof(line), t->week, day);
     s.y += 24;
-    text_at(s.cr, 50, s.y, 13, false, line);
+    text_at(s.cr, 50, s.y, 13, false, line, 495);
     s.y += 36;
     rc = sheet_section(ctx, &s, t->requests, "request", "open");
     if (rc == EXIT_OK) {
@@ -260,11 +294,11 @@ int cmd_sheet(struct ctx *ctx, int argc, char **argv)
     }
     if (rc == EXIT_OK) {
         fill(line, sizeof(line), t->call, phone);
-        text_at(s.cr, 50, 700, 16, true, line);
-        text_at(s.cr, 50, 722, 11, false, t->privacy);
+        text_at(s.cr, 50, 700, 16, true, line, 370);
+        text_at(s.cr, 50, 722, 11, false, t->privacy, 370);
         if (page != NULL) {
-            text_at(s.cr, 50, 760, 11, false, t->scan);
-            text_at(s.cr, 50, 778, 11, false, page);
+            text_at(s.cr, 50, 760, 11, false, t->scan, 370);
+            text_at(s.cr, 50, 778, 11, false, page, 370);
             rc = draw_qr(s.cr, page, 430, 680, 120);
         }
     }

@@ -8,19 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include <qrencode.h>
-
-/* Light modules around the code, as the QR specification asks for. */
-#define QR_QUIET_ZONE 4
-
-/* `text` in byte mode at `level`, or NULL; free it with qr_free. */
-QRcode *qr_encode(const char *text, QRecLevel level);
-/* Frees a code and wipes its modules: they may spell a secret (a
- * neighbourhood key, a welcome token). */
-void qr_free(QRcode *qr);
-/* Whether the module at (x, y), counted from the quiet zone's corner (so
- * 0 .. width + 2 * QR_QUIET_ZONE - 1), is dark. */
-bool qr_dark(const QRcode *qr, int x, int y);
+#include "common/qr.h"
 
 /*
  * Draws `text` at level L: on the terminal in Unicode half blocks, or as an

@@ -117,17 +117,20 @@ static uint64_t apart(uint64_t a, uint64_t b)
     return a > b ? a - b : b - a;
 }
 
-/* "3 min", "2 hours", "365 days": how far apart. */
+/* "3 min", "2 hours", "365 days": how far apart, rounded to the nearest
+ * unit.  The clocks are read a moment apart (the node's in its reply, this
+ * computer's after it), so a clock a year off reads as a few milliseconds
+ * short of 365 days; rounding down would call it 364. */
 static void amount(uint64_t d, char *buf, size_t size)
 {
     if (d < 120)
         snprintf(buf, size, "%llu s", (unsigned long long)d);
     else if (d < 7200)
-        snprintf(buf, size, "%llu min", (unsigned long long)(d / 60));
+        snprintf(buf, size, "%llu min", (unsigned long long)((d + 30) / 60));
     else if (d < 2 * 86400)
-        snprintf(buf, size, "%llu hours", (unsigned long long)(d / 3600));
+        snprintf(buf, size, "%llu hours", (unsigned long long)((d + 1800) / 3600));
     else
-        snprintf(buf, size, "%llu days", (unsigned long long)(d / 86400));
+        snprintf(buf, size, "%llu days", (unsigned long long)((d + 43200) / 86400));
 }
 
 const char *clock_problem(uint64_t mine, uint64_t node, uint64_t peers, uint64_t n_peers, char *buf,

@@ -79,6 +79,7 @@ void nbd_config_init(struct nbd_config *cfg)
     cfg->sync_interval = -1;
     cfg->peer_exchange = -1;
     cfg->peer_exchange_allow_loopback = -1;
+    cfg->reconcile_riblt = -1;
     cfg->share_report = -1;
     cfg->socket_group_access = -1;
     cfg->discovery = -1;
@@ -113,6 +114,7 @@ static const char *const known_keys[] = {
     "sync_interval",
     "peer_exchange",
     "peer_exchange_allow_loopback",
+    "reconcile_riblt",
     "quota_hour",
     "quota_day",
     "store_cache",
@@ -294,7 +296,7 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
     if (strcmp(key, "store_cache") == 0)
         return parse_count(key, value, 1, NBD_STORE_CACHE_MAX, &cfg->store_cache, err, err_size);
     if (strcmp(key, "peer_exchange") == 0 || strcmp(key, "peer_exchange_allow_loopback") == 0 ||
-        strcmp(key, "share_report") == 0) {
+        strcmp(key, "share_report") == 0 || strcmp(key, "reconcile_riblt") == 0) {
         if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
             nb_say(err, err_size, "%s must be on or off, not '%s'", key, value);
             return NB_EINVAL;
@@ -303,6 +305,8 @@ static int set_key(struct nbd_config *cfg, const char *key, const char *value, b
             cfg->peer_exchange = value[1] == 'n';
         else if (strcmp(key, "share_report") == 0)
             cfg->share_report = value[1] == 'n';
+        else if (strcmp(key, "reconcile_riblt") == 0)
+            cfg->reconcile_riblt = value[1] == 'n';
         else
             cfg->peer_exchange_allow_loopback = value[1] == 'n';
         return 0;
@@ -742,6 +746,7 @@ int nbd_settings_resolve(const struct nbd_config *flags, const struct nbd_config
     /* Sharing the overview is the neighbourhood's decision: only the config
      * file, which the operator keeps, turns it on. */
     s.share_report = file->share_report == 1;
+    s.reconcile_riblt = file->reconcile_riblt != 0;
     *ret = s;
     return 0;
 nomem:

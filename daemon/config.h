@@ -46,6 +46,7 @@ struct nbd_config {
     int64_t sync_interval;            /* seconds, or -1 */
     int peer_exchange;                /* 1 on, 0 off, or -1 */
     int peer_exchange_allow_loopback; /* 1 on, 0 off, or -1 */
+    int reconcile_riblt;              /* 1 on, 0 off, or -1 */
     int64_t quota_hour;               /* records per member per hour, or -1 */
     int64_t quota_day;                /* records per member per day, or -1 */
     int64_t store_cache;              /* MiB of the store's page cache, or -1 */
@@ -108,6 +109,7 @@ struct nbd_settings {
     uint64_t sync_interval;            /* seconds, default 300 */
     bool peer_exchange;                /* default on */
     bool peer_exchange_allow_loopback; /* default off */
+    bool reconcile_riblt;              /* default on */
     uint32_t quota_hour;               /* default NBD_QUOTA_HOUR_DEFAULT, 0 = none */
     uint32_t quota_day;                /* default NBD_QUOTA_DAY_DEFAULT, 0 = none */
     uint32_t store_cache;              /* MiB, default NBD_STORE_CACHE_DEFAULT */

@@ -317,6 +317,7 @@ static int run(struct daemon *d)
         .sync_interval = d->settings.sync_interval,
         .no_peer_exchange = !d->settings.peer_exchange,
         .peer_exchange_allow_loopback = d->settings.peer_exchange_allow_loopback,
+        .riblt = d->settings.reconcile_riblt,
         .clock = wall_clock,
     };
     r = nbd_net_new(&d->loop, &d->node, &net_cfg, &d->net, err, sizeof(err));

@@ -11,6 +11,8 @@
 #include <noaber/error.h>
 #include <noaber/negentropy.h>
 
+#include "proto/varint.h"
+
 #include <sodium.h>
 
 #include <stdlib.h>
@@ -255,7 +257,7 @@ void nb_negentropy_ids_sort_unique(struct nb_negentropy_ids *ids)
     ids->count = kept;
 }
 
-static int ids_push(struct nb_negentropy_ids *ids, const uint8_t *id)
+int nb_negentropy_ids_add(struct nb_negentropy_ids *ids, const uint8_t *id)
 {
     if (ids->count == ids->capacity) {
         size_t cap = ids->capacity == 0 ? 16 : ids->capacity;
@@ -351,20 +353,6 @@ static size_t lower_bound(const struct nb_negentropy_storage *s, size_t first, s
     return first;
 }
 
-static size_t varint_encode(uint64_t n, uint8_t out[10])
-{
-    uint8_t rev[10];
-    size_t len = 0;
-    do {
-        rev[len++] = (uint8_t)(n & 0x7f);
-        n >>= 7;
-    } while (n != 0);
-    for (size_t i = 0; i < len; i++) {
-        out[i] = rev[len - 1 - i] | (i + 1 < len ? 0x80 : 0);
-    }
-    return len;
-}
-
 /*
  * SHA-256 over (the sum of the ids of items [lo, hi) as a 256-bit
  * little-endian number mod 2^256, then varint(hi - lo)), truncated to 16
@@ -399,7 +387,7 @@ static void fingerprint(const struct nb_negentropy_storage *s, size_t lo, size_t
     for (int k = 0; k < 4; k++) {
         store_le64(input + 8 * k, limb[k]);
     }
-    size_t n = NB_NEGENTROPY_ID_SIZE + varint_encode((uint64_t)(hi - lo), input + 32);
+    size_t n = NB_NEGENTROPY_ID_SIZE + nb_varint_encode((uint64_t)(hi - lo), input + 32);
     uint8_t hash[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(hash, input, n);
     memcpy(out, hash, NB_NEGENTROPY_FINGERPRINT_SIZE);
@@ -443,7 +431,7 @@ static int obuf_put(struct obuf *b, const void *bytes, size_t n)
 static int obuf_varint(struct obuf *b, uint64_t n)
 {
     uint8_t tmp[10];
-    return obuf_put(b, tmp, varint_encode(n, tmp));
+    return obuf_put(b, tmp, nb_varint_encode(n, tmp));
 }
 
 /* ---- Input -------------------------------------------------------------- */
@@ -465,30 +453,12 @@ static int read_bytes(struct reader *r, size_t n, const uint8_t **ret)
 }
 
 /*
- * Reads a base-128 big-endian varint.  Values that do not fit 64 bits are
- * rejected; the reference would wrap them silently, but no honest peer
- * sends them.  Non-minimal encodings (leading 0x80 bytes) are accepted as
- * the reference does; their length is bounded by the message.
+ * Reads a varint.  Non-minimal encodings (leading 0x80 bytes) are accepted
+ * as the reference does; their length is bounded by the message.
  */
 static int read_varint(struct reader *r, uint64_t *ret)
 {
-    uint64_t v = 0;
-    for (;;) {
-        if (r->left == 0) {
-            return NB_EMALFORMED;
-        }
-        uint8_t byte = *r->p++;
-        r->left--;
-        if (v > (UINT64_MAX >> 7)) {
-            return NB_EMALFORMED;
-        }
-        v = (v << 7) | (byte & 0x7f);
-        if ((byte & 0x80) == 0) {
-            break;
-        }
-    }
-    *ret = v;
-    return NB_OK;
+    return nb_varint_read(&r->p, &r->left, false, ret);
 }
 
 /* ---- Reconciliation ----------------------------------------------------- */
@@ -663,7 +633,7 @@ static int compare_id_list(const struct nb_negentropy_storage *s, size_t lo, siz
         if (a < count && memcmp(sorted[a], id, NB_NEGENTROPY_ID_SIZE) == 0) {
             matched[(size_t)(sorted[a] - list) / NB_NEGENTROPY_ID_SIZE] = true;
         } else if (have != NULL) {
-            r = ids_push(have, id);
+            r = nb_negentropy_ids_add(have, id);
             if (r != NB_OK) {
                 goto out;
             }
@@ -687,7 +657,7 @@ static int compare_id_list(const struct nb_negentropy_storage *s, size_t lo, siz
         }
         for (size_t i = 0; r == NB_OK && i < count; i++) {
             if (emit[i]) {
-                r = ids_push(need, list + i * NB_NEGENTROPY_ID_SIZE);
+                r = nb_negentropy_ids_add(need, list + i * NB_NEGENTROPY_ID_SIZE);
             }
         }
         free(emit);

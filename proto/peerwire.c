@@ -112,6 +112,12 @@ static int encode_bin_message(enum nb_peer_type type, const uint8_t *bytes, size
 int nb_peer_hello_encode(const char *listen, const char *software, uint64_t now, uint8_t *out,
                          size_t out_cap, size_t *ret_len)
 {
+    return nb_peer_hello_encode_riblt(listen, software, now, false, out, out_cap, ret_len);
+}
+
+int nb_peer_hello_encode_riblt(const char *listen, const char *software, uint64_t now, bool riblt,
+                               uint8_t *out, size_t out_cap, size_t *ret_len)
+{
     size_t sw_len = software != NULL ? strlen(software) : 0;
     if (software == NULL || sw_len > NB_PEER_SOFTWARE_MAX || nb_utf8_check(software, sw_len, 0) < 0)
         return NB_EINVAL;
@@ -121,7 +127,7 @@ int nb_peer_hello_encode(const char *listen, const char *software, uint64_t now,
     msgpack_packer pk;
     nb_mp_buf_init(&b, out, out_cap);
     msgpack_packer_init(&pk, &b, nb_mp_buf_write);
-    msgpack_pack_map(&pk, 2 + (listen != NULL) + (now != 0));
+    msgpack_pack_map(&pk, 2 + (listen != NULL) + (now != 0) + riblt);
     nb_mp_pack_str(&pk, "v", 1);
     msgpack_pack_uint64(&pk, NB_PEER_VERSION);
     if (listen != NULL) {
@@ -134,6 +140,10 @@ int nb_peer_hello_encode(const char *listen, const char *software, uint64_t now,
         nb_mp_pack_str(&pk, "time", 4);
         msgpack_pack_uint64(&pk, now);
     }
+    if (riblt) {
+        nb_mp_pack_str(&pk, "riblt", 5);
+        msgpack_pack_uint64(&pk, NB_PEER_RIBLT_VERSION);
+    }
     if (b.len > NB_PEER_HELLO_MAX)
         return NB_ETOOBIG;
     return finish(&b, ret_len);
@@ -145,6 +155,14 @@ int nb_peer_encode_neg(const uint8_t *msg, size_t len, uint8_t *out, size_t out_
     if (msg == NULL || len == 0)
         return NB_EINVAL;
     return encode_bin_message(NB_PEER_NEG, msg, len, out, out_cap, ret_len);
+}
+
+int nb_peer_encode_rbl(const uint8_t *msg, size_t len, uint8_t *out, size_t out_cap,
+                       size_t *ret_len)
+{
+    if (msg == NULL || len == 0)
+        return NB_EINVAL;
+    return encode_bin_message(NB_PEER_RBL, msg, len, out, out_cap, ret_len);
 }
 
 int nb_peer_encode_ids(enum nb_peer_type type, const uint8_t (*ids)[NB_PEER_ID_SIZE], size_t n,
@@ -270,6 +288,11 @@ int nb_peer_hello_decode(const uint8_t *buf, size_t len, struct nb_peer_hello *r
                 goto out;
             }
             h.has_time = true;
+        } else if (k->via.str.size == 5 && memcmp(k->via.str.ptr, "riblt", 5) == 0) {
+            if (h.riblt != 0 || nb_mp_get_uint(v, UINT64_MAX, &h.riblt) < 0 || h.riblt == 0) {
+                r = NB_EFIELD;
+                goto out;
+            }
         }
     }
     if (!seen_v || !seen_sw) {
@@ -348,6 +371,7 @@ int nb_peer_msg_decode(const uint8_t *buf, size_t len, struct nb_peer_msg *ret)
     r = NB_EFIELD;
     switch (m.type) {
     case NB_PEER_NEG:
+    case NB_PEER_RBL:
         if (n != 2 || nb_mp_get_bin(&el[1], 1, NB_PEER_MSG_MAX, &b) < 0)
             goto out;
         m.bin = b.ptr;

@@ -16,23 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/random_ids.h"
+
 /* ---- helpers ------------------------------------------------------------ */
-
-static uint64_t splitmix(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static void random_id(uint64_t *state, uint8_t id[NB_NEGENTROPY_ID_SIZE])
-{
-    for (int i = 0; i < 4; i++) {
-        uint64_t v = splitmix(state);
-        memcpy(id + 8 * i, &v, 8);
-    }
-}
 
 static size_t unhex(const char *hex, uint8_t *out, size_t cap)
 {

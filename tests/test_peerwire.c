@@ -104,6 +104,43 @@ static void test_hello_round_trip(void **state)
     assert_int_equal(nb_peer_hello_encode(NULL, "x", 0, buf, 4, &len), NB_ETOOBIG);
 }
 
+/* A node that reconciles with coded symbols says so in its hello
+ * ({"v": 1, "software": "x", "riblt": 1}); one that does not send the key
+ * is read as not offering it. */
+static void test_hello_riblt(void **state)
+{
+    (void)state;
+    size_t len;
+    struct nb_peer_hello h;
+    assert_int_equal(nb_peer_hello_encode_riblt(NULL, "x", 0, true, buf, sizeof(buf), &len), 0);
+    static const uint8_t riblt[] = { 0x83, 0xa1, 'v',  0x01, 0xa8, 's', 'o', 'f', 't', 'w', 'a',
+                                     'r',  'e',  0xa1, 'x',  0xa5, 'r', 'i', 'b', 'l', 't', 0x01 };
+    assert_int_equal(len, sizeof(riblt));
+    assert_memory_equal(buf, riblt, len);
+    assert_int_equal(nb_peer_hello_decode(buf, len, &h), 0);
+    assert_int_equal(h.riblt, NB_PEER_RIBLT_VERSION);
+    assert_int_equal(nb_peer_hello_encode(NULL, "x", 0, buf, sizeof(buf), &len), 0);
+    assert_int_equal(nb_peer_hello_decode(buf, len, &h), 0);
+    assert_int_equal(h.riblt, 0);
+    /* riblt = 0 is not a version: a malformed hello. */
+    uint8_t zero[sizeof(riblt)];
+    memcpy(zero, riblt, sizeof(riblt));
+    zero[sizeof(zero) - 1] = 0x00;
+    assert_int_equal(nb_peer_hello_decode(zero, sizeof(zero), &h), NB_EFIELD);
+
+    /* The rbl message carries RIBLT's own bytes: [9, bin]. */
+    static const uint8_t fallback[] = { 0x01, 0x04 };
+    assert_int_equal(nb_peer_encode_rbl(fallback, sizeof(fallback), buf, sizeof(buf), &len), 0);
+    static const uint8_t rbl[] = { 0x92, 0x09, 0xc4, 0x02, 0x01, 0x04 };
+    assert_int_equal(len, sizeof(rbl));
+    assert_memory_equal(buf, rbl, len);
+    assert_int_equal(nb_peer_msg_decode(buf, len, &msg), 0);
+    assert_int_equal(msg.type, NB_PEER_RBL);
+    assert_int_equal(msg.bin_len, 2);
+    assert_memory_equal(msg.bin, fallback, 2);
+    assert_int_equal(nb_peer_encode_rbl(fallback, 0, buf, sizeof(buf), &len), NB_EINVAL);
+}
+
 static void test_hello_unknown_keys_and_bad_fields(void **state)
 {
     (void)state;
@@ -352,6 +389,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_address_parse),
         cmocka_unit_test(test_hello_round_trip),
+        cmocka_unit_test(test_hello_riblt),
         cmocka_unit_test(test_hello_unknown_keys_and_bad_fields),
         cmocka_unit_test(test_neg_and_record),
         cmocka_unit_test(test_want_and_missing),

@@ -280,6 +280,95 @@ static void control_replies_become_json(void **state)
     web_buf_free(&out);
 }
 
+/* The overview: its arguments checked and passed on, its signed body (a
+ * msgpack map in a bin) opened into JSON with suppressed cells as null. */
+static void reports_are_asked_for_and_opened(void **state)
+{
+    /* {"ok": true, "id": 1, "result": {"report": bin({"posted": 7,
+     * "helped": nil})}}: unsigned, as a node without share_report would
+     * never send to the member socket but the operator socket does. */
+    static const uint8_t rep[] = "\x83\xa2id\x01\xa2ok\xc3\xa6result\x81\xa6report\xc4\x11"
+                                 "\x82\xa6posted\x07\xa6helped\xc0";
+    static const uint8_t notmap[] = "\x83\xa2id\x01\xa2ok\xc3\xa6result\x81\xa6report\xc4\x01"
+                                    "\x07";
+    static const uint8_t forbidden[] = "\x83\xa2id\x01\xa2ok\xc2\xa5"
+                                       "error\xa9"
+                                       "forbidden";
+    struct web_input in = { .method = "GET", .path = "/api/report", .has_session = true };
+    struct web_plan p;
+    struct nb_mp_doc doc = { 0 };
+    msgpack_sbuffer req;
+    struct web_buf out = { 0 };
+    unsigned status = 0;
+
+    (void)state;
+    in.q_by = "category";
+    in.q_since = "1700000000";
+    assert_int_equal(plan(&in, &p, &doc, &req), 0);
+    assert_int_equal(p.route, WEB_ROUTE_REPORT);
+    assert_int_equal(get(&doc.unpacked.data, "since")->via.u64, 1700000000);
+    assert_int_equal(get(&doc.unpacked.data, "by")->via.str.size, 8);
+    nb_mp_doc_free(&doc);
+    msgpack_sbuffer_destroy(&req);
+    in.q_since = "-1";
+    assert_int_equal(plan(&in, &p, &doc, &req), 400);
+    in.q_since = "99999999999999999999999";
+    assert_int_equal(plan(&in, &p, &doc, &req), 400);
+    in.q_since = NULL;
+    in.q_by = "Area!";
+    assert_int_equal(plan(&in, &p, &doc, &req), 400);
+    in.has_session = false;
+    in.q_by = NULL;
+    assert_int_equal(plan(&in, &p, &doc, &req), 401);
+
+    assert_int_equal(web_api_reply(WEB_ROUTE_REPORT, rep, sizeof(rep) - 1, &out, &status), 0);
+    assert_int_equal(status, 200);
+    assert_string_equal(out.data, "{\"report\":{\"posted\":7,\"helped\":null},\"signed\":false}");
+    web_buf_free(&out);
+    assert_int_equal(web_api_reply(WEB_ROUTE_REPORT, notmap, sizeof(notmap) - 1, &out, &status),
+                     -1);
+    assert_int_equal(status, 502);
+    web_buf_free(&out);
+    /* A node that does not share its overview says so: 403. */
+    assert_int_equal(
+        web_api_reply(WEB_ROUTE_REPORT, forbidden, sizeof(forbidden) - 1, &out, &status), 0);
+    assert_int_equal(status, 403);
+    web_buf_free(&out);
+}
+
+/* The QR code is drawn only for a signed-in member, and only of an http or
+ * https address. */
+static void qr_codes_are_of_page_addresses(void **state)
+{
+    struct web_input in = { .method = "GET", .path = "/api/qr", .has_session = true };
+    struct web_plan p;
+    struct nb_mp_doc doc = { 0 };
+    msgpack_sbuffer req;
+    char longer[WEB_QR_URL_MAX + 16];
+
+    (void)state;
+    in.q_url = "https://marollen.example/noaber/";
+    assert_int_equal(plan(&in, &p, &doc, &req), 0);
+    assert_int_equal(p.action, WEB_DO_QR);
+    assert_string_equal(p.qr_url, in.q_url);
+    msgpack_sbuffer_destroy(&req);
+    const char *bad[] = { "javascript:alert(1)", "", "https://a b", "ftp://x", "https://\x7f" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        in.q_url = bad[i];
+        assert_int_equal(plan(&in, &p, &doc, &req), 400);
+    }
+    memset(longer, 'a', sizeof(longer) - 1);
+    memcpy(longer, "https://", 8);
+    longer[sizeof(longer) - 1] = '\0';
+    in.q_url = longer;
+    assert_int_equal(plan(&in, &p, &doc, &req), 400);
+    in.q_url = NULL;
+    assert_int_equal(plan(&in, &p, &doc, &req), 400);
+    in.q_url = "https://marollen.example/";
+    in.has_session = false;
+    assert_int_equal(plan(&in, &p, &doc, &req), 401);
+}
+
 static void sessions_need_a_fresh_signed_challenge(void **state)
 {
     static struct web_sessions s;
@@ -442,6 +531,8 @@ int main(void)
         cmocka_unit_test(control_replies_become_json),
         cmocka_unit_test(bytes_and_text_become_json_as_the_browser_reads_them),
         cmocka_unit_test(sessions_need_a_fresh_signed_challenge),
+        cmocka_unit_test(reports_are_asked_for_and_opened),
+        cmocka_unit_test(qr_codes_are_of_page_addresses),
         cmocka_unit_test(transfer_links_and_added_devices),
     };
     if (sodium_init() < 0) {

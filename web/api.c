@@ -8,6 +8,7 @@
 #include "common/control_proto.h"
 #include "proto/mp.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,7 +176,7 @@ void web_json_error(struct web_buf *b, const struct web_error *err)
 
 struct json_field {
     char key[24]; /* the longest key is "device_signature" */
-    char *value; /* NUL-terminated, unescaped, in the caller's scratch */
+    char *value;  /* NUL-terminated, unescaped, in the caller's scratch */
     size_t len;
 };
 
@@ -463,6 +464,7 @@ enum web_route web_route_of(const char *path)
         { "/api/session", WEB_ROUTE_SESSION },   { "/api/welcome", WEB_ROUTE_WELCOME },
         { "/api/records", WEB_ROUTE_SUBMIT },    { "/api/list", WEB_ROUTE_LIST },
         { "/api/events", WEB_ROUTE_EVENTS },     { "/api/status", WEB_ROUTE_STATUS },
+        { "/api/report", WEB_ROUTE_REPORT },     { "/api/qr", WEB_ROUTE_QR },
         { "/api/transfer", WEB_ROUTE_TRANSFER }, { "/api/transfer/take", WEB_ROUTE_TRANSFER_TAKE },
         { "/api/devices", WEB_ROUTE_DEVICES },
     };
@@ -500,6 +502,8 @@ static bool method_ok(enum web_route r, const char *method)
     case WEB_ROUTE_LIST:
     case WEB_ROUTE_EVENTS:
     case WEB_ROUTE_STATUS:
+    case WEB_ROUTE_REPORT:
+    case WEB_ROUTE_QR:
         return get;
     case WEB_ROUTE_SESSION:
         return post || strcmp(method, "DELETE") == 0;
@@ -596,6 +600,24 @@ static bool is_word(const char *s, size_t max)
     return true;
 }
 
+/* A number of decimal digits only, at most `max`: 0, or -1 for a sign,
+ * junk after the digits or an overflow. */
+static int number_of(const char *s, uint64_t max, uint64_t *ret)
+{
+    char *end = NULL;
+
+    if (s[0] < '0' || s[0] > '9') {
+        return -1;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0' || errno != 0 || v > max) {
+        return -1;
+    }
+    *ret = v;
+    return 0;
+}
+
 static int plan_list(const struct web_input *in, msgpack_packer *pk, uint64_t id,
                      struct web_error *err)
 {
@@ -628,16 +650,8 @@ static int plan_list(const struct web_input *in, msgpack_packer *pk, uint64_t id
         }
         nargs++;
     }
-    if (in->q_limit != NULL) {
-        char *end = NULL;
-        if (in->q_limit[0] < '0' || in->q_limit[0] > '9') {
-            return refuse(err, 400, "bad_request", "limit is a number from 1 to 500.");
-        }
-        unsigned long long v = strtoull(in->q_limit, &end, 10);
-        if (*end != '\0' || v < 1 || v > LIST_LIMIT_MAX) {
-            return refuse(err, 400, "bad_request", "limit is a number from 1 to 500.");
-        }
-        limit = v;
+    if (in->q_limit != NULL && (number_of(in->q_limit, LIST_LIMIT_MAX, &limit) != 0 || limit < 1)) {
+        return refuse(err, 400, "bad_request", "limit is a number from 1 to 500.");
     }
     begin(pk, id, NB_CTL_OP_LIST, nargs);
     pack_str(pk, "limit");
@@ -657,6 +671,64 @@ static int plan_list(const struct web_input *in, msgpack_packer *pk, uint64_t id
     if (in->q_author != NULL) {
         arg_bin(pk, "author", author, sizeof(author));
     }
+    return 0;
+}
+
+/* The overview (op `report`), by none, category, area or month, since a
+ * time in seconds; the node checks the words and says whether it shares. */
+static int plan_report(const struct web_input *in, msgpack_packer *pk, uint64_t id,
+                       struct web_error *err)
+{
+    uint64_t since = 0;
+    size_t nargs = 0;
+
+    if (in->q_by != NULL) {
+        if (!is_word(in->q_by, 16)) {
+            return refuse(err, 400, "bad_request", "by is none, category, area or month.");
+        }
+        nargs++;
+    }
+    if (in->q_since != NULL) {
+        if (number_of(in->q_since, UINT64_MAX, &since) != 0) {
+            return refuse(err, 400, "bad_request", "since is a time in seconds since 1970.");
+        }
+        nargs++;
+    }
+    begin(pk, id, NB_CTL_OP_REPORT, nargs);
+    if (in->q_by != NULL) {
+        arg_str(pk, "by", in->q_by);
+    }
+    if (in->q_since != NULL) {
+        pack_str(pk, "since");
+        msgpack_pack_uint64(pk, since);
+    }
+    return 0;
+}
+
+/*
+ * The address GET /api/qr draws: an http or https address of printable
+ * ASCII, as the page sends its own (location's origin and path).  The code
+ * holds only what the signed-in member already sees in their address bar;
+ * the session keeps noaber-web from drawing codes for the whole internet.
+ */
+static int plan_qr(const struct web_input *in, struct web_plan *plan, struct web_error *err)
+{
+    const char *u = in->q_url;
+    size_t n = u != NULL ? strlen(u) : 0;
+
+    if (n == 0 || n > WEB_QR_URL_MAX ||
+        (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)) {
+        return refuse(err, 400, "bad_request",
+                      "url is the page's http or https address, at most 256 bytes.");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (u[i] <= ' ' || u[i] > '~') {
+            return refuse(err, 400, "bad_request",
+                          "url is the page's http or https address, at most 256 bytes.");
+        }
+    }
+    plan->action = WEB_DO_QR;
+    plan->qr_url = u;
     return 0;
 }
 
@@ -848,8 +920,8 @@ static int plan_sign_in(const struct json_object *o, struct web_plan *plan, stru
 static bool needs_session(enum web_route r)
 {
     return r == WEB_ROUTE_SUBMIT || r == WEB_ROUTE_GET || r == WEB_ROUTE_LIST ||
-           r == WEB_ROUTE_EVENTS || r == WEB_ROUTE_STATUS || r == WEB_ROUTE_TRANSFER ||
-           r == WEB_ROUTE_DEVICES;
+           r == WEB_ROUTE_EVENTS || r == WEB_ROUTE_STATUS || r == WEB_ROUTE_REPORT ||
+           r == WEB_ROUTE_QR || r == WEB_ROUTE_TRANSFER || r == WEB_ROUTE_DEVICES;
 }
 
 int web_api_plan(const struct web_input *in, uint64_t id, msgpack_sbuffer *req,
@@ -962,6 +1034,16 @@ int web_api_plan(const struct web_input *in, uint64_t id, msgpack_sbuffer *req,
         plan.action = WEB_DO_EVENTS;
         begin(&pk, id, NB_CTL_OP_WATCH, 0);
         break;
+    case WEB_ROUTE_REPORT:
+        if (plan_report(in, &pk, id, err) != 0) {
+            goto out;
+        }
+        break;
+    case WEB_ROUTE_QR:
+        if (plan_qr(in, &plan, err) != 0) {
+            goto out;
+        }
+        break;
     default:
         refuse(err, 404, "not_found", "there is no such page.");
         goto out;
@@ -987,7 +1069,7 @@ unsigned web_status_of_control_error(const char *code, size_t len)
     } map[] = {
         { "bad_request", 400 }, { "invalid_record", 422 }, { "refused", 409 },
         { "not_found", 404 },   { "ambiguous", 409 },      { "gone", 410 },
-        { "unknown_op", 501 },
+        { "unknown_op", 501 },  { "forbidden", 403 },
     };
 
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -1085,6 +1167,44 @@ static const msgpack_object *map_get(const msgpack_object *map, const char *key)
     return NULL;
 }
 
+/*
+ * The overview as the page reads it: the signed body (a msgpack map inside
+ * the reply's `report` bin) as JSON, with `signed` and, when signed, the
+ * report key and signature in hex.  The numbers are the node's: suppressed
+ * cells stay null.  0, or -1 (nothing written) when it is not a report.
+ */
+static int report_json(const msgpack_object *res, struct web_buf *out)
+{
+    const msgpack_object *body = res != NULL ? map_get(res, "report") : NULL;
+    const msgpack_object *key = res != NULL ? map_get(res, "key") : NULL;
+    const msgpack_object *sig = res != NULL ? map_get(res, "signature") : NULL;
+    struct nb_mp_doc inner;
+
+    if (body == NULL || body->type != MSGPACK_OBJECT_BIN ||
+        nb_mp_decode((const uint8_t *)body->via.bin.ptr, body->via.bin.size, WEB_REPLY_MAX,
+                     WEB_CONTROL_DEPTH, &inner) != 0) {
+        return -1;
+    }
+    if (inner.unpacked.data.type != MSGPACK_OBJECT_MAP) {
+        nb_mp_doc_free(&inner);
+        return -1;
+    }
+    web_buf_puts(out, "{\"report\":");
+    to_json(out, &inner.unpacked.data, false);
+    nb_mp_doc_free(&inner);
+    if (key != NULL && sig != NULL && key->type == MSGPACK_OBJECT_BIN &&
+        sig->type == MSGPACK_OBJECT_BIN) {
+        web_buf_puts(out, ",\"signed\":true,\"key\":");
+        web_json_hex(out, (const uint8_t *)key->via.bin.ptr, key->via.bin.size);
+        web_buf_puts(out, ",\"signature\":");
+        web_json_hex(out, (const uint8_t *)sig->via.bin.ptr, sig->via.bin.size);
+    } else {
+        web_buf_puts(out, ",\"signed\":false");
+    }
+    web_buf_puts(out, "}");
+    return 0;
+}
+
 int web_api_reply(enum web_route route, const uint8_t *frame, size_t len, struct web_buf *out,
                   unsigned *ret_status)
 {
@@ -1094,7 +1214,6 @@ int web_api_reply(enum web_route route, const uint8_t *frame, size_t len, struct
     const msgpack_object *ok, *res;
     int r = -1;
 
-    (void)route;
     if (nb_mp_decode(frame, len, WEB_REPLY_MAX, WEB_CONTROL_DEPTH, &doc) != 0) {
         web_json_error(out, &bad);
         *ret_status = bad.status;
@@ -1128,6 +1247,14 @@ int web_api_reply(enum web_route route, const uint8_t *frame, size_t len, struct
         goto out;
     }
     res = map_get(&doc.unpacked.data, "result");
+    if (route == WEB_ROUTE_REPORT) {
+        r = report_json(res, out);
+        *ret_status = r == 0 ? 200 : bad.status;
+        if (r != 0) {
+            web_json_error(out, &bad);
+        }
+        goto out;
+    }
     if (res == NULL) {
         web_buf_puts(out, "{}");
     } else {

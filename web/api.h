@@ -40,6 +40,8 @@ enum web_route {
     WEB_ROUTE_LIST,          /* GET /api/list */
     WEB_ROUTE_EVENTS,        /* GET /api/events (server-sent events) */
     WEB_ROUTE_STATUS,        /* GET /api/status */
+    WEB_ROUTE_REPORT,        /* GET /api/report: the unmet-need overview */
+    WEB_ROUTE_QR,            /* GET /api/qr: a QR code (SVG) of the page's address */
     WEB_ROUTE_TRANSFER,      /* POST /api/transfer: a link for the member's next device */
     WEB_ROUTE_TRANSFER_TAKE, /* POST /api/transfer/take: that link used on the new device */
     WEB_ROUTE_DEVICES,       /* POST /api/devices: a recovery card admits this browser */
@@ -55,6 +57,8 @@ struct web_input {
     const char *host;
     /* Query arguments of GET /api/list (NULL when absent). */
     const char *q_kind, *q_status, *q_category, *q_area, *q_author, *q_limit;
+    /* Of GET /api/report and GET /api/qr. */
+    const char *q_by, *q_since, *q_url;
     const uint8_t *body;
     size_t body_len;
     bool body_too_big; /* more than WEB_BODY_MAX bytes arrived (or announced) */
@@ -78,6 +82,7 @@ enum web_action {
     WEB_DO_SIGN_IN,   /* check `sign_in`, then ask the node whether the member is admitted */
     WEB_DO_SIGN_OUT,
     WEB_DO_EVENTS, /* stream the node's watch as server-sent events */
+    WEB_DO_QR,     /* draw `qr_url` as a QR code (no control request) */
 };
 
 /* The fields of a sign-in or welcome body, decoded. */
@@ -98,6 +103,7 @@ struct web_plan {
     enum web_route route;
     enum web_action action;
     struct web_sign_in sign_in;
+    const char *qr_url; /* WEB_DO_QR: the checked address, in `in` */
 };
 
 /* Which route `method` and `path` name; path is without the query. */
@@ -136,6 +142,9 @@ void web_json_error(struct web_buf *b, const struct web_error *err);
  */
 int web_api_reply(enum web_route route, const uint8_t *frame, size_t len, struct web_buf *out,
                   unsigned *ret_status);
+
+/* The largest address GET /api/qr draws: a page's address, not a text. */
+#define WEB_QR_URL_MAX 256
 
 /* A watch event frame as one server-sent event ("data: {...}\n\n");
  * returns 0, or -1 when the frame is not an event. */

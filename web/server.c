@@ -9,6 +9,7 @@
 
 #include <noaber/record.h>
 
+#include "common/qr.h"
 #include "daemon/log.h"
 #include "web/api.h"
 
@@ -115,6 +116,43 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, const struct web
     web_json_error(&b, err);
     ret = reply_buf(conn, err->status, &b, NULL);
     web_buf_free(&b);
+    return ret;
+}
+
+/*
+ * GET /api/qr: the page's address as an SVG QR code, level M as on
+ * `noaber sheet` (paper gets folded and stained).  Drawn here rather than
+ * in the page, whose code holds no QR encoder.
+ */
+static enum MHD_Result reply_qr(struct MHD_Connection *conn, const char *url)
+{
+    struct web_error too_long = { 400, "bad_request", "the address is too long for a QR code." };
+    struct web_error busy = { 503, "busy", "the server is out of memory." };
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    char *svg = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&svg, &len);
+    int rc;
+
+    if (f == NULL) {
+        return reply_error(conn, &busy);
+    }
+    rc = qr_svg(url, QR_ECLEVEL_M, "100%", f);
+    if (fclose(f) != 0 || rc != 0) {
+        free(svg);
+        return reply_error(conn, rc != 0 ? &too_long : &busy);
+    }
+    r = MHD_create_response_from_buffer(len, svg, MHD_RESPMEM_MUST_FREE);
+    if (r == NULL) {
+        free(svg);
+        return MHD_NO;
+    }
+    secure_headers(r);
+    MHD_add_response_header(r, "Content-Type", "image/svg+xml");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    ret = MHD_queue_response(conn, 200, r);
+    MHD_destroy_response(r);
     return ret;
 }
 
@@ -493,6 +531,9 @@ static enum MHD_Result handle_api(struct web_req *q, const char *url, const char
     in.q_area = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "area");
     in.q_author = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "author");
     in.q_limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    in.q_by = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "by");
+    in.q_since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+    in.q_url = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "url");
     in.body = q->body;
     in.body_len = q->body_len;
     in.body_too_big = q->too_big;
@@ -547,6 +588,9 @@ static enum MHD_Result handle_api(struct web_req *q, const char *url, const char
     }
     case WEB_DO_EVENTS:
         ret = start_stream(q, cookie);
+        break;
+    case WEB_DO_QR:
+        ret = reply_qr(c, q->plan.qr_url);
         break;
     }
 out:

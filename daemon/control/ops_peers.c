@@ -13,7 +13,7 @@
 static int pack_peer(void *ctx, const struct nbd_peer_info *p)
 {
     msgpack_packer *pk = ctx;
-    msgpack_pack_map(pk, 13);
+    msgpack_pack_map(pk, 14);
     nb_mp_pack_cstr(pk, "node");
     if (p->has_node)
         nb_mp_pack_bin(pk, p->node, NB_KEY_SIZE);
@@ -53,6 +53,11 @@ static int pack_peer(void *ctx, const struct nbd_peer_info *p)
     nb_mp_pack_cstr(pk, "last_error");
     if (p->last_error != NULL)
         nb_mp_pack_cstr(pk, p->last_error);
+    else
+        msgpack_pack_nil(pk);
+    nb_mp_pack_cstr(pk, "reconcile");
+    if (p->reconcile != NULL)
+        nb_mp_pack_cstr(pk, p->reconcile);
     else
         msgpack_pack_nil(pk);
     return 0;

@@ -225,8 +225,8 @@ static int write_handshake(struct nbd_link *link, bool with_hello)
     if (with_hello) {
         const char *adv = link->host->advertise;
         const char *listen = adv != NULL && adv[0] != '\0' ? adv : NULL;
-        r = nb_peer_hello_encode(listen, "noaberd " NOABER_VERSION, link->host->clock(), payload,
-                                 sizeof(payload), &plen);
+        r = nb_peer_hello_encode_riblt(listen, "noaberd " NOABER_VERSION, link->host->clock(),
+                                       link->host->riblt, payload, sizeof(payload), &plen);
         if (r < 0)
             return r;
     }

@@ -72,6 +72,7 @@ struct nbd_link_host {
     const uint8_t *node_sk; /* NB_NODE_SECRET_KEY_SIZE */
     const uint8_t *psk;     /* NB_NEIGHBOURHOOD_PSK_SIZE */
     const char *advertise;  /* hello `listen`; "" = none */
+    bool riblt;             /* hello `riblt`: offer rateless reconciliation */
     uint64_t (*clock)(void);
     struct nbd_link_events ev;
     struct nbd_link *links;

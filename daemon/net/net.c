@@ -1123,6 +1123,7 @@ int nbd_net_new(uv_loop_t *loop, struct nbd_node *node, const struct nbd_net_con
     net->host.node_sk = net->node_sk;
     net->host.psk = net->psk;
     net->host.advertise = net->advertise;
+    net->host.riblt = cfg->riblt;
     net->host.clock = cfg->clock;
     net->host.ev = (struct nbd_link_events){
         .ctx = net,
@@ -1268,6 +1269,7 @@ static void fill_from_link(struct nbd_peer_info *info, const struct nbd_link *l)
     }
     info->silent = l->state == LINK_UP && uv_now(l->host->loop) - l->last_rx >= NET_QUIET_MS;
     info->synced = l->sync.synced && !info->silent && l->sync.retry_ms == 0;
+    info->reconcile = nbd_reconcile_mode_name(l->sync.last_mode);
     info->fetching = sync_fetching(l);
     info->records_in += l->records_in;
     info->records_out += l->records_out;

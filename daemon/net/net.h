@@ -71,6 +71,8 @@ struct nbd_net_config {
      * by default: such an address can only lead back to this machine or
      * its link; the end-to-end tests, all on 127.0.0.1, turn it on). */
     bool peer_exchange_allow_loopback;
+    /* Offer rateless reconciliation in the hello (reconcile_riblt). */
+    bool riblt;
     uint64_t (*clock)(void); /* wall clock, seconds since the epoch */
 };
 
@@ -160,6 +162,9 @@ struct nbd_peer_info {
     uint64_t fetching; /* records wanted and not yet received */
     uint64_t records_in, records_out, invalid;
     const char *last_error; /* NULL if none */
+    /* How the link's last completed reconciliation went: "riblt" or
+     * "negentropy"; NULL before one completed. */
+    const char *reconcile;
 };
 
 typedef int (*nbd_peer_cb)(void *ctx, const struct nbd_peer_info *info);

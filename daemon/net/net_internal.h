@@ -102,6 +102,15 @@
 #define NET_RECONCILE_CPU_BURST_NS (10ull * 1000 * 1000 * 1000)
 #define NET_RECONCILE_CPU_SHARE    0.1
 
+/* Rateless reconciliation (docs/protocol.md, "Rateless reconciliation"):
+ * coded symbols per `rbl` message, and the first flight of a round: large
+ * enough to decode about 100 differences at once on a link's first round,
+ * small on the rounds of a link kept in sync by pushes, where the
+ * difference is usually none. */
+#define NET_RIBLT_BATCH         32
+#define NET_RIBLT_FLIGHT_FIRST  192
+#define NET_RIBLT_FLIGHT_SYNCED 16
+
 /* The records of one read held for their signatures to be checked
  * together: a read is at most 64 KiB, so this bound is rarely reached. */
 #define NET_INBOX_MAX (256u * 1024)
@@ -198,6 +207,11 @@ struct nbd_net {
     struct nb_negentropy_item *recent;
     size_t recent_n, recent_cap;
     bool items_stale;
+    /* The node's coded symbols for rateless reconciliation (daemon/net/sync.c):
+     * built at the first round that needs them, then kept as records are
+     * accepted and brought along when the snapshot is rebuilt. */
+    struct nb_riblt_encoder riblt;
+    bool riblt_built;
 };
 
 static inline struct nbd_net *link_net(const struct nbd_link *link)

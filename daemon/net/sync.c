@@ -83,6 +83,47 @@ static int snapshot(struct nb_negentropy_item *items, size_t n, struct nbd_items
     return 0;
 }
 
+/*
+ * Brings the coded symbols from the set they stand for (the old snapshot
+ * and the records accepted since) to the set of the new snapshot: a merge
+ * of sorted lists, hashing only the ids that came or went, so that a
+ * deletion does not cost a pass over every id.
+ */
+static void riblt_follow(struct nbd_net *net, const struct nbd_items *old,
+                         const struct nbd_items *now)
+{
+    qsort(net->recent, net->recent_n, sizeof(*net->recent), item_cmp);
+    size_t i = 0, j = 0, k = 0;
+    size_t n_old = old != NULL ? old->count : 0;
+    for (;;) {
+        /* The next item of the old set: the smaller of old and recent. */
+        const struct nb_negentropy_item *held = NULL;
+        bool from_old = false;
+        if (i < n_old && (j == net->recent_n || item_cmp(&old->items[i], &net->recent[j]) <= 0)) {
+            held = &old->items[i];
+            from_old = true;
+        } else if (j < net->recent_n) {
+            held = &net->recent[j];
+        }
+        const struct nb_negentropy_item *kept = k < now->count ? &now->items[k] : NULL;
+        if (held == NULL && kept == NULL)
+            break;
+        int c = held == NULL ? 1 : kept == NULL ? -1 : item_cmp(held, kept);
+        if (c < 0)
+            nb_riblt_encoder_remove(&net->riblt, held->id);
+        else if (c > 0)
+            nb_riblt_encoder_add(&net->riblt, kept->id);
+        if (c <= 0) {
+            if (from_old)
+                i++;
+            else
+                j++;
+        }
+        if (c >= 0)
+            k++;
+    }
+}
+
 static int rebuild(struct nbd_net *net)
 {
     struct collect c = { 0 };
@@ -98,6 +139,8 @@ static int rebuild(struct nbd_net *net)
     r = snapshot(c.items, c.n, &s);
     if (r < 0)
         return r;
+    if (net->riblt_built)
+        riblt_follow(net, net->items, s);
     sync_items_put(net->items);
     net->items = s;
     net->recent_n = 0;
@@ -175,13 +218,18 @@ int sync_items_get(struct nbd_net *net, struct nbd_items **ret)
 
 static void recent_add(struct nbd_net *net, uint64_t created_at, const uint8_t id[NB_ID_SIZE])
 {
-    if (net->items == NULL || net->items_stale)
-        return; /* the next snapshot reads the store anyway */
+    /* The next snapshot reads the store anyway, but the coded symbols
+     * follow it by what changed since the last one. */
+    if (net->items == NULL || (net->items_stale && !net->riblt_built))
+        return;
     if (net->recent_n == net->recent_cap) {
         size_t cap = net->recent_cap ? net->recent_cap * 2 : 256;
         void *p = realloc(net->recent, cap * sizeof(*net->recent));
         if (p == NULL) {
+            /* The coded symbols are built again from the next snapshot. */
             net->items_stale = true;
+            nb_riblt_encoder_free(&net->riblt);
+            net->riblt_built = false;
             return;
         }
         net->recent = p;
@@ -190,6 +238,57 @@ static void recent_add(struct nbd_net *net, uint64_t created_at, const uint8_t i
     net->recent[net->recent_n].created_at = created_at;
     memcpy(net->recent[net->recent_n].id, id, NB_ID_SIZE);
     net->recent_n++;
+}
+
+/*
+ * The node's coded symbols, up to date with the store: built from the
+ * snapshot at the first rateless round (not at startup: 10^6 ids take a
+ * few tenths of a second), then kept.  The count check rebuilds them should
+ * they ever disagree with the snapshot (an id accepted twice).
+ */
+static int riblt_get(struct nbd_net *net, struct nb_riblt_encoder *ret_copy)
+{
+    struct nbd_items *items;
+    int r = sync_items_get(net, &items);
+    if (r < 0)
+        return r;
+    if (!net->riblt_built || net->riblt.ids != items->count) {
+        uint64_t started = uv_hrtime();
+        nb_riblt_encoder_free(&net->riblt);
+        net->riblt_built = false;
+        r = nb_riblt_encoder_init(&net->riblt, NB_RIBLT_SYMBOLS_MAX);
+        if (r == 0) {
+            for (size_t i = 0; i < items->count; i++)
+                nb_riblt_encoder_add(&net->riblt, items->items[i].id);
+            net->riblt_built = true;
+            nbd_debug("built the coded symbols of %zu items for rateless reconciliation in %llu ms",
+                      items->count, (unsigned long long)((uv_hrtime() - started) / 1000000));
+        }
+    }
+    sync_items_put(items);
+    if (r == 0)
+        r = nb_riblt_encoder_copy(ret_copy, &net->riblt);
+    return r;
+}
+
+const char *nbd_reconcile_mode_name(enum nbd_reconcile_mode mode)
+{
+    switch (mode) {
+    case NBD_RECONCILE_NEGENTROPY:
+        return "negentropy";
+    case NBD_RECONCILE_RIBLT:
+        return "riblt";
+    case NBD_RECONCILE_NONE:
+        break;
+    }
+    return NULL;
+}
+
+static void rb_enc_free(struct nbd_sync *s)
+{
+    nb_riblt_encoder_free(s->rb_enc);
+    free(s->rb_enc);
+    s->rb_enc = NULL;
 }
 
 /* ---- sending -------------------------------------------------------------- */
@@ -400,12 +499,17 @@ static void maybe_synced(struct nbd_link *link)
     /* What a round cost, for operators who wonder about their uplink and
      * for comparing with bench/reconcile. */
     nbd_log(s->synced || s->unstored > 0 ? NBD_LOG_DEBUG : NBD_LOG_INFO,
-            "peer %s: synchronised: %u reconciliation round%s, %zu record%s pushed, %llu "
+            "peer %s: synchronised: by %s, %u reconciliation round%s, %zu record%s pushed, %llu "
             "fetched, %llu bytes sent, %llu received",
-            link_name(link), s->rounds, s->rounds == 1 ? "" : "s", s->have.count,
-            s->have.count == 1 ? "" : "s", (unsigned long long)s->round_fetched,
+            link_name(link),
+            s->mode == NBD_RECONCILE_RIBLT ? "rateless reconciliation"
+            : s->rb_fell_back              ? "Negentropy (rateless could not decode)"
+                                           : "Negentropy",
+            s->rounds, s->rounds == 1 ? "" : "s", s->have.count, s->have.count == 1 ? "" : "s",
+            (unsigned long long)s->round_fetched,
             (unsigned long long)(link->bytes_out - s->round_bytes_out),
             (unsigned long long)(link->bytes_in - s->round_bytes_in));
+    s->last_mode = s->mode;
     /* The needed ids stay until the next round: they are what the peer
      * holds, and sync_on_accept does not push those to it. */
     nb_negentropy_ids_free(&s->have);
@@ -606,6 +710,7 @@ static void reconciled(struct nbd_link *link)
     s->ne_open = false;
     sync_items_put(s->snap);
     s->snap = NULL;
+    rb_enc_free(s);
     /* A cut message makes the initiator revisit ranges, so the same id can
      * be reported twice. */
     nb_negentropy_ids_sort_unique(&s->have);
@@ -620,19 +725,16 @@ static void reconciled(struct nbd_link *link)
     sync_drain(link);
 }
 
-static void start_round(struct nbd_link *link)
+/* Opens the Negentropy session of the round and sends its first message. */
+static int negentropy_open(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
     uint8_t *msg = NULL;
     size_t len;
-    int r;
-    if (s->reconciling || s->round_open)
-        return;
-    s->round_started = uv_now(link_net(link)->loop);
-    r = sync_items_get(link_net(link), &s->snap);
+    int r = sync_items_get(link_net(link), &s->snap);
     if (r < 0) {
         nbd_error("cannot read the store's items for reconciliation: %s", nb_strerror(r));
-        return;
+        return r;
     }
     r = nb_negentropy_init(&s->ne, &s->snap->storage, NB_NEGENTROPY_FRAME_SIZE_LIMIT);
     if (r == 0)
@@ -641,26 +743,95 @@ static void start_round(struct nbd_link *link)
         sync_items_put(s->snap);
         s->snap = NULL;
         nbd_error("cannot start a reconciliation: %s", nb_strerror(r));
-        return;
+        return r;
     }
-    nb_negentropy_ids_free(&s->have);
-    nb_negentropy_ids_free(&s->need);
-    s->need_pos = 0;
-    /* What earlier pushes could not keep, this round fetches again. */
-    s->unstored = 0;
-    s->deferred_n = 0;
-    s->reconciling = true;
+    s->mode = NBD_RECONCILE_NEGENTROPY;
     s->ne_open = true;
-    s->rounds = 1;
-    s->round_fetched = 0;
-    s->round_bytes_in = link->bytes_in;
-    s->round_bytes_out = link->bytes_out;
     uint8_t out[NB_PEER_MSG_MAX];
     size_t n;
     r = nb_peer_encode_neg(msg, len, out, sizeof(out), &n);
     free(msg);
     if (r == 0)
         link_send(link, out, n);
+    return 0;
+}
+
+static int rbl_send(struct nbd_link *link, const uint8_t *msg, size_t len)
+{
+    uint8_t out[NB_PEER_MSG_MAX];
+    size_t n;
+    int r = nb_peer_encode_rbl(msg, len, out, sizeof(out), &n);
+    if (r == 0)
+        r = link_send(link, out, n);
+    return r;
+}
+
+/* Sends the coded symbols the responder lets the initiator send: a flight,
+ * whose end each message names, so that the responder answers once the
+ * whole flight came rather than at every message. */
+static void riblt_send(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    uint8_t msg[NET_RIBLT_BATCH * (NB_RIBLT_ID_SIZE + 18) + 16];
+    while (s->rb_enc != NULL && s->rb_sent < s->rb_allowed && link->state == LINK_UP) {
+        size_t n = s->rb_allowed - s->rb_sent, len;
+        if (n > NET_RIBLT_BATCH)
+            n = NET_RIBLT_BATCH;
+        if (nb_riblt_encode_symbols(s->rb_enc, s->rb_sent, n, s->rb_allowed, msg, sizeof(msg),
+                                    &len) < 0 ||
+            rbl_send(link, msg, len) < 0)
+            return;
+        s->rb_sent += n;
+    }
+}
+
+/* Starts the rateless session of the round: its first flight of coded
+ * symbols (see NET_RIBLT_FLIGHT_FIRST). */
+static int riblt_open(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    s->rb_enc = calloc(1, sizeof(*s->rb_enc));
+    int r = s->rb_enc != NULL ? riblt_get(link_net(link), s->rb_enc) : NB_ENOMEM;
+    if (r < 0) {
+        free(s->rb_enc);
+        s->rb_enc = NULL;
+        nbd_error("cannot compute the coded symbols for reconciliation: %s", nb_strerror(r));
+        return r;
+    }
+    s->mode = NBD_RECONCILE_RIBLT;
+    s->rb_sent = 0;
+    s->rb_allowed = s->synced ? NET_RIBLT_FLIGHT_SYNCED : NET_RIBLT_FLIGHT_FIRST;
+    riblt_send(link);
+    return 0;
+}
+
+/* Both sides offered rateless reconciliation in their hellos. */
+static bool riblt_agreed(const struct nbd_link *link)
+{
+    return link->host->riblt && link->hello.riblt == NB_PEER_RIBLT_VERSION;
+}
+
+static void start_round(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    if (s->reconciling || s->round_open)
+        return;
+    s->round_started = uv_now(link_net(link)->loop);
+    nb_negentropy_ids_free(&s->have);
+    nb_negentropy_ids_free(&s->need);
+    s->need_pos = 0;
+    /* What earlier pushes could not keep, this round fetches again. */
+    s->unstored = 0;
+    s->deferred_n = 0;
+    s->rounds = 1;
+    s->round_fetched = 0;
+    s->round_bytes_in = link->bytes_in;
+    s->round_bytes_out = link->bytes_out;
+    s->rb_fell_back = false;
+    int r = riblt_agreed(link) ? riblt_open(link) : NB_ESTATE;
+    if (r < 0)
+        r = negentropy_open(link);
+    s->reconciling = r == 0;
 }
 
 /* ---- receiving ------------------------------------------------------------- */
@@ -905,9 +1076,7 @@ static void on_want(struct nbd_link *link, const struct nb_peer_msg *msg)
  * cost at most a pass over our items, and the bucket bounds how many such
  * passes it gets.
  */
-static int reconcile_step(struct nbd_link *link, const uint8_t *bytes, size_t len, uint8_t **reply,
-                          size_t *reply_len, struct nb_negentropy_ids *have,
-                          struct nb_negentropy_ids *need)
+static void cpu_refill(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
     uint64_t now = uv_now(link_net(link)->loop);
@@ -915,6 +1084,14 @@ static int reconcile_step(struct nbd_link *link, const uint8_t *bytes, size_t le
     if (s->cpu_tokens > (double)NET_RECONCILE_CPU_BURST_NS)
         s->cpu_tokens = (double)NET_RECONCILE_CPU_BURST_NS;
     s->cpu_at = now;
+}
+
+static int reconcile_step(struct nbd_link *link, const uint8_t *bytes, size_t len, uint8_t **reply,
+                          size_t *reply_len, struct nb_negentropy_ids *have,
+                          struct nb_negentropy_ids *need)
+{
+    struct nbd_sync *s = &link->sync;
+    cpu_refill(link);
     uint64_t started = uv_hrtime();
     int r = nb_negentropy_reconcile(&s->ne, bytes, len, reply, reply_len, have, need);
     s->cpu_tokens -= (double)(uv_hrtime() - started);
@@ -947,6 +1124,7 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
                 return;
             }
             s->ne_open = true;
+            s->mode = NBD_RECONCILE_NEGENTROPY;
         }
         r = reconcile_step(link, bytes, len, &reply, &reply_len, NULL, NULL);
     }
@@ -995,6 +1173,200 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
         reconciled(link);
 }
 
+/* ---- rateless reconciliation ----------------------------------------------- */
+
+static void rb_session_free(struct nbd_sync *s)
+{
+    nb_riblt_decoder_free(s->rb_dec);
+    free(s->rb_dec);
+    s->rb_dec = NULL;
+    nb_riblt_encoder_free(s->rb_local);
+    free(s->rb_local);
+    s->rb_local = NULL;
+}
+
+/* The responder decoded the difference: it sends it to the initiator in
+ * parts (ids only the initiator holds, ids only the responder holds). */
+static void riblt_answer(struct nbd_link *link)
+{
+    static uint8_t msg[NB_RIBLT_DIFF_IDS_MAX * NB_RIBLT_ID_SIZE + 64];
+    size_t pos = 0, len;
+    do {
+        if (nb_riblt_encode_answer(link->sync.rb_dec, &pos, msg, sizeof(msg), &len) < 0 ||
+            rbl_send(link, msg, len) < 0)
+            return;
+    } while (pos < link->sync.rb_dec->n_decoded);
+}
+
+static void riblt_fallback(struct nbd_link *link)
+{
+    uint8_t msg[8];
+    size_t len;
+    rb_session_free(&link->sync);
+    if (nb_riblt_encode_fallback(msg, sizeof(msg), &len) == 0)
+        rbl_send(link, msg, len);
+}
+
+/*
+ * The responder takes a `symbols` message.  Symbols from index 0 open a
+ * session on a copy of the node's coded symbols; later ones continue it.
+ * Symbols of a session already answered were in flight when the answer
+ * left and are ignored.  After each message the responder answers
+ * (nb_riblt_answer): the difference once decoded, `fallback` when it
+ * cannot be, else `more`.
+ */
+static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
+                          const struct nb_riblt_symbol *symbols)
+{
+    struct nbd_sync *s = &link->sync;
+    if (m->first == 0) {
+        rb_session_free(s);
+        s->rb_local = calloc(1, sizeof(*s->rb_local));
+        s->rb_dec = calloc(1, sizeof(*s->rb_dec));
+        int r = s->rb_local != NULL && s->rb_dec != NULL ? riblt_get(link_net(link), s->rb_local)
+                                                         : NB_ENOMEM;
+        if (r == 0)
+            r = nb_riblt_decoder_init(s->rb_dec, s->rb_local);
+        if (r < 0) {
+            nbd_error("cannot answer a rateless reconciliation: %s", nb_strerror(r));
+            riblt_fallback(link);
+            return;
+        }
+        s->mode = NBD_RECONCILE_RIBLT;
+    } else if (s->rb_dec == NULL) {
+        return;
+    } else if (m->first != s->rb_dec->m) {
+        link->invalid++;
+        link_warn(link, "sent coded symbols out of order; closing");
+        link_close(link, "malformed reconciliation message");
+        return;
+    }
+    int r = 0;
+    for (size_t i = 0; i < m->n_symbols && r == 0 && !nb_riblt_decoder_done(s->rb_dec); i++)
+        r = nb_riblt_decoder_add(s->rb_dec, &symbols[i]);
+    if (r == NB_EMALFORMED) {
+        link->invalid++;
+        link_warn(link, "sent a malformed coded symbol; closing");
+        link_close(link, "malformed reconciliation message");
+        return;
+    }
+    uint64_t total = 0;
+    uint8_t msg[16];
+    size_t len;
+    switch (nb_riblt_answer(s->rb_dec, r, m->first + m->n_symbols == m->end, &total)) {
+    case NB_RIBLT_WAIT:
+        return;
+    case NB_RIBLT_DIFF:
+        riblt_answer(link);
+        rb_session_free(s);
+        return;
+    case NB_RIBLT_MORE:
+        if (nb_riblt_encode_more(total, msg, sizeof(msg), &len) == 0)
+            rbl_send(link, msg, len);
+        return;
+    case NB_RIBLT_FALLBACK:
+    case NB_RIBLT_SYMBOLS:
+        break;
+    }
+    nbd_debug("peer %s: the rateless reconciliation cannot decode this difference; asking for "
+              "Negentropy",
+              link_name(link));
+    riblt_fallback(link);
+}
+
+/* Appends ids to an id list (bounded by the caller). */
+static int ids_append(struct nb_negentropy_ids *list, const uint8_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int r = nb_negentropy_ids_add(list, ids + i * NB_RIBLT_ID_SIZE);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* The initiator takes the responder's answer. */
+static void riblt_take(struct nbd_link *link, const struct nb_riblt_msg *m)
+{
+    struct nbd_sync *s = &link->sync;
+    if (!s->reconciling || s->rb_enc == NULL) {
+        link_invalid(link, "sent a reconciliation message we did not ask for");
+        return;
+    }
+    switch (m->type) {
+    case NB_RIBLT_MORE:
+        if (m->total > s->rb_allowed)
+            s->rb_allowed = m->total < s->rb_enc->m ? (size_t)m->total : s->rb_enc->m;
+        riblt_send(link);
+        return;
+    case NB_RIBLT_FALLBACK:
+        nbd_info("peer %s: rateless reconciliation could not decode the difference; reconciling "
+                 "with Negentropy",
+                 link_name(link));
+        rb_enc_free(s);
+        s->rb_fell_back = true;
+        if (negentropy_open(link) < 0)
+            s->reconciling = false;
+        return;
+    case NB_RIBLT_DIFF:
+        if (s->have.count + s->need.count + m->n_have + m->n_need > NB_RIBLT_DIFF_MAX) {
+            misbehaved(link, "named more differences than rateless reconciliation can decode");
+            return;
+        }
+        if (!m->last && m->n_have + m->n_need < NB_RIBLT_DIFF_IDS_MAX) {
+            /* Only the last part may be short: parts keep coming otherwise. */
+            link_invalid(link, "sent a part of a difference that is not full");
+            return;
+        }
+        if (ids_append(&s->have, m->have, m->n_have) < 0 ||
+            ids_append(&s->need, m->need, m->n_need) < 0) {
+            link_close(link, "out of memory");
+            return;
+        }
+        if (m->last)
+            reconciled(link);
+        return;
+    case NB_RIBLT_SYMBOLS:
+    case NB_RIBLT_WAIT:
+        break;
+    }
+    link_invalid(link, "sent coded symbols to the side that sends them");
+}
+
+static void on_rbl(struct nbd_link *link, const uint8_t *bytes, size_t len)
+{
+    struct nbd_sync *s = &link->sync;
+    static struct nb_riblt_symbol symbols[NB_RIBLT_BATCH_MAX];
+    struct nb_riblt_msg m;
+    if (!riblt_agreed(link)) {
+        link_invalid(link, "sent a rateless reconciliation message without offering it");
+        return;
+    }
+    int r = nb_riblt_msg_decode(bytes, len, &m, symbols);
+    if (r < 0) {
+        link->invalid++;
+        link_warn(link, "sent a malformed reconciliation message (%s); closing", nb_error_name(r));
+        link_close(link, "malformed reconciliation message");
+        return;
+    }
+    if (link->outbound) {
+        riblt_take(link, &m);
+        return;
+    }
+    if (m.type != NB_RIBLT_SYMBOLS) {
+        link_invalid(link, "sent a reconciliation answer to the side that answers");
+        return;
+    }
+    /* The peer's symbols cost decoding time: from the same bucket as its
+     * `neg` messages. */
+    cpu_refill(link);
+    uint64_t started = uv_hrtime();
+    riblt_respond(link, &m, symbols);
+    s->cpu_tokens -= (double)(uv_hrtime() - started);
+    if (s->cpu_tokens < 0 && link->state == LINK_UP)
+        misbehaved(link, "made reconciliation cost more CPU time than a peer may use");
+}
+
 void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg)
 {
     struct nbd_sync *s = &link->sync;
@@ -1007,6 +1379,9 @@ void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg)
     switch (msg->type) {
     case NB_PEER_NEG:
         on_neg(link, msg->bin, msg->bin_len);
+        break;
+    case NB_PEER_RBL:
+        on_rbl(link, msg->bin, msg->bin_len);
         break;
     case NB_PEER_RECORD:
         on_record(link, msg->bin, msg->bin_len);
@@ -1028,8 +1403,11 @@ void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg)
             s->ne_open = false;
             sync_items_put(s->snap);
             s->snap = NULL;
+            rb_session_free(s);
             if (!s->synced)
-                nbd_info("peer %s: synchronised", link_name(link));
+                nbd_info("peer %s: synchronised (%s)", link_name(link),
+                         s->mode == NBD_RECONCILE_RIBLT ? "rateless reconciliation" : "Negentropy");
+            s->last_mode = s->mode;
             set_synced(link);
         }
         break;
@@ -1127,6 +1505,8 @@ void sync_link_closed(struct nbd_link *link)
     drop_pending(link_net(link), link);
     sync_items_put(s->snap);
     s->snap = NULL;
+    rb_enc_free(s);
+    rb_session_free(s);
     s->reconciling = s->ne_open = s->round_open = s->partial = false;
     nb_negentropy_ids_free(&s->have);
     nb_negentropy_ids_free(&s->need);
@@ -1153,6 +1533,9 @@ void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *byte
     (void)len;
     struct nbd_net *net = ctx;
     recent_add(net, rec->created_at, id);
+    /* The one place the coded symbols learn of a new record. */
+    if (net->riblt_built)
+        nb_riblt_encoder_add(&net->riblt, id);
     /* A retraction deletes records the hook never hears about. */
     if (rec->kind == NB_KIND_RETRACTION)
         net->items_stale = true;
@@ -1191,6 +1574,8 @@ void sync_free(struct nbd_net *net)
     net->verifier = NULL;
     sync_items_put(net->items);
     net->items = NULL;
+    nb_riblt_encoder_free(&net->riblt);
+    net->riblt_built = false;
     free(net->recent);
     net->recent = NULL;
     net->recent_n = net->recent_cap = 0;

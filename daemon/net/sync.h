@@ -12,6 +12,7 @@
 #include <noaber/negentropy.h>
 #include <noaber/peerwire.h>
 #include <noaber/record.h>
+#include <noaber/riblt.h>
 
 #include "daemon/node.h"
 
@@ -38,8 +39,32 @@ struct nbd_inbox_record {
     uint8_t id[NB_ID_SIZE];
 };
 
+/* How a round reconciled (docs/protocol.md, "Rateless reconciliation"). */
+enum nbd_reconcile_mode {
+    NBD_RECONCILE_NONE = 0,
+    NBD_RECONCILE_NEGENTROPY,
+    NBD_RECONCILE_RIBLT,
+};
+
+/* "negentropy", "riblt", or NULL for none yet. */
+const char *nbd_reconcile_mode_name(enum nbd_reconcile_mode mode);
+
 /* Reconciliation and record exchange over one link (daemon/net/sync.c). */
 struct nbd_sync {
+    /* Both: how the current round reconciles (the initiator's round, or the
+     * session the responder answers), and how the last completed one did. */
+    enum nbd_reconcile_mode mode, last_mode;
+    /* Initiator, rateless: its coded symbols as the round began, how many
+     * it sent, and how many the responder lets it send. */
+    struct nb_riblt_encoder *rb_enc;
+    size_t rb_sent, rb_allowed;
+    /* Initiator: the rateless round failed to decode, so this round goes
+     * on with Negentropy. */
+    bool rb_fell_back;
+    /* Responder, rateless: the session it decodes (its own coded symbols as
+     * the session began, and the decoder), NULL outside one. */
+    struct nb_riblt_encoder *rb_local;
+    struct nb_riblt_decoder *rb_dec;
     /* Initiator: one reconciliation at a time. */
     bool reconciling;
     bool round_open; /* reconciled; `synced` not yet sent for this round */

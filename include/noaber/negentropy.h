@@ -115,6 +115,8 @@ struct nb_negentropy_ids {
 
 /* Frees the list and leaves it empty and reusable. */
 void nb_negentropy_ids_free(struct nb_negentropy_ids *ids);
+/* Appends one id (32 bytes).  Returns 0 or NB_ENOMEM. */
+int nb_negentropy_ids_add(struct nb_negentropy_ids *ids, const uint8_t *id);
 
 /*
  * Sorts the list by id and drops repeated ids.  An initiator whose messages

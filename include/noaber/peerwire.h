@@ -46,7 +46,11 @@ enum nb_peer_type {
     NB_PEER_PEERS = 6,
     NB_PEER_PING = 7,
     NB_PEER_PONG = 8,
+    NB_PEER_RBL = 9,
 };
+
+/* The hello's `riblt`: rateless reconciliation messages of version 1. */
+#define NB_PEER_RIBLT_VERSION 1
 
 /* The hello of handshake payloads 2 and 3. */
 struct nb_peer_hello {
@@ -56,6 +60,9 @@ struct nb_peer_hello {
     char software[NB_PEER_SOFTWARE_MAX + 1];
     bool has_time;
     uint64_t time; /* the sender's clock, seconds since the epoch */
+    /* The version of rateless reconciliation the sender speaks
+     * (NB_PEER_RIBLT_VERSION), 0 if none. */
+    uint64_t riblt;
 };
 
 struct nb_peer_addr {
@@ -96,13 +103,15 @@ int nb_peer_address_parse(const char *text, size_t len, bool allow_port_0, char 
  * listen address or software text) or NB_ETOOBIG (out_cap too small). */
 int nb_peer_hello_encode(const char *listen, const char *software, uint64_t now, uint8_t *out,
                          size_t out_cap, size_t *ret_len);
+/* The same, with `riblt` = NB_PEER_RIBLT_VERSION when `riblt`. */
+int nb_peer_hello_encode_riblt(const char *listen, const char *software, uint64_t now, bool riblt,
+                               uint8_t *out, size_t out_cap, size_t *ret_len);
 
 /*
  * Decodes a hello: a map with `v` (uint) and `software` (str), optionally
- * `listen` (a valid address) and `time` (uint); other keys are ignored.  A version other than 1
- * is returned as is: the caller decides.  Returns 0, NB_ETOOBIG,
- * NB_EMALFORMED, NB_EDEPTH, NB_ETRAILING, NB_EFIELD (a missing or
- * out-of-bounds key) or NB_ENOMEM.
+ * `listen` (a valid address), `time` and `riblt` (uint); other keys are ignored.  A version other
+ * than 1 is returned as is: the caller decides.  Returns 0, NB_ETOOBIG, NB_EMALFORMED, NB_EDEPTH,
+ * NB_ETRAILING, NB_EFIELD (a missing or out-of-bounds key) or NB_ENOMEM.
  */
 int nb_peer_hello_decode(const uint8_t *buf, size_t len, struct nb_peer_hello *ret);
 
@@ -110,6 +119,9 @@ int nb_peer_hello_decode(const uint8_t *buf, size_t len, struct nb_peer_hello *r
  * NB_EINVAL (arguments outside the message's row: a count out of range, a
  * bad address) or NB_ETOOBIG (out_cap too small). */
 int nb_peer_encode_neg(const uint8_t *msg, size_t len, uint8_t *out, size_t out_cap,
+                       size_t *ret_len);
+/* A rateless reconciliation message (include/noaber/riblt.h). */
+int nb_peer_encode_rbl(const uint8_t *msg, size_t len, uint8_t *out, size_t out_cap,
                        size_t *ret_len);
 int nb_peer_encode_ids(enum nb_peer_type type, const uint8_t (*ids)[NB_PEER_ID_SIZE], size_t n,
                        uint8_t *out, size_t out_cap, size_t *ret_len); /* want, missing */
@@ -127,7 +139,7 @@ int nb_peer_encode_ping(enum nb_peer_type type, uint64_t nonce, uint8_t *out, si
  * msgpack array whose first element is a uint), NB_EFIELD (a known type
  * whose elements do not match its row: wrong count, an id that is not 32
  * bytes, an empty list where one is required, a bad address) or NB_ENOMEM.
- * A `record` bin of 1..8192 bytes and a `neg` bin of 1..NB_PEER_MSG_MAX
+ * A `record` bin of 1..8192 bytes and a `neg` or `rbl` bin of 1..NB_PEER_MSG_MAX
  * bytes are accepted here; the record itself is checked by its own decoder.
  */
 int nb_peer_msg_decode(const uint8_t *buf, size_t len, struct nb_peer_msg *ret);

@@ -213,6 +213,26 @@ class Care(unittest.TestCase):
             self.assertIn(MIA_PHONE, sheet)
             for secret in SECRETS + ["Groceries round", "Saint-Pierre", "Lifts", "M.", "Jef", "Nel"]:
                 self.assertNotIn(secret, sheet)
+        # The sheet in French and Dutch from the catalogs; Arabic is refused
+        # with a reason (Cairo's simple text functions cannot join its
+        # letters) and no file, rather than printed as broken glyphs.
+        for language, heading, category in (("fr", "Aide demandée et proposée à Marollen", "courses"),
+                                            ("nl", "Hulp gevraagd en aangeboden in Marollen", "boodschappen")):
+            translated = os.path.join(self.buurthuis.tmp, "sheet-%s.pdf" % language)
+            r = mia.run("sheet", "--out", translated, "--page", "https://marollen.example/noaber",
+                        env={"LANGUAGE": language})
+            self.assertEqual(r.rc, 0, r)
+            if shutil.which("pdftotext"):
+                text = subprocess.run(["pdftotext", translated, "-"], capture_output=True, text=True).stdout
+                self.assertIn(heading, text)
+                self.assertIn(category, text)
+                self.assertIn(MIA_PHONE, text)
+        arabic = os.path.join(self.buurthuis.tmp, "sheet-ar.pdf")
+        r = mia.run("sheet", "--out", arabic, "--page", "https://marollen.example/noaber",
+                    env={"LANGUAGE": "ar"})
+        self.assertEqual(r.rc, 2, r)
+        self.assertIn("right to left", r.err)
+        self.assertFalse(os.path.exists(arabic))
         vf = mia.run("export", "--valueflows", json_out=False)
         self.assertEqual(vf.rc, 0, vf)
         graph = json.loads(vf.out)["@graph"]

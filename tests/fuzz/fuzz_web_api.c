@@ -53,6 +53,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in.q_area = part[9];
     in.q_author = part[10];
     in.q_limit = part[11];
+    /* The report's and the QR code's arguments reuse the list's parts: no
+     * route reads both. */
+    in.q_by = part[6];
+    in.q_since = part[11];
+    in.q_url = part[9];
     if (at < size) {
         in.body = (const uint8_t *)copy + at;
         in.body_len = size - at;
@@ -79,6 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     msgpack_sbuffer_destroy(&req);
 
     web_api_reply(WEB_ROUTE_LIST, data, size, &out, &status);
+    web_buf_free(&out);
+    memset(&out, 0, sizeof(out));
+    web_api_reply(WEB_ROUTE_REPORT, data, size, &out, &status);
     web_buf_free(&out);
     web_api_event(data, size, &out);
     web_buf_free(&out);

@@ -5,7 +5,9 @@ skips with exit 77 and says why where npm or the registry is absent, as
 tests/e2e/test_negentropy_interop.py does) runs in every state the page's
 flow reaches: the page without a welcome link, the welcome screen, a used
 link, "near you" with requests in it, every screen its navigation leads to,
-"ask for help" empty and with its error summary.  Each state is checked on a
+"ask for help" empty and with its error summary, and the coordinator's
+screens (the intake with its error summary, my people, who needs a call,
+the sheet, the overview).  Each state is checked on a
 phone (360 px wide), on a desktop, and on the phone with the browser's text
 at 200 %, where the page must also not need scrolling sideways (WCAG 1.4.10).
 Any violation of WCAG 2.0, 2.1 or 2.2 A and AA rules fails the test and is
@@ -134,17 +136,35 @@ class Accessibility(unittest.TestCase):
             if open_screen(href):
                 self.check(b, "%s: %s" % (label, href.split("#", 1)[1]), size[0])
 
-        open_screen(web.url + "/#ask")
-        self.wait(b, present("#main form button"), "the form to ask for help")
-        # Far down a page of large text: brought to the middle of the screen
-        # first, so that the click lands on it and not where it was before
-        # the page scrolled.
-        button = b.driver.find_element(By.CSS_SELECTOR, "#main form button")
-        b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
-        button.click()
-        self.wait(b, lambda d: d.find_element(By.CLASS_NAME, "error-summary").text != "",
-                  "the error summary")
-        self.check(b, label + ": ask for help, with errors", size[0])
+        # The coordinator's screens, behind "You" (care.js): with a phone
+        # number kept, so that the sheet shows; the intake with its errors.
+        open_screen(web.url + "/#care")
+        self.wait(b, present("#care-my-phone"), "the coordinator's screen")
+        b.driver.find_element(By.ID, "care-my-phone").send_keys("+32 2 555 01 01", Keys.ENTER)
+        self.check(b, label + ": coordinator", size[0])
+        for fragment, ready in (("care-intake", "#care-label"), ("care-people", "#live-list li"),
+                                ("care-calls", "#live-list li"), ("care-sheet", ".sheet-qr"),
+                                ("care-report", "#report-table")):
+            open_screen(web.url + "/#" + fragment)
+            self.wait(b, present(ready), "the screen " + fragment)
+            self.check(b, "%s: %s" % (label, fragment), size[0])
+
+        def sent_empty(fragment, state):
+            """A form sent empty, with its error summary."""
+            open_screen(web.url + "/#" + fragment)
+            self.wait(b, present("#main form button"), "the form of " + fragment)
+            # Far down a page of large text: brought to the middle of the
+            # screen first, so that the click lands on it and not where it
+            # was before the page scrolled.
+            button = b.driver.find_element(By.CSS_SELECTOR, "#main form button")
+            b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+            button.click()
+            self.wait(b, lambda d: d.find_element(By.CLASS_NAME, "error-summary").text != "",
+                      "the error summary of " + fragment)
+            self.check(b, "%s: %s" % (label, state), size[0])
+
+        sent_empty("care-intake", "care-intake, with errors")
+        sent_empty("ask", "ask for help, with errors")
 
         # A welcome link that was used already.
         used = self.browser(size, prefs, language)
@@ -178,7 +198,8 @@ class Accessibility(unittest.TestCase):
         return b
 
     def test_no_violation_on_any_screen(self):
-        node = nb.NetNode("a", config=["peer_exchange = off"])
+        # Sharing the overview, so that the coordinator's table is checked too.
+        node = nb.NetNode("a", config=["peer_exchange = off", "share_report = on"])
         self.addCleanup(node.cleanup)
         node.start()
         node.create_neighbourhood("Marollen")

@@ -66,6 +66,13 @@ export const addDevice = (deviceKey, device) =>
 export const submit = (recordB64) => call('POST', '/api/records', { record: recordB64 });
 export const get = (id) => call('GET', '/api/records/' + encodeURIComponent(id));
 
+// The node's anonymous overview (op `report`), when its operator shares it.
+export function report(args = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(args)) if (v !== undefined && v !== '') q.set(k, v);
+  return call('GET', '/api/report?' + q.toString());
+}
+
 export function list(filters = {}) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(filters)) if (v !== undefined && v !== '') q.set(k, v);

@@ -775,6 +775,8 @@ async function route() {
   else if (screen === 'move') D.moveScreen(app);
   else if (screen === 'card') D.cardScreen(app);
   else if (screen === 'backup') D.backupScreen(app);
+  // Few neighbours coordinate: their screens are fetched when first opened.
+  else if (screen.startsWith('care')) await (await import('./care.js')).careScreen(app, screen, id, member);
   else await nearScreen();
   if (YOURS.some(([place]) => place === screen) && location.hash === hash) yoursMenu(screen);
 }

@@ -40,9 +40,18 @@ export async function youScreen(app) {
   });
   const live = el('div', { id: 'live-list', 'aria-live': 'polite' });
   show(t('you_title'), errors, form, notificationsPart(app), devicesPart(),
-    el('div', { class: 'field' }, el('h2', { text: t('nav_language') }), app.languageList()), live);
+    el('div', { class: 'field' }, el('h2', { text: t('nav_language') }), app.languageList()),
+    coordinatorPart(), live);
   app.state.liveRefresh = () => refreshYou(app, live);
   await refreshYou(app, live);
+}
+
+// The coordinator's screens (care.js) start here, not in every neighbour's
+// menu: few members post for others.
+function coordinatorPart() {
+  return el('div', { class: 'field' }, el('h2', { text: t('care_title') }),
+    el('p', { text: t('care_you_intro') }),
+    el('a', { href: '#care', class: 'button secondary', text: t('care_you_link') }));
 }
 
 // Notifications need the person's yes, asked from a button (browsers

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Rateless reconciliation between real nodes (docs/protocol.md, "Rateless
+reconciliation").
+
+Two nodes that differ by a few records out of a few thousand reconcile with
+coded symbols, and `noaber peers` says so; a node whose operator turned the
+capability off still syncs with Negentropy; a difference too large for the
+coded symbols falls back to Negentropy and both nodes end with every record.
+
+The stores are filled with bench-make-store (the same records for the same
+numbers), so both nodes start from the neighbourhood of one template.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import nb  # noqa: E402
+
+MAKE_STORE = os.path.join(nb.BUILD_ROOT, "bench", "bench-make-store")
+SHARED = 2000  # records both nodes hold
+
+
+class Rateless(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        nb.require_binaries()
+        cls.tmp = tempfile.mkdtemp(prefix="nb-riblt-")
+        cls.template = os.path.join(cls.tmp, "template.sqlite")
+        # Record i is the same bytes in every store only if every store is
+        # dated from the same time (make-store's default is "five days ago").
+        cls.epoch = str(int(time.time()) - 5 * 24 * 3600)
+        subprocess.run([MAKE_STORE, "--store", cls.template, "--count", "0", "--time", cls.epoch],
+                       check=True, stdout=subprocess.DEVNULL)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def node(self, name, ranges, config=()):
+        """A node whose store holds records first .. first+count-1 of each
+        range, of the template's neighbourhood."""
+        n = nb.NetNode(name, config=["peer_exchange = off"] + list(config))
+        self.addCleanup(n.cleanup)
+        os.makedirs(n.data_dir, mode=0o700, exist_ok=True)
+        store = os.path.join(n.data_dir, "store.sqlite")
+        shutil.copy(self.template, store)
+        for first, count in ranges:
+            subprocess.run([MAKE_STORE, "--store", store, "--first", str(first), "--count",
+                            str(count), "--time", self.epoch], check=True,
+                           stdout=subprocess.DEVNULL)
+        return n
+
+    def link_and_sync(self, a, b, records):
+        """Starts A (unless it runs), then B dialing A; waits until both hold
+        `records` and are in sync."""
+        if a.proc is None:
+            a.start()
+        b.config_lines.append("peer = " + a.address)
+        b.start()
+        for n in (a, b):
+            nb.wait_for("%s in sync with %d records" % (n.name, records),
+                        lambda n=n: (lambda s: s["records"] == records and s["in_sync"])(n.status()),
+                        timeout=120)
+
+    def row(self, node, other):
+        """`other`'s row in `node`'s peers."""
+        for p in node.peers():
+            if p["node"] == other.node_key and p["state"] == "connected":
+                return p
+        raise AssertionError("%s is not connected to %s" % (node.name, other.name))
+
+    def test_nodes_that_differ_by_a_few_records_reconcile_with_coded_symbols(self):
+        # B was away while A took ten records, and B took five of its own.
+        a = self.node("A", [(0, SHARED + 10)])
+        b = self.node("B", [(0, SHARED), (10**7, 5)])
+        self.link_and_sync(a, b, SHARED + 15)
+        nb.wait_for("B's peers row says riblt", lambda: self.row(b, a)["reconcile"] == "riblt")
+        nb.wait_for("A's peers row says riblt", lambda: self.row(a, b)["reconcile"] == "riblt")
+        self.assertIn("synchronised: by rateless reconciliation", b.log())
+        self.assertNotIn("reconciling with Negentropy", b.log())
+        # What the operator reads.
+        out = b.operator.run("peers", json_out=False)
+        self.assertEqual(out.rc, 0, out)
+        self.assertIn("synced (riblt)", out.out)
+
+    def test_two_thousand_differences_still_decode(self):
+        # B lacks 2,000 of A's records: about 2,800 coded symbols decode
+        # them, and the difference comes back in two parts of ids.
+        a = self.node("A", [(0, 4000)])
+        b = self.node("B", [(0, 2000)])
+        self.link_and_sync(a, b, 4000)
+        self.assertIn("reconciled: 0 to push, 2000 to fetch at most", b.log())
+        self.assertIn("synchronised: by rateless reconciliation", b.log())
+        self.assertNotIn("reconciling with Negentropy", b.log())
+
+    def test_a_node_with_rateless_reconciliation_off_syncs_with_negentropy(self):
+        a = self.node("A", [(0, SHARED + 10)])
+        b = self.node("B", [(0, SHARED), (10**7, 5)], config=["reconcile_riblt = off"])
+        self.link_and_sync(a, b, SHARED + 15)
+        nb.wait_for("B's peers row says negentropy",
+                    lambda: self.row(b, a)["reconcile"] == "negentropy")
+        self.assertEqual(self.row(a, b)["reconcile"], "negentropy")
+        self.assertIn("synchronised: by Negentropy", b.log())
+        self.assertNotIn("rateless", b.log())
+
+    def test_a_difference_too_large_for_coded_symbols_falls_back_to_negentropy(self):
+        # B is new: it lacks every one of A's 3,000 records, more than 4,096
+        # coded symbols decode.
+        a = self.node("A", [(0, 3000)])
+        b = self.node("B", [])
+        self.link_and_sync(a, b, 3000)
+        self.assertIn("rateless reconciliation could not decode the difference; reconciling "
+                      "with Negentropy", b.log())
+        self.assertIn("synchronised: by Negentropy (rateless could not decode)", b.log())
+        # Once in sync, the next rounds find nothing apart with coded symbols again.
+        nb.wait_for("B's peers row says riblt", lambda: self.row(b, a)["reconcile"] == "riblt")
+
+    def test_coded_symbols_follow_a_retraction(self):
+        # A holds Alice's requests; she retracts one, which deletes it on A.
+        # C, new and empty, then reconciles with A: the difference C's
+        # decoder finds is exactly the records A holds now, not the one it
+        # deleted (A's coded symbols took it out when its snapshot was read
+        # again, without hashing its whole set anew).
+        a = self.node("A", [])
+        a.start()
+        alice = a.member("alice")
+        alice.new_identity()
+        rids = [alice.ask("Request %d" % i) for i in range(3)]
+        # A's first round builds its coded symbols: B reconciles with it.
+        b = self.node("B", [])
+        self.link_and_sync(a, b, 3)
+        alice.ok("retract", rids[0])
+        nb.wait_for("the retraction on B", lambda: not b.has(rids[0]))
+        held = a.status()["records"]
+        c = self.node("C", [], config=["peer = " + a.address])
+        c.start()
+        nb.wait_for("C in sync", lambda: (lambda s: s["in_sync"] and s["records"] == held)(c.status()),
+                    timeout=120)
+        self.assertIn("reconciled: 0 to push, %d to fetch at most" % held, c.log())
+        self.assertIn("synchronised: by rateless reconciliation", c.log())
+        self.assertFalse(c.has(rids[0]))
+        # Built once, at A's first rateless round; followed the store since.
+        self.assertEqual(a.log().count("built the coded symbols"), 1)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
