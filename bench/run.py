@@ -839,7 +839,11 @@ class Bench:
         # addresses it hears of while it has room), as it would in a real
         # neighbourhood: the graph measured is the one the links form, and
         # its mean degree is reported.
-        config = {"max_peers": str(degree)}
+        # The nodes all listen on loopback, and a node does not take a
+        # loopback address a peer names unless told to: without it, a node
+        # that only dials out is known to the others by its ephemeral port,
+        # and the links cannot be matched to the nodes.
+        config = {"max_peers": str(degree), "peer_exchange_allow_loopback": "on"}
         nodes = [self.node_with("prop-%02d" % i, 0, config=config).listen() for i in range(count)]
         records = read_records(self.records_file("prop", 5 * 10**8, p["prop_records"]))
         watchers = []
