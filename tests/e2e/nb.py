@@ -853,9 +853,12 @@ class Relay:
     with `rate` (bytes a second each way), paces them as a slow link would:
     nodes that dial the relay's address reach the node at `port`."""
 
-    def __init__(self, port, rate=None):
+    def __init__(self, port, rate=None, keep=False):
         self.target = port
         self.rate = rate
+        # With `keep`, every byte that crossed is kept (both ways, in
+        # order of arrival) for tests that search a capture of the wire.
+        self.kept = bytearray() if keep else None
         self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.server.bind(("127.0.0.1", 0))
         self.server.listen(8)
@@ -900,6 +903,8 @@ class Relay:
                     self.up += len(data)
                 else:
                     self.down += len(data)
+                if self.kept is not None:
+                    self.kept += data
             if self.rate is not None:
                 # Each chunk leaves when the link would have carried it.
                 due = max(due, time.monotonic()) + len(data) / self.rate
@@ -912,6 +917,11 @@ class Relay:
     def counts(self):
         with self.lock:
             return self.up, self.down
+
+    def capture(self):
+        """The bytes kept so far (`keep=True`)."""
+        with self.lock:
+            return bytes(self.kept)
 
     def close(self):
         self.server.close()

@@ -41,7 +41,13 @@ class Care(unittest.TestCase):
         self.buurthuis = self.node("buurthuis", ["share_report = on"])
         self.volunteers = self.node("volunteers", [])
         self.buurthuis.create_neighbourhood("Marollen")
-        self.volunteers.join(nb.invite_only_maker(self.buurthuis.invite()))
+        # The volunteers' node reaches the buurthuis through a relay that
+        # keeps every byte of the link: a capture of the wire to search.
+        self.wire = nb.Relay(self.buurthuis.peer_port, keep=True)
+        self.addCleanup(self.wire.close)
+        inv = nb.invite_decode(self.buurthuis.invite())
+        self.volunteers.join(nb.invite_encode(inv["name"], inv["key"], inv["expires_at"],
+                                              [(inv["addresses"][0][0], self.wire.address)]))
         nb.wait_for("the two nodes connected",
                     lambda: self.volunteers.node_key in self.buurthuis.connected_keys())
         # Mia uses the member socket, as a coordinator who is not the operator would.
@@ -245,6 +251,12 @@ class Care(unittest.TestCase):
         self.assertTrue(os.path.exists(caseload))
         self.buurthuis.assert_nowhere_in_clear(SECRETS, extra=[caseload])
         self.volunteers.assert_nowhere_in_clear(SECRETS)
+        # Nor does the link between the nodes carry them, though it carried
+        # the requests and the sealed contacts both ways.
+        wire = self.wire.capture()
+        self.assertGreater(len(wire), 5 * 400, "the capture holds the records that crossed")
+        for secret in SECRETS:
+            self.assertNotIn(secret.encode(), wire, "%r crossed the wire in clear" % secret)
         # The search does find what the neighbourhood may see: a title.
         with self.assertRaises(AssertionError):
             self.buurthuis.assert_nowhere_in_clear(["Company on Sunday afternoon"])
