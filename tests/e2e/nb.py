@@ -6,6 +6,7 @@ identity file against that node; `Control` speaks the control API directly
 (docs/control-api.md), for what the client would never send.
 """
 
+import glob
 import hashlib
 import json
 import os
@@ -317,6 +318,42 @@ def request_body(title, expires_in=3600, now=None):
 # --- processes -----------------------------------------------------------------
 
 
+
+# libfaketime, preloaded straight into the program.  libfaketime (and the
+# `faketime` wrapper, a process of its own) keeps a semaphore and shared
+# memory named by pid in /dev/shm, removed when the process exits properly.
+# The wrapper never exits properly when the test stops the node, and a node
+# killed with SIGKILL cannot; once the pid comes round again, the next
+# faked process fails ("sem_open: File exists").  So the program is
+# preloaded through `env` (it is the process the test signals, and it exits
+# properly on SIGTERM), and what dead processes left is removed first.
+FAKETIME_LIBS = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+
+
+def _remove_dead_faketime_leftovers():
+    for path in glob.glob("/dev/shm/faketime_shm_*") + glob.glob("/dev/shm/sem.faketime_sem_*"):
+        try:
+            pid = int(path.rsplit("_", 1)[1])
+            os.kill(pid, 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        except OSError:
+            continue
+
+
+def faketime(clock):
+    """The argv prefix that runs a program with its wall clock `clock` off
+    (libfaketime's relative form: "+365d", "-1d", "+25h")."""
+    if not FAKETIME_LIBS:
+        raise unittest.SkipTest("libfaketime is not installed (Debian package faketime)")
+    return ["env", "LD_PRELOAD=" + FAKETIME_LIBS[0], "FAKETIME=" + clock]
+
+
 class Node:
     """One noaberd in a fresh temporary directory; use as a context manager."""
 
@@ -342,7 +379,7 @@ class Node:
         os.makedirs(self.home, exist_ok=True)
         self.proc = None
         self._log = None
-        self.wrapper = ["faketime", "-f", clock] if clock else []
+        self.wrapper = faketime(clock) if clock else []
 
     def env(self):
         env = dict(os.environ)
@@ -374,6 +411,8 @@ class Node:
         return "127.0.0.1:%d" % self.peer_port
 
     def argv(self):
+        if self.wrapper:
+            _remove_dead_faketime_leftovers()
         argv = self.wrapper + [NOABERD, "--data-dir", self.data_dir, "--socket", self.socket, "--log-level", "debug"]
         # Tests never send beacons to the machine's network unless they are
         # about discovery.
@@ -400,8 +439,8 @@ class Node:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=self.env(),
-            # faketime runs noaberd as its child and does not pass signals
-            # on: the node's group is what stop() and kill9() signal.
+            # A node under a fake clock is signalled as a group (stop(),
+            # kill9()), whatever runs it.
             start_new_session=bool(self.wrapper),
         )
         deadline = time.monotonic() + timeout
@@ -555,6 +594,8 @@ class Member:
     def run(self, *args, json_out=True, timeout=60, stdin=None, env=None):
         """stdin: text for noaber's standard input (else it reads nothing);
         env: variables to add, such as {"LANGUAGE": "fr"}."""
+        if self.node.wrapper:
+            _remove_dead_faketime_leftovers()
         argv = self.node.wrapper + [NOABER, "--socket", self.socket, "--identity", self.identity]
         if json_out:
             argv.append("--json")

@@ -5,10 +5,9 @@ expired", and the client says which clock disagrees; two peered nodes a day
 apart log it, show it in `status`, and the one refusing the other's records
 is not "up to date".
 
-Without the faketime program the test is skipped (exit 77)."""
+Without libfaketime the test is skipped (exit 77)."""
 
 import os
-import shutil
 import sys
 import unittest
 
@@ -90,7 +89,7 @@ class SkewedPeers(unittest.TestCase):
 
 if __name__ == "__main__":
     nb.require_binaries()
-    if shutil.which("faketime") is None:
-        print("skipped: this test needs the faketime program (Debian package faketime)")
+    if not nb.FAKETIME_LIBS:
+        print("skipped: this test needs libfaketime (Debian package faketime)")
         sys.exit(77)
     unittest.main(verbosity=2)

@@ -38,7 +38,7 @@ class ReportAfterPurge(unittest.TestCase):
 
     def restart_at(self, offset):
         self.node.stop()
-        self.node.wrapper = ["faketime", "-f", offset]
+        self.node.wrapper = nb.faketime(offset)
         self.node.start()
 
     def report(self, by):
