@@ -47,7 +47,7 @@ static void check(unsigned workers, size_t n)
 {
     struct blob *b = make_batch();
     struct nbd_verifier *v = NULL;
-    assert_int_equal(nbd_verifier_new(workers, &v), 0);
+    assert_int_equal(nbd_verifier_new(NULL, workers, NULL, NULL, &v), 0);
     struct nbd_verify_item items[N];
     /* Twice, so the workers sleep and wake between batches. */
     for (int round = 0; round < 2; round++) {

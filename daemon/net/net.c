@@ -805,10 +805,12 @@ static void on_read_begin(void *ctx, struct nbd_link *link)
 {
     struct nbd_net *net = ctx;
     (void)link;
-    /* Group commit: the records in one read (dozens during a sync) are
-     * committed together, with one fsync, before any of them is pushed on
-     * to other peers (daemon/node.h).  A failed commit loses nothing a peer
-     * was promised: the records are fetched again at the next round. */
+    /* Group commit: what a read stores is committed together, with one
+     * fsync, before any of it is pushed on to other peers (daemon/node.h);
+     * the records whose signatures the verifier checked are committed
+     * together in the same way when they come back (daemon/net/sync.c).  A
+     * failed commit loses nothing a peer was promised: the records are
+     * fetched again at the next round. */
     nbd_node_batch_begin(net->node);
 }
 
@@ -819,16 +821,10 @@ static void on_read_end(void *ctx, struct nbd_link *link)
         link->peer->has_last_contact = true;
         link->peer->last_contact = link->last_contact;
     }
-    sync_flush_records(link);
-    int r = nbd_node_batch_end(net->node);
-    if (r < 0) {
-        char why[512];
-        nbd_error("storing records from peer %s failed: %s; they are fetched again",
-                  link_name(link), nbd_store_explain(net->node->store, r, why, sizeof(why)));
-        /* The round cannot count as synced; closing it now lets the retry
-         * start after its backoff (daemon/net/sync.c, not_kept). */
-        sync_not_kept(link, r);
-    }
+    /* The read's records go to the verifier's threads; the loop reads on
+     * and accepts them when they are checked (daemon/net/sync.c). */
+    sync_submit_records(link);
+    sync_batch_end(net, link);
 }
 
 /* ---- dialing -------------------------------------------------------------- */
@@ -1457,6 +1453,7 @@ void nbd_net_stop(struct nbd_net *net)
         next = l->next;
         link_close(l, "the node is stopping");
     }
+    sync_stop(net);
     if (net->server_open) {
         uv_close((uv_handle_t *)&net->server, NULL);
         net->server_open = false;

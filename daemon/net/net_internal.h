@@ -114,6 +114,10 @@
 /* The records of one read held for their signatures to be checked
  * together: a read is at most 64 KiB, so this bound is rarely reached. */
 #define NET_INBOX_MAX (256u * 1024)
+/* Records read and not yet accepted, over all links: beyond this the loop
+ * waits for the oldest batch's signatures before it reads on.  The want
+ * window (NET_WANTED_MAX) and the push bucket keep it far lower. */
+#define NET_VERIFYING_MAX (8u * 1024 * 1024)
 
 /* Records waiting for their target, over all links. */
 #define NET_PENDING_MAX       4096
@@ -202,6 +206,11 @@ struct nbd_net {
      * first records (NULL then: checked on the loop thread alone). */
     struct nbd_verifier *verifier;
     bool verifier_tried;
+    /* Batches of records with the verifier, in the order they were read
+     * over all links, and their bytes (daemon/net/sync.c). */
+    struct nbd_rx_batch *rx_head, **rx_tail;
+    size_t rx_bytes;
+    bool rx_accepting;
     /* The item cache (daemon/net/sync.c). */
     struct nbd_items *items;
     struct nb_negentropy_item *recent;

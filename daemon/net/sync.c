@@ -360,7 +360,8 @@ static void queue_free(struct nbd_push_queue *q)
 /* The round's fetches are all answered (or given up). */
 static bool fetches_done(const struct nbd_sync *s)
 {
-    return s->need_pos >= s->need.count && s->wanted_n == 0 && s->deferred_n == 0;
+    return s->need_pos >= s->need.count && s->wanted_n == 0 && s->deferred_n == 0 &&
+           s->verifying == 0;
 }
 
 static void drop_pending(struct nbd_net *net, const struct nbd_link *link)
@@ -963,7 +964,9 @@ static void on_record(struct nbd_link *link, const uint8_t *bytes, size_t len)
     struct nbd_sync *s = &link->sync;
     uint8_t id[NB_ID_SIZE];
     nb_record_id(bytes, len, id);
-    bool solicited = wanted_remove(s, id);
+    /* A wanted id stays wanted until its record is accepted: until then
+     * no round asks for it again, from this peer or another. */
+    bool solicited = wanted_has(s, id);
     if (!solicited) {
         refill(&s->rx_tokens, &s->rx_at, uv_now(link_net(link)->loop), NET_RX_RATE, NET_RX_BURST);
         if (s->rx_tokens < 1.0) {
@@ -975,9 +978,15 @@ static void on_record(struct nbd_link *link, const uint8_t *bytes, size_t len)
         s->rx_tokens -= 1.0;
     }
     if (s->inbox_used + len > NET_INBOX_MAX)
-        sync_flush_records(link);
+        sync_submit_records(link);
     if (inbox_add(s, bytes, len, id, solicited) < 0) {
-        /* No memory to hold it: check it alone, now. */
+        /* No memory to hold it: check it alone, now, after those read
+         * before it. */
+        sync_flush_records(link);
+        if (link->state != LINK_UP)
+            return;
+        if (solicited)
+            wanted_remove(s, id);
         accept_record(link, bytes, len, id,
                       solicited ? NBD_FETCHED_FROM_PEER(link) : NBD_FROM_PEER(link), true);
         if (solicited)
@@ -998,60 +1007,216 @@ static void fetched(struct nbd_link *link, size_t n)
     maybe_synced(link);
 }
 
-/*
- * Checks the signatures of the records read so far on every core, then
- * accepts them one by one in the order they arrived, so that what depends
- * on order (a response before its request waits for it) is as if each had
- * been accepted on arrival.
+/* ---- records on their way in ----------------------------------------------
+ *
+ * The records of a read are one batch.  At the read's end the batch goes to
+ * the verifier's threads and the loop reads, decrypts and stores on; when
+ * the verifier says a batch is checked, the batches are accepted oldest
+ * first over all links, each record in the order it was read.  So what
+ * depends on order (a response read before its request waits for it) comes
+ * out as if each record had been accepted as it was read.  Records of a
+ * batch not yet accepted are still being fetched: a round is not done
+ * (fetches_done) and `synced` not sent while any are with the verifier, and
+ * before any other message of the link is acted on they are accepted
+ * (sync_flush_records).  Batches of a link that closes are dropped unread.
  */
-void sync_flush_records(struct nbd_link *link)
+struct nbd_rx_batch {
+    struct nbd_rx_batch *next;
+    struct nbd_link *link; /* NULL once the link closed */
+    uint8_t *buf;
+    struct nbd_inbox_record *recs;
+    size_t bytes;
+    struct nbd_verify_job job;
+    struct nbd_verify_item checks[];
+};
+
+static void on_verified(void *ctx);
+
+static struct nbd_verifier *verifier(struct nbd_net *net)
+{
+    if (net->verifier == NULL && !net->verifier_tried && !net->stopping) {
+        net->verifier_tried = true;
+        int r = nbd_verifier_new(net->loop, nbd_verifier_default_workers(), on_verified, net,
+                                 &net->verifier);
+        if (r < 0)
+            nbd_warn("cannot start threads to check signatures (%s); checking them on the loop "
+                     "thread",
+                     nb_strerror(r));
+    }
+    return net->verifier;
+}
+
+/* Accepts the records of one checked batch. */
+static void accept_batch(struct nbd_net *net, struct nbd_rx_batch *b)
+{
+    struct nbd_link *link = b->link;
+    net->rx_bytes -= b->bytes;
+    if (link == NULL)
+        return;
+    struct nbd_sync *s = &link->sync;
+    s->verifying -= b->job.n;
+    if (s->rx_last == b)
+        s->rx_last = NULL;
+    size_t solicited = 0;
+    for (size_t i = 0; i < b->job.n && link->state == LINK_UP; i++) {
+        const struct nbd_inbox_record *r = &b->recs[i];
+        struct nbd_origin origin = r->solicited ? NBD_FETCHED_FROM_PEER(link) : NBD_FROM_PEER(link);
+        /* A record whose check failed goes through the node's own, which
+         * refuses it with the reason. */
+        origin.signature_checked = b->checks[i].ok;
+        if (r->solicited)
+            wanted_remove(s, r->id);
+        accept_record(link, b->buf + r->off, r->len, r->id, origin, true);
+        solicited += r->solicited;
+        s->rx_uncommitted = true;
+    }
+    fetched(link, solicited);
+}
+
+/*
+ * Accepts checked batches oldest first: those already checked (wait
+ * false), or every one up to and including `until`, waiting for their
+ * checks (wait true; until NULL: all of them).
+ */
+static void accept_checked(struct nbd_net *net, const struct nbd_rx_batch *until, bool wait)
+{
+    /* Accepting may close a link and so drop its batches, never read
+     * another: one pass at a time. */
+    if (net->rx_accepting)
+        return;
+    net->rx_accepting = true;
+    while (net->rx_head != NULL) {
+        struct nbd_rx_batch *b = net->rx_head;
+        if (net->verifier != NULL) {
+            if (wait)
+                nbd_verify_wait(net->verifier, &b->job);
+            else if (!nbd_verify_finished(net->verifier, &b->job))
+                break;
+        }
+        net->rx_head = b->next;
+        bool last = b == until;
+        accept_batch(net, b);
+        free(b->buf);
+        free(b->recs);
+        free(b);
+        if (last)
+            break;
+    }
+    net->rx_accepting = false;
+}
+
+/* The verifier finished one or more batches: their records go into one
+ * commit. */
+static void on_verified(void *ctx)
+{
+    struct nbd_net *net = ctx;
+    if (net->rx_head == NULL)
+        return;
+    nbd_node_batch_begin(net->node);
+    accept_checked(net, NULL, false);
+    sync_batch_end(net, NULL);
+}
+
+void sync_batch_end(struct nbd_net *net, struct nbd_link *link)
+{
+    int r = nbd_node_batch_end(net->node);
+    for (struct nbd_link *l = net->host.links, *next; l != NULL; l = next) {
+        next = l->next;
+        bool told = l->sync.rx_uncommitted || l == link;
+        l->sync.rx_uncommitted = false;
+        if (r == 0 || !told || l->state != LINK_UP)
+            continue;
+        char why[512];
+        nbd_error("storing records from peer %s failed: %s; they are fetched again", link_name(l),
+                  nbd_store_explain(net->node->store, r, why, sizeof(why)));
+        /* The round cannot count as synced; closing it now lets the retry
+         * start after its backoff (not_kept). */
+        sync_not_kept(l, r);
+    }
+}
+
+void sync_submit_records(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
     struct nbd_net *net = link_net(link);
     if (s->inbox_n == 0)
         return;
-    if (net->verifier == NULL && !net->verifier_tried) {
-        net->verifier_tried = true;
-        int r = nbd_verifier_new(nbd_verifier_default_workers(), &net->verifier);
-        if (r < 0)
-            nbd_warn("cannot start threads to check signatures (%s); checking them on one core",
-                     nb_strerror(r));
+    size_t n = s->inbox_n;
+    struct nbd_rx_batch *b = malloc(sizeof(*b) + n * sizeof(b->checks[0]));
+    if (b == NULL) {
+        /* No memory to queue them: the node checks each itself, after the
+         * batches read before them. */
+        accept_checked(net, NULL, true);
+        uint8_t *buf = s->inbox;
+        struct nbd_inbox_record *recs = s->inbox_records;
+        s->inbox = NULL;
+        s->inbox_records = NULL;
+        s->inbox_n = s->inbox_used = s->inbox_cap = s->inbox_records_cap = 0;
+        size_t solicited = 0;
+        for (size_t i = 0; i < n && link->state == LINK_UP; i++) {
+            if (recs[i].solicited)
+                wanted_remove(s, recs[i].id);
+            accept_record(link, buf + recs[i].off, recs[i].len, recs[i].id,
+                          recs[i].solicited ? NBD_FETCHED_FROM_PEER(link) : NBD_FROM_PEER(link),
+                          true);
+            solicited += recs[i].solicited;
+        }
+        fetched(link, solicited);
+        free(buf);
+        free(recs);
+        return;
     }
-    /* The inbox is taken out of the link: accepting may close it. */
-    uint8_t *buf = s->inbox;
-    struct nbd_inbox_record *recs = s->inbox_records;
-    size_t n = s->inbox_n, cap = s->inbox_cap, recs_cap = s->inbox_records_cap;
+    /* The inbox goes with the batch; the next read starts another. */
+    *b = (struct nbd_rx_batch){
+        .link = link,
+        .buf = s->inbox,
+        .recs = s->inbox_records,
+        .bytes = s->inbox_used,
+        .job = { .neighbourhood_id = net->node->neighbourhood_id, .items = b->checks, .n = n }
+    };
     s->inbox = NULL;
     s->inbox_records = NULL;
     s->inbox_n = s->inbox_used = s->inbox_cap = s->inbox_records_cap = 0;
-    struct nbd_verify_item *checks = malloc(n * sizeof(*checks));
-    if (checks != NULL) {
-        for (size_t i = 0; i < n; i++)
-            checks[i] = (struct nbd_verify_item){ .bytes = buf + recs[i].off, .len = recs[i].len };
-        nbd_verify_batch(net->verifier, net->node->neighbourhood_id, checks, n);
-    }
-    size_t solicited = 0;
-    for (size_t i = 0; i < n && link->state == LINK_UP; i++) {
-        struct nbd_origin origin =
-            recs[i].solicited ? NBD_FETCHED_FROM_PEER(link) : NBD_FROM_PEER(link);
-        /* A record whose check failed goes through the node's own, which
-         * refuses it with the reason. */
-        origin.signature_checked = checks != NULL && checks[i].ok;
-        accept_record(link, buf + recs[i].off, recs[i].len, recs[i].id, origin, true);
-        solicited += recs[i].solicited;
-    }
-    free(checks);
-    if (link->state == LINK_UP && s->inbox == NULL) {
-        /* Kept for the next read. */
-        s->inbox = buf;
-        s->inbox_cap = cap;
-        s->inbox_records = recs;
-        s->inbox_records_cap = recs_cap;
+    for (size_t i = 0; i < n; i++)
+        b->checks[i] =
+            (struct nbd_verify_item){ .bytes = b->buf + b->recs[i].off, .len = b->recs[i].len };
+    if (net->rx_head == NULL)
+        net->rx_tail = &net->rx_head;
+    *net->rx_tail = b;
+    net->rx_tail = &b->next;
+    net->rx_bytes += b->bytes;
+    s->verifying += n;
+    s->rx_last = b;
+    struct nbd_verifier *v = verifier(net);
+    if (v != NULL) {
+        nbd_verify_submit(v, &b->job);
     } else {
-        free(buf);
-        free(recs);
+        /* No threads: checked and accepted now, as they were read. */
+        nbd_verify_batch(NULL, b->job.neighbourhood_id, b->checks, n);
+        accept_checked(net, b, true);
+        return;
     }
-    fetched(link, solicited);
+    /* Bounded memory: past the limit the loop checks and accepts the
+     * oldest batches itself before it reads on. */
+    while (net->rx_bytes > NET_VERIFYING_MAX && net->rx_head != NULL && !net->rx_accepting)
+        accept_checked(net, net->rx_head, true);
+}
+
+void sync_flush_records(struct nbd_link *link)
+{
+    sync_submit_records(link);
+    if (link->sync.rx_last != NULL)
+        accept_checked(link_net(link), link->sync.rx_last, true);
+}
+
+void sync_stop(struct nbd_net *net)
+{
+    /* The links are closed, so every batch is dropped once the threads
+     * are done with its bytes. */
+    accept_checked(net, NULL, true);
+    nbd_verifier_free(net->verifier);
+    net->verifier = NULL;
+    net->verifier_tried = true;
 }
 
 static void on_want(struct nbd_link *link, const struct nb_peer_msg *msg)
@@ -1496,7 +1661,7 @@ uint64_t sync_fetching(const struct nbd_link *link)
 {
     const struct nbd_sync *s = &link->sync;
     size_t left = s->need.count > s->need_pos ? s->need.count - s->need_pos : 0;
-    return (uint64_t)(left + s->wanted_n + s->deferred_n);
+    return (uint64_t)(left + s->wanted_n + s->deferred_n + s->verifying);
 }
 
 void sync_link_closed(struct nbd_link *link)
@@ -1524,6 +1689,12 @@ void sync_link_closed(struct nbd_link *link)
     s->inbox = NULL;
     s->inbox_records = NULL;
     s->inbox_n = s->inbox_used = s->inbox_cap = s->inbox_records_cap = 0;
+    /* Its batches with the verifier are dropped when checked. */
+    for (struct nbd_rx_batch *b = link_net(link)->rx_head; b != NULL; b = b->next)
+        if (b->link == link)
+            b->link = NULL;
+    s->verifying = 0;
+    s->rx_last = NULL;
 }
 
 void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,

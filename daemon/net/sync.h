@@ -18,6 +18,7 @@
 
 struct nbd_link;
 struct nbd_net;
+struct nbd_rx_batch;
 
 /* A refcounted, sorted snapshot of the node's items for negentropy. */
 struct nbd_items {
@@ -94,6 +95,14 @@ struct nbd_sync {
     size_t inbox_used, inbox_cap;
     struct nbd_inbox_record *inbox_records;
     size_t inbox_n, inbox_records_cap;
+    /* Records of this link handed to the verifier and not accepted yet
+     * (a round's fetches are not done while any are), and the newest of
+     * its batches there (daemon/net/sync.c, "Records on their way in"). */
+    size_t verifying;
+    struct nbd_rx_batch *rx_last;
+    /* Records of this link were accepted into the node's open batch: told
+     * if its commit fails. */
+    bool rx_uncommitted;
     /* Both: records to push, oldest first, paced by the send bucket.  Live
      * records (a client's, a peer's push) go before the backlog (what a
      * reconciliation showed the peer lacks), which waits for the round's
@@ -132,9 +141,21 @@ void sync_drain(struct nbd_link *link);
  * in sync, and a round comes again after a backoff. */
 void sync_not_kept(struct nbd_link *link, int code);
 void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg);
-/* Checks and accepts the records the link has read so far (at the end of
- * each read). */
+/* Hands the records the link has read so far to the verifier (at the end
+ * of each read); they are accepted when their signatures are checked, in
+ * the order they were read. */
+void sync_submit_records(struct nbd_link *link);
+/* Checks and accepts the records the link has read so far, and those still
+ * with the verifier, before returning: before a message whose meaning may
+ * follow from them. */
 void sync_flush_records(struct nbd_link *link);
+/* Ends the node's batch opened around a read or around accepting checked
+ * records; if its commit failed, every link whose records were in it is
+ * told (they are fetched again).  `link`, if not NULL, is told in any case. */
+void sync_batch_end(struct nbd_net *net, struct nbd_link *link);
+/* Waits for the records still with the verifier and stops its threads
+ * (the node is stopping: the links are closed, the records dropped). */
+void sync_stop(struct nbd_net *net);
 uint64_t sync_fetching(const struct nbd_link *link);
 void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *bytes, size_t len,
                     const struct nb_record *rec, const struct nbd_origin *origin);
