@@ -126,8 +126,12 @@ def expected_figures(p, peers=True, browser=True):
           "footprint.idle_cpu.n=%d.peers=0" % p["store_n"]]
     f += ["footprint.startup.n=%d" % n for n in p["startup_n"]]
     if peers:
-        f += ["ingest.peer_link", "ingest.peer_link.all_cores", "sync.initial.n=%d" % p["sync_n"],
+        f += ["ingest.peer_link", "ingest.peer_link.all_cores",
+              "ingest.peer_link.records_per_cpu_s", "sync.initial.n=%d" % p["sync_n"],
               "sync.initial.n=%d.index_build_ms" % p["sync_n"]]
+        f += ["sync.initial.n=%d.%s" % (p["sync_n"], m)
+              for m in ("records_per_cpu_s", "joining_cpu_s", "unpinned",
+                        "unpinned.records_per_cpu_s", "unpinned.joining_cpu_s")]
         f += ["reconcile.e2e.n=%d.k=%d.wire_bytes" % (p["store_n"], p["e2e_k"])]
         f += ["reconcile.e2e.n=%d.k=%d.riblt.wire_bytes" % (p["store_n"], p["e2e_k"])]
         f += ["catchup.peers=%d.n=%d.%s" % (p["catchup_peers"], p["catchup_n"], m)
@@ -520,21 +524,28 @@ class Bench:
         # verified and committed by the receiving node on core 0.
         p = self.p
         n, extra = p["store_n"], p["ingest_n"]
-        rate = self.sync_rate("ingest-peer", n + extra, n)
+        rate, cpu = self.sync_rate("ingest-peer", n + extra, n)
         self.add("ingest.peer_link", rate, "records/s", *base)
         cores = os.cpu_count() or 1
         self.add("ingest.peer_link.all_cores", rate, "records/s",
                  "%d cores x one core's crypto_sign_verify_detached" % cores, cores * base[1])
+        if cpu is not None:
+            self.add("ingest.peer_link.records_per_cpu_s", extra / cpu, "records/CPU-s",
+                     "one core's crypto_sign_verify_detached (records/CPU-s)", base[1])
 
-    def sync_rate(self, name, full_n, have_n):
+    def sync_rate(self, name, full_n, have_n, joiner_core=0):
         """Records per second for a node holding records 0 .. have_n-1 to
         catch up with a peer holding 0 .. full_n-1, from its start until its
-        status says in sync with every record."""
+        status says in sync with every record, and the CPU seconds the
+        joining node spent meanwhile, all its threads (None under perf).
+        The serving node runs on core 1; the joining node on joiner_core,
+        or on any core with joiner_core None."""
         full = self.node_with(name + "-full", full_n, core=1).listen()
-        joiner = self.node_with(name + "-joining", have_n, core=0).listen()
+        joiner = self.node_with(name + "-joining", have_n, core=joiner_core).listen()
         joiner.extra_args += ["--peer", full.address]
         if name == "sync" and self.perf:
             joiner.perf = os.path.abspath(self.perf)
+        cpu = None
         full.start()
         try:
             t0 = time.monotonic()
@@ -550,6 +561,8 @@ class Bench:
                                          % (name, st, joiner.log()))
                     time.sleep(0.02)
                 dt = time.monotonic() - t0
+                if joiner.perf is None:
+                    cpu = joiner.cpu_seconds()
                 self.index_build_ms = self.wait_index_build(joiner)
             finally:
                 joiner.stop()
@@ -557,7 +570,8 @@ class Bench:
             full.stop()
         shutil.rmtree(full.dir, ignore_errors=True)
         shutil.rmtree(joiner.dir, ignore_errors=True)
-        return (full_n - have_n) / dt
+        self.sync_seconds = dt
+        return (full_n - have_n) / dt, cpu
 
     def wait_index_build(self, d):
         """Milliseconds the node took to build the indexes it set aside
@@ -749,12 +763,31 @@ class Bench:
             return
         v = self.verify_baseline()
         n = self.p["sync_n"]
-        rate = self.sync_rate("sync", n, 0)
-        self.add("sync.initial.n=%d" % n, rate, "records/s",
-                 "libsodium crypto_sign_verify_detached, 1 core", v["verify_rate"])
+        one = ("libsodium crypto_sign_verify_detached, 1 core", v["verify_rate"])
+        rate, cpu = self.sync_rate("sync", n, 0)
+        self.add("sync.initial.n=%d" % n, rate, "records/s", *one)
         # Built after `in_sync`, on the loop: the figure above leaves it out.
         self.add("sync.initial.n=%d.index_build_ms" % n, self.index_build_ms, "ms",
                  "the sync itself", n / rate * 1000)
+        self.sync_cpu("sync.initial.n=%d" % n, n, cpu, one)
+        # The same with the joining node free to use both cores (the
+        # serving node still on core 1): what pipelining and the verifier's
+        # threads give a node that has the machine to itself.
+        cores = os.cpu_count() or 1
+        rate, cpu = self.sync_rate("sync-unpinned", n, 0, joiner_core=None)
+        self.add("sync.initial.n=%d.unpinned" % n, rate, "records/s",
+                 "%d cores x one core's crypto_sign_verify_detached" % cores, cores * v["verify_rate"])
+        self.sync_cpu("sync.initial.n=%d.unpinned" % n, n, cpu, one)
+
+    def sync_cpu(self, figure, n, cpu, one):
+        """The joining node's CPU: records per CPU-second (against one
+        core's verify rate, the most a CPU-second can check) and the share
+        of the sync's wall time it was on a CPU (the rest it waited)."""
+        if cpu is None:
+            return
+        self.add(figure + ".records_per_cpu_s", n / cpu, "records/CPU-s", one[0], one[1])
+        self.add(figure + ".joining_cpu_s", cpu, "CPU-s", "the sync's wall time (s)",
+                 self.sync_seconds)
 
     def bench_catchup(self):
         """A new node joins catchup_peers peers that hold the same backlog,

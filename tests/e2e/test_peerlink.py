@@ -11,6 +11,7 @@ import os
 import shutil
 import sqlite3
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -161,6 +162,78 @@ class PeerLinkTest(unittest.TestCase):
         # One warning about the bad records, not one per record.
         warnings = [l for l in self.log_lines(alice_node, "sent an invalid record")
                     if " warn: " in l]
+        self.assertEqual(len(warnings), 1, warnings)
+
+    def test_a_joining_node_stores_every_good_record_of_a_batch_with_bad_ones(self):
+        # The serving node holds 200 requests and 100 responses to them,
+        # and 5 records signed for another neighbourhood (copied into its
+        # store behind its back).  A new node fetches them all in id order:
+        # batches of records whose signatures are checked on worker threads
+        # while the next are read, good and bad mixed, many responses before
+        # their requests.  Each good record is stored, each bad one refused
+        # and counted, one warning logged, and the link stays up.
+        quiet = ["quota_hour = 0", "quota_day = 0"]
+        serving = nb.NetNode("serving", sync_interval="120s", config=quiet)
+        self.addCleanup(serving.cleanup)
+        serving.start()
+        serving.create_neighbourhood("Marollen")
+        nid = serving.call("status")["neighbourhood_id"]
+        signers = [nb.Signer(i) for i in range(1, 9)]
+        now = int(time.time())
+        requests, good = [], []
+        with serving.control() as c:
+            for i in range(200):
+                rec, rid = nb.make_record(signers[i % 4], nid, "request",
+                                          nb.request_body("Errand %d" % i, now=now),
+                                          created_at=now - 600 + i)
+                self.assertTrue(c.call("submit", record=rec).get("ok"))
+                requests.append(rid)
+            for i in range(100):
+                rec, rid = nb.make_record(signers[4 + i % 4], nid, "response",
+                                          {nb.F_TARGET: requests[i], nb.F_NOTE: "I can"},
+                                          created_at=now - 300 + i)
+                reply = c.call("submit", record=rec)
+                self.assertTrue(reply.get("ok"), reply)
+                good.append(rid)
+        good += requests
+        serving.stop()
+
+        elsewhere = self.node("elsewhere")
+        elsewhere.start()
+        elsewhere.create_neighbourhood("Elsewhere")
+        other_nid = elsewhere.call("status")["neighbourhood_id"]
+        bad = []
+        with elsewhere.control() as c:
+            for i in range(5):
+                rec, rid = nb.make_record(nb.Signer(20 + i), other_nid, "request",
+                                          nb.request_body("Elsewhere %d" % i, now=now),
+                                          created_at=now - 100 + i)
+                self.assertTrue(c.call("submit", record=rec).get("ok"))
+                bad.append(rid)
+        elsewhere.stop()
+        db = sqlite3.connect(os.path.join(serving.data_dir, "store.sqlite"))
+        db.execute("ATTACH DATABASE ? AS other", (os.path.join(elsewhere.data_dir, "store.sqlite"),))
+        db.execute("INSERT INTO records SELECT * FROM other.records")
+        db.commit()
+        db.close()
+        serving.start()
+
+        joining = nb.NetNode("joining", sync_interval="120s", config=quiet)
+        self.addCleanup(joining.cleanup)
+        joining.start()
+        joining.join(serving.invite())
+        nb.wait_for("the joining node to store the 300 good records",
+                    lambda: joining.status()["records"] == len(good), timeout=60)
+        rows = joining.peers()
+        self.assertEqual([r["state"] for r in rows], ["connected"], rows)
+        nb.wait_for("the 5 bad records to be counted",
+                    lambda: joining.peers()[0]["invalid"] == len(bad))
+        self.assertEqual(joining.peers()[0]["records_in"], len(good))
+        for rid in good:
+            self.assertTrue(joining.has(rid.hex()), rid.hex())
+        for rid in bad:
+            self.assertFalse(joining.has(rid.hex()), rid.hex())
+        warnings = [l for l in self.log_lines(joining, "sent an invalid record") if " warn: " in l]
         self.assertEqual(len(warnings), 1, warnings)
 
     def test_another_neighbourhood_cannot_connect(self):
