@@ -162,6 +162,12 @@ void nbd_node_batch_begin(struct nbd_node *node)
     node->batch_depth++;
 }
 
+void nbd_node_batch_leave_open(struct nbd_node *node)
+{
+    if (node->batch_depth > 0)
+        node->batch_depth--;
+}
+
 int nbd_node_batch_end(struct nbd_node *node)
 {
     if (node->batch_depth == 0)

@@ -287,6 +287,16 @@ int nbd_node_unblock(struct nbd_node *node, const uint8_t member[NB_KEY_SIZE],
  */
 void nbd_node_batch_begin(struct nbd_node *node);
 int nbd_node_batch_end(struct nbd_node *node);
+/*
+ * Ends a batch as nbd_node_batch_end does, except that the outermost one
+ * leaves its transaction open: its records are committed (and their hooks
+ * run) by the next nbd_node_flush, the end of the next batch, or the next
+ * record accepted outside a batch, whichever comes first.  Only for records
+ * nobody was told are stored and that come again if lost: a peer's records
+ * during a catch-up, fetched again at the next reconciliation after a
+ * crash.  Meanwhile the node's own reads see them.
+ */
+void nbd_node_batch_leave_open(struct nbd_node *node);
 
 /*
  * Commits what the open batch holds now and runs its deferred hooks (the

@@ -118,6 +118,12 @@
  * waits for the oldest batch's signatures before it reads on.  The want
  * window (NET_WANTED_MAX) and the push bucket keep it far lower. */
 #define NET_VERIFYING_MAX (8u * 1024 * 1024)
+/* While more checked records are on their way, those accepted are
+ * committed together once this many are held or the oldest was accepted
+ * this long ago (one fsync per a few thousand records during a catch-up
+ * rather than one per read). */
+#define NET_COMMIT_RECORDS 2048
+#define NET_COMMIT_MS      100
 
 /* Records waiting for their target, over all links. */
 #define NET_PENDING_MAX       4096
@@ -211,6 +217,10 @@ struct nbd_net {
     struct nbd_rx_batch *rx_head, **rx_tail;
     size_t rx_bytes;
     bool rx_accepting;
+    /* Checked records accepted into a transaction left open while more
+     * are with the verifier, and since when (uv_now() ms). */
+    size_t rx_held;
+    uint64_t rx_held_since;
     /* The item cache (daemon/net/sync.c). */
     struct nbd_items *items;
     struct nb_negentropy_item *recent;

@@ -1051,6 +1051,7 @@ static void accept_batch(struct nbd_net *net, struct nbd_rx_batch *b)
 {
     struct nbd_link *link = b->link;
     net->rx_bytes -= b->bytes;
+    net->rx_held += b->job.n;
     if (link == NULL)
         return;
     struct nbd_sync *s = &link->sync;
@@ -1105,21 +1106,39 @@ static void accept_checked(struct nbd_net *net, const struct nbd_rx_batch *until
     net->rx_accepting = false;
 }
 
-/* The verifier finished one or more batches: their records go into one
- * commit. */
+/*
+ * The verifier finished one or more batches: their records are accepted
+ * into one transaction.  While more batches are with the verifier it is
+ * left open for them (NET_COMMIT_RECORDS, NET_COMMIT_MS): a peer's fetched
+ * records were promised to nobody, and after a crash the next
+ * reconciliation fetches again what the open transaction lost.  Anything
+ * that reveals the store to a peer or acknowledges a client's record
+ * commits it first (nbd_node_flush, the end of the client's batch); the
+ * last batch of a burst commits at once.
+ */
 static void on_verified(void *ctx)
 {
     struct nbd_net *net = ctx;
     if (net->rx_head == NULL)
         return;
+    uint64_t now = uv_now(net->loop);
+    if (net->rx_held == 0)
+        net->rx_held_since = now;
     nbd_node_batch_begin(net->node);
     accept_checked(net, NULL, false);
+    if (net->rx_head != NULL && net->rx_held < NET_COMMIT_RECORDS &&
+        now - net->rx_held_since < NET_COMMIT_MS) {
+        nbd_node_batch_leave_open(net->node);
+        return;
+    }
     sync_batch_end(net, NULL);
 }
 
 void sync_batch_end(struct nbd_net *net, struct nbd_link *link)
 {
     int r = nbd_node_batch_end(net->node);
+    if (net->node->batch_depth == 0)
+        net->rx_held = 0;
     for (struct nbd_link *l = net->host.links, *next; l != NULL; l = next) {
         next = l->next;
         bool told = l->sync.rx_uncommitted || l == link;
@@ -1214,6 +1233,10 @@ void sync_stop(struct nbd_net *net)
     /* The links are closed, so every batch is dropped once the threads
      * are done with its bytes. */
     accept_checked(net, NULL, true);
+    /* What an open transaction holds is kept rather than fetched again. */
+    if (net->rx_held > 0 && net->node->batch_depth == 0)
+        nbd_node_flush(net->node);
+    net->rx_held = 0;
     nbd_verifier_free(net->verifier);
     net->verifier = NULL;
     net->verifier_tried = true;
