@@ -1,8 +1,10 @@
 /*
- * Signature checks on every core (daemon/verify.c): a batch checked by the
- * caller alone and by the caller with workers gives every record the same
- * answer as libnoaber's own nb_record_verify, in the records' order, for
- * batches smaller and larger than what is shared out.
+ * Signature checks on worker threads (daemon/verify.c): a batch checked by
+ * the caller alone and with workers gives every record the same answer as
+ * libnoaber's own nb_record_verify, in the records' order, for batches
+ * smaller and larger than what is shared out; jobs handed to the workers
+ * wake the loop when they are done, and waiting for a later job leaves
+ * none unchecked.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -99,6 +101,85 @@ static void test_without_a_verifier_the_caller_checks(void **state)
     free(b);
 }
 
+struct wakeups {
+    struct nbd_verifier *v;
+    struct nbd_verify_job *jobs;
+    size_t n;
+    unsigned calls;
+};
+
+/* The loop runs until every job is finished: a job finishing after this
+ * call wakes it again. */
+static void on_finished(void *ctx)
+{
+    struct wakeups *w = ctx;
+    w->calls++;
+    for (size_t i = 0; i < w->n; i++)
+        if (!nbd_verify_finished(w->v, &w->jobs[i]))
+            return;
+    uv_stop(uv_default_loop());
+}
+
+static void check_jobs(const struct blob *b, const struct nbd_verify_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(items[i].ok, nb_record_verify(b[i].bytes, b[i].len, nid) == 0);
+}
+
+/* Ten jobs of 30 records handed over at once: the loop is woken, and by
+ * the time the last is finished all are, each record with its answer. */
+static void submitted_jobs_wake_the_loop(unsigned workers)
+{
+    struct blob *b = make_batch();
+    uv_loop_t *loop = uv_default_loop();
+    struct wakeups w = { 0 };
+    struct nbd_verify_job jobs[10];
+    struct nbd_verify_item items[N];
+    w.jobs = jobs;
+    w.n = 10;
+    assert_int_equal(nbd_verifier_new(loop, workers, on_finished, &w, &w.v), 0);
+    for (size_t i = 0; i < N; i++)
+        items[i] = (struct nbd_verify_item){ .bytes = b[i].bytes, .len = b[i].len, .ok = true };
+    for (size_t j = 0; j < 10; j++) {
+        jobs[j] =
+            (struct nbd_verify_job){ .neighbourhood_id = nid, .items = items + 30 * j, .n = 30 };
+        nbd_verify_submit(w.v, &jobs[j]);
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_true(w.calls >= 1);
+    check_jobs(b, items, N);
+
+    /* Waiting for each in turn, as the loop does before a message that
+     * depends on them, returns with it checked (the waiting thread helps
+     * with the oldest jobs meanwhile). */
+    for (size_t i = 0; i < N; i++)
+        items[i].ok = !items[i].ok;
+    for (size_t j = 0; j < 10; j++)
+        nbd_verify_submit(w.v, &jobs[j]);
+    for (size_t j = 0; j < 10; j++) {
+        nbd_verify_wait(w.v, &jobs[j]);
+        assert_true(nbd_verify_finished(w.v, &jobs[j]));
+    }
+    check_jobs(b, items, N);
+
+    nbd_verifier_free(w.v);
+    uv_run(loop, UV_RUN_DEFAULT); /* closes the wake-up handle */
+    assert_int_equal(uv_loop_alive(loop), 0);
+    free(b);
+}
+
+static void test_jobs_handed_to_two_workers_wake_the_loop(void **state)
+{
+    (void)state;
+    submitted_jobs_wake_the_loop(2);
+}
+
+static void test_jobs_without_workers_wake_the_loop_too(void **state)
+{
+    (void)state;
+    submitted_jobs_wake_the_loop(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -106,6 +187,8 @@ int main(void)
         cmocka_unit_test(test_three_workers_share_a_large_batch),
         cmocka_unit_test(test_a_small_batch_stays_with_the_caller),
         cmocka_unit_test(test_without_a_verifier_the_caller_checks),
+        cmocka_unit_test(test_jobs_handed_to_two_workers_wake_the_loop),
+        cmocka_unit_test(test_jobs_without_workers_wake_the_loop_too),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
