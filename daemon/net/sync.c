@@ -1074,6 +1074,13 @@ static void accept_batch(struct nbd_net *net, struct nbd_rx_batch *b)
     fetched(link, solicited);
 }
 
+static void batch_free(struct nbd_rx_batch *b)
+{
+    free(b->buf);
+    free(b->recs);
+    free(b);
+}
+
 /*
  * Accepts checked batches oldest first: those already checked (wait
  * false), or every one up to and including `until`, waiting for their
@@ -1097,9 +1104,7 @@ static void accept_checked(struct nbd_net *net, const struct nbd_rx_batch *until
         net->rx_head = b->next;
         bool last = b == until;
         accept_batch(net, b);
-        free(b->buf);
-        free(b->recs);
-        free(b);
+        batch_free(b);
         if (last)
             break;
     }
@@ -1231,8 +1236,16 @@ void sync_flush_records(struct nbd_link *link)
 void sync_stop(struct nbd_net *net)
 {
     /* The links are closed, so every batch is dropped once the threads
-     * are done with its bytes. */
-    accept_checked(net, NULL, true);
+     * are done with its bytes (even when the stop comes from within
+     * accept_checked, which then finds none left). */
+    while (net->rx_head != NULL) {
+        struct nbd_rx_batch *b = net->rx_head;
+        if (net->verifier != NULL)
+            nbd_verify_wait(net->verifier, &b->job);
+        net->rx_head = b->next;
+        net->rx_bytes -= b->bytes;
+        batch_free(b);
+    }
     /* What an open transaction holds is kept rather than fetched again. */
     if (net->rx_held > 0 && net->node->batch_depth == 0)
         nbd_node_flush(net->node);
