@@ -89,8 +89,8 @@ struct nbd_sync {
     uint64_t rate_at;
     double fetch_rate;
     /* The records of the current read, kept until its end (or the next
-     * message of another kind) so that their signatures are checked
-     * together on every core (daemon/verify.h); offsets into `inbox`. */
+     * message of another kind) and then handed to the verifier's threads
+     * as one batch (daemon/verify.h); offsets into `inbox`. */
     uint8_t *inbox;
     size_t inbox_used, inbox_cap;
     struct nbd_inbox_record *inbox_records;
