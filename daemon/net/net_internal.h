@@ -208,10 +208,29 @@ struct nbd_net {
     size_t recent_n, recent_cap;
     bool items_stale;
     /* The node's coded symbols for rateless reconciliation (daemon/net/sync.c):
-     * built at the first round that needs them, then kept as records are
-     * accepted and brought along when the snapshot is rebuilt. */
-    struct nb_riblt_encoder riblt;
-    bool riblt_built;
+     * built beside the loop at the first round that needs them, then kept
+     * as records are accepted and brought along when the snapshot is
+     * rebuilt.  NULL until built. */
+    struct nbd_coded *coded;
+    /* The build in libuv's threadpool: the snapshot it hashes (a
+     * reference) and what it made; rounds that need the coded symbols
+     * meanwhile wait for it (struct nbd_sync, rb_waiting and rb_held). */
+    uv_work_t coded_work;
+    bool coded_building;
+    uint64_t coded_started; /* uv_hrtime() */
+    struct nbd_items *coded_from;
+    struct nbd_coded *coded_made;
+};
+
+/*
+ * Coded symbols shared by the node and the rateless sessions that use them:
+ * a session takes a reference to the symbols as its round began, and the
+ * node copies them before changing them only while a session holds them,
+ * so that 8 quiet links share one copy instead of holding one each.
+ */
+struct nbd_coded {
+    unsigned refs;
+    struct nb_riblt_encoder enc;
 };
 
 static inline struct nbd_net *link_net(const struct nbd_link *link)

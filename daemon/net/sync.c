@@ -83,36 +83,73 @@ static int snapshot(struct nb_negentropy_item *items, size_t n, struct nbd_items
     return 0;
 }
 
+/* ---- the coded symbols ------------------------------------------------------ */
+
+static void coded_put(struct nbd_coded *c)
+{
+    if (c == NULL || --c->refs > 0)
+        return;
+    nb_riblt_encoder_free(&c->enc);
+    free(c);
+}
+
+/* Drops the node's coded symbols: they are built again when next needed. */
+static void coded_drop(struct nbd_net *net)
+{
+    coded_put(net->coded);
+    net->coded = NULL;
+}
+
+/* The node's coded symbols, ready to change: copied first while a session
+ * holds them (its round reconciles the set as it began).  NULL if there
+ * are none, or no memory for the copy (then dropped). */
+static struct nb_riblt_encoder *coded_own(struct nbd_net *net)
+{
+    struct nbd_coded *c = net->coded;
+    if (c == NULL || c->refs == 1)
+        return c != NULL ? &c->enc : NULL;
+    struct nbd_coded *copy = calloc(1, sizeof(*copy));
+    if (copy == NULL || nb_riblt_encoder_copy(&copy->enc, &c->enc) < 0) {
+        free(copy);
+        coded_drop(net);
+        return NULL;
+    }
+    copy->refs = 1;
+    coded_put(c);
+    net->coded = copy;
+    return &copy->enc;
+}
+
 /*
- * Brings the coded symbols from the set they stand for (the old snapshot
- * and the records accepted since) to the set of the new snapshot: a merge
- * of sorted lists, hashing only the ids that came or went, so that a
- * deletion does not cost a pass over every id.
+ * Brings coded symbols from the set they stand for (the `old` snapshot and
+ * the `recent` items, sorted) to the set of the snapshot `now`: a merge of
+ * sorted lists, hashing only the ids that came or went, so that a deletion
+ * does not cost a pass over every id.
  */
-static void riblt_follow(struct nbd_net *net, const struct nbd_items *old,
+static void coded_follow(struct nb_riblt_encoder *enc, const struct nbd_items *old,
+                         const struct nb_negentropy_item *recent, size_t recent_n,
                          const struct nbd_items *now)
 {
-    qsort(net->recent, net->recent_n, sizeof(*net->recent), item_cmp);
     size_t i = 0, j = 0, k = 0;
     size_t n_old = old != NULL ? old->count : 0;
     for (;;) {
         /* The next item of the old set: the smaller of old and recent. */
         const struct nb_negentropy_item *held = NULL;
         bool from_old = false;
-        if (i < n_old && (j == net->recent_n || item_cmp(&old->items[i], &net->recent[j]) <= 0)) {
+        if (i < n_old && (j == recent_n || item_cmp(&old->items[i], &recent[j]) <= 0)) {
             held = &old->items[i];
             from_old = true;
-        } else if (j < net->recent_n) {
-            held = &net->recent[j];
+        } else if (j < recent_n) {
+            held = &recent[j];
         }
         const struct nb_negentropy_item *kept = k < now->count ? &now->items[k] : NULL;
         if (held == NULL && kept == NULL)
             break;
         int c = held == NULL ? 1 : kept == NULL ? -1 : item_cmp(held, kept);
         if (c < 0)
-            nb_riblt_encoder_remove(&net->riblt, held->id);
+            nb_riblt_encoder_remove(enc, held->id);
         else if (c > 0)
-            nb_riblt_encoder_add(&net->riblt, kept->id);
+            nb_riblt_encoder_add(enc, kept->id);
         if (c <= 0) {
             if (from_old)
                 i++;
@@ -139,8 +176,11 @@ static int rebuild(struct nbd_net *net)
     r = snapshot(c.items, c.n, &s);
     if (r < 0)
         return r;
-    if (net->riblt_built)
-        riblt_follow(net, net->items, s);
+    struct nb_riblt_encoder *enc = coded_own(net);
+    if (enc != NULL) {
+        qsort(net->recent, net->recent_n, sizeof(*net->recent), item_cmp);
+        coded_follow(enc, net->items, net->recent, net->recent_n, s);
+    }
     sync_items_put(net->items);
     net->items = s;
     net->recent_n = 0;
@@ -220,7 +260,7 @@ static void recent_add(struct nbd_net *net, uint64_t created_at, const uint8_t i
 {
     /* The next snapshot reads the store anyway, but the coded symbols
      * follow it by what changed since the last one. */
-    if (net->items == NULL || (net->items_stale && !net->riblt_built))
+    if (net->items == NULL || (net->items_stale && net->coded == NULL))
         return;
     if (net->recent_n == net->recent_cap) {
         size_t cap = net->recent_cap ? net->recent_cap * 2 : 256;
@@ -228,8 +268,7 @@ static void recent_add(struct nbd_net *net, uint64_t created_at, const uint8_t i
         if (p == NULL) {
             /* The coded symbols are built again from the next snapshot. */
             net->items_stale = true;
-            nb_riblt_encoder_free(&net->riblt);
-            net->riblt_built = false;
+            coded_drop(net);
             return;
         }
         net->recent = p;
@@ -240,35 +279,98 @@ static void recent_add(struct nbd_net *net, uint64_t created_at, const uint8_t i
     net->recent_n++;
 }
 
+static void coded_build(uv_work_t *w)
+{
+    struct nbd_net *net = container_of(w, struct nbd_net, coded_work);
+    const struct nbd_items *from = net->coded_from;
+    struct nbd_coded *c = calloc(1, sizeof(*c));
+    if (c == NULL || nb_riblt_encoder_init(&c->enc, NB_RIBLT_SYMBOLS_MAX) < 0) {
+        free(c);
+        return;
+    }
+    c->refs = 1;
+    for (size_t i = 0; i < from->count; i++)
+        nb_riblt_encoder_add(&c->enc, from->items[i].id);
+    net->coded_made = c;
+}
+
+static void riblt_resume(struct nbd_link *link, bool ready);
+
+static void coded_built(uv_work_t *w, int status)
+{
+    struct nbd_net *net = container_of(w, struct nbd_net, coded_work);
+    struct nbd_coded *c = net->coded_made;
+    struct nbd_items *from = net->coded_from;
+    uint64_t started = net->coded_started;
+    net->coded_made = NULL;
+    net->coded_from = NULL;
+    net->coded_building = false;
+    if (status < 0 || net->stopping) {
+        coded_put(c);
+        sync_items_put(from);
+        return;
+    }
+    /* Records came and went while the symbols were built: they follow the
+     * snapshot as it is now. */
+    struct nbd_items *now = NULL;
+    int r = c != NULL ? sync_items_get(net, &now) : NB_ENOMEM;
+    if (r == 0) {
+        coded_follow(&c->enc, from, NULL, 0, now);
+        coded_drop(net);
+        net->coded = c;
+        nbd_debug("built the coded symbols of %zu items for rateless reconciliation beside the "
+                  "loop in %llu ms",
+                  now->count, (unsigned long long)((uv_hrtime() - started) / 1000000));
+    } else {
+        nbd_error("cannot compute the coded symbols for reconciliation: %s", nb_strerror(r));
+        coded_put(c);
+    }
+    sync_items_put(now);
+    sync_items_put(from);
+    for (struct nbd_link *l = net->host.links, *next; l != NULL; l = next) {
+        next = l->next;
+        if (l->state == LINK_UP && (l->sync.rb_waiting || l->sync.rb_held != NULL))
+            riblt_resume(l, r == 0);
+    }
+}
+
 /*
- * The node's coded symbols, up to date with the store: built from the
- * snapshot at the first rateless round (not at startup: 10^6 ids take a
- * few tenths of a second), then kept.  The count check rebuilds them should
- * they ever disagree with the snapshot (an id accepted twice).
+ * The node's coded symbols, up to date with the store, with a reference
+ * for the caller.  They are built from the snapshot at the first rateless
+ * round (not at startup) and then kept; the build of 10^6 ids takes a few
+ * tenths of a second, so it runs in libuv's threadpool and this returns
+ * NB_ESTATE meanwhile: the caller's round waits for coded_built.  The
+ * count check builds them again should they ever disagree with the
+ * snapshot (an id accepted twice).
  */
-static int riblt_get(struct nbd_net *net, struct nb_riblt_encoder *ret_copy)
+static int riblt_get(struct nbd_net *net, struct nbd_coded **ret)
 {
     struct nbd_items *items;
     int r = sync_items_get(net, &items);
     if (r < 0)
         return r;
-    if (!net->riblt_built || net->riblt.ids != items->count) {
-        uint64_t started = uv_hrtime();
-        nb_riblt_encoder_free(&net->riblt);
-        net->riblt_built = false;
-        r = nb_riblt_encoder_init(&net->riblt, NB_RIBLT_SYMBOLS_MAX);
-        if (r == 0) {
-            for (size_t i = 0; i < items->count; i++)
-                nb_riblt_encoder_add(&net->riblt, items->items[i].id);
-            net->riblt_built = true;
-            nbd_debug("built the coded symbols of %zu items for rateless reconciliation in %llu ms",
-                      items->count, (unsigned long long)((uv_hrtime() - started) / 1000000));
-        }
+    if (net->coded != NULL && net->coded->enc.ids == items->count) {
+        sync_items_put(items);
+        net->coded->refs++;
+        *ret = net->coded;
+        return 0;
     }
-    sync_items_put(items);
-    if (r == 0)
-        r = nb_riblt_encoder_copy(ret_copy, &net->riblt);
-    return r;
+    coded_drop(net);
+    if (net->coded_building) {
+        sync_items_put(items);
+        return NB_ESTATE;
+    }
+    net->coded_from = items;
+    net->coded_started = uv_hrtime();
+    r = uv_queue_work(net->loop, &net->coded_work, coded_build, coded_built);
+    if (r < 0) {
+        net->coded_from = NULL;
+        sync_items_put(items);
+        nbd_warn("cannot build the coded symbols beside the loop: %s", uv_strerror(r));
+        return NB_ENOMEM;
+    }
+    net->coded_building = true;
+    return NB_ESTATE;
 }
 
 const char *nbd_reconcile_mode_name(enum nbd_reconcile_mode mode)
@@ -286,9 +388,9 @@ const char *nbd_reconcile_mode_name(enum nbd_reconcile_mode mode)
 
 static void rb_enc_free(struct nbd_sync *s)
 {
-    nb_riblt_encoder_free(s->rb_enc);
-    free(s->rb_enc);
+    coded_put(s->rb_enc);
     s->rb_enc = NULL;
+    s->rb_waiting = false;
 }
 
 /* ---- sending -------------------------------------------------------------- */
@@ -777,7 +879,7 @@ static void riblt_send(struct nbd_link *link)
         size_t n = s->rb_allowed - s->rb_sent, len;
         if (n > NET_RIBLT_BATCH)
             n = NET_RIBLT_BATCH;
-        if (nb_riblt_encode_symbols(s->rb_enc, s->rb_sent, n, s->rb_allowed, msg, sizeof(msg),
+        if (nb_riblt_encode_symbols(&s->rb_enc->enc, s->rb_sent, n, s->rb_allowed, msg, sizeof(msg),
                                     &len) < 0 ||
             rbl_send(link, msg, len) < 0)
             return;
@@ -786,14 +888,19 @@ static void riblt_send(struct nbd_link *link)
 }
 
 /* Starts the rateless session of the round: its first flight of coded
- * symbols (see NET_RIBLT_FLIGHT_FIRST). */
+ * symbols (see NET_RIBLT_FLIGHT_FIRST), or, while the node's coded symbols
+ * are being built, a wait for them (riblt_resume). */
 static int riblt_open(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
-    s->rb_enc = calloc(1, sizeof(*s->rb_enc));
-    int r = s->rb_enc != NULL ? riblt_get(link_net(link), s->rb_enc) : NB_ENOMEM;
+    s->rb_waiting = false;
+    int r = riblt_get(link_net(link), &s->rb_enc);
+    if (r == NB_ESTATE) {
+        s->rb_waiting = true;
+        s->mode = NBD_RECONCILE_RIBLT;
+        return 0;
+    }
     if (r < 0) {
-        free(s->rb_enc);
         s->rb_enc = NULL;
         nbd_error("cannot compute the coded symbols for reconciliation: %s", nb_strerror(r));
         return r;
@@ -1180,9 +1287,11 @@ static void rb_session_free(struct nbd_sync *s)
     nb_riblt_decoder_free(s->rb_dec);
     free(s->rb_dec);
     s->rb_dec = NULL;
-    nb_riblt_encoder_free(s->rb_local);
-    free(s->rb_local);
+    coded_put(s->rb_local);
     s->rb_local = NULL;
+    free(s->rb_held);
+    s->rb_held = NULL;
+    s->rb_held_n = 0;
 }
 
 /* The responder decoded the difference: it sends it to the initiator in
@@ -1207,42 +1316,14 @@ static void riblt_fallback(struct nbd_link *link)
         rbl_send(link, msg, len);
 }
 
-/*
- * The responder takes a `symbols` message.  Symbols from index 0 open a
- * session on a copy of the node's coded symbols; later ones continue it.
- * Symbols of a session already answered were in flight when the answer
- * left and are ignored.  After each message the responder answers
- * (nb_riblt_answer): the difference once decoded, `fallback` when it
- * cannot be, else `more`.
- */
-static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
-                          const struct nb_riblt_symbol *symbols)
+/* The responder decodes coded symbols first .. first+n-1 of its session, of
+ * a flight that ends before index `end`, and answers. */
+static void riblt_decode(struct nbd_link *link, uint64_t first, size_t n, uint64_t end,
+                         const struct nb_riblt_symbol *symbols)
 {
     struct nbd_sync *s = &link->sync;
-    if (m->first == 0) {
-        rb_session_free(s);
-        s->rb_local = calloc(1, sizeof(*s->rb_local));
-        s->rb_dec = calloc(1, sizeof(*s->rb_dec));
-        int r = s->rb_local != NULL && s->rb_dec != NULL ? riblt_get(link_net(link), s->rb_local)
-                                                         : NB_ENOMEM;
-        if (r == 0)
-            r = nb_riblt_decoder_init(s->rb_dec, s->rb_local);
-        if (r < 0) {
-            nbd_error("cannot answer a rateless reconciliation: %s", nb_strerror(r));
-            riblt_fallback(link);
-            return;
-        }
-        s->mode = NBD_RECONCILE_RIBLT;
-    } else if (s->rb_dec == NULL) {
-        return;
-    } else if (m->first != s->rb_dec->m) {
-        link->invalid++;
-        link_warn(link, "sent coded symbols out of order; closing");
-        link_close(link, "malformed reconciliation message");
-        return;
-    }
     int r = 0;
-    for (size_t i = 0; i < m->n_symbols && r == 0 && !nb_riblt_decoder_done(s->rb_dec); i++)
+    for (size_t i = 0; i < n && r == 0 && !nb_riblt_decoder_done(s->rb_dec); i++)
         r = nb_riblt_decoder_add(s->rb_dec, &symbols[i]);
     if (r == NB_EMALFORMED) {
         link->invalid++;
@@ -1253,7 +1334,7 @@ static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
     uint64_t total = 0;
     uint8_t msg[16];
     size_t len;
-    switch (nb_riblt_answer(s->rb_dec, r, m->first + m->n_symbols == m->end, &total)) {
+    switch (nb_riblt_answer(s->rb_dec, r, first + n == end, &total)) {
     case NB_RIBLT_WAIT:
         return;
     case NB_RIBLT_DIFF:
@@ -1272,6 +1353,122 @@ static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
               "Negentropy",
               link_name(link));
     riblt_fallback(link);
+}
+
+/* Keeps symbols of a session until the node's coded symbols are built
+ * (they continue those held).  The initiator sends no more than a flight
+ * before an answer, and never more than NB_RIBLT_SYMBOLS_MAX. */
+static int riblt_hold(struct nbd_sync *s, const struct nb_riblt_msg *m,
+                      const struct nb_riblt_symbol *symbols)
+{
+    if (m->first != s->rb_held_n || s->rb_held_n + m->n_symbols > NB_RIBLT_SYMBOLS_MAX)
+        return NB_EMALFORMED;
+    void *p = realloc(s->rb_held, (s->rb_held_n + m->n_symbols) * sizeof(*s->rb_held));
+    if (p == NULL)
+        return NB_ENOMEM;
+    s->rb_held = p;
+    memcpy(s->rb_held + s->rb_held_n, symbols, m->n_symbols * sizeof(*symbols));
+    s->rb_held_n += m->n_symbols;
+    s->rb_held_end = m->end;
+    return 0;
+}
+
+/* Opens the responder's session on the node's coded symbols.  Returns 0,
+ * NB_ESTATE (they are being built: the caller holds the symbols) or an
+ * error (the caller asks for Negentropy). */
+static int riblt_session(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    rb_session_free(s);
+    s->rb_dec = calloc(1, sizeof(*s->rb_dec));
+    int r = s->rb_dec != NULL ? riblt_get(link_net(link), &s->rb_local) : NB_ENOMEM;
+    if (r == 0)
+        r = nb_riblt_decoder_init(s->rb_dec, &s->rb_local->enc);
+    if (r < 0) {
+        free(s->rb_dec);
+        s->rb_dec = NULL;
+        return r;
+    }
+    s->mode = NBD_RECONCILE_RIBLT;
+    return 0;
+}
+
+/*
+ * The responder takes a `symbols` message.  Symbols from index 0 open a
+ * session on the node's coded symbols as they are then; later ones
+ * continue it.  Symbols of a session already answered were in flight when
+ * the answer left and are ignored.  After each message the responder
+ * answers (nb_riblt_answer): the difference once decoded, `fallback` when
+ * it cannot be, else `more`.  While the node's coded symbols are being
+ * built, the session's symbols are held and answered once they are.
+ */
+static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
+                          const struct nb_riblt_symbol *symbols)
+{
+    struct nbd_sync *s = &link->sync;
+    int r = 0;
+    if (m->first == 0) {
+        free(s->rb_held);
+        s->rb_held = NULL;
+        s->rb_held_n = 0;
+        r = riblt_session(link);
+        if (r == NB_ESTATE) {
+            r = riblt_hold(s, m, symbols);
+            if (r == 0)
+                return;
+        }
+        if (r < 0) {
+            nbd_error("cannot answer a rateless reconciliation: %s", nb_strerror(r));
+            riblt_fallback(link);
+            return;
+        }
+    } else if (s->rb_held != NULL) {
+        r = riblt_hold(s, m, symbols);
+        if (r == 0)
+            return;
+    } else if (s->rb_dec == NULL) {
+        return;
+    } else if (m->first != s->rb_dec->m) {
+        r = NB_EMALFORMED;
+    }
+    if (r == NB_EMALFORMED) {
+        link->invalid++;
+        link_warn(link, "sent coded symbols out of order; closing");
+        link_close(link, "malformed reconciliation message");
+        return;
+    }
+    if (r < 0) {
+        riblt_fallback(link);
+        return;
+    }
+    riblt_decode(link, m->first, m->n_symbols, m->end, symbols);
+}
+
+/* The node's coded symbols were built (`ready`) or could not be: the
+ * initiator's round and the responder's held session go on, with
+ * Negentropy if they could not. */
+static void riblt_resume(struct nbd_link *link, bool ready)
+{
+    struct nbd_sync *s = &link->sync;
+    if (s->rb_waiting) {
+        int r = ready ? riblt_open(link) : NB_ENOMEM;
+        if (r < 0 || s->rb_waiting) {
+            s->rb_waiting = false;
+            s->reconciling = negentropy_open(link) == 0;
+        }
+    }
+    if (s->rb_held != NULL) {
+        struct nb_riblt_symbol *held = s->rb_held;
+        size_t n = s->rb_held_n;
+        uint64_t end = s->rb_held_end;
+        s->rb_held = NULL;
+        s->rb_held_n = 0;
+        if (ready && riblt_session(link) == 0)
+            riblt_decode(link, 0, n, end, held);
+        else
+            riblt_fallback(link);
+        free(held);
+    }
 }
 
 /* Appends ids to an id list (bounded by the caller). */
@@ -1296,7 +1493,7 @@ static void riblt_take(struct nbd_link *link, const struct nb_riblt_msg *m)
     switch (m->type) {
     case NB_RIBLT_MORE:
         if (m->total > s->rb_allowed)
-            s->rb_allowed = m->total < s->rb_enc->m ? (size_t)m->total : s->rb_enc->m;
+            s->rb_allowed = m->total < s->rb_enc->enc.m ? (size_t)m->total : s->rb_enc->enc.m;
         riblt_send(link);
         return;
     case NB_RIBLT_FALLBACK:
@@ -1534,8 +1731,9 @@ void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *byte
     struct nbd_net *net = ctx;
     recent_add(net, rec->created_at, id);
     /* The one place the coded symbols learn of a new record. */
-    if (net->riblt_built)
-        nb_riblt_encoder_add(&net->riblt, id);
+    struct nb_riblt_encoder *enc = coded_own(net);
+    if (enc != NULL)
+        nb_riblt_encoder_add(enc, id);
     /* A retraction deletes records the hook never hears about. */
     if (rec->kind == NB_KIND_RETRACTION)
         net->items_stale = true;
@@ -1574,8 +1772,7 @@ void sync_free(struct nbd_net *net)
     net->verifier = NULL;
     sync_items_put(net->items);
     net->items = NULL;
-    nb_riblt_encoder_free(&net->riblt);
-    net->riblt_built = false;
+    coded_drop(net);
     free(net->recent);
     net->recent = NULL;
     net->recent_n = net->recent_cap = 0;
