@@ -62,6 +62,7 @@ FULL = {
     "prop_degree": 3,
     "prop_records": 200,
     "footprint_peers": 8,
+    "footprint_away": 1000,  # records the 8-peer node lacks at start (a week away)
     "idle_seconds": 20.0,
     "startup_n": [100000, 1000000],
     "startup_repeat": 3,
@@ -86,6 +87,7 @@ SMOKE = {
     "prop_degree": 2,
     "prop_records": 5,
     "footprint_peers": 2,
+    "footprint_away": 20,
     "idle_seconds": 0.5,
     "startup_n": [500, 2000],
     "startup_repeat": 1,
@@ -134,8 +136,8 @@ def expected_figures(p, peers=True, browser=True):
               for m in ("bytes_in", "records_in", "records_out", "in_sync_s", "live_ms")]
         f += ["propagation.nodes=%d.%s" % (p["prop_nodes"], m)
               for m in ("median_ms", "p99_ms", "deliveries_per_record_node", "mean_degree")]
-        f += ["footprint.idle_rss.n=%d.peers=%d" % (p["store_n"], p["footprint_peers"]),
-              "footprint.idle_cpu.n=%d.peers=%d" % (p["store_n"], p["footprint_peers"])]
+        f += ["footprint.%s.n=%d.peers=%d" % (m, p["store_n"], p["footprint_peers"])
+              for m in ("idle_rss", "idle_cpu", "caught_up_rss", "peak_rss")]
     if browser:
         f += web.expected(p)
     return f
@@ -340,12 +342,14 @@ class Daemon:
         except OSError:
             return ""
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
+        """VmRSS (KiB), or another field of /proc/PID/status such as VmHWM,
+        the peak RSS."""
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
-        raise BenchError("no VmRSS for noaberd")
+        raise BenchError("no %s for noaberd" % field)
 
     def cpu_seconds(self):
         with open("/proc/%d/stat" % self.proc.pid) as f:
@@ -951,12 +955,14 @@ class Bench:
                              % self.p["prop_degree"])
         return fit
 
-    def wait_links(self, nodes, want, timeout=120):
-        """Until every node has its links up and is in sync."""
+    def wait_links(self, nodes, want, timeout=120, records=None):
+        """Until every node has its links up and is in sync (and holds
+        `records` records, when given)."""
         deadline = time.monotonic() + timeout
         while True:
             states = [d.call("status") for d in nodes]
-            if all(st.get("peers", 0) >= w and st.get("in_sync") for st, w in zip(states, want)):
+            if all(st.get("peers", 0) >= w and st.get("in_sync")
+                   and records in (None, st.get("records")) for st, w in zip(states, want)):
                 return
             if time.monotonic() > deadline:
                 bad = [(i, st.get("peers"), st.get("in_sync")) for i, st in enumerate(states)]
@@ -1065,9 +1071,12 @@ class Bench:
         if self.peers_missing:
             self.skip("footprint with %d peers" % p["footprint_peers"], self.peers_missing)
             return
-        # The same node with footprint_peers peers holding the same records:
-        # links up, reconciled, then left alone.
-        d = self.node_with("idle-peers", n).listen()
+        # The same node back from a week away (footprint_away records
+        # short) with footprint_peers peers holding all n records: links up,
+        # caught up and reconciled, then left alone.  Its RSS right after
+        # the catch-up and its peak (VmHWM) are set against what it
+        # settles to.
+        d = self.node_with("idle-peers", n - p["footprint_away"]).listen()
         others = [self.node_with("idle-peer-%d" % i, n).listen()
                   for i in range(p["footprint_peers"])]
         try:
@@ -1075,16 +1084,22 @@ class Bench:
             for o in others:
                 o.extra_args += ["--peer", d.address]
                 o.start()
-            self.wait_links([d], [len(others)])
+            self.wait_links([d], [len(others)], records=n)
+            caught_up = d.rss_kib()
             rss, cpu = self.idle(d)
+            peak = d.rss_kib("VmHWM")
         finally:
             d.stop()
             for o in others:
                 o.stop()
-        self.add("footprint.idle_rss.n=%d.peers=%d" % (n, len(others)), rss, "KiB",
-                 "idle node, empty store", base_rss)
-        self.add("footprint.idle_cpu.n=%d.peers=%d" % (n, len(others)), cpu, "% of a core",
+        name = "footprint.%s.n=%d.peers=%d"
+        self.add(name % ("idle_rss", n, len(others)), rss, "KiB", "idle node, empty store",
+                 base_rss)
+        self.add(name % ("idle_cpu", n, len(others)), cpu, "% of a core",
                  "idle node, empty store", base_cpu)
+        settled = "the same node settled (idle_rss)"
+        self.add(name % ("caught_up_rss", n, len(others)), caught_up, "KiB", settled, rss)
+        self.add(name % ("peak_rss", n, len(others)), peak, "KiB", settled, rss)
         for x in [d] + others:
             shutil.rmtree(x.dir, ignore_errors=True)
 
