@@ -116,7 +116,7 @@ class Transfer(browser.PageTest):
         from selenium.webdriver.common.by import By
 
         self.wait(b, "the error %r" % text,
-                  lambda d: text in d.find_element(By.CLASS_NAME, "error-summary").text)
+                  lambda d: text in browser.shown(d.find_element(By.CLASS_NAME, "error-summary")))
 
     def make_copy(self, b, screen, url):
         """Fills the password form of #backup or #card; returns the copy's link."""
@@ -164,12 +164,12 @@ class Transfer(browser.PageTest):
         # Whether the browser keeps the data is said, either way, with how
         # to put the page on the home screen.
         self.wait(phone, "whether the browser keeps Noaber's data",
-                  lambda d: "Noaber’s data" in d.find_element(By.ID, "storage-kept").text)
+                  lambda d: "Noaber’s data" in browser.shown(d.find_element(By.ID, "storage-kept")))
         self.axe(phone, "you, with your phones and computers")
         phone.driver.find_element(By.LINK_TEXT, "Use Noaber on another phone or computer").click()
         self.heading(phone, "Use Noaber on another phone or computer")
         phone.driver.find_element(By.ID, "move-make").click()
-        link = self.wait(phone, "the link", lambda d: d.find_element(By.ID, "move-link").text)
+        link = self.wait(phone, "the link", lambda d: browser.shown(d.find_element(By.ID, "move-link")))
         self.assertTrue(link.startswith(web.url + "/#transfer="), link)
         self.assert_fits_a_phone(phone, "move")
         self.axe(phone, "a link for another device")
@@ -187,7 +187,7 @@ class Transfer(browser.PageTest):
         self.axe(computer, "a link opened on the new device")
         computer.driver.find_element(By.ID, "take-button").click()
         self.heading(computer, "Near you")
-        self.wait(computer, "the welcome", lambda d: "Welcome, Maria" in d.find_element(By.ID, "said").text)
+        self.wait(computer, "the welcome", lambda d: "Welcome, Maria" in browser.shown(d.find_element(By.ID, "said")))
         self.assertNotIn("transfer=", computer.driver.current_url)
 
         # The same link a second time, and a link past its time, are refused.
@@ -212,11 +212,11 @@ class Transfer(browser.PageTest):
         a.operator.ok("device", "revoke", str(devices[0]["device_id"]))
         phone.driver.refresh()
         self.wait(phone, "that the phone is no longer welcomed",
-                  lambda d: "not welcomed" in d.find_element(By.ID, "main").text)
+                  lambda d: "not welcomed" in browser.shown(d.find_element(By.ID, "main")))
         computer.driver.get(web.url + "/#confirm=" + rid)
         self.heading(computer, "Was it done?")
         computer.driver.find_element(By.CSS_SELECTOR, "#main form button").click()
-        self.wait(computer, "the thanks", lambda d: "Your request is done" in d.find_element(By.ID, "said").text)
+        self.wait(computer, "the thanks", lambda d: "Your request is done" in browser.shown(d.find_element(By.ID, "said")))
         nb.wait_for("the confirmation", lambda: carol.show(rid)["status"] == "done", timeout=30)
 
         # A copy protected by a password, made on the computer, brings Maria
@@ -240,12 +240,12 @@ class Transfer(browser.PageTest):
         third.driver.find_element(By.ID, "restore-password").send_keys(PASSWORD)
         third.driver.find_element(By.CSS_SELECTOR, "#main form button").click()
         self.heading(third, "Near you")
-        self.wait(third, "the welcome back", lambda d: "Welcome back, Maria" in d.find_element(By.ID, "said").text)
+        self.wait(third, "the welcome back", lambda d: "Welcome back, Maria" in browser.shown(d.find_element(By.ID, "said")))
 
         # The recovery card: its QR code is its link; a fourth browser that
         # opens it needs only the password.
         self.make_copy(computer, "card", web.url)
-        card = self.wait(computer, "the card", lambda d: d.find_element(By.ID, "card-link").text, timeout=60)
+        card = self.wait(computer, "the card", lambda d: browser.shown(d.find_element(By.ID, "card-link")), timeout=60)
         self.assertTrue(card.startswith(web.url + "/#restore="), card)
         figures["card_link_bytes"] = len(card)
         figures["card_qr_version"] = self.check_qr(

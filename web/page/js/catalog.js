@@ -534,7 +534,17 @@ export function formatAgo(seconds, nowSeconds) {
 
 // The text of `key` with {name} placeholders filled in.  A missing key shows
 // as itself, so that a gap in a catalog is visible rather than silent.
+//
+// Each value is put between U+2068 FIRST STRONG ISOLATE and U+2069 POP
+// DIRECTIONAL ISOLATE: a value is laid out in its own direction and its
+// neighbours are not reordered by it.  Without them "Marollen" in an Arabic
+// sentence pulls the following full stop or number to its side, and an
+// Arabic name in a French sentence swaps the words around it.  Done here
+// once, every sentence that takes a name, a place, a number or a date gets it.
+const FSI = '\u2068';
+const PDI = '\u2069';
+
 export function t(key, vars = {}) {
   const text = current[key] ?? catalogs[DEFAULT_LANGUAGE][key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
+  return text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? FSI + String(vars[name]) + PDI : m));
 }
