@@ -107,7 +107,8 @@ class Lifecycle(browser.PageTest):
 
     def notified(self, b, text):
         self.wait(b, "the notification %r" % text,
-                  lambda d: text in self.text_of(b, "said") and text in d.execute_script("return window.shown"),
+                  lambda d: text in self.text_of(b, "said")
+                  and text in [browser.plain(n) for n in d.execute_script("return window.shown")],
                   timeout=90)
 
     def test_request_from_ask_to_thanks_across_two_nodes(self):
