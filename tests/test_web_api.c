@@ -64,6 +64,23 @@ static const msgpack_object *get(const msgpack_object *map, const char *key)
     return NULL;
 }
 
+/* A session of member 01..01 on its device 02..02. */
+static void with_device_session(struct web_input *in)
+{
+    in->has_session = true;
+    memset(in->member, 1, sizeof(in->member));
+    in->has_device_key = true;
+    memset(in->device_key, 2, sizeof(in->device_key));
+}
+
+static void assert_op(struct nb_mp_doc *doc, const char *op)
+{
+    const msgpack_object *v = get(nb_mp_root(doc), "op");
+
+    assert_int_equal(v->via.str.size, strlen(op));
+    assert_memory_equal(v->via.str.ptr, op, v->via.str.size);
+}
+
 static void state_changes_must_come_from_the_page(void **state)
 {
     struct web_plan p;
@@ -432,13 +449,9 @@ static void transfer_links_and_added_devices(void **state)
 
     (void)state;
     assert_int_equal(plan(&in, &p, &doc, &req), 401);
-    in.has_session = true;
-    memset(in.member, 1, sizeof(in.member));
-    in.has_device_key = true;
-    memset(in.device_key, 2, sizeof(in.device_key));
+    with_device_session(&in);
     assert_int_equal(plan(&in, &p, &doc, &req), 0);
-    v = get(nb_mp_root(&doc), "op");
-    assert_memory_equal(v->via.str.ptr, "device.transfer.put", v->via.str.size);
+    assert_op(&doc, "device.transfer.put");
     assert_int_equal(get(nb_mp_root(&doc), "sealed")->via.bin.size, 4);
     assert_int_equal(get(nb_mp_root(&doc), "by")->via.bin.ptr[0], 2);
     assert_int_equal(get(nb_mp_root(&doc), "expires")->via.u64, 30);
@@ -496,20 +509,15 @@ static void own_devices_for_the_sessions_member(void **state)
     struct nb_mp_doc doc = { 0 };
     msgpack_sbuffer req;
     struct web_input in = { 0 };
-    const msgpack_object *v;
     char sig[] = "\"" SIG64 "\"";
 
     (void)state;
     in.method = "GET";
     in.path = "/api/devices";
     assert_int_equal(plan(&in, &p, &doc, &req), 401);
-    in.has_session = true;
-    memset(in.member, 1, sizeof(in.member));
-    in.has_device_key = true;
-    memset(in.device_key, 2, sizeof(in.device_key));
+    with_device_session(&in);
     assert_int_equal(plan(&in, &p, &doc, &req), 0);
-    v = get(nb_mp_root(&doc), "op");
-    assert_memory_equal(v->via.str.ptr, "devices.own", v->via.str.size);
+    assert_op(&doc, "devices.own");
     assert_int_equal(get(nb_mp_root(&doc), "member")->via.bin.ptr[0], 1);
     assert_int_equal(get(nb_mp_root(&doc), "by")->via.bin.ptr[0], 2);
     nb_mp_doc_free(&doc);
@@ -524,8 +532,7 @@ static void own_devices_for_the_sessions_member(void **state)
     memset(in.member, 9, sizeof(in.member));
     assert_int_equal(plan(&in, &p, &doc, &req), 0);
     assert_int_equal(p.route, WEB_ROUTE_DEVICE_REVOKE);
-    v = get(nb_mp_root(&doc), "op");
-    assert_memory_equal(v->via.str.ptr, "device.revoke.own", v->via.str.size);
+    assert_op(&doc, "device.revoke.own");
     assert_int_equal(get(nb_mp_root(&doc), "device_id")->via.u64, 7);
     assert_int_equal(get(nb_mp_root(&doc), "signature")->via.bin.size, 64);
     /* The member is the session's, whatever the body says. */

@@ -231,6 +231,19 @@ static int64_t admitted_device(struct nbd_store *s, const uint8_t member[NB_KEY_
     return id;
 }
 
+/* The id of the member's admitted device `by_key` that asks for something
+ * (and its name), NB_EPERM when it is not admitted, or NB_EIO. */
+static int64_t admitted_by(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
+                           const uint8_t *by_key, char ret_name[NB_NAME_MAX + 1])
+{
+    int64_t id = admitted_device(s, member, by_key, ret_name);
+
+    if (id == NB_ENOENT) {
+        return NB_EPERM;
+    }
+    return id < 0 ? NB_EIO : id;
+}
+
 int nbd_welcome_admitted(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
                          const uint8_t *device_key)
 {
@@ -248,11 +261,8 @@ int64_t nbd_device_add(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
                        const char *device, uint64_t now)
 {
     char name[NB_NAME_MAX + 1];
-    int64_t r = admitted_device(s, member, by_key, name);
+    int64_t r = admitted_by(s, member, by_key, name);
 
-    if (r == NB_ENOENT) {
-        return NB_EPERM;
-    }
     if (r < 0) {
         return r;
     }
@@ -266,15 +276,12 @@ int nbd_transfer_put(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE], con
 {
     char token[NBD_WELCOME_TOKEN_LEN + 1], name[NB_NAME_MAX + 1];
     uint8_t hash[32];
-    int64_t by = admitted_device(s, member, by_key, name);
+    int64_t by = admitted_by(s, member, by_key, name);
     sqlite3_stmt *st;
     int r;
 
-    if (by == NB_ENOENT) {
-        return NB_EPERM;
-    }
     if (by < 0) {
-        return NB_EIO;
+        return (int)by;
     }
     /* Links that expired are of no use to anyone: they go now. */
     r = prepare(s, "DELETE FROM device_transfers WHERE expires_at <= ?", &st);
@@ -426,13 +433,10 @@ int nbd_device_revoke_own(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE]
                           const uint8_t *by_key, int64_t id, uint64_t now)
 {
     char name[NB_NAME_MAX + 1];
-    int64_t by_id = admitted_device(s, member, by_key, name);
+    int64_t by_id = admitted_by(s, member, by_key, name);
 
-    if (by_id == NB_ENOENT) {
-        return NB_EPERM;
-    }
     if (by_id < 0) {
-        return NB_EIO;
+        return (int)by_id;
     }
     /* The member is part of the condition: a device of someone else is
      * "not found", whoever asks. */
