@@ -370,13 +370,13 @@ static int pack_device(void *ctx, const struct nbd_device *d)
 static int pack_own_device(void *ctx, const struct nbd_device *d)
 {
     const struct pack_ctx *pc = ctx;
-    bool this = pc->this_key != NULL
-                    ? d->device_key != NULL && memcmp(d->device_key, pc->this_key, NB_KEY_SIZE) == 0
-                    : d->device_key == NULL && !d->revoked;
+    bool asking = pc->this_key != NULL ? d->device_key != NULL &&
+                                             memcmp(d->device_key, pc->this_key, NB_KEY_SIZE) == 0
+                                       : d->device_key == NULL && !d->revoked;
     msgpack_pack_map(pc->pk, 6);
     pack_device_common(pc->pk, d);
     nb_mp_pack_cstr(pc->pk, "this");
-    if (this)
+    if (asking)
         msgpack_pack_true(pc->pk);
     else
         msgpack_pack_false(pc->pk);
