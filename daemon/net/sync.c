@@ -976,7 +976,12 @@ static void start_round(struct nbd_link *link)
     s->round_bytes_in = link->bytes_in;
     s->round_bytes_out = link->bytes_out;
     s->rb_fell_back = false;
-    int r = riblt_agreed(link) ? riblt_open(link) : NB_ESTATE;
+    /* A node that holds nothing lacks the peer's whole set: coded symbols
+     * cannot decode that (they stream upstream only to be answered with
+     * `fallback`), while Negentropy's answer is the list itself. */
+    uint64_t held = 0;
+    bool empty = nbd_store_count(link_net(link)->node->store, &held, NULL) == 0 && held == 0;
+    int r = riblt_agreed(link) && !empty ? riblt_open(link) : NB_ESTATE;
     if (r < 0)
         r = negentropy_open(link);
     s->reconciling = r == 0;
