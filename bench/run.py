@@ -112,6 +112,26 @@ def peer_support(noaberd):
     return None
 
 
+def wait_caught_up(name, node, records, peers, deadline):
+    """Waits until `node` is in sync with `peers` peers and holds `records`."""
+    while True:
+        st = node.call("status")
+        if st.get("in_sync") and st.get("records") == records and st.get("peers") == peers:
+            return
+        if time.monotonic() > deadline:
+            raise BenchError("%s: not in sync after 20 minutes: %r" % (name, st))
+        time.sleep(0.02)
+
+
+def stop_linked(node, peers, relays):
+    """Stops a node, its peers and the relays between them."""
+    node.stop()
+    for d in peers:
+        d.stop()
+    for r in relays:
+        r.close()
+
+
 def expected_figures(p, peers=True, browser=True):
     """Every figure a run with parameters p writes (peers: noaberd has peer
     networking; browser: Chromium can run the page).  The smoke test checks
@@ -806,23 +826,13 @@ class Bench:
                     raise BenchError("%s: the catch-up did not start" % name)
                 time.sleep(0.02)
             live_ms = arrival(live[0], deadline)
-            while True:
-                st = joiner.call("status")
-                if st.get("in_sync") and st.get("records") == n + 1 and st.get("peers") == count:
-                    break
-                if time.monotonic() > deadline:
-                    raise BenchError("%s: not in sync after 20 minutes: %r" % (name, st))
-                time.sleep(0.02)
+            wait_caught_up(name, joiner, n + 1, count, deadline)
             dt = time.monotonic() - t0
             down = sum(r.counts()[1] for r in relays)
             rows = joiner.call("peers")
             idle_ms = arrival(live[1], time.monotonic() + 120)
         finally:
-            joiner.stop()
-            for d in full:
-                d.stop()
-            for r in relays:
-                r.close()
+            stop_linked(joiner, full, relays)
         self.add(name + ".bytes_in", down, "bytes", "the backlog's records, once", backlog)
         self.add(name + ".records_in", sum(r["records_in"] for r in rows), "records",
                  "each record once", n + 1)
@@ -866,24 +876,13 @@ class Bench:
             held = full[0].call("status")["records"]
             t0 = time.monotonic()
             away.start()
-            deadline = t0 + 1200
-            while True:
-                st = away.call("status")
-                if st.get("in_sync") and st.get("records") == held and st.get("peers") == count:
-                    break
-                if time.monotonic() > deadline:
-                    raise BenchError("%s: not in sync after 20 minutes: %r" % (name, st))
-                time.sleep(0.02)
+            wait_caught_up(name, away, held, count, t0 + 1200)
             dt = time.monotonic() - t0
             up = sum(r.counts()[0] for r in relays)
             down = sum(r.counts()[1] for r in relays)
             rows = away.call("peers")
         finally:
-            away.stop()
-            for d in full:
-                d.stop()
-            for r in relays:
-                r.close()
+            stop_linked(away, full, relays)
         self.add(name + ".bytes_in", down, "bytes", "the week's records, once", week_bytes)
         self.add(name + ".bytes_out", up, "bytes", "the week's records, once", week_bytes)
         self.add(name + ".records_in", sum(r["records_in"] for r in rows), "records",
