@@ -62,6 +62,19 @@
 #define NET_WANT_SCAN_NS (20u * 1000 * 1000)
 /* A fetch that makes no progress for this long is given up. */
 #define NET_FETCH_STALL_MS 60000
+/* A link's first reconciliation waits while another link's first one, or
+ * more than NET_HELP_MIN ids it found to fetch, are under way, at most
+ * NET_ROUND_POSTPONE_MS; meanwhile it asks its own peer for a share of those
+ * ids, until that peer has said it lacks NET_HELP_MISSING_MAX of them
+ * (docs/protocol.md, "Catching up from several peers"). */
+#define NET_HELP_MIN          32
+#define NET_ROUND_POSTPONE_MS 120000
+#define NET_HELP_MISSING_MAX  256
+/* The largest `neg` message a responder sends: a node that lacks much gets
+ * the ids a few at a time, so that its other links start fetching them
+ * early and a live record pushed on the same link does not wait behind a
+ * long list (at 16 KiB/s, a second). */
+#define NET_NEG_ANSWER_MAX 16384
 /* Nodes and addresses refused for a while after too many invalid
  * messages (docs/protocol.md, "Limits"). */
 #define NET_BANS_MAX 64

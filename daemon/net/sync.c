@@ -688,7 +688,7 @@ static void deferred_add(struct nbd_link *link, const uint8_t id[NB_ID_SIZE])
 }
 
 enum need {
-    NEED_NOTHING,   /* held, tombstoned, or the store failed */
+    NEED_NOTHING,   /* held, tombstoned, asked for here already, or the store failed */
     NEED_ELSEWHERE, /* another link is fetching it */
     NEED_FETCH,
 };
@@ -696,6 +696,11 @@ enum need {
 static enum need need_of(struct nbd_link *link, const uint8_t id[NB_ID_SIZE])
 {
     struct nbd_store *store = link_net(link)->node->store;
+    /* The needed ids are taken while a reconciliation still runs and taken
+     * again from the sorted list at its end: what this link asked for
+     * already is not asked twice. */
+    if (wanted_has(&link->sync, id))
+        return NEED_NOTHING;
     if (fetching_elsewhere(link, id))
         return NEED_ELSEWHERE;
     if (nbd_store_is_tombstoned(store, id) != 0)
@@ -731,22 +736,57 @@ static bool wanted_remove(struct nbd_sync *s, const uint8_t id[NB_ID_SIZE])
     return true;
 }
 
+/* Needed ids of the link's reconciliation that no link has taken yet. */
+static size_t untaken(const struct nbd_sync *s)
+{
+    return s->need.count > s->need_pos ? s->need.count - s->need_pos : 0;
+}
+
 /*
- * Asks for the next needed ids, as many as may be in flight (want_window).
+ * The link may ask its peer for a share of another link's needed ids: its
+ * peer has not reconciled with this node on this link (so nothing says it
+ * lacks them), no round of its own is under way, and its peer has not
+ * turned out to lack many of them.
+ */
+static bool may_help(const struct nbd_link *link)
+{
+    const struct nbd_sync *s = &link->sync;
+    return link->state == LINK_UP && !s->synced && !s->reconciling && !s->round_open &&
+           s->help_missing < NET_HELP_MISSING_MAX;
+}
+
+/* The other link whose reconciliation left the most needed ids untaken. */
+static struct nbd_link *help_whom(const struct nbd_link *link)
+{
+    struct nbd_link *best = NULL;
+    for (struct nbd_link *l = link->host->links; l != NULL; l = l->next)
+        if (l != link && l->state == LINK_UP && untaken(&l->sync) > 0 &&
+            (best == NULL || untaken(&l->sync) > untaken(&best->sync)))
+            best = l;
+    return best;
+}
+
+/*
+ * Asks for the next needed ids of `from`'s reconciliation (the link's own,
+ * or another link's it helps), as many as may be in flight (want_window).
  * Ids retracted or purged here (tombstoned) and ids that arrived meanwhile
  * (a push from another link) are skipped; ids another link is fetching are
- * set aside and, with `recheck`, asked for here once that link no longer
- * waits for them without having delivered.  Needed ids are looked up a batch
- * at a time and for at most NET_WANT_SCAN_NS per call, so a round with many
- * ids does not stall the loop: sync_tick continues the scan.
+ * set aside on `from` and, with `recheck`, asked for here once that link no
+ * longer waits for them without having delivered.  Ids a helping link asks
+ * its peer for are set aside on `from` as well: if that peer lacks them or
+ * the link goes, `from` asks its own peer, which holds them.  Needed ids are
+ * looked up a batch at a time and for at most NET_WANT_SCAN_NS per call, so
+ * a round with many ids does not stall the loop: sync_tick continues the
+ * scan.
  *
  * Because every link takes the next ids no other link has asked for, the
  * links of a node catching up share the backlog, each in proportion to
  * what its peer delivers.
  */
-static void send_wants(struct nbd_link *link, bool recheck)
+static void take_wants(struct nbd_link *link, struct nbd_link *from, bool recheck)
 {
-    struct nbd_sync *s = &link->sync;
+    struct nbd_sync *s = &link->sync, *fs = &from->sync;
+    recheck = recheck && from == link;
     uint8_t buf[NB_PEER_IDS_MAX * (NB_ID_SIZE + 2) + 16];
     uint8_t ids[NB_PEER_IDS_MAX][NB_ID_SIZE];
     uint64_t started = uv_hrtime();
@@ -757,15 +797,20 @@ static void send_wants(struct nbd_link *link, bool recheck)
         if (room > NB_PEER_IDS_MAX)
             room = NB_PEER_IDS_MAX;
         size_t batch = 0;
-        while (batch < room && s->need_pos < s->need.count) {
-            const uint8_t *id = s->need.ids[s->need_pos++];
+        while (batch < room && fs->need_pos < fs->need.count) {
+            const uint8_t *id = fs->need.ids[fs->need_pos++];
             enum need need = need_of(link, id);
+            /* While the reconciliation runs its list may name an id twice
+             * (a cut message makes it revisit ranges). */
+            for (size_t i = 0; need == NEED_FETCH && fs->reconciling && i < batch; i++)
+                if (memcmp(ids[i], id, NB_ID_SIZE) == 0)
+                    need = NEED_NOTHING;
             if (need == NEED_FETCH)
                 memcpy(ids[batch++], id, NB_ID_SIZE);
-            else if (need == NEED_ELSEWHERE)
-                deferred_add(link, id);
+            if (need == NEED_ELSEWHERE || (need == NEED_FETCH && from != link))
+                deferred_add(from, id);
         }
-        if (batch < room && s->need_pos >= s->need.count && recheck) {
+        if (batch < room && fs->need_pos >= fs->need.count && recheck) {
             recheck = false; /* one pass per call */
             for (size_t i = 0; i < s->deferred_n && batch < room;) {
                 enum need need = need_of(link, s->deferred[i]);
@@ -780,7 +825,7 @@ static void send_wants(struct nbd_link *link, bool recheck)
             }
         }
         if (batch == 0) {
-            if (s->need_pos >= s->need.count)
+            if (fs->need_pos >= fs->need.count)
                 break;
             continue;
         }
@@ -803,6 +848,42 @@ static void send_wants(struct nbd_link *link, bool recheck)
     }
 }
 
+/* Another link can fetch a share of this one's needed ids. */
+static bool helped(const struct nbd_link *link)
+{
+    for (const struct nbd_link *l = link->host->links; l != NULL; l = l->next)
+        if (l != link && may_help(l))
+            return true;
+    return false;
+}
+
+/* Asks for needed ids: the link's own reconciliation's first, else a share
+ * of another link's (may_help). */
+static void send_wants(struct nbd_link *link, bool recheck)
+{
+    struct nbd_sync *s = &link->sync;
+    /* While its reconciliation runs, a link that other links help leaves
+     * its own bandwidth to the rest of the list of ids, which those links
+     * wait for; it fetches once the list is complete. */
+    if (s->reconciling && helped(link))
+        return;
+    if (untaken(s) > 0 || s->deferred_n > 0 || !may_help(link)) {
+        take_wants(link, link, recheck);
+        return;
+    }
+    struct nbd_link *from = help_whom(link);
+    if (from != NULL)
+        take_wants(link, from, false);
+}
+
+/* Every link takes its share of what the reconciliations found. */
+static void spread_wants(struct nbd_net *net)
+{
+    for (struct nbd_link *l = net->host.links; l != NULL; l = l->next)
+        if (l->state == LINK_UP)
+            send_wants(l, false);
+}
+
 /* The initiator's reconciliation is complete: push what only we have,
  * fetch what only the peer has. */
 static void reconciled(struct nbd_link *link)
@@ -821,10 +902,24 @@ static void reconciled(struct nbd_link *link)
         queue_push(link, &s->backlog, s->have.ids[i]);
     nbd_debug("peer %s: reconciled: %zu to push, %zu to fetch at most", link_name(link),
               s->have.count, s->need.count);
+    /* Ids taken while the reconciliation ran are in the sorted list too:
+     * it is gone through again from its start, and need_of sorts out what
+     * is held, asked for, or set aside (every set-aside id is in the list,
+     * so it is set aside anew). */
     s->need_pos = 0;
+    s->deferred_n = 0;
     s->round_open = true;
     send_wants(link, true);
+    spread_wants(link_net(link));
     sync_drain(link);
+}
+
+static void neg_send(struct nbd_link *link, const uint8_t *msg, size_t len)
+{
+    uint8_t out[NB_PEER_MSG_MAX];
+    size_t n;
+    if (nb_peer_encode_neg(msg, len, out, sizeof(out), &n) == 0 && link_send(link, out, n) == 0)
+        link->sync.reconcile_out += len;
 }
 
 /* Opens the Negentropy session of the round and sends its first message. */
@@ -849,12 +944,8 @@ static int negentropy_open(struct nbd_link *link)
     }
     s->mode = NBD_RECONCILE_NEGENTROPY;
     s->ne_open = true;
-    uint8_t out[NB_PEER_MSG_MAX];
-    size_t n;
-    r = nb_peer_encode_neg(msg, len, out, sizeof(out), &n);
+    neg_send(link, msg, len);
     free(msg);
-    if (r == 0)
-        link_send(link, out, n);
     return 0;
 }
 
@@ -865,6 +956,8 @@ static int rbl_send(struct nbd_link *link, const uint8_t *msg, size_t len)
     int r = nb_peer_encode_rbl(msg, len, out, sizeof(out), &n);
     if (r == 0)
         r = link_send(link, out, n);
+    if (r == 0)
+        link->sync.reconcile_out += len;
     return r;
 }
 
@@ -887,6 +980,18 @@ static void riblt_send(struct nbd_link *link)
     }
 }
 
+/* Another link is in sync (or, with `reconciled`, has reconciled and
+ * fetches what it found): this node holds (or is about to) what that peer
+ * holds, and in a neighbourhood the next peer differs from it by little. */
+static bool synced_elsewhere(const struct nbd_link *link, bool reconciled)
+{
+    for (const struct nbd_link *l = link->host->links; l != NULL; l = l->next)
+        if (l != link && l->state == LINK_UP &&
+            (l->sync.synced || (reconciled && l->sync.round_open)))
+            return true;
+    return false;
+}
+
 /* Starts the rateless session of the round: its first flight of coded
  * symbols (see NET_RIBLT_FLIGHT_FIRST), or, while the node's coded symbols
  * are being built, a wait for them (riblt_resume). */
@@ -907,7 +1012,8 @@ static int riblt_open(struct nbd_link *link)
     }
     s->mode = NBD_RECONCILE_RIBLT;
     s->rb_sent = 0;
-    s->rb_allowed = s->synced ? NET_RIBLT_FLIGHT_SYNCED : NET_RIBLT_FLIGHT_FIRST;
+    s->rb_allowed = s->synced || synced_elsewhere(link, true) ? NET_RIBLT_FLIGHT_SYNCED
+                                                              : NET_RIBLT_FLIGHT_FIRST;
     riblt_send(link);
     return 0;
 }
@@ -918,12 +1024,54 @@ static bool riblt_agreed(const struct nbd_link *link)
     return link->host->riblt && link->hello.riblt == NB_PEER_RIBLT_VERSION;
 }
 
+/* Another link leads the catch-up: its first reconciliation runs, or it
+ * found more than NET_HELP_MIN ids that are not in yet. */
+static bool leads(const struct nbd_link *l)
+{
+    const struct nbd_sync *s = &l->sync;
+    return l->state == LINK_UP &&
+           ((s->reconciling && !s->synced) ||
+            (s->round_open && untaken(s) + s->deferred_n + s->wanted_n > NET_HELP_MIN));
+}
+
+/*
+ * A link's first round waits while another link leads the catch-up: the
+ * other reconciliations would each bring the whole list of ids again, for
+ * records one peer's list names already.  The link fetches a share of that
+ * list meanwhile (send_wants), and reconciles once what is left is small,
+ * which costs a few coded symbols.  Bounded by NET_ROUND_POSTPONE_MS.
+ */
+static bool postponed(struct nbd_link *link, uint64_t now)
+{
+    struct nbd_sync *s = &link->sync;
+    /* Once this node is in sync with one peer, the others differ from it
+     * by little: their rounds go at once, side by side. */
+    if (s->synced || synced_elsewhere(link, false))
+        return false;
+    if (!s->round_due) {
+        s->round_due = true;
+        s->due_since = now;
+    }
+    if (now - s->due_since >= NET_ROUND_POSTPONE_MS)
+        return false;
+    for (const struct nbd_link *l = link->host->links; l != NULL; l = l->next)
+        if (l != link && leads(l))
+            return true;
+    return false;
+}
+
 static void start_round(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
     if (s->reconciling || s->round_open)
         return;
-    s->round_started = uv_now(link_net(link)->loop);
+    uint64_t now = uv_now(link_net(link)->loop);
+    if (postponed(link, now)) {
+        send_wants(link, false);
+        return;
+    }
+    s->round_due = false;
+    s->round_started = now;
     nb_negentropy_ids_free(&s->have);
     nb_negentropy_ids_free(&s->need);
     s->need_pos = 0;
@@ -935,7 +1083,12 @@ static void start_round(struct nbd_link *link)
     s->round_bytes_in = link->bytes_in;
     s->round_bytes_out = link->bytes_out;
     s->rb_fell_back = false;
-    int r = riblt_agreed(link) ? riblt_open(link) : NB_ESTATE;
+    /* A node that holds nothing lacks the peer's whole set: coded symbols
+     * cannot decode that (they stream upstream only to be answered with
+     * `fallback`), while Negentropy's answer is the list itself. */
+    uint64_t held = 0;
+    bool empty = nbd_store_count(link_net(link)->node->store, &held, NULL) == 0 && held == 0;
+    int r = riblt_agreed(link) && !empty ? riblt_open(link) : NB_ESTATE;
     if (r < 0)
         r = negentropy_open(link);
     s->reconciling = r == 0;
@@ -1210,7 +1363,9 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
     struct nbd_sync *s = &link->sync;
     uint8_t *reply = NULL;
     size_t reply_len = 0;
+    size_t needed = s->need.count;
     int r;
+    s->reconcile_in += len;
     if (link->outbound) {
         if (!s->reconciling) {
             link_invalid(link, "sent a reconciliation message we did not ask for");
@@ -1225,7 +1380,7 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
                 link_close(link, "store failed");
                 return;
             }
-            r = nb_negentropy_init(&s->ne, &s->snap->storage, NB_NEGENTROPY_FRAME_SIZE_LIMIT);
+            r = nb_negentropy_init(&s->ne, &s->snap->storage, NET_NEG_ANSWER_MAX);
             if (r < 0) {
                 link_close(link, "cannot answer a reconciliation");
                 return;
@@ -1267,13 +1422,16 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
         }
     }
     if (reply != NULL) {
-        uint8_t out[NB_PEER_MSG_MAX];
-        size_t n;
-        if (nb_peer_encode_neg(reply, reply_len, out, sizeof(out), &n) == 0)
-            link_send(link, out, n);
+        neg_send(link, reply, reply_len);
         free(reply);
-        if (link->outbound)
+        if (link->outbound) {
             s->rounds++;
+            /* The ids a long reconciliation names come a message at a
+             * time: fetching them starts at once, on every link that can
+             * help, rather than after the last message. */
+            if (s->need.count > needed)
+                spread_wants(link_net(link));
+        }
         return;
     }
     if (link->outbound)
@@ -1535,6 +1693,7 @@ static void on_rbl(struct nbd_link *link, const uint8_t *bytes, size_t len)
     struct nbd_sync *s = &link->sync;
     static struct nb_riblt_symbol symbols[NB_RIBLT_BATCH_MAX];
     struct nb_riblt_msg m;
+    s->reconcile_in += len;
     if (!riblt_agreed(link)) {
         link_invalid(link, "sent a rateless reconciliation message without offering it");
         return;
@@ -1589,6 +1748,11 @@ void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg)
     case NB_PEER_MISSING:
         for (size_t i = 0; i < msg->n_ids; i++)
             wanted_remove(s, msg->ids[i]);
+        /* Asked for another link's ids, the peer lacks these: that link
+         * asks its own peer (take_wants), and this one stops helping if its
+         * peer lacks many. */
+        if (may_help(link))
+            s->help_missing += (unsigned)msg->n_ids;
         s->fetch_progress = uv_now(link_net(link)->loop);
         send_wants(link, s->wanted_n == 0);
         maybe_synced(link);
@@ -1670,7 +1834,7 @@ void sync_tick(struct nbd_link *link, uint64_t now)
     s->fetched_since = 0;
     s->rate_at = now;
     release_idle(s);
-    if (s->round_open && !fetches_done(s)) {
+    if (((s->round_open || s->reconciling) && !fetches_done(s)) || may_help(link)) {
         send_wants(link, true);
         maybe_synced(link);
     }
@@ -1685,7 +1849,7 @@ void sync_tick(struct nbd_link *link, uint64_t now)
         maybe_synced(link);
     }
     if (link->outbound && !s->reconciling && !s->round_open &&
-        now - s->round_started >= link_net(link)->sync_interval_ms)
+        (s->round_due || now - s->round_started >= link_net(link)->sync_interval_ms))
         start_round(link);
 }
 
@@ -1704,7 +1868,7 @@ void sync_link_closed(struct nbd_link *link)
     s->snap = NULL;
     rb_enc_free(s);
     rb_session_free(s);
-    s->reconciling = s->ne_open = s->round_open = s->partial = false;
+    s->reconciling = s->ne_open = s->round_open = s->partial = s->round_due = false;
     nb_negentropy_ids_free(&s->have);
     nb_negentropy_ids_free(&s->need);
     s->need_pos = 0;

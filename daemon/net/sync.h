@@ -77,6 +77,17 @@ struct nbd_sync {
     uint64_t rb_held_end;
     /* Initiator: one reconciliation at a time. */
     bool reconciling;
+    /* Initiator: a round is due but waits while another link's first
+     * reconciliation, or the many fetches it found, are under way (since
+     * due_since); meanwhile this link fetches a share of them. */
+    bool round_due;
+    uint64_t due_since;
+    /* Ids this link's peer said it lacks when this link asked it for a
+     * share of another link's fetches: past NET_HELP_MISSING_MAX it stops. */
+    unsigned help_missing;
+    /* Bytes of reconciliation messages (Negentropy's and the rateless
+     * ones, without framing) received and sent on this link. */
+    uint64_t reconcile_in, reconcile_out;
     bool round_open; /* reconciled; `synced` not yet sent for this round */
     uint64_t round_started;
     struct nbd_items *snap;
