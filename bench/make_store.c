@@ -4,7 +4,7 @@
  * to submit.
  *
  *     bench-make-store --store PATH --count N [--first I] [--time T]
- *                      [--members M] [--out FILE] [--name NAME]
+ *                      [--members M] [--out FILE] [--name NAME] [--retract R]
  *     bench-make-store --store PATH --accept FILE [--quota-hour H --quota-day D]
  *                      [--order file|id] [--old-indexes]
  *
@@ -14,6 +14,9 @@
  * request signed by member i % M with a key derived from i % M, dated T +
  * (i mod 2^20) / 8 seconds (T defaults to five days ago): the same (i, T, neighbourhood) always
  * gives the same bytes, so two stores filled with overlapping ranges share exactly those records.
+ * With --retract R the last R records of the range are instead retractions of
+ * records 0 .. R-1, each by that record's author (dated as the record it
+ * replaces): a neighbourhood where authors took back old posts meanwhile.
  *
  * Without --out the records are inserted with nbd_store_insert in large
  * transactions.  That skips what the node checks on arrival (signature,
@@ -62,7 +65,7 @@
 
 static const char usage[] =
     "usage: bench-make-store --store PATH --count N [--first I] [--time T]\n"
-    "                        [--members M] [--out FILE] [--name NAME]\n"
+    "                        [--members M] [--out FILE] [--name NAME] [--retract R]\n"
     "       bench-make-store --store PATH --accept FILE [--quota-hour H --quota-day D]\n"
     "                        [--order file|id] [--old-indexes]\n";
 
@@ -83,6 +86,7 @@ struct options {
     uint64_t count;
     uint64_t first;
     uint64_t time;
+    uint64_t retract; /* the last `retract` records retract records 0 .. retract-1 */
     unsigned members;
     uint64_t quota_hour, quota_day; /* --accept: the node's quotas, 0 = none */
     bool by_id;                     /* --accept: in the order of the ids */
@@ -126,6 +130,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->name = v;
         } else if (strcmp(a, "--count") == 0 && parse_u64(v, &n) == 0) {
             o->count = n;
+        } else if (strcmp(a, "--retract") == 0 && parse_u64(v, &n) == 0) {
+            o->retract = n;
         } else if (strcmp(a, "--first") == 0 && parse_u64(v, &n) == 0) {
             o->first = n;
         } else if (strcmp(a, "--time") == 0 && parse_u64(v, &n) == 0) {
@@ -144,7 +150,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         }
         i++;
     }
-    return o->store != NULL ? 0 : NB_EINVAL;
+    return o->store != NULL && o->retract <= o->count && o->retract <= o->first ? 0 : NB_EINVAL;
 }
 
 struct member {
@@ -167,10 +173,38 @@ static int make_members(struct member *m, unsigned n)
     return 0;
 }
 
-/* Signs record number i into out. */
+static int make_request(const struct options *o, const struct member *members, uint64_t i,
+                        const uint8_t nid[NB_NEIGHBOURHOOD_ID_SIZE], struct nb_record *rec,
+                        uint8_t *out, size_t *ret_len);
+
+/* Signs record number i into out: a request, or with --retract one of the
+ * last records of the range, the retraction of an early one. */
 static int make_record(const struct options *o, const struct member *members, uint64_t i,
                        const uint8_t nid[NB_NEIGHBOURHOOD_ID_SIZE], struct nb_record *rec,
                        uint8_t *out, size_t *ret_len)
+{
+    uint64_t from = o->first + o->count - o->retract;
+    if (i < from)
+        return make_request(o, members, i, nid, rec, out, ret_len);
+    uint64_t j = i - from;
+    int r = make_request(o, members, j, nid, rec, out, ret_len);
+    if (r < 0)
+        return r;
+    uint8_t target[NB_ID_SIZE];
+    nb_record_id(out, *ret_len, target);
+    const struct member *m = &members[j % o->members];
+    memset(rec, 0, sizeof(*rec));
+    rec->kind = NB_KIND_RETRACTION;
+    memcpy(rec->author, m->pk, NB_KEY_SIZE);
+    rec->created_at = o->time + (i % (1u << 20)) / 8;
+    memcpy(rec->target, target, NB_ID_SIZE);
+    NB_SET(rec, NB_F_TARGET);
+    return nb_record_sign(rec, m->sk, nid, out, ret_len);
+}
+
+static int make_request(const struct options *o, const struct member *members, uint64_t i,
+                        const uint8_t nid[NB_NEIGHBOURHOOD_ID_SIZE], struct nb_record *rec,
+                        uint8_t *out, size_t *ret_len)
 {
     char title[NB_TITLE_MAX + 1];
     const struct member *m = &members[i % o->members];

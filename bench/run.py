@@ -58,10 +58,14 @@ FULL = {
     "catchup_n": 5000,  # the backlog a new node fetches from catchup_peers peers
     "catchup_peers": 5,
     "catchup_rate": 16384,  # bytes a second each way on each of its links
+    "week_n": 100000,  # what the peers of a node back from a week away hold
+    "week_new": 1000,  # of which posted while it was away
+    "week_retract": 100,  # of those, retractions of records the node holds
     "prop_nodes": 16,
     "prop_degree": 3,
     "prop_records": 200,
     "footprint_peers": 8,
+    "footprint_away": 1000,  # records the 8-peer node lacks at start (a week away)
     "idle_seconds": 20.0,
     "startup_n": [100000, 1000000],
     "startup_repeat": 3,
@@ -82,10 +86,14 @@ SMOKE = {
     "catchup_n": 100,
     "catchup_peers": 3,
     "catchup_rate": 65536,
+    "week_n": 2000,
+    "week_new": 100,
+    "week_retract": 10,
     "prop_nodes": 4,
     "prop_degree": 2,
     "prop_records": 5,
     "footprint_peers": 2,
+    "footprint_away": 20,
     "idle_seconds": 0.5,
     "startup_n": [500, 2000],
     "startup_repeat": 1,
@@ -104,6 +112,26 @@ def peer_support(noaberd):
     if "--listen" not in p.stdout:
         return "peer networking is not in this noaberd yet (no --listen)"
     return None
+
+
+def wait_caught_up(name, node, records, peers, deadline):
+    """Waits until `node` is in sync with `peers` peers and holds `records`."""
+    while True:
+        st = node.call("status")
+        if st.get("in_sync") and st.get("records") == records and st.get("peers") == peers:
+            return
+        if time.monotonic() > deadline:
+            raise BenchError("%s: not in sync after 20 minutes: %r" % (name, st))
+        time.sleep(0.02)
+
+
+def stop_linked(node, peers, relays):
+    """Stops a node, its peers and the relays between them."""
+    node.stop()
+    for d in peers:
+        d.stop()
+    for r in relays:
+        r.close()
 
 
 def expected_figures(p, peers=True, browser=True):
@@ -136,10 +164,13 @@ def expected_figures(p, peers=True, browser=True):
         f += ["reconcile.e2e.n=%d.k=%d.riblt.wire_bytes" % (p["store_n"], p["e2e_k"])]
         f += ["catchup.peers=%d.n=%d.%s" % (p["catchup_peers"], p["catchup_n"], m)
               for m in ("bytes_in", "records_in", "records_out", "in_sync_s", "live_ms")]
+        f += ["catchup.week.peers=%d.n=%d.new=%d.%s" % (p["catchup_peers"], p["week_n"],
+                                                       p["week_new"], m)
+              for m in ("bytes_in", "bytes_out", "records_in", "records_out", "in_sync_s")]
         f += ["propagation.nodes=%d.%s" % (p["prop_nodes"], m)
               for m in ("median_ms", "p99_ms", "deliveries_per_record_node", "mean_degree")]
-        f += ["footprint.idle_rss.n=%d.peers=%d" % (p["store_n"], p["footprint_peers"]),
-              "footprint.idle_cpu.n=%d.peers=%d" % (p["store_n"], p["footprint_peers"])]
+        f += ["footprint.%s.n=%d.peers=%d" % (m, p["store_n"], p["footprint_peers"])
+              for m in ("idle_rss", "idle_cpu", "caught_up_rss", "peak_rss")]
     if browser:
         f += web.expected(p)
     return f
@@ -344,12 +375,14 @@ class Daemon:
         except OSError:
             return ""
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
+        """VmRSS (KiB), or another field of /proc/PID/status such as VmHWM,
+        the peak RSS."""
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
-        raise BenchError("no VmRSS for noaberd")
+        raise BenchError("no %s for noaberd" % field)
 
     def cpu_seconds(self):
         with open("/proc/%d/stat" % self.proc.pid) as f:
@@ -429,10 +462,11 @@ class Bench:
         shutil.copy(self.store_with(n) if n > 0 else self.template(), d.store)
         return d
 
-    def records_file(self, name, first, count):
+    def records_file(self, name, first, count, retract=0):
         path = os.path.join(self.tmp, name + ".records")
         run([self.tool("make-store"), "--store", self.template(), "--first", str(first),
-             "--count", str(count), "--out", path, "--time", self.epoch])
+             "--count", str(count), "--out", path, "--time", self.epoch,
+             "--retract", str(retract)])
         return path
 
     # --- 1. ingest -----------------------------------------------------------
@@ -829,23 +863,13 @@ class Bench:
                     raise BenchError("%s: the catch-up did not start" % name)
                 time.sleep(0.02)
             live_ms = arrival(live[0], deadline)
-            while True:
-                st = joiner.call("status")
-                if st.get("in_sync") and st.get("records") == n + 1 and st.get("peers") == count:
-                    break
-                if time.monotonic() > deadline:
-                    raise BenchError("%s: not in sync after 20 minutes: %r" % (name, st))
-                time.sleep(0.02)
+            wait_caught_up(name, joiner, n + 1, count, deadline)
             dt = time.monotonic() - t0
             down = sum(r.counts()[1] for r in relays)
             rows = joiner.call("peers")
             idle_ms = arrival(live[1], time.monotonic() + 120)
         finally:
-            joiner.stop()
-            for d in full:
-                d.stop()
-            for r in relays:
-                r.close()
+            stop_linked(joiner, full, relays)
         self.add(name + ".bytes_in", down, "bytes", "the backlog's records, once", backlog)
         self.add(name + ".records_in", sum(r["records_in"] for r in rows), "records",
                  "each record once", n + 1)
@@ -856,6 +880,57 @@ class Bench:
         self.add(name + ".live_ms", live_ms, "ms", "the same on the idle links afterwards",
                  idle_ms)
         for d in full + [joiner]:
+            shutil.rmtree(d.dir, ignore_errors=True)
+        self.bench_catchup_week()
+
+    def bench_catchup_week(self):
+        """A node that holds week_n - week_new records comes back to
+        catchup_peers peers that hold week_n, week_new of them posted while
+        it was away, week_retract of those retractions of records it holds;
+        over links paced as in bench_catchup."""
+        p = self.p
+        n, new, retract = p["week_n"], p["week_new"], p["week_retract"]
+        count, rate = p["catchup_peers"], p["catchup_rate"]
+        name = "catchup.week.peers=%d.n=%d.new=%d" % (count, n, new)
+        # The week's records are accepted as the peers' node did (so that
+        # the retractions delete their targets), once, then copied.
+        week = self.records_file("week", n - new, new, retract=retract)
+        week_bytes = sum(len(r) for r in read_records(week))
+        peer_store = os.path.join(self.tmp, "week-peers.sqlite")
+        shutil.copy(self.store_with(n - new), peer_store)
+        run([self.tool("make-store"), "--store", peer_store, "--accept", week])
+        full = []
+        for i in range(count):
+            d = self.node_with("week-peer%d" % i, 0).listen()
+            shutil.copy(peer_store, d.store)
+            full.append(d)
+        away = self.node_with("week-away", n - new).listen()
+        relays = [nb.Relay(d.port, rate=rate) for d in full]
+        away.extra_args += [a for r in relays for a in ("--peer", r.address)]
+        try:
+            for d in full:
+                d.start()
+            held = full[0].call("status")["records"]
+            t0 = time.monotonic()
+            away.start()
+            wait_caught_up(name, away, held, count, t0 + 1200)
+            dt = time.monotonic() - t0
+            up = sum(r.counts()[0] for r in relays)
+            down = sum(r.counts()[1] for r in relays)
+            rows = away.call("peers")
+        finally:
+            stop_linked(away, full, relays)
+        self.add(name + ".bytes_in", down, "bytes", "the week's records, once", week_bytes)
+        self.add(name + ".bytes_out", up, "bytes", "the week's records, once", week_bytes)
+        self.add(name + ".records_in", sum(r["records_in"] for r in rows), "records",
+                 "each of the week's records once", new)
+        # The node holds nothing its peers lack: any record it pushed was
+        # one retracted meanwhile, which they refuse.
+        self.add(name + ".records_out", sum(r["records_out"] for r in rows), "records",
+                 "the records retracted meanwhile, pushed back", retract)
+        self.add(name + ".in_sync_s", dt, "s",
+                 "the week's records over the %d links" % count, week_bytes / (count * rate))
+        for d in full + [away]:
             shutil.rmtree(d.dir, ignore_errors=True)
 
     def bench_propagation(self):
@@ -984,12 +1059,14 @@ class Bench:
                              % self.p["prop_degree"])
         return fit
 
-    def wait_links(self, nodes, want, timeout=120):
-        """Until every node has its links up and is in sync."""
+    def wait_links(self, nodes, want, timeout=120, records=None):
+        """Until every node has its links up and is in sync (and holds
+        `records` records, when given)."""
         deadline = time.monotonic() + timeout
         while True:
             states = [d.call("status") for d in nodes]
-            if all(st.get("peers", 0) >= w and st.get("in_sync") for st, w in zip(states, want)):
+            if all(st.get("peers", 0) >= w and st.get("in_sync")
+                   and records in (None, st.get("records")) for st, w in zip(states, want)):
                 return
             if time.monotonic() > deadline:
                 bad = [(i, st.get("peers"), st.get("in_sync")) for i, st in enumerate(states)]
@@ -1098,9 +1175,12 @@ class Bench:
         if self.peers_missing:
             self.skip("footprint with %d peers" % p["footprint_peers"], self.peers_missing)
             return
-        # The same node with footprint_peers peers holding the same records:
-        # links up, reconciled, then left alone.
-        d = self.node_with("idle-peers", n).listen()
+        # The same node back from a week away (footprint_away records
+        # short) with footprint_peers peers holding all n records: links up,
+        # caught up and reconciled, then left alone.  Its RSS right after
+        # the catch-up and its peak (VmHWM) are set against what it
+        # settles to.
+        d = self.node_with("idle-peers", n - p["footprint_away"]).listen()
         others = [self.node_with("idle-peer-%d" % i, n).listen()
                   for i in range(p["footprint_peers"])]
         try:
@@ -1108,16 +1188,22 @@ class Bench:
             for o in others:
                 o.extra_args += ["--peer", d.address]
                 o.start()
-            self.wait_links([d], [len(others)])
+            self.wait_links([d], [len(others)], records=n)
+            caught_up = d.rss_kib()
             rss, cpu = self.idle(d)
+            peak = d.rss_kib("VmHWM")
         finally:
             d.stop()
             for o in others:
                 o.stop()
-        self.add("footprint.idle_rss.n=%d.peers=%d" % (n, len(others)), rss, "KiB",
-                 "idle node, empty store", base_rss)
-        self.add("footprint.idle_cpu.n=%d.peers=%d" % (n, len(others)), cpu, "% of a core",
+        name = "footprint.%s.n=%d.peers=%d"
+        self.add(name % ("idle_rss", n, len(others)), rss, "KiB", "idle node, empty store",
+                 base_rss)
+        self.add(name % ("idle_cpu", n, len(others)), cpu, "% of a core",
                  "idle node, empty store", base_cpu)
+        settled = "the same node settled (idle_rss)"
+        self.add(name % ("caught_up_rss", n, len(others)), caught_up, "KiB", settled, rss)
+        self.add(name % ("peak_rss", n, len(others)), peak, "KiB", settled, rss)
         for x in [d] + others:
             shutil.rmtree(x.dir, ignore_errors=True)
 

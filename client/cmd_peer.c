@@ -92,8 +92,9 @@ static void json_row(struct json *j, const msgpack_object *row)
 {
     static const char *const strs[] = { "address",   "source",     "state",
                                         "direction", "last_error", "reconcile" };
-    static const char *const uints[] = { "last_contact", "fetching", "records_in", "records_out",
-                                         "invalid" };
+    static const char *const uints[] = { "last_contact",       "fetching", "records_in",
+                                         "records_out",        "invalid",  "reconcile_bytes_in",
+                                         "reconcile_bytes_out" };
     uint8_t node[NB_KEY_SIZE];
     char text[NB_NODE_KEY_TEXT_LEN + 1];
     char buf[NB_PEER_ADDRESS_MAX + 200];

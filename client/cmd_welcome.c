@@ -254,12 +254,13 @@ int cmd_devices(struct ctx *ctx, int argc, char **argv)
     } else if (list->via.array.size == 0) {
         printf("No browser has been welcomed on this node yet (`noaber welcome` makes a link).\n");
     } else {
-        printf("%-4s %-20s %-20s %-10s %s\n", "ID", "NAME", "DEVICE", "STATE", "MEMBER");
+        printf("%-4s %-20s %-20s %-8s %-10s %s\n", "ID", "NAME", "DEVICE", "KIND", "STATE",
+               "MEMBER");
     }
     for (uint32_t i = 0; i < list->via.array.size; i++) {
         const msgpack_object *d = &list->via.array.ptr[i];
         uint8_t member[NB_KEY_SIZE];
-        char text[NB_MEMBER_KEY_TEXT_LEN + 1], who[NB_NAME_MAX + 1], device[65];
+        char text[NB_MEMBER_KEY_TEXT_LEN + 1], who[NB_NAME_MAX + 1], device[65], kind[16];
         if (d->type != MSGPACK_OBJECT_MAP ||
             ctl_get_bin_exact(d, "member", member, sizeof(member)) != 0) {
             continue;
@@ -267,6 +268,13 @@ int cmd_devices(struct ctx *ctx, int argc, char **argv)
         nb_member_key_to_text(member, text);
         ctl_get_str(d, "name", who, sizeof(who));
         ctl_get_str(d, "device", device, sizeof(device));
+        /* A browser, or a recovery card or copy of the key (`copy`); a
+         * node of before kinds says none, and had browsers and cards only
+         * by their label. */
+        ctl_get_str(d, "kind", kind, sizeof(kind));
+        if (kind[0] == '\0') {
+            snprintf(kind, sizeof(kind), "%s", "browser");
+        }
         uint64_t id = ctl_get_uint(d, "device_id", 0);
         const msgpack_object *rev = ctl_get(d, "revoked_at");
         bool revoked = rev != NULL && rev->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
@@ -280,15 +288,17 @@ int cmd_devices(struct ctx *ctx, int argc, char **argv)
             json_string(&ctx->j, who);
             json_key(&ctx->j, "device");
             json_string(&ctx->j, device);
+            json_key(&ctx->j, "kind");
+            json_string(&ctx->j, kind);
             json_key(&ctx->j, "admitted_at");
             json_uint(&ctx->j, ctl_get_uint(d, "admitted_at", 0));
             json_key(&ctx->j, "revoked");
             json_bool(&ctx->j, revoked);
             json_object_end(&ctx->j);
         } else {
-            printf("%-4llu %-20.20s %-20.20s %-10s %s\n", (unsigned long long)id,
-                   who[0] ? who : "-", device[0] ? device : "-", revoked ? "revoked" : "admitted",
-                   text);
+            printf("%-4llu %-20.20s %-20.20s %-8s %-10s %s\n", (unsigned long long)id,
+                   who[0] ? who : "-", device[0] ? device : "-", kind,
+                   revoked ? "revoked" : "admitted", text);
         }
     }
     if (ctx->json) {

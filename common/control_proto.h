@@ -40,12 +40,19 @@
 #define NB_CTL_OP_DEVICE_ADD           "device.add"
 #define NB_CTL_OP_TRANSFER_PUT         "device.transfer.put"
 #define NB_CTL_OP_TRANSFER_TAKE        "device.transfer.take"
+#define NB_CTL_OP_DEVICES_OWN          "devices.own"
+#define NB_CTL_OP_DEVICE_REVOKE_OWN    "device.revoke.own"
 #define NB_CTL_OP_INVITE               "invite"
 #define NB_CTL_OP_JOIN                 "join"
 #define NB_CTL_OP_BLOCK                "block"
 #define NB_CTL_OP_UNBLOCK              "unblock"
 #define NB_CTL_OP_BLOCKED              "blocked"
 #define NB_CTL_OP_REPORT               "report"
+
+/* What a member signs to switch off one of their own devices, followed by
+ * the neighbourhood id and the device id (8 bytes, big-endian): a signature
+ * says which device, on which neighbourhood, and nothing else. */
+#define NB_CTL_DEVICE_REVOKE_CONTEXT "noaber/device-revoke/v1"
 
 /*
  * Who is on the other end of a connection, by the socket it came in on.

@@ -24,6 +24,9 @@
  * (docs/config.md, `store_cache`). */
 #define NBD_STORE_CACHE_DEFAULT 8
 #define NBD_STORE_CACHE_MAX     4096
+/* How often noaberd looks whether the store was quiet (wrote nothing since
+ * the last look) and if so gives back the memory of its cache. */
+#define NBD_QUIET_MS 5000
 
 /*
  * Settings as read from one source.  Strings are heap-allocated (free with

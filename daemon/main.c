@@ -5,6 +5,7 @@
  * (or a terminal) runs it in the foreground.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ struct daemon {
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t purge_timer;
+    uv_timer_t quiet_timer;            /* gives memory back once the store is quiet */
+    uint64_t quiet_changes;            /* the store's change count at the last tick */
     struct nbd_control control;        /* the operator's socket */
     struct nbd_control member_control; /* neighbours' programs */
     struct nbd_net *net;
@@ -108,6 +111,30 @@ static void on_purge_timer(uv_timer_t *t)
     nbd_node_repair(&d->node);
 }
 
+/*
+ * Memory for small machines (docs/operating.md, "Memory and cores"): the
+ * store's cache and the heap grow during a catch-up or a reconciliation
+ * and are given back once the store wrote nothing for a whole tick.  The
+ * cache's pages come back from the kernel's page cache when next read, so
+ * a quiet node pays little for a lean footprint, and a busy one keeps its
+ * cache.  glibc keeps freed memory in its arenas (one per thread that
+ * allocated, the signature checkers' too) until malloc_trim hands the
+ * free pages back.
+ */
+static void on_quiet_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    uint64_t changes = nbd_store_changes(d->store);
+    if (changes != d->quiet_changes) {
+        d->quiet_changes = changes;
+        return;
+    }
+    size_t freed = nbd_store_release_memory(d->store);
+    malloc_trim(0);
+    if (freed > 0)
+        nbd_debug("the store is quiet: gave back %zu KiB of its cache", freed / 1024);
+}
+
 /* A record a read found damaged is gone from the store: said once, and
  * asked of the peers again. */
 static void on_repaired(void *ctx, const uint8_t id[NB_ID_SIZE])
@@ -173,6 +200,7 @@ static void close_loop(struct daemon *d)
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->purge_timer, NULL);
+    uv_close((uv_handle_t *)&d->quiet_timer, NULL);
     uv_run(&d->loop, UV_RUN_DEFAULT);
     uv_loop_close(&d->loop);
 }
@@ -190,6 +218,8 @@ static void stop(struct daemon *d)
     nbd_net_stop(d->net);
     uv_timer_stop(&d->purge_timer);
     uv_close((uv_handle_t *)&d->purge_timer, NULL);
+    uv_timer_stop(&d->quiet_timer);
+    uv_close((uv_handle_t *)&d->quiet_timer, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
 }
@@ -306,6 +336,8 @@ static int run(struct daemon *d)
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_timer_init(&d->loop, &d->purge_timer);
     d->purge_timer.data = d;
+    uv_timer_init(&d->loop, &d->quiet_timer);
+    d->quiet_timer.data = d;
 
     const struct nbd_net_config net_cfg = {
         .data_dir = d->settings.data_dir,
@@ -362,6 +394,8 @@ static int run(struct daemon *d)
     purge(d);
     uint64_t every = (uint64_t)d->settings.purge_interval * 1000;
     uv_timer_start(&d->purge_timer, on_purge_timer, every, every);
+    d->quiet_changes = nbd_store_changes(d->store);
+    uv_timer_start(&d->quiet_timer, on_quiet_timer, NBD_QUIET_MS, NBD_QUIET_MS);
 
     if (d->node.has_neighbourhood) {
         char hex[2 * NB_NEIGHBOURHOOD_ID_SIZE + 1];

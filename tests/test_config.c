@@ -457,6 +457,11 @@ static void peer_settings(void **state)
     assert_string_equal(err,
                         "noaberd.conf:1: store_cache must be a number from 1 to 4096, not '0'");
     nbd_config_clear(&file);
+    /* The cache is bounded above as well as below. */
+    assert_int_equal(parse("store_cache = 4097\n", &file, err, sizeof(err)), NB_EINVAL);
+    assert_string_equal(err,
+                        "noaberd.conf:1: store_cache must be a number from 1 to 4096, not '4097'");
+    nbd_config_clear(&file);
     assert_int_equal(parse("share_report = yes\n", &file, err, sizeof(err)), NB_EINVAL);
     assert_string_equal(err, "noaberd.conf:1: share_report must be on or off, not 'yes'");
     nbd_config_clear(&file);

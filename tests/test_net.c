@@ -33,6 +33,7 @@
 #include <noaber/noise.h>
 #include <noaber/peerwire.h>
 #include <noaber/record.h>
+#include <noaber/riblt.h>
 
 #include "daemon/log.h"
 #include "daemon/net/net.h"
@@ -58,6 +59,7 @@ struct peer {
     struct nb_noise_handshake hs;
     struct nb_frame_link fl;
     struct nb_peer_hello hello; /* Alice's */
+    bool riblt;                 /* its hello offers rateless reconciliation */
     uint8_t buf[4096];
     size_t have, off;
 };
@@ -67,7 +69,7 @@ static uint64_t wall(void)
     return (uint64_t)time(NULL);
 }
 
-static int setup(void **state)
+static int setup_with(void **state, bool riblt)
 {
     struct world *w = calloc(1, sizeof(*w));
     char err[1024] = "", path[128];
@@ -84,6 +86,7 @@ static int setup(void **state)
     struct nbd_net_config cfg = {
         .data_dir = w->dir,
         .listen = "127.0.0.1:0",
+        .riblt = riblt,
         .clock = wall,
     };
     int r = nbd_net_new(&w->loop, &w->node, &cfg, &w->net, err, sizeof(err));
@@ -95,6 +98,17 @@ static int setup(void **state)
     member(&w->ann, 'a');
     *state = w;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, false);
+}
+
+/* Alice offers rateless reconciliation. */
+static int setup_riblt(void **state)
+{
+    return setup_with(state, true);
 }
 
 static int teardown(void **state)
@@ -214,8 +228,9 @@ static int peer_handshake_with(struct world *w, struct peer *p, const uint8_t ps
     assert_int_equal(nb_noise_handshake_read(&p->hs, body, blen, payload, sizeof(payload), &plen),
                      0);
     assert_int_equal(nb_peer_hello_decode(payload, plen, &p->hello), 0);
-    assert_int_equal(
-        nb_peer_hello_encode("127.0.0.1:9", "test_net", 0, hello, sizeof(hello), &hlen), 0);
+    assert_int_equal(nb_peer_hello_encode_riblt("127.0.0.1:9", "test_net", 0, p->riblt, hello,
+                                                sizeof(hello), &hlen),
+                     0);
     assert_int_equal(
         nb_frame_handshake_write(&p->hs, hello, with_hello ? hlen : 0, out, sizeof(out), &n), 0);
     peer_write(p, out, n);
@@ -642,8 +657,105 @@ static void the_address_table_keeps_room_for_the_operator(void **state)
     assert_int_equal(known_from(w, NBD_SOURCE_MANUAL), NBD_NET_KNOWN_MAX);
 }
 
+/* Work that occupies libuv's threadpool (one thread in this test program)
+ * until the test lets it go. */
+static void hold_pool(uv_work_t *req)
+{
+    uv_sem_wait(req->data);
+}
+
+static void pool_released(uv_work_t *req, int status)
+{
+    (void)req;
+    assert_int_equal(status, 0);
+}
+
+/*
+ * Alice builds her coded symbols beside her loop: while the build cannot
+ * run (the threadpool is held), the symbols of a peer's rateless session
+ * wait and her loop keeps answering (a ping); once it runs, she answers the
+ * session with the difference.  Her set is empty and the peer holds three
+ * ids, so the difference is those three, held only by the peer.
+ */
+static void alice_answers_while_her_coded_symbols_are_built(void **state)
+{
+    struct world *w = *state;
+    uv_sem_t sem;
+    uv_work_t hold;
+    assert_int_equal(uv_sem_init(&sem, 0), 0);
+    hold.data = &sem;
+    assert_int_equal(uv_queue_work(&w->loop, &hold, hold_pool, pool_released), 0);
+
+    struct peer p;
+    struct nb_peer_msg *m = malloc(sizeof(*m));
+    struct nb_riblt_symbol *symbols = malloc(NB_RIBLT_BATCH_MAX * sizeof(*symbols));
+    uint8_t psk[32], buf[NB_PEER_MSG_MAX], msg[4096];
+    size_t n, len;
+    assert_non_null(m);
+    assert_non_null(symbols);
+    assert_int_equal(nb_neighbourhood_psk(w->node.neighbourhood_key, psk), 0);
+    peer_connect(w, &p);
+    p.riblt = true;
+    assert_int_equal(peer_handshake(w, &p, psk), 0);
+    assert_int_equal(p.hello.riblt, NB_PEER_RIBLT_VERSION);
+
+    uint8_t ids[3][NB_RIBLT_ID_SIZE];
+    struct nb_riblt_encoder enc;
+    assert_int_equal(nb_riblt_encoder_init(&enc, NB_RIBLT_SYMBOLS_MAX), 0);
+    for (int i = 0; i < 3; i++) {
+        randombytes_buf(ids[i], sizeof(ids[i]));
+        nb_riblt_encoder_add(&enc, ids[i]);
+    }
+    assert_int_equal(nb_riblt_encode_symbols(&enc, 0, 32, 32, msg, sizeof(msg), &len), 0);
+    nb_riblt_encoder_free(&enc);
+    assert_int_equal(nb_peer_encode_rbl(msg, len, buf, sizeof(buf), &n), 0);
+    peer_send(&p, buf, n);
+
+    /* Her pong comes while the session waits for the build: nothing of
+     * the session before it. */
+    assert_int_equal(nb_peer_encode_ping(NB_PEER_PING, 7, buf, sizeof(buf), &n), 0);
+    peer_send(&p, buf, n);
+    for (;;) {
+        const uint8_t *in;
+        size_t in_len;
+        assert_int_equal(peer_read(w, &p, true, &in, &in_len), 0);
+        if (in_len == 0 || nb_peer_msg_decode(in, in_len, m) < 0)
+            continue;
+        assert_int_not_equal(m->type, NB_PEER_RBL);
+        if (m->type == NB_PEER_PONG)
+            break;
+    }
+    assert_int_equal(m->nonce, 7);
+
+    /* The build runs: the session is answered with the difference. */
+    uv_sem_post(&sem);
+    assert_int_equal(peer_expect(w, &p, NB_PEER_RBL, m), 0);
+    struct nb_riblt_msg rm;
+    assert_int_equal(nb_riblt_msg_decode(m->bin, m->bin_len, &rm, symbols), 0);
+    assert_int_equal(rm.type, NB_RIBLT_DIFF);
+    assert_true(rm.last);
+    assert_int_equal(rm.n_need, 0);
+    assert_int_equal(rm.n_have, 3);
+    for (int i = 0; i < 3; i++) {
+        bool found = false;
+        for (size_t j = 0; j < rm.n_have; j++)
+            found = found || memcmp(rm.have + j * NB_RIBLT_ID_SIZE, ids[i], NB_RIBLT_ID_SIZE) == 0;
+        assert_true(found);
+    }
+    peer_close(&p);
+    free(symbols);
+    free(m);
+    /* The held work has finished before the loop closes. */
+    nbd_net_stop(w->net);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_sem_destroy(&sem);
+}
+
 int main(void)
 {
+    /* One thread in libuv's threadpool, so that a test can hold it (the
+     * pool starts at its first use, after this). */
+    setenv("UV_THREADPOOL_SIZE", "1", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_peer_speaks_the_protocol, setup, teardown),
         cmocka_unit_test_setup_teardown(too_many_invalid_records_end_the_link_and_refuse_the_node,
@@ -656,6 +768,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(alice_reconciles_with_a_node_she_dials, setup, teardown),
         cmocka_unit_test_setup_teardown(the_address_table_keeps_room_for_the_operator, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(alice_answers_while_her_coded_symbols_are_built,
+                                        setup_riblt, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

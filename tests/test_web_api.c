@@ -64,6 +64,23 @@ static const msgpack_object *get(const msgpack_object *map, const char *key)
     return NULL;
 }
 
+/* A session of member 01..01 on its device 02..02. */
+static void with_device_session(struct web_input *in)
+{
+    in->has_session = true;
+    memset(in->member, 1, sizeof(in->member));
+    in->has_device_key = true;
+    memset(in->device_key, 2, sizeof(in->device_key));
+}
+
+static void assert_op(struct nb_mp_doc *doc, const char *op)
+{
+    const msgpack_object *v = get(nb_mp_root(doc), "op");
+
+    assert_int_equal(v->via.str.size, strlen(op));
+    assert_memory_equal(v->via.str.ptr, op, v->via.str.size);
+}
+
 static void state_changes_must_come_from_the_page(void **state)
 {
     struct web_plan p;
@@ -415,6 +432,9 @@ static void sessions_need_a_fresh_signed_challenge(void **state)
     assert_int_equal(web_session_find(&s, cookie, 1001, who, NULL, NULL), -1);
 }
 
+/* 64 zero bytes, as the base64 of a signature. */
+#define SIG64                                                                                      \
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
 #define HEX32 "\"0101010101010101010101010101010101010101010101010101010101010101\""
 
 /* A transfer link is made by a session's device and taken without one;
@@ -429,13 +449,9 @@ static void transfer_links_and_added_devices(void **state)
 
     (void)state;
     assert_int_equal(plan(&in, &p, &doc, &req), 401);
-    in.has_session = true;
-    memset(in.member, 1, sizeof(in.member));
-    in.has_device_key = true;
-    memset(in.device_key, 2, sizeof(in.device_key));
+    with_device_session(&in);
     assert_int_equal(plan(&in, &p, &doc, &req), 0);
-    v = get(nb_mp_root(&doc), "op");
-    assert_memory_equal(v->via.str.ptr, "device.transfer.put", v->via.str.size);
+    assert_op(&doc, "device.transfer.put");
     assert_int_equal(get(nb_mp_root(&doc), "sealed")->via.bin.size, 4);
     assert_int_equal(get(nb_mp_root(&doc), "by")->via.bin.ptr[0], 2);
     assert_int_equal(get(nb_mp_root(&doc), "expires")->via.u64, 30);
@@ -482,6 +498,64 @@ static void transfer_links_and_added_devices(void **state)
                               "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
                               "AAAAAAAAAAAAAAAAAAA=\",\"device_key\":" HEX32 "}");
     assert_int_equal(plan(&in, &p, &doc, &req), 400);
+}
+
+/* A member's own devices: listed (GET /api/devices) and one switched off
+ * (POST /api/devices/revoke) for the session's member and device only; the
+ * body names the device and carries the member's signature, never a member. */
+static void own_devices_for_the_sessions_member(void **state)
+{
+    struct web_plan p;
+    struct nb_mp_doc doc = { 0 };
+    msgpack_sbuffer req;
+    struct web_input in = { 0 };
+    char sig[] = "\"" SIG64 "\"";
+
+    (void)state;
+    in.method = "GET";
+    in.path = "/api/devices";
+    assert_int_equal(plan(&in, &p, &doc, &req), 401);
+    with_device_session(&in);
+    assert_int_equal(plan(&in, &p, &doc, &req), 0);
+    assert_op(&doc, "devices.own");
+    assert_int_equal(get(nb_mp_root(&doc), "member")->via.bin.ptr[0], 1);
+    assert_int_equal(get(nb_mp_root(&doc), "by")->via.bin.ptr[0], 2);
+    nb_mp_doc_free(&doc);
+    msgpack_sbuffer_destroy(&req);
+
+    char body[256];
+    snprintf(body, sizeof(body), "{\"device_id\":\"7\",\"signature\":%s,\"member\":" HEX32 "}",
+             sig);
+    in = post("/api/devices/revoke", body);
+    assert_int_equal(plan(&in, &p, &doc, &req), 401);
+    in.has_session = true;
+    memset(in.member, 9, sizeof(in.member));
+    assert_int_equal(plan(&in, &p, &doc, &req), 0);
+    assert_int_equal(p.route, WEB_ROUTE_DEVICE_REVOKE);
+    assert_op(&doc, "device.revoke.own");
+    assert_int_equal(get(nb_mp_root(&doc), "device_id")->via.u64, 7);
+    assert_int_equal(get(nb_mp_root(&doc), "signature")->via.bin.size, 64);
+    /* The member is the session's, whatever the body says. */
+    assert_int_equal(get(nb_mp_root(&doc), "member")->via.bin.ptr[0], 9);
+    nb_mp_doc_free(&doc);
+    msgpack_sbuffer_destroy(&req);
+
+    const char *bad[] = { "0", "-1", "1x", "", "9223372036854775808" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(body, sizeof(body), "{\"device_id\":\"%s\",\"signature\":%s}", bad[i], sig);
+        in = post("/api/devices/revoke", body);
+        in.has_session = true;
+        assert_int_equal(plan(&in, &p, &doc, &req), 400);
+    }
+    in = post("/api/devices/revoke", "{\"device_id\":\"7\",\"signature\":\"AAAA\"}");
+    in.has_session = true;
+    assert_int_equal(plan(&in, &p, &doc, &req), 400);
+    /* A cross-site form cannot switch a device off. */
+    snprintf(body, sizeof(body), "{\"device_id\":\"7\",\"signature\":%s}", sig);
+    in = post("/api/devices/revoke", body);
+    in.has_session = true;
+    in.sec_fetch_site = "cross-site";
+    assert_int_equal(plan(&in, &p, &doc, &req), 403);
 }
 
 /* Every length of bytes becomes the base64 and hex that libsodium writes
@@ -534,6 +608,7 @@ int main(void)
         cmocka_unit_test(reports_are_asked_for_and_opened),
         cmocka_unit_test(qr_codes_are_of_page_addresses),
         cmocka_unit_test(transfer_links_and_added_devices),
+        cmocka_unit_test(own_devices_for_the_sessions_member),
     };
     if (sodium_init() < 0) {
         return 1;

@@ -114,7 +114,7 @@ static void a_link_admits_one_browser_once(void **state)
     second[0] = second[0] == 'a' ? 'b' : 'a';
     assert_int_equal(nbd_welcome_redeem(w->store, second, thief, NULL, NULL, 1500), NB_ENOENT);
 
-    assert_int_equal(nbd_welcome_foreach_device(w->store, collect, &seen), 0);
+    assert_int_equal(nbd_welcome_foreach_device(w->store, NULL, collect, &seen), 0);
     assert_int_equal(seen.n, 1);
     assert_string_equal(seen.name[0], "Maria");
     assert_false(seen.revoked[0]);
@@ -124,7 +124,7 @@ static void a_link_admits_one_browser_once(void **state)
     assert_int_equal(nbd_welcome_revoke(w->store, id, 1601), NB_ENOENT);
     assert_int_equal(nbd_welcome_revoke(w->store, id + 100, 1601), NB_ENOENT);
     seen.n = 0;
-    assert_int_equal(nbd_welcome_foreach_device(w->store, collect, &seen), 0);
+    assert_int_equal(nbd_welcome_foreach_device(w->store, NULL, collect, &seen), 0);
     assert_int_equal(seen.n, 1);
     assert_true(seen.revoked[0]);
 }
@@ -215,7 +215,7 @@ static void a_device_hands_a_link_to_the_next(void **state)
     /* A device key admits one device only. */
     assert_int_equal(nbd_device_add(w->store, maria, tablet, phone, NULL, 1500), NB_EEXIST);
 
-    assert_int_equal(nbd_welcome_foreach_device(w->store, collect, &seen), 0);
+    assert_int_equal(nbd_welcome_foreach_device(w->store, NULL, collect, &seen), 0);
     assert_int_equal(seen.n, 3);
     assert_string_equal(seen.name[1], "Maria");
     assert_string_equal(seen.name[2], "Maria");
@@ -274,6 +274,56 @@ static void a_browser_of_before_device_keys_keeps_working(void **state)
     assert_int_equal(nbd_welcome_admitted(w->store, maria, tablet), 1);
 }
 
+/* A member switches off their own lost phone from their tablet, and only
+ * their own devices: another member's device is "not found" for them, and
+ * a device already switched off cannot switch off the others. */
+static void a_member_switches_off_only_their_own_devices(void **state)
+{
+    struct world *w = *state;
+    char token[NBD_WELCOME_TOKEN_LEN + 1];
+    uint8_t maria[32], bob[32], phone[32], tablet[32], bobs[32];
+    struct seen seen = { 0 };
+    int64_t a, b, c;
+
+    memset(maria, 1, sizeof(maria));
+    memset(bob, 2, sizeof(bob));
+    memset(phone, 3, sizeof(phone));
+    memset(tablet, 4, sizeof(tablet));
+    memset(bobs, 7, sizeof(bobs));
+    assert_int_equal(nbd_welcome_make(w->store, "Maria", 1000, 5000, token), 0);
+    a = nbd_welcome_redeem(w->store, token, maria, phone, "Android", 1100);
+    b = nbd_device_add(w->store, maria, phone, tablet, "Linux", 1200);
+    assert_int_equal(nbd_welcome_make(w->store, "Bob", 1000, 5000, token), 0);
+    c = nbd_welcome_redeem(w->store, token, bob, bobs, "Windows", 1300);
+    assert_true(a > 0 && b > a && c > b);
+
+    /* Her own list holds her two devices, not Bob's. */
+    assert_int_equal(nbd_welcome_foreach_device(w->store, maria, collect, &seen), 0);
+    assert_int_equal(seen.n, 2);
+
+    /* Bob cannot switch off her phone, nor can she his. */
+    assert_int_equal(nbd_device_revoke_own(w->store, bob, bobs, a, 1400), NB_ENOENT);
+    assert_int_equal(nbd_device_revoke_own(w->store, maria, tablet, c, 1400), NB_ENOENT);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, phone), 1);
+    assert_int_equal(nbd_welcome_admitted(w->store, bob, bobs), 1);
+    /* Nor with a device that is not hers. */
+    assert_int_equal(nbd_device_revoke_own(w->store, maria, bobs, a, 1400), NB_EPERM);
+
+    /* From the tablet she switches off the phone; the tablet keeps working. */
+    assert_int_equal(nbd_device_revoke_own(w->store, maria, tablet, a, 1500), 0);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, phone), 0);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, tablet), 1);
+    assert_int_equal(nbd_device_revoke_own(w->store, maria, tablet, a, 1501), NB_ENOENT);
+    /* The phone, switched off, cannot switch off the tablet. */
+    assert_int_equal(nbd_device_revoke_own(w->store, maria, phone, b, 1502), NB_EPERM);
+    assert_int_equal(nbd_welcome_admitted(w->store, maria, tablet), 1);
+    seen.n = 0;
+    assert_int_equal(nbd_welcome_foreach_device(w->store, maria, collect, &seen), 0);
+    assert_int_equal(seen.n, 2);
+    assert_true(seen.revoked[0]);
+    assert_false(seen.revoked[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +331,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_store_keeps_no_usable_token, setup, teardown),
         cmocka_unit_test_setup_teardown(a_device_hands_a_link_to_the_next, setup, teardown),
         cmocka_unit_test_setup_teardown(a_browser_of_before_device_keys_keeps_working, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_member_switches_off_only_their_own_devices, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

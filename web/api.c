@@ -466,7 +466,7 @@ enum web_route web_route_of(const char *path)
         { "/api/events", WEB_ROUTE_EVENTS },     { "/api/status", WEB_ROUTE_STATUS },
         { "/api/report", WEB_ROUTE_REPORT },     { "/api/qr", WEB_ROUTE_QR },
         { "/api/transfer", WEB_ROUTE_TRANSFER }, { "/api/transfer/take", WEB_ROUTE_TRANSFER_TAKE },
-        { "/api/devices", WEB_ROUTE_DEVICES },
+        { "/api/devices", WEB_ROUTE_DEVICES },   { "/api/devices/revoke", WEB_ROUTE_DEVICE_REVOKE },
     };
 
     if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0) {
@@ -507,6 +507,8 @@ static bool method_ok(enum web_route r, const char *method)
         return get;
     case WEB_ROUTE_SESSION:
         return post || strcmp(method, "DELETE") == 0;
+    case WEB_ROUTE_DEVICES:
+        return get || post;
     default:
         return post;
     }
@@ -801,6 +803,16 @@ static void arg_device(msgpack_packer *pk, const struct web_sign_in *s)
     }
 }
 
+/* The session's member and, when it has one, its device key as `by`: the
+ * arguments of the ops a member's device makes about the member's devices. */
+static void arg_member_by(msgpack_packer *pk, const struct web_input *in)
+{
+    arg_bin(pk, "member", in->member, NB_KEY_SIZE);
+    if (in->has_device_key) {
+        arg_bin(pk, "by", in->device_key, NB_KEY_SIZE);
+    }
+}
+
 static int plan_welcome(const struct json_object *o, msgpack_packer *pk, uint64_t id,
                         struct web_plan *plan, struct web_error *err)
 {
@@ -845,10 +857,7 @@ static int plan_transfer(const struct web_input *in, const struct json_object *o
         }
     }
     begin(pk, id, NB_CTL_OP_TRANSFER_PUT, 2 + in->has_device_key + (seconds > 0));
-    arg_bin(pk, "member", in->member, NB_KEY_SIZE);
-    if (in->has_device_key) {
-        arg_bin(pk, "by", in->device_key, NB_KEY_SIZE);
-    }
+    arg_member_by(pk, in);
     arg_bin(pk, "sealed", sealed, n);
     if (seconds > 0) {
         pack_str(pk, "expires");
@@ -889,11 +898,41 @@ static int plan_device_add(const struct web_input *in, const struct json_object 
                       "the body is {\"device_key\" (64 hex digits), \"device\"}.");
     }
     begin(pk, id, NB_CTL_OP_DEVICE_ADD, 2 + in->has_device_key + (s->device[0] != '\0'));
-    arg_bin(pk, "member", in->member, NB_KEY_SIZE);
-    if (in->has_device_key) {
-        arg_bin(pk, "by", in->device_key, NB_KEY_SIZE);
-    }
+    arg_member_by(pk, in);
     arg_device(pk, s);
+    return 0;
+}
+
+/* GET /api/devices: devices.own, the session member's devices as the
+ * session's device sees them. */
+static void plan_devices_own(const struct web_input *in, msgpack_packer *pk, uint64_t id)
+{
+    begin(pk, id, NB_CTL_OP_DEVICES_OWN, 1 + in->has_device_key);
+    arg_member_by(pk, in);
+}
+
+/* POST /api/devices/revoke {device_id, signature}: device.revoke.own.  The
+ * member's signature over the device's number is checked by the node. */
+static int plan_device_revoke(const struct web_input *in, const struct json_object *o,
+                              msgpack_packer *pk, uint64_t id, struct web_error *err)
+{
+    char text[21];
+    uint8_t signature[64];
+    uint64_t device_id = 0;
+    size_t n = 0;
+
+    if (json_text(o, "device_id", text, sizeof(text) - 1) != 0 ||
+        number_of(text, INT64_MAX, &device_id) != 0 || device_id == 0 ||
+        json_base64(o, "signature", signature, sizeof(signature), &n) != 0 ||
+        n != sizeof(signature)) {
+        return refuse(err, 400, "bad_request",
+                      "the body is {\"device_id\" (a number, as text), \"signature\" (base64)}.");
+    }
+    begin(pk, id, NB_CTL_OP_DEVICE_REVOKE_OWN, 3 + in->has_device_key);
+    arg_member_by(pk, in);
+    pack_str(pk, "device_id");
+    msgpack_pack_uint64(pk, device_id);
+    arg_bin(pk, "signature", signature, sizeof(signature));
     return 0;
 }
 
@@ -921,7 +960,8 @@ static bool needs_session(enum web_route r)
 {
     return r == WEB_ROUTE_SUBMIT || r == WEB_ROUTE_GET || r == WEB_ROUTE_LIST ||
            r == WEB_ROUTE_EVENTS || r == WEB_ROUTE_STATUS || r == WEB_ROUTE_REPORT ||
-           r == WEB_ROUTE_QR || r == WEB_ROUTE_TRANSFER || r == WEB_ROUTE_DEVICES;
+           r == WEB_ROUTE_QR || r == WEB_ROUTE_TRANSFER || r == WEB_ROUTE_DEVICES ||
+           r == WEB_ROUTE_DEVICE_REVOKE;
 }
 
 int web_api_plan(const struct web_input *in, uint64_t id, msgpack_sbuffer *req,
@@ -1016,7 +1056,14 @@ int web_api_plan(const struct web_input *in, uint64_t id, msgpack_sbuffer *req,
         }
         break;
     case WEB_ROUTE_DEVICES:
-        if (plan_device_add(in, o, &pk, id, &plan, err) != 0) {
+        if (!changes) {
+            plan_devices_own(in, &pk, id);
+        } else if (plan_device_add(in, o, &pk, id, &plan, err) != 0) {
+            goto out;
+        }
+        break;
+    case WEB_ROUTE_DEVICE_REVOKE:
+        if (plan_device_revoke(in, o, &pk, id, err) != 0) {
             goto out;
         }
         break;

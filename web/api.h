@@ -44,7 +44,9 @@ enum web_route {
     WEB_ROUTE_QR,            /* GET /api/qr: a QR code (SVG) of the page's address */
     WEB_ROUTE_TRANSFER,      /* POST /api/transfer: a link for the member's next device */
     WEB_ROUTE_TRANSFER_TAKE, /* POST /api/transfer/take: that link used on the new device */
-    WEB_ROUTE_DEVICES,       /* POST /api/devices: a recovery card admits this browser */
+    WEB_ROUTE_DEVICES,       /* POST /api/devices: a recovery card admits this browser;
+                              * GET: the member's own devices */
+    WEB_ROUTE_DEVICE_REVOKE, /* POST /api/devices/revoke: the member switches one off */
 };
 
 /* An HTTP request as far as the API looks at it.  Absent headers are NULL. */

@@ -386,6 +386,13 @@ static void on_reply(void *arg, const uint8_t *frame, size_t len)
     } else {
         web_api_reply(q->plan.route, frame, len, &q->json, &q->status);
     }
+    if (q->plan.route == WEB_ROUTE_DEVICE_REVOKE && q->status == 200) {
+        const char *cookie = MHD_lookup_connection_value(q->conn, MHD_COOKIE_KIND, WEB_COOKIE_NAME);
+        uint8_t member[NB_KEY_SIZE];
+        if (web_session_find(q->srv->sessions, cookie, wall_now(), member, NULL, NULL) == 0) {
+            web_sessions_recheck_member(q->srv->sessions, member);
+        }
+    }
     resume(q);
 }
 

@@ -141,3 +141,12 @@ void web_session_checked(struct web_sessions *s, const char *cookie, uint64_t no
         s->sessions[i].checked_at = now;
     }
 }
+
+void web_sessions_recheck_member(struct web_sessions *s, const uint8_t member[NB_KEY_SIZE])
+{
+    for (unsigned i = 0; i < WEB_SESSIONS_MAX; i++) {
+        if (memcmp(s->sessions[i].member, member, NB_KEY_SIZE) == 0) {
+            s->sessions[i].checked_at = 0;
+        }
+    }
+}

@@ -71,5 +71,9 @@ void web_session_drop(struct web_sessions *s, const char *cookie);
 /* Whether the session's admission must be asked of the node again. */
 bool web_session_needs_check(const struct web_sessions *s, const char *cookie, uint64_t now);
 void web_session_checked(struct web_sessions *s, const char *cookie, uint64_t now);
+/* Every session of the member asks the node again at its next request: one
+ * of the member's devices was switched off, and its session ends now rather
+ * than within WEB_RECHECK_SECONDS. */
+void web_sessions_recheck_member(struct web_sessions *s, const uint8_t member[NB_KEY_SIZE]);
 
 #endif

@@ -95,6 +95,8 @@ int nbd_op_welcome_redeem(struct nbd_request *rq);
 int nbd_op_welcome_check(struct nbd_request *rq);
 int nbd_op_devices(struct nbd_request *rq);
 int nbd_op_device_revoke(struct nbd_request *rq);
+int nbd_op_devices_own(struct nbd_request *rq);
+int nbd_op_device_revoke_own(struct nbd_request *rq);
 int nbd_op_device_add(struct nbd_request *rq);
 int nbd_op_transfer_put(struct nbd_request *rq);
 int nbd_op_transfer_take(struct nbd_request *rq);

@@ -13,7 +13,7 @@
 static int pack_peer(void *ctx, const struct nbd_peer_info *p)
 {
     msgpack_packer *pk = ctx;
-    msgpack_pack_map(pk, 14);
+    msgpack_pack_map(pk, 16);
     nb_mp_pack_cstr(pk, "node");
     if (p->has_node)
         nb_mp_pack_bin(pk, p->node, NB_KEY_SIZE);
@@ -50,6 +50,10 @@ static int pack_peer(void *ctx, const struct nbd_peer_info *p)
     msgpack_pack_uint64(pk, p->records_out);
     nb_mp_pack_cstr(pk, "invalid");
     msgpack_pack_uint64(pk, p->invalid);
+    nb_mp_pack_cstr(pk, "reconcile_bytes_in");
+    msgpack_pack_uint64(pk, p->reconcile_bytes_in);
+    nb_mp_pack_cstr(pk, "reconcile_bytes_out");
+    msgpack_pack_uint64(pk, p->reconcile_bytes_out);
     nb_mp_pack_cstr(pk, "last_error");
     if (p->last_error != NULL)
         nb_mp_pack_cstr(pk, p->last_error);

@@ -103,6 +103,7 @@ static int arg_device_key(const msgpack_object *map, const char *key, uint8_t bu
 
 static const char msg_device_arg[] = "`device` is 1 to 64 bytes of text without control characters";
 static const char msg_device_key_arg[] = "`device_key` is the browser's device key (bin 32)";
+static const char msg_by_arg[] = "`by` is the device key of the member's admitted device (bin 32)";
 static const char msg_key_taken[] =
     "this device key is already admitted: the browser makes a new one for each device";
 
@@ -207,8 +208,7 @@ int nbd_op_device_add(struct nbd_request *rq)
     if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, member) < 0)
         return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, nbd_msg_member_arg);
     if (arg_device_key(rq->map, "by", by_buf, &by) < 0)
-        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,
-                               "`by` is the device key of the member's admitted device (bin 32)");
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, msg_by_arg);
     if (nb_mp_map_bin_exact(rq->map, "device_key", NB_KEY_SIZE, device_key) < 0)
         return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, msg_device_key_arg);
     if (arg_optional_text(rq->map, "device", NBD_DEVICE_NAME_MAX, device) < 0)
@@ -239,8 +239,7 @@ int nbd_op_transfer_put(struct nbd_request *rq)
     if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, member) < 0)
         return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, nbd_msg_member_arg);
     if (arg_device_key(rq->map, "by", by_buf, &by) < 0)
-        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,
-                               "`by` is the device key of the member's admitted device (bin 32)");
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, msg_by_arg);
     if (nb_mp_map_bin(rq->map, "sealed", 1, NBD_TRANSFER_SEALED_MAX, &sealed) < 0)
         return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,
                                "`sealed` is the browser's ciphertext, 1 to 256 bytes");
@@ -299,6 +298,19 @@ static void pack_text_or_nil(msgpack_packer *pk, const char *key, const char *va
         msgpack_pack_nil(pk);
 }
 
+/* {device_id}: the reply of the ops that revoke a device. */
+static int reply_device_id(struct nbd_request *rq, uint64_t id)
+{
+    struct nbd_reply fr;
+
+    if (nbd_reply_begin(&fr, rq) < 0)
+        return NB_ENOMEM;
+    msgpack_pack_map(&fr.pk, 1);
+    nb_mp_pack_cstr(&fr.pk, "device_id");
+    msgpack_pack_uint64(&fr.pk, id);
+    return nbd_reply_end(&fr);
+}
+
 static int count_device(void *ctx, const struct nbd_device *d)
 {
     (void)d;
@@ -306,16 +318,26 @@ static int count_device(void *ctx, const struct nbd_device *d)
     return 0;
 }
 
-static int pack_device(void *ctx, const struct nbd_device *d)
+/* The label the page gives the device it admits for a recovery card or a
+ * copy of the key kept in a file (web/page/js/devices.js, makeCopy). */
+#define DEVICE_LABEL_COPY "recovery card"
+
+/* What kind of device this is, for a person: a copy of the key on paper or
+ * in a file, or a browser (the only other kind that has device rows:
+ * `noaber` signs with its identity file and is not admitted per device). */
+static const char *device_kind(const struct nbd_device *d)
 {
-    msgpack_packer *pk = ctx;
-    msgpack_pack_map(pk, 6);
+    return d->device != NULL && strcmp(d->device, DEVICE_LABEL_COPY) == 0 ? "copy" : "browser";
+}
+
+/* The fields both lists of devices have: five map entries. */
+static void pack_device_common(msgpack_packer *pk, const struct nbd_device *d)
+{
     nb_mp_pack_cstr(pk, "device_id");
     msgpack_pack_uint64(pk, (uint64_t)d->id);
-    nb_mp_pack_cstr(pk, "member");
-    nb_mp_pack_bin(pk, d->member, NB_KEY_SIZE);
-    pack_text_or_nil(pk, "name", d->name);
     pack_text_or_nil(pk, "device", d->device);
+    nb_mp_pack_cstr(pk, "kind");
+    nb_mp_pack_cstr(pk, device_kind(d));
     nb_mp_pack_cstr(pk, "admitted_at");
     msgpack_pack_uint64(pk, d->admitted_at);
     nb_mp_pack_cstr(pk, "revoked_at");
@@ -323,26 +345,159 @@ static int pack_device(void *ctx, const struct nbd_device *d)
         msgpack_pack_uint64(pk, d->revoked_at);
     else
         msgpack_pack_nil(pk);
+}
+
+/* What the packing callbacks get: the reply's packer, and for a member's
+ * own list the key of the device asking (NULL for a device without one). */
+struct pack_ctx {
+    msgpack_packer *pk;
+    const uint8_t *this_key;
+};
+
+static int pack_device(void *ctx, const struct nbd_device *d)
+{
+    msgpack_packer *pk = ((struct pack_ctx *)ctx)->pk;
+    msgpack_pack_map(pk, 7);
+    pack_device_common(pk, d);
+    nb_mp_pack_cstr(pk, "member");
+    nb_mp_pack_bin(pk, d->member, NB_KEY_SIZE);
+    pack_text_or_nil(pk, "name", d->name);
     return 0;
 }
 
-int nbd_op_devices(struct nbd_request *rq)
+/* A member's own device: whether it is the one asking, instead of the
+ * member and the operator's name for them. */
+static int pack_own_device(void *ctx, const struct nbd_device *d)
+{
+    const struct pack_ctx *pc = ctx;
+    bool asking = pc->this_key != NULL ? d->device_key != NULL &&
+                                             memcmp(d->device_key, pc->this_key, NB_KEY_SIZE) == 0
+                                       : d->device_key == NULL && !d->revoked;
+    msgpack_pack_map(pc->pk, 6);
+    pack_device_common(pc->pk, d);
+    nb_mp_pack_cstr(pc->pk, "this");
+    if (asking)
+        msgpack_pack_true(pc->pk);
+    else
+        msgpack_pack_false(pc->pk);
+    return 0;
+}
+
+/* A list of devices, counted and then packed as op_blocked does: every
+ * device (member NULL), or the member's. */
+static int reply_devices(struct nbd_request *rq, const uint8_t *member, nbd_device_cb pack,
+                         struct pack_ctx *pc)
 {
     struct nbd_store *store = rq->ctx->node->store;
     uint32_t n = 0;
 
-    /* Counted, then packed, as op_blocked does. */
-    if (nbd_welcome_foreach_device(store, count_device, &n) < 0)
+    if (nbd_welcome_foreach_device(store, member, count_device, &n) < 0)
         return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
     struct nbd_reply fr;
     if (nbd_reply_begin(&fr, rq) < 0)
         return NB_ENOMEM;
+    pc->pk = &fr.pk;
     msgpack_pack_map(&fr.pk, 1);
     nb_mp_pack_cstr(&fr.pk, "devices");
     msgpack_pack_array(&fr.pk, n);
-    if (nbd_welcome_foreach_device(store, pack_device, &fr.pk) < 0)
+    if (nbd_welcome_foreach_device(store, member, pack, pc) < 0)
         return NB_ENOMEM;
     return nbd_reply_end(&fr);
+}
+
+int nbd_op_devices(struct nbd_request *rq)
+{
+    struct pack_ctx pc = { 0 };
+
+    return reply_devices(rq, NULL, pack_device, &pc);
+}
+
+/* The member and the asking device of a member's op on their own devices:
+ * NULL, or what is wrong with them. */
+static const char *own_device_args(struct nbd_request *rq, uint8_t member[NB_KEY_SIZE],
+                                   uint8_t by_buf[NB_KEY_SIZE], const uint8_t **by)
+{
+    if (nb_mp_map_bin_exact(rq->map, "member", NB_KEY_SIZE, member) < 0)
+        return nbd_msg_member_arg;
+    if (arg_device_key(rq->map, "by", by_buf, by) < 0)
+        return msg_by_arg;
+    return NULL;
+}
+
+/* devices.own {member, by?}: the member's own devices, for the member's
+ * admitted device `by` (docs/web.md, "You": switching off a lost phone). */
+int nbd_op_devices_own(struct nbd_request *rq)
+{
+    uint8_t member[NB_KEY_SIZE], by_buf[NB_KEY_SIZE];
+    struct pack_ctx pc = { 0 };
+    int r;
+
+    const char *bad = own_device_args(rq, member, by_buf, &pc.this_key);
+    if (bad != NULL)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, bad);
+    r = nbd_welcome_admitted(rq->ctx->node->store, member, pc.this_key);
+    if (r < 0)
+        return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
+    if (r == 0)
+        return nbd_reply_error(rq, NB_CTL_E_REFUSED, msg_not_admitted);
+    return reply_devices(rq, member, pack_own_device, &pc);
+}
+
+/* Whether `signature` is the member's over NB_CTL_DEVICE_REVOKE_CONTEXT,
+ * the neighbourhood id and the device id. */
+static bool revoke_signed(const uint8_t nid[NB_NEIGHBOURHOOD_ID_SIZE], uint64_t id,
+                          const uint8_t member[NB_KEY_SIZE], const uint8_t signature[64])
+{
+    uint8_t msg[sizeof(NB_CTL_DEVICE_REVOKE_CONTEXT) - 1 + NB_NEIGHBOURHOOD_ID_SIZE + 8];
+    size_t n = sizeof(NB_CTL_DEVICE_REVOKE_CONTEXT) - 1;
+
+    memcpy(msg, NB_CTL_DEVICE_REVOKE_CONTEXT, n);
+    memcpy(msg + n, nid, NB_NEIGHBOURHOOD_ID_SIZE);
+    n += NB_NEIGHBOURHOOD_ID_SIZE;
+    for (int i = 7; i >= 0; i--)
+        msg[n++] = (uint8_t)(id >> (8 * i));
+    return crypto_sign_verify_detached(signature, msg, sizeof(msg), member) == 0;
+}
+
+/*
+ * device.revoke.own {member, by?, device_id, signature}: the member's
+ * admitted device `by` switches off another device of the same member.
+ * The member's key signs which device (noaber-web has no key and cannot
+ * make the signature); a device of another member is not found.
+ */
+int nbd_op_device_revoke_own(struct nbd_request *rq)
+{
+    uint8_t member[NB_KEY_SIZE], by_buf[NB_KEY_SIZE], signature[64];
+    const uint8_t *by;
+    uint64_t id;
+    int r;
+
+    const char *bad = own_device_args(rq, member, by_buf, &by);
+    if (bad != NULL)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST, bad);
+    if (nb_mp_map_uint(rq->map, "device_id", INT64_MAX, &id) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,
+                               "`device_id` is the number `devices.own` shows");
+    if (nb_mp_map_bin_exact(rq->map, "signature", sizeof(signature), signature) < 0)
+        return nbd_reply_error(rq, NB_CTL_E_BAD_REQUEST,
+                               "`signature` is the member's signature (bin 64) over "
+                               "\"" NB_CTL_DEVICE_REVOKE_CONTEXT
+                               "\", the neighbourhood id and the device id");
+    if (!rq->ctx->node->has_neighbourhood)
+        return nbd_reply_error(rq, NB_CTL_E_REFUSED, "this node has no neighbourhood yet");
+    if (!revoke_signed(rq->ctx->node->neighbourhood_id, id, member, signature))
+        return nbd_reply_error(rq, NB_CTL_E_REFUSED,
+                               "the signature is not the member's over this device's number");
+    r = nbd_device_revoke_own(rq->ctx->node->store, member, by, (int64_t)id, rq->ctx->clock());
+    if (r == NB_EPERM)
+        return nbd_reply_error(rq, NB_CTL_E_REFUSED, msg_not_admitted);
+    if (r == NB_ENOENT)
+        return nbd_reply_error(rq, NB_CTL_E_NOT_FOUND,
+                               "you have no device with that number that is still switched on");
+    if (r < 0)
+        return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
+    nbd_info("device %llu was switched off by its member", (unsigned long long)id);
+    return reply_device_id(rq, id);
 }
 
 int nbd_op_device_revoke(struct nbd_request *rq)
@@ -359,11 +514,5 @@ int nbd_op_device_revoke(struct nbd_request *rq)
     if (r < 0)
         return nbd_reply_error(rq, NB_CTL_E_INTERNAL, nbd_msg_store_failed);
     nbd_info("device %llu was revoked", (unsigned long long)id);
-    struct nbd_reply fr;
-    if (nbd_reply_begin(&fr, rq) < 0)
-        return NB_ENOMEM;
-    msgpack_pack_map(&fr.pk, 1);
-    nb_mp_pack_cstr(&fr.pk, "device_id");
-    msgpack_pack_uint64(&fr.pk, id);
-    return nbd_reply_end(&fr);
+    return reply_device_id(rq, id);
 }

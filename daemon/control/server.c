@@ -263,6 +263,10 @@ static const struct op ops[] = {
     { NB_CTL_OP_DEVICE_ADD, NB_CTL_ROLE_MEMBER, nbd_op_device_add },
     { NB_CTL_OP_TRANSFER_PUT, NB_CTL_ROLE_MEMBER, nbd_op_transfer_put },
     { NB_CTL_OP_TRANSFER_TAKE, NB_CTL_ROLE_MEMBER, nbd_op_transfer_take },
+    /* A member's own devices: listed for one of them, switched off with the
+     * member's signature (never another member's). */
+    { NB_CTL_OP_DEVICES_OWN, NB_CTL_ROLE_MEMBER, nbd_op_devices_own },
+    { NB_CTL_OP_DEVICE_REVOKE_OWN, NB_CTL_ROLE_MEMBER, nbd_op_device_revoke_own },
     { NB_CTL_OP_BLOCK, NB_CTL_ROLE_OPERATOR, nbd_op_block },
     { NB_CTL_OP_UNBLOCK, NB_CTL_ROLE_OPERATOR, nbd_op_unblock },
     { NB_CTL_OP_BLOCKED, NB_CTL_ROLE_OPERATOR, nbd_op_blocked },

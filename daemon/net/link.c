@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -405,6 +407,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     link->last_rx = uv_now(host->loop);
     link->last_contact = host->clock();
     link->bytes_in += (uint64_t)nread;
+    if (nread > NET_BURST_READ) {
+        link->buffers_touched = true;
+        link->last_burst = link->last_rx;
+    }
     host->ev.read_begin(host->ev.ctx, link);
     while (left > 0 && link->state != LINK_CLOSING) {
         size_t used = 0;
@@ -531,6 +537,43 @@ struct nbd_link *link_dial(struct nbd_link_host *host, const char *remote,
     return link;
 }
 
+/* Hands the whole pages inside [p, p + len) back to the kernel: they stay
+ * ours and read as zeros (or as they were) when next touched. */
+static void give_back(void *p, size_t len)
+{
+#ifdef MADV_DONTNEED
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0)
+        return;
+    uintptr_t mask = (uintptr_t)page - 1;
+    uintptr_t start = ((uintptr_t)p + mask) & ~mask;
+    uintptr_t end = ((uintptr_t)p + len) & ~mask;
+    if (end > start)
+        madvise((void *)start, end - start, MADV_DONTNEED);
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
+/*
+ * A link's read buffer, frame decoder and message scratch take some
+ * 140 KiB, which a burst (a catch-up, a large reconciliation) fills and a
+ * quiet link never needs again until the next one: on a small machine
+ * with many quiet links that is most of what the links hold.  Their
+ * contents matter only within a read, except for the part of a frame that
+ * has arrived, which is kept.
+ */
+static void give_back_buffers(struct nbd_link *link)
+{
+    struct nb_frame_decoder *d = &link->fl.dec;
+    size_t keep = d->delivered ? 0 : d->have;
+    give_back(link->rbuf, sizeof(link->rbuf));
+    give_back(d->buf + keep, sizeof(d->buf) - keep);
+    give_back(&link->msg, sizeof(link->msg));
+    link->buffers_touched = false;
+}
+
 void link_tick(struct nbd_link *link, uint64_t now)
 {
     if (link->state == LINK_CLOSING)
@@ -551,4 +594,6 @@ void link_tick(struct nbd_link *link, uint64_t now)
         link->last_ping = now;
         send_small(link, NB_PEER_PING, ++link->ping_nonce);
     }
+    if (link->buffers_touched && now - link->last_burst >= NET_PING_IDLE_MS)
+        give_back_buffers(link);
 }

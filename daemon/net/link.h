@@ -40,7 +40,9 @@
  * ping after 5 s of quiet, a live peer answers well within it. */
 #define NET_QUIET_MS     15000
 #define NET_HANDSHAKE_MS 30000
-#define NET_INVALID_MAX  16
+/* A read of more than this is a burst (keepalives are far smaller). */
+#define NET_BURST_READ  256
+#define NET_INVALID_MAX 16
 
 struct nbd_link;
 struct nbd_peer;
@@ -118,6 +120,11 @@ struct nbd_link {
     struct nbd_peer *peer; /* the known address this link serves, if any */
     struct nbd_sync sync;
     struct nb_peer_msg msg; /* decode scratch */
+    /* The read buffers above and below hold pages since the link's last
+     * burst (a read of more than a keepalive), at uv_now() last_burst;
+     * link_tick gives them back once it is quiet. */
+    bool buffers_touched;
+    uint64_t last_burst;
     uint8_t rbuf[65536];
 };
 

@@ -1270,6 +1270,8 @@ static void fill_from_link(struct nbd_peer_info *info, const struct nbd_link *l)
     info->records_in += l->records_in;
     info->records_out += l->records_out;
     info->invalid += l->invalid;
+    info->reconcile_bytes_in = l->sync.reconcile_in;
+    info->reconcile_bytes_out = l->sync.reconcile_out;
 }
 
 /*

@@ -161,6 +161,9 @@ struct nbd_peer_info {
     bool silent;       /* connected, but nothing heard for NET_QUIET_MS */
     uint64_t fetching; /* records wanted and not yet received */
     uint64_t records_in, records_out, invalid;
+    /* Bytes of reconciliation messages received and sent on the current
+     * link (0 without one). */
+    uint64_t reconcile_bytes_in, reconcile_bytes_out;
     const char *last_error; /* NULL if none */
     /* How the link's last completed reconciliation went: "riblt" or
      * "negentropy"; NULL before one completed. */

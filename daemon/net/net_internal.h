@@ -62,6 +62,19 @@
 #define NET_WANT_SCAN_NS (20u * 1000 * 1000)
 /* A fetch that makes no progress for this long is given up. */
 #define NET_FETCH_STALL_MS 60000
+/* A link's first reconciliation waits while another link's first one, or
+ * more than NET_HELP_MIN ids it found to fetch, are under way, at most
+ * NET_ROUND_POSTPONE_MS; meanwhile it asks its own peer for a share of those
+ * ids, until that peer has said it lacks NET_HELP_MISSING_MAX of them
+ * (docs/protocol.md, "Catching up from several peers"). */
+#define NET_HELP_MIN          32
+#define NET_ROUND_POSTPONE_MS 120000
+#define NET_HELP_MISSING_MAX  256
+/* The largest `neg` message a responder sends: a node that lacks much gets
+ * the ids a few at a time, so that its other links start fetching them
+ * early and a live record pushed on the same link does not wait behind a
+ * long list (at 16 KiB/s, a second). */
+#define NET_NEG_ANSWER_MAX 16384
 /* Nodes and addresses refused for a while after too many invalid
  * messages (docs/protocol.md, "Limits"). */
 #define NET_BANS_MAX 64
@@ -227,10 +240,29 @@ struct nbd_net {
     size_t recent_n, recent_cap;
     bool items_stale;
     /* The node's coded symbols for rateless reconciliation (daemon/net/sync.c):
-     * built at the first round that needs them, then kept as records are
-     * accepted and brought along when the snapshot is rebuilt. */
-    struct nb_riblt_encoder riblt;
-    bool riblt_built;
+     * built beside the loop at the first round that needs them, then kept
+     * as records are accepted and brought along when the snapshot is
+     * rebuilt.  NULL until built. */
+    struct nbd_coded *coded;
+    /* The build in libuv's threadpool: the snapshot it hashes (a
+     * reference) and what it made; rounds that need the coded symbols
+     * meanwhile wait for it (struct nbd_sync, rb_waiting and rb_held). */
+    uv_work_t coded_work;
+    bool coded_building;
+    uint64_t coded_started; /* uv_hrtime() */
+    struct nbd_items *coded_from;
+    struct nbd_coded *coded_made;
+};
+
+/*
+ * Coded symbols shared by the node and the rateless sessions that use them:
+ * a session takes a reference to the symbols as its round began, and the
+ * node copies them before changing them only while a session holds them,
+ * so that 8 quiet links share one copy instead of holding one each.
+ */
+struct nbd_coded {
+    unsigned refs;
+    struct nb_riblt_encoder enc;
 };
 
 static inline struct nbd_net *link_net(const struct nbd_link *link)

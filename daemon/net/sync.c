@@ -83,36 +83,73 @@ static int snapshot(struct nb_negentropy_item *items, size_t n, struct nbd_items
     return 0;
 }
 
+/* ---- the coded symbols ------------------------------------------------------ */
+
+static void coded_put(struct nbd_coded *c)
+{
+    if (c == NULL || --c->refs > 0)
+        return;
+    nb_riblt_encoder_free(&c->enc);
+    free(c);
+}
+
+/* Drops the node's coded symbols: they are built again when next needed. */
+static void coded_drop(struct nbd_net *net)
+{
+    coded_put(net->coded);
+    net->coded = NULL;
+}
+
+/* The node's coded symbols, ready to change: copied first while a session
+ * holds them (its round reconciles the set as it began).  NULL if there
+ * are none, or no memory for the copy (then dropped). */
+static struct nb_riblt_encoder *coded_own(struct nbd_net *net)
+{
+    struct nbd_coded *c = net->coded;
+    if (c == NULL || c->refs == 1)
+        return c != NULL ? &c->enc : NULL;
+    struct nbd_coded *copy = calloc(1, sizeof(*copy));
+    if (copy == NULL || nb_riblt_encoder_copy(&copy->enc, &c->enc) < 0) {
+        free(copy);
+        coded_drop(net);
+        return NULL;
+    }
+    copy->refs = 1;
+    coded_put(c);
+    net->coded = copy;
+    return &copy->enc;
+}
+
 /*
- * Brings the coded symbols from the set they stand for (the old snapshot
- * and the records accepted since) to the set of the new snapshot: a merge
- * of sorted lists, hashing only the ids that came or went, so that a
- * deletion does not cost a pass over every id.
+ * Brings coded symbols from the set they stand for (the `old` snapshot and
+ * the `recent` items, sorted) to the set of the snapshot `now`: a merge of
+ * sorted lists, hashing only the ids that came or went, so that a deletion
+ * does not cost a pass over every id.
  */
-static void riblt_follow(struct nbd_net *net, const struct nbd_items *old,
+static void coded_follow(struct nb_riblt_encoder *enc, const struct nbd_items *old,
+                         const struct nb_negentropy_item *recent, size_t recent_n,
                          const struct nbd_items *now)
 {
-    qsort(net->recent, net->recent_n, sizeof(*net->recent), item_cmp);
     size_t i = 0, j = 0, k = 0;
     size_t n_old = old != NULL ? old->count : 0;
     for (;;) {
         /* The next item of the old set: the smaller of old and recent. */
         const struct nb_negentropy_item *held = NULL;
         bool from_old = false;
-        if (i < n_old && (j == net->recent_n || item_cmp(&old->items[i], &net->recent[j]) <= 0)) {
+        if (i < n_old && (j == recent_n || item_cmp(&old->items[i], &recent[j]) <= 0)) {
             held = &old->items[i];
             from_old = true;
-        } else if (j < net->recent_n) {
-            held = &net->recent[j];
+        } else if (j < recent_n) {
+            held = &recent[j];
         }
         const struct nb_negentropy_item *kept = k < now->count ? &now->items[k] : NULL;
         if (held == NULL && kept == NULL)
             break;
         int c = held == NULL ? 1 : kept == NULL ? -1 : item_cmp(held, kept);
         if (c < 0)
-            nb_riblt_encoder_remove(&net->riblt, held->id);
+            nb_riblt_encoder_remove(enc, held->id);
         else if (c > 0)
-            nb_riblt_encoder_add(&net->riblt, kept->id);
+            nb_riblt_encoder_add(enc, kept->id);
         if (c <= 0) {
             if (from_old)
                 i++;
@@ -139,8 +176,11 @@ static int rebuild(struct nbd_net *net)
     r = snapshot(c.items, c.n, &s);
     if (r < 0)
         return r;
-    if (net->riblt_built)
-        riblt_follow(net, net->items, s);
+    struct nb_riblt_encoder *enc = coded_own(net);
+    if (enc != NULL) {
+        qsort(net->recent, net->recent_n, sizeof(*net->recent), item_cmp);
+        coded_follow(enc, net->items, net->recent, net->recent_n, s);
+    }
     sync_items_put(net->items);
     net->items = s;
     net->recent_n = 0;
@@ -220,7 +260,7 @@ static void recent_add(struct nbd_net *net, uint64_t created_at, const uint8_t i
 {
     /* The next snapshot reads the store anyway, but the coded symbols
      * follow it by what changed since the last one. */
-    if (net->items == NULL || (net->items_stale && !net->riblt_built))
+    if (net->items == NULL || (net->items_stale && net->coded == NULL))
         return;
     if (net->recent_n == net->recent_cap) {
         size_t cap = net->recent_cap ? net->recent_cap * 2 : 256;
@@ -228,8 +268,7 @@ static void recent_add(struct nbd_net *net, uint64_t created_at, const uint8_t i
         if (p == NULL) {
             /* The coded symbols are built again from the next snapshot. */
             net->items_stale = true;
-            nb_riblt_encoder_free(&net->riblt);
-            net->riblt_built = false;
+            coded_drop(net);
             return;
         }
         net->recent = p;
@@ -240,35 +279,98 @@ static void recent_add(struct nbd_net *net, uint64_t created_at, const uint8_t i
     net->recent_n++;
 }
 
+static void coded_build(uv_work_t *w)
+{
+    struct nbd_net *net = container_of(w, struct nbd_net, coded_work);
+    const struct nbd_items *from = net->coded_from;
+    struct nbd_coded *c = calloc(1, sizeof(*c));
+    if (c == NULL || nb_riblt_encoder_init(&c->enc, NB_RIBLT_SYMBOLS_MAX) < 0) {
+        free(c);
+        return;
+    }
+    c->refs = 1;
+    for (size_t i = 0; i < from->count; i++)
+        nb_riblt_encoder_add(&c->enc, from->items[i].id);
+    net->coded_made = c;
+}
+
+static void riblt_resume(struct nbd_link *link, bool ready);
+
+static void coded_built(uv_work_t *w, int status)
+{
+    struct nbd_net *net = container_of(w, struct nbd_net, coded_work);
+    struct nbd_coded *c = net->coded_made;
+    struct nbd_items *from = net->coded_from;
+    uint64_t started = net->coded_started;
+    net->coded_made = NULL;
+    net->coded_from = NULL;
+    net->coded_building = false;
+    if (status < 0 || net->stopping) {
+        coded_put(c);
+        sync_items_put(from);
+        return;
+    }
+    /* Records came and went while the symbols were built: they follow the
+     * snapshot as it is now. */
+    struct nbd_items *now = NULL;
+    int r = c != NULL ? sync_items_get(net, &now) : NB_ENOMEM;
+    if (r == 0) {
+        coded_follow(&c->enc, from, NULL, 0, now);
+        coded_drop(net);
+        net->coded = c;
+        nbd_debug("built the coded symbols of %zu items for rateless reconciliation beside the "
+                  "loop in %llu ms",
+                  now->count, (unsigned long long)((uv_hrtime() - started) / 1000000));
+    } else {
+        nbd_error("cannot compute the coded symbols for reconciliation: %s", nb_strerror(r));
+        coded_put(c);
+    }
+    sync_items_put(now);
+    sync_items_put(from);
+    for (struct nbd_link *l = net->host.links, *next; l != NULL; l = next) {
+        next = l->next;
+        if (l->state == LINK_UP && (l->sync.rb_waiting || l->sync.rb_held != NULL))
+            riblt_resume(l, r == 0);
+    }
+}
+
 /*
- * The node's coded symbols, up to date with the store: built from the
- * snapshot at the first rateless round (not at startup: 10^6 ids take a
- * few tenths of a second), then kept.  The count check rebuilds them should
- * they ever disagree with the snapshot (an id accepted twice).
+ * The node's coded symbols, up to date with the store, with a reference
+ * for the caller.  They are built from the snapshot at the first rateless
+ * round (not at startup) and then kept; the build of 10^6 ids takes a few
+ * tenths of a second, so it runs in libuv's threadpool and this returns
+ * NB_ESTATE meanwhile: the caller's round waits for coded_built.  The
+ * count check builds them again should they ever disagree with the
+ * snapshot (an id accepted twice).
  */
-static int riblt_get(struct nbd_net *net, struct nb_riblt_encoder *ret_copy)
+static int riblt_get(struct nbd_net *net, struct nbd_coded **ret)
 {
     struct nbd_items *items;
     int r = sync_items_get(net, &items);
     if (r < 0)
         return r;
-    if (!net->riblt_built || net->riblt.ids != items->count) {
-        uint64_t started = uv_hrtime();
-        nb_riblt_encoder_free(&net->riblt);
-        net->riblt_built = false;
-        r = nb_riblt_encoder_init(&net->riblt, NB_RIBLT_SYMBOLS_MAX);
-        if (r == 0) {
-            for (size_t i = 0; i < items->count; i++)
-                nb_riblt_encoder_add(&net->riblt, items->items[i].id);
-            net->riblt_built = true;
-            nbd_debug("built the coded symbols of %zu items for rateless reconciliation in %llu ms",
-                      items->count, (unsigned long long)((uv_hrtime() - started) / 1000000));
-        }
+    if (net->coded != NULL && net->coded->enc.ids == items->count) {
+        sync_items_put(items);
+        net->coded->refs++;
+        *ret = net->coded;
+        return 0;
     }
-    sync_items_put(items);
-    if (r == 0)
-        r = nb_riblt_encoder_copy(ret_copy, &net->riblt);
-    return r;
+    coded_drop(net);
+    if (net->coded_building) {
+        sync_items_put(items);
+        return NB_ESTATE;
+    }
+    net->coded_from = items;
+    net->coded_started = uv_hrtime();
+    r = uv_queue_work(net->loop, &net->coded_work, coded_build, coded_built);
+    if (r < 0) {
+        net->coded_from = NULL;
+        sync_items_put(items);
+        nbd_warn("cannot build the coded symbols beside the loop: %s", uv_strerror(r));
+        return NB_ENOMEM;
+    }
+    net->coded_building = true;
+    return NB_ESTATE;
 }
 
 const char *nbd_reconcile_mode_name(enum nbd_reconcile_mode mode)
@@ -286,9 +388,9 @@ const char *nbd_reconcile_mode_name(enum nbd_reconcile_mode mode)
 
 static void rb_enc_free(struct nbd_sync *s)
 {
-    nb_riblt_encoder_free(s->rb_enc);
-    free(s->rb_enc);
+    coded_put(s->rb_enc);
     s->rb_enc = NULL;
+    s->rb_waiting = false;
 }
 
 /* ---- sending -------------------------------------------------------------- */
@@ -587,7 +689,7 @@ static void deferred_add(struct nbd_link *link, const uint8_t id[NB_ID_SIZE])
 }
 
 enum need {
-    NEED_NOTHING,   /* held, tombstoned, or the store failed */
+    NEED_NOTHING,   /* held, tombstoned, asked for here already, or the store failed */
     NEED_ELSEWHERE, /* another link is fetching it */
     NEED_FETCH,
 };
@@ -595,6 +697,11 @@ enum need {
 static enum need need_of(struct nbd_link *link, const uint8_t id[NB_ID_SIZE])
 {
     struct nbd_store *store = link_net(link)->node->store;
+    /* The needed ids are taken while a reconciliation still runs and taken
+     * again from the sorted list at its end: what this link asked for
+     * already is not asked twice. */
+    if (wanted_has(&link->sync, id))
+        return NEED_NOTHING;
     if (fetching_elsewhere(link, id))
         return NEED_ELSEWHERE;
     if (nbd_store_is_tombstoned(store, id) != 0)
@@ -630,22 +737,57 @@ static bool wanted_remove(struct nbd_sync *s, const uint8_t id[NB_ID_SIZE])
     return true;
 }
 
+/* Needed ids of the link's reconciliation that no link has taken yet. */
+static size_t untaken(const struct nbd_sync *s)
+{
+    return s->need.count > s->need_pos ? s->need.count - s->need_pos : 0;
+}
+
 /*
- * Asks for the next needed ids, as many as may be in flight (want_window).
+ * The link may ask its peer for a share of another link's needed ids: its
+ * peer has not reconciled with this node on this link (so nothing says it
+ * lacks them), no round of its own is under way, and its peer has not
+ * turned out to lack many of them.
+ */
+static bool may_help(const struct nbd_link *link)
+{
+    const struct nbd_sync *s = &link->sync;
+    return link->state == LINK_UP && !s->synced && !s->reconciling && !s->round_open &&
+           s->help_missing < NET_HELP_MISSING_MAX;
+}
+
+/* The other link whose reconciliation left the most needed ids untaken. */
+static struct nbd_link *help_whom(const struct nbd_link *link)
+{
+    struct nbd_link *best = NULL;
+    for (struct nbd_link *l = link->host->links; l != NULL; l = l->next)
+        if (l != link && l->state == LINK_UP && untaken(&l->sync) > 0 &&
+            (best == NULL || untaken(&l->sync) > untaken(&best->sync)))
+            best = l;
+    return best;
+}
+
+/*
+ * Asks for the next needed ids of `from`'s reconciliation (the link's own,
+ * or another link's it helps), as many as may be in flight (want_window).
  * Ids retracted or purged here (tombstoned) and ids that arrived meanwhile
  * (a push from another link) are skipped; ids another link is fetching are
- * set aside and, with `recheck`, asked for here once that link no longer
- * waits for them without having delivered.  Needed ids are looked up a batch
- * at a time and for at most NET_WANT_SCAN_NS per call, so a round with many
- * ids does not stall the loop: sync_tick continues the scan.
+ * set aside on `from` and, with `recheck`, asked for here once that link no
+ * longer waits for them without having delivered.  Ids a helping link asks
+ * its peer for are set aside on `from` as well: if that peer lacks them or
+ * the link goes, `from` asks its own peer, which holds them.  Needed ids are
+ * looked up a batch at a time and for at most NET_WANT_SCAN_NS per call, so
+ * a round with many ids does not stall the loop: sync_tick continues the
+ * scan.
  *
  * Because every link takes the next ids no other link has asked for, the
  * links of a node catching up share the backlog, each in proportion to
  * what its peer delivers.
  */
-static void send_wants(struct nbd_link *link, bool recheck)
+static void take_wants(struct nbd_link *link, struct nbd_link *from, bool recheck)
 {
-    struct nbd_sync *s = &link->sync;
+    struct nbd_sync *s = &link->sync, *fs = &from->sync;
+    recheck = recheck && from == link;
     uint8_t buf[NB_PEER_IDS_MAX * (NB_ID_SIZE + 2) + 16];
     uint8_t ids[NB_PEER_IDS_MAX][NB_ID_SIZE];
     uint64_t started = uv_hrtime();
@@ -656,15 +798,20 @@ static void send_wants(struct nbd_link *link, bool recheck)
         if (room > NB_PEER_IDS_MAX)
             room = NB_PEER_IDS_MAX;
         size_t batch = 0;
-        while (batch < room && s->need_pos < s->need.count) {
-            const uint8_t *id = s->need.ids[s->need_pos++];
+        while (batch < room && fs->need_pos < fs->need.count) {
+            const uint8_t *id = fs->need.ids[fs->need_pos++];
             enum need need = need_of(link, id);
+            /* While the reconciliation runs its list may name an id twice
+             * (a cut message makes it revisit ranges). */
+            for (size_t i = 0; need == NEED_FETCH && fs->reconciling && i < batch; i++)
+                if (memcmp(ids[i], id, NB_ID_SIZE) == 0)
+                    need = NEED_NOTHING;
             if (need == NEED_FETCH)
                 memcpy(ids[batch++], id, NB_ID_SIZE);
-            else if (need == NEED_ELSEWHERE)
-                deferred_add(link, id);
+            if (need == NEED_ELSEWHERE || (need == NEED_FETCH && from != link))
+                deferred_add(from, id);
         }
-        if (batch < room && s->need_pos >= s->need.count && recheck) {
+        if (batch < room && fs->need_pos >= fs->need.count && recheck) {
             recheck = false; /* one pass per call */
             for (size_t i = 0; i < s->deferred_n && batch < room;) {
                 enum need need = need_of(link, s->deferred[i]);
@@ -679,7 +826,7 @@ static void send_wants(struct nbd_link *link, bool recheck)
             }
         }
         if (batch == 0) {
-            if (s->need_pos >= s->need.count)
+            if (fs->need_pos >= fs->need.count)
                 break;
             continue;
         }
@@ -702,6 +849,42 @@ static void send_wants(struct nbd_link *link, bool recheck)
     }
 }
 
+/* Another link can fetch a share of this one's needed ids. */
+static bool helped(const struct nbd_link *link)
+{
+    for (const struct nbd_link *l = link->host->links; l != NULL; l = l->next)
+        if (l != link && may_help(l))
+            return true;
+    return false;
+}
+
+/* Asks for needed ids: the link's own reconciliation's first, else a share
+ * of another link's (may_help). */
+static void send_wants(struct nbd_link *link, bool recheck)
+{
+    struct nbd_sync *s = &link->sync;
+    /* While its reconciliation runs, a link that other links help leaves
+     * its own bandwidth to the rest of the list of ids, which those links
+     * wait for; it fetches once the list is complete. */
+    if (s->reconciling && helped(link))
+        return;
+    if (untaken(s) > 0 || s->deferred_n > 0 || !may_help(link)) {
+        take_wants(link, link, recheck);
+        return;
+    }
+    struct nbd_link *from = help_whom(link);
+    if (from != NULL)
+        take_wants(link, from, false);
+}
+
+/* Every link takes its share of what the reconciliations found. */
+static void spread_wants(struct nbd_net *net)
+{
+    for (struct nbd_link *l = net->host.links; l != NULL; l = l->next)
+        if (l->state == LINK_UP)
+            send_wants(l, false);
+}
+
 /* The initiator's reconciliation is complete: push what only we have,
  * fetch what only the peer has. */
 static void reconciled(struct nbd_link *link)
@@ -720,10 +903,24 @@ static void reconciled(struct nbd_link *link)
         queue_push(link, &s->backlog, s->have.ids[i]);
     nbd_debug("peer %s: reconciled: %zu to push, %zu to fetch at most", link_name(link),
               s->have.count, s->need.count);
+    /* Ids taken while the reconciliation ran are in the sorted list too:
+     * it is gone through again from its start, and need_of sorts out what
+     * is held, asked for, or set aside (every set-aside id is in the list,
+     * so it is set aside anew). */
     s->need_pos = 0;
+    s->deferred_n = 0;
     s->round_open = true;
     send_wants(link, true);
+    spread_wants(link_net(link));
     sync_drain(link);
+}
+
+static void neg_send(struct nbd_link *link, const uint8_t *msg, size_t len)
+{
+    uint8_t out[NB_PEER_MSG_MAX];
+    size_t n;
+    if (nb_peer_encode_neg(msg, len, out, sizeof(out), &n) == 0 && link_send(link, out, n) == 0)
+        link->sync.reconcile_out += len;
 }
 
 /* Opens the Negentropy session of the round and sends its first message. */
@@ -748,12 +945,8 @@ static int negentropy_open(struct nbd_link *link)
     }
     s->mode = NBD_RECONCILE_NEGENTROPY;
     s->ne_open = true;
-    uint8_t out[NB_PEER_MSG_MAX];
-    size_t n;
-    r = nb_peer_encode_neg(msg, len, out, sizeof(out), &n);
+    neg_send(link, msg, len);
     free(msg);
-    if (r == 0)
-        link_send(link, out, n);
     return 0;
 }
 
@@ -764,6 +957,8 @@ static int rbl_send(struct nbd_link *link, const uint8_t *msg, size_t len)
     int r = nb_peer_encode_rbl(msg, len, out, sizeof(out), &n);
     if (r == 0)
         r = link_send(link, out, n);
+    if (r == 0)
+        link->sync.reconcile_out += len;
     return r;
 }
 
@@ -778,7 +973,7 @@ static void riblt_send(struct nbd_link *link)
         size_t n = s->rb_allowed - s->rb_sent, len;
         if (n > NET_RIBLT_BATCH)
             n = NET_RIBLT_BATCH;
-        if (nb_riblt_encode_symbols(s->rb_enc, s->rb_sent, n, s->rb_allowed, msg, sizeof(msg),
+        if (nb_riblt_encode_symbols(&s->rb_enc->enc, s->rb_sent, n, s->rb_allowed, msg, sizeof(msg),
                                     &len) < 0 ||
             rbl_send(link, msg, len) < 0)
             return;
@@ -786,22 +981,40 @@ static void riblt_send(struct nbd_link *link)
     }
 }
 
+/* Another link is in sync (or, with `reconciled`, has reconciled and
+ * fetches what it found): this node holds (or is about to) what that peer
+ * holds, and in a neighbourhood the next peer differs from it by little. */
+static bool synced_elsewhere(const struct nbd_link *link, bool reconciled)
+{
+    for (const struct nbd_link *l = link->host->links; l != NULL; l = l->next)
+        if (l != link && l->state == LINK_UP &&
+            (l->sync.synced || (reconciled && l->sync.round_open)))
+            return true;
+    return false;
+}
+
 /* Starts the rateless session of the round: its first flight of coded
- * symbols (see NET_RIBLT_FLIGHT_FIRST). */
+ * symbols (see NET_RIBLT_FLIGHT_FIRST), or, while the node's coded symbols
+ * are being built, a wait for them (riblt_resume). */
 static int riblt_open(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
-    s->rb_enc = calloc(1, sizeof(*s->rb_enc));
-    int r = s->rb_enc != NULL ? riblt_get(link_net(link), s->rb_enc) : NB_ENOMEM;
+    s->rb_waiting = false;
+    int r = riblt_get(link_net(link), &s->rb_enc);
+    if (r == NB_ESTATE) {
+        s->rb_waiting = true;
+        s->mode = NBD_RECONCILE_RIBLT;
+        return 0;
+    }
     if (r < 0) {
-        free(s->rb_enc);
         s->rb_enc = NULL;
         nbd_error("cannot compute the coded symbols for reconciliation: %s", nb_strerror(r));
         return r;
     }
     s->mode = NBD_RECONCILE_RIBLT;
     s->rb_sent = 0;
-    s->rb_allowed = s->synced ? NET_RIBLT_FLIGHT_SYNCED : NET_RIBLT_FLIGHT_FIRST;
+    s->rb_allowed = s->synced || synced_elsewhere(link, true) ? NET_RIBLT_FLIGHT_SYNCED
+                                                              : NET_RIBLT_FLIGHT_FIRST;
     riblt_send(link);
     return 0;
 }
@@ -812,12 +1025,54 @@ static bool riblt_agreed(const struct nbd_link *link)
     return link->host->riblt && link->hello.riblt == NB_PEER_RIBLT_VERSION;
 }
 
+/* Another link leads the catch-up: its first reconciliation runs, or it
+ * found more than NET_HELP_MIN ids that are not in yet. */
+static bool leads(const struct nbd_link *l)
+{
+    const struct nbd_sync *s = &l->sync;
+    return l->state == LINK_UP &&
+           ((s->reconciling && !s->synced) ||
+            (s->round_open && untaken(s) + s->deferred_n + s->wanted_n > NET_HELP_MIN));
+}
+
+/*
+ * A link's first round waits while another link leads the catch-up: the
+ * other reconciliations would each bring the whole list of ids again, for
+ * records one peer's list names already.  The link fetches a share of that
+ * list meanwhile (send_wants), and reconciles once what is left is small,
+ * which costs a few coded symbols.  Bounded by NET_ROUND_POSTPONE_MS.
+ */
+static bool postponed(struct nbd_link *link, uint64_t now)
+{
+    struct nbd_sync *s = &link->sync;
+    /* Once this node is in sync with one peer, the others differ from it
+     * by little: their rounds go at once, side by side. */
+    if (s->synced || synced_elsewhere(link, false))
+        return false;
+    if (!s->round_due) {
+        s->round_due = true;
+        s->due_since = now;
+    }
+    if (now - s->due_since >= NET_ROUND_POSTPONE_MS)
+        return false;
+    for (const struct nbd_link *l = link->host->links; l != NULL; l = l->next)
+        if (l != link && leads(l))
+            return true;
+    return false;
+}
+
 static void start_round(struct nbd_link *link)
 {
     struct nbd_sync *s = &link->sync;
     if (s->reconciling || s->round_open)
         return;
-    s->round_started = uv_now(link_net(link)->loop);
+    uint64_t now = uv_now(link_net(link)->loop);
+    if (postponed(link, now)) {
+        send_wants(link, false);
+        return;
+    }
+    s->round_due = false;
+    s->round_started = now;
     nb_negentropy_ids_free(&s->have);
     nb_negentropy_ids_free(&s->need);
     s->need_pos = 0;
@@ -829,7 +1084,12 @@ static void start_round(struct nbd_link *link)
     s->round_bytes_in = link->bytes_in;
     s->round_bytes_out = link->bytes_out;
     s->rb_fell_back = false;
-    int r = riblt_agreed(link) ? riblt_open(link) : NB_ESTATE;
+    /* A node that holds nothing lacks the peer's whole set: coded symbols
+     * cannot decode that (they stream upstream only to be answered with
+     * `fallback`), while Negentropy's answer is the list itself. */
+    uint64_t held = 0;
+    bool empty = nbd_store_count(link_net(link)->node->store, &held, NULL) == 0 && held == 0;
+    int r = riblt_agreed(link) && !empty ? riblt_open(link) : NB_ESTATE;
     if (r < 0)
         r = negentropy_open(link);
     s->reconciling = r == 0;
@@ -1304,7 +1564,9 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
     struct nbd_sync *s = &link->sync;
     uint8_t *reply = NULL;
     size_t reply_len = 0;
+    size_t needed = s->need.count;
     int r;
+    s->reconcile_in += len;
     if (link->outbound) {
         if (!s->reconciling) {
             link_invalid(link, "sent a reconciliation message we did not ask for");
@@ -1319,7 +1581,7 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
                 link_close(link, "store failed");
                 return;
             }
-            r = nb_negentropy_init(&s->ne, &s->snap->storage, NB_NEGENTROPY_FRAME_SIZE_LIMIT);
+            r = nb_negentropy_init(&s->ne, &s->snap->storage, NET_NEG_ANSWER_MAX);
             if (r < 0) {
                 link_close(link, "cannot answer a reconciliation");
                 return;
@@ -1361,13 +1623,16 @@ static void on_neg(struct nbd_link *link, const uint8_t *bytes, size_t len)
         }
     }
     if (reply != NULL) {
-        uint8_t out[NB_PEER_MSG_MAX];
-        size_t n;
-        if (nb_peer_encode_neg(reply, reply_len, out, sizeof(out), &n) == 0)
-            link_send(link, out, n);
+        neg_send(link, reply, reply_len);
         free(reply);
-        if (link->outbound)
+        if (link->outbound) {
             s->rounds++;
+            /* The ids a long reconciliation names come a message at a
+             * time: fetching them starts at once, on every link that can
+             * help, rather than after the last message. */
+            if (s->need.count > needed)
+                spread_wants(link_net(link));
+        }
         return;
     }
     if (link->outbound)
@@ -1381,9 +1646,11 @@ static void rb_session_free(struct nbd_sync *s)
     nb_riblt_decoder_free(s->rb_dec);
     free(s->rb_dec);
     s->rb_dec = NULL;
-    nb_riblt_encoder_free(s->rb_local);
-    free(s->rb_local);
+    coded_put(s->rb_local);
     s->rb_local = NULL;
+    free(s->rb_held);
+    s->rb_held = NULL;
+    s->rb_held_n = 0;
 }
 
 /* The responder decoded the difference: it sends it to the initiator in
@@ -1408,42 +1675,14 @@ static void riblt_fallback(struct nbd_link *link)
         rbl_send(link, msg, len);
 }
 
-/*
- * The responder takes a `symbols` message.  Symbols from index 0 open a
- * session on a copy of the node's coded symbols; later ones continue it.
- * Symbols of a session already answered were in flight when the answer
- * left and are ignored.  After each message the responder answers
- * (nb_riblt_answer): the difference once decoded, `fallback` when it
- * cannot be, else `more`.
- */
-static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
-                          const struct nb_riblt_symbol *symbols)
+/* The responder decodes coded symbols first .. first+n-1 of its session, of
+ * a flight that ends before index `end`, and answers. */
+static void riblt_decode(struct nbd_link *link, uint64_t first, size_t n, uint64_t end,
+                         const struct nb_riblt_symbol *symbols)
 {
     struct nbd_sync *s = &link->sync;
-    if (m->first == 0) {
-        rb_session_free(s);
-        s->rb_local = calloc(1, sizeof(*s->rb_local));
-        s->rb_dec = calloc(1, sizeof(*s->rb_dec));
-        int r = s->rb_local != NULL && s->rb_dec != NULL ? riblt_get(link_net(link), s->rb_local)
-                                                         : NB_ENOMEM;
-        if (r == 0)
-            r = nb_riblt_decoder_init(s->rb_dec, s->rb_local);
-        if (r < 0) {
-            nbd_error("cannot answer a rateless reconciliation: %s", nb_strerror(r));
-            riblt_fallback(link);
-            return;
-        }
-        s->mode = NBD_RECONCILE_RIBLT;
-    } else if (s->rb_dec == NULL) {
-        return;
-    } else if (m->first != s->rb_dec->m) {
-        link->invalid++;
-        link_warn(link, "sent coded symbols out of order; closing");
-        link_close(link, "malformed reconciliation message");
-        return;
-    }
     int r = 0;
-    for (size_t i = 0; i < m->n_symbols && r == 0 && !nb_riblt_decoder_done(s->rb_dec); i++)
+    for (size_t i = 0; i < n && r == 0 && !nb_riblt_decoder_done(s->rb_dec); i++)
         r = nb_riblt_decoder_add(s->rb_dec, &symbols[i]);
     if (r == NB_EMALFORMED) {
         link->invalid++;
@@ -1454,7 +1693,7 @@ static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
     uint64_t total = 0;
     uint8_t msg[16];
     size_t len;
-    switch (nb_riblt_answer(s->rb_dec, r, m->first + m->n_symbols == m->end, &total)) {
+    switch (nb_riblt_answer(s->rb_dec, r, first + n == end, &total)) {
     case NB_RIBLT_WAIT:
         return;
     case NB_RIBLT_DIFF:
@@ -1473,6 +1712,122 @@ static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
               "Negentropy",
               link_name(link));
     riblt_fallback(link);
+}
+
+/* Keeps symbols of a session until the node's coded symbols are built
+ * (they continue those held).  The initiator sends no more than a flight
+ * before an answer, and never more than NB_RIBLT_SYMBOLS_MAX. */
+static int riblt_hold(struct nbd_sync *s, const struct nb_riblt_msg *m,
+                      const struct nb_riblt_symbol *symbols)
+{
+    if (m->first != s->rb_held_n || s->rb_held_n + m->n_symbols > NB_RIBLT_SYMBOLS_MAX)
+        return NB_EMALFORMED;
+    void *p = realloc(s->rb_held, (s->rb_held_n + m->n_symbols) * sizeof(*s->rb_held));
+    if (p == NULL)
+        return NB_ENOMEM;
+    s->rb_held = p;
+    memcpy(s->rb_held + s->rb_held_n, symbols, m->n_symbols * sizeof(*symbols));
+    s->rb_held_n += m->n_symbols;
+    s->rb_held_end = m->end;
+    return 0;
+}
+
+/* Opens the responder's session on the node's coded symbols.  Returns 0,
+ * NB_ESTATE (they are being built: the caller holds the symbols) or an
+ * error (the caller asks for Negentropy). */
+static int riblt_session(struct nbd_link *link)
+{
+    struct nbd_sync *s = &link->sync;
+    rb_session_free(s);
+    s->rb_dec = calloc(1, sizeof(*s->rb_dec));
+    int r = s->rb_dec != NULL ? riblt_get(link_net(link), &s->rb_local) : NB_ENOMEM;
+    if (r == 0)
+        r = nb_riblt_decoder_init(s->rb_dec, &s->rb_local->enc);
+    if (r < 0) {
+        free(s->rb_dec);
+        s->rb_dec = NULL;
+        return r;
+    }
+    s->mode = NBD_RECONCILE_RIBLT;
+    return 0;
+}
+
+/*
+ * The responder takes a `symbols` message.  Symbols from index 0 open a
+ * session on the node's coded symbols as they are then; later ones
+ * continue it.  Symbols of a session already answered were in flight when
+ * the answer left and are ignored.  After each message the responder
+ * answers (nb_riblt_answer): the difference once decoded, `fallback` when
+ * it cannot be, else `more`.  While the node's coded symbols are being
+ * built, the session's symbols are held and answered once they are.
+ */
+static void riblt_respond(struct nbd_link *link, const struct nb_riblt_msg *m,
+                          const struct nb_riblt_symbol *symbols)
+{
+    struct nbd_sync *s = &link->sync;
+    int r = 0;
+    if (m->first == 0) {
+        free(s->rb_held);
+        s->rb_held = NULL;
+        s->rb_held_n = 0;
+        r = riblt_session(link);
+        if (r == NB_ESTATE) {
+            r = riblt_hold(s, m, symbols);
+            if (r == 0)
+                return;
+        }
+        if (r < 0) {
+            nbd_error("cannot answer a rateless reconciliation: %s", nb_strerror(r));
+            riblt_fallback(link);
+            return;
+        }
+    } else if (s->rb_held != NULL) {
+        r = riblt_hold(s, m, symbols);
+        if (r == 0)
+            return;
+    } else if (s->rb_dec == NULL) {
+        return;
+    } else if (m->first != s->rb_dec->m) {
+        r = NB_EMALFORMED;
+    }
+    if (r == NB_EMALFORMED) {
+        link->invalid++;
+        link_warn(link, "sent coded symbols out of order; closing");
+        link_close(link, "malformed reconciliation message");
+        return;
+    }
+    if (r < 0) {
+        riblt_fallback(link);
+        return;
+    }
+    riblt_decode(link, m->first, m->n_symbols, m->end, symbols);
+}
+
+/* The node's coded symbols were built (`ready`) or could not be: the
+ * initiator's round and the responder's held session go on, with
+ * Negentropy if they could not. */
+static void riblt_resume(struct nbd_link *link, bool ready)
+{
+    struct nbd_sync *s = &link->sync;
+    if (s->rb_waiting) {
+        int r = ready ? riblt_open(link) : NB_ENOMEM;
+        if (r < 0 || s->rb_waiting) {
+            s->rb_waiting = false;
+            s->reconciling = negentropy_open(link) == 0;
+        }
+    }
+    if (s->rb_held != NULL) {
+        struct nb_riblt_symbol *held = s->rb_held;
+        size_t n = s->rb_held_n;
+        uint64_t end = s->rb_held_end;
+        s->rb_held = NULL;
+        s->rb_held_n = 0;
+        if (ready && riblt_session(link) == 0)
+            riblt_decode(link, 0, n, end, held);
+        else
+            riblt_fallback(link);
+        free(held);
+    }
 }
 
 /* Appends ids to an id list (bounded by the caller). */
@@ -1497,7 +1852,7 @@ static void riblt_take(struct nbd_link *link, const struct nb_riblt_msg *m)
     switch (m->type) {
     case NB_RIBLT_MORE:
         if (m->total > s->rb_allowed)
-            s->rb_allowed = m->total < s->rb_enc->m ? (size_t)m->total : s->rb_enc->m;
+            s->rb_allowed = m->total < s->rb_enc->enc.m ? (size_t)m->total : s->rb_enc->enc.m;
         riblt_send(link);
         return;
     case NB_RIBLT_FALLBACK:
@@ -1539,6 +1894,7 @@ static void on_rbl(struct nbd_link *link, const uint8_t *bytes, size_t len)
     struct nbd_sync *s = &link->sync;
     static struct nb_riblt_symbol symbols[NB_RIBLT_BATCH_MAX];
     struct nb_riblt_msg m;
+    s->reconcile_in += len;
     if (!riblt_agreed(link)) {
         link_invalid(link, "sent a rateless reconciliation message without offering it");
         return;
@@ -1593,6 +1949,11 @@ void sync_on_message(struct nbd_link *link, const struct nb_peer_msg *msg)
     case NB_PEER_MISSING:
         for (size_t i = 0; i < msg->n_ids; i++)
             wanted_remove(s, msg->ids[i]);
+        /* Asked for another link's ids, the peer lacks these: that link
+         * asks its own peer (take_wants), and this one stops helping if its
+         * peer lacks many. */
+        if (may_help(link))
+            s->help_missing += (unsigned)msg->n_ids;
         s->fetch_progress = uv_now(link_net(link)->loop);
         send_wants(link, s->wanted_n == 0);
         maybe_synced(link);
@@ -1674,7 +2035,7 @@ void sync_tick(struct nbd_link *link, uint64_t now)
     s->fetched_since = 0;
     s->rate_at = now;
     release_idle(s);
-    if (s->round_open && !fetches_done(s)) {
+    if (((s->round_open || s->reconciling) && !fetches_done(s)) || may_help(link)) {
         send_wants(link, true);
         maybe_synced(link);
     }
@@ -1689,7 +2050,7 @@ void sync_tick(struct nbd_link *link, uint64_t now)
         maybe_synced(link);
     }
     if (link->outbound && !s->reconciling && !s->round_open &&
-        now - s->round_started >= link_net(link)->sync_interval_ms)
+        (s->round_due || now - s->round_started >= link_net(link)->sync_interval_ms))
         start_round(link);
 }
 
@@ -1708,7 +2069,7 @@ void sync_link_closed(struct nbd_link *link)
     s->snap = NULL;
     rb_enc_free(s);
     rb_session_free(s);
-    s->reconciling = s->ne_open = s->round_open = s->partial = false;
+    s->reconciling = s->ne_open = s->round_open = s->partial = s->round_due = false;
     nb_negentropy_ids_free(&s->have);
     nb_negentropy_ids_free(&s->need);
     s->need_pos = 0;
@@ -1741,8 +2102,9 @@ void sync_on_accept(void *ctx, const uint8_t id[NB_ID_SIZE], const uint8_t *byte
     struct nbd_net *net = ctx;
     recent_add(net, rec->created_at, id);
     /* The one place the coded symbols learn of a new record. */
-    if (net->riblt_built)
-        nb_riblt_encoder_add(&net->riblt, id);
+    struct nb_riblt_encoder *enc = coded_own(net);
+    if (enc != NULL)
+        nb_riblt_encoder_add(enc, id);
     /* A retraction deletes records the hook never hears about. */
     if (rec->kind == NB_KIND_RETRACTION)
         net->items_stale = true;
@@ -1781,8 +2143,7 @@ void sync_free(struct nbd_net *net)
     net->verifier = NULL;
     sync_items_put(net->items);
     net->items = NULL;
-    nb_riblt_encoder_free(&net->riblt);
-    net->riblt_built = false;
+    coded_drop(net);
     free(net->recent);
     net->recent = NULL;
     net->recent_n = net->recent_cap = 0;

@@ -17,6 +17,7 @@
 #include "daemon/node.h"
 
 struct nbd_link;
+struct nbd_coded;
 struct nbd_net;
 struct nbd_rx_batch;
 
@@ -57,17 +58,37 @@ struct nbd_sync {
     enum nbd_reconcile_mode mode, last_mode;
     /* Initiator, rateless: its coded symbols as the round began, how many
      * it sent, and how many the responder lets it send. */
-    struct nb_riblt_encoder *rb_enc;
+    struct nbd_coded *rb_enc;
     size_t rb_sent, rb_allowed;
+    /* Initiator: the round waits for the node's coded symbols, being
+     * built beside the loop. */
+    bool rb_waiting;
     /* Initiator: the rateless round failed to decode, so this round goes
      * on with Negentropy. */
     bool rb_fell_back;
     /* Responder, rateless: the session it decodes (its own coded symbols as
      * the session began, and the decoder), NULL outside one. */
-    struct nb_riblt_encoder *rb_local;
+    struct nbd_coded *rb_local;
     struct nb_riblt_decoder *rb_dec;
+    /* Responder: the symbols of a session that came while the node's coded
+     * symbols were being built (from index 0, contiguous; NULL outside),
+     * and the end of the flight the last of them named. */
+    struct nb_riblt_symbol *rb_held;
+    size_t rb_held_n;
+    uint64_t rb_held_end;
     /* Initiator: one reconciliation at a time. */
     bool reconciling;
+    /* Initiator: a round is due but waits while another link's first
+     * reconciliation, or the many fetches it found, are under way (since
+     * due_since); meanwhile this link fetches a share of them. */
+    bool round_due;
+    uint64_t due_since;
+    /* Ids this link's peer said it lacks when this link asked it for a
+     * share of another link's fetches: past NET_HELP_MISSING_MAX it stops. */
+    unsigned help_missing;
+    /* Bytes of reconciliation messages (Negentropy's and the rateless
+     * ones, without framing) received and sent on this link. */
+    uint64_t reconcile_in, reconcile_out;
     bool round_open; /* reconciled; `synced` not yet sent for this round */
     uint64_t round_started;
     struct nbd_items *snap;

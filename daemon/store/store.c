@@ -555,6 +555,29 @@ int nbd_store_set_cache(struct nbd_store *s, unsigned mib)
     return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : NB_EIO;
 }
 
+uint64_t nbd_store_changes(const struct nbd_store *s)
+{
+    return (uint64_t)sqlite3_total_changes64(s->db);
+}
+
+static size_t cache_used(sqlite3 *db)
+{
+    int used = 0, high = 0;
+    if (sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_USED, &used, &high, 0) != SQLITE_OK)
+        return 0;
+    return used > 0 ? (size_t)used : 0;
+}
+
+size_t nbd_store_release_memory(struct nbd_store *s)
+{
+    /* Only pages no statement holds are freed, so this is safe between
+     * any two calls on the loop. */
+    size_t before = cache_used(s->db);
+    sqlite3_db_release_memory(s->db);
+    size_t after = cache_used(s->db);
+    return before > after ? before - after : 0;
+}
+
 int nbd_store_defer_indexes(struct nbd_store *s)
 {
     return exec_sql(s, defer_indexes_sql);

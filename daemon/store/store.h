@@ -87,6 +87,12 @@ const struct nbd_wal_report *nbd_store_wal(const struct nbd_store *s);
 
 /* Bounds the store's page cache to `mib` MiB (nbd_store_open sets 64). */
 int nbd_store_set_cache(struct nbd_store *s, unsigned mib);
+/* A count that moves whenever the store changed (rows written or deleted):
+ * equal twice means nothing was written in between. */
+uint64_t nbd_store_changes(const struct nbd_store *s);
+/* Gives back the page cache's memory (the pages come back from the
+ * kernel's cache when next read).  Returns the bytes freed. */
+size_t nbd_store_release_memory(struct nbd_store *s);
 void nbd_store_close(struct nbd_store *s);
 
 /*

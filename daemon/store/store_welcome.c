@@ -231,6 +231,19 @@ static int64_t admitted_device(struct nbd_store *s, const uint8_t member[NB_KEY_
     return id;
 }
 
+/* The id of the member's admitted device `by_key` that asks for something
+ * (and its name), NB_EPERM when it is not admitted, or NB_EIO. */
+static int64_t admitted_by(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
+                           const uint8_t *by_key, char ret_name[NB_NAME_MAX + 1])
+{
+    int64_t id = admitted_device(s, member, by_key, ret_name);
+
+    if (id == NB_ENOENT) {
+        return NB_EPERM;
+    }
+    return id < 0 ? NB_EIO : id;
+}
+
 int nbd_welcome_admitted(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
                          const uint8_t *device_key)
 {
@@ -248,11 +261,8 @@ int64_t nbd_device_add(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
                        const char *device, uint64_t now)
 {
     char name[NB_NAME_MAX + 1];
-    int64_t r = admitted_device(s, member, by_key, name);
+    int64_t r = admitted_by(s, member, by_key, name);
 
-    if (r == NB_ENOENT) {
-        return NB_EPERM;
-    }
     if (r < 0) {
         return r;
     }
@@ -266,15 +276,12 @@ int nbd_transfer_put(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE], con
 {
     char token[NBD_WELCOME_TOKEN_LEN + 1], name[NB_NAME_MAX + 1];
     uint8_t hash[32];
-    int64_t by = admitted_device(s, member, by_key, name);
+    int64_t by = admitted_by(s, member, by_key, name);
     sqlite3_stmt *st;
     int r;
 
-    if (by == NB_ENOENT) {
-        return NB_EPERM;
-    }
     if (by < 0) {
-        return NB_EIO;
+        return (int)by;
     }
     /* Links that expired are of no use to anyone: they go now. */
     r = prepare(s, "DELETE FROM device_transfers WHERE expires_at <= ?", &st);
@@ -342,16 +349,23 @@ int64_t nbd_transfer_take(struct nbd_store *s, const char *token,
                                name, device_key, device, now);
 }
 
-int nbd_welcome_foreach_device(struct nbd_store *s, nbd_device_cb cb, void *ctx)
+int nbd_welcome_foreach_device(struct nbd_store *s, const uint8_t *member, nbd_device_cb cb,
+                               void *ctx)
 {
     sqlite3_stmt *st;
     int rc, r = 0;
 
     if (prepare(s,
-                "SELECT id, member, name, device, admitted_at, revoked_at FROM devices "
-                "ORDER BY id",
+                member != NULL
+                    ? "SELECT id, member, name, device, admitted_at, revoked_at, device_key "
+                      "FROM devices WHERE member = ? ORDER BY id"
+                    : "SELECT id, member, name, device, admitted_at, revoked_at, device_key "
+                      "FROM devices ORDER BY id",
                 &st) != 0) {
         return NB_EIO;
+    }
+    if (member != NULL) {
+        sqlite3_bind_blob(st, 1, member, NB_KEY_SIZE, SQLITE_TRANSIENT);
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct nbd_device d = { 0 };
@@ -369,6 +383,9 @@ int nbd_welcome_foreach_device(struct nbd_store *s, nbd_device_cb cb, void *ctx)
         d.admitted_at = (uint64_t)sqlite3_column_int64(st, 4);
         d.revoked = sqlite3_column_type(st, 5) != SQLITE_NULL;
         d.revoked_at = d.revoked ? (uint64_t)sqlite3_column_int64(st, 5) : 0;
+        d.device_key = sqlite3_column_bytes(st, 6) == NB_KEY_SIZE
+                           ? (const uint8_t *)sqlite3_column_blob(st, 6)
+                           : NULL;
         r = cb(ctx, &d);
         if (r != 0) {
             break;
@@ -381,20 +398,47 @@ int nbd_welcome_foreach_device(struct nbd_store *s, nbd_device_cb cb, void *ctx)
     return rc == SQLITE_DONE ? 0 : NB_EIO;
 }
 
-int nbd_welcome_revoke(struct nbd_store *s, int64_t id, uint64_t now)
+/* Revokes device `id`, when `member` is not NULL only if it is that
+ * member's: 0, NB_ENOENT (no such device, or already revoked), NB_EIO. */
+static int revoke(struct nbd_store *s, int64_t id, const uint8_t *member, uint64_t now)
 {
     sqlite3_stmt *st;
     int r;
 
-    r = prepare(s, "UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", &st);
+    r = prepare(s,
+                "UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL "
+                "AND (?3 IS NULL OR member = ?3)",
+                &st);
     if (r != 0) {
         return r;
     }
     sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
     sqlite3_bind_int64(st, 2, id);
+    if (member != NULL) {
+        sqlite3_bind_blob(st, 3, member, NB_KEY_SIZE, SQLITE_TRANSIENT);
+    }
     r = step_done(st);
     if (r == 0 && sqlite3_changes(nbd_store_db(s)) == 0) {
         return NB_ENOENT;
     }
     return r;
+}
+
+int nbd_welcome_revoke(struct nbd_store *s, int64_t id, uint64_t now)
+{
+    return revoke(s, id, NULL, now);
+}
+
+int nbd_device_revoke_own(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
+                          const uint8_t *by_key, int64_t id, uint64_t now)
+{
+    char name[NB_NAME_MAX + 1];
+    int64_t by_id = admitted_by(s, member, by_key, name);
+
+    if (by_id < 0) {
+        return (int)by_id;
+    }
+    /* The member is part of the condition: a device of someone else is
+     * "not found", whoever asks. */
+    return revoke(s, id, member, now);
 }

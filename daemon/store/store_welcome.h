@@ -80,18 +80,31 @@ int64_t nbd_transfer_take(struct nbd_store *s, const char *token,
 struct nbd_device {
     int64_t id;
     uint8_t member[NB_KEY_SIZE];
-    const char *name;   /* from the welcome token; NULL when none */
-    const char *device; /* NULL when none */
+    const char *name;          /* from the welcome token; NULL when none */
+    const char *device;        /* NULL when none */
+    const uint8_t *device_key; /* NB_KEY_SIZE bytes; NULL for a device without one */
     uint64_t admitted_at;
     bool revoked;
     uint64_t revoked_at;
 };
 typedef int (*nbd_device_cb)(void *ctx, const struct nbd_device *d);
 
-/* Every device, oldest first; stops at the first non-zero return of cb. */
-int nbd_welcome_foreach_device(struct nbd_store *s, nbd_device_cb cb, void *ctx);
+/* Every device (member NULL) or every device of `member`, oldest first;
+ * stops at the first non-zero return of cb. */
+int nbd_welcome_foreach_device(struct nbd_store *s, const uint8_t *member, nbd_device_cb cb,
+                               void *ctx);
 
 /* Revokes a device: 0, NB_ENOENT (no such device, or already revoked), NB_EIO. */
 int nbd_welcome_revoke(struct nbd_store *s, int64_t id, uint64_t now);
+
+/*
+ * The member's admitted device `by_key` (NULL: a device admitted without a
+ * key) revokes device `id`, which must be the same member's: 0, NB_EPERM
+ * (`by_key` is not an admitted device of the member), NB_ENOENT (the member
+ * has no admitted device `id`: another member's device is not found
+ * either), NB_EIO.
+ */
+int nbd_device_revoke_own(struct nbd_store *s, const uint8_t member[NB_KEY_SIZE],
+                          const uint8_t *by_key, int64_t id, uint64_t now);
 
 #endif

@@ -136,6 +136,10 @@ class Network(unittest.TestCase):
         self.wait_linked(c, d)
         # D loses the record; C never shows it again, however often they reconcile.
         nb.wait_for("D to lose the record", lambda: rid not in d.ids())
+        # D fetched the retraction before pushing what C lacked: it pushed
+        # nothing, so C had nothing to refuse.
+        nb.wait_for("D in sync", lambda: d.status()["in_sync"])
+        self.assertEqual(sum(p["records_out"] for p in d.peers()), 0, d.peers())
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline:
             self.assertNotIn(rid, c.ids())

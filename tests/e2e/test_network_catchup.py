@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A node that was offline while 1,000 records were posted catches up when it
 returns, and `noaber status` then says it is up to date.  A new node that
-joins five peers fetches each record of the backlog from one of them and
+joins five peers fetches each record of the backlog from one of them,
+receives the list of the backlog's ids once rather than from each peer, and
 pushes none of it back.
 
 Prints how long the catch-up took (a measurement, never asserted)."""
@@ -126,6 +127,16 @@ class CatchUp(unittest.TestCase):
         self.assertEqual(sum(p["records_out"] for p in rows), 0, rows)
         for n in everyone:
             self.assertEqual(n.status()["records"], backlog, n.name)
+        # One list of the backlog's ids crossed, not one per peer: every link
+        # reconciling the whole set would bring B five lists of 32 bytes an
+        # id (docs/protocol.md, "Catching up from several peers").
+        one_list = backlog * 32
+        reconciled = sum(p["reconcile_bytes_in"] for p in rows)
+        print("reconciliation bytes to B per link: %s, from B: %s" % (
+            sorted(p["reconcile_bytes_in"] for p in rows),
+            sorted(p["reconcile_bytes_out"] for p in rows)))
+        self.assertGreaterEqual(reconciled, one_list, rows)
+        self.assertLess(reconciled, 2 * one_list, rows)
 
 if __name__ == "__main__":
     nb.main()

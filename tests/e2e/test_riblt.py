@@ -5,7 +5,8 @@ reconciliation").
 Two nodes that differ by a few records out of a few thousand reconcile with
 coded symbols, and `noaber peers` says so; a node whose operator turned the
 capability off still syncs with Negentropy; a difference too large for the
-coded symbols falls back to Negentropy and both nodes end with every record.
+coded symbols falls back to Negentropy and both nodes end with every record;
+a node that holds nothing reconciles with Negentropy at once.
 
 The stores are filled with bench-make-store (the same records for the same
 numbers), so both nodes start from the neighbourhood of one template.
@@ -111,39 +112,51 @@ class Rateless(unittest.TestCase):
         self.assertNotIn("rateless", b.log())
 
     def test_a_difference_too_large_for_coded_symbols_falls_back_to_negentropy(self):
-        # B is new: it lacks every one of A's 3,000 records, more than 4,096
-        # coded symbols decode.
+        # B lacks every one of A's 3,000 records and holds one of its own:
+        # more than 4,096 coded symbols decode.
         a = self.node("A", [(0, 3000)])
-        b = self.node("B", [])
-        self.link_and_sync(a, b, 3000)
+        b = self.node("B", [(10**7, 1)])
+        self.link_and_sync(a, b, 3001)
         self.assertIn("rateless reconciliation could not decode the difference; reconciling "
                       "with Negentropy", b.log())
         self.assertIn("synchronised: by Negentropy (rateless could not decode)", b.log())
         # Once in sync, the next rounds find nothing apart with coded symbols again.
         nb.wait_for("B's peers row says riblt", lambda: self.row(b, a)["reconcile"] == "riblt")
 
+    def test_a_node_that_holds_nothing_reconciles_with_negentropy_at_once(self):
+        # Coded symbols cannot decode a difference that is the peer's whole
+        # set: a new node sends none and gets the list of ids right away.
+        a = self.node("A", [(0, 300)])
+        b = self.node("B", [])
+        self.link_and_sync(a, b, 300)
+        self.assertIn("synchronised: by Negentropy, ", b.log())
+        self.assertNotIn("could not decode", b.log())
+        # Holding records now, its next rounds use coded symbols.
+        nb.wait_for("B's peers row says riblt", lambda: self.row(b, a)["reconcile"] == "riblt")
+
     def test_coded_symbols_follow_a_retraction(self):
         # A holds Alice's requests; she retracts one, which deletes it on A.
-        # C, new and empty, then reconciles with A: the difference C's
-        # decoder finds is exactly the records A holds now, not the one it
-        # deleted (A's coded symbols took it out when its snapshot was read
-        # again, without hashing its whole set anew).
+        # C, new with one record of its own, then reconciles with A: the
+        # difference C's decoder finds is exactly the records A holds now,
+        # not the one it deleted (A's coded symbols took it out when its
+        # snapshot was read again, without hashing its whole set anew).
         a = self.node("A", [])
         a.start()
         alice = a.member("alice")
         alice.new_identity()
         rids = [alice.ask("Request %d" % i) for i in range(3)]
         # A's first round builds its coded symbols: B reconciles with it.
-        b = self.node("B", [])
-        self.link_and_sync(a, b, 3)
+        b = self.node("B", [(10**7, 1)])
+        self.link_and_sync(a, b, 4)
         alice.ok("retract", rids[0])
         nb.wait_for("the retraction on B", lambda: not b.has(rids[0]))
         held = a.status()["records"]
-        c = self.node("C", [], config=["peer = " + a.address])
+        c = self.node("C", [(10**7 + 1, 1)], config=["peer = " + a.address])
         c.start()
-        nb.wait_for("C in sync", lambda: (lambda s: s["in_sync"] and s["records"] == held)(c.status()),
+        nb.wait_for("C in sync",
+                    lambda: (lambda s: s["in_sync"] and s["records"] == held + 1)(c.status()),
                     timeout=120)
-        self.assertIn("reconciled: 0 to push, %d to fetch at most" % held, c.log())
+        self.assertIn("reconciled: 1 to push, %d to fetch at most" % held, c.log())
         self.assertIn("synchronised: by rateless reconciliation", c.log())
         self.assertFalse(c.has(rids[0]))
         # Built once, at A's first rateless round; followed the store since.

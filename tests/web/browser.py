@@ -38,6 +38,39 @@ except ImportError:
         webdriver = None
 
 
+# U+2066 to U+2069: the isolates the page puts around every value it
+# substitutes into a sentence (web/page/js/catalog.js, t()), so that a Latin
+# name in Arabic or an Arabic name in French is laid out on its own.  They
+# are invisible; a test that compares what a person reads compares the text
+# without them (and test_web_i18n.py checks that they are there).
+ISOLATES = str.maketrans("", "", "\u2066\u2067\u2068\u2069")
+
+
+def plain(text):
+    """Text as a person reads it: without the invisible isolates."""
+    return text.translate(ISOLATES)
+
+
+def shown(element):
+    """The visible text of a selenium element, without the isolates."""
+    return plain(element.text)
+
+
+def xpath_literal(s):
+    """`s` as an XPath string literal, whatever quotes it holds."""
+    if "'" not in s:
+        return "'%s'" % s
+    if '"' not in s:
+        return '"%s"' % s
+    return "concat(%s)" % ", \"'\", ".join("'%s'" % p for p in s.split("'"))
+
+
+def xpath(path, text):
+    """An XPath to the elements `path` (such as "//button") whose whole text,
+    spaces normalised and without the isolates, is `text`."""
+    return "%s[translate(normalize-space(), '\u2066\u2067\u2068\u2069', '')=%s]" % (path, xpath_literal(text))
+
+
 def chromium_binary():
     for name in ("chromium", "chromium-browser"):
         path = shutil.which(name)
@@ -120,7 +153,7 @@ class Browser:
         from selenium.webdriver.common.by import By
 
         self.wait("the heading %r" % text,
-                  lambda d: d.find_element(By.ID, "screen-title").text == text)
+                  lambda d: shown(d.find_element(By.ID, "screen-title")) == text)
 
     def console(self):
         try:
@@ -310,17 +343,17 @@ class PageTest(unittest.TestCase):
                                  ignored_exceptions=ignored).until(lambda d: fn(d))
         except Exception as e:
             try:
-                shown = b.driver.find_element("id", "main").text
+                text_now = plain(b.driver.find_element("id", "main").text)
             except Exception:  # a debugging aid only
-                shown = "?"
+                text_now = "?"
             raise AssertionError("the page did not show %s: %s\nthe page shows: %s\nconsole: %s"
-                                 % (what, e, shown, "\n".join(b.console())))
+                                 % (what, e, text_now, "\n".join(b.console())))
 
     def heading(self, b, text):
         from selenium.webdriver.common.by import By
 
         self.wait(b, "the heading %r" % text,
-                  lambda d: d.find_element(By.ID, "screen-title").text == text)
+                  lambda d: shown(d.find_element(By.ID, "screen-title")) == text)
 
     def active(self, b):
         return b.driver.switch_to.active_element

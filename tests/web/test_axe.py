@@ -159,7 +159,7 @@ class Accessibility(unittest.TestCase):
             button = b.driver.find_element(By.CSS_SELECTOR, "#main form button")
             b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
             button.click()
-            self.wait(b, lambda d: d.find_element(By.CLASS_NAME, "error-summary").text != "",
+            self.wait(b, lambda d: browser.shown(d.find_element(By.CLASS_NAME, "error-summary")) != "",
                       "the error summary of " + fragment)
             self.check(b, "%s: %s" % (label, state), size[0])
 
@@ -171,7 +171,7 @@ class Accessibility(unittest.TestCase):
         used.driver.get(link)
         self.wait(used, present("#welcome-name"), "the welcome screen")
         used.driver.find_element(By.ID, "welcome-name").send_keys("Someone", Keys.ENTER)
-        self.wait(used, lambda d: d.find_element(By.CLASS_NAME, "error-summary").text != "",
+        self.wait(used, lambda d: browser.shown(d.find_element(By.CLASS_NAME, "error-summary")) != "",
                   "that the link was used")
         self.check(used, label + ": a used welcome link", size[0])
         return languages

@@ -116,7 +116,7 @@ class Transfer(browser.PageTest):
         from selenium.webdriver.common.by import By
 
         self.wait(b, "the error %r" % text,
-                  lambda d: text in d.find_element(By.CLASS_NAME, "error-summary").text)
+                  lambda d: text in browser.shown(d.find_element(By.CLASS_NAME, "error-summary")))
 
     def make_copy(self, b, screen, url):
         """Fills the password form of #backup or #card; returns the copy's link."""
@@ -164,12 +164,12 @@ class Transfer(browser.PageTest):
         # Whether the browser keeps the data is said, either way, with how
         # to put the page on the home screen.
         self.wait(phone, "whether the browser keeps Noaber's data",
-                  lambda d: "Noaber’s data" in d.find_element(By.ID, "storage-kept").text)
+                  lambda d: "Noaber’s data" in browser.shown(d.find_element(By.ID, "storage-kept")))
         self.axe(phone, "you, with your phones and computers")
         phone.driver.find_element(By.LINK_TEXT, "Use Noaber on another phone or computer").click()
         self.heading(phone, "Use Noaber on another phone or computer")
         phone.driver.find_element(By.ID, "move-make").click()
-        link = self.wait(phone, "the link", lambda d: d.find_element(By.ID, "move-link").text)
+        link = self.wait(phone, "the link", lambda d: browser.shown(d.find_element(By.ID, "move-link")))
         self.assertTrue(link.startswith(web.url + "/#transfer="), link)
         self.assert_fits_a_phone(phone, "move")
         self.axe(phone, "a link for another device")
@@ -187,7 +187,7 @@ class Transfer(browser.PageTest):
         self.axe(computer, "a link opened on the new device")
         computer.driver.find_element(By.ID, "take-button").click()
         self.heading(computer, "Near you")
-        self.wait(computer, "the welcome", lambda d: "Welcome, Maria" in d.find_element(By.ID, "said").text)
+        self.wait(computer, "the welcome", lambda d: "Welcome, Maria" in browser.shown(d.find_element(By.ID, "said")))
         self.assertNotIn("transfer=", computer.driver.current_url)
 
         # The same link a second time, and a link past its time, are refused.
@@ -212,11 +212,11 @@ class Transfer(browser.PageTest):
         a.operator.ok("device", "revoke", str(devices[0]["device_id"]))
         phone.driver.refresh()
         self.wait(phone, "that the phone is no longer welcomed",
-                  lambda d: "not welcomed" in d.find_element(By.ID, "main").text)
+                  lambda d: "not welcomed" in browser.shown(d.find_element(By.ID, "main")))
         computer.driver.get(web.url + "/#confirm=" + rid)
         self.heading(computer, "Was it done?")
         computer.driver.find_element(By.CSS_SELECTOR, "#main form button").click()
-        self.wait(computer, "the thanks", lambda d: "Your request is done" in d.find_element(By.ID, "said").text)
+        self.wait(computer, "the thanks", lambda d: "Your request is done" in browser.shown(d.find_element(By.ID, "said")))
         nb.wait_for("the confirmation", lambda: carol.show(rid)["status"] == "done", timeout=30)
 
         # A copy protected by a password, made on the computer, brings Maria
@@ -240,12 +240,12 @@ class Transfer(browser.PageTest):
         third.driver.find_element(By.ID, "restore-password").send_keys(PASSWORD)
         third.driver.find_element(By.CSS_SELECTOR, "#main form button").click()
         self.heading(third, "Near you")
-        self.wait(third, "the welcome back", lambda d: "Welcome back, Maria" in d.find_element(By.ID, "said").text)
+        self.wait(third, "the welcome back", lambda d: "Welcome back, Maria" in browser.shown(d.find_element(By.ID, "said")))
 
         # The recovery card: its QR code is its link; a fourth browser that
         # opens it needs only the password.
         self.make_copy(computer, "card", web.url)
-        card = self.wait(computer, "the card", lambda d: d.find_element(By.ID, "card-link").text, timeout=60)
+        card = self.wait(computer, "the card", lambda d: browser.shown(d.find_element(By.ID, "card-link")), timeout=60)
         self.assertTrue(card.startswith(web.url + "/#restore="), card)
         figures["card_link_bytes"] = len(card)
         figures["card_qr_version"] = self.check_qr(
@@ -270,6 +270,9 @@ class Transfer(browser.PageTest):
         self.assertEqual(len(devices), 6, devices)
         self.assertEqual([d["revoked"] for d in devices], [True] + [False] * 5)
         self.assertEqual(sum(d["device"] == "recovery card" for d in devices), 2)
+        # `noaber devices` tells the copies and cards from the browsers.
+        self.assertEqual([d["kind"] for d in devices if d["device"] == "recovery card"], ["copy"] * 2)
+        self.assertEqual({d["kind"] for d in devices if d["device"] != "recovery card"}, {"browser"})
 
         # A lost card is switched off; the browser it brought back keeps
         # working, and the card brings nobody back any more.
@@ -306,6 +309,149 @@ return {pbkdf2_600k_ms: times, libsodium_has_crypto_pwhash: typeof sodium.crypto
         print("figures:", figures)
         with open(os.path.join(SHOTS, "transfer-axe.json"), "w") as f:
             json.dump(self.axe_results, f, indent=1)
+        for r in self.axe_results:
+            print("axe: %-45s %d violations" % (r["state"], len(r["violations"])))
+        failures = [r for r in self.axe_results if r["violations"]]
+        self.assertEqual(failures, [], json.dumps(failures, indent=1))
+
+    def session(self, web, member, device):
+        """A session of noaber-web for `member` on `device` (nb.Signer), made
+        as the page makes it: the challenge signed by both keys.  Returns
+        the headers a same-origin request with its cookie carries."""
+        import base64
+
+        origin = {"Content-Type": "application/json", "Origin": web.url}
+        nid = bytes.fromhex(json.loads(web.request("GET", "/api/info")[2])["neighbourhood_id"])
+        status, _, body = web.request("POST", "/api/session/challenge", b"{}", origin)
+        self.assertEqual(status, 200, body)
+        ch = json.loads(body)
+        msg = ch["context"].encode() + nid + base64.b64decode(ch["challenge"])
+        status, headers, body = web.request("POST", "/api/session", json.dumps({
+            "member": member.pk.hex(), "challenge": ch["challenge"],
+            "signature": base64.b64encode(member.sign(msg)).decode(),
+            "device_key": device.pk.hex(),
+            "device_signature": base64.b64encode(device.sign(msg)).decode()}).encode(), origin)
+        self.assertEqual(status, 200, body)
+        cookie = dict(headers)["Set-Cookie"].split(";")[0]
+        return dict(origin, Cookie=cookie)
+
+    def test_a_member_switches_off_a_lost_phone_from_the_computer(self):
+        """Maria on her phone and her computer; the phone is lost: on the
+        computer, "You" lists both and switches the phone off after a
+        question in plain words.  The phone is refused at its next step, in
+        plain words; the computer keeps working.  Bob, another member,
+        cannot switch off Maria's devices, through noaber-web or on the
+        member socket, not even with her member key in the request."""
+        import base64
+        import struct
+
+        from selenium.webdriver.common.by import By
+
+        a = self.node("a")
+        a.create_neighbourhood("Marollen")
+        web = self.web(a)
+        phone = self.browser(PHONE)
+        phone.emulate(*PHONE)
+        self.join(phone, self.welcome_link(a, web, "Maria"), "Maria")
+        phone.driver.get(web.url + "/#move")
+        self.heading(phone, "Use Noaber on another phone or computer")
+        phone.driver.find_element(By.ID, "move-make").click()
+        link = self.wait(phone, "the link", lambda d: browser.shown(d.find_element(By.ID, "move-link")))
+        computer = self.browser(DESKTOP)
+        self.open_and_click(computer, link, "Use Noaber on this phone or computer", "#take-button")
+        self.heading(computer, "Near you")
+
+        # "You" on the computer: two devices, this one without a button.
+        computer.driver.get(web.url + "/#you")
+        self.heading(computer, "You")
+        rows = lambda d: d.find_elements(By.CSS_SELECTOR, "#own-devices li")  # noqa: E731
+        self.wait(computer, "Maria's two devices", lambda d: len(rows(d)) == 2)
+        this = [r for r in rows(computer.driver) if "This one" in browser.shown(r)]
+        other = [r for r in rows(computer.driver) if "This one" not in browser.shown(r)]
+        self.assertEqual((len(this), len(other)), (1, 1))
+        self.assertEqual(this[0].find_elements(By.TAG_NAME, "button"), [])
+        self.assertIn("A phone or computer", browser.shown(other[0]))
+        self.assertIn("Added", browser.shown(other[0]))
+        phone_id = int(other[0].get_attribute("data-device"))
+        self.axe(computer, "you, with where Noaber is switched on")
+
+        # Switching off asks first, in plain words; "No" keeps it.
+        other[0].find_element(By.XPATH, browser.xpath(".//button", "Switch off")).click()
+        question = self.wait(computer, "the question", lambda d: d.find_element(By.CSS_SELECTOR, "#own-devices .confirm"))
+        self.assertIn("It will no longer open Noaber for you", browser.shown(question))
+        self.assertIn("The others keep working", browser.shown(question))
+        self.axe(computer, "switch off this device?")
+        question.find_element(By.XPATH, browser.xpath(".//button", "No, keep it")).click()
+        self.wait(computer, "the button back", lambda d: not d.find_elements(By.CSS_SELECTOR, "#own-devices .confirm"))
+        computer.driver.find_element(By.XPATH, browser.xpath("//li[@data-device='%d']//button" % phone_id,
+                                                             "Switch off")).click()
+        computer.driver.find_element(By.XPATH, browser.xpath("//button", "Yes, switch it off")).click()
+        self.wait(computer, "that it is switched off",
+                  lambda d: "is switched off" in browser.shown(d.find_element(By.ID, "said")))
+        self.wait(computer, "the phone listed as switched off", lambda d: "Switched off" in browser.shown(
+            d.find_element(By.CSS_SELECTOR, "#own-devices li[data-device='%d']" % phone_id)))
+        self.axe(computer, "a device switched off")
+        devices = {d["device_id"]: d for d in a.operator.ok("devices")["devices"]}
+        self.assertTrue(devices[phone_id]["revoked"])
+        self.assertEqual([d["revoked"] for i, d in devices.items() if i != phone_id], [False])
+
+        # The phone's next step is refused, in plain words, at once (not a
+        # minute later, when its session would ask the node anyway).
+        phone.driver.find_element(By.CSS_SELECTOR, "#nav a[href='#near']").click()
+        self.wait(phone, "that the phone is switched off",
+                  lambda d: "not welcomed on this node any more" in browser.shown(d.find_element(By.ID, "main")),
+                  timeout=15)
+        self.assertNotIn("The node did not accept", browser.shown(phone.driver.find_element(By.ID, "main")))
+        self.axe(phone, "a phone switched off")
+        # The computer keeps working: it posts a request.
+        now = int(json.loads(web.request("GET", "/api/info")[2])["now"])
+        rid = computer.run_async(POST_AS_MEMBER, "request", {
+            "title": "Groceries on Friday", "category": 1, "area": "Marollen", "expires_at": now + 86400}, 0)
+        carol = a.member("carol")
+        carol.new_identity()
+        self.assertEqual(carol.show(rid)["status"], "open")
+
+        # Bob, another member, with a session of his own: he sees only his
+        # device, and Maria's computer is "not found" for him.
+        bob, bob_device = nb.Signer(41), nb.Signer(42)
+        token = self.welcome_link(a, web, "Bob").split("#welcome=")[1]
+        status, _, body = web.request("POST", "/api/welcome", json.dumps({
+            "token": token, "member": bob.pk.hex(), "device_key": bob_device.pk.hex(),
+            "device": "Linux"}).encode(), {"Content-Type": "application/json", "Origin": web.url})
+        self.assertEqual(status, 200, body)
+        headers = self.session(web, bob, bob_device)
+        status, _, body = web.request("GET", "/api/devices", None, headers)
+        self.assertEqual(status, 200, body)
+        bobs = json.loads(body)["devices"]
+        self.assertEqual([(d["device"], d["kind"], d["this"]) for d in bobs], [("Linux", "browser", True)])
+        computer_id = [i for i, d in devices.items() if i != phone_id][0]
+        nid = bytes.fromhex(json.loads(web.request("GET", "/api/info")[2])["neighbourhood_id"])
+
+        def signed(signer, device_id):
+            return signer.sign(b"noaber/device-revoke/v1" + nid + struct.pack(">Q", device_id))
+
+        status, _, body = web.request("POST", "/api/devices/revoke", json.dumps({
+            "device_id": str(computer_id),
+            "signature": base64.b64encode(signed(bob, computer_id)).decode()}).encode(), headers)
+        self.assertEqual((status, json.loads(body)["error"]), (404, "not_found"), body)
+        # On the member socket, naming Maria as the member does not help
+        # without her key; naming Bob finds no such device of his.
+        with a.control() as c:
+            maria = c.call("devices")["result"]["devices"][0]["member"]
+        with a.member_control() as c:
+            forged = c.call("device.revoke.own", member=maria, device_id=computer_id,
+                            signature=signed(bob, computer_id))
+            self.assertEqual(forged.get("error"), "refused", forged)
+            self.assertIn("signature", forged.get("message", ""))
+            his = c.call("device.revoke.own", member=bob.pk, by=bob_device.pk, device_id=computer_id,
+                         signature=signed(bob, computer_id))
+            self.assertEqual(his.get("error"), "not_found", his)
+            listed = c.call("devices.own", member=bob.pk, by=bob_device.pk)["result"]["devices"]
+            self.assertEqual(len(listed), 1)
+        self.assertFalse({d["device_id"]: d for d in a.operator.ok("devices")["devices"]}[computer_id]["revoked"])
+        computer.driver.get(web.url + "/#you")
+        self.heading(computer, "You")
+        self.wait(computer, "the list again", lambda d: len(rows(d)) == 2)
         for r in self.axe_results:
             print("axe: %-45s %d violations" % (r["state"], len(r["violations"])))
         failures = [r for r in self.axe_results if r["violations"]]

@@ -55,7 +55,7 @@ class WebEndToEnd(browser.PageTest):
         self.heading(other, "Welcome to Marollen")
         other.driver.find_element(By.ID, "welcome-name").send_keys("Someone", Keys.ENTER)
         self.wait(other, "that the link was used",
-                  lambda d: "already used" in d.find_element(By.CLASS_NAME, "error-summary").text)
+                  lambda d: "already used" in browser.shown(d.find_element(By.CLASS_NAME, "error-summary")))
 
         # Maria asks for help through the form, by keyboard alone: Tab from
         # the screen's heading to the "Ask for help" button, then field by
@@ -70,7 +70,7 @@ class WebEndToEnd(browser.PageTest):
         self.type(maria, Keys.ENTER)
         self.wait(maria, "the error summary",
                   lambda d: "error-summary" in (self.active(maria).get_attribute("class") or ""))
-        summary = self.active(maria).text
+        summary = browser.shown(self.active(maria))
         self.assertIn("Say what you need help with", summary)
         self.assertIn("Say where, roughly", summary)
         self.tab_to(maria, lambda e: e.tag_name == "a" and e.get_attribute("href").endswith("#ask-title"))
@@ -89,15 +89,15 @@ class WebEndToEnd(browser.PageTest):
         self.type(maria, Keys.ENTER)
         # Nothing is sent before she has checked it.
         self.heading(maria, "Check your request")
-        self.assertIn("A lift to the hospital on Tuesday", self.active(maria).find_element("xpath", "..").text)
+        self.assertIn("A lift to the hospital on Tuesday", browser.shown(self.active(maria).find_element("xpath", "..")))
         self.shoot(maria, "ask-check")
         self.tab_to(maria, lambda e: e.tag_name == "button")
-        self.assertEqual(self.active(maria).text, "Send my request")
+        self.assertEqual(browser.shown(self.active(maria)), "Send my request")
         self.type(maria, Keys.ENTER)
         self.wait(maria, "that the request was sent",
-                  lambda d: "Your request was sent" in d.find_element(By.ID, "main").text)
+                  lambda d: "Your request was sent" in browser.shown(d.find_element(By.ID, "main")))
         self.wait(maria, "the request in the list",
-                  lambda d: "A lift to the hospital on Tuesday" in d.find_element(By.ID, "near-list").text)
+                  lambda d: "A lift to the hospital on Tuesday" in browser.shown(d.find_element(By.ID, "near-list")))
         self.shoot(maria, "near-you")
         self.record_load_bytes(maria)
 
@@ -116,24 +116,24 @@ class WebEndToEnd(browser.PageTest):
         bob = self.browser(DESKTOP)
         self.join(bob, self.welcome_link(b_node, web_b, "Bob"), "Bob")
         self.wait(bob, "Maria's request, synchronised from the first node",
-                  lambda d: "A lift to the hospital on Tuesday" in d.find_element(By.ID, "near-list").text,
+                  lambda d: "A lift to the hospital on Tuesday" in browser.shown(d.find_element(By.ID, "near-list")),
                   timeout=90)
         # Maria's profile may reach the second node after her request: the
         # card then names her as soon as it arrives, without a reload.
         self.wait(bob, "Maria's name on the card",
-                  lambda d: "Asked by Maria" in d.find_element(
-                      By.CSS_SELECTOR, "li[data-id='%s']" % rid).text, timeout=90)
+                  lambda d: "Asked by Maria" in browser.shown(d.find_element(
+                      By.CSS_SELECTOR, "li[data-id='%s']" % rid)), timeout=90)
         card = bob.driver.find_element(By.CSS_SELECTOR, "li[data-id='%s']" % rid)
         card.find_element(By.TAG_NAME, "button").click()
         # The card is drawn again when Bob's own response comes back as an event.
         self.wait(bob, "that Bob can help",
-                  lambda d: "You said you can help" in d.find_element(By.ID, "near-list").text)
+                  lambda d: "You said you can help" in browser.shown(d.find_element(By.ID, "near-list")))
         nb.wait_for("Bob's response on the first node",
                     lambda: len(a.operator.ok("show", rid)["responses"]) == 1, timeout=90)
         # After a reload the page still knows Bob offered to help.
         bob.driver.refresh()
         self.wait(bob, "that Bob can help, after a reload",
-                  lambda d: "You said you can help" in d.find_element(By.ID, "near-list").text)
+                  lambda d: "You said you can help" in browser.shown(d.find_element(By.ID, "near-list")))
 
         # noaber-web restarts (its sessions are in memory): Maria's page signs
         # in again by itself.  Her list updates by itself (server-sent
@@ -145,7 +145,7 @@ class WebEndToEnd(browser.PageTest):
         carol.new_identity()
         carol.ask("Groceries from the market")
         self.wait(maria, "the new request without a reload",
-                  lambda d: "Groceries from the market" in d.find_element(By.ID, "near-list").text)
+                  lambda d: "Groceries from the market" in browser.shown(d.find_element(By.ID, "near-list")))
 
         self.refusals(a, web_a, maria)
 
@@ -251,7 +251,7 @@ return {status: res.status, body: await res.json()};
         self.assertEqual(out, 200)
         b.driver.refresh()
         self.wait(b, "that the device is no longer welcomed",
-                  lambda d: "not welcomed" in d.find_element(By.ID, "main").text)
+                  lambda d: "not welcomed" in browser.shown(d.find_element(By.ID, "main")))
 
 
 if __name__ == "__main__":

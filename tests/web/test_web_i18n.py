@@ -66,7 +66,7 @@ class PageLanguages(unittest.TestCase):
         b.heading(text)
 
     def text(self, b):
-        return b.driver.execute_script("return document.body.innerText")
+        return browser.plain(b.driver.execute_script("return document.body.innerText"))
 
     def assertSpeaks(self, b, lang):
         """<html lang dir> are the language's; no key and no English text the
@@ -124,8 +124,8 @@ class PageLanguages(unittest.TestCase):
                 b.driver.find_element(By.ID, "welcome-name").send_keys("Els", Keys.ENTER)
                 self.heading(b, cat["near_title"])
                 self.wait(b, "the request, in %s words" % lang,
-                          lambda d: cat["category_meals"] in d.find_element(By.ID, "near-list").text
-                          and cat["urgency_today"] in d.find_element(By.ID, "near-list").text)
+                          lambda d: cat["category_meals"] in browser.shown(d.find_element(By.ID, "near-list"))
+                          and cat["urgency_today"] in browser.shown(d.find_element(By.ID, "near-list")))
                 self.assertSpeaks(b, lang)
                 self.shoot(b, "near-you-" + lang)
                 self.go(b, "#ask", cat["ask_title"])
@@ -161,6 +161,38 @@ class PageLanguages(unittest.TestCase):
             "the label's text is on the right, not the left")
         b.driver.save_screenshot(os.path.join(SHOTS, "i18n-rtl-ask-ar-desktop.png"))
 
+    def test_values_are_isolated_in_sentences(self):
+        """A value put into a translated sentence (a place, a name) is
+        between U+2068 FIRST STRONG ISOLATE and U+2069 POP DIRECTIONAL
+        ISOLATE: the Latin "Marollen" in an Arabic heading, an Arabic name in
+        a French one, so that neither reorders the words around it."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.common.keys import Keys
+
+        FSI, PDI = "\u2068", "\u2069"
+        self.node.member("alice").ok("profile", "--name", "يوسف")
+        text_of = lambda d, id_: d.execute_script(  # noqa: E731
+            "return document.getElementById(arguments[0]).textContent", id_)
+        name = "Marollen"
+        for lang in ("ar", "fr"):
+            with self.subTest(language=lang):
+                cat = page_catalog(lang)
+                b = self.browser(lang)
+                b.driver.get(self.link())
+                self.heading(b, cat["welcome_title"].replace("{neighbourhood}", name))
+                self.assertEqual(text_of(b.driver, "screen-title"),
+                                 cat["welcome_title"].replace("{neighbourhood}", FSI + name + PDI))
+                b.driver.find_element(By.ID, "welcome-name").send_keys("Els", Keys.ENTER)
+                self.heading(b, cat["near_title"])
+                asked_by = cat["near_by"].replace("{name}", FSI + "يوسف" + PDI)
+                self.wait(b, "the request by يوسف, isolated",
+                          lambda d: asked_by in text_of(d, "near-list"))
+                # What a person reads (and what the other tests compare) is
+                # the sentence without the invisible marks.
+                self.assertIn(cat["near_by"].replace("{name}", "يوسف"),
+                              browser.shown(b.driver.find_element(By.ID, "near-list")))
+                b.quit()
+
     def test_switching_changes_every_text_and_is_remembered(self):
         from selenium.webdriver.common.by import By
         from selenium.webdriver.common.keys import Keys
@@ -169,13 +201,13 @@ class PageLanguages(unittest.TestCase):
         b = self.browser("en", DESKTOP)
         b.driver.get(self.link())
         self.heading(b, en["welcome_title"].replace("{neighbourhood}", "Marollen"))
-        names = [e.text for e in b.driver.find_elements(By.CSS_SELECTOR, "#languages a")]
+        names = [browser.shown(e) for e in b.driver.find_elements(By.CSS_SELECTOR, "#languages a")]
         self.assertEqual(sorted(names), sorted(["Nederlands", "Français", "English", "العربية"]))
         for e in b.driver.find_elements(By.CSS_SELECTOR, "#languages a"):
             self.assertEqual(e.get_attribute("lang"), e.get_attribute("data-language"))
         b.driver.find_element(By.ID, "welcome-name").send_keys("Youssef", Keys.ENTER)
         self.heading(b, en["near_title"])
-        self.wait(b, "the request", lambda d: "Soup on Friday" in d.find_element(By.ID, "near-list").text)
+        self.wait(b, "the request", lambda d: "Soup on Friday" in browser.shown(d.find_element(By.ID, "near-list")))
         before = self.text(b)
         self.assertIn(en["near_help"], before)
 
@@ -183,14 +215,14 @@ class PageLanguages(unittest.TestCase):
         self.heading(b, fr["near_title"])
         self.wait(b, "the card in French", lambda d: fr["near_help"] in self.text(b))
         self.assertSpeaks(b, "fr")
-        self.assertEqual(b.driver.find_element(By.CSS_SELECTOR, "#language-link span[lang]").text, "Français")
+        self.assertEqual(browser.shown(b.driver.find_element(By.CSS_SELECTOR, "#language-link span[lang]")), "Français")
         b.driver.find_element(By.ID, "language-link").click()
         self.heading(b, fr["nav_language"])
         current = b.driver.find_element(By.CSS_SELECTOR, "#languages a[aria-current='true']")
         self.assertEqual(current.get_attribute("data-language"), "fr")
         b.driver.back()
         self.heading(b, fr["near_title"])
-        nav = [e.text for e in b.driver.find_elements(By.CSS_SELECTOR, "#nav a")]
+        nav = [browser.shown(e) for e in b.driver.find_elements(By.CSS_SELECTOR, "#nav a")]
         self.assertEqual(nav[:2], [fr["nav_near"], fr["nav_ask"]])
         for text in nav:
             self.assertIn(text, fr.values(), "a link of the bar is not in French")

@@ -42,7 +42,7 @@ class Lifecycle(browser.PageTest):
         return lambda e: e.tag_name == "a" and (e.get_attribute("href") or "").endswith(fragment)
 
     def button(self, text):
-        return lambda e: e.tag_name == "button" and e.text == text
+        return lambda e: e.tag_name == "button" and browser.shown(e) == text
 
     def ask(self, b, web, title, area):
         """Asks for help through the form (the keyboard path has its own test)."""
@@ -60,7 +60,7 @@ class Lifecycle(browser.PageTest):
     def text_of(self, b, id_):
         from selenium.webdriver.common.by import By
 
-        return b.driver.find_element(By.ID, id_).text
+        return browser.shown(b.driver.find_element(By.ID, id_))
 
     def go(self, b, fragment, heading):
         """Goes to a screen from the menu, by keyboard: focus the page's top
@@ -107,7 +107,8 @@ class Lifecycle(browser.PageTest):
 
     def notified(self, b, text):
         self.wait(b, "the notification %r" % text,
-                  lambda d: text in self.text_of(b, "said") and text in d.execute_script("return window.shown"),
+                  lambda d: text in self.text_of(b, "said")
+                  and text in [browser.plain(n) for n in d.execute_script("return window.shown")],
                   timeout=90)
 
     def test_request_from_ask_to_thanks_across_two_nodes(self):
@@ -128,7 +129,7 @@ class Lifecycle(browser.PageTest):
         self.type(alice, Keys.ENTER)
         self.heading(alice, "Check your request")
         # "Change" goes back to the form with what she typed, at the field.
-        self.press(alice, "Change", lambda e: e.tag_name == "a" and e.text.startswith("Change"))
+        self.press(alice, "Change", lambda e: e.tag_name == "a" and browser.shown(e).startswith("Change"))
         self.heading(alice, "Ask for help")
         self.wait(alice, "the title field, kept", lambda d: self.active(alice).get_attribute("id") == "ask-title")
         self.assertEqual(self.active(alice).get_attribute("value"), "Hang a shelf in the kitchen")
@@ -138,7 +139,7 @@ class Lifecycle(browser.PageTest):
         self.assertIn("J.D.", self.text_of(alice, "main"))
         self.press(alice, "Send my request", self.button("Send my request"))
         self.wait(alice, "that the request was sent",
-                  lambda d: "Your request was sent" in d.find_element(By.ID, "main").text)
+                  lambda d: "Your request was sent" in browser.shown(d.find_element(By.ID, "main")))
 
         # Your requests: waiting.
         self.go(alice, "#mine", "Your requests")
@@ -167,7 +168,7 @@ class Lifecycle(browser.PageTest):
         self.wait(alice, "Bob among the helpers", lambda d: "Choose Bob" in self.text_of(alice, "live-list"))
         self.assertIn("Never hand over your keys", self.text_of(alice, "main"))
         self.shoot(alice, "request-choose")
-        self.press(alice, "Choose Bob", lambda e: e.tag_name == "a" and e.text == "Choose Bob")
+        self.press(alice, "Choose Bob", lambda e: e.tag_name == "a" and browser.shown(e) == "Choose Bob")
         self.heading(alice, "Choose Bob as your helper")
         self.assertIn("Only Bob will be able to read this", self.text_of(alice, "main"))
         # Sent empty: the error summary leads to the field.
@@ -192,7 +193,7 @@ class Lifecycle(browser.PageTest):
         dave.ok("respond", rid)
         self.wait(alice, "Dave among the helpers", lambda d: "Choose Dave" in self.text_of(alice, "live-list"),
                   timeout=30)
-        self.press(alice, "Choose Dave", lambda e: e.tag_name == "a" and e.text == "Choose Dave")
+        self.press(alice, "Choose Dave", lambda e: e.tag_name == "a" and browser.shown(e) == "Choose Dave")
         self.heading(alice, "Choose Dave as your helper")
         self.assertIn("Bob was your helper and already received your address. Nobody can take that back.",
                       self.text_of(alice, "main"))
@@ -248,7 +249,7 @@ class Lifecycle(browser.PageTest):
         self.wait(bob, "Carol's contact", lambda d: CLI_CONTACT in self.text_of(bob, "live-list"), timeout=90)
         # Bob can no longer come: Carol's request is open again.
         card = bob.driver.find_element(By.CSS_SELECTOR, "#live-list li[data-id='%s']" % cid)
-        card.find_element(By.XPATH, ".//button[text()='I can no longer help']").click()
+        card.find_element(By.XPATH, browser.xpath(".//button", "I can no longer help")).click()
         self.wait(bob, "the withdrawal", lambda d: "You said you can no longer help." in self.text_of(bob, "live-list"))
         nb.wait_for("Carol's request open again on node A", lambda: carol.show(cid)["status"] == "open", timeout=90)
 
@@ -256,7 +257,7 @@ class Lifecycle(browser.PageTest):
         self.ask(alice, web_a, "Water my plants", "Marollen")
         self.go(alice, "#mine", "Your requests")
         self.wait(alice, "the new request", lambda d: "Water my plants" in self.text_of(alice, "live-list"))
-        wid = alice.driver.find_element(By.XPATH, "//a[text()='Water my plants']").get_attribute("href").split("=")[1]
+        wid = alice.driver.find_element(By.XPATH, browser.xpath("//a", "Water my plants")).get_attribute("href").split("=")[1]
         nb.wait_for("the new request on node B", lambda: viewer.run("show", wid).rc == 0, timeout=90)
         self.press(alice, "the request", self.link_to("#request=" + wid))
         self.heading(alice, "Water my plants")

@@ -79,7 +79,7 @@ class FrenchPhone(browser.PageTest):
         """The visible element `tag` whose whole text is `text`."""
         from selenium.webdriver.common.by import By
 
-        xpath = "//%s[normalize-space()=%s]" % (tag, xpath_literal(text))
+        xpath = browser.xpath("//" + tag, text)
         return self.wait(b, "a %s saying %r" % (tag, text),
                          lambda d: next((e for e in d.find_elements(By.XPATH, xpath) if e.is_displayed()), False))
 
@@ -93,7 +93,7 @@ class FrenchPhone(browser.PageTest):
     def main_text(self, b):
         from selenium.webdriver.common.by import By
 
-        return b.driver.find_element(By.ID, "main").text
+        return browser.shown(b.driver.find_element(By.ID, "main"))
 
     def sees(self, b, text, timeout=30):
         self.wait(b, repr(text), lambda d: text in self.main_text(b), timeout=timeout)
@@ -117,7 +117,7 @@ class FrenchPhone(browser.PageTest):
     def check_screen(self, b, name):
         """Maria's screen: French all through, no technical word, fits the
         phone, and the header leaves room for the content."""
-        shown = b.driver.execute_script(VISIBLE_TEXT)
+        shown = browser.plain(b.driver.execute_script(VISIBLE_TEXT))
         self.assertEqual(b.driver.find_element("tag name", "html").get_attribute("lang"), "fr")
         self.assertEqual(self.leftovers(shown), [], "English on the screen %r:\n%s" % (name, shown))
         keys = [k for k in self.en if "_" in k and re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(k), shown)]
@@ -198,13 +198,13 @@ class FrenchPhone(browser.PageTest):
         rid = maria.driver.find_element(By.CSS_SELECTOR, "#live-list li[data-id]").get_attribute("data-id")
 
         # Bob, on node B, in Arabic, can help.
-        self.wait(bob, "Maria's request on node B", lambda d: TITLE in d.find_element(By.ID, "near-list").text,
+        self.wait(bob, "Maria's request on node B", lambda d: TITLE in browser.shown(d.find_element(By.ID, "near-list")),
                   timeout=90)
         card = bob.driver.find_element(By.CSS_SELECTOR, "li[data-id='%s']" % rid)
         self.wait(bob, "the button", lambda d: card.find_element(
-            By.XPATH, ".//button[normalize-space()=%s]" % xpath_literal(ar["near_help"]))).click()
+            By.XPATH, browser.xpath(".//button", ar["near_help"]))).click()
         self.wait(bob, "that Bob can help", lambda d: self.t(ar, "near_helping", name="Maria")
-                  in d.find_element(By.ID, "near-list").text, timeout=90)
+                  in browser.shown(d.find_element(By.ID, "near-list")), timeout=90)
 
         # Maria chooses him, with her address sealed to him.
         self.sees(maria, fr["mine_state_one"], timeout=90)
@@ -284,7 +284,7 @@ class FrenchPhone(browser.PageTest):
                     self.heading(b, cat[key])
                 else:
                     self.heading(b, TITLE)
-                self.wait(b, "the screen drawn", lambda d: d.find_element("id", "main").text
+                self.wait(b, "the screen drawn", lambda d: browser.shown(d.find_element("id", "main"))
                           and not d.find_elements("css selector", "#loading"))
                 for css in ready:
                     self.wait(b, css, lambda d: d.find_elements("css selector", css))
@@ -294,15 +294,6 @@ class FrenchPhone(browser.PageTest):
                     b.emulate(*size, mobile=width == "phone")
                     b.driver.save_screenshot(os.path.join(browser.SHOTS, "gallery-%s-%s-%s.png"
                                                           % (name, lang, width)))
-
-
-def xpath_literal(s):
-    """`s` as an XPath string literal, whatever quotes it holds."""
-    if "'" not in s:
-        return "'%s'" % s
-    if '"' not in s:
-        return '"%s"' % s
-    return "concat(%s)" % ", \"'\", ".join("'%s'" % p for p in s.split("'"))
 
 
 if __name__ == "__main__":

@@ -63,6 +63,11 @@ export const transferTake = (token, deviceKey, device) =>
   call('POST', '/api/transfer/take', { token, device_key: deviceKey, device });
 export const addDevice = (deviceKey, device) =>
   call('POST', '/api/devices', { device_key: deviceKey, device });
+// The member's own devices, and switching one off with the member's
+// signature over its number (devices.js).
+export const ownDevices = () => call('GET', '/api/devices');
+export const revokeDevice = (id, signatureB64) =>
+  call('POST', '/api/devices/revoke', { device_id: String(id), signature: signatureB64 });
 export const submit = (recordB64) => call('POST', '/api/records', { record: recordB64 });
 export const get = (id) => call('GET', '/api/records/' + encodeURIComponent(id));
 

@@ -381,6 +381,9 @@ function areaMatch(query, area) {
 
 function problem(e) {
   if (e instanceof R.RecordError) return t('error_invalid');
+  // This device was switched off (from another of the member's, or by the
+  // coordinator): said in the person's language, not the node's words.
+  if (e instanceof api.ApiError && e.code === 'not_admitted') return t('not_admitted');
   if (e instanceof api.ApiError && e.status !== 0) {
     return t('error_refused', { message: e.message });
   }

@@ -396,6 +396,20 @@ export const catalogs = {
     move_link: 'Use Noaber on another phone or computer',
     card_link: 'Print a recovery card to keep at home',
     backup_link: 'Save a copy protected by a password',
+    own_devices_title: 'Where Noaber is switched on for you',
+    own_devices_intro: 'Each phone, computer or recovery card that opens Noaber for you. If one is lost or stolen, switch it off here: it can no longer open Noaber for you, and the others keep working.',
+    own_device_browser: 'A phone or computer',
+    own_device_browser_on: 'A phone or computer ({device})',
+    own_device_copy: 'Recovery card or saved copy',
+    own_device_this: 'This one',
+    own_device_added: 'Added {date}',
+    own_device_off_since: 'Switched off {date}',
+    own_device_off_button: 'Switch off',
+    own_device_off_label: 'Switch off: {device}',
+    own_device_confirm: 'Switch off “{device}”? It will no longer open Noaber for you, even if someone finds it. The others keep working. To use it again later, you need a new welcome link.',
+    own_device_confirm_yes: 'Yes, switch it off',
+    own_device_confirm_no: 'No, keep it',
+    own_device_done: '“{device}” is switched off: it can no longer open Noaber for you.',
     move_title: 'Use Noaber on another phone or computer',
     move_intro: 'Make a link here, then open it on the other phone or computer, or scan its code with the other phone’s camera. The link works once, for 10 minutes. Both will keep working.',
     move_button: 'Make a link',
@@ -534,7 +548,17 @@ export function formatAgo(seconds, nowSeconds) {
 
 // The text of `key` with {name} placeholders filled in.  A missing key shows
 // as itself, so that a gap in a catalog is visible rather than silent.
+//
+// Each value is put between U+2068 FIRST STRONG ISOLATE and U+2069 POP
+// DIRECTIONAL ISOLATE: a value is laid out in its own direction and its
+// neighbours are not reordered by it.  Without them "Marollen" in an Arabic
+// sentence pulls the following full stop or number to its side, and an
+// Arabic name in a French sentence swaps the words around it.  Done here
+// once, every sentence that takes a name, a place, a number or a date gets it.
+const FSI = '\u2068';
+const PDI = '\u2069';
+
 export function t(key, vars = {}) {
   const text = current[key] ?? catalogs[DEFAULT_LANGUAGE][key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
+  return text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? FSI + String(vars[name]) + PDI : m));
 }

@@ -19,7 +19,7 @@ import * as R from './record.js';
 import * as api from './api.js';
 import * as keys from './keystore.js';
 import * as Q from './qr.js';
-import { t, language } from './catalog.js';
+import { t, language, formatDate } from './catalog.js';
 import { el, show, field, showErrors } from './ui.js';
 
 const B64 = () => sodium.base64_variants.URLSAFE_NO_PADDING;
@@ -389,4 +389,93 @@ export function devicesPart() {
       el('li', {}, el('a', { href: '#move', text: t('move_link') })),
       el('li', {}, el('a', { href: '#card', text: t('card_link') })),
       el('li', {}, el('a', { href: '#backup', text: t('backup_link') }))));
+}
+
+// ---------------------------------------------------------------------------
+// The member's own devices, on "You": each browser, recovery card or copy
+// that opens Noaber for them, and "Switch off" for a lost or stolen one
+// (ops devices.own and device.revoke.own, docs/web.md).  The member's key
+// signs which device, so that nobody but the member switches theirs off.
+
+const REVOKE_CONTEXT = 'noaber/device-revoke/v1';
+
+// The device's number as the node signs it: 8 bytes, big-endian.
+function deviceIdBytes(id) {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(id));
+  return b;
+}
+
+function deviceName(d) {
+  if (d.kind === 'copy') return t('own_device_copy');
+  return d.device && d.device !== 'browser' ? t('own_device_browser_on', { device: d.device }) : t('own_device_browser');
+}
+
+export function ownDevicesPart(app) {
+  const list = el('ul', { class: 'cards', id: 'own-devices' });
+  const part = el('div', { class: 'field' }, el('h2', { text: t('own_devices_title') }),
+    el('p', { text: t('own_devices_intro') }), list);
+  drawOwnDevices(app, list);
+  return part;
+}
+
+async function drawOwnDevices(app, list) {
+  let got;
+  try {
+    got = await api.ownDevices();
+  } catch (e) {
+    list.replaceChildren(el('li', { class: 'notice', text: app.problem(e) }));
+    return;
+  }
+  list.replaceChildren(...got.devices.map((d) => ownDeviceRow(app, list, d)));
+}
+
+function ownDeviceRow(app, list, d) {
+  const name = deviceName(d);
+  const row = el('li', { class: 'card', 'data-device': String(d.device_id) },
+    el('p', {}, el('strong', { text: name }), d.this ? ' ' : null,
+      d.this ? el('span', { class: 'tag', text: t('own_device_this') }) : null),
+    el('p', { class: 'meta', text: t('own_device_added', { date: formatDate(d.admitted_at) }) }));
+  if (d.revoked_at !== null) {
+    row.append(el('p', { class: 'meta', text: t('own_device_off_since', { date: formatDate(d.revoked_at) }) }));
+    return row;
+  }
+  if (d.this) return row;
+  const off = el('button', { type: 'button', class: 'secondary', text: t('own_device_off_button'),
+    'aria-label': t('own_device_off_label', { device: name }) });
+  off.addEventListener('click', () => off.replaceWith(confirmOff(app, list, d, name, () => {
+    row.querySelector('.confirm').replaceWith(off);
+    off.focus();
+  })));
+  row.append(off);
+  return row;
+}
+
+// "Switch off …?" in plain words, with what happens, next to the device.
+function confirmOff(app, list, d, name, cancel) {
+  const question = el('p', { tabindex: '-1', text: t('own_device_confirm', { device: name }) });
+  const yes = el('button', { type: 'button', class: 'primary', text: t('own_device_confirm_yes') });
+  const no = el('button', { type: 'button', class: 'secondary', text: t('own_device_confirm_no') });
+  const box = el('div', { class: 'confirm', role: 'group', 'aria-label': t('own_device_off_label', { device: name }) },
+    question, el('p', { class: 'actions' }, yes, ' ', no));
+  no.addEventListener('click', cancel);
+  yes.addEventListener('click', async () => {
+    yes.disabled = true;
+    no.disabled = true;
+    try {
+      const sig = R.signWithContext(REVOKE_CONTEXT, app.state.nid, deviceIdBytes(d.device_id), app.state.member);
+      await api.revokeDevice(d.device_id, R.toBase64(sig));
+    } catch (e) {
+      yes.disabled = false;
+      no.disabled = false;
+      const p = el('p', { class: 'notice', role: 'alert', tabindex: '-1', text: app.problem(e) });
+      box.append(p);
+      p.focus();
+      return;
+    }
+    app.say(t('own_device_done', { device: name }));
+    await drawOwnDevices(app, list);
+  });
+  setTimeout(() => question.focus(), 0);
+  return box;
 }

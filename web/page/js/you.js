@@ -8,7 +8,7 @@ import * as keys from './keystore.js';
 import { t, language } from './catalog.js';
 import { el, show, field, showErrors, clean, textProblem } from './ui.js';
 import { verified, nameOf, act, saidThen, actionButton } from './lifecycle.js';
-import { devicesPart } from './devices.js';
+import { devicesPart, ownDevicesPart } from './devices.js';
 
 // How long a message stays on the nodes (as `noaber message`).
 const MESSAGE_LIFETIME = 30 * 86400;
@@ -39,7 +39,7 @@ export async function youScreen(app) {
     app.say(t('you_name_saved', { name: n }));
   });
   const live = el('div', { id: 'live-list', 'aria-live': 'polite' });
-  show(t('you_title'), errors, form, notificationsPart(app), devicesPart(),
+  show(t('you_title'), errors, form, notificationsPart(app), devicesPart(), ownDevicesPart(app),
     el('div', { class: 'field' }, el('h2', { text: t('nav_language') }), app.languageList()),
     coordinatorPart(), live);
   app.state.liveRefresh = () => refreshYou(app, live);
