@@ -123,6 +123,10 @@
 #define NET_RIBLT_BATCH         32
 #define NET_RIBLT_FLIGHT_FIRST  192
 #define NET_RIBLT_FLIGHT_SYNCED 16
+/* A node whose newest record is older than this, in sync with no peer yet,
+ * was away: its first round reconciles with Negentropy (sync.c,
+ * back_from_away; docs/protocol.md, "Rateless reconciliation"). */
+#define NET_AWAY_S (6u * 3600)
 
 /* The records of one read held for their signatures to be checked
  * together: a read is at most 64 KiB, so this bound is rarely reached. */

@@ -1025,6 +1025,28 @@ static bool riblt_agreed(const struct nbd_link *link)
     return link->host->riblt && link->hello.riblt == NB_PEER_RIBLT_VERSION;
 }
 
+/*
+ * The node comes back from a while away: no link of it is in sync or has
+ * reconciled yet, and the newest record it holds is older than NET_AWAY_S.
+ * What it lacks is then what the neighbourhood posted meanwhile, the newest
+ * records: Negentropy's time-ordered ranges find them in a few round trips
+ * and about their ids' bytes, most of which the peer sends, while coded
+ * symbols for that many differences (about 1.5 per difference, ~48 bytes
+ * each) would cross the returning node's uplink before any record comes.
+ */
+static bool back_from_away(struct nbd_link *link)
+{
+    if (link->sync.synced || synced_elsewhere(link, true))
+        return false;
+    struct nbd_net *net = link_net(link);
+    struct nbd_items *items;
+    if (sync_items_get(net, &items) < 0)
+        return false;
+    uint64_t newest = items->count > 0 ? items->items[items->count - 1].created_at : 0;
+    sync_items_put(items);
+    return newest + NET_AWAY_S < net->clock();
+}
+
 /* Another link leads the catch-up: its first reconciliation runs, or it
  * found more than NET_HELP_MIN ids that are not in yet. */
 static bool leads(const struct nbd_link *l)
@@ -1089,7 +1111,14 @@ static void start_round(struct nbd_link *link)
      * `fallback`), while Negentropy's answer is the list itself. */
     uint64_t held = 0;
     bool empty = nbd_store_count(link_net(link)->node->store, &held, NULL) == 0 && held == 0;
-    int r = riblt_agreed(link) && !empty ? riblt_open(link) : NB_ESTATE;
+    int r = NB_ESTATE;
+    if (riblt_agreed(link) && !empty) {
+        if (!back_from_away(link))
+            r = riblt_open(link);
+        else
+            nbd_info("peer %s: back after a while away: reconciling with Negentropy",
+                     link_name(link));
+    }
     if (r < 0)
         r = negentropy_open(link);
     s->reconciling = r == 0;

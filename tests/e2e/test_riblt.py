@@ -6,7 +6,8 @@ Two nodes that differ by a few records out of a few thousand reconcile with
 coded symbols, and `noaber peers` says so; a node whose operator turned the
 capability off still syncs with Negentropy; a difference too large for the
 coded symbols falls back to Negentropy and both nodes end with every record;
-a node that holds nothing reconciles with Negentropy at once.
+a node that holds nothing reconciles with Negentropy at once, and so does
+a node back from days away on its first round.
 
 The stores are filled with bench-make-store (the same records for the same
 numbers), so both nodes start from the neighbourhood of one template.
@@ -26,6 +27,7 @@ import nb  # noqa: E402
 
 MAKE_STORE = os.path.join(nb.BUILD_ROOT, "bench", "bench-make-store")
 SHARED = 2000  # records both nodes hold
+OWN = 40000  # the first of the records only one node holds
 
 
 class Rateless(unittest.TestCase):
@@ -35,8 +37,13 @@ class Rateless(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="nb-riblt-")
         cls.template = os.path.join(cls.tmp, "template.sqlite")
         # Record i is the same bytes in every store only if every store is
-        # dated from the same time (make-store's default is "five days ago").
-        cls.epoch = str(int(time.time()) - 5 * 24 * 3600)
+        # dated from the same time.  Record i is dated i / 8 seconds after
+        # it: three hours ago, the records up to OWN + 10 are in the past
+        # and the newest a node holds is recent, as on a node that was not
+        # away (one whose newest record is older than six hours starts with
+        # Negentropy, test_a_node_back_from_days_away_...).
+        cls.epoch = str(int(time.time()) - 3 * 3600)
+        cls.away_epoch = str(int(time.time()) - 5 * 24 * 3600)
         subprocess.run([MAKE_STORE, "--store", cls.template, "--count", "0", "--time", cls.epoch],
                        check=True, stdout=subprocess.DEVNULL)
 
@@ -44,9 +51,9 @@ class Rateless(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def node(self, name, ranges, config=()):
+    def node(self, name, ranges, config=(), epoch=None):
         """A node whose store holds records first .. first+count-1 of each
-        range, of the template's neighbourhood."""
+        range, of the template's neighbourhood, dated from `epoch`."""
         n = nb.NetNode(name, config=["peer_exchange = off"] + list(config))
         self.addCleanup(n.cleanup)
         os.makedirs(n.data_dir, mode=0o700, exist_ok=True)
@@ -54,7 +61,7 @@ class Rateless(unittest.TestCase):
         shutil.copy(self.template, store)
         for first, count in ranges:
             subprocess.run([MAKE_STORE, "--store", store, "--first", str(first), "--count",
-                            str(count), "--time", self.epoch], check=True,
+                            str(count), "--time", epoch or self.epoch], check=True,
                            stdout=subprocess.DEVNULL)
         return n
 
@@ -80,7 +87,7 @@ class Rateless(unittest.TestCase):
     def test_nodes_that_differ_by_a_few_records_reconcile_with_coded_symbols(self):
         # B was away while A took ten records, and B took five of its own.
         a = self.node("A", [(0, SHARED + 10)])
-        b = self.node("B", [(0, SHARED), (10**7, 5)])
+        b = self.node("B", [(0, SHARED), (OWN, 5)])
         self.link_and_sync(a, b, SHARED + 15)
         nb.wait_for("B's peers row says riblt", lambda: self.row(b, a)["reconcile"] == "riblt")
         nb.wait_for("A's peers row says riblt", lambda: self.row(a, b)["reconcile"] == "riblt")
@@ -103,7 +110,7 @@ class Rateless(unittest.TestCase):
 
     def test_a_node_with_rateless_reconciliation_off_syncs_with_negentropy(self):
         a = self.node("A", [(0, SHARED + 10)])
-        b = self.node("B", [(0, SHARED), (10**7, 5)], config=["reconcile_riblt = off"])
+        b = self.node("B", [(0, SHARED), (OWN, 5)], config=["reconcile_riblt = off"])
         self.link_and_sync(a, b, SHARED + 15)
         nb.wait_for("B's peers row says negentropy",
                     lambda: self.row(b, a)["reconcile"] == "negentropy")
@@ -115,7 +122,7 @@ class Rateless(unittest.TestCase):
         # B lacks every one of A's 3,000 records and holds one of its own:
         # more than 4,096 coded symbols decode.
         a = self.node("A", [(0, 3000)])
-        b = self.node("B", [(10**7, 1)])
+        b = self.node("B", [(OWN, 1)])
         self.link_and_sync(a, b, 3001)
         self.assertIn("rateless reconciliation could not decode the difference; reconciling "
                       "with Negentropy", b.log())
@@ -134,6 +141,20 @@ class Rateless(unittest.TestCase):
         # Holding records now, its next rounds use coded symbols.
         nb.wait_for("B's peers row says riblt", lambda: self.row(b, a)["reconcile"] == "riblt")
 
+    def test_a_node_back_from_days_away_reconciles_with_negentropy_first(self):
+        # B was away five days while A took ten records: B's newest record
+        # is days old, so what it lacks is the newest records, which
+        # Negentropy's time-ordered ranges find without B streaming coded
+        # symbols for them.  Once in sync, its rounds use coded symbols.
+        a = self.node("A", [(0, SHARED + 10)], epoch=self.away_epoch)
+        b = self.node("B", [(0, SHARED)], epoch=self.away_epoch)
+        self.link_and_sync(a, b, SHARED + 10)
+        self.assertIn("back after a while away: reconciling with Negentropy", b.log())
+        self.assertIn("synchronised: by Negentropy, ", b.log())
+        self.assertNotIn("could not decode", b.log())
+        nb.wait_for("B's peers row says riblt", lambda: self.row(b, a)["reconcile"] == "riblt")
+        self.assertEqual(b.log().count("back after a while away"), 1)
+
     def test_coded_symbols_follow_a_retraction(self):
         # A holds Alice's requests; she retracts one, which deletes it on A.
         # C, new with one record of its own, then reconciles with A: the
@@ -146,12 +167,12 @@ class Rateless(unittest.TestCase):
         alice.new_identity()
         rids = [alice.ask("Request %d" % i) for i in range(3)]
         # A's first round builds its coded symbols: B reconciles with it.
-        b = self.node("B", [(10**7, 1)])
+        b = self.node("B", [(OWN, 1)])
         self.link_and_sync(a, b, 4)
         alice.ok("retract", rids[0])
         nb.wait_for("the retraction on B", lambda: not b.has(rids[0]))
         held = a.status()["records"]
-        c = self.node("C", [(10**7 + 1, 1)], config=["peer = " + a.address])
+        c = self.node("C", [(OWN + 1, 1)], config=["peer = " + a.address])
         c.start()
         nb.wait_for("C in sync",
                     lambda: (lambda s: s["in_sync"] and s["records"] == held + 1)(c.status()),
