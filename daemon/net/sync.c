@@ -1044,7 +1044,8 @@ static bool back_from_away(struct nbd_link *link)
         return false;
     uint64_t newest = items->count > 0 ? items->items[items->count - 1].created_at : 0;
     sync_items_put(items);
-    return newest + NET_AWAY_S < net->clock();
+    uint64_t now = net->clock();
+    return now > NET_AWAY_S && newest < now - NET_AWAY_S;
 }
 
 /* Another link leads the catch-up: its first reconciliation runs, or it
