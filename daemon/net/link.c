@@ -383,7 +383,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct nbd_link *link = container_of((uv_tcp_t *)h, struct nbd_link, tcp);
-    *buf = uv_buf_init((char *)link->rbuf, sizeof(link->rbuf));
+    *buf = uv_buf_init((char *)link->host->rbuf, sizeof(link->host->rbuf));
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -557,18 +557,16 @@ static void give_back(void *p, size_t len)
 }
 
 /*
- * A link's read buffer, frame decoder and message scratch take some
- * 140 KiB, which a burst (a catch-up, a large reconciliation) fills and a
- * quiet link never needs again until the next one: on a small machine
- * with many quiet links that is most of what the links hold.  Their
- * contents matter only within a read, except for the part of a frame that
- * has arrived, which is kept.
+ * A link's frame decoder and message scratch take some 82 KiB (the read
+ * buffer is the node's, one for every link), which a burst (a catch-up, a large reconciliation)
+ * fills and a quiet link never needs again until the next one: on a small machine with many quiet
+ * links that is most of what the links hold.  Their contents matter only within a read, except for
+ * the part of a frame that has arrived, which is kept.
  */
 static void give_back_buffers(struct nbd_link *link)
 {
     struct nb_frame_decoder *d = &link->fl.dec;
     size_t keep = d->delivered ? 0 : d->have;
-    give_back(link->rbuf, sizeof(link->rbuf));
     give_back(d->buf + keep, sizeof(d->buf) - keep);
     give_back(&link->msg, sizeof(link->msg));
     link->buffers_touched = false;

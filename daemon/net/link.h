@@ -78,6 +78,10 @@ struct nbd_link_host {
     uint64_t (*clock)(void);
     struct nbd_link_events ev;
     struct nbd_link *links;
+    /* One read buffer for every link: libuv never runs two reads at once,
+     * and each read is consumed (decrypted into the link's frame decoder)
+     * before on_read returns, so a buffer per link would only hold pages. */
+    uint8_t rbuf[65536];
 };
 
 enum link_state {
@@ -120,12 +124,11 @@ struct nbd_link {
     struct nbd_peer *peer; /* the known address this link serves, if any */
     struct nbd_sync sync;
     struct nb_peer_msg msg; /* decode scratch */
-    /* The read buffers above and below hold pages since the link's last
-     * burst (a read of more than a keepalive), at uv_now() last_burst;
+    /* The frame decoder and the scratch above hold pages since the link's
+     * last burst (a read of more than a keepalive), at uv_now() last_burst;
      * link_tick gives them back once it is quiet. */
     bool buffers_touched;
     uint64_t last_burst;
-    uint8_t rbuf[65536];
 };
 
 /* Accepts a connection waiting on `server` and starts the responder's
