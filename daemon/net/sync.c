@@ -1033,15 +1033,20 @@ static bool riblt_agreed(const struct nbd_link *link)
  * and about their ids' bytes, most of which the peer sends, while coded
  * symbols for that many differences (about 1.5 per difference, ~48 bytes
  * each) would cross the returning node's uplink before any record comes.
+ * A node that holds nothing is the extreme case (its newest record counts
+ * as dated 0): coded symbols cannot decode a peer's whole set at all, they
+ * would stream upstream only to be answered with `fallback`.
  */
-static bool back_from_away(struct nbd_link *link)
+static bool back_from_away(struct nbd_link *link, bool *ret_empty)
 {
+    *ret_empty = false;
     if (link->sync.synced || synced_elsewhere(link, true))
         return false;
     struct nbd_net *net = link_net(link);
     struct nbd_items *items;
     if (sync_items_get(net, &items) < 0)
         return false;
+    *ret_empty = items->count == 0;
     uint64_t newest = items->count > 0 ? items->items[items->count - 1].created_at : 0;
     sync_items_put(items);
     uint64_t now = net->clock();
@@ -1107,16 +1112,12 @@ static void start_round(struct nbd_link *link)
     s->round_bytes_in = link->bytes_in;
     s->round_bytes_out = link->bytes_out;
     s->rb_fell_back = false;
-    /* A node that holds nothing lacks the peer's whole set: coded symbols
-     * cannot decode that (they stream upstream only to be answered with
-     * `fallback`), while Negentropy's answer is the list itself. */
-    uint64_t held = 0;
-    bool empty = nbd_store_count(link_net(link)->node->store, &held, NULL) == 0 && held == 0;
     int r = NB_ESTATE;
-    if (riblt_agreed(link) && !empty) {
-        if (!back_from_away(link))
+    bool empty;
+    if (riblt_agreed(link)) {
+        if (!back_from_away(link, &empty))
             r = riblt_open(link);
-        else
+        else if (!empty)
             nbd_info("peer %s: back after a while away: reconciling with Negentropy",
                      link_name(link));
     }
